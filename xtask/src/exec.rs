@@ -1,0 +1,53 @@
+//! Running the outside world's programs: where the tools are, and commands whose errors carry
+//! the child's stderr (xshell's errors do not).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use xshell::Cmd;
+
+/// Where `scripts/bootstrap.sh` installs the pinned tools: `$XTASK_TOOLS_DIR`, else
+/// `target/tools` in the workspace that built this binary.
+pub fn tools_dir() -> PathBuf {
+    match std::env::var_os("XTASK_TOOLS_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tools"),
+    }
+}
+
+/// A program by name: the bootstrapped one when present, else the first on `PATH`.
+pub fn find(name: &str) -> Option<PathBuf> {
+    let local = tools_dir().join("bin").join(name);
+    if local.is_file() {
+        return Some(local);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
+/// Like [`find`], but a missing program is an error that says how to get it.
+pub fn require(name: &str, purpose: &str) -> Result<PathBuf> {
+    find(name).with_context(|| {
+        format!("`{name}` is required {purpose}; run `scripts/bootstrap.sh` to install the pinned tools, or put `{name}` on PATH")
+    })
+}
+
+/// Runs `cmd` and returns its stdout without the trailing newline.
+pub fn read(cmd: Cmd<'_>) -> Result<String> {
+    let shown = cmd.to_string();
+    let output = cmd.ignore_status().quiet().output().with_context(|| format!("cannot run `{shown}`"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        bail!("`{shown}` failed ({}):\n{}", output.status, stderr.trim_end());
+    }
+    let mut out = String::from_utf8(output.stdout).with_context(|| format!("`{shown}` printed invalid UTF-8"))?;
+    while out.ends_with('\n') || out.ends_with('\r') {
+        out.pop();
+    }
+    Ok(out)
+}
+
+/// Runs `cmd` for its effect; on failure the error carries its stderr.
+pub fn run(cmd: Cmd<'_>) -> Result<()> {
+    read(cmd).map(drop)
+}

@@ -1,0 +1,132 @@
+//! The internal dependency graph: which package of the monorepo depends on which.
+//! Indices are positions in [`Monorepo::packages`](crate::monorepo::Monorepo).
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::{bail, Result};
+
+use crate::monorepo::Package;
+
+#[derive(Debug)]
+pub struct Graph {
+    /// `deps[i]`: the packages that package `i` depends on.
+    deps: Vec<Vec<usize>>,
+    /// `rdeps[i]`: the packages that depend on package `i`.
+    rdeps: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    pub fn new(packages: &[Package]) -> Graph {
+        let index: HashMap<_, _> = packages.iter().enumerate().map(|(i, p)| (&p.name, i)).collect();
+        let mut deps = vec![Vec::new(); packages.len()];
+        let mut rdeps = vec![Vec::new(); packages.len()];
+        for (i, p) in packages.iter().enumerate() {
+            let mut mine: Vec<usize> = p.dependencies.iter().filter_map(|d| index.get(&d.name).copied()).filter(|&j| j != i).collect();
+            mine.sort_unstable();
+            mine.dedup();
+            for &j in &mine {
+                rdeps[j].push(i);
+            }
+            deps[i] = mine;
+        }
+        Graph { deps, rdeps }
+    }
+
+    pub fn dependencies(&self, i: usize) -> &[usize] {
+        &self.deps[i]
+    }
+
+    /// The packages that depend on any of `of`, directly or through others (`of` excluded).
+    pub fn dependants(&self, of: &BTreeSet<usize>, transitive: bool) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<usize> = of.iter().copied().collect();
+        while let Some(i) = stack.pop() {
+            for &d in &self.rdeps[i] {
+                if !of.contains(&d) && seen.insert(d) && transitive {
+                    stack.push(d);
+                }
+            }
+        }
+        seen
+    }
+
+    /// `subset` in waves: every package comes after the packages of `subset` it depends on.
+    /// Dependencies outside `subset` are taken as already available. A cycle is an error that
+    /// names its members.
+    pub fn waves(&self, subset: &BTreeSet<usize>, packages: &[Package]) -> Result<Vec<Vec<usize>>> {
+        let mut pending: HashMap<usize, usize> =
+            subset.iter().map(|&i| (i, self.deps[i].iter().filter(|d| subset.contains(d)).count())).collect();
+        let mut waves = Vec::new();
+        while !pending.is_empty() {
+            let mut wave: Vec<usize> = pending.iter().filter(|(_, &n)| n == 0).map(|(&i, _)| i).collect();
+            if wave.is_empty() {
+                let mut members: Vec<&str> = pending.keys().map(|&i| packages[i].display_name.as_str()).collect();
+                members.sort_unstable();
+                bail!(
+                    "the internal dependencies form a cycle among: {}; remove one of these dependencies",
+                    members.join(", ")
+                );
+            }
+            wave.sort_unstable();
+            for &i in &wave {
+                pending.remove(&i);
+                for d in &self.rdeps[i] {
+                    if let Some(n) = pending.get_mut(d) {
+                        *n -= 1;
+                    }
+                }
+            }
+            waves.push(wave);
+        }
+        Ok(waves)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{pyproject::Table, requirement::Requirement};
+
+    fn pkg(name: &str, deps: &[&str]) -> Package {
+        Package {
+            dir: name.to_string(),
+            name: crate::requirement::PackageName::new(name),
+            display_name: name.to_string(),
+            version: "1.0".parse().unwrap(),
+            dependencies: deps.iter().map(|d| Requirement::parse(d).unwrap()).collect(),
+            requires_python: None,
+            build_backend: None,
+            table: Table::Project,
+        }
+    }
+
+    #[test]
+    fn dependants_and_waves() {
+        // core <- emb <- vs <- pack;  core <- llm;  other stands alone.
+        let packages = vec![
+            pkg("core", &[]),
+            pkg("emb", &["core>=1", "requests"]),
+            pkg("vs", &["Core", "emb~=1.0"]),
+            pkg("pack", &["vs"]),
+            pkg("llm", &["core"]),
+            pkg("other", &[]),
+        ];
+        let g = Graph::new(&packages);
+        let set = |v: &[usize]| v.iter().copied().collect::<BTreeSet<_>>();
+        assert_eq!(g.dependants(&set(&[1]), false), set(&[2]));
+        assert_eq!(g.dependants(&set(&[1]), true), set(&[2, 3]));
+        assert_eq!(g.dependants(&set(&[0]), true), set(&[1, 2, 3, 4]));
+        assert_eq!(g.waves(&set(&[0, 1, 2, 3, 4, 5]), &packages).unwrap(), vec![vec![0, 5], vec![1, 4], vec![2], vec![3]]);
+        // Outside the subset, dependencies count as available.
+        assert_eq!(g.waves(&set(&[2, 3]), &packages).unwrap(), vec![vec![2], vec![3]]);
+    }
+
+    #[test]
+    fn cycles_name_their_members() {
+        let packages = vec![pkg("a", &["b"]), pkg("b", &["c"]), pkg("c", &["a"]), pkg("d", &[])];
+        let g = Graph::new(&packages);
+        let all = (0..4).collect();
+        let err = g.waves(&all, &packages).unwrap_err().to_string();
+        assert_eq!(err, "the internal dependencies form a cycle among: a, b, c; remove one of these dependencies");
+    }
+}

@@ -1,0 +1,245 @@
+//! `cargo xtask pkg`: list packages, print a version, bump versions, run a command in packages.
+
+use std::{
+    collections::BTreeSet,
+    io::Read,
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    sync::Mutex,
+};
+
+use anyhow::{bail, Result};
+use serde_json::json;
+use xshell::Shell;
+
+use crate::{
+    changeset::{Changeset, FileChange},
+    flags::{self, usage},
+    git,
+    graph::Graph,
+    monorepo::{Monorepo, Owner, Package},
+    output, pyproject,
+};
+
+impl flags::Pkg {
+    pub fn run(self, sh: &Shell, trailing: Vec<String>) -> Result<()> {
+        let repo = Monorepo::load(&sh.current_dir())?;
+        for w in &repo.warnings {
+            output::warn(w);
+        }
+        match self.subcommand {
+            flags::PkgCmd::Info(cmd) => cmd.run(&repo),
+            flags::PkgCmd::Version(cmd) => cmd.run(&repo),
+            flags::PkgCmd::Changed(cmd) => cmd.run(sh, &repo),
+            flags::PkgCmd::Bump(cmd) => cmd.run(&repo),
+            flags::PkgCmd::Exec(cmd) => cmd.run(&repo, trailing),
+        }
+    }
+}
+
+/// The packages named by `paths`, or all of them with `--all`, sorted by directory.
+pub fn select<'a>(repo: &'a Monorepo, paths: &[String], all: bool) -> Result<Vec<&'a Package>> {
+    match (paths.is_empty(), all) {
+        (true, false) => return Err(usage("give package directories, or --all for every package")),
+        (false, true) => return Err(usage("give package directories or --all, not both")),
+        (true, true) => return Ok(repo.packages.iter().collect()),
+        (false, false) => {}
+    }
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match repo.resolve(path) {
+            Ok(p) => found.push(p),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\n"));
+    }
+    found.sort_by(|a, b| a.dir.cmp(&b.dir));
+    found.dedup_by(|a, b| a.dir == b.dir);
+    Ok(found)
+}
+
+impl flags::Info {
+    fn run(self, repo: &Monorepo) -> Result<()> {
+        let packages = select(repo, &self.paths, self.all)?;
+        if self.json {
+            let list: Vec<_> = packages
+                .iter()
+                .map(|p| json!({"name": p.display_name, "version": p.version.to_string(), "path": p.dir}))
+                .collect();
+            output::json(&serde_json::Value::Array(list));
+        } else {
+            let rows: Vec<Vec<String>> =
+                packages.iter().map(|p| vec![p.display_name.clone(), p.version.to_string(), p.dir.clone()]).collect();
+            output::data(&output::table(&["Name", "Version", "Path"], &rows));
+        }
+        Ok(())
+    }
+}
+
+impl flags::Version {
+    fn run(self, repo: &Monorepo) -> Result<()> {
+        let package = match &self.path {
+            Some(path) => repo.resolve(path)?,
+            None => repo.umbrella()?,
+        };
+        output::data(&package.version.to_string());
+        Ok(())
+    }
+}
+
+impl flags::Changed {
+    fn run(self, sh: &Shell, repo: &Monorepo) -> Result<()> {
+        let files = git::changed_files(sh, &self.base_ref)?;
+        let mut changed = BTreeSet::new();
+        let mut unowned = Vec::new();
+        for file in &files {
+            match repo.owner_of(file) {
+                Owner::Package(i) => {
+                    changed.insert(i);
+                }
+                Owner::Nobody => unowned.push(file.clone()),
+            }
+        }
+        let dependants =
+            if self.dependants { Graph::new(&repo.packages).dependants(&changed, true) } else { BTreeSet::new() };
+        let names = |set: &BTreeSet<usize>| -> Vec<serde_json::Value> {
+            set.iter().map(|&i| json!({"name": repo.packages[i].display_name, "path": repo.packages[i].dir})).collect()
+        };
+        if self.json {
+            output::json(&json!({"changed": names(&changed), "dependants": names(&dependants), "unowned_files": unowned}));
+        } else {
+            let rows: Vec<Vec<String>> = changed
+                .iter()
+                .map(|&i| (i, "changed"))
+                .chain(dependants.iter().map(|&i| (i, "dependant")))
+                .map(|(i, why)| vec![repo.packages[i].display_name.clone(), why.to_string(), repo.packages[i].dir.clone()])
+                .collect();
+            output::data(&output::table(&["Name", "Why", "Path"], &rows));
+        }
+        if !unowned.is_empty() {
+            output::note(&format!(
+                "{} changed file{} belong to no package: {}",
+                unowned.len(),
+                if unowned.len() == 1 { "" } else { "s" },
+                unowned.join(", ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl flags::Bump {
+    fn run(self, repo: &Monorepo) -> Result<()> {
+        let kind = self.kind()?;
+        let packages = select(repo, &self.paths, self.all)?;
+        let mut plan = Changeset::default();
+        let mut rows = Vec::new();
+        let mut errors = Vec::new();
+        for p in &packages {
+            let path = p.pyproject_path(&repo.root);
+            let display = p.pyproject_display();
+            let edit = std::fs::read_to_string(&path)
+                .map_err(anyhow::Error::from)
+                .and_then(|old| {
+                    let new_version = p.version.bump(kind).map_err(|e| anyhow::anyhow!("{display}: {e}"))?;
+                    let new = pyproject::set_version(std::path::Path::new(&display), &old, &new_version)?;
+                    Ok((old, new, new_version))
+                });
+            match edit {
+                Ok((old, new, new_version)) => {
+                    plan.push(FileChange { path, display, old, new });
+                    rows.push((p, new_version));
+                }
+                Err(e) => errors.push(format!("{e:#}")),
+            }
+        }
+        if !errors.is_empty() {
+            bail!("nothing was bumped, because:\n  {}", errors.join("\n  "));
+        }
+        if self.json {
+            let list: Vec<_> = rows
+                .iter()
+                .map(|(p, new)| json!({"name": p.display_name, "path": p.dir, "old": p.version.to_string(), "new": new.to_string()}))
+                .collect();
+            output::json(&json!({"dry_run": self.dry_run, "packages": list}));
+        } else {
+            let verb = if self.dry_run { "Would bump" } else { "Bump" };
+            let mut text = String::new();
+            for (p, new) in &rows {
+                text += &format!("{verb} {} ({}) from {} to {new}\n", p.display_name, p.dir, p.version);
+            }
+            text += &plan.diff();
+            output::data(&text);
+        }
+        if self.dry_run {
+            output::note("dry run: no file was changed");
+            return Ok(());
+        }
+        plan.apply()?;
+        output::status("bumped", &format!("{} package{}", rows.len(), if rows.len() == 1 { "" } else { "s" }));
+        Ok(())
+    }
+}
+
+impl flags::Exec {
+    fn run(self, repo: &Monorepo, command: Vec<String>) -> Result<()> {
+        let Some((program, args)) = command.split_first() else {
+            return Err(usage("give the command after `--`, as in `cargo xtask pkg exec --all -- uv build`"));
+        };
+        let packages = select(repo, &self.paths, self.all)?;
+        let jobs = self.jobs.unwrap_or(1).max(1);
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let failed = Mutex::new(Vec::new());
+        let shown = command.join(" ");
+        let work = || {
+            while !stop.load(Ordering::Relaxed) {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = packages.get(i) else { break };
+                let (ok, text) = run_in(&repo.root.join(&p.dir), program, args);
+                // One package's report at a time, so parallel output never interleaves.
+                let mut failed = failed.lock().expect("no panics while holding the lock");
+                if !text.is_empty() {
+                    output::data(&text);
+                }
+                if ok {
+                    output::status("ok", &format!("`{shown}` in {}", p.dir));
+                } else {
+                    output::status("failed", &format!("`{shown}` in {}", p.dir));
+                    failed.push(p.dir.clone());
+                    if self.fail_fast {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+        };
+        std::thread::scope(|s| {
+            for _ in 0..jobs.min(packages.len()) {
+                s.spawn(&work);
+            }
+        });
+        let failed = failed.into_inner().expect("threads are done");
+        if !failed.is_empty() {
+            let ran = next.load(Ordering::Relaxed).min(packages.len());
+            bail!("`{shown}` failed in {} of {ran} packages: {}", failed.len(), failed.join(", "));
+        }
+        Ok(())
+    }
+}
+
+/// Runs one command in `dir` with its output captured (stderr merged into stdout).
+fn run_in(dir: &std::path::Path, program: &str, args: &[String]) -> (bool, String) {
+    let expr = duct::cmd(program, args).dir(dir).env_remove("VIRTUAL_ENV").stderr_to_stdout().unchecked();
+    let mut text = String::new();
+    let result = expr.reader().and_then(|mut reader| {
+        reader.read_to_string(&mut text)?;
+        Ok(reader.try_wait()?.map(|o| o.status.success()).unwrap_or(false))
+    });
+    match result {
+        Ok(ok) => (ok, text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (false, format!("cannot run `{program}`: not found on PATH")),
+        Err(e) => (false, format!("cannot run `{program}`: {e}")),
+    }
+}

@@ -1,0 +1,378 @@
+//! `pyproject.toml`: reading the metadata the tool needs, and editing one value at a time with
+//! `toml_edit`, keeping every comment and format around it.
+//!
+//! Both the standard `[project]` table and the legacy `[tool.poetry]` table are understood.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use toml_edit::{DocumentMut, Document, Item, Value};
+
+use crate::{requirement::Requirement, version::Version};
+
+/// The metadata of one `pyproject.toml`.
+#[derive(Debug, Clone)]
+pub struct Pyproject {
+    pub name: String,
+    pub version: Version,
+    /// Runtime dependencies, optional ones included.
+    pub dependencies: Vec<Requirement>,
+    pub requires_python: Option<String>,
+    pub build_backend: Option<String>,
+    pub table: Table,
+}
+
+/// Where the metadata lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Project,
+    Poetry,
+}
+
+impl Table {
+    fn path(self) -> &'static [&'static str] {
+        match self {
+            Table::Project => &["project"],
+            Table::Poetry => &["tool", "poetry"],
+        }
+    }
+    fn display(self) -> &'static str {
+        match self {
+            Table::Project => "[project]",
+            Table::Poetry => "[tool.poetry]",
+        }
+    }
+}
+
+/// Parses TOML, turning a syntax error into `file:line:column: message`.
+fn parse_toml<'t, T>(path: &Path, text: &'t str, parse: impl FnOnce(&'t str) -> Result<T, toml_edit::TomlError>) -> Result<T> {
+    parse(text).map_err(|e| {
+        let (line, col) = match e.span() {
+            Some(span) => line_col(text, span.start),
+            None => (1, 1),
+        };
+        let message = e.message().trim_end_matches('\n').replace('\n', " ");
+        anyhow::anyhow!("{}:{line}:{col}: invalid TOML: {message}; fix the file and rerun", path.display())
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Finds the metadata table: `[project]` wins when it has a name, else `[tool.poetry]`.
+fn find_table(root: &toml_edit::Table) -> Option<Table> {
+    let has_name = |t: Table| lookup(root, t.path()).and_then(|i| i.get("name")).is_some();
+    [Table::Project, Table::Poetry].into_iter().find(|&t| has_name(t))
+}
+
+fn lookup<'a>(root: &'a toml_edit::Table, path: &[&str]) -> Option<&'a Item> {
+    let (first, rest) = path.split_first()?;
+    let mut item = root.get(first)?;
+    for key in rest {
+        item = item.get(key)?;
+    }
+    Some(item)
+}
+
+impl Pyproject {
+    /// Parses `text`, the content of `path` (named in every error).
+    pub fn parse(path: &Path, text: &str) -> Result<Pyproject> {
+        let doc = parse_toml(path, text, |t| Document::parse(t))?;
+        let root = doc.as_table();
+        let p = path.display();
+        let Some(table) = find_table(root) else {
+            bail!("{p}: no `[project]` table with a `name`; add `[project]` with `name` and `version`");
+        };
+        let meta = lookup(root, table.path()).expect("found above");
+        let name = meta
+            .get("name")
+            .and_then(Item::as_str)
+            .with_context(|| format!("{p}: `name` in `{}` is not a string", table.display()))?
+            .to_string();
+        let version = read_version(path, root, table)?;
+        let mut dependencies = Vec::new();
+        let mut push = |text: &str| -> Result<()> {
+            let req = Requirement::parse(text).map_err(|e| anyhow::anyhow!("{p}: {e}"))?;
+            dependencies.push(req);
+            Ok(())
+        };
+        match table {
+            Table::Project => {
+                let arrays = meta.get("dependencies").into_iter().chain(
+                    meta.get("optional-dependencies")
+                        .and_then(Item::as_table_like)
+                        .into_iter()
+                        .flat_map(|t| t.iter().map(|(_, v)| v)),
+                );
+                for array in arrays {
+                    for dep in array.as_array().into_iter().flatten() {
+                        push(dep.as_str().with_context(|| format!("{p}: a dependency is not a string: `{dep}`"))?)?;
+                    }
+                }
+            }
+            Table::Poetry => {
+                if let Some(deps) = meta.get("dependencies").and_then(Item::as_table_like) {
+                    for (name, spec) in deps.iter().filter(|(n, _)| *n != "python") {
+                        let constraint = spec.as_str().unwrap_or("");
+                        let constraint = if constraint == "*" { "" } else { constraint };
+                        push(&format!("{name}{}", poetry_constraint(constraint)))?;
+                    }
+                }
+            }
+        }
+        let requires_python = match table {
+            Table::Project => meta.get("requires-python").and_then(Item::as_str),
+            Table::Poetry => meta.get("dependencies").and_then(|d| d.get("python")).and_then(Item::as_str),
+        }
+        .map(str::to_string);
+        let build_backend = lookup(root, &["build-system", "build-backend"]).and_then(Item::as_str).map(str::to_string);
+        Ok(Pyproject { name, version, dependencies, requires_python, build_backend, table })
+    }
+
+    pub fn read(path: &Path) -> Result<Pyproject> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Pyproject::parse(path, &text)
+    }
+}
+
+/// Poetry's `^1.2` and `~1.2` are not PEP 440; for dependency matching they become ranges.
+fn poetry_constraint(c: &str) -> String {
+    let c = c.trim();
+    if let Some(v) = c.strip_prefix('^').and_then(|v| v.parse::<Version>().ok()) {
+        let r = v.release();
+        let upper = match r.iter().position(|&n| n != 0) {
+            Some(0) | None => format!("{}", r[0] + 1),
+            Some(1) => format!("0.{}", r[1] + 1),
+            Some(_) => format!("0.0.{}", r.get(2).copied().unwrap_or(0) + 1),
+        };
+        return format!(">={v},<{upper}");
+    }
+    if let Some(v) = c.strip_prefix('~').filter(|v| !v.starts_with('=')).and_then(|v| v.parse::<Version>().ok()) {
+        return format!(">={v},<{}", v.next_minor());
+    }
+    if c.chars().next().is_some_and(|ch| ch.is_ascii_digit()) {
+        return format!("=={c}");
+    }
+    c.to_string()
+}
+
+fn read_version(path: &Path, root: &toml_edit::Table, table: Table) -> Result<Version> {
+    let p = path.display();
+    let meta = lookup(root, table.path()).expect("table exists");
+    let is_dynamic = meta
+        .get("dynamic")
+        .and_then(Item::as_array)
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("version")));
+    if is_dynamic {
+        bail!(
+            "{p}: the version is dynamic (`dynamic = [\"version\"]`); the release tool needs a static \
+             `version = \"…\"` in `{}`",
+            table.display()
+        );
+    }
+    let Some(item) = meta.get("version") else {
+        bail!("{p}: `{}` has no `version`; add `version = \"0.1.0\"`", table.display());
+    };
+    let text = item.as_str().with_context(|| format!("{p}: `version` is not a string: `{}`", item.to_string().trim()))?;
+    text.parse().map_err(|e| anyhow::anyhow!("{p}: {e}"))
+}
+
+/// Returns `text` with the package's version set to `new`; only that value changes.
+pub fn set_version(path: &Path, text: &str, new: &Version) -> Result<String> {
+    let mut doc = parse_toml(path, text, |t| t.parse::<DocumentMut>())?;
+    let table = find_table(doc.as_table()).with_context(|| format!("{}: no `[project]` table with a `name`", path.display()))?;
+    read_version(path, doc.as_table(), table)?;
+    let mut item = doc.as_item_mut();
+    for key in table.path() {
+        item = &mut item[*key];
+    }
+    replace_string(&mut item["version"], &new.to_string());
+    Ok(doc.to_string())
+}
+
+/// Returns `text` with the one runtime dependency on `name` rewritten by `rewrite`.
+/// Fails when there is no such dependency or more than one, so an edit happens exactly once.
+pub fn rewrite_dependency(
+    path: &Path,
+    text: &str,
+    name: &crate::requirement::PackageName,
+    rewrite: impl Fn(&Requirement) -> Requirement,
+) -> Result<(String, Requirement, Requirement)> {
+    let p = path.display();
+    let mut doc = parse_toml(path, text, |t| t.parse::<DocumentMut>())?;
+    let deps = doc
+        .get_mut("project")
+        .and_then(|p| p.get_mut("dependencies"))
+        .and_then(Item::as_array_mut)
+        .with_context(|| format!("{p}: no `project.dependencies` array; the umbrella must depend on `{name}`"))?;
+    let mut hits = Vec::new();
+    for (i, dep) in deps.iter().enumerate() {
+        if let Some(req) = dep.as_str().and_then(|s| Requirement::parse(s).ok()) {
+            if &req.name == name {
+                hits.push((i, req));
+            }
+        }
+    }
+    let (index, old) = match hits.len() {
+        1 => hits.pop().expect("one hit"),
+        0 => bail!("{p}: `project.dependencies` has no requirement on `{name}`; add one such as `\"{name}>=1.0,<1.1\"`"),
+        n => bail!("{p}: `project.dependencies` has {n} requirements on `{name}`; keep exactly one"),
+    };
+    let new = rewrite(&old);
+    let value = deps.get_mut(index).expect("index from iteration");
+    let decor = value.decor().clone();
+    *value = Value::from(new.to_string());
+    *value.decor_mut() = decor;
+    Ok((doc.to_string(), old, new))
+}
+
+/// Replaces a string value, keeping the whitespace and comments around it.
+fn replace_string(item: &mut Item, new: &str) {
+    if let Some(value) = item.as_value_mut() {
+        let decor = value.decor().clone();
+        *value = Value::from(new);
+        *value.decor_mut() = decor;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use expect_test::expect;
+
+    fn parse(text: &str) -> Result<Pyproject> {
+        Pyproject::parse(Path::new("pkg/pyproject.toml"), text)
+    }
+
+    #[test]
+    fn reads_project_and_poetry_tables() {
+        let p = parse(
+            r#"
+[project]
+name = "llama-index-llms-openai"
+version = "0.6.1"
+requires-python = ">=3.9,<4.0"
+dependencies = ["llama-index-core>=0.14.0,<0.15", "openai~=1.0"]
+[project.optional-dependencies]
+extra = ["llama-index-embeddings-openai>=0.5"]
+[build-system]
+build-backend = "hatchling.build"
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.name, "llama-index-llms-openai");
+        assert_eq!(p.version.to_string(), "0.6.1");
+        let names: Vec<_> = p.dependencies.iter().map(|d| d.name.to_string()).collect();
+        assert_eq!(names, ["llama-index-core", "openai", "llama-index-embeddings-openai"]);
+        assert_eq!(p.build_backend.as_deref(), Some("hatchling.build"));
+        assert_eq!(p.requires_python.as_deref(), Some(">=3.9,<4.0"));
+
+        let p = parse(
+            r#"
+[tool.poetry]
+name = "llama-index-readers-legacy"
+version = "0.3.0"
+[tool.poetry.dependencies]
+python = ">=3.9,<4.0"
+llama-index-core = "^0.14.0"
+requests = "*"
+[build-system]
+build-backend = "poetry.core.masonry.api"
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.table, Table::Poetry);
+        let deps: Vec<_> = p.dependencies.iter().map(|d| d.to_string()).collect();
+        assert_eq!(deps, ["llama-index-core>=0.14.0,<0.15", "requests"]);
+        assert_eq!(p.requires_python.as_deref(), Some(">=3.9,<4.0"));
+    }
+
+    #[test]
+    fn bad_input_names_the_file() {
+        let check = |text: &str, want: expect_test::Expect| want.assert_eq(&parse(text).unwrap_err().to_string());
+        check("[project\nname = 1", expect!["pkg/pyproject.toml:1:9: invalid TOML: unclosed table, expected `]`; fix the file and rerun"]);
+        check("[tool.black]\nline-length = 88\n", expect![[r#"pkg/pyproject.toml: no `[project]` table with a `name`; add `[project]` with `name` and `version`"#]]);
+        check("[project]\nname = \"x\"\n", expect![[r#"pkg/pyproject.toml: `[project]` has no `version`; add `version = "0.1.0"`"#]]);
+        check(
+            "[project]\nname = \"x\"\ndynamic = [\"version\"]\n",
+            expect![[r#"pkg/pyproject.toml: the version is dynamic (`dynamic = ["version"]`); the release tool needs a static `version = "…"` in `[project]`"#]],
+        );
+        check(
+            "[project]\nname = \"x\"\nversion = \"one\"\n",
+            expect![[r#"pkg/pyproject.toml: `one` is not a PEP 440 version (expected something like `1.2.3`, `1.0rc1` or `2.0.post1`)"#]],
+        );
+    }
+
+    #[test]
+    fn set_version_touches_only_the_version() {
+        let before = r#"# The umbrella package.
+[project]
+name   =   "llama-index"
+version     = "0.14.12"   # bumped by the release tool
+dependencies = [
+    "llama-index-core>=0.14.12,<0.15.0",  # keep in step
+]
+
+[tool.other]
+version = "9.9.9"
+"#;
+        let after = set_version(Path::new("pyproject.toml"), before, &"0.14.13".parse().unwrap()).unwrap();
+        expect![[r#"
+            # The umbrella package.
+            [project]
+            name   =   "llama-index"
+            version     = "0.14.13"   # bumped by the release tool
+            dependencies = [
+                "llama-index-core>=0.14.12,<0.15.0",  # keep in step
+            ]
+
+            [tool.other]
+            version = "9.9.9"
+        "#]]
+        .assert_eq(&after);
+    }
+
+    #[test]
+    fn set_version_in_poetry_table() {
+        let before = "[tool.poetry]\nname = \"x\"\nversion='1.0.0'\n";
+        let after = set_version(Path::new("pyproject.toml"), before, &"1.0.1".parse().unwrap()).unwrap();
+        assert_eq!(after, "[tool.poetry]\nname = \"x\"\nversion=\"1.0.1\"\n");
+    }
+
+    #[test]
+    fn rewrite_dependency_keeps_markers_and_comments() {
+        let before = r#"[project]
+name = "llama-index"
+version = "0.14.12"
+dependencies = [
+    "llama-index-cli>=0.5",
+    "llama-index-core[extra] >=0.14.12,<0.15.0 ; python_version >= '3.9'",  # core
+]
+"#;
+        let core = crate::requirement::PackageName::new("llama_index_core");
+        let (after, old, new) = rewrite_dependency(Path::new("pyproject.toml"), before, &core, |r| {
+            r.with_specifiers(">=0.14.13,<0.15.0")
+        })
+        .unwrap();
+        assert_eq!(old.specifiers, ">=0.14.12,<0.15.0");
+        assert_eq!(new.to_string(), "llama-index-core[extra]>=0.14.13,<0.15.0; python_version >= '3.9'");
+        expect![[r#"
+            [project]
+            name = "llama-index"
+            version = "0.14.12"
+            dependencies = [
+                "llama-index-cli>=0.5",
+                "llama-index-core[extra]>=0.14.13,<0.15.0; python_version >= '3.9'",  # core
+            ]
+        "#]]
+        .assert_eq(&after);
+
+        let none = "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = []\n";
+        let err = rewrite_dependency(Path::new("pyproject.toml"), none, &core, |r| r.clone()).unwrap_err();
+        assert!(err.to_string().contains("has no requirement on `llama-index-core`"), "{err}");
+    }
+}

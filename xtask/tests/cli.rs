@@ -1,0 +1,228 @@
+//! The foundation's commands against generated monorepos: `sample`, `pkg info`, `pkg version`,
+//! `pkg changed`, `pkg bump`, `pkg exec`, and the errors a user can cause.
+
+mod support;
+
+use expect_test::expect;
+use support::{Sample, TempDir};
+
+#[test]
+fn sample_has_the_llama_index_shape() {
+    let s = Sample::new(40, 30);
+    let info = s.xtask(&["pkg", "info", "--all", "--json"]).ok();
+    assert!(info.stderr.is_empty(), "no warnings for the default layout: {}", info.stderr);
+    let list: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 41, "40 packages and the umbrella");
+    let path_of = |name: &str| list.iter().find(|p| p["name"] == name).map(|p| p["path"].as_str().unwrap().to_string());
+    assert_eq!(path_of("llama-index").as_deref(), Some("."));
+    assert_eq!(path_of("llama-index-core").as_deref(), Some("llama-index-core"));
+    // Directory names that differ from project.name, nested storage packages, packs and utils.
+    assert_eq!(
+        path_of("llama-index-vector-stores-volcengine-mysql").as_deref(),
+        Some("llama-index-integrations/vector_stores/llama-index-vector-stores-volcenginemysql")
+    );
+    assert!(list.iter().any(|p| p["path"].as_str().unwrap().starts_with("llama-index-integrations/storage/docstore/")));
+    assert!(list.iter().any(|p| p["path"].as_str().unwrap().starts_with("llama-index-packs/")));
+    assert!(list.iter().any(|p| p["path"].as_str().unwrap().starts_with("llama-index-utils/")));
+    // Sorted by path, deterministic.
+    let paths: Vec<&str> = list.iter().map(|p| p["path"].as_str().unwrap()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted);
+    // Tags, including a higher one that is not an ancestor of main.
+    assert_eq!(s.git(&["tag"]), "v0.14.10\nv0.14.12\nv0.15.0rc1");
+    let ancestor = std::process::Command::new("git")
+        .args(["merge-base", "--is-ancestor", "v0.15.0rc1", "HEAD"])
+        .current_dir(s.root())
+        .status()
+        .unwrap();
+    assert!(!ancestor.success(), "v0.15.0rc1 is on a side branch");
+    let log = s.git(&["log", "--format=%s", "v0.14.12..HEAD"]);
+    assert_eq!(log.lines().count(), 30);
+    assert!(log.lines().any(|l| l.starts_with("Revert \"")), "a revert without a ref");
+    assert!(log.lines().any(|l| l.ends_with(")") && l.matches("(#").count() == 2), "two refs in a subject");
+    assert!(log.lines().any(|l| !l.contains("(#")), "a direct push without a ref");
+    // Same flags, same repository.
+    let again = Sample::new(40, 30);
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), again.git(&["rev-parse", "HEAD"]));
+}
+
+#[test]
+fn info_table_and_json() {
+    let s = Sample::new(20, 5);
+    let out = s.xtask(&["pkg", "info", "llama-index-core", ".", "llama-index-core/"]).ok();
+    expect![[r#"
+        Name              Version  Path
+        llama-index       0.14.12  .
+        llama-index-core  0.14.12  llama-index-core
+    "#]]
+    .assert_eq(&out.stdout);
+    let out = s.xtask(&["pkg", "info", "--json", "llama-index-core"]).ok();
+    expect![[r#"
+        [
+          {
+            "name": "llama-index-core",
+            "path": "llama-index-core",
+            "version": "0.14.12"
+          }
+        ]
+    "#]]
+    .assert_eq(&out.stdout);
+    assert_eq!(s.xtask(&["pkg", "version"]).ok().stdout, "0.14.12\n");
+    assert_eq!(s.xtask(&["pkg", "version", "llama-index-core"]).ok().stdout, "0.14.12\n");
+    // Long names are never truncated.
+    let wide = s.xtask(&["pkg", "info", "--all"]).ok();
+    let all: serde_json::Value = serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
+    for p in all.as_array().unwrap() {
+        let row = format!("{}  ", p["name"].as_str().unwrap());
+        assert!(wide.stdout.contains(&row) && wide.stdout.contains(p["path"].as_str().unwrap()), "{p} in full");
+    }
+    assert!(wide.stdout.lines().all(|l| l == l.trim_end()), "no trailing spaces");
+}
+
+#[test]
+fn changed_packages_and_unowned_files() {
+    let s = Sample::new(24, 0);
+    s.write("llama-index-integrations/llms/llama-index-llms-openai/llama_index/llms/openai/base.py", "# changed\n");
+    s.write("docs/new.md", "# new\n");
+    support::commit_all(&s.root(), "Change an llm and the docs (#500)");
+    let out = s.xtask(&["pkg", "changed", "--base-ref", "v0.14.12", "--dependants", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["changed"][0]["name"], "llama-index-llms-openai");
+    assert_eq!(v["changed"].as_array().unwrap().len(), 1);
+    // The umbrella depends on the openai llm.
+    assert_eq!(v["dependants"], serde_json::json!([{"name": "llama-index", "path": "."}]));
+    assert_eq!(v["unowned_files"], serde_json::json!(["docs/new.md"]));
+    let out = s.xtask(&["pkg", "changed", "--base-ref", "v0.14.12"]).ok();
+    assert!(out.stderr.contains("1 changed file belong to no package: docs/new.md") || out.stderr.contains("docs/new.md"));
+
+    let bad = s.xtask(&["pkg", "changed", "--base-ref", "no-such-ref"]).fails_with(1);
+    assert!(bad.stderr.contains("`no-such-ref` is not a commit of this repository"), "{}", bad.stderr);
+}
+
+#[test]
+fn bump_edits_only_the_version_and_dry_run_changes_nothing() {
+    let s = Sample::new(20, 0);
+    let core = "llama-index-core/pyproject.toml";
+    let before = s.read(core);
+    let fingerprint = s.fingerprint();
+    let dry = s.xtask(&["pkg", "bump", "llama-index-core", "--version-type", "minor", "--dry-run"]).ok();
+    assert_eq!(s.fingerprint(), fingerprint, "a dry run writes nothing");
+    expect![[r#"
+        Would bump llama-index-core (llama-index-core) from 0.14.12 to 0.15.0
+        --- a/llama-index-core/pyproject.toml
+        +++ b/llama-index-core/pyproject.toml
+        @@ -4,7 +4,7 @@
+         
+         [project]
+         name = "llama-index-core"
+        -version = "0.14.12"
+        +version = "0.15.0"
+         description = "llama-index core integration"
+         readme = "README.md"
+         license = "MIT"
+    "#]]
+    .assert_eq(&dry.stdout);
+
+    let real = s.xtask(&["pkg", "bump", "llama-index-core", "--bump", "minor"]).ok();
+    assert_eq!(real.stdout, dry.stdout.replace("Would bump", "Bump"), "the real run prints the same plan");
+    assert_eq!(s.read(core), before.replace("version = \"0.14.12\"", "version = \"0.15.0\""));
+    assert_eq!(s.git(&["status", "--porcelain"]), " M llama-index-core/pyproject.toml");
+}
+
+#[test]
+fn bump_validates_everything_before_writing() {
+    let s = Sample::new(20, 0);
+    s.write("llama-index-utils/llama-index-utils-workflow/pyproject.toml", "[project]\nname = \"llama-index-utils-workflow\"\ndynamic = [\"version\"]\n");
+    support::commit_all(&s.root(), "Make a version dynamic");
+    let fingerprint = s.fingerprint();
+    let out = s.xtask(&["pkg", "bump", "--all"]).fails_with(1);
+    expect![[r#"
+        error: 1 package cannot be read:
+          llama-index-utils/llama-index-utils-workflow/pyproject.toml: the version is dynamic (`dynamic = ["version"]`); the release tool needs a static `version = "…"` in `[project]`
+    "#]]
+    .assert_eq(&out.stderr);
+    assert_eq!(s.fingerprint(), fingerprint);
+}
+
+#[test]
+fn exec_runs_real_argv_in_each_package_and_fails_when_one_fails() {
+    let s = Sample::new(20, 0);
+    // Arguments with spaces survive as they are: no shell, no splitting.
+    let out = s
+        .xtask(&["pkg", "exec", "llama-index-core", "llama-index-cli", "--", "sh", "-c", "printf '%s|' \"$0\" \"$(basename \"$PWD\")\"", "two  spaces"])
+        .ok();
+    assert_eq!(out.stdout, "two  spaces|llama-index-cli|\ntwo  spaces|llama-index-core|\n");
+
+    let out = s.xtask(&["pkg", "exec", "--all", "-j", "2", "--", "sh", "-c", "test \"$(basename \"$PWD\")\" != llama-index-core"]).fails_with(1);
+    assert!(out.stderr.contains("failed in 1 of"), "{}", out.stderr);
+    assert!(out.stderr.contains("failed `sh -c"), "{}", out.stderr);
+
+    let out = s.xtask(&["pkg", "exec", "--all", "--fail-fast", "--", "false"]).fails_with(1);
+    assert!(out.stderr.contains("`false` failed in 1 of 1 packages"), "{}", out.stderr);
+
+    let out = s.xtask(&["pkg", "exec", "llama-index-core", "--", "no-such-program-xyz"]).fails_with(1);
+    assert!(out.stdout.contains("cannot run `no-such-program-xyz`: not found on PATH"), "{}", out.stdout);
+    assert!(!out.stderr.contains("panicked"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let s = Sample::new(20, 0);
+    let out = s.xtask(&["pkg", "info"]).fails_with(2);
+    assert!(out.stderr.contains("give package directories, or --all for every package"), "{}", out.stderr);
+    let out = s.xtask(&["pkg", "exec", "--all"]).fails_with(2);
+    assert!(out.stderr.contains("give the command after `--`"), "{}", out.stderr);
+    let out = s.xtask(&["pkg", "bump", "--all", "--bump", "huge"]).fails_with(2);
+    assert!(out.stderr.contains("`huge` is not a bump kind"), "{}", out.stderr);
+    let out = s.xtask(&["pkg", "frobnicate"]).fails_with(2);
+    assert!(out.stderr.contains("unexpected argument"), "{}", out.stderr);
+    let out = s.xtask(&["--help"]).ok();
+    assert!(out.stdout.contains("cmd") || out.stdout.contains("SUBCOMMANDS"));
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let s = Sample::new(20, 0);
+    // A path that is not a package.
+    let out = s.xtask(&["pkg", "info", "docs", "llama-index-packs"]).fails_with(1);
+    assert!(out.stderr.contains("`docs` is not a package of this monorepo"), "{}", out.stderr);
+    assert!(out.stderr.contains("`llama-index-packs` is not a package of this monorepo"), "both offenders: {}", out.stderr);
+    // Malformed TOML, with file, line and column.
+    s.write("llama-index-cli/pyproject.toml", "[project]\nname = \"llama-index-cli\"\nversion = 0.1.0\"\n");
+    let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
+    assert!(out.stderr.contains("llama-index-cli/pyproject.toml:3:"), "{}", out.stderr);
+    // Two packages with one normalised name.
+    s.write("llama-index-cli/pyproject.toml", "[project]\nname = \"Llama_Index.Core\"\nversion = \"1.0\"\n");
+    let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
+    assert!(out.stderr.contains("`llama-index-core` is the name of both `llama-index-cli` and `llama-index-core`"), "{}", out.stderr);
+    // Not PEP 440; no `[project]`.
+    s.write("llama-index-cli/pyproject.toml", "[project]\nname = \"llama-index-cli\"\nversion = \"latest\"\n");
+    let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
+    assert!(out.stderr.contains("`latest` is not a PEP 440 version"), "{}", out.stderr);
+    s.write("llama-index-cli/pyproject.toml", "[tool.ruff]\nline-length = 88\n");
+    let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
+    assert!(out.stderr.contains("llama-index-cli/pyproject.toml: no `[project]` table"), "{}", out.stderr);
+    for run in [&out] {
+        assert!(!run.stderr.contains("panicked") && !run.stderr.contains("backtrace"));
+    }
+    // A root that is not a git repository, for commands that need git.
+    let plain = TempDir::new("plain");
+    std::fs::write(plain.path().join("pyproject.toml"), "[project]\nname = \"x\"\nversion = \"1\"\n").unwrap();
+    let out = std::process::Command::new(support::xtask_bin())
+        .args(["--root"])
+        .arg(plain.path())
+        .args(["pkg", "changed", "--base-ref", "main"])
+        .output()
+        .unwrap();
+    let out = support::Run::from(out).fails_with(1);
+    assert!(out.stderr.contains("is not a git repository; pass --root"), "{}", out.stderr);
+    // A root that does not exist.
+    let out = std::process::Command::new(support::xtask_bin())
+        .args(["--root", "/nonexistent/monorepo", "pkg", "info", "--all"])
+        .output()
+        .unwrap();
+    let out = support::Run::from(out).fails_with(1);
+    assert!(out.stderr.contains("does not exist; pass --root"), "{}", out.stderr);
+}
