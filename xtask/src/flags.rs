@@ -76,6 +76,33 @@ xflags::xflags! {
             }
         }
 
+        /// Run packages' tests with uv, in parallel: the named packages, or everything that
+        /// changed since a base ref plus what depends on it.
+        ///
+        /// Packages without `tests/` or whose `requires-python` excludes uv's interpreter are
+        /// skipped. Install failures, timeouts, test failures and coverage shortfalls all fail
+        /// the run.
+        cmd test {
+            /// Package directories, relative to the root (tested alone unless --with-dependants).
+            repeated paths: String
+            /// Test what changed since the merge base with this ref, and its dependants.
+            optional --base-ref rev: String
+            /// Also test the packages that depend on the named ones, directly or not.
+            optional --with-dependants
+            /// How many packages at once (default: the number of cores).
+            optional -j, --jobs n: usize
+            /// Start no new package after the first failure.
+            optional --fail-fast
+            /// Measure coverage (pytest-cov) and write coverage.xml in each package.
+            optional --cov
+            /// Fail a package whose coverage is under N percent (needs --cov).
+            optional --cov-fail-under n: u32
+            /// Seconds a package may take, install and tests together (default 600).
+            optional --timeout secs: u64
+            /// The results as JSON on stdout.
+            optional --json
+        }
+
         /// Generate a LlamaIndex-shaped sample monorepo with git history, for trying the tool
         /// out, tests and benchmarks.
         cmd sample {
@@ -103,6 +130,7 @@ pub struct Xtask {
 #[derive(Debug)]
 pub enum XtaskCmd {
     Pkg(Pkg),
+    Test(Test),
     Sample(Sample),
 }
 
@@ -158,6 +186,20 @@ pub struct Exec {
     pub all: bool,
     pub jobs: Option<usize>,
     pub fail_fast: bool,
+}
+
+#[derive(Debug)]
+pub struct Test {
+    pub paths: Vec<String>,
+
+    pub base_ref: Option<String>,
+    pub with_dependants: bool,
+    pub jobs: Option<usize>,
+    pub fail_fast: bool,
+    pub cov: bool,
+    pub cov_fail_under: Option<u32>,
+    pub timeout: Option<u64>,
+    pub json: bool,
 }
 
 #[derive(Debug)]

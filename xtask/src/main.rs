@@ -13,6 +13,7 @@ mod pkg;
 mod pyproject;
 mod requirement;
 mod sample;
+mod test;
 mod version;
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
@@ -70,6 +71,10 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
         flags::XtaskCmd::Pkg(cmd) => {
             sh.change_dir(root(flags.root)?);
             cmd.run(&sh, trailing)
+        }
+        flags::XtaskCmd::Test(cmd) => {
+            sh.change_dir(root(flags.root)?);
+            cmd.run(&sh)
         }
     }
 }

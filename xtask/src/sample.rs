@@ -80,6 +80,8 @@ struct Pkg {
     deps: Vec<String>,
     style: Style,
     tests: bool,
+    /// (name, directory) of internal dependencies, for `[tool.uv.sources]`.
+    sources: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -140,6 +142,7 @@ impl Plan {
                 deps: vec!["pydantic>=2.8.0".into()],
                 style: Style::Hatchling,
                 tests: true,
+                sources: Vec::new(),
             },
             Pkg {
                 dir: "llama-index-instrumentation".into(),
@@ -149,6 +152,7 @@ impl Plan {
                 deps: vec![],
                 style: Style::Hatchling,
                 tests: true,
+                sources: Vec::new(),
             },
         ];
         let core_dep = "llama-index-core>=0.14.0,<0.15".to_string();
@@ -162,6 +166,7 @@ impl Plan {
                 deps: vec![core_dep.clone()],
                 style: Style::Hatchling,
                 tests: true,
+                sources: Vec::new(),
             });
         }
         let packs = (count / 12).max(1);
@@ -202,6 +207,7 @@ impl Plan {
                     deps: vec![core_dep.clone()],
                     style,
                     tests: rng.below(10) != 0,
+                    sources: Vec::new(),
                 });
             }
         }
@@ -228,6 +234,7 @@ impl Plan {
                 deps: vec![core_dep.clone(), format!("{store}>={v}")],
                 style: Style::Hatchling,
                 tests: k % 3 != 0,
+                sources: Vec::new(),
             });
         }
         for (k, u) in ["workflow", "qianfan"].iter().enumerate().take(utils) {
@@ -239,9 +246,19 @@ impl Plan {
                 deps: vec![core_dep.clone()],
                 style: Style::Hatchling,
                 tests: true,
+                sources: Vec::new(),
             });
         }
         packages.sort_by(|a, b| a.dir.cmp(&b.dir));
+        let dirs: BTreeMap<String, String> = packages.iter().map(|p| (p.name.clone(), p.dir.clone())).collect();
+        for p in &mut packages {
+            p.sources = p
+                .deps
+                .iter()
+                .filter_map(|d| crate::requirement::Requirement::parse(d).ok())
+                .filter_map(|r| dirs.get(&r.raw_name).map(|dir| (r.raw_name.clone(), dir.clone())))
+                .collect();
+        }
         Plan { packages, prs_after_release: prs }
     }
 }
@@ -252,6 +269,18 @@ fn suffix(k: usize) -> String {
     } else {
         (k / PROVIDERS.len()).to_string()
     }
+}
+
+/// Internal dependencies resolve to their directories in the monorepo, so `uv sync` never
+/// fetches the sample's own packages from an index.
+fn uv_sources(p: &Pkg) -> String {
+    if p.sources.is_empty() {
+        return String::new();
+    }
+    let up = "../".repeat(p.dir.matches('/').count() + 1);
+    let lines: Vec<String> =
+        p.sources.iter().map(|(name, dir)| format!("{name} = {{ path = \"{up}{dir}\", editable = true }}")).collect();
+    format!("\n[tool.uv.sources]\n{}\n", lines.join("\n"))
 }
 
 fn pyproject(p: &Pkg) -> String {
@@ -272,8 +301,11 @@ fn pyproject(p: &Pkg) -> String {
                 "[build-system]\nrequires = [\"{requires}\"]\nbuild-backend = \"{backend}\"\n\n\
                  [project]\nname = \"{}\"\nversion = \"{}\"\ndescription = \"llama-index {} integration\"\n\
                  readme = \"README.md\"\nlicense = \"MIT\"\nrequires-python = \">=3.9,<4.0\"\n\
-                 dependencies = [\n{deps}\n]\n\n[dependency-groups]\ndev = [\"pytest>=8\"]\n{build}",
-                p.name, p.version, p.module
+                 dependencies = [\n{deps}\n]\n\n[dependency-groups]\ndev = [\"pytest>=8\"]\n{build}{}",
+                p.name,
+                p.version,
+                p.module,
+                uv_sources(p)
             )
         }
         Style::PoetryLegacy => {
@@ -386,7 +418,7 @@ fn generate(sh: &Shell, dir: &Path, plan: &Plan) -> Result<()> {
         ),
         ("docs/index.md".to_string(), "# Docs\n".to_string()),
         (".github/workflows/unit_test.yml".to_string(), "name: Unit tests\non: [pull_request]\n".to_string()),
-        (".gitignore".to_string(), "dist/\n.venv/\n__pycache__/\n".to_string()),
+        (".gitignore".to_string(), "dist/\n.venv/\n__pycache__/\n.pytest_cache/\nuv.lock\ncoverage.xml\n.coverage\n".to_string()),
     ];
     let core_index = pkgs.iter().position(|p| p.name == "llama-index-core").expect("core exists");
     pkgs[core_index].version = "0.14.10".parse().expect("valid");
