@@ -103,6 +103,17 @@ xflags::xflags! {
             optional --json
         }
 
+        /// Format: the formatting hooks of the monorepo's `.pre-commit-config.yaml`, through uv.
+        cmd fmt {
+            /// Only the files changed in the work tree (default: all files).
+            optional --changed
+        }
+        /// Lint: every hook of the monorepo's `.pre-commit-config.yaml`, through uv.
+        cmd lint {
+            /// Only the files changed in the work tree (default: all files).
+            optional --changed
+        }
+
         /// Generate a LlamaIndex-shaped sample monorepo with git history, for trying the tool
         /// out, tests and benchmarks.
         cmd sample {
@@ -131,6 +142,8 @@ pub struct Xtask {
 pub enum XtaskCmd {
     Pkg(Pkg),
     Test(Test),
+    Fmt(Fmt),
+    Lint(Lint),
     Sample(Sample),
 }
 
@@ -200,6 +213,16 @@ pub struct Test {
     pub cov_fail_under: Option<u32>,
     pub timeout: Option<u64>,
     pub json: bool,
+}
+
+#[derive(Debug)]
+pub struct Fmt {
+    pub changed: bool,
+}
+
+#[derive(Debug)]
+pub struct Lint {
+    pub changed: bool,
 }
 
 #[derive(Debug)]

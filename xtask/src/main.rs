@@ -7,6 +7,7 @@ mod exec;
 mod flags;
 mod git;
 mod graph;
+mod lint;
 mod monorepo;
 mod output;
 mod pkg;
@@ -71,6 +72,14 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
         flags::XtaskCmd::Pkg(cmd) => {
             sh.change_dir(root(flags.root)?);
             cmd.run(&sh, trailing)
+        }
+        flags::XtaskCmd::Fmt(cmd) => {
+            sh.change_dir(root(flags.root)?);
+            cmd.run(&sh)
+        }
+        flags::XtaskCmd::Lint(cmd) => {
+            sh.change_dir(root(flags.root)?);
+            cmd.run(&sh)
         }
         flags::XtaskCmd::Test(cmd) => {
             sh.change_dir(root(flags.root)?);
