@@ -7,6 +7,7 @@ mod exec;
 mod flags;
 mod git;
 mod graph;
+mod index;
 mod monorepo;
 mod output;
 mod pkg;
