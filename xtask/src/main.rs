@@ -2,6 +2,7 @@
 //! sets up the one [`Shell`] at the monorepo's root, dispatches, and turns errors into exit codes.
 
 mod changeset;
+mod check;
 mod config;
 mod exec;
 mod flags;
@@ -11,6 +12,7 @@ mod index;
 mod monorepo;
 mod output;
 mod pkg;
+mod prepare;
 mod pyproject;
 mod requirement;
 mod sample;
@@ -71,6 +73,14 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
         flags::XtaskCmd::Pkg(cmd) => {
             sh.change_dir(root(flags.root)?);
             cmd.run(&sh, trailing)
+        }
+        flags::XtaskCmd::Prepare(cmd) => {
+            sh.change_dir(root(flags.root)?);
+            cmd.run(&sh)
+        }
+        flags::XtaskCmd::Check(cmd) => {
+            sh.change_dir(root(flags.root)?);
+            cmd.run(&sh)
         }
     }
 }
