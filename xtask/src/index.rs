@@ -51,6 +51,19 @@ impl Http {
     }
 }
 
+/// The index stayed unreachable (or kept failing) through every retry: unlike a wrong answer,
+/// worth waiting out.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
 /// A client of one index's JSON API.
 pub struct Index {
     base: String,
@@ -145,10 +158,11 @@ impl Index {
                 Err(e) => bail!("cannot fetch {url}: {}; check the index URL and your network, then rerun", describe(&e)),
             };
             if attempt >= self.http.retries {
-                bail!(
+                return Err(Unreachable(format!(
                     "cannot fetch {url}: {problem} ({} attempts); check that the index is up and reachable, then rerun",
                     attempt + 1
-                );
+                ))
+                .into());
             }
             let pause = retry_after.unwrap_or_else(|| backoff(&self.http, attempt));
             output::status("retrying", &format!("{url} in {}: {problem}", human(pause)));
