@@ -22,6 +22,8 @@ pub enum Fault {
     Reset,
     /// The request is read, then nothing is answered for this long; then the connection closes.
     Stall(Duration),
+    /// An `HTTP 200` with this body instead of the upstream's (HTML, garbage JSON).
+    Body(&'static str),
 }
 
 /// Which requests fail, counted from the last [`FaultProxy::set_faults`] (or the start).
@@ -159,6 +161,9 @@ fn handle(state: &State, mut client: TcpStream) {
             while Instant::now() < until && !state.stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(50));
             }
+        }
+        Some(Fault::Body(body)) => {
+            let _ = write!(client, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
         }
         Some(Fault::Reset) => unreachable!("handled before reading"),
         None => forward(state, &mut client, &head, body_start),
