@@ -236,7 +236,7 @@ pub fn index_verdict(mode: Mode, name: &str, local: &Version, project: Option<&P
                     false,
                 ),
                 None => {
-                    let highest = r.keys().next_back().expect("not empty");
+                    let highest = project.and_then(Project::highest).expect("not empty");
                     let message = format!(
                         "`{name}` `{local}` is not on the index yet (highest there: `{highest}`); publish core first, or wait with `--wait 5m`"
                     );
