@@ -54,6 +54,9 @@ impl flags::Check {
         }
         git::ensure_repo(sh)?;
         let repo = Monorepo::load(&sh.current_dir())?;
+        for w in &repo.warnings {
+            output::warn(w);
+        }
         let url = match self.index_url {
             Some(url) if !is_http(&url) => return Err(usage(format!("`--index-url {url}` is not an http:// or https:// URL"))),
             Some(url) => url,

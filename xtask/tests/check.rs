@@ -247,4 +247,8 @@ fn bad_input_is_a_clear_error() {
     s.write("release.toml", "[packages]\ncore = \"nope\"\n");
     let run = s.xtask(&["check", "--index-url", &url]).fails_with(1);
     assert!(run.stderr.contains("the core package `nope` has no pyproject.toml"), "{}", run.stderr);
+
+    std::fs::remove_dir_all(s.root().join(".git")).unwrap();
+    let run = s.xtask(&["check", "--index-url", &url]).fails_with(1);
+    assert!(run.stderr.contains("is not a git repository; pass --root with the path of the monorepo's checkout"), "{}", run.stderr);
 }

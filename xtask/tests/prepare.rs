@@ -320,4 +320,10 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     assert!(run.stderr.starts_with("error: give the bump kind once"), "{}", run.stderr);
     let run = s.xtask(&["prepare", "--bump", "tiny"]).fails_with(2);
     assert!(run.stderr.contains("`tiny` is not a bump kind: use `major`, `minor` or `patch`"), "{}", run.stderr);
+
+    std::fs::remove_dir_all(s.root().join(".git")).unwrap();
+    let before = [s.read("pyproject.toml"), s.read("llama-index-core/pyproject.toml")];
+    let run = s.xtask(&["prepare", "--allow-dirty"]).fails_with(1);
+    assert!(run.stderr.contains("is not a git repository; pass --root with the path of the monorepo's checkout"), "{}", run.stderr);
+    assert_eq!([s.read("pyproject.toml"), s.read("llama-index-core/pyproject.toml")], before);
 }
