@@ -133,21 +133,23 @@ pub fn plan(repo: &Monorepo, kind: Bump) -> Result<Plan> {
     });
     let specifiers = format!(">={new},<{}", new.next_minor());
 
-    let mut errors = Vec::new();
     let umbrella_edit = edit_umbrella(repo, umbrella, &core.name, &new, &specifiers);
     let core_edit = read(repo, core).and_then(|old| {
         let text = pyproject::set_version(Path::new(&core.pyproject_display()), &old, &new)?;
         verify(core, &old, &text, &new, 1)?;
         Ok(FileChange { path: core.pyproject_path(&repo.root), display: core.pyproject_display(), old, new: text })
     });
-    let (umbrella_change, requirement) = umbrella_edit.map_err(|e| errors.push(format!("{e:#}"))).unwrap_or_default();
-    let core_change = core_edit.map_err(|e| errors.push(format!("{e:#}"))).ok();
-    if !errors.is_empty() {
-        bail!("nothing was changed, because:\n  {}", errors.join("\n  "));
-    }
+    // Both files are tried, so that one run reports every problem.
+    let ((umbrella_change, requirement), core_change) = match (umbrella_edit, core_edit) {
+        (Ok(u), Ok(c)) => (u, c),
+        (u, c) => {
+            let errors: Vec<String> = [u.err(), c.err()].into_iter().flatten().map(|e| format!("{e:#}")).collect();
+            bail!("nothing was changed, because:\n  {}", errors.join("\n  "));
+        }
+    };
     let mut changes = Changeset::default();
-    changes.push(umbrella_change.expect("no errors"));
-    changes.push(core_change.expect("no errors"));
+    changes.push(umbrella_change);
+    changes.push(core_change);
     let moved = |p: &Package| Move { name: p.display_name.clone(), path: p.pyproject_display(), old: p.version.clone(), new: new.clone() };
     Ok(Plan { umbrella: moved(umbrella), core: moved(core), requirement, core_skips, changes })
 }
@@ -157,7 +159,8 @@ fn read(repo: &Monorepo, p: &Package) -> Result<String> {
     std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", p.pyproject_display()))
 }
 
-type UmbrellaEdit = (Option<FileChange>, (String, String));
+/// The umbrella's edited file, and its requirement on core before and after.
+type UmbrellaEdit = (FileChange, (String, String));
 
 fn edit_umbrella(repo: &Monorepo, umbrella: &Package, core: &PackageName, new: &Version, specifiers: &str) -> Result<UmbrellaEdit> {
     let display = umbrella.pyproject_display();
@@ -173,7 +176,7 @@ fn edit_umbrella(repo: &Monorepo, umbrella: &Package, core: &PackageName, new: &
     };
     verify(umbrella, &old, &text, new, 1 + usize::from(before != after))?;
     let change = FileChange { path: umbrella.pyproject_path(&repo.root), display, old, new: text };
-    Ok((Some(change), (before, after)))
+    Ok((change, (before, after)))
 }
 
 /// `[tool.poetry.dependencies]`: the constraint of the one entry for `name`, as a string or as
