@@ -67,8 +67,9 @@ impl flags::Check {
         };
         let core = repo.core()?;
         let release_branch = &repo.config.branch;
-        let branch = branch_verdict(&head(sh, release_branch)?, release_branch);
-        if branch.ok && branch.message.starts_with("detached") {
+        let head = head(sh, release_branch)?;
+        let branch = branch_verdict(&head, release_branch);
+        if branch.ok && matches!(head, Head::Detached { .. }) {
             output::note(&format!("note: HEAD is detached; accepted because it is the tip of `{release_branch}`"));
         }
         let index = Index::new(&url);
