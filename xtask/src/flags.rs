@@ -76,6 +76,37 @@ xflags::xflags! {
             }
         }
 
+        /// Begin a release: bump the umbrella's version, move core to the same version, and
+        /// require it in the umbrella as `>=NEW,<NEXT_MINOR`.
+        ///
+        /// Prints the plan (a diff per file), then applies it all-or-nothing.
+        cmd prepare {
+            /// Which part to bump: `major`, `minor` or `patch` (the default).
+            optional --bump kind: BumpKind
+            /// The same as --bump (the name the old tool used).
+            optional --version-type kind: BumpKind
+            /// Print the plan and change nothing.
+            optional --dry-run
+            /// The old and new versions and requirements as JSON on stdout.
+            optional --json
+            /// Run even when the working tree has uncommitted changes.
+            optional --allow-dirty
+        }
+        /// Check that a release can go ahead: the release branch is checked out, and the core
+        /// package's version is (or is not yet) on the package index.
+        cmd check {
+            /// Before core is published: core's version must be newer than every version on the index.
+            optional --before-core
+            /// After core is published (the default): core's exact version must be on the index.
+            optional --after-core
+            /// Poll the index until the check passes or this much time is up: `30s`, `5m`, `1h`.
+            optional --wait duration: String
+            /// The base of the index's JSON API (default: `index.url` in release.toml).
+            optional --index-url url: String
+            /// The verdicts as JSON on stdout.
+            optional --json
+        }
+
         /// Run packages' tests with uv, in parallel: the named packages, or everything that
         /// changed since a base ref plus what depends on it.
         ///
@@ -141,6 +172,8 @@ pub struct Xtask {
 #[derive(Debug)]
 pub enum XtaskCmd {
     Pkg(Pkg),
+    Prepare(Prepare),
+    Check(Check),
     Test(Test),
     Fmt(Fmt),
     Lint(Lint),
@@ -199,6 +232,24 @@ pub struct Exec {
     pub all: bool,
     pub jobs: Option<usize>,
     pub fail_fast: bool,
+}
+
+#[derive(Debug)]
+pub struct Prepare {
+    pub bump: Option<BumpKind>,
+    pub version_type: Option<BumpKind>,
+    pub dry_run: bool,
+    pub json: bool,
+    pub allow_dirty: bool,
+}
+
+#[derive(Debug)]
+pub struct Check {
+    pub before_core: bool,
+    pub after_core: bool,
+    pub wait: Option<String>,
+    pub index_url: Option<String>,
+    pub json: bool,
 }
 
 #[derive(Debug)]

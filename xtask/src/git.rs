@@ -35,3 +35,27 @@ pub fn changed_files(sh: &Shell, base: &str) -> Result<Vec<String>> {
     let out = exec::read(cmd!(sh, "git -c core.quotePath=false diff --name-only --no-renames {range}"))?;
     Ok(out.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
 }
+
+/// The checked-out branch's short name, or `None` when HEAD is detached.
+pub fn current_branch(sh: &Shell) -> Result<Option<String>> {
+    let out = cmd!(sh, "git symbolic-ref --quiet --short HEAD").ignore_status().quiet().output()?;
+    match out.status.code() {
+        Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string())),
+        // Exit 1 without a message is git's way of saying "detached".
+        Some(1) if out.stderr.is_empty() => Ok(None),
+        _ => bail!("`git symbolic-ref HEAD` failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()),
+    }
+}
+
+/// The full commit id `rev` names, or `None` when it names no commit.
+pub fn commit_of(sh: &Shell, rev: &str) -> Result<Option<String>> {
+    let spec = format!("{rev}^{{commit}}");
+    let out = cmd!(sh, "git rev-parse --verify --quiet {spec}").ignore_status().quiet().ignore_stderr().output()?;
+    Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// Paths with uncommitted changes, untracked files included (`git status --porcelain`).
+pub fn dirty_files(sh: &Shell) -> Result<Vec<String>> {
+    let out = exec::read(cmd!(sh, "git -c core.quotePath=false status --porcelain --untracked-files=all"))?;
+    Ok(out.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_string()).collect())
+}

@@ -2,15 +2,18 @@
 //! sets up the one [`Shell`] at the monorepo's root, dispatches, and turns errors into exit codes.
 
 mod changeset;
+mod check;
 mod config;
 mod exec;
 mod flags;
 mod git;
 mod graph;
+mod index;
 mod lint;
 mod monorepo;
 mod output;
 mod pkg;
+mod prepare;
 mod pyproject;
 mod requirement;
 mod sample;
@@ -67,24 +70,15 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
         return Err(flags::usage("only `pkg exec` takes a command after `--`"));
     }
     let sh = Shell::new()?;
+    sh.change_dir(root(flags.root)?);
     match flags.subcommand {
+        flags::XtaskCmd::Pkg(cmd) => cmd.run(&sh, trailing),
+        flags::XtaskCmd::Prepare(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Check(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Test(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Fmt(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Sample(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::Pkg(cmd) => {
-            sh.change_dir(root(flags.root)?);
-            cmd.run(&sh, trailing)
-        }
-        flags::XtaskCmd::Fmt(cmd) => {
-            sh.change_dir(root(flags.root)?);
-            cmd.run(&sh)
-        }
-        flags::XtaskCmd::Lint(cmd) => {
-            sh.change_dir(root(flags.root)?);
-            cmd.run(&sh)
-        }
-        flags::XtaskCmd::Test(cmd) => {
-            sh.change_dir(root(flags.root)?);
-            cmd.run(&sh)
-        }
     }
 }
 

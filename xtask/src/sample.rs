@@ -24,7 +24,8 @@ pub const UMBRELLA_VERSION: &str = "0.14.12";
 
 impl flags::Sample {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let dir = if self.dir.is_absolute() { self.dir.clone() } else { sh.current_dir().join(&self.dir) };
+        // Relative to where the user is, not to the monorepo's root.
+        let dir = if self.dir.is_absolute() { self.dir.clone() } else { std::env::current_dir()?.join(&self.dir) };
         if dir.exists() {
             let empty = dir.read_dir().map(|mut d| d.next().is_none()).unwrap_or(false);
             if self.force {

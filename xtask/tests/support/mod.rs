@@ -1,6 +1,9 @@
 //! The test harness: temporary monorepos with real git, and the xtask binary run against them.
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod pypiserver;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},

@@ -1,0 +1,323 @@
+//! The package index's JSON API (`{base}/{name}/json`): which versions and files of a project
+//! are published. Blocking HTTP with timeouts, bounded retries with jittered backoff, and
+//! errors that name the URL and what to do.
+//!
+//! Two answer shapes are understood: the public Python package index's (`releases` maps each
+//! version to files with `filename`, `digests.sha256` and `yanked`) and pypiserver's (`releases`
+//! maps each version to files with only a `url`).
+
+use std::{collections::BTreeMap, io::ErrorKind, time::Duration, time::Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::{output, requirement::PackageName, version::Version};
+
+/// Settings of the HTTP client. `XTASK_HTTP_TIMEOUT` (`30s`, `2m`) overrides the read timeout,
+/// for slow networks and for tests that stall the index on purpose.
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    /// Retries after the first attempt, on connection errors, timeouts, 5xx and 429.
+    pub retries: u32,
+    /// The first pause between attempts; it doubles each time, up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for Http {
+    fn default() -> Http {
+        Http {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            retries: 4,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+        }
+    }
+}
+
+impl Http {
+    pub fn from_env() -> Http {
+        let mut http = Http::default();
+        if let Some(text) = std::env::var_os("XTASK_HTTP_TIMEOUT") {
+            match parse_duration(&text.to_string_lossy()) {
+                Ok(d) => http.read_timeout = d,
+                Err(e) => output::warn(&format!("ignoring `XTASK_HTTP_TIMEOUT`: {e}")),
+            }
+        }
+        http
+    }
+}
+
+/// The index stayed unreachable (or kept failing) through every retry: unlike a wrong answer,
+/// worth waiting out.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// A client of one index's JSON API.
+pub struct Index {
+    base: String,
+    agent: ureq::Agent,
+    http: Http,
+}
+
+/// A project on the index: every release with its files, by PEP 440 version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub name: String,
+    /// Versions that do not parse as PEP 440 (old uploads) are left out.
+    pub releases: BTreeMap<Version, Vec<DistFile>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistFile {
+    pub filename: String,
+    /// Absent on pypiserver, which lists only URLs.
+    pub sha256: Option<String>,
+    pub yanked: bool,
+}
+
+impl Project {
+    /// The highest version, prereleases and yanked ones included.
+    pub fn highest(&self) -> Option<&Version> {
+        self.releases.keys().next_back()
+    }
+}
+
+impl Index {
+    /// A client of the JSON API at `base_url`, with [`Http::from_env`] settings.
+    pub fn new(base_url: &str) -> Index {
+        Index::with_http(base_url, Http::from_env())
+    }
+
+    pub fn with_http(base_url: &str, http: Http) -> Index {
+        // Only the operating system's trust store: it is what works behind a company's TLS proxy.
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::NativeTls)
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .user_agent(concat!("xtask-release/", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(http.connect_timeout))
+            .timeout_recv_response(Some(http.read_timeout))
+            .timeout_recv_body(Some(http.read_timeout))
+            .build()
+            .new_agent();
+        Index { base: base_url.trim_end_matches('/').to_string(), agent, http }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The URL of a project's JSON: the name in PEP 503 form, which pypiserver insists on.
+    pub fn project_url(&self, name: &PackageName) -> String {
+        format!("{}/{}/json", self.base, name)
+    }
+
+    /// Every release of `name`, or `None` when the index does not know the project (404).
+    pub fn project(&self, name: &PackageName) -> Result<Option<Project>> {
+        let url = self.project_url(name);
+        let Some(body) = self.get(&url)? else { return Ok(None) };
+        parse_project(name, &url, &body).map(Some)
+    }
+
+    /// GETs `url`: its body on 200, `None` on 404, retrying what may pass.
+    fn get(&self, url: &str) -> Result<Option<String>> {
+        let mut attempt = 0;
+        loop {
+            let (problem, retry_after) = match self.agent.get(url).header("Accept", "application/json").call() {
+                Ok(mut response) => match response.status().as_u16() {
+                    200 => match response.body_mut().with_config().limit(256 * 1024 * 1024).read_to_string() {
+                        Ok(body) => return Ok(Some(body)),
+                        Err(e) if is_transient(&e) => (format!("reading the answer failed: {e}"), None),
+                        Err(e) => bail!("cannot read the answer of {url}: {e}; check that the index URL is right and rerun"),
+                    },
+                    404 => return Ok(None),
+                    code @ (429 | 500..=599) => {
+                        let after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.trim().parse().ok());
+                        (format!("the index answered HTTP {code}"), after.map(|s: u64| Duration::from_secs(s.min(60))))
+                    }
+                    code => bail!(
+                        "{url} answered HTTP {code}; check the index URL (`--index-url` or `index.url` in release.toml) and your access to it"
+                    ),
+                },
+                Err(e) if is_transient(&e) => (describe(&e), None),
+                Err(e) => bail!("cannot fetch {url}: {}; check the index URL and your network, then rerun", describe(&e)),
+            };
+            if attempt >= self.http.retries {
+                return Err(Unreachable(format!(
+                    "cannot fetch {url}: {problem} ({} attempts); check that the index is up and reachable, then rerun",
+                    attempt + 1
+                ))
+                .into());
+            }
+            let pause = retry_after.unwrap_or_else(|| backoff(&self.http, attempt));
+            output::status("retrying", &format!("{url} in {}: {problem}", human(pause)));
+            std::thread::sleep(pause);
+            attempt += 1;
+        }
+    }
+}
+
+fn is_transient(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound | ureq::Error::Protocol(_) => true,
+        ureq::Error::Io(io) => !matches!(io.kind(), ErrorKind::InvalidInput | ErrorKind::PermissionDenied),
+        _ => false,
+    }
+}
+
+fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        ureq::Error::HostNotFound => "the host name does not resolve".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The pause before retry `attempt` (0-based): doubling, capped, with ±25% jitter so that many
+/// CI jobs retrying at once do not hit the index in lockstep.
+fn backoff(http: &Http, attempt: u32) -> Duration {
+    let base = http.backoff.saturating_mul(1 << attempt.min(16)).min(http.max_backoff);
+    let jitter = (random() % 501) as f64 / 1000.0 - 0.25;
+    base.mul_f64(1.0 + jitter)
+}
+
+/// A pseudo-random number without a `rand` crate: std's randomly keyed hasher over the time and
+/// a counter.
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.finish()
+}
+
+/// What to check when the index answers something that is not a project's JSON.
+pub const BASE_HINT: &str = "check that `--index-url` (or `index.url` in release.toml) is the JSON API's base: \
+    the server's root for a pypiserver, the `/pypi` path for the public Python package index";
+
+/// Turns an answer of the JSON API into a [`Project`]; `url` is named in every error.
+pub fn parse_project(name: &PackageName, url: &str, body: &str) -> Result<Project> {
+    let hint = BASE_HINT;
+    if body.trim_start().starts_with('<') {
+        bail!("{url} answered HTML, not JSON; {hint}");
+    }
+    let json: Value = serde_json::from_str(body).map_err(|e| anyhow::anyhow!("{url} answered invalid JSON ({e}); {hint}"))?;
+    let releases = json
+        .get("releases")
+        .and_then(Value::as_object)
+        .with_context(|| format!("{url} answered JSON without a `releases` object; {hint}"))?;
+    let mut project = Project {
+        name: json.pointer("/info/name").and_then(Value::as_str).unwrap_or(name.as_str()).to_string(),
+        releases: BTreeMap::new(),
+    };
+    for (text, files) in releases {
+        let Ok(version) = text.parse::<Version>() else { continue };
+        let files = files.as_array().with_context(|| format!("{url}: the files of `{text}` are not a list"))?;
+        let mut list = Vec::with_capacity(files.len());
+        for file in files {
+            list.push(parse_file(file).with_context(|| format!("{url}: a file of `{text}` has neither `filename` nor `url`"))?);
+        }
+        // `1.0` and `1.0.0` are one PEP 440 version.
+        project.releases.entry(version).or_default().extend(list);
+    }
+    Ok(project)
+}
+
+fn parse_file(file: &Value) -> Option<DistFile> {
+    let url = file.get("url").and_then(Value::as_str);
+    let (url_path, fragment) = match url {
+        Some(u) => u.split_once('#').map_or((u, None), |(p, f)| (p, Some(f))),
+        None => ("", None),
+    };
+    let filename = match file.get("filename").and_then(Value::as_str) {
+        Some(f) => f.to_string(),
+        None => url_path.split('?').next()?.rsplit('/').next().filter(|f| !f.is_empty())?.to_string(),
+    };
+    let sha256 = file
+        .pointer("/digests/sha256")
+        .and_then(Value::as_str)
+        .or_else(|| fragment.and_then(|f| f.strip_prefix("sha256=")))
+        .map(str::to_string);
+    // The public index says `"yanked": true`; PEP 691 allows a reason string instead.
+    let yanked = match file.get("yanked") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(_)) => true,
+        _ => false,
+    };
+    Some(DistFile { filename, sha256, yanked })
+}
+
+/// Calls `probe` until it yields `Some`, pausing with backoff (1 s doubling to 30 s), and fails
+/// when `timeout` has passed. Says on stderr what it waits for and for how long it has waited.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+    let start = Instant::now();
+    let mut pause = Duration::from_secs(1);
+    loop {
+        if let Some(found) = probe()? {
+            return Ok(found);
+        }
+        let waited = start.elapsed();
+        if waited >= timeout {
+            bail!("gave up waiting for {what} after {}; rerun later, or pass a longer `--wait`", human(waited));
+        }
+        let pause_now = pause.min(timeout - waited);
+        output::status("waiting", &format!("for {what} ({} of {} waited)", human(waited), human(timeout)));
+        std::thread::sleep(pause_now);
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// `30s`, `5m`, `1h`, `500ms`, or a combination such as `1m30s`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration; write it like `30s`, `5m` or `1h`");
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let unit_end = rest[digits..].find(|c: char| c.is_ascii_digit()).map_or(rest.len(), |i| digits + i);
+        let unit = match &rest[digits..unit_end] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        total += unit.checked_mul(u32::try_from(n).map_err(|_| bad())?).ok_or_else(bad)?;
+        rest = &rest[unit_end..];
+    }
+    Ok(total)
+}
+
+/// A duration for people: `850ms`, `12s`, `4m05s`.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0 => format!("{}ms", d.as_millis()),
+        1..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests;

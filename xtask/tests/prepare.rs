@@ -1,0 +1,329 @@
+//! `cargo xtask prepare` on generated monorepos: the plan, whole edited files, the original's
+//! defects (§10 items 13 and 14), the dirty-tree rule, and bad input that must write nothing.
+
+mod support;
+
+use expect_test::{expect, Expect};
+use support::{commit_all, Sample};
+
+/// A sample monorepo: umbrella and core at 0.14.12, clean, on `main`.
+fn sample() -> Sample {
+    Sample::new(20, 2)
+}
+
+/// Replaces files and commits them, so the tree is clean again.
+fn commit_files(s: &Sample, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        s.write(path, text);
+    }
+    commit_all(&s.root(), "test setup");
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let s = sample();
+    let before = s.fingerprint();
+    let run = s.xtask(&["prepare", "--dry-run"]).ok();
+    expect![[r#"
+        Would bump llama-index (pyproject.toml) from 0.14.12 to 0.14.13
+        Would bump llama-index-core (llama-index-core/pyproject.toml) from 0.14.12 to 0.14.13
+        Would require `llama-index-core>=0.14.13,<0.15.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)
+        --- a/pyproject.toml
+        +++ b/pyproject.toml
+        @@ -4,13 +4,13 @@
+         
+         [project]
+         name = "llama-index"
+        -version = "0.14.12"
+        +version = "0.14.13"
+         description = "Interface between LLMs and your data"
+         readme = "README.md"
+         license = "MIT"
+         requires-python = ">=3.9,<4.0"
+         dependencies = [
+        -    "llama-index-core>=0.14.12,<0.15.0",
+        +    "llama-index-core>=0.14.13,<0.15.0",
+             "llama-index-llms-openai>=0.1,<1",
+             "llama-index-embeddings-openai>=0.1,<1",
+         ]
+        --- a/llama-index-core/pyproject.toml
+        +++ b/llama-index-core/pyproject.toml
+        @@ -4,7 +4,7 @@
+         
+         [project]
+         name = "llama-index-core"
+        -version = "0.14.12"
+        +version = "0.14.13"
+         description = "llama-index core integration"
+         readme = "README.md"
+         license = "MIT"
+    "#]]
+    .assert_eq(&run.stdout);
+    assert_eq!(run.stderr, "dry run: no file was changed\n");
+    let run = s.xtask(&["prepare", "--dry-run", "--version-type", "MINOR", "--json"]).ok();
+    expect![[r#"
+        {
+          "bump": "minor",
+          "core": {
+            "name": "llama-index-core",
+            "new": "0.15.0",
+            "old": "0.14.12",
+            "path": "llama-index-core/pyproject.toml"
+          },
+          "dry_run": true,
+          "files": [
+            "pyproject.toml",
+            "llama-index-core/pyproject.toml"
+          ],
+          "requirement": {
+            "new": "llama-index-core>=0.15.0,<0.16.0",
+            "old": "llama-index-core>=0.14.12,<0.15.0"
+          },
+          "umbrella": {
+            "name": "llama-index",
+            "new": "0.15.0",
+            "old": "0.14.12",
+            "path": "pyproject.toml"
+          }
+        }
+    "#]]
+    .assert_eq(&run.stdout);
+    assert_eq!(s.fingerprint(), before, "a dry run writes nothing");
+}
+
+#[test]
+fn real_run_prints_the_plan_then_applies_it() {
+    let s = sample();
+    let dry = s.xtask(&["prepare", "--dry-run", "--bump", "major"]).ok();
+    let run = s.xtask(&["prepare", "--bump", "major"]).ok();
+    assert_eq!(run.stdout, dry.stdout.replace("Would bump", "Bump").replace("Would require", "Require"));
+    assert!(run.stderr.contains("prepared release 1.0.0 (2 files changed)"), "{}", run.stderr);
+    assert_eq!(s.xtask(&["pkg", "version"]).ok().stdout, "1.0.0\n");
+    assert_eq!(s.xtask(&["pkg", "version", "llama-index-core"]).ok().stdout, "1.0.0\n");
+    assert!(s.read("pyproject.toml").contains("\"llama-index-core>=1.0.0,<1.1.0\","));
+    let status = s.git(&["status", "--porcelain"]);
+    assert_eq!(status, " M llama-index-core/pyproject.toml\n M pyproject.toml");
+    // The tree is now dirty: a second run is refused until the bump is committed.
+    let run = s.xtask(&["prepare"]).fails_with(1);
+    expect![[r#"
+        error: the working tree has uncommitted changes (llama-index-core/pyproject.toml, pyproject.toml); commit or stash them, or pass `--allow-dirty`
+    "#]]
+    .assert_eq(&run.stderr);
+    s.xtask(&["prepare", "--allow-dirty"]).ok();
+    assert_eq!(s.xtask(&["pkg", "version"]).ok().stdout, "1.0.1\n");
+}
+
+fn check_files(s: &Sample, args: &[&str], umbrella: Expect, core: Expect) {
+    s.xtask(&[&["prepare"], args].concat()).ok();
+    umbrella.assert_eq(&s.read("pyproject.toml"));
+    core.assert_eq(&s.read("llama-index-core/pyproject.toml"));
+}
+
+#[test]
+fn edits_keep_comments_spacing_extras_and_markers() {
+    // Defect 13: the original rewrote every `^version = ` line with a regex and replaced the
+    // requirement across the whole file, dropping its extras and markers.
+    let s = sample();
+    commit_files(
+        &s,
+        &[
+            (
+                "pyproject.toml",
+                r#"# The umbrella.
+[project]
+name    =   "llama-index"   # PyPI name
+version='0.14.12'  # bumped by `cargo xtask prepare`
+dependencies = [
+  # core first
+  "llama-index-core [openai] >=0.14.12,<0.15.0 ; python_version >= '3.9'",  # keep in step
+  "llama-index-llms-openai>=0.1,<1",
+]
+
+[project.optional-dependencies]
+docs = ["llama-index-core>=0.14.12,<0.15.0"]
+
+[tool.somewhere]
+version = "0.14.12"
+note = "llama-index-core>=0.14.12,<0.15.0"
+"#,
+            ),
+            (
+                "llama-index-core/pyproject.toml",
+                "[tool.poetry]\nname = \"llama-index-core\"\nversion   =   \"0.14.12\"   # core\n\n[tool.poetry.dependencies]\npython = \">=3.9,<4.0\"\n",
+            ),
+        ],
+    );
+    check_files(
+        &s,
+        &[],
+        expect![[r#"
+            # The umbrella.
+            [project]
+            name    =   "llama-index"   # PyPI name
+            version="0.14.13"  # bumped by `cargo xtask prepare`
+            dependencies = [
+              # core first
+              "llama-index-core[openai]>=0.14.13,<0.15.0; python_version >= '3.9'",  # keep in step
+              "llama-index-llms-openai>=0.1,<1",
+            ]
+
+            [project.optional-dependencies]
+            docs = ["llama-index-core>=0.14.12,<0.15.0"]
+
+            [tool.somewhere]
+            version = "0.14.12"
+            note = "llama-index-core>=0.14.12,<0.15.0"
+        "#]],
+        expect![[r#"
+            [tool.poetry]
+            name = "llama-index-core"
+            version   =   "0.14.13"   # core
+
+            [tool.poetry.dependencies]
+            python = ">=3.9,<4.0"
+        "#]],
+    );
+}
+
+#[test]
+fn a_poetry_umbrella_keeps_markers_and_extras_of_its_core_constraint() {
+    let s = sample();
+    commit_files(
+        &s,
+        &[(
+            "pyproject.toml",
+            r#"[tool.poetry]
+name = "llama-index"
+version = "0.14.12"
+
+[tool.poetry.dependencies]
+python = ">=3.9,<4.0"
+llama_index_core = { version = "^0.14.12", markers = "python_version >= '3.9'", extras = ["openai"] }  # core
+llama-index-llms-openai = "^0.1"
+"#,
+        )],
+    );
+    let run = s.xtask(&["prepare", "--json"]).ok();
+    assert!(run.stdout.contains(r#""old": "llama_index_core ^0.14.12""#), "{}", run.stdout);
+    expect![[r#"
+        [tool.poetry]
+        name = "llama-index"
+        version = "0.14.13"
+
+        [tool.poetry.dependencies]
+        python = ">=3.9,<4.0"
+        llama_index_core = { version = ">=0.14.13,<0.15.0", markers = "python_version >= '3.9'", extras = ["openai"] }  # core
+        llama-index-llms-openai = "^0.1"
+    "#]]
+    .assert_eq(&s.read("pyproject.toml"));
+}
+
+/// Sets the umbrella's and core's versions in the sample and commits.
+fn set_versions(s: &Sample, umbrella: &str, core: &str) {
+    let root = s.read("pyproject.toml").replacen("version = \"0.14.12\"", &format!("version = \"{umbrella}\""), 1);
+    let core_text = s.read("llama-index-core/pyproject.toml").replacen("version = \"0.14.12\"", &format!("version = \"{core}\""), 1);
+    commit_files(s, &[("pyproject.toml", &root), ("llama-index-core/pyproject.toml", &core_text)]);
+}
+
+#[test]
+fn core_never_moves_backwards() {
+    // Defect 13: the original forced core to the umbrella's next version, whatever core was.
+    let s = sample();
+    set_versions(&s, "0.14.12", "0.15.0");
+    let before = s.fingerprint();
+    let run = s.xtask(&["prepare"]).fails_with(1);
+    expect![[r#"
+        error: the umbrella's next version `0.14.13` is lower than core's current version `0.15.0` (llama-index-core/pyproject.toml), and core never moves backwards; bump further (`--bump minor` or `--bump major`), or set the umbrella's version in pyproject.toml first
+    "#]]
+    .assert_eq(&run.stderr);
+    assert_eq!(s.fingerprint(), before);
+    // The same version is fine: core stays.
+    let run = s.xtask(&["prepare", "--bump", "minor", "--dry-run"]).ok();
+    assert!(run.stdout.contains("Would keep llama-index-core (llama-index-core/pyproject.toml) at 0.15.0\n"), "{}", run.stdout);
+
+    // Core catching up over versions of its own (0.14.10 → 0.14.12 really happened) is said out loud.
+    let s = sample();
+    set_versions(&s, "0.14.12", "0.14.10");
+    let run = s.xtask(&["prepare"]).ok();
+    assert!(
+        run.stderr.contains("warning: core moves from `0.14.10` to `0.14.13` to stay in step with the umbrella, skipping the versions between"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bumps_keep_pep_440_semantics() {
+    // Defect 14: the original dropped pre, post, dev and epoch parts; `1.0.0rc1` patch gave `1.0.1`.
+    let check = |umbrella: &str, bump: &str, want: Expect| {
+        let s = sample();
+        set_versions(&s, umbrella, "0.1.0");
+        let run = s.xtask(&["prepare", "--dry-run", "--bump", bump]).ok();
+        want.assert_eq(run.stdout.lines().nth(2).unwrap());
+    };
+    check("1.0.0rc1", "patch", expect!["Would require `llama-index-core>=1.0.0,<1.1.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"]);
+    check("1.1.0b2", "minor", expect!["Would require `llama-index-core>=1.1.0,<1.2.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"]);
+    check("2.0.0.dev3", "major", expect!["Would require `llama-index-core>=2.0.0,<2.1.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"]);
+    check("1.2.3.post1", "patch", expect!["Would require `llama-index-core>=1.2.4,<1.3.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"]);
+    check("1!1.2.3", "patch", expect!["Would require `llama-index-core>=1!1.2.4,<1!1.3.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"]);
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_writes_nothing() {
+    let check = |files: &[(&str, &str)], want: Expect| {
+        let s = sample();
+        commit_files(&s, files);
+        let before = s.fingerprint();
+        let run = s.xtask(&["prepare"]);
+        assert_eq!(s.fingerprint(), before, "nothing written");
+        want.assert_eq(&format!("exit {}: {}", run.code, run.stderr).replace(&s.root().display().to_string(), "[ROOT]"));
+    };
+    let umbrella = |deps: &str| format!("[project]\nname = \"llama-index\"\nversion = \"0.14.12\"\ndependencies = [{deps}]\n");
+    let core = |version: &str| format!("[project]\nname = \"llama-index-core\"\n{version}\n");
+    check(
+        &[("pyproject.toml", &umbrella("\"llama-index-cli>=0.5\""))],
+        expect![[r#"
+            exit 1: error: nothing was changed, because:
+              pyproject.toml: `project.dependencies` has no requirement on `llama-index-core`; add one such as `"llama-index-core>=1.0,<1.1"`
+        "#]],
+    );
+    check(
+        &[("pyproject.toml", &umbrella("\"llama-index-core>=0.14\", \"llama_index.core<1\""))],
+        expect![[r#"
+            exit 1: error: nothing was changed, because:
+              pyproject.toml: `project.dependencies` has 2 requirements on `llama-index-core`; keep exactly one
+        "#]],
+    );
+    check(
+        &[("llama-index-core/pyproject.toml", &core("dynamic = [\"version\"]"))],
+        expect![[r#"
+            exit 1: error: 1 package cannot be read:
+              llama-index-core/pyproject.toml: the version is dynamic (`dynamic = ["version"]`); the release tool needs a static `version = "…"` in `[project]`
+        "#]],
+    );
+    check(
+        &[("llama-index-core/pyproject.toml", &core("version = \"fourteen\""))],
+        expect![[r#"
+            exit 1: error: 1 package cannot be read:
+              llama-index-core/pyproject.toml: `fourteen` is not a PEP 440 version (expected something like `1.2.3`, `1.0rc1` or `2.0.post1`)
+        "#]],
+    );
+    check(
+        &[("release.toml", "[packages]\ncore = \"llama-index-kernel\"\n")],
+        expect![[r#"
+            exit 1: warning: package location `llama-index-kernel`: `llama-index-kernel` does not exist
+            error: the core package `llama-index-kernel` has no pyproject.toml under [ROOT]; set `packages.core` in release.toml to its directory
+        "#]],
+    );
+    let s = sample();
+    let run = s.xtask(&["prepare", "--bump", "patch", "--version-type", "minor"]).fails_with(2);
+    assert!(run.stderr.starts_with("error: give the bump kind once"), "{}", run.stderr);
+    let run = s.xtask(&["prepare", "--bump", "tiny"]).fails_with(2);
+    assert!(run.stderr.contains("`tiny` is not a bump kind: use `major`, `minor` or `patch`"), "{}", run.stderr);
+
+    std::fs::remove_dir_all(s.root().join(".git")).unwrap();
+    let before = [s.read("pyproject.toml"), s.read("llama-index-core/pyproject.toml")];
+    let run = s.xtask(&["prepare", "--allow-dirty"]).fails_with(1);
+    assert!(run.stderr.contains("is not a git repository; pass --root with the path of the monorepo's checkout"), "{}", run.stderr);
+    assert_eq!([s.read("pyproject.toml"), s.read("llama-index-core/pyproject.toml")], before);
+}

@@ -1,0 +1,177 @@
+//! A real local package index for tests: the bootstrapped `pypi-server` on a free loopback port,
+//! serving a temporary directory, seeded with real distributions built by `uv build` and
+//! uploaded by `uv publish`.
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use super::{tool, Run, TempDir};
+
+pub struct PypiServer {
+    child: Child,
+    port: u16,
+    dir: TempDir,
+}
+
+impl PypiServer {
+    /// Starts the server and returns once it answers HTTP. Uploads need no password
+    /// (`-a . -P .`), as on a throwaway index.
+    pub fn start() -> PypiServer {
+        let dir = TempDir::new("pypiserver");
+        std::fs::create_dir_all(dir.path().join("packages")).unwrap();
+        // Another process may take the free port between our probe and the server's bind:
+        // then the server exits, and we try another port.
+        for _ in 0..5 {
+            let port = free_port();
+            let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+            let mut child = Command::new(tool("pypi-server"))
+                .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-a", ".", "-P", "."])
+                .arg(dir.path().join("packages"))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("cannot start pypi-server");
+            if wait_ready(&mut child, port) {
+                return PypiServer { child, port, dir };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("pypi-server did not start; its log:\n{}", std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default());
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The base of the JSON API (`{base}/{name}/json`): pypiserver serves it at its root.
+    pub fn index_url(&self) -> String {
+        self.url()
+    }
+
+    /// Where `uv publish` uploads (the legacy upload API, at the root for pypiserver).
+    pub fn publish_url(&self) -> String {
+        format!("{}/", self.url())
+    }
+
+    /// The directory the server serves; uploads land here.
+    pub fn package_dir(&self) -> PathBuf {
+        self.dir.path().join("packages")
+    }
+
+    /// The server's own log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Uploads built distributions with the real `uv publish`.
+    pub fn upload(&self, files: &[PathBuf]) {
+        let out = Command::new(tool("uv"))
+            .arg("publish")
+            .args(["--publish-url", &self.publish_url()])
+            .args(files)
+            // Through the environment, as a real token would be; pypiserver accepts anything.
+            .env("UV_PUBLISH_USERNAME", "test")
+            .env("UV_PUBLISH_PASSWORD", "test")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let run = Run::from(out);
+        assert_eq!(run.code, 0, "uv publish failed:\n{}\nserver log:\n{}", run.stderr, self.log());
+    }
+}
+
+impl Drop for PypiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether the server answers within 30 s; false as soon as it exits.
+fn wait_ready(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if http_get_status(port, "/") == Some(200) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The status code of a plain HTTP GET on loopback, or `None` when nothing answers.
+pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// Builds a tiny real package `name` `version` (an sdist and a wheel) with `uv build` into
+/// `out_dir`, and returns the built files.
+pub fn build_package(out_dir: &Path, name: &str, version: &str) -> Vec<PathBuf> {
+    let module = name.replace(['-', '.'], "_");
+    let src = TempDir::new("build-src");
+    std::fs::create_dir_all(src.path().join("src").join(&module)).unwrap();
+    std::fs::write(src.path().join("src").join(&module).join("__init__.py"), "").unwrap();
+    std::fs::write(
+        src.path().join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"{name}\"\nversion = \"{version}\"\nrequires-python = \">=3.9\"\n\n\
+             [build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n\
+             [tool.hatch.build.targets.wheel]\npackages = [\"src/{module}\"]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(out_dir).unwrap();
+    let before: Vec<PathBuf> = list(out_dir);
+    let out = Command::new(tool("uv"))
+        .args(["build", "--sdist", "--wheel", "--out-dir"])
+        .arg(out_dir)
+        .arg(src.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    assert_eq!(run.code, 0, "uv build of {name} {version} failed:\n{}", run.stderr);
+    let built: Vec<PathBuf> = list(out_dir).into_iter().filter(|f| !before.contains(f)).collect();
+    assert!(!built.is_empty(), "uv build of {name} {version} produced nothing in {}", out_dir.display());
+    built
+}
+
+fn list(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+    files.sort();
+    files
+}
+
+/// Builds and uploads `name` at each of `versions`.
+pub fn seed(server: &PypiServer, name: &str, versions: &[&str]) {
+    let out = TempDir::new("dist");
+    let mut files = Vec::new();
+    for v in versions {
+        files.extend(build_package(out.path(), name, v));
+    }
+    server.upload(&files);
+}
