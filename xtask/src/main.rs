@@ -1,11 +1,13 @@
 //! `cargo xtask`: the release tool of a Python monorepo. This file only parses the command line,
 //! sets up the one [`Shell`] at the monorepo's root, dispatches, and turns errors into exit codes.
 
+mod changelog;
 mod changeset;
 mod config;
 mod exec;
 mod flags;
 mod git;
+mod github;
 mod graph;
 mod monorepo;
 mod output;
@@ -70,6 +72,10 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
         flags::XtaskCmd::Pkg(cmd) => {
             sh.change_dir(root(flags.root)?);
             cmd.run(&sh, trailing)
+        }
+        flags::XtaskCmd::Changelog(cmd) => {
+            sh.change_dir(root(flags.root)?);
+            cmd.run(&sh)
         }
     }
 }
