@@ -272,6 +272,9 @@ fn title_differs<'a>(found: &'a Attribution, titles: &'a Titles) -> Vec<(u64, &'
         .collect()
 }
 
+/// How many items the audit lists before it summarises the rest (JSON has them all).
+const AUDIT_LIST: usize = 20;
+
 /// The completeness audit on stderr: nothing in the range goes unaccounted for.
 fn audit(repo: &Monorepo, found: &Attribution, titles: &Titles, since: &str, source: Source) -> String {
     let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
@@ -295,15 +298,22 @@ fn audit(repo: &Monorepo, found: &Attribution, titles: &Titles, since: &str, sou
     out.pop();
     out.push('\n');
     out += &format!("  {} without a pull request (not in the changelog):\n", plural(found.orphans.len(), "commit", "commits"));
-    for o in &found.orphans {
+    for o in found.orphans.iter().take(AUDIT_LIST) {
         out += &format!("    {} {}\n", &o.commit[..o.commit.len().min(10)], o.subject);
+    }
+    if found.orphans.len() > AUDIT_LIST {
+        out += &format!("    … and {} more (all of them are in --json)\n", found.orphans.len() - AUDIT_LIST);
     }
     let none: Vec<String> = found.prs.values().filter(|p| p.packages.is_empty()).map(|p| format!("#{}", p.number)).collect();
     let placed = if repo.config.other_section { format!("under \"{}\"", render::OTHER_HEADING) } else { "not in the changelog".to_string() };
     out += &format!("  {} touching no package ({placed}): {}\n", plural(none.len(), "pull request", "pull requests"), none.join(" "));
     if source == Source::GitHub {
         let differs: Vec<String> = title_differs(found, titles).iter().map(|(n, _, _)| format!("#{n}")).collect();
-        out += &format!("  {} titled differently on GitHub than in the subject: {}\n", plural(differs.len(), "pull request", "pull requests"), differs.join(" "));
+        let mut shown = differs.iter().take(AUDIT_LIST).cloned().collect::<Vec<_>>().join(" ");
+        if differs.len() > AUDIT_LIST {
+            shown += &format!(" … and {} more", differs.len() - AUDIT_LIST);
+        }
+        out += &format!("  {} titled differently on GitHub than in the subject: {shown}\n", plural(differs.len(), "pull request", "pull requests"));
     }
     out.trim_end().to_string()
 }
