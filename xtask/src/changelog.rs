@@ -74,7 +74,7 @@ impl flags::Generate {
         }
         let titles = match source {
             Source::Git => Titles::default(),
-            Source::GitHub => fetch_titles(&repo, &found)?,
+            Source::GitHub => fetch_titles(sh, &repo, &found)?,
         };
         let release = build(&repo, &found, &titles, date);
         let section = render::render(&release);
@@ -156,9 +156,9 @@ struct Titles {
     failed: BTreeSet<u64>,
 }
 
-fn fetch_titles(repo: &Monorepo, found: &Attribution) -> Result<Titles> {
+fn fetch_titles(sh: &Shell, repo: &Monorepo, found: &Attribution) -> Result<Titles> {
     let numbers: Vec<u64> = found.prs.keys().copied().collect();
-    let lookups = github::pull_requests(&repo.config.repository, &numbers)?;
+    let lookups = github::pull_requests(sh, &repo.config.repository, &numbers)?;
     let mut titles = Titles::default();
     let mut errors: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for (number, lookup) in lookups {

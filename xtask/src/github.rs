@@ -4,10 +4,11 @@
 //! Tokens reach `gh` only through the environment it inherits; they are never in argv, and are
 //! masked in any text of `gh`'s that ends up in an error.
 
-use std::{collections::BTreeMap, sync::Mutex};
+use std::{collections::BTreeMap, path::Path, sync::Mutex};
 
 use anyhow::Result;
 use serde_json::Value;
+use xshell::Shell;
 
 use crate::exec;
 
@@ -44,13 +45,15 @@ pub enum Lookup {
     Failed(String),
 }
 
-/// Looks up `numbers` in `repository` (`owner/name`). Only a missing `gh` is an error here;
-/// failed queries are reported per pull request, so the caller decides what is fatal.
-pub fn pull_requests(repository: &str, numbers: &[u64]) -> Result<BTreeMap<u64, Lookup>> {
+/// Looks up `numbers` in `repository` (`owner/name`), running `gh` in the shell's directory (the
+/// root). Only a missing `gh` is an error here; failed queries are reported per pull request,
+/// so the caller decides what is fatal.
+pub fn pull_requests(sh: &Shell, repository: &str, numbers: &[u64]) -> Result<BTreeMap<u64, Lookup>> {
     let gh = exec::require("gh", "to fetch pull request titles from GitHub (or pass --offline)")?;
     let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
     let batches: Vec<&[u64]> = numbers.chunks(BATCH).collect();
     crate::output::status("fetching", &format!("{} pull requests from GitHub in {} queries", numbers.len(), batches.len()));
+    let root = sh.current_dir();
     let next = Mutex::new(0usize);
     let results = Mutex::new(BTreeMap::new());
     std::thread::scope(|s| {
@@ -62,7 +65,7 @@ pub fn pull_requests(repository: &str, numbers: &[u64]) -> Result<BTreeMap<u64, 
                     *next - 1
                 };
                 let Some(batch) = batches.get(i) else { break };
-                let answers = run_query(&gh, owner, name, batch);
+                let answers = run_query(&gh, &root, owner, name, batch);
                 results.lock().expect("no panic while holding the lock").extend(answers);
             });
         }
@@ -70,10 +73,12 @@ pub fn pull_requests(repository: &str, numbers: &[u64]) -> Result<BTreeMap<u64, 
     Ok(results.into_inner().expect("threads are done"))
 }
 
-fn run_query(gh: &std::path::Path, owner: &str, name: &str, batch: &[u64]) -> Vec<(u64, Lookup)> {
+// duct rather than xshell: a `Shell` cannot be shared between the query threads.
+fn run_query(gh: &Path, root: &Path, owner: &str, name: &str, batch: &[u64]) -> Vec<(u64, Lookup)> {
     let query = format!("query={}", query(batch));
     let args = ["api", "graphql", "-f", &query, "-f", &format!("owner={owner}"), "-f", &format!("name={name}")];
     let run = duct::cmd(gh, args)
+        .dir(root)
         .env("GH_PROMPT_DISABLED", "1")
         .env("GH_NO_UPDATE_NOTIFIER", "1")
         .stdout_capture()
