@@ -287,3 +287,32 @@ fn online_failures_fail_the_command_and_write_nothing() {
     }
     assert_eq!(s.fingerprint(), before);
 }
+
+#[test]
+fn pull_requests_touching_no_package_can_stay_out_of_the_text() {
+    let s = crafted();
+    s.write("release.toml", "[changelog]\nother-section = false\n");
+    let out = xtask(&s.root(), &["changelog", "--dry-run", "--date", "2026-01-21"], &[]).ok();
+    assert!(!out.stdout.contains("Other changes") && !out.stdout.contains("[#202]"), "{}", out.stdout);
+    assert!(out.stderr.contains("1 pull request touching no package (not in the changelog): #202"), "{}", out.stderr);
+}
+
+#[test]
+fn the_standin_answers_gh_pr_view_as_the_old_tool_asked() {
+    let gh = StandIn::start(&json!({"7": {"title": "A title", "files": ["a/b.py"]}}), &[]);
+    let run = |n: &str| {
+        let mut cmd = std::process::Command::new(support::tool("gh"));
+        cmd.args(["pr", "view", n, "--repo", "github.localhost/run-llama/llama_index", "--json", "number,title,url,files"]);
+        cmd.envs(gh.env().into_iter().filter(|(k, _)| k != "XTASK_TOOLS_DIR"));
+        cmd.output().unwrap()
+    };
+    let out = run("7");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["number"].as_u64(), v["title"].as_str(), v["files"][0]["path"].as_str()), (Some(7), Some("A title"), Some("a/b.py")));
+    assert_eq!(v["url"], "https://github.com/run-llama/llama_index/pull/7");
+    let out = run("8");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Could not resolve to a PullRequest with the number of 8."));
+    assert_eq!(gh.requests().len(), 2);
+}
