@@ -78,6 +78,7 @@ impl flags::Generate {
         };
         let release = build(&repo, &found, &titles, date);
         let section = render::render(&release);
+        let report = Report { repo: &repo, release: &release, found: &found, titles: &titles, since: &since, source };
 
         // Validate the edit before anything is printed or written.
         let file = repo.root.join(&repo.config.changelog);
@@ -88,11 +89,11 @@ impl flags::Generate {
         let new = render::insert(&display, &old, &repo.config.placeholder, &section)?;
 
         if self.json {
-            output::json(&to_json(&repo, &release, &found, &titles, &since, source, &section, !self.dry_run));
+            output::json(&report.to_json(&section, !self.dry_run));
         } else {
             output::data(&section);
         }
-        output::note(&audit(&repo, &found, &titles, &since, source));
+        output::note(&report.audit());
         if self.dry_run {
             output::note(&format!("dry run: {display} was not changed"));
             return Ok(());
@@ -111,8 +112,9 @@ impl flags::Notes {
             self.version.parse().map_err(|e| usage(format!("`--version {}` is not a PEP 440 version: {e}", self.version)))?;
         let umbrella = repo.umbrella()?;
         let display = repo.config.changelog.display().to_string();
-        let text = std::fs::read_to_string(repo.root.join(&repo.config.changelog))
-            .with_context(|| format!("cannot read the changelog `{display}`; set `changelog.file` in release.toml if it lives elsewhere"))?;
+        let text = std::fs::read_to_string(repo.root.join(&repo.config.changelog)).with_context(|| {
+            format!("cannot read the changelog `{display}`; set `changelog.file` in release.toml if it lives elsewhere")
+        })?;
         let notes = render::notes(
             &display,
             &text,
@@ -201,12 +203,9 @@ fn build(repo: &Monorepo, found: &Attribution, titles: &Titles, date: String) ->
     let entry = |number: u64| -> Entry {
         match titles.found.get(&number) {
             Some(pr) => Entry { number, title: pr.title.clone(), url: pr.url.clone(), author: pr.author.clone() },
-            None => Entry {
-                number,
-                title: found.prs[&number].subject_title.clone(),
-                url: repo.config.pull_request_url(number),
-                author: None,
-            },
+            None => {
+                Entry { number, title: found.prs[&number].subject_title.clone(), url: repo.config.pull_request_url(number), author: None }
+            }
         }
     };
     let mut by_package: BTreeMap<usize, Vec<Entry>> = BTreeMap::new();
@@ -226,7 +225,9 @@ fn build(repo: &Monorepo, found: &Attribution, titles: &Titles, date: String) ->
             Section { name: p.display_name.clone(), version: p.version.to_string(), path: p.dir.clone(), entries }
         })
         .collect();
-    sections.sort_by(|a, b| crate::requirement::PackageName::new(&a.name).cmp(&crate::requirement::PackageName::new(&b.name)).then(a.name.cmp(&b.name)));
+    sections.sort_by(|a, b| {
+        crate::requirement::PackageName::new(&a.name).cmp(&crate::requirement::PackageName::new(&b.name)).then(a.name.cmp(&b.name))
+    });
     Release { date, sections, other }
 }
 
@@ -234,89 +235,108 @@ fn entry_json(e: &Entry) -> Value {
     json!({"number": e.number, "title": e.title, "url": e.url, "author": e.author})
 }
 
-#[allow(clippy::too_many_arguments)]
-fn to_json(repo: &Monorepo, release: &Release, found: &Attribution, titles: &Titles, since: &str, source: Source, section: &str, written: bool) -> Value {
-    let names = |set: &BTreeSet<usize>| -> Vec<&str> { set.iter().map(|&i| repo.packages[i].display_name.as_str()).collect() };
-    let packages: Vec<Value> = release
+/// Everything the run found, for the JSON output and the audit.
+struct Report<'a> {
+    repo: &'a Monorepo,
+    release: &'a Release,
+    found: &'a Attribution,
+    titles: &'a Titles,
+    since: &'a str,
+    source: Source,
+}
+
+impl Report<'_> {
+    fn to_json(&self, section: &str, written: bool) -> Value {
+        let Report { repo, release, found, titles, since, source } = *self;
+        let names = |set: &BTreeSet<usize>| -> Vec<&str> { set.iter().map(|&i| repo.packages[i].display_name.as_str()).collect() };
+        let packages: Vec<Value> = release
         .sections
         .iter()
         .map(|s| json!({"name": s.name, "version": s.version, "path": s.path, "pull_requests": s.entries.iter().map(entry_json).collect::<Vec<_>>()}))
         .collect();
-    let no_package: Vec<u64> = found.prs.values().filter(|p| p.packages.is_empty()).map(|p| p.number).collect();
-    json!({
-        "date": release.date,
-        "since": since,
-        "titles_from": match source { Source::Git => "git", Source::GitHub => "github" },
-        "file": repo.config.changelog.display().to_string(),
-        "written": written,
-        "packages": packages,
-        "other": release.other.iter().map(entry_json).collect::<Vec<_>>(),
-        "orphans": found.orphans.iter().map(|o| json!({"commit": o.commit, "subject": o.subject, "packages": names(&o.packages)})).collect::<Vec<_>>(),
-        "audit": {
-            "commits": found.commits,
-            "pull_requests": found.prs.len(),
-            "without_package": no_package,
-            "unknown_on_github": titles.unknown,
-            "failed_on_github": titles.failed,
-            "title_differs": title_differs(found, titles).iter().map(|(n, s, g)| json!({"number": n, "subject": s, "github": g})).collect::<Vec<_>>(),
-        },
-        "text": section,
-    })
+        let no_package: Vec<u64> = found.prs.values().filter(|p| p.packages.is_empty()).map(|p| p.number).collect();
+        json!({
+            "date": release.date,
+            "since": since,
+            "titles_from": match source { Source::Git => "git", Source::GitHub => "github" },
+            "file": repo.config.changelog.display().to_string(),
+            "written": written,
+            "packages": packages,
+            "other": release.other.iter().map(entry_json).collect::<Vec<_>>(),
+            "orphans": found.orphans.iter().map(|o| json!({"commit": o.commit, "subject": o.subject, "packages": names(&o.packages)})).collect::<Vec<_>>(),
+            "audit": {
+                "commits": found.commits,
+                "pull_requests": found.prs.len(),
+                "without_package": no_package,
+                "unknown_on_github": titles.unknown,
+                "failed_on_github": titles.failed,
+                "title_differs": title_differs(found, titles).iter().map(|(n, s, g)| json!({"number": n, "subject": s, "github": g})).collect::<Vec<_>>(),
+            },
+            "text": section,
+        })
+    }
+
+    /// The completeness audit on stderr: nothing in the range goes unaccounted for.
+    fn audit(&self) -> String {
+        let Report { repo, found, titles, since, source, .. } = *self;
+        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut per_package: BTreeMap<&str, usize> = BTreeMap::new();
+        for pr in found.prs.values() {
+            for &i in &pr.packages {
+                *per_package.entry(repo.packages[i].display_name.as_str()).or_default() += 1;
+            }
+        }
+        let mut out = format!(
+            "audit of {since}..HEAD: {}, {}, {} (titles from {})\n",
+            plural(found.commits, "commit", "commits"),
+            plural(found.prs.len(), "pull request", "pull requests"),
+            plural(per_package.len(), "package", "packages"),
+            if source == Source::GitHub { "GitHub" } else { "the commit subjects" }
+        );
+        out += "  pull requests per package:";
+        for (name, n) in &per_package {
+            out += &format!(" {name} {n},");
+        }
+        out.pop();
+        out.push('\n');
+        out += &format!("  {} without a pull request (not in the changelog):\n", plural(found.orphans.len(), "commit", "commits"));
+        for o in found.orphans.iter().take(AUDIT_LIST) {
+            out += &format!("    {} {}\n", &o.commit[..o.commit.len().min(10)], o.subject);
+        }
+        if found.orphans.len() > AUDIT_LIST {
+            out += &format!("    … and {} more (all of them are in --json)\n", found.orphans.len() - AUDIT_LIST);
+        }
+        let none: Vec<String> = found.prs.values().filter(|p| p.packages.is_empty()).map(|p| format!("#{}", p.number)).collect();
+        let placed =
+            if repo.config.other_section { format!("under \"{}\"", render::OTHER_HEADING) } else { "not in the changelog".to_string() };
+        out += &format!("  {} touching no package ({placed}): {}\n", plural(none.len(), "pull request", "pull requests"), none.join(" "));
+        if source == Source::GitHub {
+            let differs: Vec<String> = title_differs(found, titles).iter().map(|(n, _, _)| format!("#{n}")).collect();
+            let mut shown = differs.iter().take(AUDIT_LIST).cloned().collect::<Vec<_>>().join(" ");
+            if differs.len() > AUDIT_LIST {
+                shown += &format!(" … and {} more", differs.len() - AUDIT_LIST);
+            }
+            out += &format!(
+                "  {} titled differently on GitHub than in the subject: {shown}\n",
+                plural(differs.len(), "pull request", "pull requests")
+            );
+        }
+        out.trim_end().to_string()
+    }
 }
 
 fn title_differs<'a>(found: &'a Attribution, titles: &'a Titles) -> Vec<(u64, &'a str, &'a str)> {
     titles
         .found
         .iter()
-        .filter_map(|(n, pr)| found.prs.get(n).filter(|p| p.subject_title != pr.title).map(|p| (*n, p.subject_title.as_str(), pr.title.as_str())))
+        .filter_map(|(n, pr)| {
+            found.prs.get(n).filter(|p| p.subject_title != pr.title).map(|p| (*n, p.subject_title.as_str(), pr.title.as_str()))
+        })
         .collect()
 }
 
 /// How many items the audit lists before it summarises the rest (JSON has them all).
 const AUDIT_LIST: usize = 20;
-
-/// The completeness audit on stderr: nothing in the range goes unaccounted for.
-fn audit(repo: &Monorepo, found: &Attribution, titles: &Titles, since: &str, source: Source) -> String {
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let mut per_package: BTreeMap<&str, usize> = BTreeMap::new();
-    for pr in found.prs.values() {
-        for &i in &pr.packages {
-            *per_package.entry(repo.packages[i].display_name.as_str()).or_default() += 1;
-        }
-    }
-    let mut out = format!(
-        "audit of {since}..HEAD: {}, {}, {} (titles from {})\n",
-        plural(found.commits, "commit", "commits"),
-        plural(found.prs.len(), "pull request", "pull requests"),
-        plural(per_package.len(), "package", "packages"),
-        if source == Source::GitHub { "GitHub" } else { "the commit subjects" }
-    );
-    out += "  pull requests per package:";
-    for (name, n) in &per_package {
-        out += &format!(" {name} {n},");
-    }
-    out.pop();
-    out.push('\n');
-    out += &format!("  {} without a pull request (not in the changelog):\n", plural(found.orphans.len(), "commit", "commits"));
-    for o in found.orphans.iter().take(AUDIT_LIST) {
-        out += &format!("    {} {}\n", &o.commit[..o.commit.len().min(10)], o.subject);
-    }
-    if found.orphans.len() > AUDIT_LIST {
-        out += &format!("    … and {} more (all of them are in --json)\n", found.orphans.len() - AUDIT_LIST);
-    }
-    let none: Vec<String> = found.prs.values().filter(|p| p.packages.is_empty()).map(|p| format!("#{}", p.number)).collect();
-    let placed = if repo.config.other_section { format!("under \"{}\"", render::OTHER_HEADING) } else { "not in the changelog".to_string() };
-    out += &format!("  {} touching no package ({placed}): {}\n", plural(none.len(), "pull request", "pull requests"), none.join(" "));
-    if source == Source::GitHub {
-        let differs: Vec<String> = title_differs(found, titles).iter().map(|(n, _, _)| format!("#{n}")).collect();
-        let mut shown = differs.iter().take(AUDIT_LIST).cloned().collect::<Vec<_>>().join(" ");
-        if differs.len() > AUDIT_LIST {
-            shown += &format!(" … and {} more", differs.len() - AUDIT_LIST);
-        }
-        out += &format!("  {} titled differently on GitHub than in the subject: {shown}\n", plural(differs.len(), "pull request", "pull requests"));
-    }
-    out.trim_end().to_string()
-}
 
 /// `YYYY-MM-DD`, checked.
 fn parse_date(text: &str) -> Result<String> {

@@ -114,14 +114,18 @@ pub fn query(numbers: &[u64]) -> String {
 pub fn parse(numbers: &[u64], stdout: &str, stderr: &str) -> Result<BTreeMap<u64, PullRequest>, String> {
     let reason = || {
         let text = stderr.trim().trim_start_matches("gh: ").to_string();
-        if text.is_empty() { "`gh` printed no error".to_string() } else { text }
+        if text.is_empty() {
+            "`gh` printed no error".to_string()
+        } else {
+            text
+        }
     };
     let Ok(answer) = serde_json::from_str::<Value>(stdout) else {
         return Err(format!("`gh api graphql` failed: {}", reason()));
     };
     let errors = answer["errors"].as_array().cloned().unwrap_or_default();
-    let rate_limited = errors.iter().any(|e| e["type"] == "RATE_LIMITED")
-        || answer["message"].as_str().is_some_and(|m| m.contains("rate limit"));
+    let rate_limited =
+        errors.iter().any(|e| e["type"] == "RATE_LIMITED") || answer["message"].as_str().is_some_and(|m| m.contains("rate limit"));
     if rate_limited {
         return Err(format!("GitHub's API rate limit is exhausted ({}); wait for it to reset, or rerun with --offline", reason()));
     }

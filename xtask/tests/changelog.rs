@@ -91,7 +91,10 @@ fn offline_changelog_dry_run_then_write() {
     assert_eq!(real.stdout, dry.stdout, "the real run prints the same text");
     let placeholder = "<!--- generated changelog --->";
     assert_eq!(s.read("CHANGELOG.md"), old.replacen(placeholder, &format!("{placeholder}\n\n{}", dry.stdout.trim_end_matches('\n')), 1));
-    assert!(s.read("CHANGELOG.md").starts_with(&format!("# ChangeLog\n\n{placeholder}\n\n## [2026-01-21]\n")), "the placeholder stays on top");
+    assert!(
+        s.read("CHANGELOG.md").starts_with(&format!("# ChangeLog\n\n{placeholder}\n\n## [2026-01-21]\n")),
+        "the placeholder stays on top"
+    );
     assert_eq!(s.git(&["status", "--porcelain"]), " M CHANGELOG.md");
 }
 
@@ -113,7 +116,10 @@ fn json_has_packages_versions_and_orphans() {
     let names: Vec<&str> = v["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["llama-index-core", "llama-index-llms-openai", "llama-index-vector-stores-volcengine-mysql"]);
     assert_eq!(v["packages"][2]["path"], VOLC);
-    assert_eq!(v["packages"][0]["pull_requests"][0], json!({"number": 203, "title": "Fix: handle tool calls (#20237)", "url": "https://github.com/run-llama/llama_index/pull/203", "author": null}));
+    assert_eq!(
+        v["packages"][0]["pull_requests"][0],
+        json!({"number": 203, "title": "Fix: handle tool calls (#20237)", "url": "https://github.com/run-llama/llama_index/pull/203", "author": null})
+    );
     assert_eq!(v["other"][0]["number"], 202);
     let orphans: Vec<&str> = v["orphans"].as_array().unwrap().iter().map(|o| o["subject"].as_str().unwrap()).collect();
     assert_eq!(orphans, ["Update unit test workflow", "Revert \"feat: streaming (#199)\""]);
@@ -187,7 +193,11 @@ fn notes_are_the_section_of_a_version_whatever_the_date() {
     xtask(&s.root(), &["changelog", "--date", "2026-01-21"], &[]).ok();
     // Defect 10: publishing on another day still finds the notes, by version.
     let notes = xtask(&s.root(), &["changelog", "notes", "--version", "0.14.13"], &[]).ok();
-    assert!(notes.stdout.starts_with("# Release Notes\n\n## [2026-01-21]\n\n### llama-index-core [0.14.13]\n\n- Fix: handle"), "{}", notes.stdout);
+    assert!(
+        notes.stdout.starts_with("# Release Notes\n\n## [2026-01-21]\n\n### llama-index-core [0.14.13]\n\n- Fix: handle"),
+        "{}",
+        notes.stdout
+    );
     assert!(!notes.stdout.contains("2025-12-18"), "only one release's section");
     assert!(notes.stdout.ends_with("pull/202))\n"), "{}", notes.stdout);
     let out = xtask(&s.root(), &["changelog", "notes", "--version", "0.14.11"], &[]).fails_with(1);
@@ -233,12 +243,18 @@ fn online_titles_come_in_batches_of_50() {
     let mut sizes: Vec<usize> = requests.iter().map(|r| r["pull_requests"].as_array().unwrap().len()).collect();
     sizes.sort();
     assert_eq!(sizes, [20, 50, 50]);
-    let mut all: Vec<u64> = requests.iter().flat_map(|r| r["pull_requests"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap())).collect();
+    let mut all: Vec<u64> =
+        requests.iter().flat_map(|r| r["pull_requests"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap())).collect();
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 120);
-    assert!(requests.iter().all(|r| r["path"] == "/graphql" && r["authorization"] == format!("token {TOKEN}")), "gh got the token from the environment");
-    assert!(s.read("CHANGELOG.md").contains(&format!("- Retitled on GitHub \\[after merge\\] ([#{first}](https://github.com/run-llama/llama_index/pull/{first}))")));
+    assert!(
+        requests.iter().all(|r| r["path"] == "/graphql" && r["authorization"] == format!("token {TOKEN}")),
+        "gh got the token from the environment"
+    );
+    assert!(s
+        .read("CHANGELOG.md")
+        .contains(&format!("- Retitled on GitHub \\[after merge\\] ([#{first}](https://github.com/run-llama/llama_index/pull/{first}))")));
     assert!(out.stderr.contains(&format!("1 pull request titled differently on GitHub than in the subject: #{first}")), "{}", out.stderr);
     // The token is in no argv, no output and no file.
     assert!(gh.gh_calls().iter().all(|c| !c.contains(TOKEN)));

@@ -176,7 +176,15 @@ mod tests {
         assert_eq!(commits[0].subject, "Fix: weird \u{1f} [x] (#1) (#2)");
         assert_eq!(commits[0].files, ["pkg/a/x.py", "docs/i.md"]);
         assert!(commits[3].files.is_empty());
-        let owner = |p: &str| if p.starts_with("pkg/a/") { Some(0) } else if p.starts_with("pkg/b/") { Some(1) } else { None };
+        let owner = |p: &str| {
+            if p.starts_with("pkg/a/") {
+                Some(0)
+            } else if p.starts_with("pkg/b/") {
+                Some(1)
+            } else {
+                None
+            }
+        };
         let a = attribute(&commits, owner);
         assert_eq!(a.commits, 4);
         assert_eq!(a.prs.keys().copied().collect::<Vec<_>>(), [2, 4, 5]);

@@ -259,8 +259,18 @@ mod tests {
         let release = Release {
             date: "2026-01-21".into(),
             sections: vec![
-                Section { name: "llama-index-core".into(), version: "0.14.13".into(), path: "llama-index-core".into(), entries: vec![entry(7, "feat: x"), entry(12, "[bug] y")] },
-                Section { name: "llama-index-vector-stores-volcengine-mysql".into(), version: "0.2.1".into(), path: "v".into(), entries: vec![entry(12, "[bug] y")] },
+                Section {
+                    name: "llama-index-core".into(),
+                    version: "0.14.13".into(),
+                    path: "llama-index-core".into(),
+                    entries: vec![entry(7, "feat: x"), entry(12, "[bug] y")],
+                },
+                Section {
+                    name: "llama-index-vector-stores-volcengine-mysql".into(),
+                    version: "0.2.1".into(),
+                    path: "v".into(),
+                    entries: vec![entry(12, "[bug] y")],
+                },
             ],
             other: vec![entry(9, "docs: z")],
         };

@@ -43,8 +43,11 @@ impl StandIn {
         std::fs::create_dir_all(&bin).unwrap();
         let wrapper = bin.join("gh");
         let calls = dir.path().join("gh-calls.log");
-        std::fs::write(&wrapper, format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n", calls.display(), super::tool("gh").display()))
-            .unwrap();
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n", calls.display(), super::tool("gh").display()),
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
         StandIn { child, addr, dir }
@@ -88,7 +91,17 @@ impl Drop for StandIn {
 pub fn xtask(root: &Path, args: &[&str], env: &[(String, String)]) -> Run {
     let mut cmd = Command::new(super::xtask_bin());
     cmd.arg("--root").arg(root).args(args).env("NO_COLOR", "1");
-    for var in ["GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN", "GH_HOST", "GH_REPO", "HTTP_PROXY", "HTTPS_PROXY", "GITHUB_STEP_SUMMARY"] {
+    for var in [
+        "GH_TOKEN",
+        "GITHUB_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+        "GITHUB_ENTERPRISE_TOKEN",
+        "GH_HOST",
+        "GH_REPO",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "GITHUB_STEP_SUMMARY",
+    ] {
         cmd.env_remove(var);
     }
     for (k, v) in env {

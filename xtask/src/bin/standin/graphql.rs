@@ -41,7 +41,8 @@ pub fn answer(state: &State, body: &str) -> (u16, Value) {
     let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let query = request["query"].as_str().unwrap_or("");
     let variables = &request["variables"];
-    let (owner, name) = (variables["owner"].as_str().unwrap_or("o"), variables["name"].as_str().or(variables["repo"].as_str()).unwrap_or("r"));
+    let (owner, name) =
+        (variables["owner"].as_str().unwrap_or("o"), variables["name"].as_str().or(variables["repo"].as_str()).unwrap_or("r"));
     let mut data = Map::new();
     let mut errors = Vec::new();
     for (key, number) in lookups(query, variables) {

@@ -121,7 +121,9 @@ fn route(state: &State, request: &http::Request) -> http::Response {
         ("POST", "/graphql" | "/api/graphql") => {
             if state.rate_limit {
                 let body = json!({"errors": [{"type": "RATE_LIMITED", "message": "API rate limit already exceeded for user ID 1."}]});
-                return http::Response::json(200, &body).with_header("X-RateLimit-Remaining", "0").with_header("X-RateLimit-Reset", "1767225600");
+                return http::Response::json(200, &body)
+                    .with_header("X-RateLimit-Remaining", "0")
+                    .with_header("X-RateLimit-Reset", "1767225600");
             }
             let (status, body) = graphql::answer(state, &request.body);
             http::Response::json(status, &body)
@@ -146,7 +148,9 @@ fn parse_args(args: Vec<String>) -> Result<(State, u16), String> {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("`{name}` needs a value"));
         match arg.as_str() {
             "--port" => port = value("--port")?.parse().map_err(|e| format!("--port: {e}"))?,
-            "--latency-ms" => state.latency = Duration::from_millis(value("--latency-ms")?.parse().map_err(|e| format!("--latency-ms: {e}"))?),
+            "--latency-ms" => {
+                state.latency = Duration::from_millis(value("--latency-ms")?.parse().map_err(|e| format!("--latency-ms: {e}"))?)
+            }
             "--fail" => state.fail = Some(value("--fail")?.parse().map_err(|e| format!("--fail: {e}"))?),
             "--rate-limit" => state.rate_limit = true,
             "--any-pull" => state.any_pull = true,
@@ -161,8 +165,15 @@ fn parse_args(args: Vec<String>) -> Result<(State, u16), String> {
                 let map: BTreeMap<String, Value> = serde_json::from_str(&text).map_err(|e| format!("--pulls {path}: {e}"))?;
                 for (k, v) in map {
                     let number = k.parse().map_err(|_| format!("--pulls {path}: `{k}` is not a pull request number"))?;
-                    let files = v["files"].as_array().map(|f| f.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
-                    let pull = Pull { title: v["title"].as_str().unwrap_or("").to_string(), author: v["author"].as_str().unwrap_or("octocat").to_string(), files };
+                    let files = v["files"]
+                        .as_array()
+                        .map(|f| f.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default();
+                    let pull = Pull {
+                        title: v["title"].as_str().unwrap_or("").to_string(),
+                        author: v["author"].as_str().unwrap_or("octocat").to_string(),
+                        files,
+                    };
                     state.pulls.insert(number, pull);
                 }
             }
