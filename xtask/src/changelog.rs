@@ -121,8 +121,8 @@ impl flags::Notes {
             &repo.config.placeholder,
             &repo.config.notes_header,
             &umbrella.display_name,
-            &version.to_string(),
-            &umbrella.version.to_string(),
+            &version,
+            &umbrella.version,
         )?;
         output::data(&notes);
         Ok(())

@@ -3,6 +3,8 @@
 
 use anyhow::{bail, Result};
 
+use crate::version::Version;
+
 /// One pull request line: `- <title> ([#N](<url>))`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -152,7 +154,15 @@ pub fn insert(file: &str, content: &str, placeholder: &str, section: &str) -> Re
 /// The notes of one release: its `## [` section with `header` on top. The section is the one
 /// with a heading `### <umbrella> [<version>]`, else, when `version` is the working tree's
 /// umbrella version, the newest one (the release commit's own), never one found by date.
-pub fn notes(file: &str, content: &str, placeholder: &str, header: &str, umbrella: &str, version: &str, current: &str) -> Result<String> {
+pub fn notes(
+    file: &str,
+    content: &str,
+    placeholder: &str,
+    header: &str,
+    umbrella: &str,
+    version: &Version,
+    current: &Version,
+) -> Result<String> {
     let start = content.find(placeholder).map_or(0, |i| i + placeholder.len());
     let body = &content[start..];
     let mut sections: Vec<&str> = Vec::new();
@@ -164,14 +174,14 @@ pub fn notes(file: &str, content: &str, placeholder: &str, header: &str, umbrell
         let to = offsets.get(k + 1).copied().unwrap_or(body.len());
         sections.push(&body[from..to]);
     }
-    let heading = format!("### {umbrella} [{version}]");
-    let found = sections.iter().find(|s| s.lines().any(|l| l.trim_end() == heading)).or_else(|| {
-        if version == current {
-            sections.first()
-        } else {
-            None
-        }
-    });
+    let prefix = format!("### {umbrella} [");
+    // Versions are compared as versions: `0.14.13` finds `[0.14.13.0]` too.
+    let is_heading = |line: &str| {
+        line.trim_end().strip_prefix(&prefix).and_then(|r| r.strip_suffix(']')).and_then(|v| v.parse::<Version>().ok()).as_ref()
+            == Some(version)
+    };
+    let heading = format!("{prefix}{version}]");
+    let found = sections.iter().find(|s| s.lines().any(is_heading)).or_else(|| if version == current { sections.first() } else { None });
     let Some(section) = found else {
         bail!(
             "{file} has no section for version `{version}`: no `{heading}` heading, and the working tree's version is \
@@ -328,7 +338,8 @@ mod tests {
             "# ChangeLog\n\n{p}\n\n## [2026-01-21]\n\n### llama-index-core [0.14.13]\n\n- new\n\n\
              ## [2026-01-10]\n\n### llama-index [0.14.12]\n\n- old\n"
         );
-        let notes = |v: &str| notes("CHANGELOG.md", &file, p, "# Release Notes", "llama-index", v, "0.14.13");
+        let notes =
+            |v: &str| notes("CHANGELOG.md", &file, p, "# Release Notes", "llama-index", &v.parse().unwrap(), &"0.14.13".parse().unwrap());
         expect![[r#"
             # Release Notes
 
@@ -348,7 +359,7 @@ mod tests {
 
             - old
         "#]]
-        .assert_eq(&notes("0.14.12").unwrap());
+        .assert_eq(&notes("0.14.12.0").unwrap());
         let err = notes("0.14.11").unwrap_err().to_string();
         assert!(err.starts_with("CHANGELOG.md has no section for version `0.14.11`"), "{err}");
     }
