@@ -31,7 +31,7 @@ standin_pid=$!
 trap 'kill $standin_pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q listening "$work/standin.out" 2>/dev/null && break; sleep 0.1; done
 addr=$(sed -n 's/^listening on //p' "$work/standin.out")
-export GH_HOST=github.localhost HTTP_PROXY="http://$addr" GH_CONFIG_DIR="$work/gh-config" GH_TOKEN=bench-token \
+export GH_HOST=github.localhost HTTP_PROXY="http://$addr" NO_PROXY= no_proxy= GH_CONFIG_DIR="$work/gh-config" GH_TOKEN=bench-token \
   GH_NO_UPDATE_NOTIFIER=1 GH_PROMPT_DISABLED=1
 
 online=$(median_ms "$online_runs" "$xtask" --root "$repo" changelog --dry-run --date 2026-01-21)

@@ -3,7 +3,7 @@
 
 use std::{
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
 };
 
@@ -58,6 +58,9 @@ impl StandIn {
         [
             ("GH_HOST", "github.localhost".to_string()),
             ("HTTP_PROXY", format!("http://{}", self.addr)),
+            // An outer NO_PROXY listing `.localhost` would send gh around the stand-in.
+            ("NO_PROXY", String::new()),
+            ("no_proxy", String::new()),
             ("GH_CONFIG_DIR", self.dir.path().join("gh-config").display().to_string()),
             ("GH_TOKEN", TOKEN.to_string()),
             ("XTASK_TOOLS_DIR", self.dir.path().join("tools").display().to_string()),
@@ -123,8 +126,4 @@ pub fn pulls_from_git(root: &Path, since: &str) -> serde_json::Value {
         }
     }
     serde_json::Value::Object(pulls)
-}
-
-pub fn standin_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_standin"))
 }
