@@ -332,3 +332,24 @@ fn the_standin_answers_gh_pr_view_as_the_old_tool_asked() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("Could not resolve to a PullRequest with the number of 8."));
     assert_eq!(gh.requests().len(), 2);
 }
+
+#[test]
+fn online_a_failed_batch_falls_back_to_the_subjects_with_a_warning() {
+    let s = Sample::new(30, 72);
+    let pulls = pulls_from_git(&s.root(), "v0.14.12");
+    assert_eq!(pulls.as_object().unwrap().len(), 60);
+    let gh = StandIn::start(&pulls, &["--fail", "502", "--fail-first", "1"]);
+    let out = xtask(&s.root(), &["changelog", "--dry-run", "--json"], &gh.env()).ok();
+    let requests = gh.requests();
+    assert_eq!(requests.len(), 2, "no retries: one query per batch");
+    let failed: Vec<u64> = requests[0]["pull_requests"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["audit"]["failed_on_github"], json!(failed));
+    let warning = out.stderr.lines().find(|l| l.starts_with("warning: could not fetch #")).unwrap_or_default();
+    assert!(
+        warning.ends_with("from GitHub, so their titles are the commit subjects: GitHub answered with an error: Server Error (HTTP 502)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(warning.matches('#').count(), failed.len());
+}

@@ -20,10 +20,12 @@ use std::{
 
 use serde_json::{json, Value};
 
-const USAGE: &str = "usage: standin [--port N] [--latency-ms N] [--pulls FILE] [--any-pull] [--fail STATUS] [--rate-limit] [--log FILE]
+const USAGE: &str =
+    "usage: standin [--port N] [--latency-ms N] [--pulls FILE] [--any-pull] [--fail STATUS [--fail-first N]] [--rate-limit] [--log FILE]
   --pulls FILE   JSON object: {\"123\": {\"title\": \"…\", \"author\": \"…\", \"files\": [\"a/b.py\"]}}
   --any-pull     every pull request number exists, titled `Pull request #N`
   --fail STATUS  answer every API request with this HTTP status
+  --fail-first N only the first N API requests (in arrival order)
   --rate-limit   answer every GraphQL request as GitHub does when the rate limit is exhausted
 Prints `listening on 127.0.0.1:PORT` on stdout once ready.";
 
@@ -38,6 +40,8 @@ pub struct State {
     any_pull: bool,
     latency: Duration,
     fail: Option<u16>,
+    /// Fail only API requests number 1..=N; all of them when `None`.
+    fail_first: Option<usize>,
     rate_limit: bool,
     started: Instant,
     log: Mutex<(Vec<Value>, Option<std::fs::File>)>,
@@ -52,13 +56,15 @@ impl State {
         }
     }
 
-    fn record(&self, request: &http::Request) {
+    /// Logs `request` and returns its number, counting from 1.
+    fn record(&self, request: &http::Request) -> usize {
         let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
         let query = body["query"].as_str().unwrap_or("");
         let numbers: Vec<Value> = graphql::lookups(query, &body["variables"]).into_iter().map(|(_, n)| json!(n)).collect();
         let mut log = self.log.lock().expect("no panic while holding the lock");
+        let n = log.0.len() + 1;
         let entry = json!({
-            "n": log.0.len() + 1,
+            "n": n,
             "at_ms": self.started.elapsed().as_millis() as u64,
             "method": request.method,
             "path": request.path,
@@ -71,6 +77,7 @@ impl State {
             let _ = writeln!(file, "{entry}");
         }
         log.0.push(entry);
+        n
     }
 }
 
@@ -112,9 +119,9 @@ fn route(state: &State, request: &http::Request) -> http::Response {
         let log = state.log.lock().expect("no panic while holding the lock");
         return http::Response::json(200, &Value::Array(log.0.clone()));
     }
-    state.record(request);
+    let n = state.record(request);
     std::thread::sleep(state.latency);
-    if let Some(status) = state.fail {
+    if let Some(status) = state.fail.filter(|_| state.fail_first.is_none_or(|first| n <= first)) {
         return http::Response::json(status, &json!({"message": "Server Error"}));
     }
     match (request.method.as_str(), request.path.as_str()) {
@@ -138,6 +145,7 @@ fn parse_args(args: Vec<String>) -> Result<(State, u16), String> {
         any_pull: false,
         latency: Duration::ZERO,
         fail: None,
+        fail_first: None,
         rate_limit: false,
         started: Instant::now(),
         log: Mutex::new((Vec::new(), None)),
@@ -151,6 +159,7 @@ fn parse_args(args: Vec<String>) -> Result<(State, u16), String> {
             "--latency-ms" => {
                 state.latency = Duration::from_millis(value("--latency-ms")?.parse().map_err(|e| format!("--latency-ms: {e}"))?)
             }
+            "--fail-first" => state.fail_first = Some(value("--fail-first")?.parse().map_err(|e| format!("--fail-first: {e}"))?),
             "--fail" => state.fail = Some(value("--fail")?.parse().map_err(|e| format!("--fail: {e}"))?),
             "--rate-limit" => state.rate_limit = true,
             "--any-pull" => state.any_pull = true,
