@@ -163,6 +163,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tokens_are_masked_in_gh_text() {
+        // The one token variable no other test reads, so setting it races with nothing.
+        std::env::set_var("GITHUB_ENTERPRISE_TOKEN", "ghe_secret_value");
+        assert_eq!(redact("gh: Bad credentials for ghe_secret_value (HTTP 401)"), "gh: Bad credentials for [TOKEN] (HTTP 401)");
+        std::env::remove_var("GITHUB_ENTERPRISE_TOKEN");
+    }
+
+    #[test]
     fn a_batch_is_one_query() {
         expect_test::expect![[r#"query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { pr7: pullRequest(number: 7) { number title url author { login } } pr12: pullRequest(number: 12) { number title url author { login } } } }"#]]
         .assert_eq(&query(&[7, 12]));
