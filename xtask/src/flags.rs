@@ -76,6 +76,33 @@ xflags::xflags! {
             }
         }
 
+        /// The changelog: pull requests since the last release, by package, into CHANGELOG.md.
+        ///
+        /// The range runs from the highest release tag that is an ancestor of HEAD (or --since)
+        /// to HEAD; pull requests and their packages come from one `git log` walk. Titles come
+        /// from GitHub through `gh` when a token is set (GH_TOKEN, GITHUB_TOKEN or
+        /// GH_ENTERPRISE_TOKEN), else from the squash subjects.
+        cmd changelog {
+            /// Write the new release's section at the placeholder of the changelog file.
+            default cmd generate {
+                /// Print exactly the text that would be inserted, and change nothing.
+                optional --dry-run
+                /// The structured changelog (packages, versions, pull requests, orphans) as JSON on stdout.
+                optional --json
+                /// The start of the range (default: the highest release tag that is an ancestor of HEAD).
+                optional --since rev: String
+                /// The release date in the heading, `YYYY-MM-DD` (default: today in UTC).
+                optional --date date: String
+                /// Never ask GitHub: titles from the squash subjects, links from `github.repository`.
+                optional --offline
+            }
+            /// Print one release's section of the changelog, with the release-notes header on top
+            /// (for `gh release create --notes-file`).
+            cmd notes {
+                /// The umbrella version of the release, e.g. `0.14.13`.
+                required --version version: String
+            }
+        }
         /// Begin a release: bump the umbrella's version, move core to the same version, and
         /// require it in the umbrella as `>=NEW,<NEXT_MINOR`.
         ///
@@ -172,6 +199,7 @@ pub struct Xtask {
 #[derive(Debug)]
 pub enum XtaskCmd {
     Pkg(Pkg),
+    Changelog(Changelog),
     Prepare(Prepare),
     Check(Check),
     Test(Test),
@@ -232,6 +260,31 @@ pub struct Exec {
     pub all: bool,
     pub jobs: Option<usize>,
     pub fail_fast: bool,
+}
+
+#[derive(Debug)]
+pub struct Changelog {
+    pub subcommand: ChangelogCmd,
+}
+
+#[derive(Debug)]
+pub enum ChangelogCmd {
+    Generate(Generate),
+    Notes(Notes),
+}
+
+#[derive(Debug)]
+pub struct Generate {
+    pub dry_run: bool,
+    pub json: bool,
+    pub since: Option<String>,
+    pub date: Option<String>,
+    pub offline: bool,
+}
+
+#[derive(Debug)]
+pub struct Notes {
+    pub version: String,
 }
 
 #[derive(Debug)]

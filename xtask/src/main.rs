@@ -1,12 +1,14 @@
 //! `cargo xtask`: the release tool of a Python monorepo. This file only parses the command line,
 //! sets up the one [`Shell`] at the monorepo's root, dispatches, and turns errors into exit codes.
 
+mod changelog;
 mod changeset;
 mod check;
 mod config;
 mod exec;
 mod flags;
 mod git;
+mod github;
 mod graph;
 mod index;
 mod lint;
@@ -73,6 +75,7 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
     sh.change_dir(root(flags.root)?);
     match flags.subcommand {
         flags::XtaskCmd::Pkg(cmd) => cmd.run(&sh, trailing),
+        flags::XtaskCmd::Changelog(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Prepare(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Check(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Test(cmd) => cmd.run(&sh),

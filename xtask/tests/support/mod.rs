@@ -163,3 +163,4 @@ pub fn commit_all(dir: &Path, subject: &str) {
     git(dir, &["add", "-A"]);
     git(dir, &["-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "--quiet", "-m", subject]);
 }
+pub mod github;

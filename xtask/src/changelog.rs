@@ -1,0 +1,389 @@
+//! `cargo xtask changelog`: the pull requests merged since the last release, by package, written
+//! at the placeholder of the changelog file; and `changelog notes`, one release's section.
+//!
+//! The edges are here (git, `gh`, the clock, the file); what they return goes through the pure
+//! functions of `history` (commits → pull requests → packages) and `render` (text, notes).
+
+mod history;
+mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use xshell::{cmd, Shell};
+
+use crate::{
+    changeset, exec,
+    flags::{self, usage},
+    git, github,
+    monorepo::{Monorepo, Owner},
+    output,
+};
+use history::{Attribution, Commit};
+use render::{Entry, Release, Section};
+
+impl flags::Changelog {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        match self.subcommand {
+            flags::ChangelogCmd::Generate(cmd) => cmd.run(sh),
+            flags::ChangelogCmd::Notes(cmd) => cmd.run(sh),
+        }
+    }
+}
+
+/// Where titles come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Git,
+    GitHub,
+}
+
+impl flags::Generate {
+    fn run(self, sh: &Shell) -> Result<()> {
+        let date = match &self.date {
+            Some(d) => parse_date(d)?,
+            None => today_utc(),
+        };
+        let source = if self.offline || github::token_variable().is_none() { Source::Git } else { Source::GitHub };
+        let repo = Monorepo::load(&sh.current_dir())?;
+        for w in &repo.warnings {
+            output::warn(w);
+        }
+        git::ensure_repo(sh)?;
+        let since = match &self.since {
+            Some(rev) => {
+                git::ensure_commit(sh, rev)?;
+                rev.clone()
+            }
+            None => latest_tag(sh, &repo)?,
+        };
+        let commits = walk(sh, &since)?;
+        let owner = |path: &str| match repo.owner_of(path) {
+            Owner::Package(i) => Some(i),
+            Owner::Nobody => None,
+        };
+        let found = history::attribute(&commits, owner);
+        if found.prs.is_empty() {
+            bail!(
+                "no pull requests since `{since}`: {} commit{} in the range, none with a `(#N)` suffix; \
+                 pass --since with an older ref if the range is wrong",
+                found.commits,
+                if found.commits == 1 { "" } else { "s" }
+            );
+        }
+        let titles = match source {
+            Source::Git => Titles::default(),
+            Source::GitHub => fetch_titles(sh, &repo, &found)?,
+        };
+        let release = build(&repo, &found, &titles, date);
+        let section = render::render(&release);
+        let report = Report { repo: &repo, release: &release, found: &found, titles: &titles, since: &since, source };
+
+        // Validate the edit before anything is printed or written.
+        let file = repo.root.join(&repo.config.changelog);
+        let display = repo.config.changelog.display().to_string();
+        let old = std::fs::read_to_string(&file).with_context(|| {
+            format!("cannot read the changelog `{display}`; create it with a `# ChangeLog` title and the placeholder line, or set `changelog.file` in release.toml")
+        })?;
+        let new = render::insert(&display, &old, &repo.config.placeholder, &section)?;
+
+        if self.json {
+            output::json(&report.to_json(&section, !self.dry_run));
+        } else {
+            output::data(&section);
+        }
+        output::note(&report.audit());
+        if self.dry_run {
+            output::note(&format!("dry run: {display} was not changed"));
+            return Ok(());
+        }
+        changeset::write_atomic(&file, &new).with_context(|| format!("cannot update {display}; it was left as it was"))?;
+        output::status("updated", &format!("{display} with {} pull requests in {} sections", found.prs.len(), release.sections.len()));
+        output::github_summary(&section);
+        Ok(())
+    }
+}
+
+impl flags::Notes {
+    fn run(self, sh: &Shell) -> Result<()> {
+        let repo = Monorepo::load(&sh.current_dir())?;
+        let version: crate::version::Version =
+            self.version.parse().map_err(|e| usage(format!("`--version {}` is not a PEP 440 version: {e}", self.version)))?;
+        let umbrella = repo.umbrella()?;
+        let display = repo.config.changelog.display().to_string();
+        let text = std::fs::read_to_string(repo.root.join(&repo.config.changelog)).with_context(|| {
+            format!("cannot read the changelog `{display}`; set `changelog.file` in release.toml if it lives elsewhere")
+        })?;
+        let notes = render::notes(
+            &display,
+            &text,
+            &repo.config.placeholder,
+            &repo.config.notes_header,
+            &umbrella.display_name,
+            &version,
+            &umbrella.version,
+        )?;
+        output::data(&notes);
+        Ok(())
+    }
+}
+
+/// The highest release tag that is an ancestor of HEAD.
+fn latest_tag(sh: &Shell, repo: &Monorepo) -> Result<String> {
+    let tags = exec::read(cmd!(sh, "git tag --merged HEAD --list"))?;
+    match history::latest_tag(&repo.config, tags.lines()) {
+        Some((tag, _)) => Ok(tag),
+        None => bail!(
+            "no release tag (`{}`) is an ancestor of HEAD, so the changelog has no start; \
+             pass --since with the last release's commit or tag, or fetch the tags (`git fetch --tags`)",
+            repo.config.tag
+        ),
+    }
+}
+
+/// The one `git log` walk: every commit of `since..HEAD` with its changed paths.
+fn walk(sh: &Shell, since: &str) -> Result<Vec<Commit>> {
+    let range = format!("{since}..HEAD");
+    let format = history::LOG_FORMAT;
+    let out = exec::read(cmd!(sh, "git -c core.quotePath=false log --no-renames --name-only -z {format} {range}"))?;
+    Ok(history::parse_log(&out))
+}
+
+/// What GitHub said about the pull requests.
+#[derive(Debug, Default)]
+struct Titles {
+    found: BTreeMap<u64, github::PullRequest>,
+    unknown: BTreeSet<u64>,
+    failed: BTreeSet<u64>,
+}
+
+fn fetch_titles(sh: &Shell, repo: &Monorepo, found: &Attribution) -> Result<Titles> {
+    let numbers: Vec<u64> = found.prs.keys().copied().collect();
+    let lookups = github::pull_requests(sh, &repo.config.repository, &numbers)?;
+    let mut titles = Titles::default();
+    let mut errors: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (number, lookup) in lookups {
+        match lookup {
+            github::Lookup::Found(pr) => {
+                titles.found.insert(number, pr);
+            }
+            github::Lookup::Unknown => {
+                titles.unknown.insert(number);
+            }
+            github::Lookup::Failed(e) => {
+                titles.failed.insert(number);
+                errors.entry(e).or_default().push(number);
+            }
+        }
+    }
+    if titles.found.is_empty() {
+        let why = errors.keys().next().cloned().unwrap_or_else(|| format!("GitHub knows none of them in `{}`", repo.config.repository));
+        bail!(
+            "could not fetch any of the {} pull requests from GitHub: {why}\n\
+             check `github.repository` in release.toml and the token, or rerun with --offline to use the commit subjects",
+            numbers.len()
+        );
+    }
+    for number in &titles.unknown {
+        output::warn(&format!(
+            "GitHub does not know pull request #{number}; its title is taken from the commit subject: `{}`",
+            found.prs[number].subject_title
+        ));
+    }
+    for (error, numbers) in &errors {
+        let list: Vec<String> = numbers.iter().map(|n| format!("#{n}")).collect();
+        output::warn(&format!("could not fetch {} from GitHub, so their titles are the commit subjects: {error}", list.join(" ")));
+    }
+    Ok(titles)
+}
+
+/// The release's sections: packages by name (PEP 503 form), pull requests by number.
+fn build(repo: &Monorepo, found: &Attribution, titles: &Titles, date: String) -> Release {
+    let entry = |number: u64| -> Entry {
+        match titles.found.get(&number) {
+            Some(pr) => Entry { number, title: pr.title.clone(), url: pr.url.clone(), author: pr.author.clone() },
+            None => {
+                Entry { number, title: found.prs[&number].subject_title.clone(), url: repo.config.pull_request_url(number), author: None }
+            }
+        }
+    };
+    let mut by_package: BTreeMap<usize, Vec<Entry>> = BTreeMap::new();
+    let mut other = Vec::new();
+    for (&number, pr) in &found.prs {
+        for &i in &pr.packages {
+            by_package.entry(i).or_default().push(entry(number));
+        }
+        if pr.packages.is_empty() && repo.config.other_section {
+            other.push(entry(number));
+        }
+    }
+    let mut sections: Vec<Section> = by_package
+        .into_iter()
+        .map(|(i, entries)| {
+            let p = &repo.packages[i];
+            Section { name: p.display_name.clone(), version: p.version.to_string(), path: p.dir.clone(), entries }
+        })
+        .collect();
+    sections.sort_by(|a, b| {
+        crate::requirement::PackageName::new(&a.name).cmp(&crate::requirement::PackageName::new(&b.name)).then(a.name.cmp(&b.name))
+    });
+    Release { date, sections, other }
+}
+
+fn entry_json(e: &Entry) -> Value {
+    json!({"number": e.number, "title": e.title, "url": e.url, "author": e.author})
+}
+
+/// Everything the run found, for the JSON output and the audit.
+struct Report<'a> {
+    repo: &'a Monorepo,
+    release: &'a Release,
+    found: &'a Attribution,
+    titles: &'a Titles,
+    since: &'a str,
+    source: Source,
+}
+
+impl Report<'_> {
+    fn to_json(&self, section: &str, written: bool) -> Value {
+        let Report { repo, release, found, titles, since, source } = *self;
+        let names = |set: &BTreeSet<usize>| -> Vec<&str> { set.iter().map(|&i| repo.packages[i].display_name.as_str()).collect() };
+        let packages: Vec<Value> = release
+        .sections
+        .iter()
+        .map(|s| json!({"name": s.name, "version": s.version, "path": s.path, "pull_requests": s.entries.iter().map(entry_json).collect::<Vec<_>>()}))
+        .collect();
+        let no_package: Vec<u64> = found.prs.values().filter(|p| p.packages.is_empty()).map(|p| p.number).collect();
+        json!({
+            "date": release.date,
+            "since": since,
+            "titles_from": match source { Source::Git => "git", Source::GitHub => "github" },
+            "file": repo.config.changelog.display().to_string(),
+            "written": written,
+            "packages": packages,
+            "other": release.other.iter().map(entry_json).collect::<Vec<_>>(),
+            "orphans": found.orphans.iter().map(|o| json!({"commit": o.commit, "subject": o.subject, "packages": names(&o.packages)})).collect::<Vec<_>>(),
+            "audit": {
+                "commits": found.commits,
+                "pull_requests": found.prs.len(),
+                "without_package": no_package,
+                "unknown_on_github": titles.unknown,
+                "failed_on_github": titles.failed,
+                "title_differs": title_differs(found, titles).iter().map(|(n, s, g)| json!({"number": n, "subject": s, "github": g})).collect::<Vec<_>>(),
+            },
+            "text": section,
+        })
+    }
+
+    /// The completeness audit on stderr: nothing in the range goes unaccounted for.
+    fn audit(&self) -> String {
+        let Report { repo, found, titles, since, source, .. } = *self;
+        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut per_package: BTreeMap<&str, usize> = BTreeMap::new();
+        for pr in found.prs.values() {
+            for &i in &pr.packages {
+                *per_package.entry(repo.packages[i].display_name.as_str()).or_default() += 1;
+            }
+        }
+        let mut out = format!(
+            "audit of {since}..HEAD: {}, {}, {} (titles from {})\n",
+            plural(found.commits, "commit", "commits"),
+            plural(found.prs.len(), "pull request", "pull requests"),
+            plural(per_package.len(), "package", "packages"),
+            if source == Source::GitHub { "GitHub" } else { "the commit subjects" }
+        );
+        out += "  pull requests per package:";
+        for (name, n) in &per_package {
+            out += &format!(" {name} {n},");
+        }
+        out.pop();
+        out.push('\n');
+        out += &format!("  {} without a pull request (not in the changelog):\n", plural(found.orphans.len(), "commit", "commits"));
+        for o in found.orphans.iter().take(AUDIT_LIST) {
+            out += &format!("    {} {}\n", &o.commit[..o.commit.len().min(10)], o.subject);
+        }
+        if found.orphans.len() > AUDIT_LIST {
+            out += &format!("    … and {} more (all of them are in --json)\n", found.orphans.len() - AUDIT_LIST);
+        }
+        let none: Vec<String> = found.prs.values().filter(|p| p.packages.is_empty()).map(|p| format!("#{}", p.number)).collect();
+        let placed =
+            if repo.config.other_section { format!("under \"{}\"", render::OTHER_HEADING) } else { "not in the changelog".to_string() };
+        out += &format!("  {} touching no package ({placed}): {}\n", plural(none.len(), "pull request", "pull requests"), none.join(" "));
+        if source == Source::GitHub {
+            let differs: Vec<String> = title_differs(found, titles).iter().map(|(n, _, _)| format!("#{n}")).collect();
+            let mut shown = differs.iter().take(AUDIT_LIST).cloned().collect::<Vec<_>>().join(" ");
+            if differs.len() > AUDIT_LIST {
+                shown += &format!(" … and {} more", differs.len() - AUDIT_LIST);
+            }
+            out += &format!(
+                "  {} titled differently on GitHub than in the subject: {shown}\n",
+                plural(differs.len(), "pull request", "pull requests")
+            );
+        }
+        out.trim_end().to_string()
+    }
+}
+
+fn title_differs<'a>(found: &'a Attribution, titles: &'a Titles) -> Vec<(u64, &'a str, &'a str)> {
+    titles
+        .found
+        .iter()
+        .filter_map(|(n, pr)| {
+            found.prs.get(n).filter(|p| p.subject_title != pr.title).map(|p| (*n, p.subject_title.as_str(), pr.title.as_str()))
+        })
+        .collect()
+}
+
+/// How many items the audit lists before it summarises the rest (JSON has them all).
+const AUDIT_LIST: usize = 20;
+
+/// `YYYY-MM-DD`, checked.
+fn parse_date(text: &str) -> Result<String> {
+    let parts: Vec<&str> = text.split('-').collect();
+    let ok = parts.len() == 3
+        && [4, 2, 2].iter().zip(&parts).all(|(len, p)| p.len() == *len && p.bytes().all(|b| b.is_ascii_digit()))
+        && matches!(parts[1].parse::<u32>(), Ok(1..=12))
+        && matches!(parts[2].parse::<u32>(), Ok(1..=31));
+    if !ok {
+        return Err(usage(format!("`--date {text}` is not a date; write it as YYYY-MM-DD, e.g. `--date 2026-01-21`")));
+    }
+    Ok(text.to_string())
+}
+
+fn today_utc() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    civil_date(secs)
+}
+
+/// The UTC calendar date of a Unix time (Howard Hinnant's days-to-civil algorithm).
+fn civil_date(unix_secs: u64) -> String {
+    let z = (unix_secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(1_767_225_600), "2026-01-01");
+        assert_eq!(civil_date(1_709_164_800), "2024-02-29");
+        assert_eq!(civil_date(1_767_225_599), "2025-12-31");
+        assert_eq!(parse_date("2026-01-21").unwrap(), "2026-01-21");
+        for bad in ["2026-1-21", "21-01-2026", "2026-13-01", "2026-01-32", "today", "2026-01-2x"] {
+            let err = parse_date(bad).unwrap_err();
+            assert!(err.downcast_ref::<flags::UsageError>().is_some(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! A thin `gh` wrapper: pull request lookups batched into GraphQL queries (up to 50 per query,
+//! a few queries at once), so N pull requests cost ceil(N/50) `gh` runs, not N.
+//!
+//! Tokens reach `gh` only through the environment it inherits; they are never in argv, and are
+//! masked in any text of `gh`'s that ends up in an error.
+
+use std::{collections::BTreeMap, path::Path, sync::Mutex};
+
+use anyhow::Result;
+use serde_json::Value;
+use xshell::Shell;
+
+use crate::exec;
+
+/// Pull requests per GraphQL query: GitHub's node limits allow more, but 50 keeps one answer
+/// small and one failure cheap.
+pub const BATCH: usize = 50;
+/// Queries in flight at once: enough to hide latency, few enough to stay clear of GitHub's
+/// secondary rate limits.
+pub const CONCURRENCY: usize = 4;
+
+/// The environment variables `gh` takes a token from.
+const TOKEN_VARIABLES: &[&str] = &["GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"];
+
+/// The name of the first token variable that is set, if any: the tool asks GitHub only then.
+pub fn token_variable() -> Option<&'static str> {
+    TOKEN_VARIABLES[..3].iter().copied().find(|v| std::env::var_os(v).is_some_and(|t| !t.is_empty()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub number: u64,
+    pub title: String,
+    pub url: String,
+    pub author: Option<String>,
+}
+
+/// What GitHub answered about one pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Found(PullRequest),
+    /// The repository has no pull request with that number.
+    Unknown,
+    /// The query failed (error, rate limit); the message says why.
+    Failed(String),
+}
+
+/// Looks up `numbers` in `repository` (`owner/name`), running `gh` in the shell's directory (the
+/// root). Only a missing `gh` is an error here; failed queries are reported per pull request,
+/// so the caller decides what is fatal.
+pub fn pull_requests(sh: &Shell, repository: &str, numbers: &[u64]) -> Result<BTreeMap<u64, Lookup>> {
+    let gh = exec::require("gh", "to fetch pull request titles from GitHub (or pass --offline)")?;
+    let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
+    let batches: Vec<&[u64]> = numbers.chunks(BATCH).collect();
+    crate::output::status("fetching", &format!("{} pull requests from GitHub in {} queries", numbers.len(), batches.len()));
+    let root = sh.current_dir();
+    let next = Mutex::new(0usize);
+    let results = Mutex::new(BTreeMap::new());
+    std::thread::scope(|s| {
+        for _ in 0..CONCURRENCY.min(batches.len()) {
+            s.spawn(|| loop {
+                let i = {
+                    let mut next = next.lock().expect("no panic while holding the lock");
+                    *next += 1;
+                    *next - 1
+                };
+                let Some(batch) = batches.get(i) else { break };
+                let answers = run_query(&gh, &root, owner, name, batch);
+                results.lock().expect("no panic while holding the lock").extend(answers);
+            });
+        }
+    });
+    Ok(results.into_inner().expect("threads are done"))
+}
+
+// duct rather than xshell: a `Shell` cannot be shared between the query threads.
+fn run_query(gh: &Path, root: &Path, owner: &str, name: &str, batch: &[u64]) -> Vec<(u64, Lookup)> {
+    let query = format!("query={}", query(batch));
+    let args = ["api", "graphql", "-f", &query, "-f", &format!("owner={owner}"), "-f", &format!("name={name}")];
+    let run = duct::cmd(gh, args)
+        .dir(root)
+        .env("GH_PROMPT_DISABLED", "1")
+        .env("GH_NO_UPDATE_NOTIFIER", "1")
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run();
+    let answers = match run {
+        Ok(out) => parse(batch, &String::from_utf8_lossy(&out.stdout), &String::from_utf8_lossy(&out.stderr)),
+        Err(e) => Err(format!("cannot run `{}`: {e}", gh.display())),
+    };
+    match answers {
+        Ok(found) => batch.iter().map(|n| (*n, found.get(n).cloned().map_or(Lookup::Unknown, Lookup::Found))).collect(),
+        Err(e) => {
+            let e = redact(&e);
+            batch.iter().map(|n| (*n, Lookup::Failed(e.clone()))).collect()
+        }
+    }
+}
+
+/// One query for a batch: an aliased `pullRequest(number:)` lookup per number.
+pub fn query(numbers: &[u64]) -> String {
+    let mut q = String::from("query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) {");
+    for n in numbers {
+        q += &format!(" pr{n}: pullRequest(number: {n}) {{ number title url author {{ login }} }}");
+    }
+    q += " } }";
+    q
+}
+
+/// Reads `gh api graphql`'s output. `gh` exits non-zero whenever the answer has `errors`, even
+/// when the data is there (GitHub answers unknown numbers with `null` and a NOT_FOUND error),
+/// so the JSON on stdout decides, and stderr only explains a failure.
+pub fn parse(numbers: &[u64], stdout: &str, stderr: &str) -> Result<BTreeMap<u64, PullRequest>, String> {
+    let reason = || {
+        let text = stderr.trim().trim_start_matches("gh: ").to_string();
+        if text.is_empty() {
+            "`gh` printed no error".to_string()
+        } else {
+            text
+        }
+    };
+    let Ok(answer) = serde_json::from_str::<Value>(stdout) else {
+        return Err(format!("`gh api graphql` failed: {}", reason()));
+    };
+    let errors = answer["errors"].as_array().cloned().unwrap_or_default();
+    let rate_limited =
+        errors.iter().any(|e| e["type"] == "RATE_LIMITED") || answer["message"].as_str().is_some_and(|m| m.contains("rate limit"));
+    if rate_limited {
+        return Err(format!("GitHub's API rate limit is exhausted ({}); wait for it to reset, or rerun with --offline", reason()));
+    }
+    let Some(repository) = answer["data"]["repository"].as_object() else {
+        return Err(format!("GitHub answered with an error: {}", reason()));
+    };
+    let other: Vec<&str> = errors.iter().filter(|e| e["type"] != "NOT_FOUND").filter_map(|e| e["message"].as_str()).collect();
+    if !other.is_empty() {
+        return Err(format!("GitHub answered with errors: {}", other.join("; ")));
+    }
+    let mut found = BTreeMap::new();
+    for &n in numbers {
+        let pr = &repository.get(&format!("pr{n}")).cloned().unwrap_or(Value::Null);
+        if let (Some(title), Some(url)) = (pr["title"].as_str(), pr["url"].as_str()) {
+            let author = pr["author"]["login"].as_str().map(str::to_string);
+            found.insert(n, PullRequest { number: n, title: title.to_string(), url: url.to_string(), author });
+        }
+    }
+    Ok(found)
+}
+
+/// `text` with the value of every token variable masked.
+fn redact(text: &str) -> String {
+    let mut out = text.to_string();
+    for var in TOKEN_VARIABLES {
+        if let Some(token) = std::env::var(var).ok().filter(|t| t.len() >= 4) {
+            out = out.replace(&token, "[TOKEN]");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_masked_in_gh_text() {
+        // The one token variable no other test reads, so setting it races with nothing.
+        std::env::set_var("GITHUB_ENTERPRISE_TOKEN", "ghe_secret_value");
+        assert_eq!(redact("gh: Bad credentials for ghe_secret_value (HTTP 401)"), "gh: Bad credentials for [TOKEN] (HTTP 401)");
+        std::env::remove_var("GITHUB_ENTERPRISE_TOKEN");
+    }
+
+    #[test]
+    fn a_batch_is_one_query() {
+        expect_test::expect![[r#"query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { pr7: pullRequest(number: 7) { number title url author { login } } pr12: pullRequest(number: 12) { number title url author { login } } } }"#]]
+        .assert_eq(&query(&[7, 12]));
+    }
+
+    #[test]
+    fn answers_found_unknown_and_failed() {
+        let partial = r#"{"data":{"repository":{"pr7":{"number":7,"title":"T","url":"https://x/7","author":{"login":"ann"}},"pr12":null}},
+            "errors":[{"type":"NOT_FOUND","path":["repository","pr12"],"message":"Could not resolve to a PullRequest with the number of 12."}]}"#;
+        let found = parse(&[7, 12], partial, "gh: Could not resolve to a PullRequest with the number of 12.").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[&7].author.as_deref(), Some("ann"));
+
+        let cases = [
+            (r#"{"errors":[{"type":"RATE_LIMITED","message":"API rate limit exceeded for user ID 1."}]}"#, "gh: API rate limit exceeded for user ID 1.", "GitHub's API rate limit is exhausted (API rate limit exceeded for user ID 1.); wait for it to reset, or rerun with --offline"),
+            (r#"{"message":"API rate limit exceeded for user ID 1."}"#, "gh: API rate limit exceeded for user ID 1. (HTTP 403)", "GitHub's API rate limit is exhausted (API rate limit exceeded for user ID 1. (HTTP 403)); wait for it to reset, or rerun with --offline"),
+            (r#"{"message":"Server Error"}"#, "gh: Server Error (HTTP 502)", "GitHub answered with an error: Server Error (HTTP 502)"),
+            ("", "error connecting to api.github.com", "`gh api graphql` failed: error connecting to api.github.com"),
+            (r#"{"data":{"repository":null},"errors":[{"type":"NOT_FOUND","message":"Could not resolve to a Repository"}]}"#, "gh: Could not resolve to a Repository", "GitHub answered with an error: Could not resolve to a Repository"),
+        ];
+        for (stdout, stderr, want) in cases {
+            assert_eq!(parse(&[1], stdout, stderr).unwrap_err(), want);
+        }
+    }
+}

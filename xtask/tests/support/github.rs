@@ -1,0 +1,129 @@
+//! The GitHub side of the harness: the `standin` binary on a free loopback port, the real `gh`
+//! pointed at it, a `gh` wrapper that records each run's argv, and the requests it received.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+use super::{Run, TempDir};
+
+/// The token the tests hand to `gh`; it must never show up in argv, output or files.
+pub const TOKEN: &str = "ghp_standinTOKEN0123456789secret";
+
+/// A running stand-in, killed on drop.
+pub struct StandIn {
+    child: Child,
+    pub addr: String,
+    dir: TempDir,
+}
+
+impl StandIn {
+    /// Starts `standin` with `args` (e.g. `--latency-ms`, `--fail 502`), and `pulls` as the
+    /// pull requests it knows (`{"123": {"title": …}}`).
+    pub fn start(pulls: &serde_json::Value, args: &[&str]) -> StandIn {
+        let dir = TempDir::new("standin");
+        let pulls_file = dir.path().join("pulls.json");
+        std::fs::write(&pulls_file, pulls.to_string()).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_standin"))
+            .arg("--pulls")
+            .arg(&pulls_file)
+            .arg("--log")
+            .arg(dir.path().join("requests.jsonl"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().strip_prefix("listening on ").expect("the stand-in says where it listens").to_string();
+        // `gh` through a wrapper that appends its argv to a file, then runs the real one.
+        let bin = dir.path().join("tools/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let wrapper = bin.join("gh");
+        let calls = dir.path().join("gh-calls.log");
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n", calls.display(), super::tool("gh").display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        StandIn { child, addr, dir }
+    }
+
+    /// The environment that points `gh` (through the wrapper) at the stand-in, with a token.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("GH_HOST", "github.localhost".to_string()),
+            ("HTTP_PROXY", format!("http://{}", self.addr)),
+            // An outer NO_PROXY listing `.localhost` would send gh around the stand-in.
+            ("NO_PROXY", String::new()),
+            ("no_proxy", String::new()),
+            ("GH_CONFIG_DIR", self.dir.path().join("gh-config").display().to_string()),
+            ("GH_TOKEN", TOKEN.to_string()),
+            ("XTASK_TOOLS_DIR", self.dir.path().join("tools").display().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// Every request the stand-in received, in order.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.dir.path().join("requests.jsonl")).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    /// The argv of every `gh` run, one line each.
+    pub fn gh_calls(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.path().join("gh-calls.log")).unwrap_or_default();
+        text.lines().map(str::to_string).collect()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the xtask on `root` with no GitHub settings from the outer environment, then `env`.
+pub fn xtask(root: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+    let mut cmd = Command::new(super::xtask_bin());
+    cmd.arg("--root").arg(root).args(args).env("NO_COLOR", "1");
+    for var in [
+        "GH_TOKEN",
+        "GITHUB_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+        "GITHUB_ENTERPRISE_TOKEN",
+        "GH_HOST",
+        "GH_REPO",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "GITHUB_STEP_SUMMARY",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap().into()
+}
+
+/// The pull requests of `root`'s history since `since`, as the stand-in's `--pulls` file, with
+/// the squash subjects (without `(#N)`) as titles.
+pub fn pulls_from_git(root: &Path, since: &str) -> serde_json::Value {
+    let log = super::git(root, &["log", "--format=%s", &format!("{since}..HEAD")]);
+    let mut pulls = serde_json::Map::new();
+    for subject in log.lines() {
+        let Some(rest) = subject.trim_end().strip_suffix(')') else { continue };
+        let Some(open) = rest.rfind("(#") else { continue };
+        if let Ok(n) = rest[open + 2..].parse::<u64>() {
+            pulls.insert(n.to_string(), serde_json::json!({"title": rest[..open].trim_end(), "author": "dev"}));
+        }
+    }
+    serde_json::Value::Object(pulls)
+}
