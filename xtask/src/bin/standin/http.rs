@@ -86,6 +86,8 @@ pub fn write_response(mut stream: &TcpStream, response: &Response) -> std::io::R
         201 => "Created",
         403 => "Forbidden",
         404 => "Not Found",
+        422 => "Unprocessable Entity",
+        500 => "Internal Server Error",
         502 => "Bad Gateway",
         _ => "Status",
     };

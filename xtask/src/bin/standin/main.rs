@@ -5,10 +5,13 @@
 //!
 //! It records every request (`--log FILE`, one JSON object per line, and `GET /__requests`),
 //! and can add latency, answer every API call with an error status, or as rate-limited.
-//! Routes are a match on method and path, so REST endpoints can join the GraphQL one.
+//! Routes are a match on method and path: GraphQL, and the REST release routes. Releases and
+//! pull requests that clients create are kept in memory (`rest::Created`), visible to later
+//! requests and to tests through `GET /__state`.
 
 mod graphql;
 mod http;
+mod rest;
 
 use std::{
     collections::BTreeMap,
@@ -45,15 +48,25 @@ pub struct State {
     rate_limit: bool,
     started: Instant,
     log: Mutex<(Vec<Value>, Option<std::fs::File>)>,
+    created: Mutex<rest::Created>,
 }
 
 impl State {
     pub fn pull(&self, number: u64) -> Option<Pull> {
-        match self.pulls.get(&number) {
-            Some(p) => Some(Pull { title: p.title.clone(), author: p.author.clone(), files: p.files.clone() }),
-            None if self.any_pull => Some(Pull { title: format!("Pull request #{number}"), author: "octocat".into(), files: vec![] }),
-            None => None,
+        let created = self.created.lock().expect("no panic while holding the lock");
+        let created = created.pulls.iter().find(|p| p.number == number);
+        match (self.pulls.get(&number), created) {
+            (Some(p), _) => Some(Pull { title: p.title.clone(), author: p.author.clone(), files: p.files.clone() }),
+            (None, Some(p)) => Some(Pull { title: p.title.clone(), author: "octocat".into(), files: vec![] }),
+            (None, None) if self.any_pull => Some(Pull { title: format!("Pull request #{number}"), author: "octocat".into(), files: vec![] }),
+            (None, None) => None,
         }
+    }
+
+    /// The number for a new pull request: above every known one, as GitHub numbers them.
+    pub fn next_number(&self, created: &rest::Created) -> u64 {
+        let known = self.pulls.keys().copied().chain(created.pulls.iter().map(|p| p.number));
+        known.max().unwrap_or(0) + 1
     }
 
     /// Logs `request` and returns its number, counting from 1.
@@ -113,11 +126,15 @@ fn serve(state: &State, stream: TcpStream) {
     let _ = http::write_response(&stream, &response);
 }
 
-/// Method and path to handler. Every API route is recorded and delayed; `/__requests` is not.
+/// Method and path to handler. Every API route is recorded, delayed and subject to `--fail`;
+/// `/__requests` and `/__state` are not.
 fn route(state: &State, request: &http::Request) -> http::Response {
     if request.path == "/__requests" {
         let log = state.log.lock().expect("no panic while holding the lock");
         return http::Response::json(200, &Value::Array(log.0.clone()));
+    }
+    if request.path == "/__state" {
+        return http::Response::json(200, &state.created.lock().expect("no panic while holding the lock").snapshot());
     }
     let n = state.record(request);
     std::thread::sleep(state.latency);
@@ -135,8 +152,16 @@ fn route(state: &State, request: &http::Request) -> http::Response {
             let (status, body) = graphql::answer(state, &request.body);
             http::Response::json(status, &body)
         }
-        _ => http::Response::json(404, &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})),
+        (method, path) if path.starts_with("/repos/") => {
+            let mut created = state.created.lock().expect("no panic while holding the lock");
+            rest::releases(&mut created, method, path, &request.body).unwrap_or_else(not_found)
+        }
+        _ => not_found(),
     }
+}
+
+fn not_found() -> http::Response {
+    http::Response::json(404, &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}))
 }
 
 fn parse_args(args: Vec<String>) -> Result<(State, u16), String> {
@@ -149,6 +174,7 @@ fn parse_args(args: Vec<String>) -> Result<(State, u16), String> {
         rate_limit: false,
         started: Instant::now(),
         log: Mutex::new((Vec::new(), None)),
+        created: Mutex::new(rest::Created::default()),
     };
     let mut port = 0u16;
     let mut args = args.into_iter();
