@@ -1,16 +1,22 @@
 //! A thin `gh` wrapper: pull request lookups batched into GraphQL queries (up to 50 per query,
-//! a few queries at once), so N pull requests cost ceil(N/50) `gh` runs, not N.
+//! a few queries at once), so N pull requests cost ceil(N/50) `gh` runs, not N; and the release
+//! steps' reads and writes (`release`, `create_release`, `open_pr`, `create_pr`), whose command
+//! lines and output parsing are in `github/commands.rs`.
 //!
 //! Tokens reach `gh` only through the environment it inherits; they are never in argv, and are
 //! masked in any text of `gh`'s that ends up in an error.
 
-use std::{collections::BTreeMap, path::Path, sync::Mutex};
+mod commands;
 
-use anyhow::Result;
+use std::{collections::BTreeMap, ffi::OsString, path::Path, sync::Mutex};
+
+use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use xshell::Shell;
+use xshell::{cmd, Shell};
 
 use crate::exec;
+
+pub use commands::{pr_create_args, pr_list_args, release_create_args, release_view_args, repo_arg, Pr, Release};
 
 /// Pull requests per GraphQL query: GitHub's node limits allow more, but 50 keeps one answer
 /// small and one failure cheap.
@@ -112,14 +118,7 @@ pub fn query(numbers: &[u64]) -> String {
 /// when the data is there (GitHub answers unknown numbers with `null` and a NOT_FOUND error),
 /// so the JSON on stdout decides, and stderr only explains a failure.
 pub fn parse(numbers: &[u64], stdout: &str, stderr: &str) -> Result<BTreeMap<u64, PullRequest>, String> {
-    let reason = || {
-        let text = stderr.trim().trim_start_matches("gh: ").to_string();
-        if text.is_empty() {
-            "`gh` printed no error".to_string()
-        } else {
-            text
-        }
-    };
+    let reason = || reason(stderr);
     let Ok(answer) = serde_json::from_str::<Value>(stdout) else {
         return Err(format!("`gh api graphql` failed: {}", reason()));
     };
@@ -147,6 +146,94 @@ pub fn parse(numbers: &[u64], stdout: &str, stderr: &str) -> Result<BTreeMap<u64
     Ok(found)
 }
 
+/// What `gh` said went wrong: its stderr without the `gh: ` prefix.
+fn reason(stderr: &str) -> String {
+    let text = stderr.trim().trim_start_matches("gh: ").to_string();
+    if text.is_empty() {
+        "`gh` printed no error".to_string()
+    } else {
+        text
+    }
+}
+
+/// The release `tag` of `repository` (`owner/name`), or `None` when GitHub has none.
+pub fn release(sh: &Shell, repository: &str, tag: &str) -> Result<Option<Release>> {
+    let repo = repo(sh, repository);
+    let out = gh(sh, "to look up GitHub releases", release_view_args(&repo, tag))?;
+    if !out.ok && commands::release_missing(&out.stderr) {
+        return Ok(None);
+    }
+    if !out.ok {
+        bail!("cannot look up the GitHub release `{tag}` of `{repo}`: {}; check that the token can read the repository, then rerun", reason(&out.stderr));
+    }
+    commands::parse_release(&out.stdout).map(Some).with_context(|| format!("cannot read the GitHub release `{tag}` of `{repo}`"))
+}
+
+/// Creates the release `tag` at commit `target` with the notes in `notes_file` (no assets).
+pub fn create_release(sh: &Shell, repository: &str, tag: &str, target: &str, title: &str, notes_file: &Path) -> Result<Release> {
+    let repo = repo(sh, repository);
+    let out = gh(sh, "to create GitHub releases", release_create_args(&repo, tag, target, title, notes_file))?;
+    if !out.ok {
+        let why = reason(&out.stderr);
+        let next = if why.contains("already exists") {
+            format!("it exists already: `gh release view {tag} --repo {repo}` shows it; rerun the release to continue from it")
+        } else {
+            "check that the token may write to the repository, then rerun".to_string()
+        };
+        bail!("cannot create the GitHub release `{tag}` at `{target}` in `{repo}`: {why}; {next}");
+    }
+    commands::parse_created_release(&out.stdout, tag, target).with_context(|| format!("cannot read the new GitHub release `{tag}` of `{repo}`"))
+}
+
+/// The open pull request whose head is `branch`, if any (the newest when there are several).
+pub fn open_pr(sh: &Shell, repository: &str, branch: &str) -> Result<Option<Pr>> {
+    let repo = repo(sh, repository);
+    let out = gh(sh, "to look up pull requests on GitHub", pr_list_args(&repo, branch))?;
+    if !out.ok {
+        bail!("cannot list the open pull requests of branch `{branch}` in `{repo}`: {}; check that the token can read the repository, then rerun", reason(&out.stderr));
+    }
+    commands::parse_pr_list(&out.stdout).with_context(|| format!("cannot read the open pull requests of branch `{branch}` in `{repo}`"))
+}
+
+/// Opens a pull request from `branch` into `base` with the body in `body_file`.
+pub fn create_pr(sh: &Shell, repository: &str, base: &str, branch: &str, title: &str, body_file: &Path) -> Result<Pr> {
+    let repo = repo(sh, repository);
+    let out = gh(sh, "to open pull requests on GitHub", pr_create_args(&repo, base, branch, title, body_file))?;
+    if !out.ok {
+        bail!(
+            "cannot open a pull request from `{branch}` into `{base}` in `{repo}`: {}; push `{branch}` first, and check that the token may write to the repository",
+            reason(&out.stderr)
+        );
+    }
+    commands::parse_created_pr(&out.stdout).with_context(|| format!("cannot read the new pull request from `{branch}` in `{repo}`"))
+}
+
+/// The `--repo` value: `owner/name` on the host `gh` is pointed at (`GH_HOST`), if any.
+fn repo(sh: &Shell, repository: &str) -> String {
+    repo_arg(repository, sh.var("GH_HOST").ok().as_deref())
+}
+
+/// What one `gh` run printed; `stderr` has every token masked.
+struct Answer {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `gh` with `args` in the shell's directory. Only a missing `gh` or one that cannot start
+/// is an error here; the caller reads a failure's text.
+fn gh(sh: &Shell, purpose: &str, args: Vec<OsString>) -> Result<Answer> {
+    let gh = exec::require("gh", purpose)?;
+    let cmd = cmd!(sh, "{gh} {args...}").env("GH_PROMPT_DISABLED", "1").env("GH_NO_UPDATE_NOTIFIER", "1");
+    let shown = cmd.to_string();
+    let output = cmd.ignore_status().quiet().output().with_context(|| format!("cannot run `{shown}`"))?;
+    Ok(Answer {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: redact(&String::from_utf8_lossy(&output.stderr)),
+    })
+}
+
 /// `text` with the value of every token variable masked.
 fn redact(text: &str) -> String {
     let mut out = text.to_string();
@@ -168,6 +255,64 @@ mod tests {
         std::env::set_var("GITHUB_ENTERPRISE_TOKEN", "ghe_secret_value");
         assert_eq!(redact("gh: Bad credentials for ghe_secret_value (HTTP 401)"), "gh: Bad credentials for [TOKEN] (HTTP 401)");
         std::env::remove_var("GITHUB_ENTERPRISE_TOKEN");
+    }
+
+    fn shown(args: Vec<OsString>) -> String {
+        args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn release_and_pull_request_command_lines() {
+        assert_eq!(repo_arg("run-llama/llama_index", Some("github.localhost")), "github.localhost/run-llama/llama_index");
+        assert_eq!(repo_arg("run-llama/llama_index", None), "run-llama/llama_index");
+        assert_eq!(repo_arg("run-llama/llama_index", Some("")), "run-llama/llama_index");
+        assert_eq!(repo_arg("ghe.example/o/r", Some("github.localhost")), "ghe.example/o/r", "a host named already is kept");
+        let (repo, notes) = ("github.localhost/o/r", Path::new("notes dir/v1.md"));
+        let lines = [
+            shown(release_view_args(repo, "v0.14.13")),
+            shown(release_create_args(repo, "v0.14.13", "0123abc", "v0.14.13 (2026-01-21)", notes)),
+            shown(pr_list_args(repo, "release/v0.14.13")),
+            shown(pr_create_args(repo, "main", "release/v0.14.13", "Release v0.14.13", notes)),
+        ];
+        expect_test::expect![[r#"
+            release view v0.14.13 --repo github.localhost/o/r --json tagName,targetCommitish,url
+            release create v0.14.13 --repo github.localhost/o/r --target 0123abc --title v0.14.13 (2026-01-21) --notes-file notes dir/v1.md
+            pr list --repo github.localhost/o/r --head release/v0.14.13 --state open --json number,url
+            pr create --repo github.localhost/o/r --base main --head release/v0.14.13 --title Release v0.14.13 --body-file notes dir/v1.md"#]]
+        .assert_eq(&lines.join("\n"));
+        assert_eq!(release_create_args(repo, "v1", "abc", "a title with spaces", notes)[8], "a title with spaces", "one argument each");
+    }
+
+    #[test]
+    fn release_and_pull_request_answers() {
+        let view = r#"{"tagName":"v1","targetCommitish":"abc","url":"https://github.com/o/r/releases/tag/v1"}"#;
+        let want = Release { tag: "v1".into(), target: "abc".into(), url: "https://github.com/o/r/releases/tag/v1".into() };
+        assert_eq!(commands::parse_release(view).unwrap(), want);
+        assert_eq!(commands::parse_created_release("https://github.com/o/r/releases/tag/v1\n", "v1", "abc").unwrap(), want);
+        assert!(commands::release_missing("release not found\n"));
+        assert!(!commands::release_missing("HTTP 500: Server Error (http://api.github.localhost/repos/o/r/releases/tags/v1)"));
+
+        let pr = Pr { number: 7, url: "https://github.com/o/r/pull/7".into() };
+        assert_eq!(commands::parse_pr_list(r#"[{"number":7,"url":"https://github.com/o/r/pull/7"}]"#).unwrap(), Some(pr.clone()));
+        assert_eq!(commands::parse_pr_list("[]\n").unwrap(), None);
+        assert_eq!(commands::parse_created_pr("\nhttps://github.com/o/r/pull/7\n").unwrap(), pr);
+
+        let errors = [
+            commands::parse_release(r#"{"tagName":"v1"}"#).unwrap_err(),
+            commands::parse_release("").unwrap_err(),
+            commands::parse_pr_list(r#"{"number":7}"#).unwrap_err(),
+            commands::parse_pr_list(r#"[{"number":7}]"#).unwrap_err(),
+            commands::parse_created_pr("https://github.com/o/r/issues/7").unwrap_err(),
+            commands::parse_created_release("Warning: 2 uncommitted changes", "v1", "abc").unwrap_err(),
+        ];
+        let text: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
+        expect_test::expect![[r#"
+            `gh` printed no `targetCommitish` in `{"tagName":"v1"}`
+            `gh` printed nothing, not JSON: EOF while parsing a value at line 1 column 0
+            `gh` printed `{"number":7}`, not a list
+            `gh` printed a pull request without `number` and `url`: `{"number":7}`
+            `https://github.com/o/r/issues/7` is not a pull request URL
+            `gh` printed `Warning: 2 uncommitted changes`, not a URL"#]].assert_eq(&text.join("\n"));
     }
 
     #[test]
