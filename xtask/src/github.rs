@@ -118,7 +118,7 @@ pub fn query(numbers: &[u64]) -> String {
 /// when the data is there (GitHub answers unknown numbers with `null` and a NOT_FOUND error),
 /// so the JSON on stdout decides, and stderr only explains a failure.
 pub fn parse(numbers: &[u64], stdout: &str, stderr: &str) -> Result<BTreeMap<u64, PullRequest>, String> {
-    let reason = || reason(stderr);
+    let reason = || commands::reason(stderr);
     let Ok(answer) = serde_json::from_str::<Value>(stdout) else {
         return Err(format!("`gh api graphql` failed: {}", reason()));
     };
@@ -146,16 +146,6 @@ pub fn parse(numbers: &[u64], stdout: &str, stderr: &str) -> Result<BTreeMap<u64
     Ok(found)
 }
 
-/// What `gh` said went wrong: its stderr without the `gh: ` prefix.
-fn reason(stderr: &str) -> String {
-    let text = stderr.trim().trim_start_matches("gh: ").to_string();
-    if text.is_empty() {
-        "`gh` printed no error".to_string()
-    } else {
-        text
-    }
-}
-
 /// The release `tag` of `repository` (`owner/name`), or `None` when GitHub has none.
 pub fn release(sh: &Shell, repository: &str, tag: &str) -> Result<Option<Release>> {
     let repo = repo(sh, repository);
@@ -164,7 +154,7 @@ pub fn release(sh: &Shell, repository: &str, tag: &str) -> Result<Option<Release
         return Ok(None);
     }
     if !out.ok {
-        bail!("cannot look up the GitHub release `{tag}` of `{repo}`: {}; check that the token can read the repository, then rerun", reason(&out.stderr));
+        bail!("{}", commands::release_view_error(&repo, tag, &out.stderr));
     }
     commands::parse_release(&out.stdout).map(Some).with_context(|| format!("cannot read the GitHub release `{tag}` of `{repo}`"))
 }
@@ -174,13 +164,7 @@ pub fn create_release(sh: &Shell, repository: &str, tag: &str, target: &str, tit
     let repo = repo(sh, repository);
     let out = gh(sh, "to create GitHub releases", release_create_args(&repo, tag, target, title, notes_file))?;
     if !out.ok {
-        let why = reason(&out.stderr);
-        let next = if why.contains("already exists") {
-            format!("it exists already: `gh release view {tag} --repo {repo}` shows it; rerun the release to continue from it")
-        } else {
-            "check that the token may write to the repository, then rerun".to_string()
-        };
-        bail!("cannot create the GitHub release `{tag}` at `{target}` in `{repo}`: {why}; {next}");
+        bail!("{}", commands::release_create_error(&repo, tag, target, &out.stderr));
     }
     commands::parse_created_release(&out.stdout, tag, target).with_context(|| format!("cannot read the new GitHub release `{tag}` of `{repo}`"))
 }
@@ -190,7 +174,7 @@ pub fn open_pr(sh: &Shell, repository: &str, branch: &str) -> Result<Option<Pr>>
     let repo = repo(sh, repository);
     let out = gh(sh, "to look up pull requests on GitHub", pr_list_args(&repo, branch))?;
     if !out.ok {
-        bail!("cannot list the open pull requests of branch `{branch}` in `{repo}`: {}; check that the token can read the repository, then rerun", reason(&out.stderr));
+        bail!("{}", commands::pr_list_error(&repo, branch, &out.stderr));
     }
     commands::parse_pr_list(&out.stdout).with_context(|| format!("cannot read the open pull requests of branch `{branch}` in `{repo}`"))
 }
@@ -200,10 +184,7 @@ pub fn create_pr(sh: &Shell, repository: &str, base: &str, branch: &str, title: 
     let repo = repo(sh, repository);
     let out = gh(sh, "to open pull requests on GitHub", pr_create_args(&repo, base, branch, title, body_file))?;
     if !out.ok {
-        bail!(
-            "cannot open a pull request from `{branch}` into `{base}` in `{repo}`: {}; push `{branch}` first, and check that the token may write to the repository",
-            reason(&out.stderr)
-        );
+        bail!("{}", commands::pr_create_error(&repo, base, branch, &out.stderr));
     }
     commands::parse_created_pr(&out.stdout).with_context(|| format!("cannot read the new pull request from `{branch}` in `{repo}`"))
 }

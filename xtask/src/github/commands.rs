@@ -109,6 +109,47 @@ pub fn parse_created_release(stdout: &str, tag: &str, target: &str) -> Result<Re
     Ok(Release { tag: tag.to_string(), target: target.to_string(), url: printed_url(stdout)?.to_string() })
 }
 
+/// What `gh` said went wrong: its stderr without the `gh: ` prefix.
+pub fn reason(stderr: &str) -> String {
+    let text = stderr.trim().trim_start_matches("gh: ").to_string();
+    if text.is_empty() {
+        "`gh` printed no error".to_string()
+    } else {
+        text
+    }
+}
+
+// The errors of failed runs (`stderr` masked already): the step, the tag or branch, what `gh`
+// said, and what to do next.
+
+pub fn release_view_error(repo: &str, tag: &str, stderr: &str) -> String {
+    format!("cannot look up the GitHub release `{tag}` of `{repo}`: {}; check that the token can read the repository, then rerun", reason(stderr))
+}
+
+pub fn release_create_error(repo: &str, tag: &str, target: &str, stderr: &str) -> String {
+    let why = reason(stderr);
+    let next = if why.contains("already exists") {
+        format!("`gh release view {tag} --repo {repo}` shows it; rerun the release to continue from it")
+    } else {
+        "check that the token may write to the repository, then rerun".to_string()
+    };
+    format!("cannot create the GitHub release `{tag}` at `{target}` in `{repo}`: {why}; {next}")
+}
+
+pub fn pr_list_error(repo: &str, branch: &str, stderr: &str) -> String {
+    format!("cannot list the open pull requests of branch `{branch}` in `{repo}`: {}; check that the token can read the repository, then rerun", reason(stderr))
+}
+
+pub fn pr_create_error(repo: &str, base: &str, branch: &str, stderr: &str) -> String {
+    let why = reason(stderr);
+    let next = if why.contains("already exists") {
+        "rerun the release to continue from that pull request".to_string()
+    } else {
+        format!("push `{branch}` first, and check that the token may write to the repository")
+    };
+    format!("cannot open a pull request from `{branch}` into `{base}` in `{repo}`: {why}; {next}")
+}
+
 /// `gh`'s output for an error message.
 fn shown(stdout: &str) -> String {
     match stdout.trim() {

@@ -76,6 +76,29 @@ impl StandIn {
         text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
+    /// Runs `gh` (through the wrapper) with `args`, as the xtask does: in `dir`, with no GitHub
+    /// settings from the outer environment, then [`StandIn::env`], and prompts off.
+    pub fn gh<S: AsRef<std::ffi::OsStr>>(&self, dir: &Path, args: &[S]) -> Run {
+        let mut cmd = Command::new(self.dir.path().join("tools/bin/gh"));
+        cmd.args(args).current_dir(dir).env("GH_PROMPT_DISABLED", "1").env("GH_NO_UPDATE_NOTIFIER", "1");
+        for var in OUTER_GITHUB_VARIABLES {
+            cmd.env_remove(var);
+        }
+        cmd.envs(self.env());
+        cmd.output().unwrap().into()
+    }
+
+    /// `GET /__state`: the releases and pull requests created so far.
+    pub fn state(&self) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(stream, "GET /__state HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (_, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        serde_json::from_str(body).unwrap()
+    }
+
     /// The argv of every `gh` run, one line each.
     pub fn gh_calls(&self) -> Vec<String> {
         let text = std::fs::read_to_string(self.dir.path().join("gh-calls.log")).unwrap_or_default();
@@ -90,21 +113,24 @@ impl Drop for StandIn {
     }
 }
 
+/// The outer environment's GitHub settings, which no test may inherit.
+const OUTER_GITHUB_VARIABLES: [&str; 9] = [
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
+    "GH_HOST",
+    "GH_REPO",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "GITHUB_STEP_SUMMARY",
+];
+
 /// Runs the xtask on `root` with no GitHub settings from the outer environment, then `env`.
 pub fn xtask(root: &Path, args: &[&str], env: &[(String, String)]) -> Run {
     let mut cmd = Command::new(super::xtask_bin());
     cmd.arg("--root").arg(root).args(args).env("NO_COLOR", "1");
-    for var in [
-        "GH_TOKEN",
-        "GITHUB_TOKEN",
-        "GH_ENTERPRISE_TOKEN",
-        "GITHUB_ENTERPRISE_TOKEN",
-        "GH_HOST",
-        "GH_REPO",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "GITHUB_STEP_SUMMARY",
-    ] {
+    for var in OUTER_GITHUB_VARIABLES {
         cmd.env_remove(var);
     }
     for (k, v) in env {

@@ -39,6 +39,11 @@ pub fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
+    // `gh release view` races two requests and drops the loser, sometimes before sending a
+    // byte of it: a connection closed without a request is no request, not one for `/`.
+    if line.trim().is_empty() {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before a request line"));
+    }
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or_default().to_string();
     let target = parts.next().unwrap_or("/");
