@@ -123,7 +123,8 @@ pub fn reason(stderr: &str) -> String {
 // said, and what to do next.
 
 pub fn release_view_error(repo: &str, tag: &str, stderr: &str) -> String {
-    format!("cannot look up the GitHub release `{tag}` of `{repo}`: {}; check that the token can read the repository, then rerun", reason(stderr))
+    let why = reason(stderr);
+    format!("cannot look up the GitHub release `{tag}` of `{repo}`: {why}; check that the token can read the repository, then rerun")
 }
 
 pub fn release_create_error(repo: &str, tag: &str, target: &str, stderr: &str) -> String {
@@ -137,7 +138,8 @@ pub fn release_create_error(repo: &str, tag: &str, target: &str, stderr: &str) -
 }
 
 pub fn pr_list_error(repo: &str, branch: &str, stderr: &str) -> String {
-    format!("cannot list the open pull requests of branch `{branch}` in `{repo}`: {}; check that the token can read the repository, then rerun", reason(stderr))
+    let why = reason(stderr);
+    format!("cannot list the open pull requests of branch `{branch}` in `{repo}`: {why}; check that the token can read the repository, then rerun")
 }
 
 pub fn pr_create_error(repo: &str, base: &str, branch: &str, stderr: &str) -> String {

@@ -173,9 +173,11 @@ pub fn answer(state: &State, body: &str) -> (u16, Value) {
     }
     for (key, args) in calls(query, "release") {
         let tag = argument(args, "tagName", variables);
-        // Only `isDraft` and `databaseId` are asked for; GitHub answers `null` for no release.
+        // `gh release view` asks only for `databaseId` and `isDraft`, to find drafts; GitHub
+        // answers `null` when there is no release.
         let release = created.release(&repo, tag.as_str().unwrap_or("")).map(|r| {
-            json!({"databaseId": r.id, "id": format!("RE_{}", r.id), "isDraft": r.draft, "tagName": r.tag, "name": r.title, "url": rest::release_json(r)["html_url"]})
+            let url = rest::release_json(r)["html_url"].clone();
+            json!({"databaseId": r.id, "id": format!("RE_{}", r.id), "isDraft": r.draft, "tagName": r.tag, "name": r.title, "url": url})
         });
         data.insert(key, release.unwrap_or(Value::Null));
     }

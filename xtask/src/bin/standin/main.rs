@@ -30,7 +30,8 @@ const USAGE: &str =
   --fail STATUS  answer every API request with this HTTP status
   --fail-first N only the first N API requests (in arrival order)
   --rate-limit   answer every GraphQL request as GitHub does when the rate limit is exhausted
-Prints `listening on 127.0.0.1:PORT` on stdout once ready.";
+Prints `listening on 127.0.0.1:PORT` on stdout once ready. `GET /__requests` is the request log,
+`GET /__state` the releases and pull requests created so far.";
 
 pub struct Pull {
     pub title: String,

@@ -113,7 +113,11 @@ fn create(created: &mut Created, repo: String, body: &str) -> Response {
         let error = json!({"resource": "Release", "code": code, "field": "tag_name"});
         Response::json(
             422,
-            &json!({"message": "Validation Failed", "errors": [error], "documentation_url": "https://docs.github.com/rest/releases/releases#create-a-release"}),
+            &json!({
+                "message": "Validation Failed",
+                "errors": [error],
+                "documentation_url": "https://docs.github.com/rest/releases/releases#create-a-release",
+            }),
         )
     };
     if tag.is_empty() {
