@@ -11,6 +11,7 @@ mod index;
 mod monorepo;
 mod output;
 mod pkg;
+mod publish;
 mod pyproject;
 mod requirement;
 mod sample;
@@ -71,6 +72,10 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
         flags::XtaskCmd::Pkg(cmd) => {
             sh.change_dir(root(flags.root)?);
             cmd.run(&sh, trailing)
+        }
+        flags::XtaskCmd::Publish(cmd) => {
+            sh.change_dir(root(flags.root)?);
+            cmd.run(&sh)
         }
     }
 }
