@@ -287,17 +287,19 @@ fn the_token_never_appears_in_output_or_argv() {
     let env = [("XTASK_TOOLS_DIR", tools.path().to_str().unwrap())];
     let mut outputs = Vec::new();
     let started = Instant::now();
-    for args in [&["--all", "--dry-run"][..], &["--all", "--dry-run", "--json"], &["llama-index-core", "llama-index-instrumentation"], &["--all", "--json"]] {
+    for args in [&["--all", "--dry-run"][..], &["--all", "--dry-run", "--json"], &["llama-index-core", "llama-index-instrumentation"]] {
         let run = publish_env(&s, &server.index_url(), args, &env);
         outputs.push(run.stdout + &run.stderr);
     }
+    poetry_upload_with_token(&s, &server, &env, &mut outputs);
+    let run = publish_env(&s, &server.index_url(), &["--all", "--json"], &env);
+    outputs.push(run.stdout + &run.stderr);
     // A failing upload: the error quotes the tool's output, which must not carry the token.
     s.write("llama-index-core/llama_index/core/base.py", "# changed\n");
     let failed = publish_env(&s, &server.index_url(), &["llama-index-core"], &env).fails_with(1);
     outputs.push(failed.stdout + &failed.stderr);
     let down = publish_env(&s, "http://127.0.0.1:9", &["llama-index-utils/llama-index-utils-workflow", "--retries", "0"], &env);
     outputs.push(down.stdout + &down.stderr);
-    poetry_upload_with_token(&s, &server, &env, &mut outputs);
     let argv = std::fs::read_to_string(&log).unwrap();
     let lines = |prefix: &str| argv.lines().filter(|l| l.starts_with(prefix)).collect::<Vec<_>>();
     assert!(!lines("uv publish").is_empty() && lines("uv publish").iter().all(|l| l.ends_with("[token:set]")), "the token reaches uv through its environment:\n{argv}");
@@ -313,4 +315,5 @@ fn poetry_upload_with_token(s: &Sample, server: &PypiServer, env: &[(&str, &str)
     let dir = "llama-index-integrations/embeddings/llama-index-embeddings-openai";
     let run = publish_env(s, &server.index_url(), &[dir, "--backend", "poetry"], env);
     outputs.push(run.stdout + &run.stderr);
+    assert_eq!(run.code, 0, "{}", outputs.last().unwrap());
 }

@@ -154,54 +154,57 @@ fn publish_one(
             return Outcome::Blocked(format!("{e:#}"));
         }
     }
-    let mut on_index = item.on_index.clone();
-    let mut attempt = 0;
+    let decision = match decide_now(index, p, build, &item.on_index) {
+        Ok(d) => d,
+        Err(outcome) => return outcome,
+    };
+    if decision.upload.is_empty() {
+        return Outcome::AlreadyPublished { files: decision.same };
+    }
+    let mut skipped = decision.same;
+    let mut pending = decision.upload;
     let mut uploaded = Vec::new();
-    let skipped = loop {
-        let decision = match remote::files_with_digests(index, &p.name, &p.version, &on_index) {
-            Ok(remote) => plan::decide(&local(build), &remote),
-            Err(e) => return Outcome::Failed(format!("{e:#}")),
-        };
-        if !decision.conflicts.is_empty() {
-            let list: Vec<String> =
-                decision.conflicts.iter().map(|(f, ours, theirs)| format!("`{f}` (ours {}…, the index's {}…)", &ours[..12.min(ours.len())], &theirs[..12.min(theirs.len())])).collect();
-            return Outcome::Failed(format!(
-                "{} already on the index with other content: version {} of `{}` is burned; bump it (`cargo xtask pkg bump {}`) and publish the new version",
-                list.join(", "),
-                p.version,
-                p.display_name,
-                p.dir
-            ));
-        }
-        if decision.upload.is_empty() {
-            if uploaded.is_empty() && attempt == 0 {
-                return Outcome::AlreadyPublished { files: decision.same };
-            }
-            break decision.same;
-        }
-        output::status("uploading", &format!("{}: {}", label(p), decision.upload.join(", ")));
-        let paths: Vec<PathBuf> = decision.upload.iter().map(|f| build.path(f)).collect();
+    let mut attempt = 0;
+    let mut rechecked = false;
+    while !pending.is_empty() {
+        output::status("uploading", &format!("{}: {}", label(p), pending.join(", ")));
+        let paths: Vec<PathBuf> = pending.iter().map(|f| build.path(f)).collect();
         match upload::upload(tool, options.backend, &options.publish_url, &repo.root.join(&p.dir), &paths, credentials) {
-            Ok(()) => {
-                uploaded.extend(decision.upload.clone());
-                let skipped = decision.same.iter().filter(|f| !uploaded.contains(f)).cloned().collect();
-                break skipped;
-            }
+            Ok(()) => uploaded.append(&mut pending),
             Err(Failure::Transient(why)) if attempt < options.retries => {
                 attempt += 1;
+                // uv names each file as it starts it and stops at the first failure: the files
+                // it started before the failed one went through, so only the rest go again.
+                if let Some(failed) = pending.iter().find(|f| why.contains(&format!("/{f}`"))).cloned() {
+                    let done: Vec<String> =
+                        pending.iter().filter(|f| **f != failed && why.contains(&format!("Uploading {f} "))).cloned().collect();
+                    pending.retain(|f| !done.contains(f));
+                    uploaded.extend(done);
+                }
                 let pause = backoff(attempt);
                 output::status("retrying", &format!("{} in {}: {}", label(p), index::human(pause), why.lines().last().unwrap_or("").trim()));
                 std::thread::sleep(pause);
-                // Part of the upload may have landed: look again, so nothing is sent twice.
-                match index.project(&p.name) {
-                    Ok(project) => on_index = project.and_then(|pr| pr.releases.get(&p.version).cloned()).unwrap_or_default(),
-                    Err(e) => return Outcome::Failed(format!("{e:#}")),
-                }
             }
             Err(Failure::Transient(why)) => return Outcome::Failed(format!("{why}\n(gave up after {} attempts)", attempt + 1)),
+            // An upload whose answer was lost may have landed: the index says "exists". Look
+            // once: the same bytes there are a success, other bytes a conflict.
+            Err(Failure::Permanent(why)) if !rechecked && (attempt > 0 || !uploaded.is_empty()) && mentions_existing(&why) => {
+                rechecked = true;
+                let on_index = match index.project(&p.name) {
+                    Ok(project) => project.and_then(|pr| pr.releases.get(&p.version).cloned()).unwrap_or_default(),
+                    Err(e) => return Outcome::Failed(format!("{e:#}")),
+                };
+                let decision = match decide_now(index, p, build, &on_index) {
+                    Ok(d) => d,
+                    Err(outcome) => return outcome,
+                };
+                uploaded.extend(pending.iter().filter(|f| decision.same.contains(f)).cloned());
+                pending = decision.upload;
+                skipped.retain(|f| !uploaded.contains(f));
+            }
             Err(Failure::Permanent(why)) => return Outcome::Failed(why),
         }
-    };
+    }
     // Published means visible: dependants in the next wave may be installed against it.
     let names: Vec<&str> = build.manifest.files.iter().map(|f| f.filename.as_str()).collect();
     let visible = index::wait_for(&format!("{} to be visible on the index", label(p)), options.wait, || {
@@ -213,6 +216,31 @@ fn publish_one(
         Ok(()) => Outcome::Published { uploaded, skipped },
         Err(e) => Outcome::Failed(format!("uploaded, but {e:#}")),
     }
+}
+
+/// Compares the build with the index's files of its version: the files to upload, or the
+/// failure when some differ (the version is burned).
+fn decide_now(index: &Index, p: &Package, build: &Build, on_index: &[crate::index::DistFile]) -> Result<plan::FileDecision, Outcome> {
+    let remote = remote::files_with_digests(index, &p.name, &p.version, on_index).map_err(|e| Outcome::Failed(format!("{e:#}")))?;
+    let decision = plan::decide(&local(build), &remote);
+    if decision.conflicts.is_empty() {
+        return Ok(decision);
+    }
+    let short = |s: &str| s[..12.min(s.len())].to_string();
+    let list: Vec<String> =
+        decision.conflicts.iter().map(|(f, ours, theirs)| format!("`{f}` (ours {}…, the index's {}…)", short(ours), short(theirs))).collect();
+    Err(Outcome::Failed(format!(
+        "{} already on the index with other content: version {} of `{}` is burned; bump it (`cargo xtask pkg bump {}`) and publish the new version",
+        list.join(", "),
+        p.version,
+        p.display_name,
+        p.dir
+    )))
+}
+
+fn mentions_existing(why: &str) -> bool {
+    let lower = why.to_lowercase();
+    lower.contains("exist") || lower.contains("409")
 }
 
 /// Exponential backoff with jitter: 1 s, 2 s, 4 s… capped at 30 s, ±25%, so that parallel
