@@ -226,8 +226,10 @@ fn publish_and_kill(s: &Sample, index: &str, prefix: &str, lines: usize) -> Stri
         if line.trim_start().starts_with(prefix) {
             seen += 1;
             if seen == lines {
-                // The whole group, as a cancelled CI job or a closed terminal would.
-                Command::new("kill").args(["-9", &format!("-{pid}")]).status().unwrap();
+                // The whole group, as a cancelled CI job or a closed terminal would. Spelled
+                // `-s KILL -- -PGID`: some `kill` versions read `-9 -PGID` as "every process".
+                assert!(pid > 1, "a real process group");
+                Command::new("kill").args(["-s", "KILL", "--", &format!("-{pid}")]).status().unwrap();
                 break;
             }
         }
