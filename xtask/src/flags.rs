@@ -90,7 +90,7 @@ xflags::xflags! {
             optional --all
             /// Packages whose version changed since this ref (new packages count).
             optional --changed-since rev: String
-            /// How many builds and uploads at once (default: the number of cores).
+            /// How many builds at once (default: the number of cores); uploads run 4 times as many.
             optional -j, --jobs n: usize
             /// The index's JSON API base, to see what is published (default: the configuration).
             optional --index-url url: String

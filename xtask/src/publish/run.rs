@@ -95,6 +95,7 @@ pub fn execute(repo: &Monorepo, plan: &Plan, options: &Options, index: &Index, t
     };
 
     // Build everything first: a broken build shows before anything is uploaded.
+    let started = std::time::Instant::now();
     let to_build: Vec<usize> = plan.waves.iter().flatten().copied().filter(|i| plan.items[i].blocked.is_none()).collect();
     for (&i, item) in &plan.items {
         if let Some(why) = &item.blocked {
@@ -115,14 +116,27 @@ pub fn execute(repo: &Monorepo, plan: &Plan, options: &Options, index: &Index, t
     });
     let builds = builds.into_inner().expect("threads are done");
 
+    let built = started.elapsed();
+    let started = std::time::Instant::now();
+    // Uploads mostly wait on the network and on visibility, not on the cores: run more of them.
+    let upload_jobs = (options.jobs * 4).min(16);
     for wave in &plan.waves {
         let ready: Vec<usize> = wave.iter().copied().filter(|i| builds.contains_key(i)).collect();
-        parallel(&ready, options.jobs, |&i| {
+        parallel(&ready, upload_jobs, |&i| {
             let done = outcomes.lock().expect("no panics under the lock").clone();
             let outcome = publish_one(repo, plan, options, index, tool, credentials, i, &builds[&i], &done);
             finish(i, outcome);
         });
     }
+    let fresh = builds.values().filter(|b| !b.reused).count();
+    output::note(&format!(
+        "time: building {} ({fresh} fresh, {} at once) {:.1}s; uploading and waiting for visibility in {} {:.1}s",
+        report::count(builds.len(), "package"),
+        options.jobs,
+        built.as_secs_f64(),
+        report::count(plan.waves.len(), "wave"),
+        started.elapsed().as_secs_f64()
+    ));
     outcomes.into_inner().expect("threads are done")
 }
 
