@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::{output::ColorChoice, version::Bump as BumpKind};
+use crate::{config::Backend, output::ColorChoice, version::Bump as BumpKind};
 
 xflags::xflags! {
     src "./src/flags.rs"
@@ -74,6 +74,38 @@ xflags::xflags! {
                 /// Start nothing new after the first failure.
                 optional --fail-fast
             }
+        }
+
+        /// Build and upload packages to a package index, in dependency order, resumably.
+        ///
+        /// Every selected package is built first, in parallel; then the packages are uploaded
+        /// in waves of the dependency order, each once its internal dependencies are visible on
+        /// the index. Files already on the index with the same sha256 are skipped, so running
+        /// the same command again finishes an interrupted run. Credentials come from
+        /// `UV_PUBLISH_TOKEN`, or `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`.
+        cmd publish {
+            /// Package directories, relative to the root.
+            repeated paths: String
+            /// Every package of the monorepo.
+            optional --all
+            /// Packages whose version changed since this ref (new packages count).
+            optional --changed-since rev: String
+            /// How many builds at once (default: the number of cores); uploads run 4 times as many.
+            optional -j, --jobs n: usize
+            /// The index's JSON API base, to see what is published (default: the configuration).
+            optional --index-url url: String
+            /// Where uploads go (default: the configuration).
+            optional --publish-url url: String
+            /// `uv` or `poetry` (default: the configuration).
+            optional --backend backend: Backend
+            /// How long to wait for a dependency to be visible on the index (default: 5m).
+            optional --wait duration: String
+            /// Retries of an upload that failed for a transient reason (default: 4).
+            optional --retries n: u32
+            /// Print the plan and build nothing, upload nothing.
+            optional --dry-run
+            /// The report (or the plan) as JSON on stdout.
+            optional --json
         }
 
         /// The changelog: pull requests since the last release, by package, into CHANGELOG.md.
@@ -199,6 +231,7 @@ pub struct Xtask {
 #[derive(Debug)]
 pub enum XtaskCmd {
     Pkg(Pkg),
+    Publish(Publish),
     Changelog(Changelog),
     Prepare(Prepare),
     Check(Check),
@@ -260,6 +293,22 @@ pub struct Exec {
     pub all: bool,
     pub jobs: Option<usize>,
     pub fail_fast: bool,
+}
+
+#[derive(Debug)]
+pub struct Publish {
+    pub paths: Vec<String>,
+
+    pub all: bool,
+    pub changed_since: Option<String>,
+    pub jobs: Option<usize>,
+    pub index_url: Option<String>,
+    pub publish_url: Option<String>,
+    pub backend: Option<Backend>,
+    pub wait: Option<String>,
+    pub retries: Option<u32>,
+    pub dry_run: bool,
+    pub json: bool,
 }
 
 #[derive(Debug)]

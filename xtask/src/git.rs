@@ -59,3 +59,34 @@ pub fn dirty_files(sh: &Shell) -> Result<Vec<String>> {
     let out = exec::read(cmd!(sh, "git -c core.quotePath=false status --porcelain --untracked-files=all"))?;
     Ok(out.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_string()).collect())
 }
+
+/// The contents of `paths` (relative to the root) at `rev`, `None` where a path does not exist
+/// there: one `git cat-file --batch` for all of them, which matters with 2,000 packages.
+pub fn files_at(sh: &Shell, rev: &str, paths: &[String]) -> Result<Vec<Option<String>>> {
+    ensure_repo(sh)?;
+    ensure_commit(sh, rev)?;
+    let input: String = paths.iter().map(|p| format!("{rev}:{p}\n")).collect();
+    let output = cmd!(sh, "git cat-file --batch").stdin(input).ignore_status().quiet().output()?;
+    if !output.status.success() {
+        bail!("`git cat-file --batch` failed ({}):\n{}", output.status, String::from_utf8_lossy(&output.stderr).trim_end());
+    }
+    let mut out = Vec::with_capacity(paths.len());
+    let mut rest: &[u8] = &output.stdout;
+    for path in paths {
+        let line_end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let header = String::from_utf8_lossy(&rest[..line_end]).into_owned();
+        rest = rest.get(line_end + 1..).unwrap_or_default();
+        if header.ends_with(" missing") || header.ends_with(" ambiguous") {
+            out.push(None);
+            continue;
+        }
+        // `<sha> blob <size>`, then exactly `size` bytes and a newline.
+        let size: usize = header.rsplit(' ').next().and_then(|s| s.parse().ok()).ok_or_else(|| {
+            anyhow::anyhow!("`git cat-file --batch` printed `{header}` for `{rev}:{path}`, which is not an object header")
+        })?;
+        let body = rest.get(..size).unwrap_or(rest);
+        out.push(Some(String::from_utf8_lossy(body).into_owned()));
+        rest = rest.get(size + 1..).unwrap_or_default();
+    }
+    Ok(out)
+}

@@ -16,6 +16,7 @@ mod monorepo;
 mod output;
 mod pkg;
 mod prepare;
+mod publish;
 mod pyproject;
 mod requirement;
 mod sample;
@@ -78,6 +79,7 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
         flags::XtaskCmd::Changelog(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Prepare(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Check(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Publish(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Test(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Fmt(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),

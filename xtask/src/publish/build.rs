@@ -1,0 +1,116 @@
+//! Building one package with the configured backend into `target/publish/<name>-<version>/`,
+//! through a staging directory renamed into place, so that a killed build never leaves a
+//! manifest behind and a finished one is reused while its sources stay the same.
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context, Result};
+
+use super::{
+    manifest::{self, Manifest},
+    upload::Credentials,
+};
+use crate::{config::Backend, monorepo::Package};
+
+/// Where the builds of a run go: `target/publish/` under the monorepo's root.
+pub fn builds_dir(root: &Path) -> PathBuf {
+    root.join("target").join("publish")
+}
+
+/// The directory of one package's build.
+pub fn out_dir(root: &Path, p: &Package) -> PathBuf {
+    builds_dir(root).join(format!("{}-{}", p.name, p.version))
+}
+
+/// A finished build: its manifest and its directory.
+#[derive(Debug, Clone)]
+pub struct Build {
+    pub manifest: Manifest,
+    pub dir: PathBuf,
+    /// Reused from an earlier run instead of built now.
+    pub reused: bool,
+}
+
+impl Build {
+    pub fn path(&self, filename: &str) -> PathBuf {
+        self.dir.join(filename)
+    }
+}
+
+/// The build of `p` from an earlier run, when its sources have not changed since.
+pub fn reusable(root: &Path, p: &Package, backend: Backend) -> Option<Build> {
+    let dir = out_dir(root, p);
+    let manifest = Manifest::load_intact(&dir)?;
+    let source = manifest::source_digest(&root.join(&p.dir)).ok()?;
+    (manifest.source == source && manifest.backend == backend.to_string() && manifest.version == p.version.to_string())
+        .then_some(Build { manifest, dir, reused: true })
+}
+
+/// Builds `p` (or reuses its earlier build). Credentials are removed from the build's
+/// environment: a build backend runs code from the package and has no use for them.
+pub fn build(root: &Path, p: &Package, backend: Backend, tool: &Path, credentials: &Credentials) -> Result<Build> {
+    if let Some(build) = reusable(root, p, backend) {
+        return Ok(build);
+    }
+    let src = root.join(&p.dir);
+    let source = manifest::source_digest(&src)?;
+    let parent = builds_dir(root);
+    std::fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    // Builds are outputs, never sources: keep them out of `git status` even without a
+    // `/target` line in the monorepo's .gitignore.
+    let ignore = parent.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(&ignore, "*\n").with_context(|| format!("cannot write {}", ignore.display()))?;
+    }
+    let staging = parent.join(format!(".staging-{}-{}", p.name, p.version));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+    let staging_arg = staging.to_string_lossy().into_owned();
+    let (args, shown): (Vec<&str>, &str) = match backend {
+        Backend::Uv => (vec!["build", "--no-progress", "--out-dir", &staging_arg], "uv build"),
+        Backend::Poetry => (vec!["build", "--no-interaction", "--output", &staging_arg], "poetry build"),
+    };
+    let expr = duct::cmd(tool, &args).dir(&src).full_env(super::upload::child_env()).stdin_null().stderr_to_stdout().unchecked();
+    let mut text = String::new();
+    let status = expr.reader().and_then(|mut r| {
+        r.read_to_string(&mut text)?;
+        Ok(r.try_wait()?.map(|o| o.status))
+    });
+    let ok = match status {
+        Ok(Some(status)) => status.success(),
+        Ok(None) => false,
+        Err(e) => bail!("cannot run `{shown}` in {}: {e}", p.dir),
+    };
+    if !ok {
+        let _ = std::fs::remove_dir_all(&staging);
+        bail!(
+            "`{shown}` failed in `{}`:\n{}\nfix the build (run `{shown}` in that directory to see it), then rerun",
+            p.dir,
+            credentials.redact(&tail(&text, 15))
+        );
+    }
+    let files = Manifest::scan(&staging)?;
+    let manifest = Manifest {
+        name: p.display_name.clone(),
+        version: p.version.to_string(),
+        backend: backend.to_string(),
+        source,
+        files,
+    };
+    let path = staging.join(manifest::FILE);
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest.to_json()).expect("JSON values serialise"))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let dir = out_dir(root, p);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&staging, &dir).with_context(|| format!("cannot move the build into {}", dir.display()))?;
+    Ok(Build { manifest, dir, reused: false })
+}
+
+/// The last `n` lines of a child's output, indented, for an error message.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}

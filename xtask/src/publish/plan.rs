@@ -1,0 +1,225 @@
+//! The publish plan, as pure functions of the monorepo and the index's state: which packages
+//! changed, the waves of the dependency order, what each package waits for, what is blocked
+//! from the start, and which built files to upload, skip or refuse.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
+
+use crate::{
+    graph::Graph,
+    index::Project,
+    monorepo::Package,
+    pyproject::Pyproject,
+    requirement::Requirement,
+    version::Version,
+};
+
+/// The packages whose version differs from the one in `old` (`pyproject.toml` at the ref, one
+/// per package, `None` where the package did not exist there: new packages count as changed).
+pub fn changed_since(packages: &[Package], old: &[Option<String>]) -> BTreeSet<usize> {
+    let mut changed = BTreeSet::new();
+    for (i, (p, text)) in packages.iter().zip(old).enumerate() {
+        // An old file that no longer parses has no comparable version: publish what is there now.
+        let before = text.as_deref().and_then(|t| Pyproject::parse(std::path::Path::new(&p.pyproject_display()), t).ok());
+        if before.is_none_or(|b| b.version != p.version) {
+            changed.insert(i);
+        }
+    }
+    changed
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    /// Indices into the monorepo's packages, in waves of the dependency order.
+    pub waves: Vec<Vec<usize>>,
+    pub items: BTreeMap<usize, Item>,
+}
+
+#[derive(Debug)]
+pub struct Item {
+    /// The files of this very version already on the index (empty when it is not there).
+    pub on_index: Vec<crate::index::DistFile>,
+    /// Internal dependencies that must be visible on the index before the upload.
+    pub needs: Vec<Need>,
+    /// Why the package cannot be published at all, known before anything runs.
+    pub blocked: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Need {
+    pub dep: usize,
+    pub requirement: Requirement,
+    /// Whether the dependency is published in this run (then its outcome matters).
+    pub selected: bool,
+    /// The version to wait for: the one being published when the requirement allows it;
+    /// otherwise any version the requirement allows.
+    pub exact: Option<Version>,
+}
+
+impl Need {
+    /// Whether `project` shows a release that satisfies this need (files present, not yanked).
+    pub fn satisfied_by(&self, project: Option<&Project>) -> bool {
+        let Some(project) = project else { return false };
+        project.releases.iter().any(|(v, files)| {
+            !files.is_empty()
+                && files.iter().any(|f| !f.yanked)
+                && match &self.exact {
+                    Some(exact) => v == exact,
+                    None => self.requirement.allows(v).unwrap_or(false),
+                }
+        })
+    }
+}
+
+/// Plans the publication of `selected`. `remote` holds what the index knows about every
+/// selected package and every internal dependency of one (`None`: the project is not there).
+pub fn plan(
+    packages: &[Package],
+    graph: &Graph,
+    selected: &BTreeSet<usize>,
+    remote: &BTreeMap<usize, Option<Project>>,
+) -> Result<Plan> {
+    let waves = graph.waves(selected, packages)?;
+    let mut items = BTreeMap::new();
+    for wave in &waves {
+        for &i in wave {
+            let p = &packages[i];
+            let on_index = remote
+                .get(&i)
+                .and_then(|r| r.as_ref())
+                .and_then(|r| r.releases.get(&p.version))
+                .cloned()
+                .unwrap_or_default();
+            let mut needs = Vec::new();
+            let mut blocked = Vec::new();
+            for &d in graph.dependencies(i) {
+                let dep = &packages[d];
+                // A package may name the same dependency twice (with markers); each must hold.
+                for requirement in p.dependencies.iter().filter(|r| r.name == dep.name) {
+                    let is_selected = selected.contains(&d);
+                    let exact = (is_selected && requirement.allows(&dep.version).unwrap_or(false)).then(|| dep.version.clone());
+                    let need = Need { dep: d, requirement: requirement.clone(), selected: is_selected, exact };
+                    if !is_selected && !need.satisfied_by(remote.get(&d).and_then(|r| r.as_ref())) {
+                        blocked.push(format!(
+                            "needs `{requirement}`, which is neither on the index nor selected; publish `{}` too (add `{}`)",
+                            dep.display_name, dep.dir
+                        ));
+                    }
+                    needs.push(need);
+                }
+            }
+            let blocked = (!blocked.is_empty()).then(|| blocked.join("; "));
+            items.insert(i, Item { on_index, needs, blocked });
+        }
+    }
+    Ok(Plan { waves, items })
+}
+
+/// What to do with each built file, given the files of the same version on the index.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FileDecision {
+    pub upload: Vec<String>,
+    /// Already there with the same sha256.
+    pub same: Vec<String>,
+    /// Already there with other content: (filename, ours, theirs).
+    pub conflicts: Vec<(String, String, String)>,
+}
+
+/// `local`: (filename, sha256) of the build; `remote`: (filename, sha256) on the index.
+pub fn decide(local: &[(String, String)], remote: &[(String, String)]) -> FileDecision {
+    let remote: BTreeMap<&str, &str> = remote.iter().map(|(f, s)| (f.as_str(), s.as_str())).collect();
+    let mut d = FileDecision::default();
+    for (file, ours) in local {
+        match remote.get(file.as_str()) {
+            None => d.upload.push(file.clone()),
+            Some(theirs) if theirs.eq_ignore_ascii_case(ours) => d.same.push(file.clone()),
+            Some(theirs) => d.conflicts.push((file.clone(), ours.clone(), theirs.to_string())),
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{index::DistFile, pyproject::Table, requirement::PackageName};
+
+    fn pkg(name: &str, version: &str, deps: &[&str]) -> Package {
+        Package {
+            dir: format!("dir/{name}"),
+            name: PackageName::new(name),
+            display_name: name.to_string(),
+            version: version.parse().unwrap(),
+            dependencies: deps.iter().map(|d| Requirement::parse(d).unwrap()).collect(),
+            requires_python: None,
+            build_backend: None,
+            table: Table::Project,
+        }
+    }
+
+    fn project(name: &str, versions: &[&str]) -> Option<Project> {
+        let file = |v: &str| DistFile { filename: format!("{name}-{v}.tar.gz"), sha256: None, yanked: false };
+        Some(Project { name: name.to_string(), releases: versions.iter().map(|v| (v.parse().unwrap(), vec![file(v)])).collect() })
+    }
+
+    #[test]
+    fn waves_needs_and_blocked_packages() {
+        let packages = vec![
+            pkg("core", "0.2.0", &[]),
+            pkg("emb", "0.1.1", &["core>=0.2"]),
+            pkg("vs", "0.3.0", &["core>=0.1", "emb>=0.1.0"]),
+            pkg("pack", "0.5.0", &["vs>=9"]),
+            pkg("lonely", "1.0.0", &["missing-dep>=1", "other>=2"]),
+            pkg("other", "1.0.0", &[]),
+        ];
+        let graph = Graph::new(&packages);
+        let selected: BTreeSet<usize> = [0, 1, 2, 3, 4].into_iter().collect();
+        let remote: BTreeMap<usize, Option<Project>> = [
+            (0, project("core", &["0.1.0"])),
+            (1, None),
+            (2, project("vs", &["0.3.0"])),
+            (3, None),
+            (4, None),
+            (5, project("other", &["1.0.0"])),
+        ]
+        .into_iter()
+        .collect();
+        let plan = plan(&packages, &graph, &selected, &remote).unwrap();
+        assert_eq!(plan.waves, vec![vec![0, 4], vec![1], vec![2], vec![3]]);
+        let show = |i: usize| {
+            let item = &plan.items[&i];
+            let needs: Vec<String> = item
+                .needs
+                .iter()
+                .map(|n| format!("{} {}", n.requirement, n.exact.as_ref().map_or("any".to_string(), |v| format!("={v}"))))
+                .collect();
+            format!("{} on_index={} needs=[{}] blocked={:?}", packages[i].name, item.on_index.len(), needs.join(", "), item.blocked)
+        };
+        let shown: Vec<String> = (0..5).map(show).collect();
+        expect_test::expect![[r#"
+            core on_index=0 needs=[] blocked=None
+            emb on_index=0 needs=[core>=0.2 =0.2.0] blocked=None
+            vs on_index=1 needs=[core>=0.1 =0.2.0, emb>=0.1.0 =0.1.1] blocked=None
+            pack on_index=0 needs=[vs>=9 any] blocked=None
+            lonely on_index=0 needs=[other>=2 any] blocked=Some("needs `other>=2`, which is neither on the index nor selected; publish `other` too (add `dir/other`)")"#]]
+        .assert_eq(&shown.join("\n"));
+    }
+
+    #[test]
+    fn changed_versions_and_new_packages() {
+        let packages = vec![pkg("a", "1.0.1", &[]), pkg("b", "2.0.0", &[]), pkg("c", "0.1.0", &[])];
+        let old = |v: &str| Some(format!("[project]\nname = \"x\"\nversion = \"{v}\"\n"));
+        let changed = changed_since(&packages, &[old("1.0.0"), old("2.0"), None]);
+        assert_eq!(changed.into_iter().collect::<Vec<_>>(), vec![0, 2], "2.0 == 2.0.0; new packages count");
+    }
+
+    #[test]
+    fn file_decisions() {
+        let s = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+        let d = decide(&s(&[("a.whl", "11"), ("a.tar.gz", "22"), ("b.whl", "33")]), &s(&[("a.whl", "11"), ("a.tar.gz", "99")]));
+        assert_eq!(d.upload, ["b.whl"]);
+        assert_eq!(d.same, ["a.whl"]);
+        assert_eq!(d.conflicts, [("a.tar.gz".to_string(), "22".to_string(), "99".to_string())]);
+    }
+}

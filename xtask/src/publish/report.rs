@@ -1,0 +1,164 @@
+//! What `publish` tells people: the plan, the outcome of every package as a table, as JSON and
+//! as a GitHub Actions step summary. Pure text building; printing is the caller's.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::plan::Plan;
+use crate::{monorepo::Package, output};
+
+/// How one selected package ended (or, in a dry run, what would happen to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Published { uploaded: Vec<String>, skipped: Vec<String> },
+    AlreadyPublished { files: Vec<String> },
+    Failed(String),
+    Blocked(String),
+    Planned(String),
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Published { .. } => "published",
+            Outcome::AlreadyPublished { .. } => "already published",
+            Outcome::Failed(_) => "failed",
+            Outcome::Blocked(_) => "blocked",
+            Outcome::Planned(_) => "planned",
+        }
+    }
+
+    /// Whether the package is on the index now, as the run wanted.
+    pub fn is_done(&self) -> bool {
+        matches!(self, Outcome::Published { .. } | Outcome::AlreadyPublished { .. })
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Outcome::Published { uploaded, skipped } if skipped.is_empty() => format!("{} uploaded", count(uploaded.len(), "file")),
+            Outcome::Published { uploaded, skipped } => {
+                format!("{} uploaded, {} already there", count(uploaded.len(), "file"), skipped.len())
+            }
+            Outcome::AlreadyPublished { files } => format!("{} already on the index", count(files.len(), "file")),
+            Outcome::Failed(why) | Outcome::Blocked(why) | Outcome::Planned(why) => why.lines().next().unwrap_or("").to_string(),
+        }
+    }
+}
+
+pub fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// A URL without any `user:password@` part, for printing.
+pub fn shown_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..host_end].rfind('@') {
+                Some(at) => format!("{scheme}://[REDACTED]@{}", &rest[at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The plan as text: one block per wave, one line per package with what will happen to it.
+pub fn plan_text(packages: &[Package], plan: &Plan, what: &BTreeMap<usize, String>, header: &str) -> String {
+    let mut out = format!("{header}\n");
+    for (w, wave) in plan.waves.iter().enumerate() {
+        out += &format!("wave {} ({}):\n", w + 1, count(wave.len(), "package"));
+        for i in wave {
+            let p = &packages[*i];
+            out += &format!("  {} {} ({}): {}\n", p.display_name, p.version, p.dir, what.get(i).map_or("", String::as_str));
+            let item = &plan.items[i];
+            let after: Vec<String> = item
+                .needs
+                .iter()
+                .map(|n| match &n.exact {
+                    Some(v) => format!("{} {v}", packages[n.dep].display_name),
+                    None => n.requirement.to_string(),
+                })
+                .collect();
+            if !after.is_empty() && item.blocked.is_none() {
+                out += &format!("    after {} {} visible on the index\n", after.join(", "), if after.len() == 1 { "is" } else { "are" });
+            }
+        }
+    }
+    out
+}
+
+/// One row per selected package, in plan order.
+fn rows(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usize, Outcome>) -> Vec<(usize, usize, &'static str, String)> {
+    let mut rows = Vec::new();
+    for (w, wave) in plan.waves.iter().enumerate() {
+        for &i in wave {
+            let o = outcomes.get(&i).cloned().unwrap_or(Outcome::Failed("not attempted".into()));
+            rows.push((i, w + 1, o.label(), o.detail()));
+        }
+    }
+    rows
+}
+
+pub fn summary_table(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usize, Outcome>) -> String {
+    let table: Vec<Vec<String>> = rows(packages, plan, outcomes)
+        .into_iter()
+        .map(|(i, w, label, detail)| {
+            vec![packages[i].display_name.clone(), packages[i].version.to_string(), w.to_string(), label.to_string(), detail]
+        })
+        .collect();
+    output::table(&["Package", "Version", "Wave", "Result", "Detail"], &table)
+}
+
+pub fn github_markdown(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usize, Outcome>) -> String {
+    let rows = rows(packages, plan, outcomes);
+    let done = rows.iter().filter(|r| matches!(r.2, "published" | "already published")).count();
+    let mut md = format!("### Publish: {done} of {} done\n\n| Package | Version | Wave | Result | Detail |\n| --- | --- | --- | --- | --- |\n", count(rows.len(), "package"));
+    for (i, w, label, detail) in rows {
+        let cell = |s: &str| s.replace('|', "\\|");
+        md += &format!("| `{}` | {} | {w} | {label} | {} |\n", packages[i].display_name, packages[i].version, cell(&detail));
+    }
+    md
+}
+
+pub fn json_report(
+    packages: &[Package],
+    plan: &Plan,
+    outcomes: &BTreeMap<usize, Outcome>,
+    settings: Value,
+) -> Value {
+    let waves: Vec<Value> =
+        plan.waves.iter().map(|w| Value::Array(w.iter().map(|&i| json!(packages[i].display_name)).collect())).collect();
+    let list: Vec<Value> = rows(packages, plan, outcomes)
+        .into_iter()
+        .map(|(i, w, label, _)| {
+            let p = &packages[i];
+            let mut v = json!({"name": p.display_name, "version": p.version.to_string(), "path": p.dir, "wave": w, "result": label});
+            match outcomes.get(&i) {
+                Some(Outcome::Published { uploaded, skipped }) => {
+                    v["uploaded"] = json!(uploaded);
+                    v["skipped"] = json!(skipped);
+                }
+                Some(Outcome::AlreadyPublished { files }) => v["skipped"] = json!(files),
+                Some(Outcome::Failed(why) | Outcome::Blocked(why)) => v["error"] = json!(why),
+                Some(Outcome::Planned(what)) => v["plan"] = json!(what),
+                None => v["error"] = json!("not attempted"),
+            }
+            v
+        })
+        .collect();
+    let mut report = settings;
+    report["waves"] = Value::Array(waves);
+    report["packages"] = Value::Array(list);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(super::shown_url("https://user:pw@example.com/legacy/"), "https://[REDACTED]@example.com/legacy/");
+        assert_eq!(super::shown_url("http://127.0.0.1:8080/"), "http://127.0.0.1:8080/");
+    }
+}

@@ -1,0 +1,239 @@
+//! Uploading built files with `uv publish` or `poetry publish`, credentials passed only through
+//! the child's environment, and failures sorted into transient (retry) and permanent (stop).
+
+use std::{io::Read, path::Path, path::PathBuf};
+
+use crate::config::Backend;
+
+/// The upload credentials, read once from the environment under uv's names, whichever backend
+/// uploads. They are never put on a command line, and [`Credentials::redact`] blanks them out
+/// of anything a child printed before it reaches the user.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    token: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials([REDACTED])")
+    }
+}
+
+impl Credentials {
+    pub const VARIABLES: [&'static str; 3] = ["UV_PUBLISH_TOKEN", "UV_PUBLISH_USERNAME", "UV_PUBLISH_PASSWORD"];
+
+    pub fn from_env() -> Credentials {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Credentials { token: var("UV_PUBLISH_TOKEN"), username: var("UV_PUBLISH_USERNAME"), password: var("UV_PUBLISH_PASSWORD") }
+    }
+
+    /// How the credentials are given, for the plan: never their values.
+    pub fn describe(&self) -> &'static str {
+        match (&self.token, &self.username, &self.password) {
+            (Some(_), _, _) => "token from UV_PUBLISH_TOKEN",
+            (None, Some(_), Some(_)) => "username and password from UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD",
+            (None, Some(_), None) => "username from UV_PUBLISH_USERNAME, no password",
+            _ => "none (set UV_PUBLISH_TOKEN, or UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD)",
+        }
+    }
+
+    /// `text` with every secret replaced by `[REDACTED]`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in [&self.token, &self.password].into_iter().flatten() {
+            out = out.replace(secret.as_str(), "[REDACTED]");
+        }
+        out
+    }
+
+    /// The environment of the upload child: uv reads our names itself; poetry's are mapped to
+    /// its repository named `xtask`.
+    fn env(&self, backend: Backend) -> Vec<(&'static str, String)> {
+        let mut env = Vec::new();
+        let mut put = |name: &'static str, value: &Option<String>| {
+            if let Some(v) = value {
+                env.push((name, v.clone()));
+            }
+        };
+        match backend {
+            Backend::Uv => {
+                put("UV_PUBLISH_TOKEN", &self.token);
+                put("UV_PUBLISH_USERNAME", &self.username);
+                put("UV_PUBLISH_PASSWORD", &self.password);
+            }
+            Backend::Poetry if self.token.is_some() => put("POETRY_PYPI_TOKEN_XTASK", &self.token),
+            Backend::Poetry => {
+                put("POETRY_HTTP_BASIC_XTASK_USERNAME", &self.username);
+                put("POETRY_HTTP_BASIC_XTASK_PASSWORD", &self.password);
+            }
+        }
+        env
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Worth another attempt: connection errors, timeouts, 429 and 5xx answers.
+    Transient(String),
+    /// Another attempt would fail the same way: 4xx answers, a conflicting file, a bad file.
+    Permanent(String),
+}
+
+/// Uploads `files` (all of one package, from `dir`'s build) to `publish_url`.
+pub fn upload(
+    tool: &Path,
+    backend: Backend,
+    publish_url: &str,
+    package_dir: &Path,
+    files: &[PathBuf],
+    credentials: &Credentials,
+) -> Result<(), Failure> {
+    let (args, shown, _staged) = match backend {
+        Backend::Uv => {
+            let mut args = vec!["publish".to_string(), "--no-progress".into(), "--publish-url".into(), publish_url.into()];
+            args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
+            (args, "uv publish", None)
+        }
+        Backend::Poetry => {
+            // `poetry publish` sends every file of the version in a directory: give it one
+            // holding exactly the files to send.
+            let staged = stage(files).map_err(|e| Failure::Permanent(format!("cannot prepare the upload: {e}")))?;
+            let dir = staged.to_string_lossy().into_owned();
+            (vec!["publish".into(), "--no-interaction".into(), "--repository".into(), "xtask".into(), "--dist-dir".into(), dir], "poetry publish", Some(Staged(staged)))
+        }
+    };
+    // The whole environment is given at once: duct applies nested `env`/`env_remove` calls
+    // innermost first, which makes "remove, then set" easy to get wrong.
+    let mut env = child_env();
+    if backend == Backend::Poetry {
+        env.insert("POETRY_REPOSITORIES_XTASK_URL".into(), publish_url.into());
+    }
+    for (name, value) in credentials.env(backend) {
+        env.insert(name.into(), value);
+    }
+    let expr = duct::cmd(tool, &args).dir(package_dir).full_env(env).stdin_null().stderr_to_stdout().unchecked();
+    let mut text = String::new();
+    let result = expr.reader().and_then(|mut r| {
+        r.read_to_string(&mut text)?;
+        Ok(r.try_wait()?.map(|o| o.status.success()).unwrap_or(false))
+    });
+    let text = credentials.redact(&text);
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            let message = format!("`{shown}` failed:\n{}", super::build::tail(&text, 12));
+            Err(match classify(&text) {
+                Kind::Transient => Failure::Transient(message),
+                Kind::Permanent => Failure::Permanent(message),
+            })
+        }
+        Err(e) => Err(Failure::Permanent(format!("cannot run `{shown}`: {e}"))),
+    }
+}
+
+/// This process's environment without the credentials and without an active virtualenv
+/// (uv and poetry would otherwise build or publish from it).
+pub fn child_env() -> std::collections::HashMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| k != "VIRTUAL_ENV" && !Credentials::VARIABLES.contains(&k.as_str()))
+        .collect()
+}
+
+/// A directory of hard links (or copies) to the files to upload, removed when dropped.
+struct Staged(PathBuf);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stage(files: &[PathBuf]) -> std::io::Result<PathBuf> {
+    let parent = files.first().and_then(|f| f.parent()).ok_or(std::io::ErrorKind::NotFound)?;
+    let dir = parent.join(format!(".upload-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    for f in files {
+        let to = dir.join(f.file_name().ok_or(std::io::ErrorKind::InvalidInput)?);
+        if std::fs::hard_link(f, &to).is_err() {
+            std::fs::copy(f, &to)?;
+        }
+    }
+    Ok(dir)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    Transient,
+    Permanent,
+}
+
+/// Sorts a failed upload by what the tool printed: an HTTP status decides when there is one;
+/// otherwise network trouble is transient and anything else permanent, so that an unknown
+/// failure is reported at once instead of retried in a loop.
+fn classify(output: &str) -> Kind {
+    let lower = output.to_lowercase();
+    // Checked first: uv mentions failed network calls on its way to these (trusted publishing).
+    if ["missing credentials", "invalid credentials", "authentication failed"].iter().any(|n| lower.contains(n)) {
+        return Kind::Permanent;
+    }
+    for prefix in ["status code ", "http error ", "status: ", "http status "] {
+        for (at, _) in lower.match_indices(prefix) {
+            let digits: String = lower[at + prefix.len()..].chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(code) = digits.parse::<u16>() {
+                if code == 429 || code >= 500 {
+                    return Kind::Transient;
+                }
+                if (400..500).contains(&code) {
+                    return Kind::Permanent;
+                }
+            }
+        }
+    }
+    let network = [
+        "timed out", "timeout", "connection", "reset by peer", "broken pipe", "error sending request",
+        "unexpected eof", "incomplete message", "temporarily unavailable",
+    ];
+    if network.iter().any(|n| lower.contains(n)) {
+        Kind::Transient
+    } else {
+        Kind::Permanent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_what_uv_and_poetry_print() {
+        let cases = [
+            ("error: Failed to publish `a.whl` to http://x/\n  Caused by: Upload failed with status code 500 Internal Server Error", Kind::Transient),
+            ("Upload failed with status code 429 Too Many Requests", Kind::Transient),
+            ("Upload failed with status code 403 Forbidden. Server says: 403 Invalid or non-existent authentication", Kind::Permanent),
+            ("Upload failed with status code 409 Conflict", Kind::Permanent),
+            ("HTTP Error 502: Bad Gateway", Kind::Transient),
+            ("HTTP Error 400: File already exists", Kind::Permanent),
+            ("Caused by: error sending request for url (http://x/)\n  Caused by: connection closed before message completed", Kind::Transient),
+            ("Caused by: operation timed out", Kind::Transient),
+            ("error: File is not a valid wheel", Kind::Permanent),
+            ("Caused by: error sending request for url (https://x/_/oidc/audience)\n  Caused by: Missing credentials for http://x/", Kind::Permanent),
+        ];
+        for (text, want) in cases {
+            assert_eq!(classify(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn credentials_never_show() {
+        let c = Credentials { token: Some("pypi-s3cret".into()), username: None, password: None };
+        assert_eq!(c.redact("auth pypi-s3cret failed"), "auth [REDACTED] failed");
+        assert_eq!(format!("{c:?}"), "Credentials([REDACTED])");
+        assert_eq!(c.env(Backend::Poetry), [("POETRY_PYPI_TOKEN_XTASK", "pypi-s3cret".to_string())]);
+        let c = Credentials { token: None, username: Some("u".into()), password: Some("p4ss".into()) };
+        assert_eq!(c.env(Backend::Poetry).len(), 2);
+        assert_eq!(c.describe(), "username and password from UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD");
+    }
+}
