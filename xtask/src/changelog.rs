@@ -4,7 +4,7 @@
 //! The edges are here (git, `gh`, the clock, the file); what they return goes through the pure
 //! functions of `history` (commits → pull requests → packages) and `render` (text, notes).
 
-mod history;
+pub mod history;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,64 +45,97 @@ impl flags::Generate {
             Some(d) => parse_date(d)?,
             None => today_utc(),
         };
-        let source = if self.offline || github::token_variable().is_none() { Source::Git } else { Source::GitHub };
         let repo = Monorepo::load(&sh.current_dir())?;
         for w in &repo.warnings {
             output::warn(w);
         }
-        git::ensure_repo(sh)?;
-        let since = match &self.since {
-            Some(rev) => {
-                git::ensure_commit(sh, rev)?;
-                rev.clone()
-            }
-            None => latest_tag(sh, &repo)?,
-        };
-        let commits = walk(sh, &since)?;
-        let owner = |path: &str| match repo.owner_of(path) {
-            Owner::Package(i) => Some(i),
-            Owner::Nobody => None,
-        };
-        let found = history::attribute(&commits, owner);
-        if found.prs.is_empty() {
-            bail!(
-                "no pull requests since `{since}`: {} commit{} in the range, none with a `(#N)` suffix; \
-                 pass --since with an older ref if the range is wrong",
-                found.commits,
-                if found.commits == 1 { "" } else { "s" }
-            );
-        }
-        let titles = match source {
-            Source::Git => Titles::default(),
-            Source::GitHub => fetch_titles(sh, &repo, &found)?,
-        };
-        let release = build(&repo, &found, &titles, date);
-        let section = render::render(&release);
-        let report = Report { repo: &repo, release: &release, found: &found, titles: &titles, since: &since, source };
-
-        // Validate the edit before anything is printed or written.
-        let file = repo.root.join(&repo.config.changelog);
-        let display = repo.config.changelog.display().to_string();
-        let old = std::fs::read_to_string(&file).with_context(|| {
-            format!("cannot read the changelog `{display}`; create it with a `# ChangeLog` title and the placeholder line, or set `changelog.file` in release.toml")
-        })?;
-        let new = render::insert(&display, &old, &repo.config.placeholder, &section)?;
-
+        let generated = generate(sh, &repo, self.since.as_deref(), date, self.offline)?;
         if self.json {
-            output::json(&report.to_json(&section, !self.dry_run));
+            let mut json = generated.json.clone();
+            json["written"] = Value::Bool(!self.dry_run);
+            output::json(&json);
         } else {
-            output::data(&section);
+            output::data(&generated.section);
         }
-        output::note(&report.audit());
+        output::note(&generated.audit);
+        let display = &generated.change.display;
         if self.dry_run {
             output::note(&format!("dry run: {display} was not changed"));
             return Ok(());
         }
-        changeset::write_atomic(&file, &new).with_context(|| format!("cannot update {display}; it was left as it was"))?;
-        output::status("updated", &format!("{display} with {} pull requests in {} sections", found.prs.len(), release.sections.len()));
-        output::github_summary(&section);
+        changeset::write_atomic(&generated.change.path, &generated.change.new)
+            .with_context(|| format!("cannot update {display}; it was left as it was"))?;
+        output::status("updated", &format!("{display} with {} pull requests in {} sections", generated.prs, generated.sections));
+        output::github_summary(&generated.section);
         Ok(())
     }
+}
+
+/// A release's changelog section and the edit that inserts it, computed without writing.
+pub struct Generated {
+    pub section: String,
+    /// The changelog file, before and after the insertion.
+    pub change: changeset::FileChange,
+    /// Everything found, for `--json` (`written` is false until the caller writes).
+    pub json: Value,
+    /// The completeness audit, for stderr.
+    pub audit: String,
+    /// The start of the range.
+    pub since: String,
+    pub prs: usize,
+    pub sections: usize,
+}
+
+/// Builds the section of the release from `since` (default: the latest release tag) to HEAD.
+/// Versions come from `repo`, so a caller may pass the model as it will be after a bump.
+pub fn generate(sh: &Shell, repo: &Monorepo, since: Option<&str>, date: String, offline: bool) -> Result<Generated> {
+    let source = if offline || github::token_variable().is_none() { Source::Git } else { Source::GitHub };
+    git::ensure_repo(sh)?;
+    let since = match since {
+        Some(rev) => {
+            git::ensure_commit(sh, rev)?;
+            rev.to_string()
+        }
+        None => latest_tag(sh, repo)?,
+    };
+    let commits = walk(sh, &since)?;
+    let owner = |path: &str| match repo.owner_of(path) {
+        Owner::Package(i) => Some(i),
+        Owner::Nobody => None,
+    };
+    let found = history::attribute(&commits, owner);
+    if found.prs.is_empty() {
+        bail!(
+            "no pull requests since `{since}`: {} commit{} in the range, none with a `(#N)` suffix; \
+             pass --since with an older ref if the range is wrong",
+            found.commits,
+            if found.commits == 1 { "" } else { "s" }
+        );
+    }
+    let titles = match source {
+        Source::Git => Titles::default(),
+        Source::GitHub => fetch_titles(sh, repo, &found)?,
+    };
+    let release = build(repo, &found, &titles, date);
+    let section = render::render(&release);
+    let report = Report { repo, release: &release, found: &found, titles: &titles, since: &since, source };
+
+    // Validate the edit before anything is printed or written.
+    let path = repo.root.join(&repo.config.changelog);
+    let display = repo.config.changelog.display().to_string();
+    let old = std::fs::read_to_string(&path).with_context(|| {
+        format!("cannot read the changelog `{display}`; create it with a `# ChangeLog` title and the placeholder line, or set `changelog.file` in release.toml")
+    })?;
+    let new = render::insert(&display, &old, &repo.config.placeholder, &section)?;
+    Ok(Generated {
+        json: report.to_json(&section, false),
+        audit: report.audit(),
+        prs: found.prs.len(),
+        sections: release.sections.len(),
+        since,
+        change: changeset::FileChange { path, display, old, new },
+        section,
+    })
 }
 
 impl flags::Notes {
@@ -110,27 +143,23 @@ impl flags::Notes {
         let repo = Monorepo::load(&sh.current_dir())?;
         let version: crate::version::Version =
             self.version.parse().map_err(|e| usage(format!("`--version {}` is not a PEP 440 version: {e}", self.version)))?;
-        let umbrella = repo.umbrella()?;
-        let display = repo.config.changelog.display().to_string();
-        let text = std::fs::read_to_string(repo.root.join(&repo.config.changelog)).with_context(|| {
-            format!("cannot read the changelog `{display}`; set `changelog.file` in release.toml if it lives elsewhere")
-        })?;
-        let notes = render::notes(
-            &display,
-            &text,
-            &repo.config.placeholder,
-            &repo.config.notes_header,
-            &umbrella.display_name,
-            &version,
-            &umbrella.version,
-        )?;
-        output::data(&notes);
+        output::data(&notes(&repo, &version)?);
         Ok(())
     }
 }
 
+/// The release notes of `version`: its section of the changelog under the notes header.
+pub fn notes(repo: &Monorepo, version: &crate::version::Version) -> Result<String> {
+    let umbrella = repo.umbrella()?;
+    let display = repo.config.changelog.display().to_string();
+    let text = std::fs::read_to_string(repo.root.join(&repo.config.changelog)).with_context(|| {
+        format!("cannot read the changelog `{display}`; set `changelog.file` in release.toml if it lives elsewhere")
+    })?;
+    render::notes(&display, &text, &repo.config.placeholder, &repo.config.notes_header, &umbrella.display_name, version, &umbrella.version)
+}
+
 /// The highest release tag that is an ancestor of HEAD.
-fn latest_tag(sh: &Shell, repo: &Monorepo) -> Result<String> {
+pub fn latest_tag(sh: &Shell, repo: &Monorepo) -> Result<String> {
     let tags = exec::read(cmd!(sh, "git tag --merged HEAD --list"))?;
     match history::latest_tag(&repo.config, tags.lines()) {
         Some((tag, _)) => Ok(tag),
@@ -351,7 +380,7 @@ fn parse_date(text: &str) -> Result<String> {
     Ok(text.to_string())
 }
 
-fn today_utc() -> String {
+pub fn today_utc() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     civil_date(secs)
 }

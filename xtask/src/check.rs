@@ -142,7 +142,7 @@ fn report(verdicts: &[Verdict], json: bool, mode: Mode, url: &str, name: &str, v
 }
 
 /// Reads HEAD, and when it is detached, the release branch's tips to compare it with.
-fn head(sh: &Shell, release_branch: &str) -> Result<Head> {
+pub fn head(sh: &Shell, release_branch: &str) -> Result<Head> {
     if let Some(branch) = git::current_branch(sh)? {
         return Ok(Head::Branch(branch));
     }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::{config::Backend, output::ColorChoice, version::Bump as BumpKind};
+use crate::{config::Backend, output::ColorChoice, release::Phase, version::Bump as BumpKind};
 
 xflags::xflags! {
     src "./src/flags.rs"
@@ -166,6 +166,46 @@ xflags::xflags! {
             optional --json
         }
 
+        /// The whole release as typed, resumable steps, in two phases: `release prepare` (checks,
+        /// version bumps, changelog, release commit and pull request) and `release publish` (core,
+        /// a wait until the index serves it, the umbrella and the changed packages in dependency
+        /// order, the tag on the release commit, the GitHub release). Without a phase, both run
+        /// in one go. Every step first looks whether its effect is already there and skips it, so
+        /// a failed release is finished by running the same command again.
+        cmd release {
+            /// `prepare` or `publish`; both in one go when left out.
+            optional phase: Phase
+            /// prepare: which part to bump: `major`, `minor` or `patch` (the default).
+            optional --bump kind: BumpKind
+            /// prepare: the same as --bump (the name the old tool used).
+            optional --version-type kind: BumpKind
+            /// A hotfix of the release with this tag: the checked-out branch is the release
+            /// branch, HEAD must descend from the tag, and the changelog starts there.
+            optional --from-tag tag: String
+            /// prepare: commit the release on its branch (`release/v<version>`).
+            optional --commit
+            /// prepare: commit, push the branch and open the release pull request (implies --commit).
+            optional --pr
+            /// prepare: the release date in the changelog, `YYYY-MM-DD` (default: today in UTC).
+            optional --date date: String
+            /// prepare: run even when the working tree has uncommitted changes.
+            optional --allow-dirty
+            /// The base of the index's JSON API (default: `index.url` in release.toml).
+            optional --index-url url: String
+            /// publish: where distributions are uploaded (default: `index.publish-url`).
+            optional --publish-url url: String
+            /// publish: how long to wait for uploads to appear on the index (default 5m).
+            optional --wait duration: String
+            /// publish: how many packages to build at once (default: the number of cores).
+            optional -j, --jobs n: usize
+            /// Ask neither GitHub nor the index (prepare), skip the GitHub steps (publish).
+            optional --offline
+            /// Print every step with what it would do or found done, and change nothing.
+            optional --dry-run
+            /// The steps as JSON on stdout.
+            optional --json
+        }
+
         /// Run packages' tests with uv, in parallel: the named packages, or everything that
         /// changed since a base ref plus what depends on it.
         ///
@@ -204,6 +244,20 @@ xflags::xflags! {
             optional --changed
         }
 
+        /// Rehearse a whole release on a generated sample monorepo, against a real local package
+        /// index (pypiserver) and the GitHub stand-in: no network, no credentials.
+        ///
+        /// Seeds the index with the previous release, runs `release prepare --pr`, merges the
+        /// release pull request, runs `release publish`, and says where the results are.
+        cmd rehearse {
+            /// Where to put the sample, the index and the logs (default: target/rehearsal).
+            optional dir: PathBuf
+            /// How many packages the sample has (default 40).
+            optional --packages n: usize
+            /// How many pull requests the release has (default 40).
+            optional --prs n: usize
+        }
+
         /// Generate a LlamaIndex-shaped sample monorepo with git history, for trying the tool
         /// out, tests and benchmarks.
         cmd sample {
@@ -235,9 +289,11 @@ pub enum XtaskCmd {
     Changelog(Changelog),
     Prepare(Prepare),
     Check(Check),
+    Release(Release),
     Test(Test),
     Fmt(Fmt),
     Lint(Lint),
+    Rehearse(Rehearse),
     Sample(Sample),
 }
 
@@ -355,6 +411,26 @@ pub struct Check {
 }
 
 #[derive(Debug)]
+pub struct Release {
+    pub phase: Option<Phase>,
+
+    pub bump: Option<BumpKind>,
+    pub version_type: Option<BumpKind>,
+    pub from_tag: Option<String>,
+    pub commit: bool,
+    pub pr: bool,
+    pub date: Option<String>,
+    pub allow_dirty: bool,
+    pub index_url: Option<String>,
+    pub publish_url: Option<String>,
+    pub wait: Option<String>,
+    pub jobs: Option<usize>,
+    pub offline: bool,
+    pub dry_run: bool,
+    pub json: bool,
+}
+
+#[derive(Debug)]
 pub struct Test {
     pub paths: Vec<String>,
 
@@ -376,6 +452,14 @@ pub struct Fmt {
 #[derive(Debug)]
 pub struct Lint {
     pub changed: bool,
+}
+
+#[derive(Debug)]
+pub struct Rehearse {
+    pub dir: Option<PathBuf>,
+
+    pub packages: Option<usize>,
+    pub prs: Option<usize>,
 }
 
 #[derive(Debug)]

@@ -90,3 +90,31 @@ pub fn files_at(sh: &Shell, rev: &str, paths: &[String]) -> Result<Vec<Option<St
     }
     Ok(out)
 }
+
+/// The URL of remote `name`, or `None` when there is no such remote.
+pub fn remote_url(sh: &Shell, name: &str) -> Result<Option<String>> {
+    let key = format!("remote.{name}.url");
+    let out = cmd!(sh, "git config --get {key}").ignore_status().quiet().output()?;
+    Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// The commit `refname` points at on `remote` (`git ls-remote`), or `None` when it is not there.
+pub fn remote_ref(sh: &Shell, remote: &str, refname: &str) -> Result<Option<String>> {
+    let out = exec::read(cmd!(sh, "git ls-remote {remote} {refname}"))?;
+    Ok(out.lines().find(|l| l.ends_with(refname)).and_then(|l| l.split_whitespace().next()).map(str::to_string))
+}
+
+/// Whether `ancestor` is `descendant` or one of its ancestors.
+pub fn is_ancestor(sh: &Shell, ancestor: &str, descendant: &str) -> Result<bool> {
+    let out = cmd!(sh, "git merge-base --is-ancestor {ancestor} {descendant}").ignore_status().quiet().output()?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => bail!("`git merge-base --is-ancestor {ancestor} {descendant}` failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()),
+    }
+}
+
+/// The commit a tag points at (peeled), or `None` when there is no such tag.
+pub fn tag_commit(sh: &Shell, tag: &str) -> Result<Option<String>> {
+    commit_of(sh, &format!("refs/tags/{tag}"))
+}

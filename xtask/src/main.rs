@@ -18,6 +18,8 @@ mod pkg;
 mod prepare;
 mod publish;
 mod pyproject;
+mod rehearsal;
+mod release;
 mod requirement;
 mod sample;
 mod test;
@@ -83,6 +85,8 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
         flags::XtaskCmd::Test(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Fmt(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Rehearse(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Sample(cmd) => cmd.run(&sh),
     }
 }

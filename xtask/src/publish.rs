@@ -52,82 +52,10 @@ impl flags::Publish {
         }
         let options = self.options(&repo)?;
         let selected = self.select(sh, &repo)?;
-        let credentials = upload::Credentials::from_env();
-        let graph = Graph::new(&repo.packages);
         if selected.is_empty() {
             output::note("nothing to publish: no selected package changed its version");
         }
-        // The tool is checked up front, before any work, but a dry run needs none.
-        let tool = if options.dry_run { None } else { Some(crate::exec::require(&options.backend.to_string(), "to build and upload packages")?) };
-
-        // Look at the world: every selected package and every internal dependency of one.
-        let index = Index::new(&options.index_url);
-        let mut names = BTreeMap::new();
-        for &i in &selected {
-            names.insert(i, repo.packages[i].name.clone());
-            for &d in graph.dependencies(i) {
-                names.insert(d, repo.packages[d].name.clone());
-            }
-        }
-        if !names.is_empty() {
-            output::status("checking", &format!("{} on {}", report::count(names.len(), "project"), report::shown_url(&options.index_url)));
-        }
-        let projects = remote::projects(&index, &names, options.jobs)?;
-        let plan = plan::plan(&repo.packages, &graph, &selected, &projects)?;
-
-        let header = format!(
-            "{} {} to {} with {} (credentials: {}):",
-            if options.dry_run { "Would publish" } else { "Publishing" },
-            report::count(selected.len(), "package"),
-            report::shown_url(&options.publish_url),
-            options.backend,
-            credentials.describe()
-        );
-        let what = run::describe(&repo, &plan, &options, &index)?;
-        let text = report::plan_text(&repo.packages, &plan, &what, &header);
-        let settings = json!({
-            "dry_run": options.dry_run,
-            "backend": options.backend.to_string(),
-            "index_url": report::shown_url(&options.index_url),
-            "publish_url": report::shown_url(&options.publish_url),
-        });
-        if options.dry_run {
-            let outcomes: BTreeMap<usize, Outcome> = what.into_iter().map(|(i, w)| (i, Outcome::Planned(w))).collect();
-            if options.json {
-                output::json(&report::json_report(&repo.packages, &plan, &outcomes, settings));
-            } else {
-                output::data(&text);
-            }
-            output::note("dry run: nothing was built and nothing was uploaded");
-            return Ok(());
-        }
-        output::note(&text);
-
-        let tool = tool.expect("checked above for real runs");
-        let outcomes = run::execute(&repo, &plan, &options, &index, &tool, &credentials);
-
-        if options.json {
-            output::json(&report::json_report(&repo.packages, &plan, &outcomes, settings));
-        } else {
-            output::data(&report::summary_table(&repo.packages, &plan, &outcomes));
-        }
-        output::github_summary(&report::github_markdown(&repo.packages, &plan, &outcomes));
-        let missing: Vec<String> = plan
-            .waves
-            .iter()
-            .flatten()
-            .filter(|i| !outcomes.get(i).is_some_and(Outcome::is_done))
-            .map(|&i| format!("`{}`", repo.packages[i].display_name))
-            .collect();
-        if !missing.is_empty() {
-            bail!(
-                "{} of {} not published: {}; fix what is reported above and run the same command again (what is on the index already is skipped)",
-                missing.len(),
-                report::count(selected.len(), "package"),
-                missing.join(", ")
-            );
-        }
-        Ok(())
+        publish(&repo, &selected, &options)
     }
 
     fn options(&self, repo: &Monorepo) -> Result<Options> {
@@ -139,7 +67,7 @@ impl flags::Publish {
             return Err(usage("--jobs must be at least 1"));
         }
         Ok(Options {
-            jobs: self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            jobs: self.jobs.unwrap_or_else(default_jobs),
             index_url: self.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone()),
             publish_url: self.publish_url.clone().unwrap_or_else(|| repo.config.publish_url.clone()),
             backend: self.backend.unwrap_or(repo.config.backend),
@@ -161,8 +89,122 @@ impl flags::Publish {
         if self.all || !self.paths.is_empty() {
             return Err(usage("give package directories, `--all` or `--changed-since`, only one of them"));
         }
-        let paths: Vec<String> = repo.packages.iter().map(|p| p.pyproject_display()).collect();
-        let old = git::files_at(sh, rev, &paths)?;
-        Ok(plan::changed_since(&repo.packages, &old))
+        changed_since(sh, repo, rev)
     }
 }
+
+/// Publishes `selected`: looks at the index, plans the waves, prints the plan; then (unless a
+/// dry run) builds every package once and uploads wave by wave. Fails unless every selected
+/// package ends up published or already was.
+pub fn publish(repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<()> {
+    let credentials = upload::Credentials::from_env();
+    let graph = Graph::new(&repo.packages);
+    // The tool is checked up front, before any work, but a dry run needs none.
+    let tool = if options.dry_run { None } else { Some(crate::exec::require(&options.backend.to_string(), "to build and upload packages")?) };
+
+    // Look at the world: every selected package and every internal dependency of one.
+    let index = Index::new(&options.index_url);
+    let mut names = BTreeMap::new();
+    for &i in selected {
+        names.insert(i, repo.packages[i].name.clone());
+        for &d in graph.dependencies(i) {
+            names.insert(d, repo.packages[d].name.clone());
+        }
+    }
+    if !names.is_empty() {
+        output::status("checking", &format!("{} on {}", report::count(names.len(), "project"), report::shown_url(&options.index_url)));
+    }
+    let projects = remote::projects(&index, &names, options.jobs)?;
+    let plan = plan::plan(&repo.packages, &graph, selected, &projects)?;
+
+    let header = format!(
+        "{} {} to {} with {} (credentials: {}):",
+        if options.dry_run { "Would publish" } else { "Publishing" },
+        report::count(selected.len(), "package"),
+        report::shown_url(&options.publish_url),
+        options.backend,
+        credentials.describe()
+    );
+    let what = run::describe(repo, &plan, options, &index)?;
+    let text = report::plan_text(&repo.packages, &plan, &what, &header);
+    let settings = json!({
+        "dry_run": options.dry_run,
+        "backend": options.backend.to_string(),
+        "index_url": report::shown_url(&options.index_url),
+        "publish_url": report::shown_url(&options.publish_url),
+    });
+    if options.dry_run {
+        let outcomes: BTreeMap<usize, Outcome> = what.into_iter().map(|(i, w)| (i, Outcome::Planned(w))).collect();
+        if options.json {
+            output::json(&report::json_report(&repo.packages, &plan, &outcomes, settings));
+        } else {
+            output::data(&text);
+        }
+        output::note("dry run: nothing was built and nothing was uploaded");
+        return Ok(());
+    }
+    output::note(&text);
+
+    let tool = tool.expect("checked above for real runs");
+    let outcomes = run::execute(repo, &plan, options, &index, &tool, &credentials);
+
+    if options.json {
+        output::json(&report::json_report(&repo.packages, &plan, &outcomes, settings));
+    } else {
+        output::data(&report::summary_table(&repo.packages, &plan, &outcomes));
+    }
+    output::github_summary(&report::github_markdown(&repo.packages, &plan, &outcomes));
+    let missing: Vec<String> = plan
+        .waves
+        .iter()
+        .flatten()
+        .filter(|i| !outcomes.get(i).is_some_and(Outcome::is_done))
+        .map(|&i| format!("`{}`", repo.packages[i].display_name))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} of {} not published: {}; fix what is reported above and run the same command again (what is on the index already is skipped)",
+            missing.len(),
+            report::count(selected.len(), "package"),
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The packages whose version differs from the one at `rev` (new packages count).
+pub fn changed_since(sh: &Shell, repo: &Monorepo, rev: &str) -> Result<BTreeSet<usize>> {
+    let paths: Vec<String> = repo.packages.iter().map(|p| p.pyproject_display()).collect();
+    let old = git::files_at(sh, rev, &paths)?;
+    Ok(plan::changed_since(&repo.packages, &old))
+}
+
+/// What the index knows of `packages`, asked in parallel.
+pub fn projects(index: &Index, repo: &Monorepo, packages: &BTreeSet<usize>) -> Result<BTreeMap<usize, Option<crate::index::Project>>> {
+    let names = packages.iter().map(|&i| (i, repo.packages[i].name.clone())).collect();
+    remote::projects(index, &names, default_jobs())
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl Options {
+    /// The options `release publish` uses: the configuration, overridden by its flags.
+    pub fn for_release(repo: &Monorepo, index_url: Option<String>, publish_url: Option<String>, wait: Duration, jobs: Option<usize>) -> Result<Options> {
+        if jobs == Some(0) {
+            return Err(usage("--jobs must be at least 1"));
+        }
+        Ok(Options {
+            jobs: jobs.unwrap_or_else(default_jobs),
+            index_url: index_url.unwrap_or_else(|| repo.config.index_url.clone()),
+            publish_url: publish_url.unwrap_or_else(|| repo.config.publish_url.clone()),
+            backend: repo.config.backend,
+            wait,
+            retries: 4,
+            dry_run: false,
+            json: false,
+        })
+    }
+}
+

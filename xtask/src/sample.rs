@@ -419,7 +419,7 @@ fn generate(sh: &Shell, dir: &Path, plan: &Plan) -> Result<()> {
         ),
         ("docs/index.md".to_string(), "# Docs\n".to_string()),
         (".github/workflows/unit_test.yml".to_string(), "name: Unit tests\non: [pull_request]\n".to_string()),
-        (".gitignore".to_string(), "dist/\n.venv/\n__pycache__/\n.pytest_cache/\nuv.lock\ncoverage.xml\n.coverage\n".to_string()),
+        (".gitignore".to_string(), "/target\ndist/\n.venv/\n__pycache__/\n.pytest_cache/\nuv.lock\ncoverage.xml\n.coverage\n".to_string()),
     ];
     let core_index = pkgs.iter().position(|p| p.name == "llama-index-core").expect("core exists");
     pkgs[core_index].version = "0.14.10".parse().expect("valid");

@@ -37,7 +37,13 @@ impl StandIn {
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("listening on ").expect("the stand-in says where it listens").to_string();
+        let addr = match line.trim().strip_prefix("listening on ") {
+            Some(addr) => addr.to_string(),
+            None => {
+                let status = child.wait().unwrap();
+                panic!("the stand-in did not say where it listens ({status}): {line:?}")
+            }
+        };
         // `gh` through a wrapper that appends its argv to a file, then runs the real one.
         let bin = dir.path().join("tools/bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -50,6 +56,10 @@ impl StandIn {
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // The other bootstrapped tools stay reachable through the same tools directory.
+        for other in ["uv", "poetry", "pypi-server"] {
+            std::os::unix::fs::symlink(super::tool(other), bin.join(other)).unwrap();
+        }
         StandIn { child, addr, dir }
     }
 

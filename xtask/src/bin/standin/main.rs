@@ -24,11 +24,12 @@ use std::{
 use serde_json::{json, Value};
 
 const USAGE: &str =
-    "usage: standin [--port N] [--latency-ms N] [--pulls FILE] [--any-pull] [--fail STATUS [--fail-first N]] [--rate-limit] [--log FILE]
+    "usage: standin [--port N] [--latency-ms N] [--pulls FILE] [--any-pull] [--fail STATUS [--fail-first N | --fail-after N]] [--rate-limit] [--log FILE]
   --pulls FILE   JSON object: {\"123\": {\"title\": \"…\", \"author\": \"…\", \"files\": [\"a/b.py\"]}}
   --any-pull     every pull request number exists, titled `Pull request #N`
   --fail STATUS  answer every API request with this HTTP status
   --fail-first N only the first N API requests (in arrival order)
+  --fail-after N only the API requests after the first N
   --rate-limit   answer every GraphQL request as GitHub does when the rate limit is exhausted
 Prints `listening on 127.0.0.1:PORT` on stdout once ready. `GET /__requests` is the request log,
 `GET /__state` the releases and pull requests created so far.";
@@ -46,6 +47,8 @@ pub struct State {
     fail: Option<u16>,
     /// Fail only API requests number 1..=N; all of them when `None`.
     fail_first: Option<usize>,
+    /// Fail only API requests after number N.
+    fail_after: Option<usize>,
     rate_limit: bool,
     started: Instant,
     log: Mutex<(Vec<Value>, Option<std::fs::File>)>,
@@ -139,7 +142,8 @@ fn route(state: &State, request: &http::Request) -> http::Response {
     }
     let n = state.record(request);
     std::thread::sleep(state.latency);
-    if let Some(status) = state.fail.filter(|_| state.fail_first.is_none_or(|first| n <= first)) {
+    let failing = state.fail_first.is_none_or(|first| n <= first) && state.fail_after.is_none_or(|after| n > after);
+    if let Some(status) = state.fail.filter(|_| failing) {
         return http::Response::json(status, &json!({"message": "Server Error"}));
     }
     match (request.method.as_str(), request.path.as_str()) {
@@ -172,6 +176,7 @@ fn parse_args(args: Vec<String>) -> Result<(State, u16), String> {
         latency: Duration::ZERO,
         fail: None,
         fail_first: None,
+        fail_after: None,
         rate_limit: false,
         started: Instant::now(),
         log: Mutex::new((Vec::new(), None)),
@@ -186,6 +191,7 @@ fn parse_args(args: Vec<String>) -> Result<(State, u16), String> {
             "--latency-ms" => {
                 state.latency = Duration::from_millis(value("--latency-ms")?.parse().map_err(|e| format!("--latency-ms: {e}"))?)
             }
+            "--fail-after" => state.fail_after = Some(value("--fail-after")?.parse().map_err(|e| format!("--fail-after: {e}"))?),
             "--fail-first" => state.fail_first = Some(value("--fail-first")?.parse().map_err(|e| format!("--fail-first: {e}"))?),
             "--fail" => state.fail = Some(value("--fail")?.parse().map_err(|e| format!("--fail: {e}"))?),
             "--rate-limit" => state.rate_limit = true,

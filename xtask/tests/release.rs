@@ -1,0 +1,240 @@
+//! `cargo xtask release` end to end: a generated monorepo with a bare `origin`, a real local
+//! index (pypiserver) seeded with the previous release, and the real `gh` talking to the GitHub
+//! stand-in. Failures are injected at the steps, and the same command, rerun, finishes the job.
+
+mod support;
+
+use std::path::Path;
+
+use support::{
+    github::{self, StandIn},
+    pypiserver::PypiServer,
+    Run, Sample, TempDir,
+};
+
+const INDEX_TOKEN: &str = "pypi-index-token-secret-0123456789";
+
+struct World {
+    sample: Sample,
+    origin: TempDir,
+    index: PypiServer,
+    github: StandIn,
+}
+
+impl World {
+    /// A sample whose previous release (v0.14.12) is on the index and whose history is on origin.
+    fn new(packages: usize, prs: usize) -> World {
+        let sample = Sample::new(packages, prs);
+        let origin = TempDir::new("origin");
+        support::git(origin.path(), &["init", "--quiet", "--bare"]);
+        sample.git(&["remote", "add", "origin", origin.path().to_str().unwrap()]);
+        sample.git(&["push", "--quiet", "origin", "main", "--tags"]);
+        let index = PypiServer::start();
+        let github = StandIn::start(&github::pulls_from_git(&sample.root(), "v0.14.10"), &[]);
+        let world = World { sample, origin, index, github };
+        // The previous release, as the index has it: every package at v0.14.12.
+        let previous = TempDir::new("previous");
+        let tree = previous.path().join("tree");
+        world.sample.git(&["worktree", "add", "--quiet", "--detach", tree.to_str().unwrap(), "v0.14.12"]);
+        let run = world.xtask_at(&tree, &["publish", "--all", "--index-url", &world.index.index_url(), "--publish-url", &world.index.publish_url()], &[]);
+        assert_eq!(run.code, 0, "seeding the index failed:\n{}", run.stderr);
+        world.sample.git(&["worktree", "remove", "--force", tree.to_str().unwrap()]);
+        world
+    }
+
+    fn env(&self, github: &StandIn) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = github.env().into_iter().filter(|(k, _)| !k.eq_ignore_ascii_case("no_proxy")).collect();
+        // gh reaches the stand-in through the proxy; the local index is reached directly.
+        env.push(("NO_PROXY".into(), "127.0.0.1".into()));
+        env.push(("no_proxy".into(), "127.0.0.1".into()));
+        env.push(("UV_PUBLISH_TOKEN".into(), INDEX_TOKEN.into()));
+        env
+    }
+
+    fn xtask_at(&self, root: &Path, args: &[&str], extra: &[(String, String)]) -> Run {
+        let mut env = self.env(&self.github);
+        env.extend(extra.iter().cloned());
+        github::xtask(root, args, &env)
+    }
+
+    fn release(&self, args: &[&str]) -> Run {
+        self.release_with(&self.github, args)
+    }
+
+    fn release_with(&self, github: &StandIn, args: &[&str]) -> Run {
+        let mut all = vec!["release"];
+        all.extend_from_slice(args);
+        let url = self.index.index_url();
+        let publish = self.index.publish_url();
+        if args.first() != Some(&"prepare") {
+            all.extend(["--publish-url", &publish, "--wait", "30s"]);
+        }
+        all.extend(["--index-url", &url]);
+        github::xtask(&self.sample.root(), &all, &self.env(github))
+    }
+
+    fn files_on_index(&self) -> Vec<String> {
+        let mut files: Vec<String> =
+            std::fs::read_dir(self.index.package_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        files.sort();
+        files
+    }
+}
+
+fn no_secrets(run: &Run) {
+    for secret in [INDEX_TOKEN, github::TOKEN] {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "a token leaked:\n{}\n{}", run.stdout, run.stderr);
+    }
+}
+
+#[test]
+fn dry_runs_change_nothing_locally_or_remotely() {
+    let w = World::new(20, 8);
+    let files = w.files_on_index();
+    let fingerprint = w.sample.fingerprint();
+    let origin = support::git(w.origin.path(), &["for-each-ref"]);
+    let unchanged = |what: &str, fingerprint: &str| {
+        assert!(w.sample.fingerprint() == fingerprint, "{what} changed the tree");
+        assert_eq!(w.files_on_index(), files, "{what} uploaded");
+        assert_eq!(support::git(w.origin.path(), &["for-each-ref"]), origin, "{what} pushed");
+        assert_eq!(w.github.state(), serde_json::json!({"releases": [], "pulls": []}), "{what} created something on GitHub");
+    };
+    let run = w.release(&["prepare", "--bump", "patch", "--pr", "--dry-run"]).ok();
+    no_secrets(&run);
+    assert!(run.stdout.contains("2. bump versions   would  llama-index 0.14.12 → 0.14.13"), "{}", run.stdout);
+    assert!(run.stdout.contains("6. pull request    would  open `Release 0.14.13`"), "{}", run.stdout);
+    unchanged("release prepare --dry-run", &fingerprint);
+    let run = w.release(&["--bump", "minor", "--dry-run"]).ok();
+    assert!(run.stdout.contains("Release 0.15.0: publish, after prepare's release commit"), "{}", run.stdout);
+    unchanged("release --dry-run", &fingerprint);
+    // Publishing before anything was prepared is refused, and says what to do.
+    let run = w.release(&["publish", "--dry-run"]).fails_with(1);
+    assert!(run.stderr.contains("run `cargo xtask release prepare` first"), "{}", run.stderr);
+    unchanged("release publish --dry-run", &fingerprint);
+
+    // Prepared and committed: the publish dry run shows every step to do and does none.
+    w.release(&["prepare", "--bump", "patch", "--commit", "--offline"]).ok();
+    let fingerprint = w.sample.fingerprint();
+    let run = w.release(&["publish", "--dry-run"]).ok();
+    no_secrets(&run);
+    for step in ["publish core       would", "tag                would  tag the release commit", "push tag           would", "GitHub release     would"] {
+        assert!(run.stdout.contains(step), "{step}:\n{}", run.stdout);
+    }
+    unchanged("release publish --dry-run after prepare", &fingerprint);
+}
+
+#[test]
+fn both_phases_finish_after_failures_at_each_step() {
+    let w = World::new(24, 12);
+
+    // prepare: GitHub answers the changelog's query and the look for an open pull request, then
+    // fails when the pull request is opened; everything before it stays done.
+    let known = github::pulls_from_git(&w.sample.root(), "v0.14.10");
+    let flaky = StandIn::start(&known, &["--fail", "502", "--fail-after", "2"]);
+    let run = w.release_with(&flaky, &["prepare", "--bump", "patch", "--pr"]).fails_with(1);
+    no_secrets(&run);
+    assert!(run.stdout.contains("6. pull request    todo"), "{}", run.stdout);
+    assert!(!support::git(w.origin.path(), &["branch", "--list", "release/v0.14.13"]).is_empty(), "the branch was pushed before GitHub failed");
+    let run = w.release(&["prepare", "--bump", "patch", "--pr"]).ok();
+    for step in ["bump versions   done", "changelog       done", "release commit  done", "push branch     done"] {
+        assert!(run.stdout.contains(step), "{step}:\n{}", run.stdout);
+    }
+    let pulls = &w.github.state()["pulls"];
+    assert_eq!(pulls.as_array().unwrap().len(), 1, "{pulls}");
+    assert_eq!(pulls[0]["title"], "Release 0.14.13");
+    assert_eq!(pulls[0]["head"], "release/v0.14.13");
+    // Rerunning once more does nothing at all.
+    let again = w.release(&["prepare", "--bump", "patch", "--pr"]).ok();
+    assert!(!again.stdout.contains("todo"), "{}", again.stdout);
+    assert_eq!(w.github.state()["pulls"].as_array().unwrap().len(), 1);
+
+    // The maintainer squash-merges the pull request.
+    w.sample.git(&["switch", "--quiet", "main"]);
+    w.sample.git(&["merge", "--quiet", "--squash", "release/v0.14.13"]);
+    support::commit_all(&w.sample.root(), "Release 0.14.13 (#20301)");
+    let release_commit = w.sample.git(&["rev-parse", "HEAD"]);
+
+    // publish: a changed package fails to build; core goes out, the rest waits for a rerun.
+    let changed = first_changed_integration(&w);
+    let pyproject = format!("{changed}/pyproject.toml");
+    let good = w.sample.read(&pyproject);
+    w.sample.write(&pyproject, &good.replace("build-backend = \"", "build-backend = \"no.such."));
+    let run = w.release(&["publish", "--allow-dirty"]).fails_with(1);
+    no_secrets(&run);
+    assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index_core-0.14.13")), "core was published");
+    assert!(w.sample.git(&["tag", "--list", "v0.14.13"]).is_empty(), "no tag before every package is out");
+    w.sample.write(&pyproject, &good);
+
+    // The push of the tag fails: origin is unreachable.
+    w.sample.git(&["remote", "set-url", "origin", "/nonexistent/origin.git"]);
+    let run = w.release(&["publish"]).fails_with(1);
+    assert!(run.stdout.contains("publish core        done") || run.stdout.contains("publish core"), "{}", run.stdout);
+    assert_eq!(w.sample.git(&["rev-parse", "v0.14.13^{commit}"]), release_commit, "the tag is on the release commit");
+    w.sample.git(&["remote", "set-url", "origin", w.origin.path().to_str().unwrap()]);
+
+    // GitHub fails when the release is created.
+    let broken = StandIn::start(&known, &["--fail", "502"]);
+    let run = w.release_with(&broken, &["publish"]).fails_with(1);
+    assert!(run.stdout.contains("push tag"), "{}", run.stdout);
+    assert_eq!(support::git(w.origin.path(), &["rev-parse", "v0.14.13^{commit}"]), release_commit, "pushed once, at the release commit");
+
+    // The last rerun finishes: every earlier step is done, the GitHub release targets the commit.
+    let run = w.release(&["publish", "--json"]).ok();
+    no_secrets(&run);
+    let steps: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let states: Vec<(String, String)> = steps["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap().to_string(), s["state"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(states.iter().filter(|(n, _)| n != "GitHub release").all(|(_, s)| s == "done"), "{states:?}");
+    let releases = &w.github.state()["releases"];
+    assert_eq!(releases.as_array().unwrap().len(), 1, "{releases}");
+    assert_eq!(releases[0]["tag"], "v0.14.13");
+    assert_eq!(releases[0]["target"], release_commit.as_str());
+    assert!(releases[0]["body"].as_str().unwrap().starts_with("# Release Notes"), "{releases}");
+    // Every version was uploaded exactly once: pypiserver keeps one file per name.
+    let files = w.files_on_index();
+    let mut unique = files.clone();
+    unique.dedup();
+    assert_eq!(files, unique);
+    assert!(files.iter().any(|f| f.starts_with("llama_index-0.14.13")), "the umbrella: {files:?}");
+
+    let done = w.release(&["publish"]).ok();
+    assert!(!done.stdout.contains("todo"), "{}", done.stdout);
+    assert_eq!(w.github.state()["releases"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_hotfix_from_an_old_tag() {
+    let w = World::new(20, 6);
+    // Main moved on to 0.15; the hotfix starts at v0.14.12 on its own branch.
+    let run = w.release(&["--bump", "minor", "--offline"]).ok();
+    assert!(run.stderr.contains("finished release 0.15.0"), "{}", run.stderr);
+    w.sample.git(&["switch", "--quiet", "-c", "hotfix/v0.14.12", "v0.14.12"]);
+    w.sample.write("llama-index-core/llama_index/core/base.py", "# the fix\n");
+    support::commit_all(&w.sample.root(), "fix: the hotfix (#30001)");
+    let run = w.release(&["--from-tag", "v0.14.12", "--bump", "patch", "--offline"]).ok();
+    no_secrets(&run);
+    assert!(run.stderr.contains("finished release 0.14.13"), "{}", run.stderr);
+    assert!(w.sample.read("CHANGELOG.md").contains("- fix: the hotfix ([#30001]"), "the hotfix's changelog");
+    assert_eq!(w.sample.git(&["rev-parse", "v0.14.13^{commit}"]), w.sample.git(&["rev-parse", "HEAD"]));
+    assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index_core-0.14.13")));
+    // Without --from-tag the hotfix branch is not the release branch.
+    let run = w.release(&["publish", "--offline"]).fails_with(1);
+    assert!(run.stderr.contains("not the release branch") || run.stderr.contains("`main`"), "{}", run.stderr);
+}
+
+/// A package whose version changed since v0.14.12 (so the release publishes it), not core.
+fn first_changed_integration(w: &World) -> String {
+    let out = w.sample.xtask(&["pkg", "changed", "--base-ref", "v0.14.12", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    v["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap().to_string())
+        .find(|p| p.starts_with("llama-index-integrations/") && !w.sample.read(&format!("{p}/pyproject.toml")).contains("[tool.poetry]\nname"))
+        .expect("a changed integration")
+}
