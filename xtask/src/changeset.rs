@@ -29,10 +29,6 @@ impl Changeset {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
-    }
-
     /// Unified diffs of every change, in order.
     pub fn diff(&self) -> String {
         self.changes.iter().map(|c| unified_diff(&c.display, &c.old, &c.new)).collect()

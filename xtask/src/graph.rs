@@ -95,7 +95,6 @@ mod tests {
             version: "1.0".parse().unwrap(),
             dependencies: deps.iter().map(|d| Requirement::parse(d).unwrap()).collect(),
             requires_python: None,
-            build_backend: None,
             table: Table::Project,
         }
     }

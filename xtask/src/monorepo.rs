@@ -25,7 +25,6 @@ pub struct Package {
     pub version: Version,
     pub dependencies: Vec<Requirement>,
     pub requires_python: Option<String>,
-    pub build_backend: Option<String>,
     pub table: Table,
 }
 
@@ -121,10 +120,6 @@ impl Monorepo {
 
     pub fn index_of(&self, package: &Package) -> usize {
         self.by_dir[&package.dir]
-    }
-
-    pub fn by_name(&self, name: &PackageName) -> Option<&Package> {
-        self.packages.iter().find(|p| &p.name == name)
     }
 
     /// Resolves a path given by the user (relative to the root or absolute) to a package.
@@ -302,7 +297,6 @@ fn read_all(root: &Path, dirs: &[String]) -> Vec<Result<Package>> {
             version: p.version,
             dependencies: p.dependencies,
             requires_python: p.requires_python,
-            build_backend: p.build_backend,
             table: p.table,
         })
     };

@@ -56,9 +56,6 @@ pub fn yellow(text: &str) -> String {
 pub fn red(text: &str) -> String {
     paint("1;31", text)
 }
-pub fn dim(text: &str) -> String {
-    paint("2", text)
-}
 
 /// A progress line on stderr: a right-aligned verb, then what it is about (cargo's style).
 pub fn status(verb: &str, message: &str) {

@@ -18,7 +18,6 @@ pub struct Pyproject {
     /// Runtime dependencies, optional ones included.
     pub dependencies: Vec<Requirement>,
     pub requires_python: Option<String>,
-    pub build_backend: Option<String>,
     pub table: Table,
 }
 
@@ -129,13 +128,7 @@ impl Pyproject {
             Table::Poetry => meta.get("dependencies").and_then(|d| d.get("python")).and_then(Item::as_str),
         }
         .map(str::to_string);
-        let build_backend = lookup(root, &["build-system", "build-backend"]).and_then(Item::as_str).map(str::to_string);
-        Ok(Pyproject { name, version, dependencies, requires_python, build_backend, table })
-    }
-
-    pub fn read(path: &Path) -> Result<Pyproject> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Pyproject::parse(path, &text)
+        Ok(Pyproject { name, version, dependencies, requires_python, table })
     }
 }
 
@@ -268,7 +261,6 @@ build-backend = "hatchling.build"
         assert_eq!(p.version.to_string(), "0.6.1");
         let names: Vec<_> = p.dependencies.iter().map(|d| d.name.to_string()).collect();
         assert_eq!(names, ["llama-index-core", "openai", "llama-index-embeddings-openai"]);
-        assert_eq!(p.build_backend.as_deref(), Some("hatchling.build"));
         assert_eq!(p.requires_python.as_deref(), Some(">=3.9,<4.0"));
 
         let p = parse(

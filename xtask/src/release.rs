@@ -11,7 +11,7 @@ mod publish;
 
 use std::str::FromStr;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 use xshell::Shell;
 
@@ -146,15 +146,6 @@ impl flags::Release {
     }
 }
 
-/// Fails unless every step is done or skipped.
-pub fn ensure_finished(steps: &[Step]) -> Result<()> {
-    let left: Vec<&str> = steps.iter().filter(|s| matches!(s.state, State::Todo(_))).map(|s| s.name).collect();
-    if !left.is_empty() {
-        bail!("steps left to do: {}; run the same command again to finish", left.join(", "));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,7 +164,6 @@ mod tests {
               3. GitHub release     skip   --offline
         "#]]
         .assert_eq(&render("Release 0.14.13: publish", &steps, true));
-        assert!(ensure_finished(&steps).unwrap_err().to_string().contains("publish packages"));
         assert!(summary("t", &steps).contains("| GitHub release | ⏭️ skipped | --offline |"));
     }
 }

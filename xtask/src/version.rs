@@ -265,11 +265,6 @@ impl Version {
         Version { local: Vec::new(), ..self.clone() }
     }
 
-    /// Builds a final release from its numbers (used by specifier matching).
-    pub fn from_release(epoch: u64, release: Vec<u64>) -> Version {
-        Version { epoch, release, pre: None, post: None, dev: None, local: Vec::new() }
-    }
-
     fn sort_key(&self) -> (u64, Vec<u64>, (i8, Option<PreKind>, u64), (i8, u64), (i8, u64)) {
         let mut release = self.release.clone();
         while release.len() > 1 && release.last() == Some(&0) {

@@ -153,7 +153,6 @@ mod tests {
             version: version.parse().unwrap(),
             dependencies: deps.iter().map(|d| Requirement::parse(d).unwrap()).collect(),
             requires_python: None,
-            build_backend: None,
             table: Table::Project,
         }
     }
