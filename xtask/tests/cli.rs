@@ -226,3 +226,17 @@ fn bad_input_gets_a_clear_error() {
     let out = support::Run::from(out).fails_with(1);
     assert!(out.stderr.contains("does not exist; pass --root"), "{}", out.stderr);
 }
+
+#[test]
+fn colors_only_when_wanted() {
+    let s = Sample::new(20, 0);
+    // Off a terminal, and with NO_COLOR, no escape codes; `--color always` forces them.
+    let plain = s.xtask(&["pkg", "exec", "llama-index-core", "--", "true"]).ok();
+    assert!(plain.stderr.contains("ok `true` in llama-index-core") && !plain.stderr.contains('\x1b'), "{:?}", plain.stderr);
+    let colored = s.xtask(&["--color", "always", "pkg", "exec", "llama-index-core", "--", "true"]).ok();
+    assert!(colored.stderr.contains("\x1b[1;32m"), "{:?}", colored.stderr);
+    let never = s.xtask(&["--color", "never", "pkg", "info", "--bad-flag"]).fails_with(2);
+    assert!(!never.stderr.contains('\x1b'));
+    let out = s.xtask(&["--color", "sometimes", "pkg", "info", "--all"]).fails_with(2);
+    assert!(out.stderr.contains("`sometimes` is not a color choice"), "{}", out.stderr);
+}
