@@ -2,7 +2,7 @@
 BASE_REF ?= origin/main
 BUMP ?= patch
 
-.PHONY: help format lint test xtask-test
+.PHONY: help format lint test changelog release publish rehearse xtask-test
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -14,6 +14,18 @@ lint: ## Run every pre-commit hook
 
 test: ## Test the packages changed since BASE_REF and their dependants
 	cargo xtask test --base-ref $(BASE_REF)
+
+changelog: ## Write the changelog section of the pull requests since the last release
+	cargo xtask changelog
+
+release: ## Prepare a BUMP release and open its pull request
+	cargo xtask release prepare --bump $(BUMP) --pr
+
+publish: ## Publish the merged release commit
+	cargo xtask release publish
+
+rehearse: ## Rehearse a whole release on a generated sample monorepo
+	scripts/rehearse.sh
 
 xtask-test: ## Run the release tool's own test suite
 	scripts/test.sh
