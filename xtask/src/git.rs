@@ -66,3 +66,8 @@ pub fn files_at(sh: &Shell, rev: &str, paths: &[String]) -> Result<Vec<Option<St
     }
     Ok(out)
 }
+
+/// Whether git ignores `path` (relative to the root); false outside a repository.
+pub fn is_ignored(sh: &Shell, path: &str) -> bool {
+    cmd!(sh, "git check-ignore --quiet --no-index {path}").ignore_status().quiet().ignore_stdout().ignore_stderr().output().is_ok_and(|o| o.status.success())
+}

@@ -4,6 +4,7 @@
 //! index with the same sha256 are skipped, so rerunning finishes an interrupted release.
 
 mod build;
+mod buildenv;
 mod manifest;
 mod plan;
 mod remote;
@@ -73,6 +74,9 @@ impl flags::Publish {
             output::status("checking", &format!("{} on {}", report::count(names.len(), "project"), report::shown_url(&options.index_url)));
         }
         let projects = remote::projects(&index, &names, options.jobs)?;
+        if selected.iter().any(|&i| repo.packages[i].dir == ".") && !git::is_ignored(sh, "target/publish/x") {
+            output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
+        }
         let plan = plan::plan(&repo.packages, &graph, &selected, &projects)?;
 
         let header = format!(
