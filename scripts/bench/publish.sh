@@ -20,13 +20,6 @@ rm -rf "$work"
 mkdir -p "$work"
 "$xtask" sample "$work/template" --packages "$packages" --prs 5 --force 2>/dev/null
 
-# The packages without the umbrella, in the dependency order (the old loop gets the best order).
-mapfile -t dirs < <("$xtask" --root "$work/template" publish --all --dry-run --json --index-url http://127.0.0.1:9 2>/dev/null |
-  python3 -c 'import json, sys; r = json.load(sys.stdin); [print(p["path"]) for p in r["packages"] if p["path"] != "."]')
-waves=$("$xtask" --root "$work/template" publish "${dirs[@]}" --dry-run --json --index-url http://127.0.0.1:9 2>/dev/null |
-  python3 -c 'import json, sys; print(len(json.load(sys.stdin)["waves"]))')
-echo "packages: ${#dirs[@]} in $waves waves"
-
 server_pid=
 start_server() { # a fresh, empty index on a free port; sets $index
   local port
@@ -45,9 +38,17 @@ ms() { echo $(( ($2 - $1) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f", m / 1000}'; }
 
 export UV_PUBLISH_USERNAME=bench UV_PUBLISH_PASSWORD=bench NO_COLOR=1
-# Warm uv's caches (hatchling, poetry-core, the lock's metadata) outside the measurements.
 fresh_copy; start_server
-for d in "${dirs[@]}"; do (cd "$work/repo/$d" && "$tools/uv" lock -q && "$tools/uv" build -q -o "$work/warm") >/dev/null 2>&1; done
+# The packages without the umbrella, in the dependency order (the old loop gets the best order).
+mapfile -t dirs < <("$xtask" --root "$work/template" publish --all --dry-run --json --index-url "$index" 2>/dev/null |
+  python3 -c 'import json, sys; r = json.load(sys.stdin); [print(p["path"]) for p in r["packages"] if p["path"] != "."]')
+waves=$("$xtask" --root "$work/template" publish "${dirs[@]}" --dry-run --json --index-url "$index" 2>/dev/null |
+  python3 -c 'import json, sys; print(len(json.load(sys.stdin)["waves"]))')
+[[ ${#dirs[@]} -gt 0 ]] || { echo "found no packages to publish in the sample" >&2; exit 1; }
+echo "packages: ${#dirs[@]} in $waves waves"
+
+# Warm uv's caches (hatchling, poetry-core, the lock's metadata) outside the measurements.
+for d in "${dirs[@]}"; do (cd "$work/repo/$d" && { "$tools/uv" lock -q || true; } && "$tools/uv" build -q -o "$work/warm") >/dev/null 2>&1; done
 stop_server
 
 old=(); new=(); lock=0; build=0; upload=0; phases=
@@ -57,7 +58,8 @@ for ((r = 1; r <= runs; r++)); do
   t0=$(now)
   for d in "${dirs[@]}"; do
     cd "$work/repo/$d"
-    a=$(now); "$tools/uv" lock -q; b=$(now); "$tools/uv" build -q -o dist >/dev/null 2>&1; c=$(now)
+    # uv cannot lock the legacy `[tool.poetry]` packages (no `[project]`); it fails at once.
+    a=$(now); "$tools/uv" lock -q >/dev/null 2>&1 || true; b=$(now); "$tools/uv" build -q -o dist >/dev/null 2>&1; c=$(now)
     "$tools/uv" publish -q --publish-url "$index/" dist/* >/dev/null 2>&1; e=$(now)
     lock=$((lock + b - a)); build=$((build + c - b)); upload=$((upload + e - c))
   done

@@ -118,3 +118,8 @@ pub fn is_ancestor(sh: &Shell, ancestor: &str, descendant: &str) -> Result<bool>
 pub fn tag_commit(sh: &Shell, tag: &str) -> Result<Option<String>> {
     commit_of(sh, &format!("refs/tags/{tag}"))
 }
+
+/// Whether git ignores `path` (relative to the root); false outside a repository.
+pub fn is_ignored(sh: &Shell, path: &str) -> bool {
+    cmd!(sh, "git check-ignore --quiet --no-index {path}").ignore_status().quiet().ignore_stdout().ignore_stderr().output().is_ok_and(|o| o.status.success())
+}

@@ -4,6 +4,7 @@
 //! index with the same sha256 are skipped, so rerunning finishes an interrupted release.
 
 mod build;
+mod buildenv;
 mod manifest;
 mod plan;
 mod remote;
@@ -55,7 +56,7 @@ impl flags::Publish {
         if selected.is_empty() {
             output::note("nothing to publish: no selected package changed its version");
         }
-        publish(&repo, &selected, &options)
+        publish(sh, &repo, &selected, &options)
     }
 
     fn options(&self, repo: &Monorepo) -> Result<Options> {
@@ -96,7 +97,7 @@ impl flags::Publish {
 /// Publishes `selected`: looks at the index, plans the waves, prints the plan; then (unless a
 /// dry run) builds every package once and uploads wave by wave. Fails unless every selected
 /// package ends up published or already was.
-pub fn publish(repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<()> {
+pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<()> {
     let credentials = upload::Credentials::from_env();
     let graph = Graph::new(&repo.packages);
     // The tool is checked up front, before any work, but a dry run needs none.
@@ -115,6 +116,9 @@ pub fn publish(repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -
         output::status("checking", &format!("{} on {}", report::count(names.len(), "project"), report::shown_url(&options.index_url)));
     }
     let projects = remote::projects(&index, &names, options.jobs)?;
+    if selected.iter().any(|&i| repo.packages[i].dir == ".") && !git::is_ignored(sh, "target/publish/x") {
+        output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
+    }
     let plan = plan::plan(&repo.packages, &graph, selected, &projects)?;
 
     let header = format!(

@@ -17,6 +17,16 @@ use support::{
     xtask_bin, Run, Sample, TempDir,
 };
 
+/// A sample monorepo whose .gitignore has `/target`, as the README asks: otherwise the
+/// umbrella's sdist (hatchling, at the root) would include the builds.
+fn sample(packages: usize, prs: usize) -> Sample {
+    let s = Sample::new(packages, prs);
+    let ignore = s.read(".gitignore");
+    s.write(".gitignore", &format!("{ignore}/target/\n"));
+    support::commit_all(&s.root(), "Ignore target/");
+    s
+}
+
 const TOKEN: &str = "pypi-xtask-test-token-5f3a9c";
 
 /// Runs `publish ARGS` against `index` (JSON API and uploads), with the test token.
@@ -57,7 +67,7 @@ fn line_of(stderr: &str, prefix: &str) -> usize {
 
 #[test]
 fn dry_run_prints_the_plan_and_touches_nothing() {
-    let s = Sample::new(20, 5);
+    let s = sample(20, 5);
     let server = PypiServer::start();
     let before = s.fingerprint();
     let run = publish(&s, &server.index_url(), &["--dry-run", "llama-index-core", "llama-index-packs/llama-index-packs-weaviate", "llama-index-integrations/vector_stores/llama-index-vector-stores-openai"]).ok();
@@ -86,7 +96,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
 #[test]
 fn publishes_every_package_in_dependency_order_then_skips_everything() {
     let n: usize = std::env::var("XTASK_TEST_PACKAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    let s = Sample::new(n, 5);
+    let s = sample(n, 5);
     let server = PypiServer::start();
     let summary = s.dir.path().join("summary.md");
     let run = publish_env(&s, &server.index_url(), &["--all"], &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())]);
@@ -119,7 +129,7 @@ fn publishes_every_package_in_dependency_order_then_skips_everything() {
 
 #[test]
 fn poetry_builds_and_uploads_with_poetry() {
-    let s = Sample::new(20, 5);
+    let s = sample(20, 5);
     let server = PypiServer::start();
     // Core builds with hatchling, so it goes first with uv; then every poetry-core package.
     publish(&s, &server.index_url(), &["llama-index-core", "--backend", "uv"]).ok();
@@ -141,7 +151,7 @@ fn poetry_builds_and_uploads_with_poetry() {
 
 #[test]
 fn a_different_file_on_the_index_burns_the_version() {
-    let s = Sample::new(20, 5);
+    let s = sample(20, 5);
     let server = PypiServer::start();
     publish(&s, &server.index_url(), &["llama-index-core"]).ok();
     s.write("llama-index-core/llama_index/core/base.py", "# changed without a version bump\n");
@@ -152,7 +162,7 @@ fn a_different_file_on_the_index_burns_the_version() {
 
 #[test]
 fn a_build_failure_blocks_its_dependants_and_nothing_else() {
-    let s = Sample::new(20, 5);
+    let s = sample(20, 5);
     let server = PypiServer::start();
     let emb = "llama-index-integrations/embeddings/llama-index-embeddings-openai/pyproject.toml";
     let text = s.read(emb);
@@ -180,7 +190,7 @@ fn a_build_failure_blocks_its_dependants_and_nothing_else() {
 
 #[test]
 fn changed_since_selects_bumped_and_new_packages() {
-    let s = Sample::new(20, 12);
+    let s = sample(20, 12);
     let server = PypiServer::start();
     s.write("llama-index-packs/llama-index-packs-new/pyproject.toml", "[project]\nname = \"llama-index-packs-new\"\nversion = \"0.1.0\"\n");
     let run = publish(&s, &server.index_url(), &["--changed-since", "v0.14.12", "--dry-run", "--json"]).ok();
@@ -241,7 +251,7 @@ fn publish_and_kill(s: &Sample, index: &str, prefix: &str, lines: usize) -> Stri
 #[test]
 fn killed_at_any_point_a_rerun_finishes_with_every_file_uploaded_once() {
     for (prefix, lines) in [("building", 3), ("built", 12), ("uploading", 1), ("published", 5), ("uploading", 15)] {
-        let s = Sample::new(20, 5);
+        let s = sample(20, 5);
         let server = PypiServer::start();
         let before = publish_and_kill(&s, &server.index_url(), prefix, lines);
         let run = publish(&s, &server.index_url(), &["--all"]);
@@ -253,7 +263,7 @@ fn killed_at_any_point_a_rerun_finishes_with_every_file_uploaded_once() {
 
 #[test]
 fn retries_through_an_index_that_fails_a_third_of_requests() {
-    let s = Sample::new(20, 5);
+    let s = sample(20, 5);
     let server = PypiServer::start();
     let proxy = FaultProxy::start(&server.url(), Faults::share(1, 3, Fault::Status500));
     let run = publish(&s, &proxy.url(), &["--all", "--retries", "6"]);
@@ -282,7 +292,7 @@ fn spying_tools(dir: &Path) -> PathBuf {
 
 #[test]
 fn the_token_never_appears_in_output_or_argv() {
-    let s = Sample::new(20, 5);
+    let s = sample(20, 5);
     let server = PypiServer::start();
     let tools = TempDir::new("spy");
     let log = spying_tools(tools.path());

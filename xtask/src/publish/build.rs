@@ -51,10 +51,20 @@ pub fn reusable(root: &Path, p: &Package, backend: Backend) -> Option<Build> {
 
 /// Builds `p` (or reuses its earlier build). Credentials are removed from the build's
 /// environment: a build backend runs code from the package and has no use for them.
-pub fn build(root: &Path, p: &Package, backend: Backend, tool: &Path, credentials: &Credentials) -> Result<Build> {
+/// `shared_env`: the run's build environment ([`super::buildenv`]), used with
+/// `--no-build-isolation`; a build that fails there is retried in isolation.
+pub fn build(root: &Path, p: &Package, backend: Backend, tool: &Path, credentials: &Credentials, shared_env: Option<&Path>) -> Result<Build> {
     if let Some(build) = reusable(root, p, backend) {
         return Ok(build);
     }
+    match (shared_env, backend) {
+        (Some(env), Backend::Uv) => build_in(root, p, backend, tool, credentials, Some(env))
+            .or_else(|_| build_in(root, p, backend, tool, credentials, None)),
+        _ => build_in(root, p, backend, tool, credentials, None),
+    }
+}
+
+fn build_in(root: &Path, p: &Package, backend: Backend, tool: &Path, credentials: &Credentials, shared_env: Option<&Path>) -> Result<Build> {
     let src = root.join(&p.dir);
     let source = manifest::source_digest(&src)?;
     let parent = builds_dir(root);
@@ -69,11 +79,16 @@ pub fn build(root: &Path, p: &Package, backend: Backend, tool: &Path, credential
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
     let staging_arg = staging.to_string_lossy().into_owned();
+    let mut env = super::upload::child_env();
     let (args, shown): (Vec<&str>, &str) = match backend {
+        Backend::Uv if shared_env.is_some() => (vec!["build", "--no-progress", "--no-build-isolation", "--out-dir", &staging_arg], "uv build"),
         Backend::Uv => (vec!["build", "--no-progress", "--out-dir", &staging_arg], "uv build"),
         Backend::Poetry => (vec!["build", "--no-interaction", "--output", &staging_arg], "poetry build"),
     };
-    let expr = duct::cmd(tool, &args).dir(&src).full_env(super::upload::child_env()).stdin_null().stderr_to_stdout().unchecked();
+    if let Some(dir) = shared_env {
+        env.insert("VIRTUAL_ENV".into(), dir.to_string_lossy().into_owned());
+    }
+    let expr = duct::cmd(tool, &args).dir(&src).full_env(env).stdin_null().stderr_to_stdout().unchecked();
     let mut text = String::new();
     let status = expr.reader().and_then(|mut r| {
         r.read_to_string(&mut text)?;

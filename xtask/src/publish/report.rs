@@ -90,7 +90,7 @@ pub fn plan_text(packages: &[Package], plan: &Plan, what: &BTreeMap<usize, Strin
 }
 
 /// One row per selected package, in plan order.
-fn rows(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usize, Outcome>) -> Vec<(usize, usize, &'static str, String)> {
+fn rows(plan: &Plan, outcomes: &BTreeMap<usize, Outcome>) -> Vec<(usize, usize, &'static str, String)> {
     let mut rows = Vec::new();
     for (w, wave) in plan.waves.iter().enumerate() {
         for &i in wave {
@@ -102,7 +102,7 @@ fn rows(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usize, Outcome>) 
 }
 
 pub fn summary_table(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usize, Outcome>) -> String {
-    let table: Vec<Vec<String>> = rows(packages, plan, outcomes)
+    let table: Vec<Vec<String>> = rows(plan, outcomes)
         .into_iter()
         .map(|(i, w, label, detail)| {
             vec![packages[i].display_name.clone(), packages[i].version.to_string(), w.to_string(), label.to_string(), detail]
@@ -112,7 +112,7 @@ pub fn summary_table(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usiz
 }
 
 pub fn github_markdown(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usize, Outcome>) -> String {
-    let rows = rows(packages, plan, outcomes);
+    let rows = rows(plan, outcomes);
     let done = rows.iter().filter(|r| matches!(r.2, "published" | "already published")).count();
     let mut md = format!("### Publish: {done} of {} done\n\n| Package | Version | Wave | Result | Detail |\n| --- | --- | --- | --- | --- |\n", count(rows.len(), "package"));
     for (i, w, label, detail) in rows {
@@ -130,7 +130,7 @@ pub fn json_report(
 ) -> Value {
     let waves: Vec<Value> =
         plan.waves.iter().map(|w| Value::Array(w.iter().map(|&i| json!(packages[i].display_name)).collect())).collect();
-    let list: Vec<Value> = rows(packages, plan, outcomes)
+    let list: Vec<Value> = rows(plan, outcomes)
         .into_iter()
         .map(|(i, w, label, _)| {
             let p = &packages[i];

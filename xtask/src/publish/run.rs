@@ -13,6 +13,7 @@ use anyhow::Result;
 
 use super::{
     build::{self, Build},
+    buildenv,
     plan::{self, Plan},
     remote,
     report::{self, Outcome},
@@ -20,6 +21,7 @@ use super::{
     Options,
 };
 use crate::{
+    config::Backend,
     index::{self, Index},
     monorepo::{Monorepo, Package},
     output,
@@ -102,10 +104,16 @@ pub fn execute(repo: &Monorepo, plan: &Plan, options: &Options, index: &Index, t
             finish(i, Outcome::Blocked(why.clone()));
         }
     }
+    let fresh: Vec<&Package> =
+        to_build.iter().map(|&i| &repo.packages[i]).filter(|p| build::reusable(&repo.root, p, options.backend).is_none()).collect();
+    let shared_env = match options.backend {
+        Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
+        _ => None,
+    };
     parallel(&to_build, options.jobs, |&i| {
         let p = &repo.packages[i];
         output::status("building", &format!("{} ({})", label(p), p.dir));
-        match build::build(&repo.root, p, options.backend, tool, credentials) {
+        match build::build(&repo.root, p, options.backend, tool, credentials, shared_env.as_ref().map(buildenv::BuildEnv::path)) {
             Ok(b) => {
                 let files = b.manifest.files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>().join(", ");
                 output::status("built", &format!("{}{}: {files}", label(p), if b.reused { " (unchanged since the last build)" } else { "" }));
@@ -221,6 +229,7 @@ fn publish_one(
     }
     // Published means visible: dependants in the next wave may be installed against it.
     let names: Vec<&str> = build.manifest.files.iter().map(|f| f.filename.as_str()).collect();
+    output::status("waiting", &format!("for {} to be visible on the index", label(p)));
     let visible = index::wait_for(&format!("{} to be visible on the index", label(p)), options.wait, || {
         let project = index.project(&p.name)?;
         let files = project.as_ref().and_then(|pr| pr.releases.get(&p.version));

@@ -148,7 +148,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
     let options = publish::Options::for_release(&repo, flags.index_url.clone(), flags.publish_url.clone(), wait, flags.jobs)?;
     let todo = |name: &str| steps.iter().any(|s| s.name == name && matches!(s.state, State::Todo(_)));
     if todo("publish core") {
-        publish::publish(&repo, &BTreeSet::from([repo.index_of(core)]), &options)?;
+        publish::publish(sh, &repo, &BTreeSet::from([repo.index_of(core)]), &options)?;
     }
     if todo("wait for core") {
         index::wait_for(&format!("`{}` {} on the index", core.name, core.version), wait, || {
@@ -156,7 +156,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
         })?;
     }
     if todo("publish packages") {
-        publish::publish(&repo, &rest, &options)?;
+        publish::publish(sh, &repo, &rest, &options)?;
     }
     if todo("tag") {
         exec::run(cmd!(sh, "git tag {tag} {sha}"))?;

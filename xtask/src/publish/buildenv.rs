@@ -1,0 +1,80 @@
+//! One build environment shared by every `uv build` of a run, instead of one isolated
+//! environment per build.
+//!
+//! Measured on the sample's packages: an isolated `uv build` spends about half its time
+//! creating two environments and compiling the backend's bytecode in them; with the backend
+//! installed once and `--no-build-isolation`, a build takes half as long and writes the same
+//! bytes. The environment holds the union of the packages' `[build-system] requires`; when that
+//! cannot be installed, builds stay isolated, and a build that fails in the shared environment
+//! is retried isolated (a backend may ask for more at build time).
+
+use std::{collections::BTreeSet, path::Path, path::PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{monorepo::Package, output};
+
+/// The `[build-system] requires` of every package, deduplicated and sorted.
+pub fn requirements(root: &Path, packages: &[&Package]) -> Result<BTreeSet<String>> {
+    let mut all = BTreeSet::new();
+    for p in packages {
+        let path = p.pyproject_path(root);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let doc: toml_edit::Document<String> = toml_edit::Document::parse(text).map_err(|e| anyhow::anyhow!("{}: {e}", p.pyproject_display()))?;
+        let requires = doc.get("build-system").and_then(|b| b.get("requires")).and_then(|r| r.as_array());
+        match requires {
+            Some(list) => all.extend(list.iter().filter_map(|v| v.as_str()).map(str::to_string)),
+            // No requires: PEP 517 says setuptools; let such a package build isolated instead.
+            None => bail!("{} has no `[build-system] requires`", p.pyproject_display()),
+        }
+    }
+    Ok(all)
+}
+
+/// The shared environment, in the system's temporary directory; removed when dropped.
+pub struct BuildEnv(PathBuf);
+
+impl BuildEnv {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for BuildEnv {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Creates the shared environment with `uv`. `None`, with a note, when it cannot be made: the
+/// builds are then isolated as usual.
+pub fn create(root: &Path, uv: &Path, packages: &[&Package]) -> Option<BuildEnv> {
+    let made = (|| -> Result<PathBuf> {
+        let requires = requirements(root, packages)?;
+        // Outside the monorepo: a virtualenv inside the root would end up in the umbrella's sdist.
+        let dir = std::env::temp_dir().join(format!("xtask-build-env-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let env = super::upload::child_env();
+        let dir_arg = dir.to_string_lossy().into_owned();
+        run(duct::cmd(uv, ["venv", "--quiet", &dir_arg]).full_env(env.clone()))?;
+        let mut args = vec!["pip".to_string(), "install".into(), "--quiet".into(), "--python".into(), dir_arg];
+        args.extend(requires);
+        run(duct::cmd(uv, &args).full_env(env))?;
+        Ok(dir)
+    })();
+    match made {
+        Ok(dir) => Some(BuildEnv(dir)),
+        Err(e) => {
+            output::note(&format!("building each package in its own isolated environment: {e:#}"));
+            None
+        }
+    }
+}
+
+fn run(expr: duct::Expression) -> Result<()> {
+    let out = expr.stdin_null().stderr_to_stdout().stdout_capture().unchecked().run()?;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stdout).trim_end());
+    }
+    Ok(())
+}
