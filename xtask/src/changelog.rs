@@ -65,7 +65,10 @@ impl flags::Generate {
         }
         changeset::write_atomic(&generated.change.path, &generated.change.new)
             .with_context(|| format!("cannot update {display}; it was left as it was"))?;
-        output::status("updated", &format!("{display} with {} pull requests in {} sections", generated.prs, generated.sections));
+        output::status(
+            "updated",
+            &format!("{display} with {} pull requests in {} sections", generated.prs, generated.sections),
+        );
         output::github_summary(&generated.section);
         Ok(())
     }
@@ -141,8 +144,10 @@ pub fn generate(sh: &Shell, repo: &Monorepo, since: Option<&str>, date: String, 
 impl flags::Notes {
     fn run(self, sh: &Shell) -> Result<()> {
         let repo = Monorepo::load(&sh.current_dir())?;
-        let version: crate::version::Version =
-            self.version.parse().map_err(|e| usage(format!("`--version {}` is not a PEP 440 version: {e}", self.version)))?;
+        let version: crate::version::Version = self
+            .version
+            .parse()
+            .map_err(|e| usage(format!("`--version {}` is not a PEP 440 version: {e}", self.version)))?;
         output::data(&notes(&repo, &version)?);
         Ok(())
     }
@@ -155,7 +160,15 @@ pub fn notes(repo: &Monorepo, version: &crate::version::Version) -> Result<Strin
     let text = std::fs::read_to_string(repo.root.join(&repo.config.changelog)).with_context(|| {
         format!("cannot read the changelog `{display}`; set `changelog.file` in release.toml if it lives elsewhere")
     })?;
-    render::notes(&display, &text, &repo.config.placeholder, &repo.config.notes_header, &umbrella.display_name, version, &umbrella.version)
+    render::notes(
+        &display,
+        &text,
+        &repo.config.placeholder,
+        &repo.config.notes_header,
+        &umbrella.display_name,
+        version,
+        &umbrella.version,
+    )
 }
 
 /// The highest release tag that is an ancestor of HEAD.
@@ -207,7 +220,11 @@ fn fetch_titles(sh: &Shell, repo: &Monorepo, found: &Attribution) -> Result<Titl
         }
     }
     if titles.found.is_empty() {
-        let why = errors.keys().next().cloned().unwrap_or_else(|| format!("GitHub knows none of them in `{}`", repo.config.repository));
+        let why = errors
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| format!("GitHub knows none of them in `{}`", repo.config.repository));
         bail!(
             "could not fetch any of the {} pull requests from GitHub: {why}\n\
              check `github.repository` in release.toml and the token, or rerun with --offline to use the commit subjects",
@@ -222,7 +239,10 @@ fn fetch_titles(sh: &Shell, repo: &Monorepo, found: &Attribution) -> Result<Titl
     }
     for (error, numbers) in &errors {
         let list: Vec<String> = numbers.iter().map(|n| format!("#{n}")).collect();
-        output::warn(&format!("could not fetch {} from GitHub, so their titles are the commit subjects: {error}", list.join(" ")));
+        output::warn(&format!(
+            "could not fetch {} from GitHub, so their titles are the commit subjects: {error}",
+            list.join(" ")
+        ));
     }
     Ok(titles)
 }
@@ -232,9 +252,12 @@ fn build(repo: &Monorepo, found: &Attribution, titles: &Titles, date: String) ->
     let entry = |number: u64| -> Entry {
         match titles.found.get(&number) {
             Some(pr) => Entry { number, title: pr.title.clone(), url: pr.url.clone(), author: pr.author.clone() },
-            None => {
-                Entry { number, title: found.prs[&number].subject_title.clone(), url: repo.config.pull_request_url(number), author: None }
-            }
+            None => Entry {
+                number,
+                title: found.prs[&number].subject_title.clone(),
+                url: repo.config.pull_request_url(number),
+                author: None,
+            },
         }
     };
     let mut by_package: BTreeMap<usize, Vec<Entry>> = BTreeMap::new();
@@ -255,7 +278,9 @@ fn build(repo: &Monorepo, found: &Attribution, titles: &Titles, date: String) ->
         })
         .collect();
     sections.sort_by(|a, b| {
-        crate::requirement::PackageName::new(&a.name).cmp(&crate::requirement::PackageName::new(&b.name)).then(a.name.cmp(&b.name))
+        crate::requirement::PackageName::new(&a.name)
+            .cmp(&crate::requirement::PackageName::new(&b.name))
+            .then(a.name.cmp(&b.name))
     });
     Release { date, sections, other }
 }
@@ -277,7 +302,9 @@ struct Report<'a> {
 impl Report<'_> {
     fn to_json(&self, section: &str, written: bool) -> Value {
         let Report { repo, release, found, titles, since, source } = *self;
-        let names = |set: &BTreeSet<usize>| -> Vec<&str> { set.iter().map(|&i| repo.packages[i].display_name.as_str()).collect() };
+        let names = |set: &BTreeSet<usize>| -> Vec<&str> {
+            set.iter().map(|&i| repo.packages[i].display_name.as_str()).collect()
+        };
         let packages: Vec<Value> = release
         .sections
         .iter()
@@ -328,17 +355,28 @@ impl Report<'_> {
         }
         out.pop();
         out.push('\n');
-        out += &format!("  {} without a pull request (not in the changelog):\n", plural(found.orphans.len(), "commit", "commits"));
+        out += &format!(
+            "  {} without a pull request (not in the changelog):\n",
+            plural(found.orphans.len(), "commit", "commits")
+        );
         for o in found.orphans.iter().take(AUDIT_LIST) {
             out += &format!("    {} {}\n", &o.commit[..o.commit.len().min(10)], o.subject);
         }
         if found.orphans.len() > AUDIT_LIST {
             out += &format!("    … and {} more (all of them are in --json)\n", found.orphans.len() - AUDIT_LIST);
         }
-        let none: Vec<String> = found.prs.values().filter(|p| p.packages.is_empty()).map(|p| format!("#{}", p.number)).collect();
-        let placed =
-            if repo.config.other_section { format!("under \"{}\"", render::OTHER_HEADING) } else { "not in the changelog".to_string() };
-        out += &format!("  {} touching no package ({placed}): {}\n", plural(none.len(), "pull request", "pull requests"), none.join(" "));
+        let none: Vec<String> =
+            found.prs.values().filter(|p| p.packages.is_empty()).map(|p| format!("#{}", p.number)).collect();
+        let placed = if repo.config.other_section {
+            format!("under \"{}\"", render::OTHER_HEADING)
+        } else {
+            "not in the changelog".to_string()
+        };
+        out += &format!(
+            "  {} touching no package ({placed}): {}\n",
+            plural(none.len(), "pull request", "pull requests"),
+            none.join(" ")
+        );
         if source == Source::GitHub {
             let differs: Vec<String> = title_differs(found, titles).iter().map(|(n, _, _)| format!("#{n}")).collect();
             let mut shown = differs.iter().take(AUDIT_LIST).cloned().collect::<Vec<_>>().join(" ");
@@ -359,7 +397,11 @@ fn title_differs<'a>(found: &'a Attribution, titles: &'a Titles) -> Vec<(u64, &'
         .found
         .iter()
         .filter_map(|(n, pr)| {
-            found.prs.get(n).filter(|p| p.subject_title != pr.title).map(|p| (*n, p.subject_title.as_str(), pr.title.as_str()))
+            found
+                .prs
+                .get(n)
+                .filter(|p| p.subject_title != pr.title)
+                .map(|p| (*n, p.subject_title.as_str(), pr.title.as_str()))
         })
         .collect()
 }

@@ -63,7 +63,8 @@ impl Changeset {
                 for done in &self.changes[..i] {
                     let _ = std::fs::write(&done.path, &done.old);
                 }
-                return Err(e).with_context(|| format!("cannot replace {}; the files already written were restored", c.display));
+                return Err(e)
+                    .with_context(|| format!("cannot replace {}; the files already written were restored", c.display));
             }
         }
         Ok(())
@@ -75,11 +76,12 @@ pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = path.with_file_name(format!(".{name}.xtask-{}", std::process::id()));
     write_synced(&temp, text).with_context(|| format!("cannot write {}", temp.display()))?;
-    std::fs::rename(&temp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        e
-    })
-    .with_context(|| format!("cannot replace {}", path.display()))
+    std::fs::rename(&temp, path)
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            e
+        })
+        .with_context(|| format!("cannot replace {}", path.display()))
 }
 
 fn write_synced(path: &std::path::Path, text: &str) -> Result<()> {
@@ -139,7 +141,11 @@ pub fn unified_diff(name: &str, old: &str, new: &str) -> String {
         let b_start = hunk.iter().find(|o| o.0 != '-').map_or(hunk[0].2, |o| o.2);
         let a_len = hunk.iter().filter(|o| o.0 != '+').count();
         let b_len = hunk.iter().filter(|o| o.0 != '-').count();
-        out += &format!("@@ -{},{a_len} +{},{b_len} @@\n", a_start + usize::from(a_len > 0), b_start + usize::from(b_len > 0));
+        out += &format!(
+            "@@ -{},{a_len} +{},{b_len} @@\n",
+            a_start + usize::from(a_len > 0),
+            b_start + usize::from(b_len > 0)
+        );
         for &(op, ai, bi) in hunk {
             let line = if op == '+' { b[bi] } else { a[ai] };
             out += &format!("{op}{line}\n");

@@ -38,7 +38,10 @@ pub enum Head {
     Branch(String),
     /// Detached at `commit`; `tips` are the release branch's local and remote-tracking refs
     /// that exist, with their commits.
-    Detached { commit: String, tips: Vec<(String, String)> },
+    Detached {
+        commit: String,
+        tips: Vec<(String, String)>,
+    },
 }
 
 impl flags::Check {
@@ -58,10 +61,15 @@ impl flags::Check {
             output::warn(w);
         }
         let url = match self.index_url {
-            Some(url) if !is_http(&url) => return Err(usage(format!("`--index-url {url}` is not an http:// or https:// URL"))),
+            Some(url) if !is_http(&url) => {
+                return Err(usage(format!("`--index-url {url}` is not an http:// or https:// URL")))
+            }
             Some(url) => url,
             None if !is_http(&repo.config.index_url) => {
-                bail!("`index.url` in release.toml is `{}`, not an http:// or https:// URL; fix it", repo.config.index_url)
+                bail!(
+                    "`index.url` in release.toml is `{}`, not an http:// or https:// URL; fix it",
+                    repo.config.index_url
+                )
             }
             None => repo.config.index_url.clone(),
         };
@@ -75,18 +83,28 @@ impl flags::Check {
         let index = Index::new(&url);
         let probe = || match index.project(&core.name) {
             Ok(project) => index_verdict(mode, core.name.as_str(), &core.version, project.as_ref(), index.base_url()),
-            Err(e) => (Verdict { check: "index", ok: false, message: format!("{e:#}") }, e.downcast_ref::<Unreachable>().is_some()),
+            Err(e) => (
+                Verdict { check: "index", ok: false, message: format!("{e:#}") },
+                e.downcast_ref::<Unreachable>().is_some(),
+            ),
         };
         let registry = match wait {
             // Waiting cannot fix the branch: report at once instead.
-            Some(timeout) if branch.ok => wait_verdict(&format!("`{}` {} on the index", core.name, core.version), timeout, probe),
+            Some(timeout) if branch.ok => {
+                wait_verdict(&format!("`{}` {} on the index", core.name, core.version), timeout, probe)
+            }
             _ => probe().0,
         };
         let verdicts = [branch, registry];
         report(&verdicts, self.json, mode, &url, core.name.as_str(), &core.version);
         let failed: Vec<&str> = verdicts.iter().filter(|v| !v.ok).map(|v| v.check).collect();
         if !failed.is_empty() {
-            bail!("{} of {} checks failed ({}); see the verdicts above", failed.len(), verdicts.len(), failed.join(", "));
+            bail!(
+                "{} of {} checks failed ({}); see the verdicts above",
+                failed.len(),
+                verdicts.len(),
+                failed.join(", ")
+            );
         }
         Ok(())
     }
@@ -122,7 +140,8 @@ fn report(verdicts: &[Verdict], json: bool, mode: Mode, url: &str, name: &str, v
         Mode::AfterCore => "after-core",
     };
     if json {
-        let checks: Vec<_> = verdicts.iter().map(|v| json!({"check": v.check, "ok": v.ok, "message": v.message})).collect();
+        let checks: Vec<_> =
+            verdicts.iter().map(|v| json!({"check": v.check, "ok": v.ok, "message": v.message})).collect();
         output::json(&json!({
             "ok": verdicts.iter().all(|v| v.ok),
             "mode": mode,
@@ -132,8 +151,10 @@ fn report(verdicts: &[Verdict], json: bool, mode: Mode, url: &str, name: &str, v
             "checks": checks,
         }));
     } else {
-        let lines: Vec<String> =
-            verdicts.iter().map(|v| format!("{:<6} {}: {}", if v.ok { "ok" } else { "FAILED" }, v.check, v.message)).collect();
+        let lines: Vec<String> = verdicts
+            .iter()
+            .map(|v| format!("{:<6} {}: {}", if v.ok { "ok" } else { "FAILED" }, v.check, v.message))
+            .collect();
         output::data(&lines.join("\n"));
     }
     let summary: Vec<String> =
@@ -185,7 +206,13 @@ pub fn branch_verdict(head: &Head, release_branch: &str) -> Verdict {
 
 /// The registry rule for `mode`, and whether waiting could turn a failure into a pass (the
 /// version is simply not there yet).
-pub fn index_verdict(mode: Mode, name: &str, local: &Version, project: Option<&Project>, base: &str) -> (Verdict, bool) {
+pub fn index_verdict(
+    mode: Mode,
+    name: &str,
+    local: &Version,
+    project: Option<&Project>,
+    base: &str,
+) -> (Verdict, bool) {
     let verdict = |ok, message| Verdict { check: "index", ok, message };
     let releases = project.map(|p| &p.releases).filter(|r| !r.is_empty());
     // The latest real release: final, with a file that is not yanked.
@@ -274,14 +301,20 @@ mod tests {
 
     fn check(mode: Mode, local: &str, index: Option<&str>, want: Expect) {
         let project = index.map(project);
-        let (v, may_pass_later) = index_verdict(mode, "llama-index-core", &local.parse().unwrap(), project.as_ref(), "[SERVER]");
+        let (v, may_pass_later) =
+            index_verdict(mode, "llama-index-core", &local.parse().unwrap(), project.as_ref(), "[SERVER]");
         want.assert_eq(&format!("{} wait={may_pass_later} {}", if v.ok { "ok" } else { "FAILED" }, v.message));
     }
 
     #[test]
     fn before_core_needs_a_version_newer_than_everything() {
         use Mode::BeforeCore as B;
-        check(B, "0.14.13", None, expect!["ok wait=false `llama-index-core` is not on the index yet, so `0.14.13` is new"]);
+        check(
+            B,
+            "0.14.13",
+            None,
+            expect!["ok wait=false `llama-index-core` is not on the index yet, so `0.14.13` is new"],
+        );
         check(B, "0.14.13", Some("0.14.11 0.14.12"), expect!["ok wait=false `0.14.13` is newer than every version of `llama-index-core` on the index (highest: `0.14.12`)"]);
         check(B, "0.14.13", Some("0.14.12 0.14.13rc1"), expect!["ok wait=false `0.14.13` is newer than every version of `llama-index-core` on the index (highest: `0.14.13rc1`)"]);
         check(B, "0.14.13", Some("0.14.12 0.14.13"), expect!["FAILED wait=false `llama-index-core` `0.14.13` is already on the index; bump core's version (`cargo xtask prepare`)"]);
@@ -295,8 +328,18 @@ mod tests {
     #[test]
     fn after_core_needs_the_exact_version_and_not_behind() {
         use Mode::AfterCore as A;
-        check(A, "0.14.13", Some("0.14.12 0.14.13"), expect!["ok wait=false `llama-index-core` `0.14.13` is on the index (1 file)"]);
-        check(A, "0.14.13", Some("0.14.13 0.15.0rc1"), expect!["ok wait=false `llama-index-core` `0.14.13` is on the index (1 file)"]);
+        check(
+            A,
+            "0.14.13",
+            Some("0.14.12 0.14.13"),
+            expect!["ok wait=false `llama-index-core` `0.14.13` is on the index (1 file)"],
+        );
+        check(
+            A,
+            "0.14.13",
+            Some("0.14.13 0.15.0rc1"),
+            expect!["ok wait=false `llama-index-core` `0.14.13` is on the index (1 file)"],
+        );
         check(A, "0.14.13", None, expect!["FAILED wait=true `llama-index-core` is not on the index at [SERVER] (not published yet); publish core first, wait with `--wait 5m`, or check `--index-url`"]);
         check(A, "0.14.13", Some("0.14.12"), expect!["FAILED wait=true `llama-index-core` `0.14.13` is not on the index yet (highest there: `0.14.12`); publish core first, or wait with `--wait 5m`"]);
         check(A, "0.14.13", Some("0.14.12 0.14.13:0"), expect!["FAILED wait=true `llama-index-core` `0.14.13` is not on the index yet (highest there: `0.14.13`); publish core first, or wait with `--wait 5m`"]);
@@ -319,8 +362,14 @@ mod tests {
             tips: tips.iter().map(|(r, s)| (r.to_string(), s.to_string())).collect(),
         };
         check(Head::Branch("main".into()), expect!["ok on `main`, the release branch"]);
-        check(Head::Branch("feature".into()), expect!["FAILED on `feature`, not the release branch `main`; check it out (`git checkout main`)"]);
-        check(detached("aaaa", &[("refs/remotes/origin/main", "aaaa")]), expect!["ok detached HEAD at `aaaa`, the tip of `refs/remotes/origin/main`"]);
+        check(
+            Head::Branch("feature".into()),
+            expect!["FAILED on `feature`, not the release branch `main`; check it out (`git checkout main`)"],
+        );
+        check(
+            detached("aaaa", &[("refs/remotes/origin/main", "aaaa")]),
+            expect!["ok detached HEAD at `aaaa`, the tip of `refs/remotes/origin/main`"],
+        );
         check(detached("aaaa", &[("refs/heads/main", "bbbb")]), expect!["FAILED detached HEAD at `aaaa`, which is not the tip of `main` (`bbbb`); check out `main` (`git checkout main`)"]);
         check(detached("aaaa", &[]), expect!["FAILED detached HEAD at `aaaa`, and no `main` branch to compare it with; fetch it (`git fetch origin main`) or check it out"]);
     }

@@ -132,10 +132,15 @@ impl Config {
                     value.as_str().map(str::to_string).with_context(|| format!("{p}: `{name}` must be a string"))
                 };
                 let strings = || -> Result<Vec<String>> {
-                    let array = value.as_array().with_context(|| format!("{p}: `{name}` must be an array of strings"))?;
+                    let array =
+                        value.as_array().with_context(|| format!("{p}: `{name}` must be an array of strings"))?;
                     array
                         .iter()
-                        .map(|v| v.as_str().map(str::to_string).with_context(|| format!("{p}: `{name}` must be an array of strings")))
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .with_context(|| format!("{p}: `{name}` must be an array of strings"))
+                        })
                         .collect()
                 };
                 match name.as_str() {
@@ -151,11 +156,14 @@ impl Config {
                     "changelog.placeholder" => c.placeholder = string()?,
                     "changelog.notes-header" => c.notes_header = string()?,
                     "changelog.other-section" => {
-                        c.other_section = value.as_bool().with_context(|| format!("{p}: `{name}` must be true or false"))?
+                        c.other_section =
+                            value.as_bool().with_context(|| format!("{p}: `{name}` must be true or false"))?
                     }
                     "index.url" => c.index_url = string()?,
                     "index.publish-url" => c.publish_url = string()?,
-                    "build.backend" => c.backend = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?,
+                    "build.backend" => {
+                        c.backend = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
+                    }
                     _ => unknown.push(name),
                 }
             }

@@ -509,7 +509,9 @@ impl Bump {
     /// `--bump`, or its old name `--version-type`; patch when neither is given.
     pub fn kind(&self) -> anyhow::Result<BumpKind> {
         match (self.bump, self.version_type) {
-            (Some(_), Some(_)) => Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag")),
+            (Some(_), Some(_)) => {
+                Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag"))
+            }
             (a, b) => Ok(a.or(b).unwrap_or(BumpKind::Patch)),
         }
     }

@@ -21,7 +21,15 @@ pub fn ensure_repo(sh: &Shell) -> Result<()> {
 /// Fails with an actionable error unless `rev` names a commit.
 pub fn ensure_commit(sh: &Shell, rev: &str) -> Result<()> {
     let spec = format!("{rev}^{{commit}}");
-    if cmd!(sh, "git rev-parse --verify --quiet {spec}").ignore_status().quiet().ignore_stdout().ignore_stderr().output()?.status.success() {
+    if cmd!(sh, "git rev-parse --verify --quiet {spec}")
+        .ignore_status()
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .output()?
+        .status
+        .success()
+    {
         return Ok(());
     }
     bail!("`{rev}` is not a commit of this repository; fetch it (`git fetch origin {rev}`) or pass another ref")
@@ -68,7 +76,11 @@ pub fn files_at(sh: &Shell, rev: &str, paths: &[String]) -> Result<Vec<Option<St
     let input: String = paths.iter().map(|p| format!("{rev}:{p}\n")).collect();
     let output = cmd!(sh, "git cat-file --batch").stdin(input).ignore_status().quiet().output()?;
     if !output.status.success() {
-        bail!("`git cat-file --batch` failed ({}):\n{}", output.status, String::from_utf8_lossy(&output.stderr).trim_end());
+        bail!(
+            "`git cat-file --batch` failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        );
     }
     let mut out = Vec::with_capacity(paths.len());
     let mut rest: &[u8] = &output.stdout;
@@ -82,7 +94,9 @@ pub fn files_at(sh: &Shell, rev: &str, paths: &[String]) -> Result<Vec<Option<St
         }
         // `<sha> blob <size>`, then exactly `size` bytes and a newline.
         let size: usize = header.rsplit(' ').next().and_then(|s| s.parse().ok()).ok_or_else(|| {
-            anyhow::anyhow!("`git cat-file --batch` printed `{header}` for `{rev}:{path}`, which is not an object header")
+            anyhow::anyhow!(
+                "`git cat-file --batch` printed `{header}` for `{rev}:{path}`, which is not an object header"
+            )
         })?;
         let body = rest.get(..size).unwrap_or(rest);
         out.push(Some(String::from_utf8_lossy(body).into_owned()));
@@ -110,7 +124,10 @@ pub fn is_ancestor(sh: &Shell, ancestor: &str, descendant: &str) -> Result<bool>
     match out.status.code() {
         Some(0) => Ok(true),
         Some(1) => Ok(false),
-        _ => bail!("`git merge-base --is-ancestor {ancestor} {descendant}` failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()),
+        _ => bail!(
+            "`git merge-base --is-ancestor {ancestor} {descendant}` failed:\n{}",
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        ),
     }
 }
 
@@ -121,5 +138,11 @@ pub fn tag_commit(sh: &Shell, tag: &str) -> Result<Option<String>> {
 
 /// Whether git ignores `path` (relative to the root); false outside a repository.
 pub fn is_ignored(sh: &Shell, path: &str) -> bool {
-    cmd!(sh, "git check-ignore --quiet --no-index {path}").ignore_status().quiet().ignore_stdout().ignore_stderr().output().is_ok_and(|o| o.status.success())
+    cmd!(sh, "git check-ignore --quiet --no-index {path}")
+        .ignore_status()
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .output()
+        .is_ok_and(|o| o.status.success())
 }

@@ -58,7 +58,10 @@ pub fn pull_requests(sh: &Shell, repository: &str, numbers: &[u64]) -> Result<BT
     let gh = exec::require("gh", "to fetch pull request titles from GitHub (or pass --offline)")?;
     let (owner, name) = repository.split_once('/').unwrap_or((repository, ""));
     let batches: Vec<&[u64]> = numbers.chunks(BATCH).collect();
-    crate::output::status("fetching", &format!("{} pull requests from GitHub in {} queries", numbers.len(), batches.len()));
+    crate::output::status(
+        "fetching",
+        &format!("{} pull requests from GitHub in {} queries", numbers.len(), batches.len()),
+    );
     let root = sh.current_dir();
     let next = Mutex::new(0usize);
     let results = Mutex::new(BTreeMap::new());
@@ -123,15 +126,19 @@ pub fn parse(numbers: &[u64], stdout: &str, stderr: &str) -> Result<BTreeMap<u64
         return Err(format!("`gh api graphql` failed: {}", reason()));
     };
     let errors = answer["errors"].as_array().cloned().unwrap_or_default();
-    let rate_limited =
-        errors.iter().any(|e| e["type"] == "RATE_LIMITED") || answer["message"].as_str().is_some_and(|m| m.contains("rate limit"));
+    let rate_limited = errors.iter().any(|e| e["type"] == "RATE_LIMITED")
+        || answer["message"].as_str().is_some_and(|m| m.contains("rate limit"));
     if rate_limited {
-        return Err(format!("GitHub's API rate limit is exhausted ({}); wait for it to reset, or rerun with --offline", reason()));
+        return Err(format!(
+            "GitHub's API rate limit is exhausted ({}); wait for it to reset, or rerun with --offline",
+            reason()
+        ));
     }
     let Some(repository) = answer["data"]["repository"].as_object() else {
         return Err(format!("GitHub answered with an error: {}", reason()));
     };
-    let other: Vec<&str> = errors.iter().filter(|e| e["type"] != "NOT_FOUND").filter_map(|e| e["message"].as_str()).collect();
+    let other: Vec<&str> =
+        errors.iter().filter(|e| e["type"] != "NOT_FOUND").filter_map(|e| e["message"].as_str()).collect();
     if !other.is_empty() {
         return Err(format!("GitHub answered with errors: {}", other.join("; ")));
     }
@@ -156,17 +163,27 @@ pub fn release(sh: &Shell, repository: &str, tag: &str) -> Result<Option<Release
     if !out.ok {
         bail!("{}", commands::release_view_error(&repo, tag, &out.stderr));
     }
-    commands::parse_release(&out.stdout).map(Some).with_context(|| format!("cannot read the GitHub release `{tag}` of `{repo}`"))
+    commands::parse_release(&out.stdout)
+        .map(Some)
+        .with_context(|| format!("cannot read the GitHub release `{tag}` of `{repo}`"))
 }
 
 /// Creates the release `tag` at commit `target` with the notes in `notes_file` (no assets).
-pub fn create_release(sh: &Shell, repository: &str, tag: &str, target: &str, title: &str, notes_file: &Path) -> Result<Release> {
+pub fn create_release(
+    sh: &Shell,
+    repository: &str,
+    tag: &str,
+    target: &str,
+    title: &str,
+    notes_file: &Path,
+) -> Result<Release> {
     let repo = repo(sh, repository);
     let out = gh(sh, "to create GitHub releases", release_create_args(&repo, tag, target, title, notes_file))?;
     if !out.ok {
         bail!("{}", commands::release_create_error(&repo, tag, target, &out.stderr));
     }
-    commands::parse_created_release(&out.stdout, tag, target).with_context(|| format!("cannot read the new GitHub release `{tag}` of `{repo}`"))
+    commands::parse_created_release(&out.stdout, tag, target)
+        .with_context(|| format!("cannot read the new GitHub release `{tag}` of `{repo}`"))
 }
 
 /// The open pull request whose head is `branch`, if any (the newest when there are several).
@@ -176,7 +193,8 @@ pub fn open_pr(sh: &Shell, repository: &str, branch: &str) -> Result<Option<Pr>>
     if !out.ok {
         bail!("{}", commands::pr_list_error(&repo, branch, &out.stderr));
     }
-    commands::parse_pr_list(&out.stdout).with_context(|| format!("cannot read the open pull requests of branch `{branch}` in `{repo}`"))
+    commands::parse_pr_list(&out.stdout)
+        .with_context(|| format!("cannot read the open pull requests of branch `{branch}` in `{repo}`"))
 }
 
 /// Opens a pull request from `branch` into `base` with the body in `body_file`.
@@ -186,7 +204,8 @@ pub fn create_pr(sh: &Shell, repository: &str, base: &str, branch: &str, title: 
     if !out.ok {
         bail!("{}", commands::pr_create_error(&repo, base, branch, &out.stderr));
     }
-    commands::parse_created_pr(&out.stdout).with_context(|| format!("cannot read the new pull request from `{branch}` in `{repo}`"))
+    commands::parse_created_pr(&out.stdout)
+        .with_context(|| format!("cannot read the new pull request from `{branch}` in `{repo}`"))
 }
 
 /// The `--repo` value: `owner/name` on the host `gh` is pointed at (`GH_HOST`), if any.
@@ -234,7 +253,10 @@ mod tests {
     fn tokens_are_masked_in_gh_text() {
         // The one token variable no other test reads, so setting it races with nothing.
         std::env::set_var("GITHUB_ENTERPRISE_TOKEN", "ghe_secret_value");
-        assert_eq!(redact("gh: Bad credentials for ghe_secret_value (HTTP 401)"), "gh: Bad credentials for [TOKEN] (HTTP 401)");
+        assert_eq!(
+            redact("gh: Bad credentials for ghe_secret_value (HTTP 401)"),
+            "gh: Bad credentials for [TOKEN] (HTTP 401)"
+        );
         std::env::remove_var("GITHUB_ENTERPRISE_TOKEN");
     }
 
@@ -244,10 +266,17 @@ mod tests {
 
     #[test]
     fn release_and_pull_request_command_lines() {
-        assert_eq!(repo_arg("run-llama/llama_index", Some("github.localhost")), "github.localhost/run-llama/llama_index");
+        assert_eq!(
+            repo_arg("run-llama/llama_index", Some("github.localhost")),
+            "github.localhost/run-llama/llama_index"
+        );
         assert_eq!(repo_arg("run-llama/llama_index", None), "run-llama/llama_index");
         assert_eq!(repo_arg("run-llama/llama_index", Some("")), "run-llama/llama_index");
-        assert_eq!(repo_arg("ghe.example/o/r", Some("github.localhost")), "ghe.example/o/r", "a host named already is kept");
+        assert_eq!(
+            repo_arg("ghe.example/o/r", Some("github.localhost")),
+            "ghe.example/o/r",
+            "a host named already is kept"
+        );
         let (repo, notes) = ("github.localhost/o/r", Path::new("notes dir/v1.md"));
         let lines = [
             shown(release_view_args(repo, "v0.14.13")),
@@ -261,20 +290,33 @@ mod tests {
             pr list --repo github.localhost/o/r --head release/v0.14.13 --state open --json number,url
             pr create --repo github.localhost/o/r --base main --head release/v0.14.13 --title Release v0.14.13 --body-file notes dir/v1.md"#]]
         .assert_eq(&lines.join("\n"));
-        assert_eq!(release_create_args(repo, "v1", "abc", "a title with spaces", notes)[8], "a title with spaces", "one argument each");
+        assert_eq!(
+            release_create_args(repo, "v1", "abc", "a title with spaces", notes)[8],
+            "a title with spaces",
+            "one argument each"
+        );
     }
 
     #[test]
     fn release_and_pull_request_answers() {
         let view = r#"{"tagName":"v1","targetCommitish":"abc","url":"https://github.com/o/r/releases/tag/v1"}"#;
-        let want = Release { tag: "v1".into(), target: "abc".into(), url: "https://github.com/o/r/releases/tag/v1".into() };
+        let want =
+            Release { tag: "v1".into(), target: "abc".into(), url: "https://github.com/o/r/releases/tag/v1".into() };
         assert_eq!(commands::parse_release(view).unwrap(), want);
-        assert_eq!(commands::parse_created_release("https://github.com/o/r/releases/tag/v1\n", "v1", "abc").unwrap(), want);
+        assert_eq!(
+            commands::parse_created_release("https://github.com/o/r/releases/tag/v1\n", "v1", "abc").unwrap(),
+            want
+        );
         assert!(commands::release_missing("release not found\n"));
-        assert!(!commands::release_missing("HTTP 500: Server Error (http://api.github.localhost/repos/o/r/releases/tags/v1)"));
+        assert!(!commands::release_missing(
+            "HTTP 500: Server Error (http://api.github.localhost/repos/o/r/releases/tags/v1)"
+        ));
 
         let pr = Pr { number: 7, url: "https://github.com/o/r/pull/7".into() };
-        assert_eq!(commands::parse_pr_list(r#"[{"number":7,"url":"https://github.com/o/r/pull/7"}]"#).unwrap(), Some(pr.clone()));
+        assert_eq!(
+            commands::parse_pr_list(r#"[{"number":7,"url":"https://github.com/o/r/pull/7"}]"#).unwrap(),
+            Some(pr.clone())
+        );
         assert_eq!(commands::parse_pr_list("[]\n").unwrap(), None);
         assert_eq!(commands::parse_created_pr("\nhttps://github.com/o/r/pull/7\n").unwrap(), pr);
 
@@ -293,7 +335,8 @@ mod tests {
             `gh` printed `{"number":7}`, not a list
             `gh` printed a pull request without `number` and `url`: `{"number":7}`
             `https://github.com/o/r/issues/7` is not a pull request URL
-            `gh` printed `Warning: 2 uncommitted changes`, not a URL"#]].assert_eq(&text.join("\n"));
+            `gh` printed `Warning: 2 uncommitted changes`, not a URL"#]]
+        .assert_eq(&text.join("\n"));
     }
 
     #[test]

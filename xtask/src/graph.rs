@@ -21,7 +21,8 @@ impl Graph {
         let mut deps = vec![Vec::new(); packages.len()];
         let mut rdeps = vec![Vec::new(); packages.len()];
         for (i, p) in packages.iter().enumerate() {
-            let mut mine: Vec<usize> = p.dependencies.iter().filter_map(|d| index.get(&d.name).copied()).filter(|&j| j != i).collect();
+            let mut mine: Vec<usize> =
+                p.dependencies.iter().filter_map(|d| index.get(&d.name).copied()).filter(|&j| j != i).collect();
             mine.sort_unstable();
             mine.dedup();
             for &j in &mine {
@@ -115,7 +116,10 @@ mod tests {
         assert_eq!(g.dependants(&set(&[1]), false), set(&[2]));
         assert_eq!(g.dependants(&set(&[1]), true), set(&[2, 3]));
         assert_eq!(g.dependants(&set(&[0]), true), set(&[1, 2, 3, 4]));
-        assert_eq!(g.waves(&set(&[0, 1, 2, 3, 4, 5]), &packages).unwrap(), vec![vec![0, 5], vec![1, 4], vec![2], vec![3]]);
+        assert_eq!(
+            g.waves(&set(&[0, 1, 2, 3, 4, 5]), &packages).unwrap(),
+            vec![vec![0, 5], vec![1, 4], vec![2], vec![3]]
+        );
         // Outside the subset, dependencies count as available.
         assert_eq!(g.waves(&set(&[2, 3]), &packages).unwrap(), vec![vec![2], vec![3]]);
     }

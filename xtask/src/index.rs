@@ -174,7 +174,10 @@ impl Index {
 
 fn is_transient(e: &ureq::Error) -> bool {
     match e {
-        ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound | ureq::Error::Protocol(_) => true,
+        ureq::Error::Timeout(_)
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::HostNotFound
+        | ureq::Error::Protocol(_) => true,
         ureq::Error::Io(io) => !matches!(io.kind(), ErrorKind::InvalidInput | ErrorKind::PermissionDenied),
         _ => false,
     }
@@ -217,7 +220,8 @@ pub fn parse_project(name: &PackageName, url: &str, body: &str) -> Result<Projec
     if body.trim_start().starts_with('<') {
         bail!("{url} answered HTML, not JSON; {hint}");
     }
-    let json: Value = serde_json::from_str(body).map_err(|e| anyhow::anyhow!("{url} answered invalid JSON ({e}); {hint}"))?;
+    let json: Value =
+        serde_json::from_str(body).map_err(|e| anyhow::anyhow!("{url} answered invalid JSON ({e}); {hint}"))?;
     let releases = json
         .get("releases")
         .and_then(Value::as_object)
@@ -231,7 +235,10 @@ pub fn parse_project(name: &PackageName, url: &str, body: &str) -> Result<Projec
         let files = files.as_array().with_context(|| format!("{url}: the files of `{text}` are not a list"))?;
         let mut list = Vec::with_capacity(files.len());
         for file in files {
-            list.push(parse_file(file).with_context(|| format!("{url}: a file of `{text}` has neither `filename` nor `url`"))?);
+            list.push(
+                parse_file(file)
+                    .with_context(|| format!("{url}: a file of `{text}` has neither `filename` nor `url`"))?,
+            );
         }
         // `1.0` and `1.0.0` are one PEP 440 version.
         project.releases.entry(version).or_default().extend(list);

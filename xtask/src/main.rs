@@ -71,7 +71,9 @@ fn main() -> ExitCode {
 }
 
 fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
-    if !trailing.is_empty() && !matches!(&flags.subcommand, flags::XtaskCmd::Pkg(p) if matches!(p.subcommand, flags::PkgCmd::Exec(_))) {
+    if !trailing.is_empty()
+        && !matches!(&flags.subcommand, flags::XtaskCmd::Pkg(p) if matches!(p.subcommand, flags::PkgCmd::Exec(_)))
+    {
         return Err(flags::usage("only `pkg exec` takes a command after `--`"));
     }
     let sh = Shell::new()?;
@@ -94,5 +96,6 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
 /// The monorepo's root: `--root`, else the repository that contains this xtask.
 fn root(flag: Option<PathBuf>) -> Result<PathBuf> {
     let path = flag.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
-    path.canonicalize().with_context(|| format!("the root `{}` does not exist; pass --root with the monorepo's path", path.display()))
+    path.canonicalize()
+        .with_context(|| format!("the root `{}` does not exist; pass --root with the monorepo's path", path.display()))
 }

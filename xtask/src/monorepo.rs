@@ -107,7 +107,10 @@ impl Monorepo {
             }
         }
         if !clashes.is_empty() {
-            bail!("two packages share a name (compared in PEP 503 normal form):\n  {}\nrename one of them", clashes.join("\n  "));
+            bail!(
+                "two packages share a name (compared in PEP 503 normal form):\n  {}\nrename one of them",
+                clashes.join("\n  ")
+            );
         }
         let by_dir = packages.iter().enumerate().map(|(i, p)| (p.dir.clone(), i)).collect();
         Ok(Monorepo { root, config, packages, warnings, by_dir })
@@ -210,7 +213,8 @@ fn discover(root: &Path, config: &Config) -> Result<(Vec<String>, Vec<String>)> 
     if !root.is_dir() {
         bail!("the root `{}` is not a directory; pass --root with the monorepo's path", root.display());
     }
-    let options = glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
+    let options =
+        glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
     let compile = |p: &str| glob::Pattern::new(p).map_err(|e| anyhow::anyhow!("`{p}` is not a glob pattern: {e}"));
     let excludes = config.exclude.iter().map(|p| compile(p)).collect::<Result<Vec<_>>>()?;
     let mut found = BTreeSet::new();
@@ -222,7 +226,10 @@ fn discover(root: &Path, config: &Config) -> Result<(Vec<String>, Vec<String>)> 
         let literal = parts.iter().take_while(|p| !has_glob(p)).count();
         let base = root.join(parts[..literal].join("/"));
         if !base.is_dir() {
-            warnings.push(format!("package location `{pattern}`: `{}` does not exist", base.strip_prefix(root).unwrap_or(&base).display()));
+            warnings.push(format!(
+                "package location `{pattern}`: `{}` does not exist",
+                base.strip_prefix(root).unwrap_or(&base).display()
+            ));
             continue;
         }
         let before = found.len();
@@ -357,7 +364,11 @@ mod tests {
         let root = temp("layout");
         write(&root, "pyproject.toml", &pyproject("llama-index", &["llama-index-core>=0.1"]));
         write(&root, "llama-index-core/pyproject.toml", &pyproject("llama-index-core", &[]));
-        write(&root, "llama-index-integrations/llms/llama-index-llms-a/pyproject.toml", &pyproject("llama-index-llms-a", &[]));
+        write(
+            &root,
+            "llama-index-integrations/llms/llama-index-llms-a/pyproject.toml",
+            &pyproject("llama-index-llms-a", &[]),
+        );
         write(
             &root,
             "llama-index-integrations/vector_stores/llama-index-vector-stores-volcenginemysql/pyproject.toml",

@@ -108,13 +108,17 @@ impl flags::Changed {
             set.iter().map(|&i| json!({"name": repo.packages[i].display_name, "path": repo.packages[i].dir})).collect()
         };
         if self.json {
-            output::json(&json!({"changed": names(&changed), "dependants": names(&dependants), "unowned_files": unowned}));
+            output::json(
+                &json!({"changed": names(&changed), "dependants": names(&dependants), "unowned_files": unowned}),
+            );
         } else {
             let rows: Vec<Vec<String>> = changed
                 .iter()
                 .map(|&i| (i, "changed"))
                 .chain(dependants.iter().map(|&i| (i, "dependant")))
-                .map(|(i, why)| vec![repo.packages[i].display_name.clone(), why.to_string(), repo.packages[i].dir.clone()])
+                .map(|(i, why)| {
+                    vec![repo.packages[i].display_name.clone(), why.to_string(), repo.packages[i].dir.clone()]
+                })
                 .collect();
             output::data(&output::table(&["Name", "Why", "Path"], &rows));
         }
@@ -140,13 +144,11 @@ impl flags::Bump {
         for p in &packages {
             let path = p.pyproject_path(&repo.root);
             let display = p.pyproject_display();
-            let edit = std::fs::read_to_string(&path)
-                .map_err(anyhow::Error::from)
-                .and_then(|old| {
-                    let new_version = p.version.bump(kind).map_err(|e| anyhow::anyhow!("{display}: {e}"))?;
-                    let new = pyproject::set_version(std::path::Path::new(&display), &old, &new_version)?;
-                    Ok((old, new, new_version))
-                });
+            let edit = std::fs::read_to_string(&path).map_err(anyhow::Error::from).and_then(|old| {
+                let new_version = p.version.bump(kind).map_err(|e| anyhow::anyhow!("{display}: {e}"))?;
+                let new = pyproject::set_version(std::path::Path::new(&display), &old, &new_version)?;
+                Ok((old, new, new_version))
+            });
             match edit {
                 Ok((old, new, new_version)) => {
                     plan.push(FileChange { path, display, old, new });
@@ -239,7 +241,9 @@ fn run_in(dir: &std::path::Path, program: &str, args: &[String]) -> (bool, Strin
     });
     match result {
         Ok(ok) => (ok, text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (false, format!("cannot run `{program}`: not found on PATH")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            (false, format!("cannot run `{program}`: not found on PATH"))
+        }
         Err(e) => (false, format!("cannot run `{program}`: {e}")),
     }
 }

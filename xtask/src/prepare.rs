@@ -24,7 +24,9 @@ use crate::{
 impl flags::Prepare {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let kind = match (self.bump, self.version_type) {
-            (Some(_), Some(_)) => return Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag")),
+            (Some(_), Some(_)) => {
+                return Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag"))
+            }
             (a, b) => a.or(b).unwrap_or(Bump::Patch),
         };
         git::ensure_repo(sh)?;
@@ -48,7 +50,8 @@ impl flags::Prepare {
             output::warn(skipped);
         }
         if self.json {
-            let moved = |m: &Move| json!({"name": m.name, "path": m.path, "old": m.old.to_string(), "new": m.new.to_string()});
+            let moved =
+                |m: &Move| json!({"name": m.name, "path": m.path, "old": m.old.to_string(), "new": m.new.to_string()});
             output::json(&json!({
                 "dry_run": self.dry_run,
                 "bump": kind.to_string(),
@@ -65,7 +68,10 @@ impl flags::Prepare {
             return Ok(());
         }
         plan.changes.apply()?;
-        output::status("prepared", &format!("release {} ({} files changed)", plan.umbrella.new, plan.changes.changes.len()));
+        output::status(
+            "prepared",
+            &format!("release {} ({} files changed)", plan.umbrella.new, plan.changes.changes.len()),
+        );
         output::github_summary(&format!("Prepared release `{}`: core `{}`", plan.umbrella.new, plan.core.new));
         Ok(())
     }
@@ -94,7 +100,8 @@ pub struct Plan {
 impl Plan {
     /// What would change (`dry_run`) or changes: one line per decision, then the diffs.
     pub fn render(&self, dry_run: bool) -> String {
-        let (bump, keep, require) = if dry_run { ("Would bump", "Would keep", "Would require") } else { ("Bump", "Keep", "Require") };
+        let (bump, keep, require) =
+            if dry_run { ("Would bump", "Would keep", "Would require") } else { ("Bump", "Keep", "Require") };
         let mut text = String::new();
         for m in [&self.umbrella, &self.core] {
             if m.old == m.new {
@@ -103,7 +110,8 @@ impl Plan {
                 text += &format!("{bump} {} ({}) from {} to {}\n", m.name, m.path, m.old, m.new);
             }
         }
-        text += &format!("{require} `{}` in {} (was `{}`)\n", self.requirement.1, self.umbrella.name, self.requirement.0);
+        text +=
+            &format!("{require} `{}` in {} (was `{}`)\n", self.requirement.1, self.umbrella.name, self.requirement.0);
         text + &self.changes.diff()
     }
 }
@@ -113,7 +121,10 @@ pub fn plan(repo: &Monorepo, kind: Bump) -> Result<Plan> {
     let umbrella = repo.umbrella()?;
     let core = repo.core()?;
     if umbrella.dir == core.dir {
-        bail!("the umbrella and the core package are both `{}`; set `packages.core` in release.toml to core's directory", core.dir);
+        bail!(
+            "the umbrella and the core package are both `{}`; set `packages.core` in release.toml to core's directory",
+            core.dir
+        );
     }
     let new = umbrella.version.bump(kind).map_err(|e| anyhow::anyhow!("{}: {e}", umbrella.pyproject_display()))?;
     if new < core.version {
@@ -129,7 +140,10 @@ pub fn plan(repo: &Monorepo, kind: Bump) -> Result<Plan> {
     // but said out loud.
     let natural = [Bump::Patch, Bump::Minor, Bump::Major].map(|b| core.version.bump(b).ok());
     let core_skips = (new > core.version && !natural.contains(&Some(new.clone()))).then(|| {
-        format!("core moves from `{}` to `{new}` to stay in step with the umbrella, skipping the versions between", core.version)
+        format!(
+            "core moves from `{}` to `{new}` to stay in step with the umbrella, skipping the versions between",
+            core.version
+        )
     });
     let specifiers = format!(">={new},<{}", new.next_minor());
 
@@ -150,7 +164,12 @@ pub fn plan(repo: &Monorepo, kind: Bump) -> Result<Plan> {
     let mut changes = Changeset::default();
     changes.push(umbrella_change);
     changes.push(core_change);
-    let moved = |p: &Package| Move { name: p.display_name.clone(), path: p.pyproject_display(), old: p.version.clone(), new: new.clone() };
+    let moved = |p: &Package| Move {
+        name: p.display_name.clone(),
+        path: p.pyproject_display(),
+        old: p.version.clone(),
+        new: new.clone(),
+    };
     Ok(Plan { umbrella: moved(umbrella), core: moved(core), requirement, core_skips, changes })
 }
 
@@ -162,14 +181,21 @@ fn read(repo: &Monorepo, p: &Package) -> Result<String> {
 /// The umbrella's edited file, and its requirement on core before and after.
 type UmbrellaEdit = (FileChange, (String, String));
 
-fn edit_umbrella(repo: &Monorepo, umbrella: &Package, core: &PackageName, new: &Version, specifiers: &str) -> Result<UmbrellaEdit> {
+fn edit_umbrella(
+    repo: &Monorepo,
+    umbrella: &Package,
+    core: &PackageName,
+    new: &Version,
+    specifiers: &str,
+) -> Result<UmbrellaEdit> {
     let display = umbrella.pyproject_display();
     let path = Path::new(&display);
     let old = read(repo, umbrella)?;
     let bumped = pyproject::set_version(path, &old, new)?;
     let (text, before, after) = match umbrella.table {
         Table::Project => {
-            let (text, before, after) = pyproject::rewrite_dependency(path, &bumped, core, |r| r.with_specifiers(specifiers))?;
+            let (text, before, after) =
+                pyproject::rewrite_dependency(path, &bumped, core, |r| r.with_specifiers(specifiers))?;
             (text, before.to_string(), after.to_string())
         }
         Table::Poetry => rewrite_poetry_dependency(path, &bumped, core, specifiers)?,
@@ -181,7 +207,12 @@ fn edit_umbrella(repo: &Monorepo, umbrella: &Package, core: &PackageName, new: &
 
 /// `[tool.poetry.dependencies]`: the constraint of the one entry for `name`, as a string or as
 /// the `version` of an inline table (whose `markers` and `extras` stay).
-fn rewrite_poetry_dependency(path: &Path, text: &str, name: &PackageName, specifiers: &str) -> Result<(String, String, String)> {
+fn rewrite_poetry_dependency(
+    path: &Path,
+    text: &str,
+    name: &PackageName,
+    specifiers: &str,
+) -> Result<(String, String, String)> {
     let p = path.display();
     let mut doc: DocumentMut = text.parse().with_context(|| format!("{p}: invalid TOML"))?;
     let deps = doc
@@ -193,7 +224,9 @@ fn rewrite_poetry_dependency(path: &Path, text: &str, name: &PackageName, specif
     let keys: Vec<String> = deps.iter().map(|(k, _)| k.to_string()).filter(|k| &PackageName::new(k) == name).collect();
     let key = match keys.as_slice() {
         [one] => one.clone(),
-        [] => bail!("{p}: `[tool.poetry.dependencies]` has no entry for `{name}`; add one such as `{name} = \">=1.0,<1.1\"`"),
+        [] => bail!(
+            "{p}: `[tool.poetry.dependencies]` has no entry for `{name}`; add one such as `{name} = \">=1.0,<1.1\"`"
+        ),
         _ => bail!("{p}: `[tool.poetry.dependencies]` has {} entries for `{name}`; keep exactly one", keys.len()),
     };
     let item = deps.get_mut(&key).expect("key from iteration");

@@ -101,7 +101,11 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let credentials = upload::Credentials::from_env();
     let graph = Graph::new(&repo.packages);
     // The tool is checked up front, before any work, but a dry run needs none.
-    let tool = if options.dry_run { None } else { Some(crate::exec::require(&options.backend.to_string(), "to build and upload packages")?) };
+    let tool = if options.dry_run {
+        None
+    } else {
+        Some(crate::exec::require(&options.backend.to_string(), "to build and upload packages")?)
+    };
 
     // Look at the world: every selected package and every internal dependency of one.
     let index = Index::new(&options.index_url);
@@ -113,7 +117,10 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         }
     }
     if !names.is_empty() {
-        output::status("checking", &format!("{} on {}", report::count(names.len(), "project"), report::shown_url(&options.index_url)));
+        output::status(
+            "checking",
+            &format!("{} on {}", report::count(names.len(), "project"), report::shown_url(&options.index_url)),
+        );
     }
     let projects = remote::projects(&index, &names, options.jobs)?;
     if selected.iter().any(|&i| repo.packages[i].dir == ".") && !git::is_ignored(sh, "target/publish/x") {
@@ -184,7 +191,11 @@ pub fn changed_since(sh: &Shell, repo: &Monorepo, rev: &str) -> Result<BTreeSet<
 }
 
 /// What the index knows of `packages`, asked in parallel.
-pub fn projects(index: &Index, repo: &Monorepo, packages: &BTreeSet<usize>) -> Result<BTreeMap<usize, Option<crate::index::Project>>> {
+pub fn projects(
+    index: &Index,
+    repo: &Monorepo,
+    packages: &BTreeSet<usize>,
+) -> Result<BTreeMap<usize, Option<crate::index::Project>>> {
     let names = packages.iter().map(|&i| (i, repo.packages[i].name.clone())).collect();
     remote::projects(index, &names, default_jobs())
 }
@@ -195,7 +206,13 @@ fn default_jobs() -> usize {
 
 impl Options {
     /// The options `release publish` uses: the configuration, overridden by its flags.
-    pub fn for_release(repo: &Monorepo, index_url: Option<String>, publish_url: Option<String>, wait: Duration, jobs: Option<usize>) -> Result<Options> {
+    pub fn for_release(
+        repo: &Monorepo,
+        index_url: Option<String>,
+        publish_url: Option<String>,
+        wait: Duration,
+        jobs: Option<usize>,
+    ) -> Result<Options> {
         if jobs == Some(0) {
             return Err(usage("--jobs must be at least 1"));
         }
@@ -211,4 +228,3 @@ impl Options {
         })
     }
 }
-

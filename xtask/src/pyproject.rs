@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use toml_edit::{DocumentMut, Document, Item, Value};
+use toml_edit::{Document, DocumentMut, Item, Value};
 
 use crate::{requirement::Requirement, version::Version};
 
@@ -44,7 +44,11 @@ impl Table {
 }
 
 /// Parses TOML, turning a syntax error into `file:line:column: message`.
-fn parse_toml<'t, T>(path: &Path, text: &'t str, parse: impl FnOnce(&'t str) -> Result<T, toml_edit::TomlError>) -> Result<T> {
+fn parse_toml<'t, T>(
+    path: &Path,
+    text: &'t str,
+    parse: impl FnOnce(&'t str) -> Result<T, toml_edit::TomlError>,
+) -> Result<T> {
     parse(text).map_err(|e| {
         let (line, col) = match e.span() {
             Some(span) => line_col(text, span.start),
@@ -156,10 +160,8 @@ fn poetry_constraint(c: &str) -> String {
 fn read_version(path: &Path, root: &toml_edit::Table, table: Table) -> Result<Version> {
     let p = path.display();
     let meta = lookup(root, table.path()).expect("table exists");
-    let is_dynamic = meta
-        .get("dynamic")
-        .and_then(Item::as_array)
-        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("version")));
+    let is_dynamic =
+        meta.get("dynamic").and_then(Item::as_array).is_some_and(|a| a.iter().any(|v| v.as_str() == Some("version")));
     if is_dynamic {
         bail!(
             "{p}: the version is dynamic (`dynamic = [\"version\"]`); the release tool needs a static \
@@ -170,14 +172,16 @@ fn read_version(path: &Path, root: &toml_edit::Table, table: Table) -> Result<Ve
     let Some(item) = meta.get("version") else {
         bail!("{p}: `{}` has no `version`; add `version = \"0.1.0\"`", table.display());
     };
-    let text = item.as_str().with_context(|| format!("{p}: `version` is not a string: `{}`", item.to_string().trim()))?;
+    let text =
+        item.as_str().with_context(|| format!("{p}: `version` is not a string: `{}`", item.to_string().trim()))?;
     text.parse().map_err(|e| anyhow::anyhow!("{p}: {e}"))
 }
 
 /// Returns `text` with the package's version set to `new`; only that value changes.
 pub fn set_version(path: &Path, text: &str, new: &Version) -> Result<String> {
     let mut doc = parse_toml(path, text, |t| t.parse::<DocumentMut>())?;
-    let table = find_table(doc.as_table()).with_context(|| format!("{}: no `[project]` table with a `name`", path.display()))?;
+    let table = find_table(doc.as_table())
+        .with_context(|| format!("{}: no `[project]` table with a `name`", path.display()))?;
     read_version(path, doc.as_table(), table)?;
     let mut item = doc.as_item_mut();
     for key in table.path() {
@@ -212,7 +216,9 @@ pub fn rewrite_dependency(
     }
     let (index, old) = match hits.len() {
         1 => hits.pop().expect("one hit"),
-        0 => bail!("{p}: `project.dependencies` has no requirement on `{name}`; add one such as `\"{name}>=1.0,<1.1\"`"),
+        0 => {
+            bail!("{p}: `project.dependencies` has no requirement on `{name}`; add one such as `\"{name}>=1.0,<1.1\"`")
+        }
         n => bail!("{p}: `project.dependencies` has {n} requirements on `{name}`; keep exactly one"),
     };
     let new = rewrite(&old);
@@ -286,16 +292,31 @@ build-backend = "poetry.core.masonry.api"
     #[test]
     fn bad_input_names_the_file() {
         let check = |text: &str, want: expect_test::Expect| want.assert_eq(&parse(text).unwrap_err().to_string());
-        check("[project\nname = 1", expect!["pkg/pyproject.toml:1:9: invalid TOML: unclosed table, expected `]`; fix the file and rerun"]);
-        check("[tool.black]\nline-length = 88\n", expect![[r#"pkg/pyproject.toml: no `[project]` table with a `name`; add `[project]` with `name` and `version`"#]]);
-        check("[project]\nname = \"x\"\n", expect![[r#"pkg/pyproject.toml: `[project]` has no `version`; add `version = "0.1.0"`"#]]);
+        check(
+            "[project\nname = 1",
+            expect!["pkg/pyproject.toml:1:9: invalid TOML: unclosed table, expected `]`; fix the file and rerun"],
+        );
+        check(
+            "[tool.black]\nline-length = 88\n",
+            expect![[
+                r#"pkg/pyproject.toml: no `[project]` table with a `name`; add `[project]` with `name` and `version`"#
+            ]],
+        );
+        check(
+            "[project]\nname = \"x\"\n",
+            expect![[r#"pkg/pyproject.toml: `[project]` has no `version`; add `version = "0.1.0"`"#]],
+        );
         check(
             "[project]\nname = \"x\"\ndynamic = [\"version\"]\n",
-            expect![[r#"pkg/pyproject.toml: the version is dynamic (`dynamic = ["version"]`); the release tool needs a static `version = "…"` in `[project]`"#]],
+            expect![[
+                r#"pkg/pyproject.toml: the version is dynamic (`dynamic = ["version"]`); the release tool needs a static `version = "…"` in `[project]`"#
+            ]],
         );
         check(
             "[project]\nname = \"x\"\nversion = \"one\"\n",
-            expect![[r#"pkg/pyproject.toml: `one` is not a PEP 440 version (expected something like `1.2.3`, `1.0rc1` or `2.0.post1`)"#]],
+            expect![[
+                r#"pkg/pyproject.toml: `one` is not a PEP 440 version (expected something like `1.2.3`, `1.0rc1` or `2.0.post1`)"#
+            ]],
         );
     }
 
@@ -346,10 +367,9 @@ dependencies = [
 ]
 "#;
         let core = crate::requirement::PackageName::new("llama_index_core");
-        let (after, old, new) = rewrite_dependency(Path::new("pyproject.toml"), before, &core, |r| {
-            r.with_specifiers(">=0.14.13,<0.15.0")
-        })
-        .unwrap();
+        let (after, old, new) =
+            rewrite_dependency(Path::new("pyproject.toml"), before, &core, |r| r.with_specifiers(">=0.14.13,<0.15.0"))
+                .unwrap();
         assert_eq!(old.specifiers, ">=0.14.12,<0.15.0");
         assert_eq!(new.to_string(), "llama-index-core[extra]>=0.14.13,<0.15.0; python_version >= '3.9'");
         expect![[r#"

@@ -43,7 +43,10 @@ impl flags::Rehearse {
         let me = std::env::current_exe().context("cannot find the xtask binary")?;
         let standin = me.with_file_name("standin");
         if !standin.is_file() {
-            bail!("the GitHub stand-in `{}` is not built; run `cargo build --package xtask --bins` first", standin.display());
+            bail!(
+                "the GitHub stand-in `{}` is not built; run `cargo build --package xtask --bins` first",
+                standin.display()
+            );
         }
         let pypi_server = exec::require("pypi-server", "to serve the rehearsal's package index")?;
         let git = exec::require("git", "for the sample's history")?;
@@ -98,7 +101,8 @@ impl flags::Rehearse {
         let mut line = String::new();
         BufReader::new(github.stdout.take().expect("piped")).read_line(&mut line)?;
         let github = Service(github, "standin");
-        let addr = line.trim().strip_prefix("listening on ").context("the stand-in did not say where it listens")?.to_string();
+        let addr =
+            line.trim().strip_prefix("listening on ").context("the stand-in did not say where it listens")?.to_string();
         let gh_config = dir.join("gh-config");
         std::fs::create_dir_all(&gh_config)?;
         let env: Vec<(&str, String)> = vec![
@@ -147,7 +151,10 @@ impl flags::Rehearse {
             let subject = format!("Release {version} (#{number})");
             exec::run(cmd!(sh, "{git} switch --quiet main"))?;
             exec::run(cmd!(sh, "{git} merge --quiet --squash {branch}"))?;
-            exec::run(cmd!(sh, "{git} -c user.name=Maintainer -c user.email=maintainer@example.com commit --quiet -m {subject}"))?;
+            exec::run(cmd!(
+                sh,
+                "{git} -c user.name=Maintainer -c user.email=maintainer@example.com commit --quiet -m {subject}"
+            ))?;
             exec::run(cmd!(sh, "{git} push --quiet origin main"))?;
         }
 

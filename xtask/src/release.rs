@@ -108,7 +108,8 @@ pub fn summary(title: &str, steps: &[Step]) -> String {
 impl flags::Release {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let phase = self.phase;
-        let prepare_only = self.bump.is_some() || self.version_type.is_some() || self.commit || self.pr || self.date.is_some();
+        let prepare_only =
+            self.bump.is_some() || self.version_type.is_some() || self.commit || self.pr || self.date.is_some();
         let publish_only = self.publish_url.is_some() || self.wait.is_some() || self.jobs.is_some();
         match phase {
             Some(Phase::Publish) if prepare_only => {

@@ -52,9 +52,8 @@ pub struct Requirement {
 impl Requirement {
     pub fn parse(text: &str) -> Result<Requirement, String> {
         let text = text.trim();
-        let name_end = text
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-            .unwrap_or(text.len());
+        let name_end =
+            text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(text.len());
         let raw_name = &text[..name_end];
         if raw_name.is_empty() {
             return Err(format!("`{text}` is not a dependency: it does not start with a package name"));
@@ -175,7 +174,13 @@ mod tests {
             ("aiohttp~=3.0", "aiohttp", "", "~=3.0", ""),
             ("x!=1", "x", "", "!=1", ""),
             ("llama-index-core>=0.14.12,<0.15.0", "llama-index-core", "", ">=0.14.12,<0.15.0", ""),
-            ("pkg[extra1, extra2] >= 1.0 ; python_version < '3.10'", "pkg", "[extra1, extra2]", ">= 1.0", "python_version < '3.10'"),
+            (
+                "pkg[extra1, extra2] >= 1.0 ; python_version < '3.10'",
+                "pkg",
+                "[extra1, extra2]",
+                ">= 1.0",
+                "python_version < '3.10'",
+            ),
             ("pkg @ https://example.invalid/p.whl", "pkg", "", "@ https://example.invalid/p.whl", ""),
             ("opengauss_sqlalchemy===1.0", "opengauss-sqlalchemy", "", "===1.0", ""),
             ("bare", "bare", "", "", ""),

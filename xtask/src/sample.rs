@@ -31,7 +31,10 @@ impl flags::Sample {
             if self.force {
                 std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
             } else if !empty {
-                bail!("{} exists and is not empty; pass --force to replace it, or choose another directory", dir.display());
+                bail!(
+                    "{} exists and is not empty; pass --force to replace it, or choose another directory",
+                    dir.display()
+                );
             }
         }
         let packages = self.packages.unwrap_or(60);
@@ -95,10 +98,46 @@ enum Style {
 }
 
 const PROVIDERS: &[&str] = &[
-    "openai", "anthropic", "mistralai", "cohere", "qdrant", "chroma", "pinecone", "weaviate", "milvus", "redis",
-    "mongodb", "postgres", "elasticsearch", "opensearch", "azure", "bedrock", "vertex", "ollama", "huggingface",
-    "gemini", "groq", "together", "fireworks", "nvidia", "voyageai", "jinaai", "couchbase", "firestore", "dynamodb",
-    "gcs", "s3", "notion", "slack", "github", "jira", "wikipedia", "arxiv", "docling", "unstructured", "lancedb",
+    "openai",
+    "anthropic",
+    "mistralai",
+    "cohere",
+    "qdrant",
+    "chroma",
+    "pinecone",
+    "weaviate",
+    "milvus",
+    "redis",
+    "mongodb",
+    "postgres",
+    "elasticsearch",
+    "opensearch",
+    "azure",
+    "bedrock",
+    "vertex",
+    "ollama",
+    "huggingface",
+    "gemini",
+    "groq",
+    "together",
+    "fireworks",
+    "nvidia",
+    "voyageai",
+    "jinaai",
+    "couchbase",
+    "firestore",
+    "dynamodb",
+    "gcs",
+    "s3",
+    "notion",
+    "slack",
+    "github",
+    "jira",
+    "wikipedia",
+    "arxiv",
+    "docling",
+    "unstructured",
+    "lancedb",
 ];
 
 /// (category directory, package name infix, share of the packages in percent).
@@ -173,7 +212,7 @@ impl Plan {
         let packs = (count / 12).max(1);
         let utils = 2;
         let integrations = count - 5 - packs - utils;
-                // One package in every category, the rest shared out as in the real monorepo.
+        // One package in every category, the rest shared out as in the real monorepo.
         let total_share: usize = CATEGORIES.iter().map(|c| c.2).sum();
         let rest = integrations - CATEGORIES.len();
         let mut counts: Vec<usize> = CATEGORIES.iter().map(|c| 1 + rest * c.2 / total_share).collect();
@@ -213,9 +252,13 @@ impl Plan {
             }
         }
         // Second level: vector stores use an embeddings package.
-        let embeddings: Vec<String> = packages.iter().filter(|p| p.dir.contains("/embeddings/")).map(|p| p.name.clone()).collect();
-        let embedding_versions: BTreeMap<String, Version> =
-            packages.iter().filter(|p| p.dir.contains("/embeddings/")).map(|p| (p.name.clone(), p.version.clone())).collect();
+        let embeddings: Vec<String> =
+            packages.iter().filter(|p| p.dir.contains("/embeddings/")).map(|p| p.name.clone()).collect();
+        let embedding_versions: BTreeMap<String, Version> = packages
+            .iter()
+            .filter(|p| p.dir.contains("/embeddings/"))
+            .map(|p| (p.name.clone(), p.version.clone()))
+            .collect();
         for (i, p) in packages.iter_mut().filter(|p| p.dir.contains("/vector_stores/")).enumerate() {
             if i % 2 == 0 {
                 let e = &embeddings[i % embeddings.len()];
@@ -223,12 +266,18 @@ impl Plan {
             }
         }
         // Third level: packs use a vector store.
-        let stores: Vec<(String, Version)> =
-            packages.iter().filter(|p| p.dir.contains("/vector_stores/")).map(|p| (p.name.clone(), p.version.clone())).collect();
+        let stores: Vec<(String, Version)> = packages
+            .iter()
+            .filter(|p| p.dir.contains("/vector_stores/"))
+            .map(|p| (p.name.clone(), p.version.clone()))
+            .collect();
         for k in 0..packs {
             let (store, v) = &stores[(k * 2) % stores.len()];
             packages.push(Pkg {
-                dir: format!("llama-index-packs/llama-index-packs-{}", PROVIDERS[(k + 7) % PROVIDERS.len()].to_string() + &suffix(k)),
+                dir: format!(
+                    "llama-index-packs/llama-index-packs-{}",
+                    PROVIDERS[(k + 7) % PROVIDERS.len()].to_string() + &suffix(k)
+                ),
                 name: format!("llama-index-packs-{}", PROVIDERS[(k + 7) % PROVIDERS.len()].to_string() + &suffix(k)),
                 module: format!("packs/p{k}"),
                 version: "0.5.0".parse().expect("valid"),
@@ -388,7 +437,10 @@ fn package_files(p: &Pkg) -> Vec<(String, String)> {
     let mut files = vec![
         (format!("{}/pyproject.toml", p.dir), pyproject(p)),
         (format!("{}/README.md", p.dir), format!("# {}\n\nThe {} integration for LlamaIndex.\n", p.name, p.module)),
-        (format!("{}/llama_index/{}/__init__.py", p.dir, p.module), format!("\"\"\"{}.\"\"\"\n\n__all__ = []\n", p.name)),
+        (
+            format!("{}/llama_index/{}/__init__.py", p.dir, p.module),
+            format!("\"\"\"{}.\"\"\"\n\n__all__ = []\n", p.name),
+        ),
         (format!("{}/llama_index/{}/base.py", p.dir, p.module), "# Implementation.\n".to_string()),
     ];
     if p.tests {
@@ -445,7 +497,8 @@ fn generate(sh: &Shell, dir: &Path, plan: &Plan) -> Result<()> {
             let b = rng.below(pkgs.len());
             let touch_version = |h: &History, pkgs: &mut Vec<Pkg>, i: usize| -> Vec<(String, String)> {
                 let p = &mut pkgs[i];
-                let mut changes = vec![h.append(&format!("{}/llama_index/{}/base.py", p.dir, p.module), &format!("# change {n}"))];
+                let mut changes =
+                    vec![h.append(&format!("{}/llama_index/{}/base.py", p.dir, p.module), &format!("# change {n}"))];
                 // Core's version moves only with releases; the others' with the changes to them.
                 if p.name != "llama-index-core" {
                     p.version = p.version.bump(crate::version::Bump::Patch).expect("sample versions are public");
@@ -459,20 +512,25 @@ fn generate(sh: &Shell, dir: &Path, plan: &Plan) -> Result<()> {
                     format!("chore(deps): bump pydantic in {} and {} (#{n})", pkgs[a].name, pkgs[b].name),
                     [touch_version(h, pkgs, a), if a != b { touch_version(h, pkgs, b) } else { vec![] }].concat(),
                 ),
-                1 => (format!("docs: explain {} usage (#{n})", name_a), vec![h.append("docs/index.md", &format!("- {name_a} ({n})"))]),
-                2 => (
-                    format!("Fix: handle tool calls in {name_a} (#{}) (#{n})", n - 7),
-                    touch_version(h, pkgs, a),
+                1 => (
+                    format!("docs: explain {} usage (#{n})", name_a),
+                    vec![h.append("docs/index.md", &format!("- {name_a} ({n})"))],
                 ),
+                2 => (format!("Fix: handle tool calls in {name_a} (#{}) (#{n})", n - 7), touch_version(h, pkgs, a)),
                 3 => (
                     format!("Revert \"feat: add streaming to {name_a} (#{})\"", n - 1),
-                    vec![h.append(&format!("{}/llama_index/{}/base.py", pkgs[a].dir, pkgs[a].module), &format!("# revert {n}"))],
+                    vec![h.append(
+                        &format!("{}/llama_index/{}/base.py", pkgs[a].dir, pkgs[a].module),
+                        &format!("# revert {n}"),
+                    )],
                 ),
                 4 => (
                     "Update unit test workflow".to_string(),
                     vec![h.append(".github/workflows/unit_test.yml", &format!("# tweak {n}"))],
                 ),
-                5 => (format!("fix: escape `[tag]` ] and *stars* in {name_a} titles (#{n})"), touch_version(h, pkgs, a)),
+                5 => {
+                    (format!("fix: escape `[tag]` ] and *stars* in {name_a} titles (#{n})"), touch_version(h, pkgs, a))
+                }
                 6 => (format!("feat: Unterstützung für Umlaute in {name_a} 🚀 (#{n})"), touch_version(h, pkgs, a)),
                 7 => (format!("#{n} is a title that starts with a hash (#{n})"), touch_version(h, pkgs, a)),
                 8 => (

@@ -98,7 +98,10 @@ impl flags::Test {
             let package = &repo.packages[i];
             output::status("testing", &package.dir);
             let report = test_one(&repo.root, package, i, &python, &options);
-            output::status(if report.outcome.is_failure() { "failed" } else { "done" }, &format!("{} ({})", package.dir, report.outcome.label()));
+            output::status(
+                if report.outcome.is_failure() { "failed" } else { "done" },
+                &format!("{} ({})", package.dir, report.outcome.label()),
+            );
             if report.outcome.is_failure() && self.fail_fast {
                 stop.store(true, Ordering::Relaxed);
             }
@@ -117,7 +120,8 @@ impl flags::Test {
         }
         reports.sort_by_key(|r| repo.packages[r.package].dir.clone());
         self.print(&repo, &reports);
-        let failed: Vec<&str> = reports.iter().filter(|r| r.outcome.is_failure()).map(|r| repo.packages[r.package].dir.as_str()).collect();
+        let failed: Vec<&str> =
+            reports.iter().filter(|r| r.outcome.is_failure()).map(|r| repo.packages[r.package].dir.as_str()).collect();
         if !failed.is_empty() {
             bail!("{} of {} packages failed: {}", failed.len(), reports.len(), failed.join(", "));
         }
@@ -133,7 +137,9 @@ impl flags::Test {
         let mut set: BTreeSet<usize> = BTreeSet::new();
         let with_dependants = match (&self.base_ref, self.paths.is_empty()) {
             (Some(_), false) => return Err(flags::usage("give package directories or --base-ref, not both")),
-            (None, true) => return Err(flags::usage("give package directories, or --base-ref REF to test what changed since REF")),
+            (None, true) => {
+                return Err(flags::usage("give package directories, or --base-ref REF to test what changed since REF"))
+            }
             (None, false) => {
                 for p in crate::pkg::select(repo, &self.paths, false)? {
                     set.insert(repo.index_of(p));
@@ -176,7 +182,13 @@ impl flags::Test {
         for r in reports.iter().filter(|r| r.outcome.is_failure()) {
             let tail: Vec<&str> = r.log.lines().rev().take(50).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            eprintln!("\n{} {} ({}), last lines of its log:\n{}", output::red("==>"), repo.packages[r.package].dir, r.outcome.label(), tail.join("\n"));
+            eprintln!(
+                "\n{} {} ({}), last lines of its log:\n{}",
+                output::red("==>"),
+                repo.packages[r.package].dir,
+                r.outcome.label(),
+                tail.join("\n")
+            );
         }
         let mut summary = String::from("| Package | Result | Time |\n| --- | --- | --- |\n");
         for r in reports {
@@ -211,7 +223,10 @@ fn test_one(root: &Path, package: &Package, index: usize, python: &Version, opti
         (vec![poetry.clone(), "install".into()], vec![poetry, "run".into(), "pytest".into(), "-q".into()])
     } else {
         let uv = exec::find("uv").map_or("uv".into(), |p| p.display().to_string());
-        (vec![uv.clone(), "sync".into()], vec![uv, "run".into(), "--no-sync".into(), "--".into(), "pytest".into(), "-q".into()])
+        (
+            vec![uv.clone(), "sync".into()],
+            vec![uv, "run".into(), "--no-sync".into(), "--".into(), "pytest".into(), "-q".into()],
+        )
     };
     let mut test = test;
     if options.cov {
@@ -240,7 +255,14 @@ fn test_one(root: &Path, package: &Package, index: usize, python: &Version, opti
 /// Runs `argv` in `dir`, appending its output to `log`. `None` when it was killed at `deadline`.
 fn run_until(dir: &Path, argv: &[String], deadline: Instant, log: &mut String) -> Option<bool> {
     log.push_str(&format!("$ {}\n", argv.join(" ")));
-    let handle = match duct::cmd(&argv[0], &argv[1..]).dir(dir).env_remove("VIRTUAL_ENV").stderr_to_stdout().stdout_capture().unchecked().start() {
+    let handle = match duct::cmd(&argv[0], &argv[1..])
+        .dir(dir)
+        .env_remove("VIRTUAL_ENV")
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked()
+        .start()
+    {
         Ok(h) => h,
         Err(e) => {
             log.push_str(&format!("cannot run `{}`: {e}\n", argv[0]));
@@ -266,4 +288,3 @@ fn run_until(dir: &Path, argv: &[String], deadline: Instant, log: &mut String) -
         }
     }
 }
-

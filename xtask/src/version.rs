@@ -118,11 +118,8 @@ impl Cursor<'_> {
     fn word(&mut self, words: &[&str]) -> Option<usize> {
         // Longest first, so `alpha` wins over `a`.
         let rest = &self.s[self.i..];
-        let (index, word) = words
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| rest.starts_with(w.as_bytes()))
-            .max_by_key(|(_, w)| w.len())?;
+        let (index, word) =
+            words.iter().enumerate().filter(|(_, w)| rest.starts_with(w.as_bytes())).max_by_key(|(_, w)| w.len())?;
         self.i += word.len();
         Some(index)
     }
@@ -391,8 +388,21 @@ mod tests {
     #[test]
     fn orders() {
         let sorted = [
-            "1.0.dev0", "1.0a1.dev1", "1.0a1", "1.0a1.post1", "1.0b1", "1.0rc1", "1.0", "1.0+abc",
-            "1.0+5", "1.0.post1.dev0", "1.0.post1", "1.0.1", "1.1", "0.14.25", "1!0.1",
+            "1.0.dev0",
+            "1.0a1.dev1",
+            "1.0a1",
+            "1.0a1.post1",
+            "1.0b1",
+            "1.0rc1",
+            "1.0",
+            "1.0+abc",
+            "1.0+5",
+            "1.0.post1.dev0",
+            "1.0.post1",
+            "1.0.1",
+            "1.1",
+            "0.14.25",
+            "1!0.1",
         ];
         let chain: Vec<Version> = sorted[..13].iter().map(|s| v(s)).collect();
         for w in chain.windows(2) {

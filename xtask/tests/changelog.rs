@@ -90,7 +90,10 @@ fn offline_changelog_dry_run_then_write() {
     let real = xtask(&s.root(), &["changelog", "--date", "2026-01-21"], &[]).ok();
     assert_eq!(real.stdout, dry.stdout, "the real run prints the same text");
     let placeholder = "<!--- generated changelog --->";
-    assert_eq!(s.read("CHANGELOG.md"), old.replacen(placeholder, &format!("{placeholder}\n\n{}", dry.stdout.trim_end_matches('\n')), 1));
+    assert_eq!(
+        s.read("CHANGELOG.md"),
+        old.replacen(placeholder, &format!("{placeholder}\n\n{}", dry.stdout.trim_end_matches('\n')), 1)
+    );
     assert!(
         s.read("CHANGELOG.md").starts_with(&format!("# ChangeLog\n\n{placeholder}\n\n## [2026-01-21]\n")),
         "the placeholder stays on top"
@@ -100,7 +103,9 @@ fn offline_changelog_dry_run_then_write() {
 
 fn mask_commit(line: &str) -> String {
     match line.strip_prefix("    ").and_then(|l| l.split_once(' ')) {
-        Some((id, rest)) if id.len() == 10 && id.bytes().all(|b| b.is_ascii_hexdigit()) => format!("    [COMMIT] {rest}"),
+        Some((id, rest)) if id.len() == 10 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            format!("    [COMMIT] {rest}")
+        }
         _ => line.to_string(),
     }
 }
@@ -194,7 +199,9 @@ fn notes_are_the_section_of_a_version_whatever_the_date() {
     // Defect 10: publishing on another day still finds the notes, by version.
     let notes = xtask(&s.root(), &["changelog", "notes", "--version", "0.14.13"], &[]).ok();
     assert!(
-        notes.stdout.starts_with("# Release Notes\n\n## [2026-01-21]\n\n### llama-index-core [0.14.13]\n\n- Fix: handle"),
+        notes
+            .stdout
+            .starts_with("# Release Notes\n\n## [2026-01-21]\n\n### llama-index-core [0.14.13]\n\n- Fix: handle"),
         "{}",
         notes.stdout
     );
@@ -243,8 +250,10 @@ fn online_titles_come_in_batches_of_50() {
     let mut sizes: Vec<usize> = requests.iter().map(|r| r["pull_requests"].as_array().unwrap().len()).collect();
     sizes.sort();
     assert_eq!(sizes, [20, 50, 50]);
-    let mut all: Vec<u64> =
-        requests.iter().flat_map(|r| r["pull_requests"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap())).collect();
+    let mut all: Vec<u64> = requests
+        .iter()
+        .flat_map(|r| r["pull_requests"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()))
+        .collect();
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 120);
@@ -252,10 +261,14 @@ fn online_titles_come_in_batches_of_50() {
         requests.iter().all(|r| r["path"] == "/graphql" && r["authorization"] == format!("token {TOKEN}")),
         "gh got the token from the environment"
     );
-    assert!(s
-        .read("CHANGELOG.md")
-        .contains(&format!("- Retitled on GitHub \\[after merge\\] ([#{first}](https://github.com/run-llama/llama_index/pull/{first}))")));
-    assert!(out.stderr.contains(&format!("1 pull request titled differently on GitHub than in the subject: #{first}")), "{}", out.stderr);
+    assert!(s.read("CHANGELOG.md").contains(&format!(
+        "- Retitled on GitHub \\[after merge\\] ([#{first}](https://github.com/run-llama/llama_index/pull/{first}))"
+    )));
+    assert!(
+        out.stderr.contains(&format!("1 pull request titled differently on GitHub than in the subject: #{first}")),
+        "{}",
+        out.stderr
+    );
     // The token is in no argv, no output and no file.
     assert!(gh.gh_calls().iter().all(|c| !c.contains(TOKEN)));
     assert!(!out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN) && !s.read("CHANGELOG.md").contains(TOKEN));
@@ -318,14 +331,25 @@ fn the_standin_answers_gh_pr_view_as_the_old_tool_asked() {
     let gh = StandIn::start(&json!({"7": {"title": "A title", "files": ["a/b.py"]}}), &[]);
     let run = |n: &str| {
         let mut cmd = std::process::Command::new(support::tool("gh"));
-        cmd.args(["pr", "view", n, "--repo", "github.localhost/run-llama/llama_index", "--json", "number,title,url,files"]);
+        cmd.args([
+            "pr",
+            "view",
+            n,
+            "--repo",
+            "github.localhost/run-llama/llama_index",
+            "--json",
+            "number,title,url,files",
+        ]);
         cmd.envs(gh.env().into_iter().filter(|(k, _)| k != "XTASK_TOOLS_DIR"));
         cmd.output().unwrap()
     };
     let out = run("7");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((v["number"].as_u64(), v["title"].as_str(), v["files"][0]["path"].as_str()), (Some(7), Some("A title"), Some("a/b.py")));
+    assert_eq!(
+        (v["number"].as_u64(), v["title"].as_str(), v["files"][0]["path"].as_str()),
+        (Some(7), Some("A title"), Some("a/b.py"))
+    );
     assert_eq!(v["url"], "https://github.com/run-llama/llama_index/pull/7");
     let out = run("8");
     assert!(!out.status.success());
@@ -342,7 +366,8 @@ fn online_a_failed_batch_falls_back_to_the_subjects_with_a_warning() {
     let out = xtask(&s.root(), &["changelog", "--dry-run", "--json"], &gh.env()).ok();
     let requests = gh.requests();
     assert_eq!(requests.len(), 2, "no retries: one query per batch");
-    let failed: Vec<u64> = requests[0]["pull_requests"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+    let failed: Vec<u64> =
+        requests[0]["pull_requests"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["audit"]["failed_on_github"], json!(failed));
     let warning = out.stderr.lines().find(|l| l.starts_with("warning: could not fetch #")).unwrap_or_default();

@@ -21,8 +21,10 @@ fn harness_serves_real_uploads_and_injects_faults() {
     let server = PypiServer::start();
     assert_eq!(http_get_status(server.port(), "/llama-index-core/json"), Some(404));
     seed(&server, "llama-index-core", &["0.14.12"]);
-    let mut files: Vec<String> =
-        std::fs::read_dir(server.package_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(server.package_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     files.sort();
     assert_eq!(files, ["llama_index_core-0.14.12-py3-none-any.whl", "llama_index_core-0.14.12.tar.gz"]);
 
@@ -130,7 +132,10 @@ fn branch_rule_accepts_a_detached_release_tip_and_nothing_else() {
     s.git(&["checkout", "--quiet", "--detach", "main"]);
     let run = check().ok();
     let tip = &s.git(&["rev-parse", "HEAD"])[..10];
-    assert_eq!(run.stdout.lines().next().unwrap(), format!("ok     branch: detached HEAD at `{tip}`, the tip of `refs/heads/main`"));
+    assert_eq!(
+        run.stdout.lines().next().unwrap(),
+        format!("ok     branch: detached HEAD at `{tip}`, the tip of `refs/heads/main`")
+    );
     assert!(run.stderr.contains("note: HEAD is detached; accepted because it is the tip of `main`"), "{}", run.stderr);
 
     s.git(&["checkout", "--quiet", "--detach", "HEAD~1"]);
@@ -179,7 +184,11 @@ fn retries_ride_out_500s_resets_and_stalls() {
     let run = check().ok();
     assert!(run.stdout.contains(passed), "{}", run.stdout);
     assert!(run.stderr.contains("timed out"), "{}", run.stderr);
-    assert!(start.elapsed() >= Duration::from_secs(1) && start.elapsed() < Duration::from_secs(15), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_secs(1) && start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(proxy.requests(), 7);
 
     // Retries are bounded, and the failure names the URL and what to do.
@@ -202,8 +211,17 @@ fn wait_polls_until_core_is_published() {
     let url = server.index_url();
 
     let run = s.xtask(&["check", "--index-url", &url, "--wait", "2s"]).fails_with(1);
-    assert!(run.stdout.contains("(not published yet)") && run.stdout.contains("gave up waiting for `llama-index-core` 0.14.12 on the index after 2s"), "{}", run.stdout);
-    assert!(run.stderr.contains("waiting for `llama-index-core` 0.14.12 on the index (1s of 2s waited)"), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("(not published yet)")
+            && run.stdout.contains("gave up waiting for `llama-index-core` 0.14.12 on the index after 2s"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("waiting for `llama-index-core` 0.14.12 on the index (1s of 2s waited)"),
+        "{}",
+        run.stderr
+    );
 
     let run = std::thread::scope(|scope| {
         let check = scope.spawn(|| s.xtask(&["check", "--index-url", &url, "--wait", "1m"]));
@@ -212,7 +230,11 @@ fn wait_polls_until_core_is_published() {
         check.join().unwrap()
     })
     .ok();
-    assert!(run.stdout.contains("ok     index: `llama-index-core` `0.14.12` is on the index (2 files)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("ok     index: `llama-index-core` `0.14.12` is on the index (2 files)"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stderr.contains("of 1m00s waited)"), "{}", run.stderr);
 }
 
@@ -239,10 +261,19 @@ fn bad_input_is_a_clear_error() {
         let run = s.xtask(args).fails_with(2);
         want.assert_eq(run.stderr.lines().next().unwrap());
     };
-    usage(&["check", "--before-core", "--after-core"], expect!["error: give `--before-core` or `--after-core`, not both"]);
+    usage(
+        &["check", "--before-core", "--after-core"],
+        expect!["error: give `--before-core` or `--after-core`, not both"],
+    );
     usage(&["check", "--wait", "5x"], expect!["error: `5x` is not a duration; write it like `30s`, `5m` or `1h`"]);
-    usage(&["check", "--before-core", "--wait", "5m"], expect!["error: `--wait` waits for core to appear on the index: use it with `--after-core`"]);
-    usage(&["check", "--index-url", "ftp://x"], expect!["error: `--index-url ftp://x` is not an http:// or https:// URL"]);
+    usage(
+        &["check", "--before-core", "--wait", "5m"],
+        expect!["error: `--wait` waits for core to appear on the index: use it with `--after-core`"],
+    );
+    usage(
+        &["check", "--index-url", "ftp://x"],
+        expect!["error: `--index-url ftp://x` is not an http:// or https:// URL"],
+    );
 
     s.write("release.toml", "[packages]\ncore = \"nope\"\n");
     let run = s.xtask(&["check", "--index-url", &url]).fails_with(1);
@@ -250,5 +281,9 @@ fn bad_input_is_a_clear_error() {
 
     std::fs::remove_dir_all(s.root().join(".git")).unwrap();
     let run = s.xtask(&["check", "--index-url", &url]).fails_with(1);
-    assert!(run.stderr.contains("is not a git repository; pass --root with the path of the monorepo's checkout"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a git repository; pass --root with the path of the monorepo's checkout"),
+        "{}",
+        run.stderr
+    );
 }

@@ -73,7 +73,8 @@ fn info_table_and_json() {
     assert_eq!(s.xtask(&["pkg", "version", "llama-index-core"]).ok().stdout, "0.14.12\n");
     // Long names are never truncated.
     let wide = s.xtask(&["pkg", "info", "--all"]).ok();
-    let all: serde_json::Value = serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
+    let all: serde_json::Value =
+        serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
     for p in all.as_array().unwrap() {
         let row = format!("{}  ", p["name"].as_str().unwrap());
         assert!(wide.stdout.contains(&row) && wide.stdout.contains(p["path"].as_str().unwrap()), "{p} in full");
@@ -95,7 +96,9 @@ fn changed_packages_and_unowned_files() {
     assert_eq!(v["dependants"], serde_json::json!([{"name": "llama-index", "path": "."}]));
     assert_eq!(v["unowned_files"], serde_json::json!(["docs/new.md"]));
     let out = s.xtask(&["pkg", "changed", "--base-ref", "v0.14.12"]).ok();
-    assert!(out.stderr.contains("1 changed file belong to no package: docs/new.md") || out.stderr.contains("docs/new.md"));
+    assert!(
+        out.stderr.contains("1 changed file belong to no package: docs/new.md") || out.stderr.contains("docs/new.md")
+    );
 
     let bad = s.xtask(&["pkg", "changed", "--base-ref", "no-such-ref"]).fails_with(1);
     assert!(bad.stderr.contains("`no-such-ref` is not a commit of this repository"), "{}", bad.stderr);
@@ -134,7 +137,10 @@ fn bump_edits_only_the_version_and_dry_run_changes_nothing() {
 #[test]
 fn bump_validates_everything_before_writing() {
     let s = Sample::new(20, 0);
-    s.write("llama-index-utils/llama-index-utils-workflow/pyproject.toml", "[project]\nname = \"llama-index-utils-workflow\"\ndynamic = [\"version\"]\n");
+    s.write(
+        "llama-index-utils/llama-index-utils-workflow/pyproject.toml",
+        "[project]\nname = \"llama-index-utils-workflow\"\ndynamic = [\"version\"]\n",
+    );
     support::commit_all(&s.root(), "Make a version dynamic");
     let fingerprint = s.fingerprint();
     let out = s.xtask(&["pkg", "bump", "--all"]).fails_with(1);
@@ -151,11 +157,33 @@ fn exec_runs_real_argv_in_each_package_and_fails_when_one_fails() {
     let s = Sample::new(20, 0);
     // Arguments with spaces survive as they are: no shell, no splitting.
     let out = s
-        .xtask(&["pkg", "exec", "llama-index-core", "llama-index-cli", "--", "sh", "-c", "printf '%s|' \"$0\" \"$(basename \"$PWD\")\"", "two  spaces"])
+        .xtask(&[
+            "pkg",
+            "exec",
+            "llama-index-core",
+            "llama-index-cli",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|' \"$0\" \"$(basename \"$PWD\")\"",
+            "two  spaces",
+        ])
         .ok();
     assert_eq!(out.stdout, "two  spaces|llama-index-cli|\ntwo  spaces|llama-index-core|\n");
 
-    let out = s.xtask(&["pkg", "exec", "--all", "-j", "2", "--", "sh", "-c", "test \"$(basename \"$PWD\")\" != llama-index-core"]).fails_with(1);
+    let out = s
+        .xtask(&[
+            "pkg",
+            "exec",
+            "--all",
+            "-j",
+            "2",
+            "--",
+            "sh",
+            "-c",
+            "test \"$(basename \"$PWD\")\" != llama-index-core",
+        ])
+        .fails_with(1);
     assert!(out.stderr.contains("failed in 1 of"), "{}", out.stderr);
     assert!(out.stderr.contains("failed `sh -c"), "{}", out.stderr);
 
@@ -188,7 +216,11 @@ fn bad_input_gets_a_clear_error() {
     // A path that is not a package.
     let out = s.xtask(&["pkg", "info", "docs", "llama-index-packs"]).fails_with(1);
     assert!(out.stderr.contains("`docs` is not a package of this monorepo"), "{}", out.stderr);
-    assert!(out.stderr.contains("`llama-index-packs` is not a package of this monorepo"), "both offenders: {}", out.stderr);
+    assert!(
+        out.stderr.contains("`llama-index-packs` is not a package of this monorepo"),
+        "both offenders: {}",
+        out.stderr
+    );
     // Malformed TOML, with file, line and column.
     s.write("llama-index-cli/pyproject.toml", "[project]\nname = \"llama-index-cli\"\nversion = 0.1.0\"\n");
     let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
@@ -196,7 +228,11 @@ fn bad_input_gets_a_clear_error() {
     // Two packages with one normalised name.
     s.write("llama-index-cli/pyproject.toml", "[project]\nname = \"Llama_Index.Core\"\nversion = \"1.0\"\n");
     let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
-    assert!(out.stderr.contains("`llama-index-core` is the name of both `llama-index-cli` and `llama-index-core`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`llama-index-core` is the name of both `llama-index-cli` and `llama-index-core`"),
+        "{}",
+        out.stderr
+    );
     // Not PEP 440; no `[project]`.
     s.write("llama-index-cli/pyproject.toml", "[project]\nname = \"llama-index-cli\"\nversion = \"latest\"\n");
     let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
@@ -232,7 +268,11 @@ fn colors_only_when_wanted() {
     let s = Sample::new(20, 0);
     // Off a terminal, and with NO_COLOR, no escape codes; `--color always` forces them.
     let plain = s.xtask(&["pkg", "exec", "llama-index-core", "--", "true"]).ok();
-    assert!(plain.stderr.contains("ok `true` in llama-index-core") && !plain.stderr.contains('\x1b'), "{:?}", plain.stderr);
+    assert!(
+        plain.stderr.contains("ok `true` in llama-index-core") && !plain.stderr.contains('\x1b'),
+        "{:?}",
+        plain.stderr
+    );
     let colored = s.xtask(&["--color", "always", "pkg", "exec", "llama-index-core", "--", "true"]).ok();
     assert!(colored.stderr.contains("\x1b[1;32m"), "{:?}", colored.stderr);
     let never = s.xtask(&["--color", "never", "pkg", "info", "--bad-flag"]).fails_with(2);

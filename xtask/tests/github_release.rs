@@ -65,7 +65,8 @@ fn a_missing_release_is_none_then_a_created_one_is_found() {
     assert!(commands::release_missing(&view("v0.14.12").stderr), "other tags stay missing");
 
     // A second create is GitHub's 422, which `create_release` turns into "it exists already".
-    let again = gh.gh(dir.path(), &commands::release_create_args(REPO, "v0.14.13", sha, "v0.14.13", &notes)).fails_with(1);
+    let again =
+        gh.gh(dir.path(), &commands::release_create_args(REPO, "v0.14.13", sha, "v0.14.13", &notes)).fails_with(1);
     expect_test::expect![[r#"
         cannot create the GitHub release `v0.14.13` at `0123456789abcdef0123456789abcdef01234567` in `github.localhost/run-llama/llama_index`: HTTP 422: Validation Failed (http://api.github.localhost/repos/run-llama/llama_index/releases)
         Release.tag_name already exists; `gh release view v0.14.13 --repo github.localhost/run-llama/llama_index` shows it; rerun the release to continue from it"#]].assert_eq(&commands::release_create_error(REPO, "v0.14.13", sha, &again.stderr));
@@ -106,7 +107,8 @@ fn a_created_pull_request_is_the_open_one_of_its_branch() {
     assert_eq!(commands::parse_pr_list(&list("release/v0.14.12").stdout).unwrap(), None, "only its own branch");
 
     // `gh` itself refuses a second pull request for the branch, naming the first.
-    let again = gh.gh(dir.path(), &commands::pr_create_args(REPO, "main", branch, "Release v0.14.13", &body)).fails_with(1);
+    let again =
+        gh.gh(dir.path(), &commands::pr_create_args(REPO, "main", branch, "Release v0.14.13", &body)).fails_with(1);
     expect_test::expect![[r#"
         cannot open a pull request from `release/v0.14.13` into `main` in `github.localhost/run-llama/llama_index`: a pull request for branch "release/v0.14.13" into branch "main" already exists:
         https://github.com/run-llama/llama_index/pull/20301; rerun the release to continue from that pull request"#]].assert_eq(&commands::pr_create_error(REPO, "main", branch, &again.stderr));
@@ -138,8 +140,14 @@ fn a_failing_github_is_an_error_not_a_missing_release() {
     // The errors `github.rs` raises (REST errors read `HTTP 500`, GraphQL ones `status code: 500`).
     // `gh release view` asks REST and GraphQL at once, so either may be the one reported.
     let view = commands::release_view_error(REPO, tag, &runs[0].stderr);
-    assert!(view.starts_with("cannot look up the GitHub release `v0.14.13` of `github.localhost/run-llama/llama_index`: "), "{view}");
-    assert!(view.ends_with("; check that the token can read the repository, then rerun") && view.contains("500"), "{view}");
+    assert!(
+        view.starts_with("cannot look up the GitHub release `v0.14.13` of `github.localhost/run-llama/llama_index`: "),
+        "{view}"
+    );
+    assert!(
+        view.ends_with("; check that the token can read the repository, then rerun") && view.contains("500"),
+        "{view}"
+    );
     let errors = [
         commands::release_create_error(REPO, tag, "abc", &runs[1].stderr),
         commands::pr_list_error(REPO, branch, &runs[2].stderr),

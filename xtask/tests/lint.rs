@@ -37,7 +37,12 @@ fn fmt_runs_formatters_and_lint_runs_every_hook() {
     // The linter finds what the formatter does not look at.
     s.write("docs/index.md", "# Docs\nTODO: write them\n");
     let out = s.xtask(&["lint"]).fails_with(1);
-    assert!(out.stdout.contains("docs/index.md:2:TODO") || out.stderr.contains("hooks failed"), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("docs/index.md:2:TODO") || out.stderr.contains("hooks failed"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
 
     std::fs::remove_file(s.root().join(".pre-commit-config.yaml")).unwrap();
     let out = s.xtask(&["lint"]).fails_with(1);

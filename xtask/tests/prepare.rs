@@ -221,7 +221,11 @@ llama-index-llms-openai = "^0.1"
 /// Sets the umbrella's and core's versions in the sample and commits.
 fn set_versions(s: &Sample, umbrella: &str, core: &str) {
     let root = s.read("pyproject.toml").replacen("version = \"0.14.12\"", &format!("version = \"{umbrella}\""), 1);
-    let core_text = s.read("llama-index-core/pyproject.toml").replacen("version = \"0.14.12\"", &format!("version = \"{core}\""), 1);
+    let core_text = s.read("llama-index-core/pyproject.toml").replacen(
+        "version = \"0.14.12\"",
+        &format!("version = \"{core}\""),
+        1,
+    );
     commit_files(s, &[("pyproject.toml", &root), ("llama-index-core/pyproject.toml", &core_text)]);
 }
 
@@ -239,7 +243,11 @@ fn core_never_moves_backwards() {
     assert_eq!(s.fingerprint(), before);
     // The same version is fine: core stays.
     let run = s.xtask(&["prepare", "--bump", "minor", "--dry-run"]).ok();
-    assert!(run.stdout.contains("Would keep llama-index-core (llama-index-core/pyproject.toml) at 0.15.0\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Would keep llama-index-core (llama-index-core/pyproject.toml) at 0.15.0\n"),
+        "{}",
+        run.stdout
+    );
 
     // Core catching up over versions of its own (0.14.10 → 0.14.12 really happened) is said out loud.
     let s = sample();
@@ -261,10 +269,34 @@ fn bumps_keep_pep_440_semantics() {
         let run = s.xtask(&["prepare", "--dry-run", "--bump", bump]).ok();
         want.assert_eq(run.stdout.lines().nth(2).unwrap());
     };
-    check("1.0.0rc1", "patch", expect!["Would require `llama-index-core>=1.0.0,<1.1.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"]);
-    check("1.1.0b2", "minor", expect!["Would require `llama-index-core>=1.1.0,<1.2.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"]);
-    check("2.0.0.dev3", "major", expect!["Would require `llama-index-core>=2.0.0,<2.1.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"]);
-    check("1.2.3.post1", "patch", expect!["Would require `llama-index-core>=1.2.4,<1.3.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"]);
+    check(
+        "1.0.0rc1",
+        "patch",
+        expect![
+            "Would require `llama-index-core>=1.0.0,<1.1.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"
+        ],
+    );
+    check(
+        "1.1.0b2",
+        "minor",
+        expect![
+            "Would require `llama-index-core>=1.1.0,<1.2.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"
+        ],
+    );
+    check(
+        "2.0.0.dev3",
+        "major",
+        expect![
+            "Would require `llama-index-core>=2.0.0,<2.1.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"
+        ],
+    );
+    check(
+        "1.2.3.post1",
+        "patch",
+        expect![
+            "Would require `llama-index-core>=1.2.4,<1.3.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"
+        ],
+    );
     check("1!1.2.3", "patch", expect!["Would require `llama-index-core>=1!1.2.4,<1!1.3.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)"]);
 }
 
@@ -276,9 +308,12 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         let before = s.fingerprint();
         let run = s.xtask(&["prepare"]);
         assert_eq!(s.fingerprint(), before, "nothing written");
-        want.assert_eq(&format!("exit {}: {}", run.code, run.stderr).replace(&s.root().display().to_string(), "[ROOT]"));
+        want.assert_eq(
+            &format!("exit {}: {}", run.code, run.stderr).replace(&s.root().display().to_string(), "[ROOT]"),
+        );
     };
-    let umbrella = |deps: &str| format!("[project]\nname = \"llama-index\"\nversion = \"0.14.12\"\ndependencies = [{deps}]\n");
+    let umbrella =
+        |deps: &str| format!("[project]\nname = \"llama-index\"\nversion = \"0.14.12\"\ndependencies = [{deps}]\n");
     let core = |version: &str| format!("[project]\nname = \"llama-index-core\"\n{version}\n");
     check(
         &[("pyproject.toml", &umbrella("\"llama-index-cli>=0.5\""))],
@@ -324,6 +359,10 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     std::fs::remove_dir_all(s.root().join(".git")).unwrap();
     let before = [s.read("pyproject.toml"), s.read("llama-index-core/pyproject.toml")];
     let run = s.xtask(&["prepare", "--allow-dirty"]).fails_with(1);
-    assert!(run.stderr.contains("is not a git repository; pass --root with the path of the monorepo's checkout"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a git repository; pass --root with the path of the monorepo's checkout"),
+        "{}",
+        run.stderr
+    );
     assert_eq!([s.read("pyproject.toml"), s.read("llama-index-core/pyproject.toml")], before);
 }

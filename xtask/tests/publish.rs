@@ -45,7 +45,10 @@ fn publish_env(s: &Sample, index: &str, args: &[&str], env: &[(&str, &str)]) -> 
 
 /// The distributions on the server.
 fn served(server: &PypiServer) -> BTreeSet<String> {
-    std::fs::read_dir(server.package_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    std::fs::read_dir(server.package_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The distributions every package of `s` builds to (an sdist and a wheel each).
@@ -54,7 +57,8 @@ fn expected(s: &Sample) -> BTreeSet<String> {
     let list: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
     let mut files = BTreeSet::new();
     for p in list.as_array().unwrap() {
-        let stem = format!("{}-{}", p["name"].as_str().unwrap().replace(['-', '.'], "_"), p["version"].as_str().unwrap());
+        let stem =
+            format!("{}-{}", p["name"].as_str().unwrap().replace(['-', '.'], "_"), p["version"].as_str().unwrap());
         files.insert(format!("{stem}.tar.gz"));
         files.insert(format!("{stem}-py3-none-any.whl"));
     }
@@ -62,7 +66,10 @@ fn expected(s: &Sample) -> BTreeSet<String> {
 }
 
 fn line_of(stderr: &str, prefix: &str) -> usize {
-    stderr.lines().position(|l| l.trim_start().starts_with(prefix)).unwrap_or_else(|| panic!("no `{prefix}` line in:\n{stderr}"))
+    stderr
+        .lines()
+        .position(|l| l.trim_start().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{stderr}"))
 }
 
 #[test]
@@ -70,7 +77,17 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     let s = sample(20, 5);
     let server = PypiServer::start();
     let before = s.fingerprint();
-    let run = publish(&s, &server.index_url(), &["--dry-run", "llama-index-core", "llama-index-packs/llama-index-packs-weaviate", "llama-index-integrations/vector_stores/llama-index-vector-stores-openai"]).ok();
+    let run = publish(
+        &s,
+        &server.index_url(),
+        &[
+            "--dry-run",
+            "llama-index-core",
+            "llama-index-packs/llama-index-packs-weaviate",
+            "llama-index-integrations/vector_stores/llama-index-vector-stores-openai",
+        ],
+    )
+    .ok();
     let text = run.stdout.replace(&server.url(), "[SERVER]");
     expect_test::expect![[r#"
         Would publish 3 packages to [SERVER]/ with uv (credentials: token from UV_PUBLISH_TOKEN):
@@ -106,12 +123,22 @@ fn publishes_every_package_in_dependency_order_then_skips_everything() {
     let core = line_of(&run.stderr, "published llama-index-core ");
     for (k, line) in run.stderr.lines().enumerate() {
         let line = line.trim_start();
-        if line.starts_with("uploading ") && !line.starts_with("uploading llama-index-core ") && !line.starts_with("uploading llama-index-instrumentation ") {
+        if line.starts_with("uploading ")
+            && !line.starts_with("uploading llama-index-core ")
+            && !line.starts_with("uploading llama-index-instrumentation ")
+        {
             assert!(k > core, "`{line}` before core was published:\n{}", run.stderr);
         }
         if line.starts_with("uploading llama-index-packs-") {
-            let stores = run.stderr.lines().enumerate().filter(|(_, l)| l.trim_start().starts_with("published llama-index-vector-stores-"));
-            assert!(stores.clone().count() > 0 && stores.clone().all(|(j, _)| j < k), "a pack uploaded before the vector stores");
+            let stores = run
+                .stderr
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.trim_start().starts_with("published llama-index-vector-stores-"));
+            assert!(
+                stores.clone().count() > 0 && stores.clone().all(|(j, _)| j < k),
+                "a pack uploaded before the vector stores"
+            );
         }
     }
     assert!(run.stdout.starts_with("Package "), "the summary table on stdout:\n{}", run.stdout);
@@ -122,7 +149,11 @@ fn publishes_every_package_in_dependency_order_then_skips_everything() {
     // A rerun builds nothing new and uploads nothing.
     let again = publish(&s, &server.index_url(), &["--all", "--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
-    assert!(report["packages"].as_array().unwrap().iter().all(|p| p["result"] == "already published"), "{}", again.stdout);
+    assert!(
+        report["packages"].as_array().unwrap().iter().all(|p| p["result"] == "already published"),
+        "{}",
+        again.stdout
+    );
     assert!(!again.stderr.lines().any(|l| l.trim_start().starts_with("uploading ")), "{}", again.stderr);
     assert_eq!(again.stderr.matches("unchanged since the last build").count(), n + 1);
 }
@@ -133,7 +164,8 @@ fn poetry_builds_and_uploads_with_poetry() {
     let server = PypiServer::start();
     // Core builds with hatchling, so it goes first with uv; then every poetry-core package.
     publish(&s, &server.index_url(), &["llama-index-core", "--backend", "uv"]).ok();
-    let info: serde_json::Value = serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
     let poetry: Vec<String> = info
         .as_array()
         .unwrap()
@@ -166,7 +198,10 @@ fn a_build_failure_blocks_its_dependants_and_nothing_else() {
     let server = PypiServer::start();
     let emb = "llama-index-integrations/embeddings/llama-index-embeddings-openai/pyproject.toml";
     let text = s.read(emb);
-    s.write(emb, &text.replace("build-backend = \"poetry.core.masonry.api\"", "build-backend = \"no_such_backend.api\""));
+    s.write(
+        emb,
+        &text.replace("build-backend = \"poetry.core.masonry.api\"", "build-backend = \"no_such_backend.api\""),
+    );
     let run = publish(&s, &server.index_url(), &["--all"]).fails_with(1);
     let results: Vec<(String, String)> = run
         .stdout
@@ -177,14 +212,19 @@ fn a_build_failure_blocks_its_dependants_and_nothing_else() {
             (cells[0].to_string(), cells[3].to_string())
         })
         .collect();
-    let not_published: Vec<String> = results.iter().filter(|(_, r)| r != "published").map(|(n, r)| format!("{n}: {r}")).collect();
+    let not_published: Vec<String> =
+        results.iter().filter(|(_, r)| r != "published").map(|(n, r)| format!("{n}: {r}")).collect();
     expect_test::expect![[r#"
         llama-index-embeddings-openai: failed
         llama-index: blocked
         llama-index-vector-stores-openai: blocked
         llama-index-packs-weaviate: blocked"#]]
     .assert_eq(&not_published.join("\n"));
-    assert!(run.stderr.contains("`uv build` failed in `llama-index-integrations/embeddings/llama-index-embeddings-openai`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`uv build` failed in `llama-index-integrations/embeddings/llama-index-embeddings-openai`"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("error: 4 of 21 packages not published"), "{}", run.stderr);
 }
 
@@ -192,10 +232,14 @@ fn a_build_failure_blocks_its_dependants_and_nothing_else() {
 fn changed_since_selects_bumped_and_new_packages() {
     let s = sample(20, 12);
     let server = PypiServer::start();
-    s.write("llama-index-packs/llama-index-packs-new/pyproject.toml", "[project]\nname = \"llama-index-packs-new\"\nversion = \"0.1.0\"\n");
+    s.write(
+        "llama-index-packs/llama-index-packs-new/pyproject.toml",
+        "[project]\nname = \"llama-index-packs-new\"\nversion = \"0.1.0\"\n",
+    );
     let run = publish(&s, &server.index_url(), &["--changed-since", "v0.14.12", "--dry-run", "--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let names: BTreeSet<&str> = report["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: BTreeSet<&str> =
+        report["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert!(names.contains("llama-index-packs-new"), "{names:?}");
     let diff = s.git(&["diff", "--name-only", "v0.14.12", "HEAD"]);
     for name in &names {
@@ -255,7 +299,11 @@ fn killed_at_any_point_a_rerun_finishes_with_every_file_uploaded_once() {
         let server = PypiServer::start();
         let before = publish_and_kill(&s, &server.index_url(), prefix, lines);
         let run = publish(&s, &server.index_url(), &["--all"]);
-        assert_eq!(run.code, 0, "rerun after a kill at {prefix} #{lines} failed\nbefore:\n{before}\nrerun:\n{}", run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "rerun after a kill at {prefix} #{lines} failed\nbefore:\n{before}\nrerun:\n{}",
+            run.stderr
+        );
         assert!(!run.stderr.to_lowercase().contains("exist") && !run.stderr.contains("409"), "{}", run.stderr);
         assert_eq!(served(&server), expected(&s), "after a kill at {prefix} #{lines}");
     }
@@ -299,7 +347,11 @@ fn the_token_never_appears_in_output_or_argv() {
     let env = [("XTASK_TOOLS_DIR", tools.path().to_str().unwrap())];
     let mut outputs = Vec::new();
     let started = Instant::now();
-    for args in [&["--all", "--dry-run"][..], &["--all", "--dry-run", "--json"], &["llama-index-core", "llama-index-instrumentation"]] {
+    for args in [
+        &["--all", "--dry-run"][..],
+        &["--all", "--dry-run", "--json"],
+        &["llama-index-core", "llama-index-instrumentation"],
+    ] {
         let run = publish_env(&s, &server.index_url(), args, &env);
         outputs.push(run.stdout + &run.stderr);
     }
@@ -310,13 +362,27 @@ fn the_token_never_appears_in_output_or_argv() {
     s.write("llama-index-core/llama_index/core/base.py", "# changed\n");
     let failed = publish_env(&s, &server.index_url(), &["llama-index-core"], &env).fails_with(1);
     outputs.push(failed.stdout + &failed.stderr);
-    let down = publish_env(&s, "http://127.0.0.1:9", &["llama-index-utils/llama-index-utils-workflow", "--retries", "0"], &env);
+    let down = publish_env(
+        &s,
+        "http://127.0.0.1:9",
+        &["llama-index-utils/llama-index-utils-workflow", "--retries", "0"],
+        &env,
+    );
     outputs.push(down.stdout + &down.stderr);
     let argv = std::fs::read_to_string(&log).unwrap();
     let lines = |prefix: &str| argv.lines().filter(|l| l.starts_with(prefix)).collect::<Vec<_>>();
-    assert!(!lines("uv publish").is_empty() && lines("uv publish").iter().all(|l| l.ends_with("[token:set]")), "the token reaches uv through its environment:\n{argv}");
-    assert!(!lines("poetry publish").is_empty() && lines("poetry publish").iter().all(|l| l.ends_with("[token:set]")), "and poetry through its own variable:\n{argv}");
-    assert!(lines("uv build").iter().chain(&lines("poetry build")).all(|l| l.ends_with("[token:]")), "builds never get it:\n{argv}");
+    assert!(
+        !lines("uv publish").is_empty() && lines("uv publish").iter().all(|l| l.ends_with("[token:set]")),
+        "the token reaches uv through its environment:\n{argv}"
+    );
+    assert!(
+        !lines("poetry publish").is_empty() && lines("poetry publish").iter().all(|l| l.ends_with("[token:set]")),
+        "and poetry through its own variable:\n{argv}"
+    );
+    assert!(
+        lines("uv build").iter().chain(&lines("poetry build")).all(|l| l.ends_with("[token:]")),
+        "builds never get it:\n{argv}"
+    );
     for text in outputs.iter().chain([&argv]) {
         assert!(!text.contains(TOKEN), "the token leaked:\n{text}");
     }

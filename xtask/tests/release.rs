@@ -36,14 +36,19 @@ impl World {
         let previous = TempDir::new("previous");
         let tree = previous.path().join("tree");
         world.sample.git(&["worktree", "add", "--quiet", "--detach", tree.to_str().unwrap(), "v0.14.12"]);
-        let run = world.xtask_at(&tree, &["publish", "--all", "--index-url", &world.index.index_url(), "--publish-url", &world.index.publish_url()], &[]);
+        let run = world.xtask_at(
+            &tree,
+            &["publish", "--all", "--index-url", &world.index.index_url(), "--publish-url", &world.index.publish_url()],
+            &[],
+        );
         assert_eq!(run.code, 0, "seeding the index failed:\n{}", run.stderr);
         world.sample.git(&["worktree", "remove", "--force", tree.to_str().unwrap()]);
         world
     }
 
     fn env(&self, github: &StandIn) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = github.env().into_iter().filter(|(k, _)| !k.eq_ignore_ascii_case("no_proxy")).collect();
+        let mut env: Vec<(String, String)> =
+            github.env().into_iter().filter(|(k, _)| !k.eq_ignore_ascii_case("no_proxy")).collect();
         // gh reaches the stand-in through the proxy; the local index is reached directly.
         env.push(("NO_PROXY".into(), "127.0.0.1".into()));
         env.push(("no_proxy".into(), "127.0.0.1".into()));
@@ -74,8 +79,10 @@ impl World {
     }
 
     fn files_on_index(&self) -> Vec<String> {
-        let mut files: Vec<String> =
-            std::fs::read_dir(self.index.package_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut files: Vec<String> = std::fs::read_dir(self.index.package_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         files.sort();
         files
     }
@@ -83,7 +90,12 @@ impl World {
 
 fn no_secrets(run: &Run) {
     for secret in [INDEX_TOKEN, github::TOKEN] {
-        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "a token leaked:\n{}\n{}", run.stdout, run.stderr);
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "a token leaked:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
     }
 }
 
@@ -97,7 +109,11 @@ fn dry_runs_change_nothing_locally_or_remotely() {
         assert!(w.sample.fingerprint() == fingerprint, "{what} changed the tree");
         assert_eq!(w.files_on_index(), files, "{what} uploaded");
         assert_eq!(support::git(w.origin.path(), &["for-each-ref"]), origin, "{what} pushed");
-        assert_eq!(w.github.state(), serde_json::json!({"releases": [], "pulls": []}), "{what} created something on GitHub");
+        assert_eq!(
+            w.github.state(),
+            serde_json::json!({"releases": [], "pulls": []}),
+            "{what} created something on GitHub"
+        );
     };
     let run = w.release(&["prepare", "--bump", "patch", "--pr", "--dry-run"]).ok();
     no_secrets(&run);
@@ -117,7 +133,12 @@ fn dry_runs_change_nothing_locally_or_remotely() {
     let fingerprint = w.sample.fingerprint();
     let run = w.release(&["publish", "--dry-run"]).ok();
     no_secrets(&run);
-    for step in ["publish core       would", "tag                would  tag the release commit", "push tag           would", "GitHub release     would"] {
+    for step in [
+        "publish core       would",
+        "tag                would  tag the release commit",
+        "push tag           would",
+        "GitHub release     would",
+    ] {
         assert!(run.stdout.contains(step), "{step}:\n{}", run.stdout);
     }
     unchanged("release publish --dry-run after prepare", &fingerprint);
@@ -134,7 +155,10 @@ fn both_phases_finish_after_failures_at_each_step() {
     let run = w.release_with(&flaky, &["prepare", "--bump", "patch", "--pr"]).fails_with(1);
     no_secrets(&run);
     assert!(run.stdout.contains("6. pull request    todo"), "{}", run.stdout);
-    assert!(!support::git(w.origin.path(), &["branch", "--list", "release/v0.14.13"]).is_empty(), "the branch was pushed before GitHub failed");
+    assert!(
+        !support::git(w.origin.path(), &["branch", "--list", "release/v0.14.13"]).is_empty(),
+        "the branch was pushed before GitHub failed"
+    );
     let run = w.release(&["prepare", "--bump", "patch", "--pr"]).ok();
     for step in ["bump versions   done", "changelog       done", "release commit  done", "push branch     done"] {
         assert!(run.stdout.contains(step), "{step}:\n{}", run.stdout);
@@ -176,7 +200,11 @@ fn both_phases_finish_after_failures_at_each_step() {
     let broken = StandIn::start(&known, &["--fail", "502"]);
     let run = w.release_with(&broken, &["publish"]).fails_with(1);
     assert!(run.stdout.contains("push tag"), "{}", run.stdout);
-    assert_eq!(support::git(w.origin.path(), &["rev-parse", "v0.14.13^{commit}"]), release_commit, "pushed once, at the release commit");
+    assert_eq!(
+        support::git(w.origin.path(), &["rev-parse", "v0.14.13^{commit}"]),
+        release_commit,
+        "pushed once, at the release commit"
+    );
 
     // The last rerun finishes: every earlier step is done, the GitHub release targets the commit.
     let run = w.release(&["publish", "--json"]).ok();
@@ -235,6 +263,9 @@ fn first_changed_integration(w: &World) -> String {
         .unwrap()
         .iter()
         .map(|p| p["path"].as_str().unwrap().to_string())
-        .find(|p| p.starts_with("llama-index-integrations/") && !w.sample.read(&format!("{p}/pyproject.toml")).contains("[tool.poetry]\nname"))
+        .find(|p| {
+            p.starts_with("llama-index-integrations/")
+                && !w.sample.read(&format!("{p}/pyproject.toml")).contains("[tool.poetry]\nname")
+        })
         .expect("a changed integration")
 }

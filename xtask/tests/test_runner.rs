@@ -9,7 +9,11 @@ const OPENAI: &str = "llama-index-integrations/llms/llama-index-llms-openai";
 
 fn results(out: &str) -> Vec<(String, String)> {
     let v: serde_json::Value = serde_json::from_str(out).unwrap();
-    v.as_array().unwrap().iter().map(|r| (r["path"].as_str().unwrap().to_string(), r["result"].as_str().unwrap().to_string())).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap().to_string(), r["result"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 #[test]
@@ -18,14 +22,26 @@ fn outcomes_are_counted_for_what_they_are() {
     // core passes; the openai llm fails its tests; cli cannot install; finetuning hangs;
     // experimental needs a Python nobody has.
     s.write(&format!("{OPENAI}/tests/test_fail.py"), "def test_fails():\n    assert 1 == 2\n");
-    let cli = s.read("llama-index-cli/pyproject.toml").replace("dependencies = [\n", "dependencies = [\n    \"no-such-package-xtask-test>=99\",\n");
+    let cli = s
+        .read("llama-index-cli/pyproject.toml")
+        .replace("dependencies = [\n", "dependencies = [\n    \"no-such-package-xtask-test>=99\",\n");
     s.write("llama-index-cli/pyproject.toml", &cli);
     s.write("llama-index-finetuning/tests/test_slow.py", "import time\n\ndef test_slow():\n    time.sleep(120)\n");
     let exp = s.read("llama-index-experimental/pyproject.toml").replace(">=3.9,<4.0", ">=3.99");
     s.write("llama-index-experimental/pyproject.toml", &exp);
 
     let out = s
-        .xtask(&["test", "llama-index-core", OPENAI, "llama-index-cli", "llama-index-finetuning", "llama-index-experimental", "--timeout", "20", "--json"])
+        .xtask(&[
+            "test",
+            "llama-index-core",
+            OPENAI,
+            "llama-index-cli",
+            "llama-index-finetuning",
+            "llama-index-experimental",
+            "--timeout",
+            "20",
+            "--json",
+        ])
         .fails_with(1);
     let got = results(&out.stdout);
     let want = [
@@ -53,7 +69,10 @@ fn base_ref_selects_changes_and_dependants_and_fail_fast_stops() {
     assert!(got.len() > 10, "core's dependants are selected: {got:?}");
     assert_eq!(got.iter().find(|(p, _)| p == "llama-index-core").unwrap().1, "failed");
     // Packages run in directory order: everything after core was never started.
-    assert!(got.iter().filter(|(p, _)| p.as_str() > "llama-index-core").all(|(_, r)| r == "not run (--fail-fast)"), "{got:?}");
+    assert!(
+        got.iter().filter(|(p, _)| p.as_str() > "llama-index-core").all(|(_, r)| r == "not run (--fail-fast)"),
+        "{got:?}"
+    );
 
     let out = s.xtask(&["test", "--cov-fail-under", "50", "llama-index-core"]).fails_with(2);
     assert!(out.stderr.contains("--cov-fail-under needs --cov"));

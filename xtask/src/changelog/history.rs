@@ -25,8 +25,14 @@ pub fn parse_log(out: &str) -> Vec<Commit> {
         .filter(|record| !record.trim_matches(['\0', '\n']).is_empty())
         .map(|record| {
             let (id, rest) = record.split_once('\u{1f}').unwrap_or((record, ""));
-            let (subject, files) = rest.split_once("\u{1f}\0").unwrap_or((rest.trim_end_matches(['\u{1f}', '\0', '\n']), ""));
-            let files = files.split('\0').map(|f| f.trim_start_matches('\n')).filter(|f| !f.is_empty()).map(str::to_string).collect();
+            let (subject, files) =
+                rest.split_once("\u{1f}\0").unwrap_or((rest.trim_end_matches(['\u{1f}', '\0', '\n']), ""));
+            let files = files
+                .split('\0')
+                .map(|f| f.trim_start_matches('\n'))
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .collect();
             Commit { id: id.trim().to_string(), subject: subject.to_string(), files }
         })
         .collect()
@@ -191,6 +197,9 @@ mod tests {
         assert_eq!(a.prs[&2].packages, BTreeSet::from([0]));
         assert_eq!(a.prs[&2].unowned, ["docs/i.md"]);
         assert!(a.prs[&4].packages.is_empty());
-        assert_eq!(a.orphans, [Orphan { commit: "bbb".into(), subject: "Revert \"y (#3)\"".into(), packages: BTreeSet::from([1]) }]);
+        assert_eq!(
+            a.orphans,
+            [Orphan { commit: "bbb".into(), subject: "Revert \"y (#3)\"".into(), packages: BTreeSet::from([1]) }]
+        );
     }
 }

@@ -177,11 +177,21 @@ pub fn notes(
     let prefix = format!("### {umbrella} [");
     // Versions are compared as versions: `0.14.13` finds `[0.14.13.0]` too.
     let is_heading = |line: &str| {
-        line.trim_end().strip_prefix(&prefix).and_then(|r| r.strip_suffix(']')).and_then(|v| v.parse::<Version>().ok()).as_ref()
+        line.trim_end()
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(']'))
+            .and_then(|v| v.parse::<Version>().ok())
+            .as_ref()
             == Some(version)
     };
     let heading = format!("{prefix}{version}]");
-    let found = sections.iter().find(|s| s.lines().any(is_heading)).or_else(|| if version == current { sections.first() } else { None });
+    let found = sections.iter().find(|s| s.lines().any(is_heading)).or_else(|| {
+        if version == current {
+            sections.first()
+        } else {
+            None
+        }
+    });
     let Some(section) = found else {
         bail!(
             "{file} has no section for version `{version}`: no `{heading}` heading, and the working tree's version is \
@@ -338,8 +348,17 @@ mod tests {
             "# ChangeLog\n\n{p}\n\n## [2026-01-21]\n\n### llama-index-core [0.14.13]\n\n- new\n\n\
              ## [2026-01-10]\n\n### llama-index [0.14.12]\n\n- old\n"
         );
-        let notes =
-            |v: &str| notes("CHANGELOG.md", &file, p, "# Release Notes", "llama-index", &v.parse().unwrap(), &"0.14.13".parse().unwrap());
+        let notes = |v: &str| {
+            notes(
+                "CHANGELOG.md",
+                &file,
+                p,
+                "# Release Notes",
+                "llama-index",
+                &v.parse().unwrap(),
+                &"0.14.13".parse().unwrap(),
+            )
+        };
         expect![[r#"
             # Release Notes
 

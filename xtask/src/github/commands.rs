@@ -45,7 +45,8 @@ pub fn release_view_args(repo: &str, tag: &str) -> Vec<OsString> {
 /// `gh release create TAG --repo REPO --target SHA --title TITLE --notes-file FILE`: the notes
 /// come from a file, so no text of theirs is ever in argv.
 pub fn release_create_args(repo: &str, tag: &str, target: &str, title: &str, notes_file: &Path) -> Vec<OsString> {
-    let mut args = argv(["release", "create", tag, "--repo", repo, "--target", target, "--title", title, "--notes-file"]);
+    let mut args =
+        argv(["release", "create", tag, "--repo", repo, "--target", target, "--title", title, "--notes-file"]);
     args.push(notes_file.into());
     args
 }
@@ -57,7 +58,8 @@ pub fn pr_list_args(repo: &str, branch: &str) -> Vec<OsString> {
 
 /// `gh pr create --repo REPO --base BASE --head BRANCH --title TITLE --body-file FILE`.
 pub fn pr_create_args(repo: &str, base: &str, branch: &str, title: &str, body_file: &Path) -> Vec<OsString> {
-    let mut args = argv(["pr", "create", "--repo", repo, "--base", base, "--head", branch, "--title", title, "--body-file"]);
+    let mut args =
+        argv(["pr", "create", "--repo", repo, "--base", base, "--head", branch, "--title", title, "--body-file"]);
     args.push(body_file.into());
     args
 }
@@ -71,7 +73,9 @@ pub fn release_missing(stderr: &str) -> bool {
 /// `gh release view --json tagName,targetCommitish,url`'s output.
 pub fn parse_release(stdout: &str) -> Result<Release> {
     let v: Value = serde_json::from_str(stdout).with_context(|| format!("`gh` printed {}, not JSON", shown(stdout)))?;
-    let field = |name: &str| v[name].as_str().map(str::to_string).with_context(|| format!("`gh` printed no `{name}` in {}", shown(stdout)));
+    let field = |name: &str| {
+        v[name].as_str().map(str::to_string).with_context(|| format!("`gh` printed no `{name}` in {}", shown(stdout)))
+    };
     Ok(Release { tag: field("tagName")?, target: field("targetCommitish")?, url: field("url")? })
 }
 

@@ -12,7 +12,12 @@ fn check(body: &str, want: Expect) {
             for (version, files) in &p.releases {
                 out += &format!("{version}\n");
                 for f in files {
-                    out += &format!("  {} sha256={} yanked={}\n", f.filename, f.sha256.as_deref().unwrap_or("-"), f.yanked);
+                    out += &format!(
+                        "  {} sha256={} yanked={}\n",
+                        f.filename,
+                        f.sha256.as_deref().unwrap_or("-"),
+                        f.yanked
+                    );
                 }
             }
             out
@@ -66,10 +71,19 @@ fn pypiserver_shape() {
 
 #[test]
 fn bad_answers_name_the_url() {
-    check("<!DOCTYPE html><html></html>", expect!["error: [SERVER]/llama-index-core/json answered HTML, not JSON; [HINT]"]);
+    check(
+        "<!DOCTYPE html><html></html>",
+        expect!["error: [SERVER]/llama-index-core/json answered HTML, not JSON; [HINT]"],
+    );
     check("{\"releases\": [", expect!["error: [SERVER]/llama-index-core/json answered invalid JSON (EOF while parsing a list at line 1 column 14); [HINT]"]);
-    check("{\"info\": {}}", expect!["error: [SERVER]/llama-index-core/json answered JSON without a `releases` object; [HINT]"]);
-    check("{\"releases\": {\"1.0\": [{\"size\": 1}]}}", expect!["error: [SERVER]/llama-index-core/json: a file of `1.0` has neither `filename` nor `url`"]);
+    check(
+        "{\"info\": {}}",
+        expect!["error: [SERVER]/llama-index-core/json answered JSON without a `releases` object; [HINT]"],
+    );
+    check(
+        "{\"releases\": {\"1.0\": [{\"size\": 1}]}}",
+        expect!["error: [SERVER]/llama-index-core/json: a file of `1.0` has neither `filename` nor `url`"],
+    );
 }
 
 #[test]
@@ -103,5 +117,12 @@ fn wait_for_gives_up_with_an_actionable_error() {
     let err = wait_for("`x` on the index", Duration::ZERO, || Ok(None::<()>)).unwrap_err();
     assert!(err.to_string().starts_with("gave up waiting for `x` on the index after 0ms"), "{err}");
     let mut calls = 0;
-    assert_eq!(wait_for("y", Duration::from_secs(5), || { calls += 1; Ok(Some(calls)) }).unwrap(), 1);
+    assert_eq!(
+        wait_for("y", Duration::from_secs(5), || {
+            calls += 1;
+            Ok(Some(calls))
+        })
+        .unwrap(),
+        1
+    );
 }

@@ -53,7 +53,14 @@ pub fn reusable(root: &Path, p: &Package, backend: Backend) -> Option<Build> {
 /// environment: a build backend runs code from the package and has no use for them.
 /// `shared_env`: the run's build environment ([`super::buildenv`]), used with
 /// `--no-build-isolation`; a build that fails there is retried in isolation.
-pub fn build(root: &Path, p: &Package, backend: Backend, tool: &Path, credentials: &Credentials, shared_env: Option<&Path>) -> Result<Build> {
+pub fn build(
+    root: &Path,
+    p: &Package,
+    backend: Backend,
+    tool: &Path,
+    credentials: &Credentials,
+    shared_env: Option<&Path>,
+) -> Result<Build> {
     if let Some(build) = reusable(root, p, backend) {
         return Ok(build);
     }
@@ -64,7 +71,14 @@ pub fn build(root: &Path, p: &Package, backend: Backend, tool: &Path, credential
     }
 }
 
-fn build_in(root: &Path, p: &Package, backend: Backend, tool: &Path, credentials: &Credentials, shared_env: Option<&Path>) -> Result<Build> {
+fn build_in(
+    root: &Path,
+    p: &Package,
+    backend: Backend,
+    tool: &Path,
+    credentials: &Credentials,
+    shared_env: Option<&Path>,
+) -> Result<Build> {
     let src = root.join(&p.dir);
     let source = manifest::source_digest(&src)?;
     let parent = builds_dir(root);
@@ -81,7 +95,9 @@ fn build_in(root: &Path, p: &Package, backend: Backend, tool: &Path, credentials
     let staging_arg = staging.to_string_lossy().into_owned();
     let mut env = super::upload::child_env();
     let (args, shown): (Vec<&str>, &str) = match backend {
-        Backend::Uv if shared_env.is_some() => (vec!["build", "--no-progress", "--no-build-isolation", "--out-dir", &staging_arg], "uv build"),
+        Backend::Uv if shared_env.is_some() => {
+            (vec!["build", "--no-progress", "--no-build-isolation", "--out-dir", &staging_arg], "uv build")
+        }
         Backend::Uv => (vec!["build", "--no-progress", "--out-dir", &staging_arg], "uv build"),
         Backend::Poetry => (vec!["build", "--no-interaction", "--output", &staging_arg], "poetry build"),
     };

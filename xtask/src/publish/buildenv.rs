@@ -20,7 +20,8 @@ pub fn requirements(root: &Path, packages: &[&Package]) -> Result<BTreeSet<Strin
     for p in packages {
         let path = p.pyproject_path(root);
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let doc: toml_edit::Document<String> = toml_edit::Document::parse(text).map_err(|e| anyhow::anyhow!("{}: {e}", p.pyproject_display()))?;
+        let doc: toml_edit::Document<String> =
+            toml_edit::Document::parse(text).map_err(|e| anyhow::anyhow!("{}: {e}", p.pyproject_display()))?;
         let requires = doc.get("build-system").and_then(|b| b.get("requires")).and_then(|r| r.as_array());
         match requires {
             Some(list) => all.extend(list.iter().filter_map(|v| v.as_str()).map(str::to_string)),

@@ -56,7 +56,10 @@ impl Manifest {
     pub fn load_intact(dir: &Path) -> Option<Manifest> {
         let path = dir.join(FILE);
         let manifest = Manifest::parse(&path, &std::fs::read_to_string(&path).ok()?).ok()?;
-        let intact = manifest.files.iter().all(|f| std::fs::read(dir.join(&f.filename)).is_ok_and(|b| sha256::hex(&b) == f.sha256));
+        let intact = manifest
+            .files
+            .iter()
+            .all(|f| std::fs::read(dir.join(&f.filename)).is_ok_and(|b| sha256::hex(&b) == f.sha256));
         intact.then_some(manifest)
     }
 
@@ -69,7 +72,8 @@ impl Manifest {
             if !(filename.ends_with(".whl") || filename.ends_with(".tar.gz") || filename.ends_with(".zip")) {
                 continue;
             }
-            let bytes = std::fs::read(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
+            let bytes =
+                std::fs::read(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
             files.push(BuiltFile { filename, sha256: sha256::hex(&bytes), size: bytes.len() as u64 });
         }
         if files.is_empty() {

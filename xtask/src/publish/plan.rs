@@ -7,12 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 
 use crate::{
-    graph::Graph,
-    index::Project,
-    monorepo::Package,
-    pyproject::Pyproject,
-    requirement::Requirement,
-    version::Version,
+    graph::Graph, index::Project, monorepo::Package, pyproject::Pyproject, requirement::Requirement, version::Version,
 };
 
 /// The packages whose version differs from the one in `old` (`pyproject.toml` at the ref, one
@@ -21,7 +16,8 @@ pub fn changed_since(packages: &[Package], old: &[Option<String>]) -> BTreeSet<u
     let mut changed = BTreeSet::new();
     for (i, (p, text)) in packages.iter().zip(old).enumerate() {
         // An old file that no longer parses has no comparable version: publish what is there now.
-        let before = text.as_deref().and_then(|t| Pyproject::parse(std::path::Path::new(&p.pyproject_display()), t).ok());
+        let before =
+            text.as_deref().and_then(|t| Pyproject::parse(std::path::Path::new(&p.pyproject_display()), t).ok());
         if before.is_none_or(|b| b.version != p.version) {
             changed.insert(i);
         }
@@ -98,7 +94,8 @@ pub fn plan(
                 // A package may name the same dependency twice (with markers); each must hold.
                 for requirement in p.dependencies.iter().filter(|r| r.name == dep.name) {
                     let is_selected = selected.contains(&d);
-                    let exact = (is_selected && requirement.allows(&dep.version).unwrap_or(false)).then(|| dep.version.clone());
+                    let exact =
+                        (is_selected && requirement.allows(&dep.version).unwrap_or(false)).then(|| dep.version.clone());
                     let need = Need { dep: d, requirement: requirement.clone(), selected: is_selected, exact };
                     if !is_selected && !need.satisfied_by(remote.get(&d).and_then(|r| r.as_ref())) {
                         blocked.push(format!(
@@ -159,7 +156,10 @@ mod tests {
 
     fn project(name: &str, versions: &[&str]) -> Option<Project> {
         let file = |v: &str| DistFile { filename: format!("{name}-{v}.tar.gz"), sha256: None, yanked: false };
-        Some(Project { name: name.to_string(), releases: versions.iter().map(|v| (v.parse().unwrap(), vec![file(v)])).collect() })
+        Some(Project {
+            name: name.to_string(),
+            releases: versions.iter().map(|v| (v.parse().unwrap(), vec![file(v)])).collect(),
+        })
     }
 
     #[test]
@@ -191,9 +191,17 @@ mod tests {
             let needs: Vec<String> = item
                 .needs
                 .iter()
-                .map(|n| format!("{} {}", n.requirement, n.exact.as_ref().map_or("any".to_string(), |v| format!("={v}"))))
+                .map(|n| {
+                    format!("{} {}", n.requirement, n.exact.as_ref().map_or("any".to_string(), |v| format!("={v}")))
+                })
                 .collect();
-            format!("{} on_index={} needs=[{}] blocked={:?}", packages[i].name, item.on_index.len(), needs.join(", "), item.blocked)
+            format!(
+                "{} on_index={} needs=[{}] blocked={:?}",
+                packages[i].name,
+                item.on_index.len(),
+                needs.join(", "),
+                item.blocked
+            )
         };
         let shown: Vec<String> = (0..5).map(show).collect();
         expect_test::expect![[r#"
@@ -216,7 +224,10 @@ mod tests {
     #[test]
     fn file_decisions() {
         let s = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
-        let d = decide(&s(&[("a.whl", "11"), ("a.tar.gz", "22"), ("b.whl", "33")]), &s(&[("a.whl", "11"), ("a.tar.gz", "99")]));
+        let d = decide(
+            &s(&[("a.whl", "11"), ("a.tar.gz", "22"), ("b.whl", "33")]),
+            &s(&[("a.whl", "11"), ("a.tar.gz", "99")]),
+        );
         assert_eq!(d.upload, ["b.whl"]);
         assert_eq!(d.same, ["a.whl"]);
         assert_eq!(d.conflicts, [("a.tar.gz".to_string(), "22".to_string(), "99".to_string())]);

@@ -18,7 +18,11 @@ use crate::{
 };
 
 /// The projects of `names` (keyed by the caller's index), fetched with `jobs` requests at once.
-pub fn projects(index: &Index, names: &BTreeMap<usize, PackageName>, jobs: usize) -> Result<BTreeMap<usize, Option<Project>>> {
+pub fn projects(
+    index: &Index,
+    names: &BTreeMap<usize, PackageName>,
+    jobs: usize,
+) -> Result<BTreeMap<usize, Option<Project>>> {
     let list: Vec<(&usize, &PackageName)> = names.iter().collect();
     let next = AtomicUsize::new(0);
     let found = Mutex::new(BTreeMap::new());
@@ -45,7 +49,12 @@ pub fn projects(index: &Index, names: &BTreeMap<usize, PackageName>, jobs: usize
 
 /// The files of `name` `version` on the index as (filename, sha256), hashing downloads where
 /// the index gives no digest. Yanked files count: their names can never be uploaded again.
-pub fn files_with_digests(index: &Index, name: &PackageName, version: &Version, files: &[DistFile]) -> Result<Vec<(String, String)>> {
+pub fn files_with_digests(
+    index: &Index,
+    name: &PackageName,
+    version: &Version,
+    files: &[DistFile],
+) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut urls: Option<BTreeMap<String, String>> = None;
     for f in files {
@@ -56,7 +65,10 @@ pub fn files_with_digests(index: &Index, name: &PackageName, version: &Version, 
                     urls = Some(file_urls(index, name)?);
                 }
                 let url = urls.as_ref().and_then(|u| u.get(&f.filename)).with_context(|| {
-                    format!("the index lists `{}` for `{name}` {version} but gives no URL to fetch it; check `--index-url`", f.filename)
+                    format!(
+                        "the index lists `{}` for `{name}` {version} but gives no URL to fetch it; check `--index-url`",
+                        f.filename
+                    )
                 })?;
                 sha256::hex(&download(url)?)
             }
@@ -70,13 +82,15 @@ pub fn files_with_digests(index: &Index, name: &PackageName, version: &Version, 
 fn file_urls(index: &Index, name: &PackageName) -> Result<BTreeMap<String, String>> {
     let url = index.project_url(name);
     let body = String::from_utf8(download(&url)?).with_context(|| format!("{url} answered invalid UTF-8"))?;
-    let json: serde_json::Value = serde_json::from_str(&body).with_context(|| format!("{url} answered invalid JSON"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&body).with_context(|| format!("{url} answered invalid JSON"))?;
     let mut urls = BTreeMap::new();
     for files in json.get("releases").and_then(|r| r.as_object()).into_iter().flat_map(|r| r.values()) {
         for f in files.as_array().into_iter().flatten() {
             let Some(u) = f.get("url").and_then(|u| u.as_str()) else { continue };
             let path = u.split(['#', '?']).next().unwrap_or(u);
-            let filename = f.get("filename").and_then(|n| n.as_str()).unwrap_or_else(|| path.rsplit('/').next().unwrap_or(path));
+            let filename =
+                f.get("filename").and_then(|n| n.as_str()).unwrap_or_else(|| path.rsplit('/').next().unwrap_or(path));
             urls.insert(filename.to_string(), path.to_string());
         }
     }
@@ -106,8 +120,12 @@ fn download(url: &str) -> Result<Vec<u8>> {
                 Ok(bytes) => return Ok(bytes),
                 Err(e) => last = e.to_string(),
             },
-            Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => last = format!("HTTP {}", r.status().as_u16()),
-            Ok(r) => bail!("{url} answered HTTP {}; check `--index-url` and your access to the index", r.status().as_u16()),
+            Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => {
+                last = format!("HTTP {}", r.status().as_u16())
+            }
+            Ok(r) => {
+                bail!("{url} answered HTTP {}; check `--index-url` and your access to the index", r.status().as_u16())
+            }
             Err(e) => last = e.to_string(),
         }
         std::thread::sleep(pause);

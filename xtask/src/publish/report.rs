@@ -36,12 +36,16 @@ impl Outcome {
 
     fn detail(&self) -> String {
         match self {
-            Outcome::Published { uploaded, skipped } if skipped.is_empty() => format!("{} uploaded", count(uploaded.len(), "file")),
+            Outcome::Published { uploaded, skipped } if skipped.is_empty() => {
+                format!("{} uploaded", count(uploaded.len(), "file"))
+            }
             Outcome::Published { uploaded, skipped } => {
                 format!("{} uploaded, {} already there", count(uploaded.len(), "file"), skipped.len())
             }
             Outcome::AlreadyPublished { files } => format!("{} already on the index", count(files.len(), "file")),
-            Outcome::Failed(why) | Outcome::Blocked(why) | Outcome::Planned(why) => why.lines().next().unwrap_or("").to_string(),
+            Outcome::Failed(why) | Outcome::Blocked(why) | Outcome::Planned(why) => {
+                why.lines().next().unwrap_or("").to_string()
+            }
         }
     }
 }
@@ -71,7 +75,13 @@ pub fn plan_text(packages: &[Package], plan: &Plan, what: &BTreeMap<usize, Strin
         out += &format!("wave {} ({}):\n", w + 1, count(wave.len(), "package"));
         for i in wave {
             let p = &packages[*i];
-            out += &format!("  {} {} ({}): {}\n", p.display_name, p.version, p.dir, what.get(i).map_or("", String::as_str));
+            out += &format!(
+                "  {} {} ({}): {}\n",
+                p.display_name,
+                p.version,
+                p.dir,
+                what.get(i).map_or("", String::as_str)
+            );
             let item = &plan.items[i];
             let after: Vec<String> = item
                 .needs
@@ -82,7 +92,11 @@ pub fn plan_text(packages: &[Package], plan: &Plan, what: &BTreeMap<usize, Strin
                 })
                 .collect();
             if !after.is_empty() && item.blocked.is_none() {
-                out += &format!("    after {} {} visible on the index\n", after.join(", "), if after.len() == 1 { "is" } else { "are" });
+                out += &format!(
+                    "    after {} {} visible on the index\n",
+                    after.join(", "),
+                    if after.len() == 1 { "is" } else { "are" }
+                );
             }
         }
     }
@@ -105,7 +119,13 @@ pub fn summary_table(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usiz
     let table: Vec<Vec<String>> = rows(plan, outcomes)
         .into_iter()
         .map(|(i, w, label, detail)| {
-            vec![packages[i].display_name.clone(), packages[i].version.to_string(), w.to_string(), label.to_string(), detail]
+            vec![
+                packages[i].display_name.clone(),
+                packages[i].version.to_string(),
+                w.to_string(),
+                label.to_string(),
+                detail,
+            ]
         })
         .collect();
     output::table(&["Package", "Version", "Wave", "Result", "Detail"], &table)
@@ -117,17 +137,17 @@ pub fn github_markdown(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<us
     let mut md = format!("### Publish: {done} of {} done\n\n| Package | Version | Wave | Result | Detail |\n| --- | --- | --- | --- | --- |\n", count(rows.len(), "package"));
     for (i, w, label, detail) in rows {
         let cell = |s: &str| s.replace('|', "\\|");
-        md += &format!("| `{}` | {} | {w} | {label} | {} |\n", packages[i].display_name, packages[i].version, cell(&detail));
+        md += &format!(
+            "| `{}` | {} | {w} | {label} | {} |\n",
+            packages[i].display_name,
+            packages[i].version,
+            cell(&detail)
+        );
     }
     md
 }
 
-pub fn json_report(
-    packages: &[Package],
-    plan: &Plan,
-    outcomes: &BTreeMap<usize, Outcome>,
-    settings: Value,
-) -> Value {
+pub fn json_report(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usize, Outcome>, settings: Value) -> Value {
     let waves: Vec<Value> =
         plan.waves.iter().map(|w| Value::Array(w.iter().map(|&i| json!(packages[i].display_name)).collect())).collect();
     let list: Vec<Value> = rows(plan, outcomes)

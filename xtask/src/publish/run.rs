@@ -44,7 +44,10 @@ pub fn describe(repo: &Monorepo, plan: &Plan, options: &Options, index: &Index) 
                     let remote = remote::files_with_digests(index, &p.name, &p.version, &item.on_index)?;
                     let d = plan::decide(&local(&b), &remote);
                     if !d.conflicts.is_empty() {
-                        format!("conflict: {} on the index with other content", d.conflicts.iter().map(|c| format!("`{}`", c.0)).collect::<Vec<_>>().join(", "))
+                        format!(
+                            "conflict: {} on the index with other content",
+                            d.conflicts.iter().map(|c| format!("`{}`", c.0)).collect::<Vec<_>>().join(", ")
+                        )
                     } else if d.upload.is_empty() {
                         format!("already published ({n} on the index, same sha256 as the last build)")
                     } else {
@@ -81,7 +84,14 @@ fn label(p: &Package) -> String {
     format!("{} {}", p.display_name, p.version)
 }
 
-pub fn execute(repo: &Monorepo, plan: &Plan, options: &Options, index: &Index, tool: &Path, credentials: &Credentials) -> BTreeMap<usize, Outcome> {
+pub fn execute(
+    repo: &Monorepo,
+    plan: &Plan,
+    options: &Options,
+    index: &Index,
+    tool: &Path,
+    credentials: &Credentials,
+) -> BTreeMap<usize, Outcome> {
     let outcomes = Mutex::new(BTreeMap::new());
     let builds = Mutex::new(BTreeMap::new());
     let finish = |i: usize, outcome: Outcome| {
@@ -89,8 +99,12 @@ pub fn execute(repo: &Monorepo, plan: &Plan, options: &Options, index: &Index, t
         match &outcome {
             Outcome::Failed(why) => output::status("failed", &format!("{}: {why}", label(p))),
             Outcome::Blocked(why) => output::status("blocked", &format!("{}: {why}", label(p))),
-            Outcome::AlreadyPublished { .. } => output::status("skipped", &format!("{}: already on the index", label(p))),
-            Outcome::Published { uploaded, .. } => output::status("published", &format!("{} ({})", label(p), uploaded.join(", "))),
+            Outcome::AlreadyPublished { .. } => {
+                output::status("skipped", &format!("{}: already on the index", label(p)))
+            }
+            Outcome::Published { uploaded, .. } => {
+                output::status("published", &format!("{} ({})", label(p), uploaded.join(", ")))
+            }
             Outcome::Planned(_) => {}
         }
         outcomes.lock().expect("no panics under the lock").insert(i, outcome);
@@ -98,14 +112,18 @@ pub fn execute(repo: &Monorepo, plan: &Plan, options: &Options, index: &Index, t
 
     // Build everything first: a broken build shows before anything is uploaded.
     let started = std::time::Instant::now();
-    let to_build: Vec<usize> = plan.waves.iter().flatten().copied().filter(|i| plan.items[i].blocked.is_none()).collect();
+    let to_build: Vec<usize> =
+        plan.waves.iter().flatten().copied().filter(|i| plan.items[i].blocked.is_none()).collect();
     for (&i, item) in &plan.items {
         if let Some(why) = &item.blocked {
             finish(i, Outcome::Blocked(why.clone()));
         }
     }
-    let fresh: Vec<&Package> =
-        to_build.iter().map(|&i| &repo.packages[i]).filter(|p| build::reusable(&repo.root, p, options.backend).is_none()).collect();
+    let fresh: Vec<&Package> = to_build
+        .iter()
+        .map(|&i| &repo.packages[i])
+        .filter(|p| build::reusable(&repo.root, p, options.backend).is_none())
+        .collect();
     let shared_env = match options.backend {
         Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
         _ => None,
@@ -113,10 +131,24 @@ pub fn execute(repo: &Monorepo, plan: &Plan, options: &Options, index: &Index, t
     parallel(&to_build, options.jobs, |&i| {
         let p = &repo.packages[i];
         output::status("building", &format!("{} ({})", label(p), p.dir));
-        match build::build(&repo.root, p, options.backend, tool, credentials, shared_env.as_ref().map(buildenv::BuildEnv::path)) {
+        match build::build(
+            &repo.root,
+            p,
+            options.backend,
+            tool,
+            credentials,
+            shared_env.as_ref().map(buildenv::BuildEnv::path),
+        ) {
             Ok(b) => {
                 let files = b.manifest.files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>().join(", ");
-                output::status("built", &format!("{}{}: {files}", label(p), if b.reused { " (unchanged since the last build)" } else { "" }));
+                output::status(
+                    "built",
+                    &format!(
+                        "{}{}: {files}",
+                        label(p),
+                        if b.reused { " (unchanged since the last build)" } else { "" }
+                    ),
+                );
                 builds.lock().expect("no panics under the lock").insert(i, b);
             }
             Err(e) => finish(i, Outcome::Failed(format!("{e:#}"))),
@@ -169,9 +201,10 @@ fn publish_one(
             return Outcome::Blocked(format!("its dependency `{}` was not published", dep.display_name));
         }
         let want = need.exact.as_ref().map_or(need.requirement.to_string(), |v| format!("{} {v}", dep.display_name));
-        let seen = index::wait_for(&format!("`{want}` on the index (needed by {})", p.display_name), options.wait, || {
-            Ok(need.satisfied_by(index.project(&dep.name)?.as_ref()).then_some(()))
-        });
+        let seen =
+            index::wait_for(&format!("`{want}` on the index (needed by {})", p.display_name), options.wait, || {
+                Ok(need.satisfied_by(index.project(&dep.name)?.as_ref()).then_some(()))
+            });
         if let Err(e) = seen {
             return Outcome::Blocked(format!("{e:#}"));
         }
@@ -191,26 +224,37 @@ fn publish_one(
     while !pending.is_empty() {
         output::status("uploading", &format!("{}: {}", label(p), pending.join(", ")));
         let paths: Vec<PathBuf> = pending.iter().map(|f| build.path(f)).collect();
-        match upload::upload(tool, options.backend, &options.publish_url, &repo.root.join(&p.dir), &paths, credentials) {
+        match upload::upload(tool, options.backend, &options.publish_url, &repo.root.join(&p.dir), &paths, credentials)
+        {
             Ok(()) => uploaded.append(&mut pending),
             Err(Failure::Transient(why)) if attempt < options.retries => {
                 attempt += 1;
                 // uv names each file as it starts it and stops at the first failure: the files
                 // it started before the failed one went through, so only the rest go again.
                 if let Some(failed) = pending.iter().find(|f| why.contains(&format!("/{f}`"))).cloned() {
-                    let done: Vec<String> =
-                        pending.iter().filter(|f| **f != failed && why.contains(&format!("Uploading {f} "))).cloned().collect();
+                    let done: Vec<String> = pending
+                        .iter()
+                        .filter(|f| **f != failed && why.contains(&format!("Uploading {f} ")))
+                        .cloned()
+                        .collect();
                     pending.retain(|f| !done.contains(f));
                     uploaded.extend(done);
                 }
                 let pause = backoff(attempt);
-                output::status("retrying", &format!("{} in {}: {}", label(p), index::human(pause), why.lines().last().unwrap_or("").trim()));
+                output::status(
+                    "retrying",
+                    &format!("{} in {}: {}", label(p), index::human(pause), why.lines().last().unwrap_or("").trim()),
+                );
                 std::thread::sleep(pause);
             }
-            Err(Failure::Transient(why)) => return Outcome::Failed(format!("{why}\n(gave up after {} attempts)", attempt + 1)),
+            Err(Failure::Transient(why)) => {
+                return Outcome::Failed(format!("{why}\n(gave up after {} attempts)", attempt + 1))
+            }
             // An upload whose answer was lost may have landed: the index says "exists". Look
             // once: the same bytes there are a success, other bytes a conflict.
-            Err(Failure::Permanent(why)) if !rechecked && (attempt > 0 || !uploaded.is_empty()) && mentions_existing(&why) => {
+            Err(Failure::Permanent(why))
+                if !rechecked && (attempt > 0 || !uploaded.is_empty()) && mentions_existing(&why) =>
+            {
                 rechecked = true;
                 let on_index = match index.project(&p.name) {
                     Ok(project) => project.and_then(|pr| pr.releases.get(&p.version).cloned()).unwrap_or_default(),
@@ -243,15 +287,24 @@ fn publish_one(
 
 /// Compares the build with the index's files of its version: the files to upload, or the
 /// failure when some differ (the version is burned).
-fn decide_now(index: &Index, p: &Package, build: &Build, on_index: &[crate::index::DistFile]) -> Result<plan::FileDecision, Outcome> {
-    let remote = remote::files_with_digests(index, &p.name, &p.version, on_index).map_err(|e| Outcome::Failed(format!("{e:#}")))?;
+fn decide_now(
+    index: &Index,
+    p: &Package,
+    build: &Build,
+    on_index: &[crate::index::DistFile],
+) -> Result<plan::FileDecision, Outcome> {
+    let remote = remote::files_with_digests(index, &p.name, &p.version, on_index)
+        .map_err(|e| Outcome::Failed(format!("{e:#}")))?;
     let decision = plan::decide(&local(build), &remote);
     if decision.conflicts.is_empty() {
         return Ok(decision);
     }
     let short = |s: &str| s[..12.min(s.len())].to_string();
-    let list: Vec<String> =
-        decision.conflicts.iter().map(|(f, ours, theirs)| format!("`{f}` (ours {}…, the index's {}…)", short(ours), short(theirs))).collect();
+    let list: Vec<String> = decision
+        .conflicts
+        .iter()
+        .map(|(f, ours, theirs)| format!("`{f}` (ours {}…, the index's {}…)", short(ours), short(theirs)))
+        .collect();
     Err(Outcome::Failed(format!(
         "{} already on the index with other content: version {} of `{}` is burned; bump it (`cargo xtask pkg bump {}`) and publish the new version",
         list.join(", "),

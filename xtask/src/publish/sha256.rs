@@ -17,7 +17,8 @@ const K: [u32; 64] = [
 
 /// The lowercase hex digest of `data`, as indexes print it.
 pub fn hex(data: &[u8]) -> String {
-    let mut h: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+    let mut h: [u32; 8] =
+        [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
     let mut tail = data[data.len() - data.len() % 64..].to_vec();
     tail.push(0x80);
     while tail.len() % 64 != 56 {

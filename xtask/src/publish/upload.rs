@@ -26,7 +26,11 @@ impl Credentials {
 
     pub fn from_env() -> Credentials {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Credentials { token: var("UV_PUBLISH_TOKEN"), username: var("UV_PUBLISH_USERNAME"), password: var("UV_PUBLISH_PASSWORD") }
+        Credentials {
+            token: var("UV_PUBLISH_TOKEN"),
+            username: var("UV_PUBLISH_USERNAME"),
+            password: var("UV_PUBLISH_PASSWORD"),
+        }
     }
 
     /// How the credentials are given, for the plan: never their values.
@@ -92,7 +96,8 @@ pub fn upload(
 ) -> Result<(), Failure> {
     let (args, shown, _staged) = match backend {
         Backend::Uv => {
-            let mut args = vec!["publish".to_string(), "--no-progress".into(), "--publish-url".into(), publish_url.into()];
+            let mut args =
+                vec!["publish".to_string(), "--no-progress".into(), "--publish-url".into(), publish_url.into()];
             args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
             (args, "uv publish", None)
         }
@@ -101,7 +106,18 @@ pub fn upload(
             // holding exactly the files to send.
             let staged = stage(files).map_err(|e| Failure::Permanent(format!("cannot prepare the upload: {e}")))?;
             let dir = staged.to_string_lossy().into_owned();
-            (vec!["publish".into(), "--no-interaction".into(), "--repository".into(), "xtask".into(), "--dist-dir".into(), dir], "poetry publish", Some(Staged(staged)))
+            (
+                vec![
+                    "publish".into(),
+                    "--no-interaction".into(),
+                    "--repository".into(),
+                    "xtask".into(),
+                    "--dist-dir".into(),
+                    dir,
+                ],
+                "poetry publish",
+                Some(Staged(staged)),
+            )
         }
     };
     // The whole environment is given at once: duct applies nested `env`/`env_remove` calls
@@ -136,9 +152,7 @@ pub fn upload(
 /// This process's environment without the credentials and without an active virtualenv
 /// (uv and poetry would otherwise build or publish from it).
 pub fn child_env() -> std::collections::HashMap<String, String> {
-    std::env::vars()
-        .filter(|(k, _)| k != "VIRTUAL_ENV" && !Credentials::VARIABLES.contains(&k.as_str()))
-        .collect()
+    std::env::vars().filter(|(k, _)| k != "VIRTUAL_ENV" && !Credentials::VARIABLES.contains(&k.as_str())).collect()
 }
 
 /// A directory of hard links (or copies) to the files to upload, removed when dropped.
@@ -193,8 +207,15 @@ fn classify(output: &str) -> Kind {
         }
     }
     let network = [
-        "timed out", "timeout", "connection", "reset by peer", "broken pipe", "error sending request",
-        "unexpected eof", "incomplete message", "temporarily unavailable",
+        "timed out",
+        "timeout",
+        "connection",
+        "reset by peer",
+        "broken pipe",
+        "error sending request",
+        "unexpected eof",
+        "incomplete message",
+        "temporarily unavailable",
     ];
     if network.iter().any(|n| lower.contains(n)) {
         Kind::Transient

@@ -31,7 +31,9 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
     git::ensure_repo(sh)?;
     let one_go = flags.phase.is_none();
     if one_go && flags.pr {
-        return Err(flags::usage("`--pr` waits for a review: run `release prepare --pr`, then `release publish` once it is merged"));
+        return Err(flags::usage(
+            "`--pr` waits for a review: run `release prepare --pr`, then `release publish` once it is merged",
+        ));
     }
     let commit = flags.commit || flags.pr || one_go;
     let world = look(sh, flags)?;
@@ -45,26 +47,42 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
         (None, None)
     } else {
         let plan = prepare::plan(repo, flags.kind())?;
-        let model = with_versions(repo, &[(repo.umbrella()?.dir.clone(), plan.umbrella.new.clone()), (repo.core()?.dir.clone(), plan.core.new.clone())])?;
+        let model = with_versions(
+            repo,
+            &[
+                (repo.umbrella()?.dir.clone(), plan.umbrella.new.clone()),
+                (repo.core()?.dir.clone(), plan.core.new.clone()),
+            ],
+        )?;
         (Some(plan), Some(model))
     };
     let date = match &flags.date {
         Some(d) => d.clone(),
         None => changelog::today_utc(),
     };
-    let generated = changelog::generate(sh, bumped_repo.as_ref().unwrap_or(repo), Some(&world.since.0), date, flags.offline)?;
+    let generated =
+        changelog::generate(sh, bumped_repo.as_ref().unwrap_or(repo), Some(&world.since.0), date, flags.offline)?;
     // The section without its date line: an earlier run on another day wrote the same one.
     let body = generated.section.split_once('\n').map_or("", |(_, rest)| rest).trim();
     let changelog_done = !body.is_empty() && generated.change.old.contains(body);
 
     let mut steps = vec![Step::done("checks", checks_summary(flags, repo))];
     steps.push(match &bump {
-        None => Step::done("bump versions", format!("the umbrella is at {}, ahead of the last release `{}`", world.version, world.since.0)),
+        None => Step::done(
+            "bump versions",
+            format!("the umbrella is at {}, ahead of the last release `{}`", world.version, world.since.0),
+        ),
         Some(plan) => Step::todo(
             "bump versions",
             format!(
                 "{} {} → {}, {} {} → {}, requirement `{}`",
-                plan.umbrella.name, plan.umbrella.old, plan.umbrella.new, plan.core.name, plan.core.old, plan.core.new, plan.requirement.1
+                plan.umbrella.name,
+                plan.umbrella.old,
+                plan.umbrella.new,
+                plan.core.name,
+                plan.core.old,
+                plan.core.new,
+                plan.requirement.1
             ),
         ),
     });
@@ -73,7 +91,10 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
     } else {
         Step::todo(
             "changelog",
-            format!("{} pull requests in {} sections since `{}` into {}", generated.prs, generated.sections, generated.since, generated.change.display),
+            format!(
+                "{} pull requests in {} sections since `{}` into {}",
+                generated.prs, generated.sections, generated.since, generated.change.display
+            ),
         )
     });
     let head_subject = exec::read(cmd!(sh, "git log -1 --format=%s"))?;
@@ -81,21 +102,29 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
     steps.push(match (commit, committed) {
         (false, _) => Step::skipped("release commit", "pass --commit or --pr to commit the release"),
         (true, true) => Step::done("release commit", format!("HEAD is `{head_subject}`")),
-        (true, false) if flags.pr => Step::todo("release commit", format!("commit `{title}` on a new branch `{branch}`")),
+        (true, false) if flags.pr => {
+            Step::todo("release commit", format!("commit `{title}` on a new branch `{branch}`"))
+        }
         (true, false) => Step::todo("release commit", format!("commit `{title}` on the current branch")),
     });
     if flags.pr {
         let remote = git::remote_url(sh, "origin")?;
         steps.push(match remote {
             None => {
-                problems.push("there is no `origin` remote to push the release branch to; add one (`git remote add origin URL`)".into());
+                problems.push(
+                    "there is no `origin` remote to push the release branch to; add one (`git remote add origin URL`)"
+                        .into(),
+                );
                 Step::todo("push branch", format!("push `{branch}` to origin"))
             }
             // A remote that does not answer now is the push's problem, when it runs.
             Some(_) => match git::remote_ref(sh, "origin", &format!("refs/heads/{branch}")) {
                 Ok(Some(_)) if committed => Step::done("push branch", format!("origin has `{branch}`")),
                 Ok(_) => Step::todo("push branch", format!("push `{branch}` to origin")),
-                Err(e) => Step::todo("push branch", format!("push `{branch}` to origin (origin did not answer: {})", first_line(&e))),
+                Err(e) => Step::todo(
+                    "push branch",
+                    format!("push `{branch}` to origin (origin did not answer: {})", first_line(&e)),
+                ),
             },
         });
         steps.push(if flags.offline {
@@ -146,7 +175,9 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
     }
     if commit && !committed {
         if flags.pr && git::current_branch(sh)?.as_deref() != Some(branch.as_str()) {
-            exec::run(cmd!(sh, "git switch --quiet --create {branch}")).with_context(|| format!("cannot create the branch `{branch}`; delete a stale one (`git branch -D {branch}`) and rerun"))?;
+            exec::run(cmd!(sh, "git switch --quiet --create {branch}")).with_context(|| {
+                format!("cannot create the branch `{branch}`; delete a stale one (`git branch -D {branch}`) and rerun")
+            })?;
         }
         let changed = git::dirty_files(sh)?;
         exec::run(cmd!(sh, "git add -- {changed...}"))?;
@@ -190,10 +221,9 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
         }
         None => changelog::latest_tag(sh, &repo)?,
     };
-    let last = repo
-        .config
-        .version_of_tag(&since)
-        .with_context(|| format!("`{since}` does not match the tag pattern `{}`, so it names no released version", repo.config.tag))?;
+    let last = repo.config.version_of_tag(&since).with_context(|| {
+        format!("`{since}` does not match the tag pattern `{}`, so it names no released version", repo.config.tag)
+    })?;
     let umbrella = repo.umbrella()?;
     let bumped = umbrella.version > last;
     let version = if bumped { umbrella.version.clone() } else { prepare::plan(&repo, flags.kind())?.umbrella.new };
@@ -206,7 +236,10 @@ fn checks(sh: &Shell, flags: &flags::Release, repo: &Monorepo, release_pr_branch
     if !flags.allow_dirty {
         let dirty = git::dirty_files(sh)?;
         if !dirty.is_empty() {
-            problems.push(format!("the working tree has uncommitted changes ({}); commit or stash them, or pass --allow-dirty", dirty.join(", ")));
+            problems.push(format!(
+                "the working tree has uncommitted changes ({}); commit or stash them, or pass --allow-dirty",
+                dirty.join(", ")
+            ));
         }
     }
     if flags.from_tag.is_none() {
@@ -232,14 +265,17 @@ fn checks(sh: &Shell, flags: &flags::Release, repo: &Monorepo, release_pr_branch
     if !flags.offline {
         let url = flags.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone());
         if let Err(e) = Index::new(&url).project(&repo.core()?.name) {
-            problems.push(format!("the package index does not answer: {e:#}; pass --index-url, or --offline to prepare without it"));
+            problems.push(format!(
+                "the package index does not answer: {e:#}; pass --index-url, or --offline to prepare without it"
+            ));
         }
     }
     Ok(problems)
 }
 
 fn checks_summary(flags: &flags::Release, repo: &Monorepo) -> String {
-    let mut said = vec![if flags.allow_dirty { "tree not checked (--allow-dirty)".to_string() } else { "clean tree".to_string() }];
+    let mut said =
+        vec![if flags.allow_dirty { "tree not checked (--allow-dirty)".to_string() } else { "clean tree".to_string() }];
     said.push(match &flags.from_tag {
         Some(tag) => format!("hotfix from `{tag}`"),
         None => format!("on `{}`", repo.config.branch),

@@ -31,7 +31,13 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
     let short = &sha[..sha.len().min(10)];
     let index_url = flags.index_url.clone().unwrap_or_else(|| config.index_url.clone());
     let index = Index::new(&index_url);
-    let wait = flags.wait.as_deref().map(index::parse_duration).transpose().map_err(flags::usage)?.unwrap_or(Duration::from_secs(300));
+    let wait = flags
+        .wait
+        .as_deref()
+        .map(index::parse_duration)
+        .transpose()
+        .map_err(flags::usage)?
+        .unwrap_or(Duration::from_secs(300));
 
     // The previous release: where "changed packages" start.
     let previous = match &flags.from_tag {
@@ -40,7 +46,10 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
     };
     let mut problems = Vec::new();
     if !flags.allow_dirty && !git::dirty_files(sh)?.is_empty() {
-        problems.push("the working tree has uncommitted changes, which would be built into the packages; commit or stash them".to_string());
+        problems.push(
+            "the working tree has uncommitted changes, which would be built into the packages; commit or stash them"
+                .to_string(),
+        );
     }
     let head = check::head(sh, &config.branch)?;
     if flags.from_tag.is_none() {
@@ -52,16 +61,22 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
         problems.push(format!("HEAD does not descend from `{previous}`, the release this hotfix follows"));
     }
     if !flags.offline && !flags.dry_run && github::token_variable().is_none() {
-        problems.push("no GitHub token (GH_TOKEN or GITHUB_TOKEN) for the GitHub release; set one, or pass --offline".into());
+        problems.push(
+            "no GitHub token (GH_TOKEN or GITHUB_TOKEN) for the GitHub release; set one, or pass --offline".into(),
+        );
     }
 
     let core_project = index.project(&core.name)?;
     let core_there = has_version(core_project.as_ref(), &core.version);
     let mut steps = Vec::new();
     steps.push(if core_there {
-        Step::done("check before core", format!("`{}` {} is on the index: published by an earlier run", core.name, core.version))
+        Step::done(
+            "check before core",
+            format!("`{}` {} is on the index: published by an earlier run", core.name, core.version),
+        )
     } else {
-        let verdict = before_core(flags.from_tag.is_some(), core.name.as_str(), &core.version, core_project.as_ref(), &index_url);
+        let verdict =
+            before_core(flags.from_tag.is_some(), core.name.as_str(), &core.version, core_project.as_ref(), &index_url);
         if !verdict.ok {
             problems.push(verdict.message.clone());
         }
@@ -75,18 +90,29 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
     steps.push(if core_there {
         Step::done("wait for core", "the index serves it")
     } else {
-        Step::todo("wait for core", format!("poll the index until it serves `{}` {} (at most {})", core.name, core.version, index::human(wait)))
+        Step::todo(
+            "wait for core",
+            format!("poll the index until it serves `{}` {} (at most {})", core.name, core.version, index::human(wait)),
+        )
     });
 
     let mut rest: BTreeSet<usize> = publish::changed_since(sh, &repo, &previous)?;
     rest.insert(repo.index_of(umbrella));
     rest.remove(&repo.index_of(core));
     let projects = publish::projects(&index, &repo, &rest)?;
-    let missing: Vec<usize> = rest.iter().copied().filter(|&i| !has_version(projects.get(&i).and_then(Option::as_ref), &repo.packages[i].version)).collect();
+    let missing: Vec<usize> = rest
+        .iter()
+        .copied()
+        .filter(|&i| !has_version(projects.get(&i).and_then(Option::as_ref), &repo.packages[i].version))
+        .collect();
     steps.push(if missing.is_empty() {
         Step::done("publish packages", format!("the umbrella and {} changed packages are on the index", rest.len() - 1))
     } else {
-        let names: Vec<String> = missing.iter().take(6).map(|&i| format!("{} {}", repo.packages[i].display_name, repo.packages[i].version)).collect();
+        let names: Vec<String> = missing
+            .iter()
+            .take(6)
+            .map(|&i| format!("{} {}", repo.packages[i].display_name, repo.packages[i].version))
+            .collect();
         let more = if missing.len() > 6 { format!(" and {} more", missing.len() - 6) } else { String::new() };
         Step::todo("publish packages", format!("{} in dependency order: {}{more}", missing.len(), names.join(", ")))
     });
@@ -117,7 +143,10 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
                 Step::done("push tag", "origin has it at another commit")
             }
             Ok(None) => Step::todo("push tag", format!("push `{tag}` to origin, once")),
-            Err(e) => Step::todo("push tag", format!("push `{tag}` to origin, once (origin did not answer: {})", first_line(&e))),
+            Err(e) => Step::todo(
+                "push tag",
+                format!("push `{tag}` to origin, once (origin did not answer: {})", first_line(&e)),
+            ),
         },
     });
     let create = format!("create `{tag}` at {short} with the changelog's notes");
@@ -145,7 +174,8 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
         return Ok(());
     }
 
-    let options = publish::Options::for_release(&repo, flags.index_url.clone(), flags.publish_url.clone(), wait, flags.jobs)?;
+    let options =
+        publish::Options::for_release(&repo, flags.index_url.clone(), flags.publish_url.clone(), wait, flags.jobs)?;
     let todo = |name: &str| steps.iter().any(|s| s.name == name && matches!(s.state, State::Todo(_)));
     if todo("publish core") {
         publish::publish(sh, &repo, &BTreeSet::from([repo.index_of(core)]), &options)?;
@@ -164,7 +194,8 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
     }
     if todo("push tag") {
         let refspec = format!("refs/tags/{tag}");
-        exec::run(cmd!(sh, "git push --quiet origin {refspec}")).with_context(|| format!("cannot push the tag `{tag}`"))?;
+        exec::run(cmd!(sh, "git push --quiet origin {refspec}"))
+            .with_context(|| format!("cannot push the tag `{tag}`"))?;
         output::status("pushed", &tag);
     }
     if todo("GitHub release") && github::release(sh, &config.repository, &tag)?.is_none() {
@@ -188,10 +219,16 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version) -> Result<
     let tag = repo.config.tag_for(version);
     let previous = flags.from_tag.clone().map_or_else(|| previous_tag(sh, &repo, version), Ok)?;
     let mut steps = vec![
-        Step::todo("check before core", format!("`{}` {version} must be newer than every version on the index", core.name)),
+        Step::todo(
+            "check before core",
+            format!("`{}` {version} must be newer than every version on the index", core.name),
+        ),
         Step::todo("publish core", format!("build and upload `{}` {version}", core.name)),
         Step::todo("wait for core", format!("poll the index until it serves `{}` {version}", core.name)),
-        Step::todo("publish packages", format!("the umbrella and every package whose version changed since `{previous}`, in dependency order")),
+        Step::todo(
+            "publish packages",
+            format!("the umbrella and every package whose version changed since `{previous}`, in dependency order"),
+        ),
         Step::todo("tag", format!("tag the release commit as `{tag}`")),
     ];
     steps.push(match git::remote_url(sh, "origin")? {
@@ -234,7 +271,8 @@ fn before_core(hotfix: bool, name: &str, local: &Version, project: Option<&Proje
     if !hotfix {
         return check::index_verdict(check::Mode::BeforeCore, name, local, project, url).0;
     }
-    let series = |v: &Version| (v.epoch(), v.release().first().copied().unwrap_or(0), v.release().get(1).copied().unwrap_or(0));
+    let series =
+        |v: &Version| (v.epoch(), v.release().first().copied().unwrap_or(0), v.release().get(1).copied().unwrap_or(0));
     let highest = project.and_then(|p| p.releases.keys().filter(|v| series(v) == series(local)).max());
     match highest {
         Some(h) if h >= local => check::Verdict {

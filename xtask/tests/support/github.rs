@@ -51,7 +51,11 @@ impl StandIn {
         let calls = dir.path().join("gh-calls.log");
         std::fs::write(
             &wrapper,
-            format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n", calls.display(), super::tool("gh").display()),
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+                calls.display(),
+                super::tool("gh").display()
+            ),
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;

@@ -163,7 +163,8 @@ fn handle(state: &State, mut client: TcpStream) {
             }
         }
         Some(Fault::Body(body)) => {
-            let _ = write!(client, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ =
+                write!(client, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
         }
         Some(Fault::Reset) => unreachable!("handled before reading"),
         None => forward(state, &mut client, &head, body_start),
@@ -191,8 +192,12 @@ fn forward(state: &State, client: &mut TcpStream, head: &[String], mut body: Vec
         return;
     };
     let mut parts = head[0].splitn(3, ' ');
-    let (method, target, proto) = (parts.next().unwrap_or("GET"), parts.next().unwrap_or("/"), parts.next().unwrap_or("HTTP/1.1"));
-    let mut out = format!("{method} {}{target} {proto}\r\nHost: {}\r\nConnection: close\r\n", state.upstream_prefix, state.upstream_host);
+    let (method, target, proto) =
+        (parts.next().unwrap_or("GET"), parts.next().unwrap_or("/"), parts.next().unwrap_or("HTTP/1.1"));
+    let mut out = format!(
+        "{method} {}{target} {proto}\r\nHost: {}\r\nConnection: close\r\n",
+        state.upstream_prefix, state.upstream_host
+    );
     let mut length = 0usize;
     for line in &head[1..] {
         let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();

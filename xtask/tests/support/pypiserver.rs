@@ -43,7 +43,10 @@ impl PypiServer {
             let _ = child.kill();
             let _ = child.wait();
         }
-        panic!("pypi-server did not start; its log:\n{}", std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default());
+        panic!(
+            "pypi-server did not start; its log:\n{}",
+            std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+        );
     }
 
     pub fn port(&self) -> u16 {
@@ -161,7 +164,8 @@ pub fn build_package(out_dir: &Path, name: &str, version: &str) -> Vec<PathBuf> 
 }
 
 fn list(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
     files.sort();
     files
 }

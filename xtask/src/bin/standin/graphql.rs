@@ -69,7 +69,11 @@ fn selected(query: &str) -> BTreeSet<&str> {
                 ')' => depth = depth.saturating_sub(1),
                 _ => {}
             }
-            if depth == 0 && (c.is_alphanumeric() || c == '_') { c } else { ' ' }
+            if depth == 0 && (c.is_alphanumeric() || c == '_') {
+                c
+            } else {
+                ' '
+            }
         })
         .collect();
     let words: BTreeSet<String> = outside.split_whitespace().map(str::to_string).collect();
@@ -116,8 +120,10 @@ pub fn answer(state: &State, body: &str) -> (u16, Value) {
         select(&mut out["data"], &names);
         return (200, out);
     }
-    let (owner, name) =
-        (variables["owner"].as_str().unwrap_or("o"), variables["name"].as_str().or(variables["repo"].as_str()).unwrap_or("r"));
+    let (owner, name) = (
+        variables["owner"].as_str().unwrap_or("o"),
+        variables["name"].as_str().or(variables["repo"].as_str()).unwrap_or("r"),
+    );
     let repo = format!("{owner}/{name}");
     // What `gh`'s `RepositoryInfo` and `PullRequestForBranch` read about the repository.
     let mut data = json!({
@@ -143,7 +149,8 @@ pub fn answer(state: &State, body: &str) -> (u16, Value) {
         let found = number.and_then(|n| state.pull(n).map(|p| (n, p)));
         match found {
             Some((n, pr)) => {
-                let files: Vec<Value> = pr.files.iter().map(|f| json!({"path": f, "additions": 1, "deletions": 0})).collect();
+                let files: Vec<Value> =
+                    pr.files.iter().map(|f| json!({"path": f, "additions": 1, "deletions": 0})).collect();
                 data.insert(
                     key,
                     json!({
@@ -236,9 +243,7 @@ fn pull_requests(created: &rest::Created, repo: &str, args: &str, variables: &Va
 /// second open pull request from the same head into the same base.
 fn create_pull(state: &State, input: &Value) -> Value {
     let id = input["repositoryId"].as_str().unwrap_or("");
-    let error = |kind: &str, message: String| {
-        json!({"data": {"createPullRequest": null}, "errors": [{"type": kind, "path": ["createPullRequest"], "message": message}]})
-    };
+    let error = |kind: &str, message: String| json!({"data": {"createPullRequest": null}, "errors": [{"type": kind, "path": ["createPullRequest"], "message": message}]});
     let Some(repo) = id.strip_prefix("R_").filter(|r| r.contains('/')) else {
         return error("NOT_FOUND", format!("Could not resolve to a node with the global id of '{id}'"));
     };

@@ -26,7 +26,11 @@ pub struct Response {
 
 impl Response {
     pub fn json(status: u16, body: &serde_json::Value) -> Response {
-        Response { status, headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())], body: body.to_string() }
+        Response {
+            status,
+            headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
+            body: body.to_string(),
+        }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Response {
@@ -96,7 +100,11 @@ pub fn write_response(mut stream: &TcpStream, response: &Response) -> std::io::R
         502 => "Bad Gateway",
         _ => "Status",
     };
-    let mut head = format!("HTTP/1.1 {} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n", response.status, response.body.len());
+    let mut head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        response.status,
+        response.body.len()
+    );
     for (k, v) in &response.headers {
         head += &format!("{k}: {v}\r\n");
     }

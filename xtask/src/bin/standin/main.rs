@@ -62,7 +62,9 @@ impl State {
         match (self.pulls.get(&number), created) {
             (Some(p), _) => Some(Pull { title: p.title.clone(), author: p.author.clone(), files: p.files.clone() }),
             (None, Some(p)) => Some(Pull { title: p.title.clone(), author: "octocat".into(), files: vec![] }),
-            (None, None) if self.any_pull => Some(Pull { title: format!("Pull request #{number}"), author: "octocat".into(), files: vec![] }),
+            (None, None) if self.any_pull => {
+                Some(Pull { title: format!("Pull request #{number}"), author: "octocat".into(), files: vec![] })
+            }
             (None, None) => None,
         }
     }
@@ -77,7 +79,8 @@ impl State {
     fn record(&self, request: &http::Request) -> usize {
         let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
         let query = body["query"].as_str().unwrap_or("");
-        let numbers: Vec<Value> = graphql::lookups(query, &body["variables"]).into_iter().map(|(_, n)| json!(n)).collect();
+        let numbers: Vec<Value> =
+            graphql::lookups(query, &body["variables"]).into_iter().map(|(_, n)| json!(n)).collect();
         let mut log = self.log.lock().expect("no panic while holding the lock");
         let n = log.0.len() + 1;
         let entry = json!({
@@ -189,24 +192,35 @@ fn parse_args(args: Vec<String>) -> Result<(State, u16), String> {
         match arg.as_str() {
             "--port" => port = value("--port")?.parse().map_err(|e| format!("--port: {e}"))?,
             "--latency-ms" => {
-                state.latency = Duration::from_millis(value("--latency-ms")?.parse().map_err(|e| format!("--latency-ms: {e}"))?)
+                state.latency =
+                    Duration::from_millis(value("--latency-ms")?.parse().map_err(|e| format!("--latency-ms: {e}"))?)
             }
-            "--fail-after" => state.fail_after = Some(value("--fail-after")?.parse().map_err(|e| format!("--fail-after: {e}"))?),
-            "--fail-first" => state.fail_first = Some(value("--fail-first")?.parse().map_err(|e| format!("--fail-first: {e}"))?),
+            "--fail-after" => {
+                state.fail_after = Some(value("--fail-after")?.parse().map_err(|e| format!("--fail-after: {e}"))?)
+            }
+            "--fail-first" => {
+                state.fail_first = Some(value("--fail-first")?.parse().map_err(|e| format!("--fail-first: {e}"))?)
+            }
             "--fail" => state.fail = Some(value("--fail")?.parse().map_err(|e| format!("--fail: {e}"))?),
             "--rate-limit" => state.rate_limit = true,
             "--any-pull" => state.any_pull = true,
             "--log" => {
                 let path = value("--log")?;
-                let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| format!("--log {path}: {e}"))?;
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| format!("--log {path}: {e}"))?;
                 state.log.get_mut().expect("not shared yet").1 = Some(file);
             }
             "--pulls" => {
                 let path = value("--pulls")?;
                 let text = std::fs::read_to_string(&path).map_err(|e| format!("--pulls {path}: {e}"))?;
-                let map: BTreeMap<String, Value> = serde_json::from_str(&text).map_err(|e| format!("--pulls {path}: {e}"))?;
+                let map: BTreeMap<String, Value> =
+                    serde_json::from_str(&text).map_err(|e| format!("--pulls {path}: {e}"))?;
                 for (k, v) in map {
-                    let number = k.parse().map_err(|_| format!("--pulls {path}: `{k}` is not a pull request number"))?;
+                    let number =
+                        k.parse().map_err(|_| format!("--pulls {path}: `{k}` is not a pull request number"))?;
                     let files = v["files"]
                         .as_array()
                         .map(|f| f.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())

@@ -91,13 +91,17 @@ pub fn releases(created: &mut Created, method: &str, path: &str, body: &str) -> 
         return None;
     }
     let repo = format!("{owner}/{name}");
-    let not_found = || Response::json(404, &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}));
+    let not_found =
+        || Response::json(404, &json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}));
     Some(match (method, tail) {
         ("POST", None | Some("")) => create(created, repo, body),
         ("GET", Some(tail)) => {
             let found = match tail.strip_prefix("tags/") {
                 Some(tag) => created.release(&repo, &percent_decode(tag)),
-                None => tail.parse::<u64>().ok().and_then(|id| created.releases.iter().find(|r| r.repo == repo && r.id == id)),
+                None => tail
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|id| created.releases.iter().find(|r| r.repo == repo && r.id == id)),
             };
             found.map_or_else(not_found, |r| Response::json(200, &release_json(r)))
         }
@@ -147,7 +151,10 @@ fn percent_decode(segment: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (bytes[i], hex) {
             (b'%', Some(b)) => {
                 out.push(b);
@@ -176,7 +183,10 @@ mod tests {
         assert_eq!((again.status, again.body.contains("already_exists")), (422, true));
         let by_tag = releases(&mut created, "GET", "/repos/o/r/releases/tags/a%2Fv1", "").unwrap();
         let v: Value = serde_json::from_str(&by_tag.body).unwrap();
-        assert_eq!((v["target_commitish"].as_str(), v["html_url"].as_str()), (Some("abc"), Some("https://github.com/o/r/releases/tag/a/v1")));
+        assert_eq!(
+            (v["target_commitish"].as_str(), v["html_url"].as_str()),
+            (Some("abc"), Some("https://github.com/o/r/releases/tag/a/v1"))
+        );
         assert_eq!(releases(&mut created, "GET", &format!("/repos/o/r/releases/{}", v["id"]), "").unwrap().status, 200);
         assert_eq!(releases(&mut created, "GET", "/repos/o/other/releases/tags/a%2Fv1", "").unwrap().status, 404);
         assert!(releases(&mut created, "GET", "/repos/o/r/pulls", "").is_none());
