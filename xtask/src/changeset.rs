@@ -44,8 +44,7 @@ impl Changeset {
         }
         let mut temps = Vec::new();
         for c in &self.changes {
-            let name = c.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let temp = c.path.with_file_name(format!(".{name}.xtask-{}", std::process::id()));
+            let temp = temp_path(&c.path);
             if let Err(e) = write_synced(&temp, &c.new) {
                 temps.push(temp);
                 for t in &temps {
@@ -73,15 +72,19 @@ impl Changeset {
 
 /// Writes `path` atomically: a temporary sibling, then a rename.
 pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.xtask-{}", std::process::id()));
+    let temp = temp_path(path);
     write_synced(&temp, text).with_context(|| format!("cannot write {}", temp.display()))?;
     std::fs::rename(&temp, path)
-        .map_err(|e| {
+        .inspect_err(|_| {
             let _ = std::fs::remove_file(&temp);
-            e
         })
         .with_context(|| format!("cannot replace {}", path.display()))
+}
+
+/// A hidden sibling of `path`, so that the rename stays on one file system.
+fn temp_path(path: &std::path::Path) -> std::path::PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.xtask-{}", std::process::id()))
 }
 
 fn write_synced(path: &std::path::Path, text: &str) -> Result<()> {

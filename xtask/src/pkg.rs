@@ -219,7 +219,7 @@ impl flags::Exec {
         };
         std::thread::scope(|s| {
             for _ in 0..jobs.min(packages.len()) {
-                s.spawn(&work);
+                s.spawn(work);
             }
         });
         let failed = failed.into_inner().expect("threads are done");

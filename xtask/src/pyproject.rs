@@ -84,7 +84,7 @@ fn lookup<'a>(root: &'a toml_edit::Table, path: &[&str]) -> Option<&'a Item> {
 impl Pyproject {
     /// Parses `text`, the content of `path` (named in every error).
     pub fn parse(path: &Path, text: &str) -> Result<Pyproject> {
-        let doc = parse_toml(path, text, |t| Document::parse(t))?;
+        let doc = parse_toml(path, text, Document::parse)?;
         let root = doc.as_table();
         let p = path.display();
         let Some(table) = find_table(root) else {

@@ -109,7 +109,7 @@ impl flags::Test {
         };
         std::thread::scope(|s| {
             for _ in 0..jobs.min(selected.len().max(1)) {
-                s.spawn(&work);
+                s.spawn(work);
             }
         });
         let mut reports = reports.into_inner().expect("threads are done");

@@ -240,7 +240,8 @@ fn bad_input_gets_a_clear_error() {
     s.write("llama-index-cli/pyproject.toml", "[tool.ruff]\nline-length = 88\n");
     let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
     assert!(out.stderr.contains("llama-index-cli/pyproject.toml: no `[project]` table"), "{}", out.stderr);
-    for run in [&out] {
+    {
+        let run = &out;
         assert!(!run.stderr.contains("panicked") && !run.stderr.contains("backtrace"));
     }
     // A root that is not a git repository, for commands that need git.
