@@ -7,11 +7,14 @@ source scripts/bench/lib.sh
 runs=${RUNS:-15}
 
 cargo build --quiet --release --package xtask
+cargo build --quiet --package xtask
 xtask=target/release/xtask
 repo=target/bench/monorepo-2000
 "$xtask" sample "$repo" --packages 2000 --prs 500 --force 2>/dev/null
 count=$("$xtask" --root "$repo" pkg info --all --json | grep -c '"name"')
-echo "pkg info --all --json, $count packages: median $(median_ms "$runs" "$xtask" --root "$repo" pkg info --all --json) ms over $runs runs (release build)"
+for build in release debug; do
+  echo "pkg info --all --json, $count packages: median $(median_ms "$runs" "target/$build/xtask" --root "$repo" pkg info --all --json) ms over $runs runs ($build build)"
+done
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
   target=target/bench/clean-build
