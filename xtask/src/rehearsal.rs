@@ -6,9 +6,10 @@
 //! of the release pull request, then `release publish`.
 
 use std::{
+    collections::BTreeSet,
     io::{BufRead, BufReader},
     net::{TcpListener, TcpStream},
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -16,7 +17,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{exec, flags, graph::Graph, monorepo::Monorepo, output, pyproject::Pyproject, sample::UMBRELLA_VERSION};
+use crate::{exec, flags, graph::Graph, monorepo::Monorepo, output, sample::UMBRELLA_VERSION};
 
 /// A child process that is stopped when the rehearsal ends, however it ends.
 struct Service(Child, &'static str);
@@ -192,27 +193,15 @@ fn step(what: &str) {
 }
 
 /// The packages of the previous release that this one needs on the index: the internal
-/// dependencies of every package, at the version the previous release tag has them.
+/// dependencies of every package whose version has not changed since the previous release tag.
 fn previous_release(root: &Path) -> Result<Vec<String>> {
     let repo = Monorepo::load(root)?;
     let graph = Graph::new(&repo.packages);
-    let mut seeds: Vec<String> = Vec::new();
     let sh = Shell::new()?;
     sh.change_dir(root);
-    let tag = format!("v{UMBRELLA_VERSION}");
-    for i in 0..repo.packages.len() {
-        let needed = (0..repo.packages.len()).any(|j| graph.dependencies(j).contains(&i));
-        let p = &repo.packages[i];
-        if !needed {
-            continue;
-        }
-        let spec = format!("{tag}:{}", PathBuf::from(&p.dir).join("pyproject.toml").display());
-        let old = exec::read(cmd!(sh, "git show {spec}"))?;
-        if Pyproject::parse(Path::new(&spec), &old)?.version == p.version {
-            seeds.push(p.dir.clone());
-        }
-    }
-    Ok(seeds)
+    let changed = crate::publish::changed_since(&sh, &repo, &format!("v{UMBRELLA_VERSION}"))?;
+    let needed: BTreeSet<usize> = (0..repo.packages.len()).flat_map(|j| graph.dependencies(j).to_vec()).collect();
+    Ok(needed.difference(&changed).map(|&i| repo.packages[i].dir.clone()).collect())
 }
 
 /// What the stand-in answers for the pull requests of the sample's history: the squash

@@ -179,8 +179,10 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
                 format!("cannot create the branch `{branch}`; delete a stale one (`git branch -D {branch}`) and rerun")
             })?;
         }
-        let changed = git::dirty_files(sh)?;
-        exec::run(cmd!(sh, "git add -- {changed...}"))?;
+        // Exactly the files a release edits, never other changes (--allow-dirty may leave some).
+        let release_files =
+            [repo.umbrella()?.pyproject_display(), repo.core()?.pyproject_display(), generated.change.display.clone()];
+        exec::run(cmd!(sh, "git add -- {release_files...}"))?;
         exec::run(cmd!(sh, "git commit --quiet -m {title}"))?;
         output::status("committed", &title);
     }
