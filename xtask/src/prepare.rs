@@ -239,9 +239,7 @@ fn rewrite_poetry_dependency(
         bail!("{p}: the constraint of `{key}` in `[tool.poetry.dependencies]` is not a string; write it as `{key} = \"{specifiers}\"`");
     };
     let before = format!("{key} {}", value.as_str().unwrap_or_default());
-    let decor = value.decor().clone();
-    *value = Value::from(specifiers);
-    *value.decor_mut() = decor;
+    pyproject::replace_string_value(value, specifiers);
     Ok((doc.to_string(), before, format!("{key} {specifiers}")))
 }
 

@@ -222,20 +222,28 @@ pub fn rewrite_dependency(
         n => bail!("{p}: `project.dependencies` has {n} requirements on `{name}`; keep exactly one"),
     };
     let new = rewrite(&old);
-    let value = deps.get_mut(index).expect("index from iteration");
-    let decor = value.decor().clone();
-    *value = Value::from(new.to_string());
-    *value.decor_mut() = decor;
+    replace_string_value(deps.get_mut(index).expect("index from iteration"), &new.to_string());
     Ok((doc.to_string(), old, new))
 }
 
 /// Replaces a string value, keeping the whitespace and comments around it.
 fn replace_string(item: &mut Item, new: &str) {
     if let Some(value) = item.as_value_mut() {
-        let decor = value.decor().clone();
-        *value = Value::from(new);
-        *value.decor_mut() = decor;
+        replace_string_value(value, new);
     }
+}
+
+/// Replaces a string value in place: the decor (whitespace, comments) and the quote style stay;
+/// a literal `'…'` string stays literal unless the new text holds a `'`.
+pub fn replace_string_value(value: &mut Value, new: &str) {
+    let decor = value.decor().clone();
+    let literal = matches!(value, Value::String(f)
+        if f.as_repr().and_then(|r| r.as_raw().as_str()).is_some_and(|raw| raw.starts_with('\'')));
+    *value = match format!("'{new}'").parse::<Value>() {
+        Ok(v) if literal && !new.contains('\'') => v,
+        _ => Value::from(new),
+    };
+    *value.decor_mut() = decor;
 }
 
 #[cfg(test)]
@@ -353,7 +361,7 @@ version = "9.9.9"
     fn set_version_in_poetry_table() {
         let before = "[tool.poetry]\nname = \"x\"\nversion='1.0.0'\n";
         let after = set_version(Path::new("pyproject.toml"), before, &"1.0.1".parse().unwrap()).unwrap();
-        assert_eq!(after, "[tool.poetry]\nname = \"x\"\nversion=\"1.0.1\"\n");
+        assert_eq!(after, "[tool.poetry]\nname = \"x\"\nversion='1.0.1'\n", "the literal quotes stay");
     }
 
     #[test]

@@ -156,11 +156,11 @@ note = "llama-index-core>=0.14.12,<0.15.0"
     check_files(
         &s,
         &[],
-        expect![[r#"
+        expect![[r##"
             # The umbrella.
             [project]
             name    =   "llama-index"   # PyPI name
-            version="0.14.13"  # bumped by `cargo xtask prepare`
+            version='0.14.13'  # bumped by `cargo xtask prepare`
             dependencies = [
               # core first
               "llama-index-core[openai]>=0.14.13,<0.15.0; python_version >= '3.9'",  # keep in step
@@ -173,7 +173,7 @@ note = "llama-index-core>=0.14.12,<0.15.0"
             [tool.somewhere]
             version = "0.14.12"
             note = "llama-index-core>=0.14.12,<0.15.0"
-        "#]],
+        "##]],
         expect![[r#"
             [tool.poetry]
             name = "llama-index-core"
