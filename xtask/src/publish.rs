@@ -43,6 +43,8 @@ pub struct Options {
     pub retries: u32,
     pub dry_run: bool,
     pub json: bool,
+    /// The summary table goes to stderr: the caller (the release) owns stdout.
+    pub report_to_stderr: bool,
 }
 
 impl flags::Publish {
@@ -76,6 +78,7 @@ impl flags::Publish {
             retries: self.retries.unwrap_or(4),
             dry_run: self.dry_run,
             json: self.json,
+            report_to_stderr: false,
         })
     }
 
@@ -162,7 +165,12 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     if options.json {
         output::json(&report::json_report(&repo.packages, &plan, &outcomes, settings));
     } else {
-        output::data(&report::summary_table(&repo.packages, &plan, &outcomes));
+        let table = report::summary_table(&repo.packages, &plan, &outcomes);
+        if options.report_to_stderr {
+            output::note(&table);
+        } else {
+            output::data(&table);
+        }
     }
     output::github_summary(&report::github_markdown(&repo.packages, &plan, &outcomes));
     let missing: Vec<String> = plan
@@ -225,6 +233,7 @@ impl Options {
             retries: 4,
             dry_run: false,
             json: false,
+            report_to_stderr: true,
         })
     }
 }

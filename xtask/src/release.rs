@@ -91,6 +91,17 @@ pub fn steps_json(phase: &str, version: &Version, steps: &[Step]) -> Value {
     json!({"phase": phase, "version": version.to_string(), "steps": steps.iter().map(Step::json).collect::<Vec<_>>()})
 }
 
+/// The steps once a run carried out the ones to do: for `--json` and the step summary.
+pub fn finished(steps: &[Step]) -> Vec<Step> {
+    steps
+        .iter()
+        .map(|s| match &s.state {
+            State::Todo(d) => Step::done(s.name, format!("done by this run: {d}")),
+            _ => s.clone(),
+        })
+        .collect()
+}
+
 /// The GitHub Actions step summary of a phase.
 pub fn summary(title: &str, steps: &[Step]) -> String {
     let mut out = format!("### {title}\n\n| Step | State | Detail |\n| --- | --- | --- |\n");

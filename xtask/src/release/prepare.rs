@@ -144,7 +144,12 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
 
     let heading = format!("Release {}: prepare", world.version);
     if flags.json {
-        output::json(&super::steps_json("prepare", &world.version, &steps));
+        // The plan of a real run goes to stderr; stdout gets the steps as they end.
+        if flags.dry_run {
+            output::json(&super::steps_json("prepare", &world.version, &steps));
+        } else {
+            output::note(&render(&heading, &steps, false));
+        }
     } else {
         output::data(&render(&heading, &steps, flags.dry_run));
         if let Some(plan) = &bump {
@@ -197,6 +202,10 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
             let pr = pr?;
             output::status("opened", &format!("#{} {title}: {}", pr.number, pr.url));
         }
+    }
+    let steps = super::finished(&steps);
+    if flags.json {
+        output::json(&super::steps_json("prepare", &world.version, &steps));
     }
     output::github_summary(&super::summary(&heading, &steps));
     Ok(world.version)

@@ -161,10 +161,11 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
     });
 
     let heading = format!("Release {version}: publish at {short}");
-    if flags.json {
-        output::json(&super::steps_json("publish", &version, &steps));
-    } else {
-        output::data(&render(&heading, &steps, flags.dry_run));
+    match (flags.json, flags.dry_run) {
+        (true, true) => output::json(&super::steps_json("publish", &version, &steps)),
+        // The plan of a real run goes to stderr; stdout gets the steps as they end.
+        (true, false) => output::note(&render(&heading, &steps, false)),
+        (false, _) => output::data(&render(&heading, &steps, flags.dry_run)),
     }
     if !problems.is_empty() {
         bail!("the release cannot be published:\n  {}", problems.join("\n  "));
@@ -205,6 +206,10 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
         let created = github::create_release(sh, &config.repository, &tag, &sha, &tag, &file);
         let _ = std::fs::remove_file(&file);
         output::status("released", &format!("`{tag}` on GitHub: {}", created?.url));
+    }
+    let steps = super::finished(&steps);
+    if flags.json {
+        output::json(&super::steps_json("publish", &version, &steps));
     }
     output::github_summary(&super::summary(&heading, &steps));
     output::status("finished", &format!("release {version}"));
