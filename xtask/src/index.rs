@@ -85,6 +85,8 @@ pub struct DistFile {
     /// Absent on pypiserver, which lists only URLs.
     pub sha256: Option<String>,
     pub yanked: bool,
+    /// Where the file can be downloaded, to hash it when the index gives no digest.
+    pub url: Option<String>,
 }
 
 impl Project {
@@ -130,17 +132,25 @@ impl Index {
     /// Every release of `name`, or `None` when the index does not know the project (404).
     pub fn project(&self, name: &PackageName) -> Result<Option<Project>> {
         let url = self.project_url(name);
-        let Some(body) = self.get(&url)? else { return Ok(None) };
+        let Some(body) = self.get(&url, "application/json")? else { return Ok(None) };
+        let body = String::from_utf8(body)
+            .map_err(|_| anyhow::anyhow!("{url} answered text that is not UTF-8; check the index URL"))?;
         parse_project(name, &url, &body).map(Some)
     }
 
+    /// The bytes of a file the index lists (its `url`), with the same timeouts and retries.
+    pub fn download(&self, url: &str) -> Result<Vec<u8>> {
+        self.get(url, "*/*")?
+            .with_context(|| format!("{url} answered HTTP 404; the index lists a file it does not serve"))
+    }
+
     /// GETs `url`: its body on 200, `None` on 404, retrying what may pass.
-    fn get(&self, url: &str) -> Result<Option<String>> {
+    fn get(&self, url: &str, accept: &str) -> Result<Option<Vec<u8>>> {
         let mut attempt = 0;
         loop {
-            let (problem, retry_after) = match self.agent.get(url).header("Accept", "application/json").call() {
+            let (problem, retry_after) = match self.agent.get(url).header("Accept", accept).call() {
                 Ok(mut response) => match response.status().as_u16() {
-                    200 => match response.body_mut().with_config().limit(256 * 1024 * 1024).read_to_string() {
+                    200 => match response.body_mut().with_config().limit(1 << 30).read_to_vec() {
                         Ok(body) => return Ok(Some(body)),
                         Err(e) if is_transient(&e) => (format!("reading the answer failed: {e}"), None),
                         Err(e) => bail!("cannot read the answer of {url}: {e}; check that the index URL is right and rerun"),
@@ -267,7 +277,8 @@ fn parse_file(file: &Value) -> Option<DistFile> {
         Some(Value::String(_)) => true,
         _ => false,
     };
-    Some(DistFile { filename, sha256, yanked })
+    let url = url.map(|_| url_path.to_string());
+    Some(DistFile { filename, sha256, yanked, url })
 }
 
 /// Calls `probe` until it yields `Some`, pausing with backoff (1 s doubling to 30 s), and fails

@@ -155,7 +155,8 @@ mod tests {
     }
 
     fn project(name: &str, versions: &[&str]) -> Option<Project> {
-        let file = |v: &str| DistFile { filename: format!("{name}-{v}.tar.gz"), sha256: None, yanked: false };
+        let file =
+            |v: &str| DistFile { filename: format!("{name}-{v}.tar.gz"), sha256: None, yanked: false, url: None };
         Some(Project {
             name: name.to_string(),
             releases: versions.iter().map(|v| (v.parse().unwrap(), vec![file(v)])).collect(),

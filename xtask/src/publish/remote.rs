@@ -5,10 +5,9 @@
 use std::{
     collections::BTreeMap,
     sync::{atomic::AtomicUsize, atomic::Ordering, Mutex},
-    time::Duration,
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use super::sha256;
 use crate::{
@@ -56,80 +55,16 @@ pub fn files_with_digests(
     files: &[DistFile],
 ) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    let mut urls: Option<BTreeMap<String, String>> = None;
     for f in files {
-        let sha = match &f.sha256 {
-            Some(s) => s.clone(),
-            None => {
-                if urls.is_none() {
-                    urls = Some(file_urls(index, name)?);
-                }
-                let url = urls.as_ref().and_then(|u| u.get(&f.filename)).with_context(|| {
-                    format!(
-                        "the index lists `{}` for `{name}` {version} but gives no URL to fetch it; check `--index-url`",
-                        f.filename
-                    )
-                })?;
-                sha256::hex(&download(url)?)
-            }
+        let sha = match (&f.sha256, &f.url) {
+            (Some(s), _) => s.clone(),
+            (None, Some(url)) => sha256::hex(&index.download(url)?),
+            (None, None) => bail!(
+                "the index lists `{}` for `{name}` {version} with neither a digest nor a URL to fetch it; check `--index-url`",
+                f.filename
+            ),
         };
         out.push((f.filename.clone(), sha));
     }
     Ok(out)
-}
-
-/// Filename → download URL, from the project's JSON (only needed where digests are missing).
-fn file_urls(index: &Index, name: &PackageName) -> Result<BTreeMap<String, String>> {
-    let url = index.project_url(name);
-    let body = String::from_utf8(download(&url)?).with_context(|| format!("{url} answered invalid UTF-8"))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&body).with_context(|| format!("{url} answered invalid JSON"))?;
-    let mut urls = BTreeMap::new();
-    for files in json.get("releases").and_then(|r| r.as_object()).into_iter().flat_map(|r| r.values()) {
-        for f in files.as_array().into_iter().flatten() {
-            let Some(u) = f.get("url").and_then(|u| u.as_str()) else { continue };
-            let path = u.split(['#', '?']).next().unwrap_or(u);
-            let filename =
-                f.get("filename").and_then(|n| n.as_str()).unwrap_or_else(|| path.rsplit('/').next().unwrap_or(path));
-            urls.insert(filename.to_string(), path.to_string());
-        }
-    }
-    Ok(urls)
-}
-
-/// GETs `url`'s bytes, retrying connection errors and 5xx/429 answers with backoff.
-fn download(url: &str) -> Result<Vec<u8>> {
-    let tls = ureq::tls::TlsConfig::builder()
-        .provider(ureq::tls::TlsProvider::NativeTls)
-        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-        .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .timeout_connect(Some(Duration::from_secs(10)))
-        .timeout_recv_response(Some(Duration::from_secs(30)))
-        .timeout_recv_body(Some(Duration::from_secs(120)))
-        .user_agent(concat!("xtask-release/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .new_agent();
-    let mut pause = Duration::from_millis(300);
-    let mut last = String::new();
-    for _ in 0..6 {
-        match agent.get(url).call() {
-            Ok(mut r) if r.status().as_u16() == 200 => match r.body_mut().with_config().limit(1 << 30).read_to_vec() {
-                Ok(bytes) => return Ok(bytes),
-                Err(e) => last = e.to_string(),
-            },
-            Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => {
-                last = format!("HTTP {}", r.status().as_u16())
-            }
-            Ok(r) => {
-                bail!("{url} answered HTTP {}; check `--index-url` and your access to the index", r.status().as_u16())
-            }
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_secs(5));
-    }
-    bail!("cannot download {url}: {last}; check that the index is up, then rerun")
 }
