@@ -9,28 +9,45 @@ use crate::monorepo::Package;
 
 #[derive(Debug)]
 pub struct Graph {
-    /// `deps[i]`: the packages that package `i` depends on.
+    /// `deps[i]`: the packages that package `i` requires (optional dependencies left out).
     deps: Vec<Vec<usize>>,
-    /// `rdeps[i]`: the packages that depend on package `i`.
+    /// `rdeps[i]`: the packages that require package `i`.
     rdeps: Vec<Vec<usize>>,
+    /// `users[i]`: the packages that depend on package `i`, optionally or not.
+    users: Vec<Vec<usize>>,
 }
 
 impl Graph {
+    /// Optional dependencies (an extra's) count for who is affected by a change, but not for
+    /// the order of publishing: core offering an extra that installs an integration which
+    /// requires core is not a cycle.
     pub fn new(packages: &[Package]) -> Graph {
         let index: HashMap<_, _> = packages.iter().enumerate().map(|(i, p)| (&p.name, i)).collect();
-        let mut deps = vec![Vec::new(); packages.len()];
-        let mut rdeps = vec![Vec::new(); packages.len()];
-        for (i, p) in packages.iter().enumerate() {
-            let mut mine: Vec<usize> =
-                p.dependencies.iter().filter_map(|d| index.get(&d.name).copied()).filter(|&j| j != i).collect();
+        let edges = |p: &Package, i: usize, optional: bool| {
+            let mut mine: Vec<usize> = p
+                .dependencies
+                .iter()
+                .filter(|d| optional || !d.optional)
+                .filter_map(|d| index.get(&d.name).copied())
+                .filter(|&j| j != i)
+                .collect();
             mine.sort_unstable();
             mine.dedup();
-            for &j in &mine {
+            mine
+        };
+        let mut deps = vec![Vec::new(); packages.len()];
+        let mut rdeps = vec![Vec::new(); packages.len()];
+        let mut users = vec![Vec::new(); packages.len()];
+        for (i, p) in packages.iter().enumerate() {
+            for j in edges(p, i, true) {
+                users[j].push(i);
+            }
+            deps[i] = edges(p, i, false);
+            for &j in &deps[i] {
                 rdeps[j].push(i);
             }
-            deps[i] = mine;
         }
-        Graph { deps, rdeps }
+        Graph { deps, rdeps, users }
     }
 
     pub fn dependencies(&self, i: usize) -> &[usize] {
@@ -42,7 +59,7 @@ impl Graph {
         let mut seen = BTreeSet::new();
         let mut stack: Vec<usize> = of.iter().copied().collect();
         while let Some(i) = stack.pop() {
-            for &d in &self.rdeps[i] {
+            for &d in &self.users[i] {
                 if !of.contains(&d) && seen.insert(d) && transitive {
                     stack.push(d);
                 }
@@ -122,6 +139,20 @@ mod tests {
         );
         // Outside the subset, dependencies count as available.
         assert_eq!(g.waves(&set(&[2, 3]), &packages).unwrap(), vec![vec![2], vec![3]]);
+    }
+
+    #[test]
+    fn optional_dependencies_make_no_cycle() {
+        // Core offers an extra that installs an integration, which requires core.
+        let mut core = pkg("core", &[]);
+        core.dependencies.push(Requirement { optional: true, ..Requirement::parse("llm>=1").unwrap() });
+        let packages = vec![core, pkg("llm", &["core>=1"])];
+        let g = Graph::new(&packages);
+        let all: BTreeSet<usize> = (0..2).collect();
+        assert_eq!(g.waves(&all, &packages).unwrap(), vec![vec![0], vec![1]]);
+        assert_eq!(g.dependencies(0), &[] as &[usize]);
+        // A change to the integration still affects core, whose extra installs it.
+        assert_eq!(g.dependants(&[1].into_iter().collect(), false), [0].into_iter().collect());
     }
 
     #[test]

@@ -240,7 +240,7 @@ fn discover(root: &Path, config: &Config) -> Result<(Vec<String>, Vec<String>)> 
         } else {
             let matcher = compile(&parts.join("/"))?;
             let mut dirs = Vec::new();
-            dirs_at_depth(&base, parts.len() - literal, &mut dirs);
+            dirs_at_depth(root, &base, parts.len() - literal, &mut dirs)?;
             for dir in dirs {
                 let rel = normalize_rel(dir.strip_prefix(root).unwrap_or(&dir));
                 if matcher.matches_with(&rel, options) && dir.join("pyproject.toml").is_file() {
@@ -274,20 +274,26 @@ fn discover(root: &Path, config: &Config) -> Result<(Vec<String>, Vec<String>)> 
 
 /// The directories exactly `depth` levels below `dir`, skipping hidden and build directories.
 /// A hand-rolled walk: it never opens the directories it returns, which halves the system calls
-/// of discovering 2,000 packages compared with a general-purpose walker.
-fn dirs_at_depth(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
+/// of discovering 2,000 packages compared with a general-purpose walker. A directory that cannot
+/// be listed is an error: skipping it would make its packages silently disappear.
+fn dirs_at_depth(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
+    let shown = || dir.strip_prefix(root).map_or(dir.display().to_string(), |d| d.display().to_string());
+    let cannot = |e: std::io::Error| {
+        anyhow::anyhow!("cannot list `{}` while looking for packages: {e}; fix its permissions or remove it", shown())
+    };
+    for entry in std::fs::read_dir(dir).map_err(cannot)? {
+        let entry = entry.map_err(cannot)?;
         let name = entry.file_name();
-        if is_skipped(&name.to_string_lossy()) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+        if is_skipped(&name.to_string_lossy()) || !entry.file_type().map_err(cannot)?.is_dir() {
             continue;
         }
         if depth == 1 {
             out.push(entry.path());
         } else {
-            dirs_at_depth(&entry.path(), depth - 1, out);
+            dirs_at_depth(root, &entry.path(), depth - 1, out)?;
         }
     }
+    Ok(())
 }
 
 /// Reads every pyproject.toml, on all cores: this is most of `pkg info --all`'s time.
@@ -431,6 +437,25 @@ mod tests {
         assert_eq!(repo.resolve(".").unwrap().display_name, "llama-index");
         let err = repo.resolve("llama-index-packs/not_a_pack").unwrap_err().to_string();
         assert!(err.starts_with("`llama-index-packs/not_a_pack` is not a package of this monorepo"), "{err}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn an_extra_that_installs_a_dependant_is_no_cycle() {
+        let root = temp("extra");
+        write(&root, "pyproject.toml", &pyproject("llama-index", &["llama-index-core>=0.1"]));
+        let core = pyproject("llama-index-core", &[])
+            + "[project.optional-dependencies]\nllms = [\"llama-index-llms-a>=0.1\"]\n";
+        write(&root, "llama-index-core/pyproject.toml", &core);
+        let llm = pyproject("llama-index-llms-a", &["llama-index-core>=0.1"]);
+        write(&root, "llama-index-integrations/llms/llama-index-llms-a/pyproject.toml", &llm);
+        let repo = Monorepo::load(&root).unwrap();
+        let graph = crate::graph::Graph::new(&repo.packages);
+        let all: BTreeSet<usize> = (0..repo.packages.len()).collect();
+        let waves = graph.waves(&all, &repo.packages).unwrap();
+        let names: Vec<Vec<&str>> =
+            waves.iter().map(|w| w.iter().map(|&i| repo.packages[i].display_name.as_str()).collect()).collect();
+        assert_eq!(names, [vec!["llama-index-core"], vec!["llama-index", "llama-index-llms-a"]]);
         std::fs::remove_dir_all(root).unwrap();
     }
 

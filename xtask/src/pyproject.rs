@@ -98,63 +98,155 @@ impl Pyproject {
             .to_string();
         let version = read_version(path, root, table)?;
         let mut dependencies = Vec::new();
-        let mut push = |text: &str| -> Result<()> {
+        let mut push = |text: &str, optional: bool| -> Result<()> {
             let req = Requirement::parse(text).map_err(|e| anyhow::anyhow!("{p}: {e}"))?;
-            dependencies.push(req);
+            dependencies.push(Requirement { optional, ..req });
             Ok(())
         };
         match table {
             Table::Project => {
-                let arrays = meta.get("dependencies").into_iter().chain(
-                    meta.get("optional-dependencies")
-                        .and_then(Item::as_table_like)
-                        .into_iter()
-                        .flat_map(|t| t.iter().map(|(_, v)| v)),
-                );
-                for array in arrays {
+                let required = meta.get("dependencies").into_iter().map(|a| (a, false));
+                let optional = meta
+                    .get("optional-dependencies")
+                    .and_then(Item::as_table_like)
+                    .into_iter()
+                    .flat_map(|t| t.iter().map(|(_, v)| (v, true)));
+                for (array, optional) in required.chain(optional) {
                     for dep in array.as_array().into_iter().flatten() {
-                        push(dep.as_str().with_context(|| format!("{p}: a dependency is not a string: `{dep}`"))?)?;
+                        let text =
+                            dep.as_str().with_context(|| format!("{p}: a dependency is not a string: `{dep}`"))?;
+                        push(text, optional)?;
                     }
                 }
             }
             Table::Poetry => {
                 if let Some(deps) = meta.get("dependencies").and_then(Item::as_table_like) {
                     for (name, spec) in deps.iter().filter(|(n, _)| *n != "python") {
-                        let constraint = spec.as_str().unwrap_or("");
-                        let constraint = if constraint == "*" { "" } else { constraint };
-                        push(&format!("{name}{}", poetry_constraint(constraint)))?;
+                        for (text, optional) in
+                            poetry_requirements(name, spec).map_err(|e| anyhow::anyhow!("{p}: {e}"))?
+                        {
+                            push(&text, optional)?;
+                        }
                     }
                 }
             }
         }
         let requires_python = match table {
-            Table::Project => meta.get("requires-python").and_then(Item::as_str),
-            Table::Poetry => meta.get("dependencies").and_then(|d| d.get("python")).and_then(Item::as_str),
-        }
-        .map(str::to_string);
+            Table::Project => meta.get("requires-python").map(|i| (i, "requires-python")),
+            Table::Poetry => meta.get("dependencies").and_then(|d| d.get("python")).map(|i| (i, "python")),
+        };
+        let requires_python = match requires_python {
+            None => None,
+            Some((item, key)) => {
+                Some(read_requires_python(item, table).map_err(|e| anyhow::anyhow!("{p}: `{key}`: {e}"))?)
+            }
+        };
         Ok(Pyproject { name, version, dependencies, requires_python, table })
     }
 }
 
-/// Poetry's `^1.2` and `~1.2` are not PEP 440; for dependency matching they become ranges.
-fn poetry_constraint(c: &str) -> String {
+/// The interpreter constraint in PEP 440 form, validated (poetry's `^3.9` becomes `>=3.9,<4`).
+fn read_requires_python(item: &Item, table: Table) -> Result<String, String> {
+    let text = item.as_str().ok_or_else(|| format!("`{}` is not a string", item.to_string().trim()))?;
+    let spec = match table {
+        Table::Project => text.trim().to_string(),
+        Table::Poetry => poetry_constraint(text)?,
+    };
+    crate::requirement::specifier::parse_all(&spec).map_err(|e| format!("{e}; write it like `>=3.9,<4.0`"))?;
+    Ok(spec)
+}
+
+/// The requirements of one `[tool.poetry.dependencies]` entry, with whether each is optional:
+/// a string constraint, an inline table (`{ version = "^0.14", optional = true, extras = […],
+/// markers = "…" }`) or an array of such tables (one per environment). `path`, `git` and `url`
+/// tables carry no version and stay unconstrained.
+fn poetry_requirements(name: &str, spec: &Item) -> Result<Vec<(String, bool)>, String> {
+    let one = |table: &dyn toml_edit::TableLike| -> Result<(String, bool), String> {
+        let get_str = |key: &str| table.get(key).and_then(Item::as_str);
+        let constraint = poetry_constraint(get_str("version").unwrap_or("")).map_err(|e| format!("`{name}`: {e}"))?;
+        let extras: Vec<&str> =
+            table.get("extras").and_then(Item::as_array).into_iter().flatten().filter_map(|v| v.as_str()).collect();
+        let extras = if extras.is_empty() { String::new() } else { format!("[{}]", extras.join(",")) };
+        let marker = get_str("markers").map(|m| format!("; {m}")).unwrap_or_default();
+        let optional = table.get("optional").and_then(Item::as_bool).unwrap_or(false);
+        Ok((format!("{name}{extras}{constraint}{marker}"), optional))
+    };
+    if let Some(text) = spec.as_str() {
+        let constraint = poetry_constraint(text).map_err(|e| format!("`{name}`: {e}"))?;
+        return Ok(vec![(format!("{name}{constraint}"), false)]);
+    }
+    if let Some(table) = spec.as_table_like() {
+        return Ok(vec![one(table)?]);
+    }
+    if let Some(array) = spec.as_array() {
+        return array
+            .iter()
+            .map(|v| v.as_inline_table().ok_or_else(|| format!("`{name}`: expected tables in the array, found `{v}`")))
+            .map(|t| t.and_then(|t| one(t)))
+            .collect();
+    }
+    if let Some(array) = spec.as_array_of_tables() {
+        return array.iter().map(|t| one(t)).collect();
+    }
+    Err(format!("`{name}` is neither a version constraint nor a table: `{}`", spec.to_string().trim()))
+}
+
+/// Poetry's constraint syntax in PEP 440: `^1.2` → `>=1.2,<2`, `~1.2` → `>=1.2,<1.3`, `1.2` →
+/// `==1.2`, `*` → no constraint; clauses separated by commas or spaces (`>= 1.2 < 1.5`).
+/// Alternatives (`^1 || ^2`) have no PEP 440 form and are an error.
+fn poetry_constraint(c: &str) -> Result<String, String> {
     let c = c.trim();
-    if let Some(v) = c.strip_prefix('^').and_then(|v| v.parse::<Version>().ok()) {
+    if c.contains('|') {
+        return Err(format!("`{c}`: alternatives (`||`) cannot be written as PEP 440 specifiers; use one range"));
+    }
+    let mut clauses = Vec::new();
+    let mut operator: Option<&str> = None;
+    for token in c.split([',', ' ']).filter(|t| !t.is_empty()) {
+        if token.chars().all(|ch| "<>=!~^".contains(ch)) {
+            operator = Some(token);
+            continue;
+        }
+        let clause = format!("{}{token}", operator.take().unwrap_or(""));
+        if let Some(pep440) = poetry_clause(&clause)? {
+            clauses.push(pep440);
+        }
+    }
+    if let Some(op) = operator {
+        return Err(format!("`{c}` ends with `{op}` and no version after it"));
+    }
+    Ok(clauses.join(","))
+}
+
+fn poetry_clause(clause: &str) -> Result<Option<String>, String> {
+    let version = |v: &str| v.parse::<Version>().map_err(|e| format!("`{clause}`: {e}"));
+    if clause == "*" {
+        return Ok(None);
+    }
+    if let Some(v) = clause.strip_prefix('^') {
+        // The first non-zero part may not change; a shorter version fixes fewer parts.
+        let v = version(v)?;
         let r = v.release();
-        let upper = match r.iter().position(|&n| n != 0) {
-            Some(0) | None => format!("{}", r[0] + 1),
-            Some(1) => format!("0.{}", r[1] + 1),
-            Some(_) => format!("0.0.{}", r.get(2).copied().unwrap_or(0) + 1),
+        let upper = if r[0] != 0 || r.len() == 1 {
+            format!("{}", r[0] + 1)
+        } else if r[1] != 0 || r.len() == 2 {
+            format!("0.{}", r[1] + 1)
+        } else {
+            format!("0.0.{}", r[2] + 1)
         };
-        return format!(">={v},<{upper}");
+        return Ok(Some(format!(">={v},<{upper}")));
     }
-    if let Some(v) = c.strip_prefix('~').filter(|v| !v.starts_with('=')).and_then(|v| v.parse::<Version>().ok()) {
-        return format!(">={v},<{}", v.next_minor());
+    if let Some(v) = clause.strip_prefix('~').filter(|v| !v.starts_with('=')) {
+        let v = version(v)?;
+        let upper = if v.release().len() == 1 { format!("{}", v.release()[0] + 1) } else { v.next_minor().to_string() };
+        return Ok(Some(format!(">={v},<{upper}")));
     }
-    if c.chars().next().is_some_and(|ch| ch.is_ascii_digit()) {
-        return format!("=={c}");
+    if clause.starts_with(|ch: char| ch.is_ascii_digit()) {
+        return Ok(Some(format!("=={clause}")));
     }
-    c.to_string()
+    if let Some(v) = clause.strip_prefix('=').filter(|v| !v.starts_with('=')) {
+        return Ok(Some(format!("=={v}")));
+    }
+    Ok(Some(clause.to_string()))
 }
 
 fn read_version(path: &Path, root: &toml_edit::Table, table: Table) -> Result<Version> {
@@ -295,6 +387,82 @@ build-backend = "poetry.core.masonry.api"
         let deps: Vec<_> = p.dependencies.iter().map(|d| d.to_string()).collect();
         assert_eq!(deps, ["llama-index-core>=0.14.0,<0.15", "requests"]);
         assert_eq!(p.requires_python.as_deref(), Some(">=3.9,<4.0"));
+    }
+
+    #[test]
+    fn poetry_tables_and_constraints_are_read_as_constrained() {
+        let p = parse(
+            r#"
+[tool.poetry]
+name = "llama-index-readers-legacy"
+version = "0.3.0"
+[tool.poetry.dependencies]
+python = "^3.9"
+llama-index-core = {version = "^0.14", extras = ["a", "b"]}
+llama-index-llms-openai = { version = "~0.5.1", optional = true }
+two = [{ version = ">=1.0 <2.0", markers = "python_version < '3.10'" }, { version = ">= 2.0, < 3" }]
+local = { path = "../local", develop = true }
+caret-zero = "^0.0.3"
+exact = "1.2.3"
+"#,
+        )
+        .unwrap();
+        let deps: Vec<String> = p.dependencies.iter().map(|d| format!("{d} optional={}", d.optional)).collect();
+        expect![[r#"
+            llama-index-core[a,b]>=0.14,<0.15 optional=false
+            llama-index-llms-openai>=0.5.1,<0.6.0 optional=true
+            two>=1.0,<2.0; python_version < '3.10' optional=false
+            two>=2.0,<3 optional=false
+            local optional=false
+            caret-zero>=0.0.3,<0.0.4 optional=false
+            exact==1.2.3 optional=false"#]]
+        .assert_eq(&deps.join("\n"));
+        assert_eq!(p.requires_python.as_deref(), Some(">=3.9,<4"));
+        let core = &p.dependencies[0];
+        assert!(!core.allows(&"0.15.0".parse().unwrap()).unwrap(), "an inline table's version constrains");
+    }
+
+    #[test]
+    fn optional_dependencies_are_marked() {
+        let p = parse(
+            "[project]\nname = \"core\"\nversion = \"1.0\"\ndependencies = [\"a>=1\"]\n\
+             [project.optional-dependencies]\nall = [\"b>=2\"]\n",
+        )
+        .unwrap();
+        let optional: Vec<(String, bool)> = p.dependencies.iter().map(|d| (d.to_string(), d.optional)).collect();
+        assert_eq!(optional, [("a>=1".to_string(), false), ("b>=2".to_string(), true)]);
+    }
+
+    #[test]
+    fn bad_dependencies_and_requires_python_name_the_file() {
+        let project = |extra: &str| parse(&format!("[project]\nname = \"x\"\nversion = \"1.0\"\n{extra}\n"));
+        let poetry = |extra: &str| {
+            parse(&format!("[tool.poetry]\nname = \"x\"\nversion = \"1.0\"\n[tool.poetry.dependencies]\n{extra}\n"))
+        };
+        let check = |r: Result<Pyproject>, want: expect_test::Expect| want.assert_eq(&r.unwrap_err().to_string());
+        check(
+            project("requires-python = \">=3.9,<\""),
+            expect!["pkg/pyproject.toml: `requires-python`: `<` is not a version specifier: expected one version after `<`; separate specifiers with commas (`>=1.0,<2.0`); write it like `>=3.9,<4.0`"],
+        );
+        check(
+            project("requires-python = \"3.9\""),
+            expect!["pkg/pyproject.toml: `requires-python`: `3.9` is not a version specifier: it must start with one of `==`, `!=`, `<=`, `>=`, `<`, `>`, `~=` or `===`; write it like `>=3.9,<4.0`"],
+        );
+        check(
+            project("dependencies = [\"pkg >=1.0 <2.0\"]"),
+            expect!["pkg/pyproject.toml: `pkg >=1.0 <2.0`: `>=1.0 <2.0` is not a version specifier: expected one version after `>=`; separate specifiers with commas (`>=1.0,<2.0`)"],
+        );
+        check(
+            project("dependencies = [\"pkg;\"]"),
+            expect![
+                "pkg/pyproject.toml: `pkg;` has an empty environment marker after `;`; remove the `;` or add a marker"
+            ],
+        );
+        check(
+            poetry("a = \"^1 || ^2\""),
+            expect!["pkg/pyproject.toml: `a`: `^1 || ^2`: alternatives (`||`) cannot be written as PEP 440 specifiers; use one range"],
+        );
+        check(poetry("python = \"^3.x\""), expect!["pkg/pyproject.toml: `python`: `^3.x`: `3.x` is not a PEP 440 version (expected something like `1.2.3`, `1.0rc1` or `2.0.post1`)"]);
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::fmt;
 
 use crate::version::Version;
 
+pub mod specifier;
+
 /// A distribution name, compared in its PEP 503 normal form (`Foo_Bar.baz` is `foo-bar-baz`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PackageName(String);
@@ -47,34 +49,63 @@ pub struct Requirement {
     pub specifiers: String,
     /// The environment marker after `;`, trimmed, or empty.
     pub marker: String,
+    /// Declared for an extra (`[project.optional-dependencies]`, poetry's `optional = true`):
+    /// such an edge never orders publishing nor closes a dependency cycle.
+    pub optional: bool,
 }
 
 impl Requirement {
+    /// Parses one PEP 508 line strictly: a bad name, extras, specifier or an empty marker is an
+    /// error (the caller adds the file), never a requirement that silently allows anything.
     pub fn parse(text: &str) -> Result<Requirement, String> {
         let text = text.trim();
         let name_end =
             text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(text.len());
         let raw_name = &text[..name_end];
-        if raw_name.is_empty() {
-            return Err(format!("`{text}` is not a dependency: it does not start with a package name"));
+        if !is_valid_name(raw_name) {
+            return Err(format!(
+                "`{text}` is not a dependency: it must start with a package name (letters, digits, `-`, `_`, `.`, \
+                 beginning and ending with a letter or digit)"
+            ));
         }
         let mut rest = text[name_end..].trim_start();
         let mut extras = String::new();
         if rest.starts_with('[') {
             let close = rest.find(']').ok_or_else(|| format!("`{text}` has an unclosed `[` in its extras"))?;
             extras = rest[..=close].to_string();
+            let inner = extras[1..extras.len() - 1].trim();
+            if let Some(bad) = inner.split(',').map(str::trim).find(|n| !inner.is_empty() && !is_valid_name(n)) {
+                return Err(format!("`{text}`: `{bad}` is not the name of an extra"));
+            }
             rest = rest[close + 1..].trim_start();
         }
         let (specifiers, marker) = match rest.split_once(';') {
-            Some((s, m)) => (s.trim(), m.trim()),
-            None => (rest.trim(), ""),
+            Some((s, m)) => (s.trim(), Some(m.trim())),
+            None => (rest.trim(), None),
         };
+        if marker == Some("") {
+            return Err(format!("`{text}` has an empty environment marker after `;`; remove the `;` or add a marker"));
+        }
+        if let Some(url) = specifiers.strip_prefix('@') {
+            if url.trim().is_empty() {
+                return Err(format!("`{text}` has no URL after `@`"));
+            }
+        } else if !specifiers.is_empty() {
+            if !specifiers.starts_with(['<', '>', '=', '!', '~', '(']) {
+                return Err(format!(
+                    "`{text}`: expected version specifiers (`>=1.0`), `@ URL` or `; marker` after `{raw_name}{extras}`, \
+                     found `{specifiers}`"
+                ));
+            }
+            specifier::parse_all(specifiers).map_err(|e| format!("`{text}`: {e}"))?;
+        }
         Ok(Requirement {
             raw_name: raw_name.to_string(),
             name: PackageName::new(raw_name),
             extras,
             specifiers: specifiers.to_string(),
-            marker: marker.to_string(),
+            marker: marker.unwrap_or("").to_string(),
+            optional: false,
         })
     }
 
@@ -83,19 +114,22 @@ impl Requirement {
         Requirement { specifiers: specifiers.to_string(), ..self.clone() }
     }
 
-    /// Whether `version` satisfies the specifiers (a url requirement never does).
+    /// Whether `version` satisfies the specifiers (a url requirement never does). An error when
+    /// the specifiers are malformed, which only [`Requirement::with_specifiers`] can make.
     pub fn allows(&self, version: &Version) -> Result<bool, String> {
         if self.specifiers.starts_with('@') {
             return Ok(false);
         }
-        let spec = self.specifiers.trim_start_matches('(').trim_end_matches(')');
-        for one in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if !specifier_allows(one, version)? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        Ok(specifier::parse_all(&self.specifiers)?.iter().all(|s| s.contains(version)))
     }
+}
+
+/// PEP 508's name: ASCII letters, digits, `-`, `_` and `.`, beginning and ending with a letter or digit.
+fn is_valid_name(name: &str) -> bool {
+    let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    ends_ok(name.chars().next())
+        && ends_ok(name.chars().last())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 impl fmt::Display for Requirement {
@@ -111,44 +145,6 @@ impl fmt::Display for Requirement {
         }
         Ok(())
     }
-}
-
-fn specifier_allows(spec: &str, v: &Version) -> Result<bool, String> {
-    let op_len = spec.find(|c: char| !matches!(c, '<' | '>' | '=' | '!' | '~')).unwrap_or(spec.len());
-    let (op, operand) = (&spec[..op_len], spec[op_len..].trim());
-    let bad = || format!("`{spec}` is not a version specifier");
-    if op == "===" {
-        return Ok(v.to_string() == operand);
-    }
-    if let Some(prefix) = operand.strip_suffix(".*") {
-        let want: Version = prefix.parse().map_err(|_| bad())?;
-        let matches = v.epoch() == want.epoch()
-            && (0..want.release().len()).all(|i| v.release().get(i).copied().unwrap_or(0) == want.release()[i]);
-        return match op {
-            "==" => Ok(matches),
-            "!=" => Ok(!matches),
-            _ => Err(bad()),
-        };
-    }
-    let want: Version = operand.parse().map_err(|_| bad())?;
-    let v = &v.public();
-    Ok(match op {
-        "==" => *v == want,
-        "!=" => *v != want,
-        ">=" => *v >= want,
-        "<=" => *v <= want,
-        ">" => *v > want,
-        "<" => *v < want,
-        "~=" => {
-            let n = want.release().len();
-            if n < 2 {
-                return Err(format!("`{spec}` needs at least two release numbers after `~=`"));
-            }
-            let prefix_ok = (0..n - 1).all(|i| v.release().get(i).copied().unwrap_or(0) == want.release()[i]);
-            *v >= want && prefix_ok && v.epoch() == want.epoch()
-        }
-        _ => return Err(bad()),
-    })
 }
 
 #[cfg(test)]
@@ -193,9 +189,29 @@ mod tests {
                 "{text}"
             );
         }
-        assert!(Requirement::parse("").is_err());
-        assert!(Requirement::parse(">=1").is_err());
-        assert!(Requirement::parse("x[a").is_err());
+    }
+
+    #[test]
+    fn parses_strictly() {
+        let check = |text: &str, want: expect_test::Expect| want.assert_eq(&Requirement::parse(text).unwrap_err());
+        check("pkg >= 1.0 garbage", expect_test::expect!["`pkg >= 1.0 garbage`: `>= 1.0 garbage` is not a version specifier: expected one version after `>=`; separate specifiers with commas (`>=1.0,<2.0`)"]);
+        check("pkg >=1.0 <2.0", expect_test::expect!["`pkg >=1.0 <2.0`: `>=1.0 <2.0` is not a version specifier: expected one version after `>=`; separate specifiers with commas (`>=1.0,<2.0`)"]);
+        check(
+            "pkg;",
+            expect_test::expect!["`pkg;` has an empty environment marker after `;`; remove the `;` or add a marker"],
+        );
+        check("-bad", expect_test::expect!["`-bad` is not a dependency: it must start with a package name (letters, digits, `-`, `_`, `.`, beginning and ending with a letter or digit)"]);
+        check("pkg garbage", expect_test::expect!["`pkg garbage`: expected version specifiers (`>=1.0`), `@ URL` or `; marker` after `pkg`, found `garbage`"]);
+        check("pkg==1.0rc1.*", expect_test::expect!["`pkg==1.0rc1.*`: `==1.0rc1.*`: a `.*` wildcard must follow release numbers only (like `==1.0.*`), not a pre-, post-, dev or local part"]);
+        check("pkg>=1,,<2", expect_test::expect!["`pkg>=1,,<2`: `>=1,,<2` has an empty specifier between commas"]);
+        check("pkg[a,-b]", expect_test::expect!["`pkg[a,-b]`: `-b` is not the name of an extra"]);
+        check("pkg @ ", expect_test::expect!["`pkg @` has no URL after `@`"]);
+        for bad in ["", ">=1", "x[a", "bad-", "x (>=1", "x~=1"] {
+            assert!(Requirement::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        for good in ["x (>=1.0,<2)", "x[]", "x ; python_version<'3.10'", "x===anything", "A.b_c-D>=1"] {
+            assert!(Requirement::parse(good).is_ok(), "{good:?} refused");
+        }
     }
 
     #[test]
@@ -222,11 +238,23 @@ mod tests {
             ("!=1.0", "1.0.0", false),
             ("", "9", true),
             ("==1.0", "1.0+local", true),
+            // The review's cases, each wrong before PEP 440's exclusive and local rules.
+            ("<0.15.0", "0.15.0rc1", false),
+            (">=0.14.12,<0.15.0", "0.15.0.dev0", false),
+            ("<1.0", "1.0.dev0", false),
+            (">1.0", "1.0.post1", false),
+            (">1.0.post1", "1.0.post2", true),
+            ("<1.0rc2", "1.0rc1", true),
+            ("==1.0+abc", "1.0+abc", true),
+            ("!=1.0+abc", "1.0+abc", false),
+            ("!=1.0+abc", "1.0+xyz", true),
+            ("==1.1.*", "1", false),
         ];
         for (spec, version, want) in cases {
             let r = Requirement::parse(&format!("x{spec}")).unwrap();
             assert_eq!(r.allows(&version.parse().unwrap()).unwrap(), want, "{spec} {version}");
         }
-        assert!(Requirement::parse("x>>1").unwrap().allows(&"1".parse().unwrap()).is_err());
+        let malformed = Requirement::parse("x").unwrap().with_specifiers(">>1");
+        assert!(malformed.allows(&"1".parse().unwrap()).is_err());
     }
 }

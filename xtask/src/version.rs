@@ -3,8 +3,10 @@
 //! Bump rules (documented in the README):
 //! - The release is read as `major.minor.patch`, missing parts being 0.
 //! - A pre-release or dev release is finished by the bump it precedes:
-//!   `1.0.0rc1` patch → `1.0.0`, `1.1.0b2` minor → `1.1.0`, `2.0.0.dev3` major → `2.0.0`.
+//!   `1.0.0rc1` patch → `1.0.0`, `1.1.0b2` minor → `1.1.0`, `2.0.0.dev3` major → `2.0.0`,
+//!   when the finished version is higher (`1.0.0.1rc1` patch → `1.0.1`, not `1.0.0`).
 //!   Otherwise the part is incremented and the lower ones reset: `1.2.3` minor → `1.3.0`.
+//! - The new version is always higher than the old one; anything else is an error.
 //! - Post releases come after their release: `1.2.3.post1` patch → `1.2.4`.
 //! - The epoch is kept; components past the third are dropped (`1.2.3.4` patch → `1.2.4`).
 //! - A local version (`1.0+abc`) cannot be uploaded to an index and is refused.
@@ -216,6 +218,23 @@ impl Version {
         !self.local.is_empty()
     }
 
+    pub fn is_postrelease(&self) -> bool {
+        self.post.is_some()
+    }
+
+    /// The epoch and release only (`1!2.0rc1.post3+abc` → `1!2.0`): what PEP 440's
+    /// exclusive comparisons ask to be "of the specified version".
+    pub fn base(&self) -> Version {
+        Version {
+            epoch: self.epoch,
+            release: self.release.clone(),
+            pre: None,
+            post: None,
+            dev: None,
+            local: Vec::new(),
+        }
+    }
+
     /// The version after this one for `bump`, by the rules in the module docs.
     pub fn bump(&self, bump: Bump) -> Result<Version, String> {
         if self.is_local() {
@@ -224,16 +243,33 @@ impl Version {
             ));
         }
         let (major, minor, patch) = (self.part(0), self.part(1), self.part(2));
-        let unfinished = self.is_prerelease() && self.post.is_none();
-        let release = match bump {
-            Bump::Patch if unfinished => vec![major, minor, patch],
-            Bump::Minor if unfinished && patch == 0 => vec![major, minor, 0],
-            Bump::Major if unfinished && minor == 0 && patch == 0 => vec![major, 0, 0],
+        let release = |release: Vec<u64>| Version {
+            epoch: self.epoch,
+            release,
+            pre: None,
+            post: None,
+            dev: None,
+            local: Vec::new(),
+        };
+        let finished = release(match bump {
+            Bump::Patch => vec![major, minor, patch],
+            Bump::Minor => vec![major, minor, 0],
+            Bump::Major => vec![major, 0, 0],
+        });
+        let incremented = release(match bump {
             Bump::Patch => vec![major, minor, patch + 1],
             Bump::Minor => vec![major, minor + 1, 0],
             Bump::Major => vec![major + 1, 0, 0],
-        };
-        Ok(Version { epoch: self.epoch, release, pre: None, post: None, dev: None, local: Vec::new() })
+        });
+        // Finishing a pre-release is only a step forward when nothing past the bumped part
+        // is set: `1.0.0.1rc1` is after `1.0.0`, so its patch bump is `1.0.1`.
+        let new = if self.is_prerelease() && finished > *self { finished } else { incremented };
+        if new <= *self {
+            return Err(format!(
+                "the {bump} bump of `{self}` gives `{new}`, which is not higher; set the version by hand"
+            ));
+        }
+        Ok(new)
     }
 
     /// The first version of the next minor series: the exclusive upper bound of `>=self,<…`.
@@ -431,11 +467,38 @@ mod tests {
             ("1.2.3.post1", Bump::Patch, "1.2.4"),
             ("2!1.2.3", Bump::Patch, "2!1.2.4"),
             ("1.2.3.4", Bump::Patch, "1.2.4"),
+            // Finishing would go backwards here: these went to `1.0.0` and `1.1.0` before.
+            ("1.0.0.1rc1", Bump::Patch, "1.0.1"),
+            ("1.1.0.0.1.dev0", Bump::Minor, "1.2.0"),
+            ("1.0rc1.post1", Bump::Patch, "1.0.0"),
         ];
         for (from, bump, want) in cases {
             assert_eq!(v(from).bump(bump).unwrap().to_string(), want, "{from} {bump}");
         }
         assert!(v("1.0+local").bump(Bump::Patch).is_err());
+    }
+
+    #[test]
+    fn a_bump_never_goes_backwards() {
+        // Every combination of release length, pre, post and dev over small numbers.
+        let mut checked = 0;
+        for release in
+            ["0", "1", "0.0", "1.0", "0.1", "1.2", "1.0.0", "1.2.3", "0.0.1", "1.0.0.1", "1.2.3.4.5", "2!1.0"]
+        {
+            for pre in ["", "a1", "b0", "rc2"] {
+                for post in ["", ".post1"] {
+                    for dev in ["", ".dev0"] {
+                        let old = v(&format!("{release}{pre}{post}{dev}"));
+                        for bump in [Bump::Patch, Bump::Minor, Bump::Major] {
+                            let new = old.bump(bump).unwrap();
+                            assert!(new > old, "{old} {bump} gave {new}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 12 * 4 * 2 * 2 * 3);
         assert_eq!(v("0.14.13").next_minor().to_string(), "0.15.0");
     }
 }

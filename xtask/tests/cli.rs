@@ -281,3 +281,64 @@ fn colors_only_when_wanted() {
     let out = s.xtask(&["--color", "sometimes", "pkg", "info", "--all"]).fails_with(2);
     assert!(out.stderr.contains("`sometimes` is not a color choice"), "{}", out.stderr);
 }
+
+#[test]
+fn malformed_metadata_is_an_error_naming_the_file() {
+    let s = Sample::new(20, 0);
+    let path = "llama-index-cli/pyproject.toml";
+    let original = s.read(path);
+    // Each of these was read as "any version" (or ignored) before.
+    let cases = [
+        (
+            "\"llama-index-core >= 0.14 garbage\"",
+            "`llama-index-core >= 0.14 garbage`: `>= 0.14 garbage` is not a version specifier",
+        ),
+        ("\"llama-index-core >=0.14 <0.15\"", "`>=0.14 <0.15` is not a version specifier"),
+        ("\"llama-index-core;\"", "has an empty environment marker"),
+        ("\"-bad\"", "`-bad` is not a dependency"),
+        ("\"llama-index-core==0.14rc1.*\"", "a `.*` wildcard must follow release numbers only"),
+    ];
+    for (dep, want) in cases {
+        s.write(path, &original.replace("dependencies = [", &format!("dependencies = [{dep}, ")));
+        let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
+        assert!(out.stderr.contains(&format!("{path}: ")) && out.stderr.contains(want), "{dep}: {}", out.stderr);
+    }
+    // An invalid requires-python stops `test` before anything runs, naming the file.
+    let bad_python = original.replace("requires-python = \">=3.9,<4.0\"", "requires-python = \">=3.9,<\"");
+    assert_ne!(bad_python, original, "the sample sets requires-python");
+    s.write(path, &bad_python);
+    let out = s.xtask(&["test", "llama-index-cli"]).fails_with(1);
+    assert!(
+        out.stderr.contains(&format!("{path}: `requires-python`: `<` is not a version specifier")),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A directory that discovery cannot list is an error, not packages that silently disappear.
+#[test]
+fn an_unlistable_directory_is_an_error() {
+    let s = Sample::new(20, 0);
+    let llms = s.root().join("llama-index-integrations/llms");
+    assert!(llms.is_dir());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&llms, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Root reads any directory: run as `nobody` then, which the sample's 0755 tree lets in.
+    let is_root = std::process::Command::new("id").arg("-u").output().unwrap().stdout.starts_with(b"0\n");
+    let mut cmd = if is_root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(support::xtask_bin());
+        c
+    } else {
+        std::process::Command::new(support::xtask_bin())
+    };
+    let out = cmd.arg("--root").arg(s.root()).args(["pkg", "info", "--all"]).env("NO_COLOR", "1").output().unwrap();
+    std::fs::set_permissions(&llms, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = support::Run::from(out).fails_with(1);
+    assert!(
+        out.stderr
+            .contains("cannot list `llama-index-integrations/llms` while looking for packages: Permission denied"),
+        "{}",
+        out.stderr
+    );
+}

@@ -94,8 +94,11 @@ pub fn plan(
                 // A package may name the same dependency twice (with markers); each must hold.
                 for requirement in p.dependencies.iter().filter(|r| r.name == dep.name) {
                     let is_selected = selected.contains(&d);
-                    let exact =
-                        (is_selected && requirement.allows(&dep.version).unwrap_or(false)).then(|| dep.version.clone());
+                    // Checked here once, so that `satisfied_by` never meets a malformed one.
+                    let allows = requirement.allows(&dep.version).map_err(|e| {
+                        anyhow::anyhow!("{}: malformed requirement `{requirement}`: {e}", p.pyproject_display())
+                    })?;
+                    let exact = (is_selected && allows).then(|| dep.version.clone());
                     let need = Need { dep: d, requirement: requirement.clone(), selected: is_selected, exact };
                     if !is_selected && !need.satisfied_by(remote.get(&d).and_then(|r| r.as_ref())) {
                         blocked.push(format!(
@@ -212,6 +215,17 @@ mod tests {
             pack on_index=0 needs=[vs>=9 any] blocked=None
             lonely on_index=0 needs=[other>=2 any] blocked=Some("needs `other>=2`, which is neither on the index nor selected; publish `other` too (add `dir/other`)")"#]]
         .assert_eq(&shown.join("\n"));
+    }
+
+    #[test]
+    fn a_malformed_requirement_is_named_not_reported_missing() {
+        let mut packages = vec![pkg("core", "0.2.0", &[]), pkg("emb", "0.1.1", &["core"])];
+        packages[1].dependencies[0] = packages[1].dependencies[0].with_specifiers(">=0.2 garbage");
+        let graph = Graph::new(&packages);
+        let selected: BTreeSet<usize> = [1].into_iter().collect();
+        let remote = [(0, project("core", &["0.2.0"])), (1, None)].into_iter().collect();
+        let err = plan(&packages, &graph, &selected, &remote).unwrap_err().to_string();
+        expect_test::expect!["dir/emb/pyproject.toml: malformed requirement `core>=0.2 garbage`: `>=0.2 garbage` is not a version specifier: expected one version after `>=`; separate specifiers with commas (`>=1.0,<2.0`)"].assert_eq(&err);
     }
 
     #[test]
