@@ -59,7 +59,7 @@ impl Manifest {
         let intact = manifest
             .files
             .iter()
-            .all(|f| std::fs::read(dir.join(&f.filename)).is_ok_and(|b| sha256::hex(&b) == f.sha256));
+            .all(|f| sha256::file(&dir.join(&f.filename)).is_ok_and(|(digest, _)| digest == f.sha256));
         intact.then_some(manifest)
     }
 
@@ -72,9 +72,8 @@ impl Manifest {
             if !(filename.ends_with(".whl") || filename.ends_with(".tar.gz") || filename.ends_with(".zip")) {
                 continue;
             }
-            let bytes =
-                std::fs::read(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
-            files.push(BuiltFile { filename, sha256: sha256::hex(&bytes), size: bytes.len() as u64 });
+            let (sha256, size) = sha256::file(&entry.path())?;
+            files.push(BuiltFile { filename, sha256, size });
         }
         if files.is_empty() {
             bail!("the build wrote no distribution into {}", dir.display());
@@ -99,15 +98,19 @@ pub fn source_digest(dir: &Path) -> Result<String> {
     let mut files: Vec<PathBuf> = Vec::new();
     walk(dir, dir, &mut files)?;
     files.sort();
-    let mut all = Vec::new();
+    let mut digest = sha256::Hasher::default();
     for rel in &files {
-        let bytes = std::fs::read(dir.join(rel)).with_context(|| format!("cannot read {}", dir.join(rel).display()))?;
-        all.extend_from_slice(rel.to_string_lossy().as_bytes());
-        all.push(0);
-        all.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        all.extend_from_slice(&bytes);
+        let path = dir.join(rel);
+        let len = std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?.len();
+        digest.update(rel.to_string_lossy().as_bytes());
+        digest.update(&[0]);
+        digest.update(&len.to_le_bytes());
+        let read = digest.update_file(&path)?;
+        if read != len {
+            anyhow::bail!("{} changed while it was being hashed; rerun", path.display());
+        }
     }
-    Ok(sha256::hex(&all))
+    Ok(digest.hex())
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
