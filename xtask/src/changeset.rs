@@ -95,66 +95,12 @@ fn write_synced(path: &std::path::Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// A unified diff with three lines of context.
+/// A unified diff with three lines of context, by `similar`. A change of the final newline
+/// alone shows, marked `\ No newline at end of file` as `diff -u` does.
 pub fn unified_diff(name: &str, old: &str, new: &str) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    // Trim the common ends, then run an LCS over the (small) middle.
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..].iter().rev().zip(b[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
-    let (am, bm) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
-    let mut lcs = vec![vec![0u32; bm.len() + 1]; am.len() + 1];
-    for i in (0..am.len()).rev() {
-        for j in (0..bm.len()).rev() {
-            lcs[i][j] = if am[i] == bm[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    // Ops over the whole files: (' ' | '-' | '+', line index in a, line index in b).
-    let mut ops: Vec<(char, usize, usize)> = (0..prefix).map(|i| (' ', i, i)).collect();
-    let (mut i, mut j) = (0, 0);
-    while i < am.len() || j < bm.len() {
-        if i < am.len() && j < bm.len() && am[i] == bm[j] {
-            ops.push((' ', prefix + i, prefix + j));
-            i += 1;
-            j += 1;
-        } else if i < am.len() && (j == bm.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            ops.push(('-', prefix + i, prefix + j));
-            i += 1;
-        } else {
-            ops.push(('+', prefix + i, prefix + j));
-            j += 1;
-        }
-    }
-    for k in 0..suffix {
-        ops.push((' ', a.len() - suffix + k, b.len() - suffix + k));
-    }
-    let mut out = format!("--- a/{name}\n+++ b/{name}\n");
-    let changed: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| o.0 != ' ').map(|(k, _)| k).collect();
-    let mut k = 0;
-    while k < changed.len() {
-        let start = changed[k].saturating_sub(3);
-        let mut end = changed[k];
-        while k < changed.len() && changed[k] <= end + 7 {
-            end = changed[k];
-            k += 1;
-        }
-        let end = (end + 4).min(ops.len());
-        let hunk = &ops[start..end];
-        let a_start = hunk.iter().find(|o| o.0 != '+').map_or(hunk[0].1, |o| o.1);
-        let b_start = hunk.iter().find(|o| o.0 != '-').map_or(hunk[0].2, |o| o.2);
-        let a_len = hunk.iter().filter(|o| o.0 != '+').count();
-        let b_len = hunk.iter().filter(|o| o.0 != '-').count();
-        out += &format!(
-            "@@ -{},{a_len} +{},{b_len} @@\n",
-            a_start + usize::from(a_len > 0),
-            b_start + usize::from(b_len > 0)
-        );
-        for &(op, ai, bi) in hunk {
-            let line = if op == '+' { b[bi] } else { a[ai] };
-            out += &format!("{op}{line}\n");
-        }
-    }
-    out
+    let diff = similar::TextDiff::from_lines(old, new);
+    let body = diff.unified_diff().context_radius(3).missing_newline_hint(true).to_string();
+    format!("--- a/{name}\n+++ b/{name}\n{body}")
 }
 
 #[cfg(test)]
@@ -186,6 +132,31 @@ mod tests {
         "#]]
         .assert_eq(&unified_diff("x.toml", old, new));
         assert_eq!(unified_diff("x", "same\n", "same\n"), "--- a/x\n+++ b/x\n");
+    }
+
+    #[test]
+    fn a_change_of_the_final_newline_shows() {
+        // Both showed an empty diff before: `lines()` drops the final newline.
+        expect_test::expect![[r#"
+            --- a/x.toml
+            +++ b/x.toml
+            @@ -1,2 +1,2 @@
+             a
+            -b
+            \ No newline at end of file
+            +b
+        "#]]
+        .assert_eq(&unified_diff("x.toml", "a\nb", "a\nb\n"));
+        expect_test::expect![[r#"
+            --- a/x.toml
+            +++ b/x.toml
+            @@ -1,2 +1,2 @@
+             a
+            -b
+            +b
+            \ No newline at end of file
+        "#]]
+        .assert_eq(&unified_diff("x.toml", "a\nb\n", "a\nb"));
     }
 
     #[test]

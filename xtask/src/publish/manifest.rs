@@ -95,9 +95,7 @@ fn skipped(name: &str) -> bool {
 /// root would otherwise cover the whole monorepo). It decides whether a previous build is
 /// still the build of these sources.
 pub fn source_digest(dir: &Path) -> Result<String> {
-    let mut files: Vec<PathBuf> = Vec::new();
-    walk(dir, dir, &mut files)?;
-    files.sort();
+    let files = source_files(dir)?;
     let mut digest = sha256::Hasher::default();
     for rel in &files {
         let path = dir.join(rel);
@@ -113,21 +111,24 @@ pub fn source_digest(dir: &Path) -> Result<String> {
     Ok(digest.hex())
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let entry = entry?;
-        let path = entry.path();
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            if skipped(&entry.file_name().to_string_lossy()) || path.join("pyproject.toml").is_file() {
-                continue;
-            }
-            walk(root, &path, out)?;
-        } else if kind.is_file() {
-            out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+/// The source files below `dir`, relative to it and sorted; walkdir opens every directory
+/// anyway, which is what this walk needs.
+fn source_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let walk = walkdir::WalkDir::new(dir).into_iter().filter_entry(|e| {
+        let nested = e.file_type().is_dir()
+            && e.depth() > 0
+            && (skipped(&e.file_name().to_string_lossy()) || e.path().join("pyproject.toml").is_file());
+        !nested
+    });
+    let mut files = Vec::new();
+    for entry in walk {
+        let entry = entry.with_context(|| format!("cannot list the sources of {}", dir.display()))?;
+        if entry.file_type().is_file() {
+            files.push(entry.path().strip_prefix(dir).unwrap_or(entry.path()).to_path_buf());
         }
     }
-    Ok(())
+    files.sort();
+    Ok(files)
 }
 
 #[cfg(test)]
