@@ -25,11 +25,47 @@ pub fn find(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
-/// Like [`find`], but a missing program is an error that says how to get it.
+/// Like [`find`], but a missing program, or one older than the xtask needs, is an error that
+/// says how to get it, before anything runs.
 pub fn require(name: &str, purpose: &str) -> Result<PathBuf> {
-    find(name).with_context(|| {
+    let path = find(name).with_context(|| {
         format!("`{name}` is required {purpose}; run `scripts/bootstrap.sh` to install the pinned tools, or put `{name}` on PATH")
-    })
+    })?;
+    if let Some(&(_, minimum, why)) = MINIMUM_VERSIONS.iter().find(|(tool, _, _)| *tool == name) {
+        let output = std::process::Command::new(&path)
+            .arg("--version")
+            .output()
+            .with_context(|| format!("cannot run `{} --version`", path.display()))?;
+        check_version(name, &path, &String::from_utf8_lossy(&output.stdout), minimum, why)?;
+    }
+    Ok(path)
+}
+
+/// The oldest versions of the tools whose features the xtask uses, and the feature.
+const MINIMUM_VERSIONS: &[(&str, &str, &str)] =
+    &[("uv", "0.4.16", "`uv build` and `uv publish`"), ("gh", "2.0.0", "`gh release` and `gh pr` with `--json`")];
+
+/// `output` is what `path --version` printed (`uv 0.9.30 (…)`, `gh version 2.83.2 (…)`).
+fn check_version(name: &str, path: &std::path::Path, output: &str, minimum: &str, why: &str) -> Result<()> {
+    let minimum = semver::Version::parse(minimum).expect("the minimum versions are valid");
+    let first_line = output.lines().next().unwrap_or("").trim();
+    let found =
+        first_line.split_whitespace().find_map(|word| semver::Version::parse(word.trim_start_matches('v')).ok());
+    let Some(found) = found else {
+        bail!(
+            "`{} --version` printed `{first_line}`, which has no version; the xtask needs `{name}` {minimum} or newer \
+             ({why}): run `scripts/bootstrap.sh` to install the pinned tools",
+            path.display()
+        );
+    };
+    if found < minimum {
+        bail!(
+            "`{name}` {found} at {} is too old: the xtask needs {minimum} or newer ({why}); run \
+             `scripts/bootstrap.sh` to install the pinned tools, or upgrade it",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Runs `cmd` and returns its stdout without the trailing newline.
@@ -50,4 +86,24 @@ pub fn read(cmd: Cmd<'_>) -> Result<String> {
 /// Runs `cmd` for its effect; on failure the error carries its stderr.
 pub fn run(cmd: Cmd<'_>) -> Result<()> {
     read(cmd).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_versions_are_checked() {
+        let path = std::path::Path::new("bin/uv");
+        let check = |output: &str| check_version("uv", path, output, "0.4.16", "`uv publish`");
+        assert!(check("uv 0.9.30 (e1b2a3c 2026-01-01)\n").is_ok());
+        assert!(check("uv 0.4.16\n").is_ok());
+        assert!(check("gh version 2.83.2 (2025-12-10)\nhttps://github.com/cli/cli/releases/tag/v2.83.2\n").is_ok());
+        let err = |output: &str| check(output).unwrap_err().to_string();
+        expect_test::expect!["`uv` 0.4.2 at bin/uv is too old: the xtask needs 0.4.16 or newer (`uv publish`); run `scripts/bootstrap.sh` to install the pinned tools, or upgrade it"].assert_eq(&err("uv 0.4.2\n"));
+        expect_test::expect!["`bin/uv --version` printed `uv dev`, which has no version; the xtask needs `uv` 0.4.16 or newer (`uv publish`): run `scripts/bootstrap.sh` to install the pinned tools"].assert_eq(&err("uv dev\n"));
+        for (_, minimum, _) in MINIMUM_VERSIONS {
+            assert!(semver::Version::parse(minimum).is_ok(), "{minimum}");
+        }
+    }
 }

@@ -342,3 +342,28 @@ fn an_unlistable_directory_is_an_error() {
         out.stderr
     );
 }
+
+/// A tool older than the xtask needs is refused before anything runs. The old `uv` is a
+/// stand-in script that only answers `--version`: an old release cannot run here.
+#[test]
+fn a_too_old_tool_is_refused_up_front() {
+    let s = Sample::new(20, 0);
+    let tools = TempDir::new("old-tools");
+    let bin = tools.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let uv = bin.join("uv");
+    let ran = tools.path().join("ran");
+    std::fs::write(
+        &uv,
+        format!("#!/bin/sh\n[ \"$1\" = --version ] && echo 'uv 0.3.0' && exit 0\ntouch {}\n", ran.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&uv, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tools_dir = tools.path().to_string_lossy().into_owned();
+    let out = s.xtask_env(&["test", "llama-index-core"], &[("XTASK_TOOLS_DIR", &tools_dir)]).fails_with(1);
+    let want = format!("`uv` 0.3.0 at {} is too old: the xtask needs 0.4.16 or newer", uv.display());
+    assert!(out.stderr.contains(&want), "{}", out.stderr);
+    assert!(out.stderr.contains("run `scripts/bootstrap.sh`"), "{}", out.stderr);
+    assert!(!ran.exists(), "nothing but `uv --version` ran");
+}
