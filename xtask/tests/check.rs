@@ -223,13 +223,30 @@ fn wait_polls_until_core_is_published() {
         run.stderr
     );
 
-    let run = std::thread::scope(|scope| {
-        let check = scope.spawn(|| s.xtask(&["check", "--index-url", &url, "--wait", "1m"]));
-        std::thread::sleep(Duration::from_secs(2));
-        server.upload(&files);
-        check.join().unwrap()
-    })
-    .ok();
+    // Upload once the check says it is waiting (its first poll found nothing), not after a sleep.
+    let mut child = std::process::Command::new(support::xtask_bin())
+        .arg("--root")
+        .arg(s.root())
+        .args(["check", "--index-url", &url, "--wait", "1m"])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reading_stdout = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("waiting for `llama-index-core` 0.14.12 on the index") {
+        let before = seen.len();
+        std::io::BufRead::read_line(&mut stderr, &mut seen).unwrap();
+        assert!(seen.len() > before, "the check ended without waiting:\n{seen}");
+    }
+    server.upload(&files);
+    std::io::Read::read_to_string(&mut stderr, &mut seen).unwrap();
+    let status = child.wait().unwrap();
+    let run =
+        support::Run { code: status.code().unwrap_or(-1), stdout: reading_stdout.join().unwrap(), stderr: seen }.ok();
     assert!(
         run.stdout.contains("ok     index: `llama-index-core` `0.14.12` is on the index (2 files)"),
         "{}",

@@ -149,11 +149,8 @@ fn publishes_every_package_in_dependency_order_then_skips_everything() {
     // A rerun builds nothing new and uploads nothing.
     let again = publish(&s, &server.index_url(), &["--all", "--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
-    assert!(
-        report["packages"].as_array().unwrap().iter().all(|p| p["result"] == "already published"),
-        "{}",
-        again.stdout
-    );
+    let packages = report["packages"].as_array().unwrap();
+    assert!(!packages.is_empty() && packages.iter().all(|p| p["result"] == "already published"), "{}", again.stdout);
     assert!(!again.stderr.lines().any(|l| l.trim_start().starts_with("uploading ")), "{}", again.stderr);
     assert_eq!(again.stderr.matches("unchanged since the last build").count(), n + 1);
 }
@@ -380,7 +377,9 @@ fn the_token_never_appears_in_output_or_argv() {
         "and poetry through its own variable:\n{argv}"
     );
     assert!(
-        lines("uv build").iter().chain(&lines("poetry build")).all(|l| l.ends_with("[token:]")),
+        !lines("uv build").is_empty()
+            && !lines("poetry build").is_empty()
+            && lines("uv build").iter().chain(&lines("poetry build")).all(|l| l.ends_with("[token:]")),
         "builds never get it:\n{argv}"
     );
     for text in outputs.iter().chain([&argv]) {
