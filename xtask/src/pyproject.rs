@@ -10,6 +10,8 @@ use toml_edit::{Document, DocumentMut, Item, Value};
 
 use crate::{requirement::Requirement, version::Version};
 
+mod fast;
+
 /// The metadata of one `pyproject.toml`.
 #[derive(Debug, Clone)]
 pub struct Pyproject {
@@ -84,8 +86,18 @@ fn lookup<'a>(root: &'a toml_edit::Table, path: &[&str]) -> Option<&'a Item> {
 impl Pyproject {
     /// Parses `text`, the content of `path` (named in every error).
     pub fn parse(path: &Path, text: &str) -> Result<Pyproject> {
+        // The fast read builds only the two tables read here; whatever it does not take, and
+        // every error, goes through the whole document, whose messages are the reference.
+        if let Some(root) = fast::read(text) {
+            if let Ok(p) = Pyproject::from_root(path, &root) {
+                return Ok(p);
+            }
+        }
         let doc = parse_toml(path, text, Document::parse)?;
-        let root = doc.as_table();
+        Pyproject::from_root(path, doc.as_table())
+    }
+
+    fn from_root(path: &Path, root: &toml_edit::Table) -> Result<Pyproject> {
         let p = path.display();
         let Some(table) = find_table(root) else {
             bail!("{p}: no `[project]` table with a `name`; add `[project]` with `name` and `version`");

@@ -62,7 +62,9 @@ impl Requirement {
         let name_end =
             text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(text.len());
         let raw_name = &text[..name_end];
-        if !is_valid_name(raw_name) {
+        // The scan above took only name characters: what is left to check is both ends.
+        let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        if !(ends_ok(raw_name.chars().next()) && ends_ok(raw_name.chars().next_back())) {
             return Err(format!(
                 "`{text}` is not a dependency: it must start with a package name (letters, digits, `-`, `_`, `.`, \
                  beginning and ending with a letter or digit)"

@@ -145,6 +145,10 @@ fn parse(input: &str) -> Option<Version> {
         release.push(c.number()?);
     }
     let mut v = Version { epoch, release, pre: None, post: None, dev: None, local: Vec::new() };
+    // Most versions end here (`0.14.12`): the suffix searches below are the expensive part.
+    if c.i == c.s.len() {
+        return Some(v);
+    }
 
     // Pre-release: [sep](a|b|c|rc|alpha|beta|pre|preview)[sep][N]
     let save = c.i;

@@ -60,16 +60,30 @@ impl FromStr for Specifier {
             ));
         };
         let raw = text[symbol.len()..].trim();
-        if raw.is_empty() || raw.contains(char::is_whitespace) {
-            return Err(format!(
+        // Looked for only when the version does not parse: loading 2,000 packages parses
+        // every specifier, and this scan was a good part of it.
+        let two_versions = || {
+            format!(
                 "`{text}` is not a version specifier: expected one version after `{symbol}`; separate specifiers \
                  with commas (`>=1.0,<2.0`)"
-            ));
+            )
+        };
+        if raw.is_empty() {
+            return Err(two_versions());
         }
         if *op == Op::Arbitrary {
+            if raw.contains(char::is_whitespace) {
+                return Err(two_versions());
+            }
             return Ok(Specifier { op: Op::Arbitrary, version: None, raw: raw.to_string() });
         }
-        let bad_version = |e: crate::version::VersionError| format!("`{text}` is not a version specifier: {e}");
+        let bad_version = |e: crate::version::VersionError| {
+            if raw.contains(char::is_whitespace) {
+                two_versions()
+            } else {
+                format!("`{text}` is not a version specifier: {e}")
+            }
+        };
         if let Some(prefix) = raw.strip_suffix(".*") {
             let op = match op {
                 Op::Equal => Op::EqualPrefix,
