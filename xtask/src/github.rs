@@ -6,7 +6,7 @@
 //! Tokens reach `gh` only through the environment it inherits; they are never in argv, and are
 //! masked in any text of `gh`'s that ends up in an error.
 
-mod commands;
+pub mod commands;
 
 use std::{collections::BTreeMap, ffi::OsString, path::Path, sync::Mutex};
 
