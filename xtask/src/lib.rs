@@ -19,6 +19,7 @@ mod output;
 mod pkg;
 mod prepare;
 mod publish;
+pub mod pypiserver;
 mod pyproject;
 mod rehearsal;
 mod release;

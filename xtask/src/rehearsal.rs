@@ -8,19 +8,17 @@
 use std::{
     collections::BTreeSet,
     io::{BufRead, BufReader},
-    net::{TcpListener, TcpStream},
     path::Path,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{exec, flags, graph::Graph, monorepo::Monorepo, output, sample::UMBRELLA_VERSION};
+use crate::{exec, flags, graph::Graph, monorepo::Monorepo, output, pypiserver::PypiServer, sample::UMBRELLA_VERSION};
 
 /// A child process that is stopped when the rehearsal ends, however it ends.
-struct Service(Child, &'static str);
+struct Service(Child);
 
 impl Drop for Service {
     fn drop(&mut self) {
@@ -74,20 +72,8 @@ impl flags::Rehearse {
         }
 
         step("a local package index (pypiserver) and the GitHub stand-in, on loopback");
-        let port = free_port()?;
-        let log = std::fs::File::create(dir.join("pypiserver.log"))?;
-        let index = Service(
-            Command::new(&pypi_server)
-                .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-a", ".", "-P", "."])
-                .arg(&packages)
-                .stdout(Stdio::from(log.try_clone()?))
-                .stderr(Stdio::from(log))
-                .spawn()
-                .context("cannot start pypi-server")?,
-            "pypi-server",
-        );
-        wait_for_port(port, &index)?;
-        let index_url = format!("http://127.0.0.1:{port}");
+        let index = PypiServer::start(&pypi_server, &packages, &dir.join("pypiserver.log"))?;
+        let index_url = index.url();
         let publish_url = format!("{index_url}/");
         let pulls = dir.join("github-pulls.json");
         std::fs::write(&pulls, pull_requests(sh, &repo)?.to_string())?;
@@ -101,7 +87,7 @@ impl flags::Rehearse {
             .context("cannot start the GitHub stand-in")?;
         let mut line = String::new();
         BufReader::new(github.stdout.take().expect("piped")).read_line(&mut line)?;
-        let github = Service(github, "standin");
+        let github = Service(github);
         let addr =
             line.trim().strip_prefix("listening on ").context("the stand-in did not say where it listens")?.to_string();
         let gh_config = dir.join("gh-config");
@@ -224,19 +210,4 @@ fn open_pr_number(addr: &str) -> Result<Option<u64>> {
     let body = ureq::get(&format!("http://{addr}/__state")).call()?.into_body().read_to_string()?;
     let state: serde_json::Value = serde_json::from_str(&body)?;
     Ok(state["pulls"].as_array().and_then(|p| p.last()).and_then(|p| p["number"].as_u64()))
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn wait_for_port(port: u16, service: &Service) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("{} did not start listening on port {port} within 30 s", service.1)
 }
