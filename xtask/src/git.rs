@@ -68,6 +68,21 @@ pub fn dirty_files(sh: &Shell) -> Result<Vec<String>> {
     Ok(out.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_string()).collect())
 }
 
+/// The one dirty-tree check: `None` on a clean tree, else the problem naming up to 10 of the
+/// changed paths, for the caller to add why it matters and what to do.
+pub fn uncommitted_changes(sh: &Shell) -> Result<Option<String>> {
+    Ok(describe_dirty(&dirty_files(sh)?))
+}
+
+fn describe_dirty(dirty: &[String]) -> Option<String> {
+    if dirty.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = dirty.iter().take(10).map(String::as_str).collect();
+    let more = if dirty.len() > 10 { format!(" and {} more", dirty.len() - 10) } else { String::new() };
+    Some(format!("the working tree has uncommitted changes ({}{more})", shown.join(", ")))
+}
+
 /// The contents of `paths` (relative to the root) at `rev`, `None` where a path does not exist
 /// there: one `git cat-file --batch` for all of them, which matters with 2,000 packages.
 pub fn files_at(sh: &Shell, rev: &str, paths: &[String]) -> Result<Vec<Option<String>>> {
@@ -145,4 +160,20 @@ pub fn is_ignored(sh: &Shell, path: &str) -> bool {
         .ignore_stderr()
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    #[test]
+    fn a_dirty_tree_names_ten_paths_and_counts_the_rest() {
+        assert_eq!(super::describe_dirty(&[]), None);
+        let two = ["a.py".to_string(), "b/pyproject.toml".to_string()];
+        expect!["the working tree has uncommitted changes (a.py, b/pyproject.toml)"]
+            .assert_eq(&super::describe_dirty(&two).unwrap());
+        let many: Vec<String> = (1..=12).map(|n| format!("f{n}")).collect();
+        expect!["the working tree has uncommitted changes (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10 and 2 more)"]
+            .assert_eq(&super::describe_dirty(&many).unwrap());
+    }
 }

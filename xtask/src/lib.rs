@@ -3,6 +3,7 @@
 //! line, sets up the one [`Shell`] at the monorepo's root, dispatches, and turns errors into exit
 //! codes.
 
+mod backoff;
 mod changelog;
 mod changeset;
 mod check;
@@ -16,6 +17,7 @@ mod index;
 mod lint;
 mod monorepo;
 mod output;
+mod parallel;
 mod pkg;
 mod prepare;
 mod publish;

@@ -312,29 +312,11 @@ fn read_all(root: &Path, dirs: &[String]) -> Vec<Result<Package>> {
         return dirs.iter().map(read).collect();
     }
     // Small batches taken in turn, so that no thread idles while another has a long queue.
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let batches = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let start = next.fetch_add(32, std::sync::atomic::Ordering::Relaxed);
-                        let Some(batch) = dirs.get(start..(start + 32).min(dirs.len())) else { break };
-                        if batch.is_empty() {
-                            break;
-                        }
-                        mine.push((start, batch.iter().map(read).collect::<Vec<_>>()));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("reading pyproject files does not panic")).collect::<Vec<_>>()
-    });
-    let mut batches = batches;
-    batches.sort_by_key(|(start, _)| *start);
-    batches.into_iter().flat_map(|(_, b)| b).collect()
+    let batches: Vec<&[String]> = dirs.chunks(32).collect();
+    crate::parallel::map(&batches, threads, |batch| batch.iter().map(read).collect::<Vec<_>>())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 #[cfg(test)]

@@ -245,12 +245,8 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
 fn checks(sh: &Shell, flags: &flags::Release, repo: &Monorepo, release_pr_branch: &str) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     if !flags.allow_dirty {
-        let dirty = git::dirty_files(sh)?;
-        if !dirty.is_empty() {
-            problems.push(format!(
-                "the working tree has uncommitted changes ({}); commit or stash them, or pass --allow-dirty",
-                dirty.join(", ")
-            ));
+        if let Some(dirty) = git::uncommitted_changes(sh)? {
+            problems.push(format!("{dirty}; commit or stash them, or pass --allow-dirty"));
         }
     }
     if flags.from_tag.is_none() {

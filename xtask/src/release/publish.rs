@@ -45,11 +45,9 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
         None => previous_tag(sh, &repo, &version)?,
     };
     let mut problems = Vec::new();
-    if !flags.allow_dirty && !git::dirty_files(sh)?.is_empty() {
-        problems.push(
-            "the working tree has uncommitted changes, which would be built into the packages; commit or stash them"
-                .to_string(),
-        );
+    let dirty = if flags.allow_dirty { None } else { git::uncommitted_changes(sh)? };
+    if let Some(dirty) = dirty {
+        problems.push(format!("{dirty}, which would be built into the packages; commit or stash them"));
     }
     let head = check::head(sh, &config.branch)?;
     if flags.from_tag.is_none() {
