@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     config::Config,
+    flags::usage,
     pyproject::{Pyproject, Table},
     requirement::{PackageName, Requirement},
     version::Version,
@@ -123,6 +124,30 @@ impl Monorepo {
 
     pub fn index_of(&self, package: &Package) -> usize {
         self.by_dir[&package.dir]
+    }
+
+    /// The packages named by `paths`, or all of them with `--all`, sorted by directory.
+    pub fn select(&self, paths: &[String], all: bool) -> Result<Vec<&Package>> {
+        match (paths.is_empty(), all) {
+            (true, false) => return Err(usage("give package directories, or --all for every package")),
+            (false, true) => return Err(usage("give package directories or --all, not both")),
+            (true, true) => return Ok(self.packages.iter().collect()),
+            (false, false) => {}
+        }
+        let mut found = Vec::new();
+        let mut errors = Vec::new();
+        for path in paths {
+            match self.resolve(path) {
+                Ok(p) => found.push(p),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if !errors.is_empty() {
+            bail!("{}", errors.join("\n"));
+        }
+        found.sort_by(|a, b| a.dir.cmp(&b.dir));
+        found.dedup_by(|a, b| a.dir == b.dir);
+        Ok(found)
     }
 
     /// Resolves a path given by the user (relative to the root or absolute) to a package.

@@ -16,7 +16,7 @@ use crate::{
     flags::{self, usage},
     git,
     graph::Graph,
-    monorepo::{Monorepo, Owner, Package},
+    monorepo::{Monorepo, Owner},
     output, parallel, pyproject,
 };
 
@@ -36,33 +36,9 @@ impl flags::Pkg {
     }
 }
 
-/// The packages named by `paths`, or all of them with `--all`, sorted by directory.
-pub fn select<'a>(repo: &'a Monorepo, paths: &[String], all: bool) -> Result<Vec<&'a Package>> {
-    match (paths.is_empty(), all) {
-        (true, false) => return Err(usage("give package directories, or --all for every package")),
-        (false, true) => return Err(usage("give package directories or --all, not both")),
-        (true, true) => return Ok(repo.packages.iter().collect()),
-        (false, false) => {}
-    }
-    let mut found = Vec::new();
-    let mut errors = Vec::new();
-    for path in paths {
-        match repo.resolve(path) {
-            Ok(p) => found.push(p),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
-    if !errors.is_empty() {
-        bail!("{}", errors.join("\n"));
-    }
-    found.sort_by(|a, b| a.dir.cmp(&b.dir));
-    found.dedup_by(|a, b| a.dir == b.dir);
-    Ok(found)
-}
-
 impl flags::Info {
     fn run(self, repo: &Monorepo) -> Result<()> {
-        let packages = select(repo, &self.paths, self.all)?;
+        let packages = repo.select(&self.paths, self.all)?;
         if self.json {
             let list: Vec<_> = packages
                 .iter()
@@ -137,7 +113,7 @@ impl flags::Changed {
 impl flags::Bump {
     fn run(self, repo: &Monorepo) -> Result<()> {
         let kind = self.kind()?;
-        let packages = select(repo, &self.paths, self.all)?;
+        let packages = repo.select(&self.paths, self.all)?;
         let mut plan = Changeset::default();
         let mut rows = Vec::new();
         let mut errors = Vec::new();
@@ -190,7 +166,7 @@ impl flags::Exec {
         let Some((program, args)) = command.split_first() else {
             return Err(usage("give the command after `--`, as in `cargo xtask pkg exec --all -- uv build`"));
         };
-        let packages = select(repo, &self.paths, self.all)?;
+        let packages = repo.select(&self.paths, self.all)?;
         let jobs = self.jobs.unwrap_or(1).max(1);
         let stop = AtomicBool::new(false);
         let failed = Mutex::new(Vec::new());

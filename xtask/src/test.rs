@@ -131,7 +131,7 @@ impl flags::Test {
                 return Err(flags::usage("give package directories, or --base-ref REF to test what changed since REF"))
             }
             (None, false) => {
-                for p in crate::pkg::select(repo, &self.paths, false)? {
+                for p in repo.select(&self.paths, false)? {
                     set.insert(repo.index_of(p));
                 }
                 self.with_dependants
