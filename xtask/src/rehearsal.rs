@@ -15,7 +15,9 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{exec, flags, graph::Graph, monorepo::Monorepo, output, pypiserver::PypiServer, sample::UMBRELLA_VERSION};
+use crate::{
+    exec, flags, git, graph::Graph, monorepo::Monorepo, output, pypiserver::PypiServer, sample::UMBRELLA_VERSION,
+};
 
 /// A child process that is stopped when the rehearsal ends, however it ends.
 struct Service(Child);
@@ -48,7 +50,7 @@ impl flags::Rehearse {
             );
         }
         let pypi_server = exec::require("pypi-server", "to serve the rehearsal's package index")?;
-        let git = exec::require("git", "for the sample's history")?;
+        exec::require("git", "for the sample's history")?;
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let repo = dir.join("monorepo");
         let origin = dir.join("origin.git");
@@ -64,11 +66,11 @@ impl flags::Rehearse {
         let n = self.packages.unwrap_or(40).to_string();
         let prs = self.prs.unwrap_or(40).to_string();
         exec::run(cmd!(sh, "{me} sample {repo} --packages {n} --prs {prs} --force"))?;
-        exec::run(cmd!(sh, "{git} init --quiet --bare {origin}"))?;
+        git::init_bare(sh, &origin)?;
         {
             let _cd = sh.push_dir(&repo);
-            exec::run(cmd!(sh, "{git} remote add origin {origin}"))?;
-            exec::run(cmd!(sh, "{git} push --quiet origin main --tags"))?;
+            git::add_remote(sh, "origin", &origin)?;
+            git::push_with_tags(sh, "origin", "main")?;
         }
 
         step("a local package index (pypiserver) and the GitHub stand-in, on loopback");
@@ -136,13 +138,10 @@ impl flags::Rehearse {
         {
             let _cd = sh.push_dir(&repo);
             let subject = format!("Release {version} (#{number})");
-            exec::run(cmd!(sh, "{git} switch --quiet main"))?;
-            exec::run(cmd!(sh, "{git} merge --quiet --squash {branch}"))?;
-            exec::run(cmd!(
-                sh,
-                "{git} -c user.name=Maintainer -c user.email=maintainer@example.com commit --quiet -m {subject}"
-            ))?;
-            exec::run(cmd!(sh, "{git} push --quiet origin main"))?;
+            git::switch(sh, "main")?;
+            git::squash_merge(sh, &branch)?;
+            git::commit_as(sh, "Maintainer", "maintainer@example.com", &subject)?;
+            git::push(sh, "origin", "main")?;
         }
 
         step("phase 2: publish the merged release commit");
@@ -194,9 +193,8 @@ fn previous_release(root: &Path) -> Result<Vec<String>> {
 /// subjects' titles, as GitHub would.
 fn pull_requests(sh: &Shell, repo: &Path) -> Result<serde_json::Value> {
     let _cd = sh.push_dir(repo);
-    let subjects = exec::read(cmd!(sh, "git log --format=%s"))?;
     let mut pulls = serde_json::Map::new();
-    for subject in subjects.lines() {
+    for subject in &git::subjects(sh)? {
         if let Some(n) = crate::changelog::history::pr_number(subject) {
             let title = crate::changelog::history::subject_title(subject);
             pulls.insert(n.to_string(), serde_json::json!({"title": title, "author": "contributor", "files": []}));
