@@ -3,5 +3,5 @@
 # 64 MiB, from an ignored unit test. Rerun to reproduce.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-cargo test --quiet --package xtask --bin xtask publish::sha256::tests::throughput -- --ignored --nocapture 2>&1 |
+cargo test --quiet --package xtask --lib publish::sha256::tests::throughput -- --ignored --nocapture 2>&1 |
   grep 'sha256 throughput'
