@@ -31,12 +31,18 @@ pub fn require(name: &str, purpose: &str) -> Result<PathBuf> {
     let path = find(name).with_context(|| {
         format!("`{name}` is required {purpose}; run `scripts/bootstrap.sh` to install the pinned tools, or put `{name}` on PATH")
     })?;
-    if let Some(&(_, minimum, why)) = MINIMUM_VERSIONS.iter().find(|(tool, _, _)| *tool == name) {
+    // Once per tool and process: a release runs `gh` many times.
+    static CHECKED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let checked = |path: &PathBuf| CHECKED.lock().is_ok_and(|c| c.contains(path));
+    if let Some(&(_, minimum, why)) = MINIMUM_VERSIONS.iter().find(|(tool, _, _)| *tool == name && !checked(&path)) {
         let output = std::process::Command::new(&path)
             .arg("--version")
             .output()
             .with_context(|| format!("cannot run `{} --version`", path.display()))?;
         check_version(name, &path, &String::from_utf8_lossy(&output.stdout), minimum, why)?;
+        if let Ok(mut c) = CHECKED.lock() {
+            c.push(path.clone());
+        }
     }
     Ok(path)
 }

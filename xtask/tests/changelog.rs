@@ -243,8 +243,11 @@ fn online_titles_come_in_batches_of_50() {
     pulls[&first]["title"] = json!("Retitled on GitHub [after merge]");
     let gh = StandIn::start(&pulls, &[]);
     let out = xtask(&s.root(), &["changelog", "--date", "2026-01-21"], &gh.env()).ok();
-    // One `gh` run and one GraphQL query per 50 pull requests, each with distinct numbers.
-    assert_eq!(gh.gh_calls().len(), 3, "{:?}", gh.gh_calls());
+    // `gh --version` once (its minimum version is checked before anything runs), then one `gh`
+    // run and one GraphQL query per 50 pull requests, each with distinct numbers.
+    let calls = gh.gh_calls();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!(calls[0], "--version");
     let requests = gh.requests();
     assert_eq!(requests.len(), 3);
     let mut sizes: Vec<usize> = requests.iter().map(|r| r["pull_requests"].as_array().unwrap().len()).collect();
