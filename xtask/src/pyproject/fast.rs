@@ -405,6 +405,64 @@ mod tests {
         }
     }
 
+    /// The shape of an integration's pyproject in the real monorepo.
+    const REAL_SHAPE: &str = r#"[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[dependency-groups]
+dev = [
+    "ipython==8.10.0",
+    "mypy==0.991",
+    "pre-commit==3.2.0",
+    "pytest==7.2.1",
+    "types-requests==2.28.11.8",  # TODO: unpin when mypy>0.991
+]
+
+[project]
+name = "llama-index-llms-openai"
+version = "0.6.1"
+description = "llama-index llms openai integration"
+authors = [{name = "llama-index"}]
+requires-python = ">=3.9,<4.0"
+readme = "README.md"
+license = "MIT"
+dependencies = [
+    "openai>=1.108.1,<2",
+    "llama-index-core>=0.14.3,<0.15",
+]
+
+[tool.codespell]
+check-filenames = true
+check-hidden = true
+skip = "*.csv,*.html,*.json,*.jsonl,*.pdf,*.txt,*.ipynb"
+
+[tool.hatch.build.targets.sdist]
+include = ["llama_index/"]
+exclude = ["**/BUILD"]
+
+[tool.hatch.build.targets.wheel]
+include = ["llama_index/"]
+exclude = ["**/BUILD"]
+
+[tool.llamahub]
+contains_example = false
+import_path = "llama_index.llms.openai"
+
+[tool.llamahub.class_authors]
+OpenAI = "llama-index"
+
+[tool.mypy]
+disallow_untyped_defs = true
+exclude = ["_static", "build", "examples", "notebooks", "venv"]
+ignore_missing_imports = true
+python_version = "3.8"
+
+[[tool.mypy.overrides]]
+module = "tests.*"
+disallow_untyped_defs = false
+"#;
+
     #[test]
     fn reads_what_the_whole_document_reads() {
         let taken = [
@@ -423,6 +481,7 @@ mod tests {
             "[project]\nname = \"a\"\n[tool.poetry]\nname = \"b\"\nversion = \"2\"\n",
             "[project]\nname = \"a\"\nversion = \"1\"\ndependencies = [\"b>=1 <2\"]\n",
             "[project]\nname = \"a\"\nversion = \"one\"\n",
+            REAL_SHAPE,
         ];
         for text in taken {
             assert!(agree(text), "the fast read stepped aside for:\n{text}");
