@@ -20,8 +20,10 @@ pub struct PypiServer {
 
 impl PypiServer {
     /// Starts the server and returns once it answers HTTP. Uploads need no password
-    /// (`-a . -P .`), as on a throwaway index.
+    /// (`-a . -P .`), as on a throwaway index. It also serves the tests' build wheels
+    /// ([`super::wheels`]); uploads land in its own directory only.
     pub fn start() -> PypiServer {
+        let wheels = super::wheels::dir();
         let dir = TempDir::new("pypiserver");
         std::fs::create_dir_all(dir.path().join("packages")).unwrap();
         // Another process may take the free port between our probe and the server's bind:
@@ -32,6 +34,7 @@ impl PypiServer {
             let mut child = Command::new(tool("pypi-server"))
                 .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-a", ".", "-P", "."])
                 .arg(dir.path().join("packages"))
+                .arg(&wheels)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
@@ -66,6 +69,17 @@ impl PypiServer {
     /// Where `uv publish` uploads (the legacy upload API, at the root for pypiserver).
     pub fn publish_url(&self) -> String {
         format!("{}/", self.url())
+    }
+
+    /// The environment that makes uv (builds, `uv sync`, `uv run`) and pip resolve from this
+    /// server instead of the public index.
+    pub fn build_env(&self) -> Vec<(String, String)> {
+        let simple = format!("{}/simple/", self.url());
+        vec![
+            ("UV_DEFAULT_INDEX".into(), simple.clone()),
+            ("PIP_INDEX_URL".into(), simple),
+            ("UV_PYTHON_DOWNLOADS".into(), "never".into()),
+        ]
     }
 
     /// The directory the server serves; uploads land here.
@@ -134,6 +148,11 @@ pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
 /// Builds a tiny real package `name` `version` (an sdist and a wheel) with `uv build` into
 /// `out_dir`, and returns the built files.
 pub fn build_package(out_dir: &Path, name: &str, version: &str) -> Vec<PathBuf> {
+    build_package_with(out_dir, name, version, &[])
+}
+
+/// [`build_package`] with `env` added (a server's [`PypiServer::build_env`]).
+pub fn build_package_with(out_dir: &Path, name: &str, version: &str, env: &[(String, String)]) -> Vec<PathBuf> {
     let module = name.replace(['-', '.'], "_");
     let src = TempDir::new("build-src");
     std::fs::create_dir_all(src.path().join("src").join(&module)).unwrap();
@@ -154,6 +173,7 @@ pub fn build_package(out_dir: &Path, name: &str, version: &str) -> Vec<PathBuf> 
         .arg(out_dir)
         .arg(src.path())
         .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap();
     let run = Run::from(out);
@@ -175,7 +195,7 @@ pub fn seed(server: &PypiServer, name: &str, versions: &[&str]) {
     let out = TempDir::new("dist");
     let mut files = Vec::new();
     for v in versions {
-        files.extend(build_package(out.path(), name, v));
+        files.extend(build_package_with(out.path(), name, v, &server.build_env()));
     }
     server.upload(&files);
 }
