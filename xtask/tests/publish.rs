@@ -151,7 +151,7 @@ fn publishes_every_package_in_dependency_order_then_skips_everything() {
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.contains(&format!("### Publish: {} of {} packages done", n + 1, n + 1)), "{md}");
 
-    // A rerun builds nothing new and uploads nothing.
+    // A rerun builds nothing and uploads nothing: the index holds every version.
     let again = publish(&s, &server.index_url(), &["--all", "--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
     assert!(
@@ -160,7 +160,7 @@ fn publishes_every_package_in_dependency_order_then_skips_everything() {
         again.stdout
     );
     assert!(!again.stderr.lines().any(|l| l.trim_start().starts_with("uploading ")), "{}", again.stderr);
-    assert_eq!(again.stderr.matches("unchanged since the last build").count(), n + 1);
+    assert!(!again.stderr.lines().any(|l| l.trim_start().starts_with("building ")), "{}", again.stderr);
 }
 
 #[test]
