@@ -174,8 +174,11 @@ impl Config {
             }),
             Some(name) => {
                 let Some(i) = self.indexes.get(name) else {
-                    let known: Vec<String> =
-                        ["default"].into_iter().chain(self.indexes.keys().map(String::as_str)).map(|n| format!("`{n}`")).collect();
+                    let known: Vec<String> = ["default"]
+                        .into_iter()
+                        .chain(self.indexes.keys().map(String::as_str))
+                        .map(|n| format!("`{n}`"))
+                        .collect();
                     return Err(format!(
                         "no index named `{name}` in {CONFIG_FILE}; the indexes are {} (add `[index.{name}]` with `url` and `publish-url`)",
                         known.join(", ")
@@ -314,7 +317,9 @@ fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) 
             "url" => url = Some(string()?),
             "publish-url" => publish_url = Some(string()?),
             "new-projects-per-day" => quota = Some(count(p, &format!("{name}.{key}"), v)?),
-            _ => bail!("{p}: unknown setting `{name}.{key}`; an index has `url`, `publish-url` and `new-projects-per-day`"),
+            _ => bail!(
+                "{p}: unknown setting `{name}.{key}`; an index has `url`, `publish-url` and `new-projects-per-day`"
+            ),
         }
     }
     match (url, publish_url) {
@@ -325,15 +330,19 @@ fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) 
 
 /// `[build.hooks]`: `"package/dir" = [["argv", "…"], …]`.
 fn hooks(p: &impl std::fmt::Display, value: &toml_edit::Item) -> Result<BTreeMap<String, Vec<Vec<String>>>> {
-    let bad = |key: &str| format!("{p}: `build.hooks.\"{key}\"` must be a list of commands, each a list of strings (argv), like `[[\"uv\", \"sync\"]]`");
-    let table = value.as_table_like().with_context(|| format!("{p}: `build.hooks` must be a table of package directories"))?;
+    let bad = |key: &str| {
+        format!("{p}: `build.hooks.\"{key}\"` must be a list of commands, each a list of strings (argv), like `[[\"uv\", \"sync\"]]`")
+    };
+    let table =
+        value.as_table_like().with_context(|| format!("{p}: `build.hooks` must be a table of package directories"))?;
     let mut out = BTreeMap::new();
     for (dir, commands) in table.iter() {
         let list = commands.as_array().with_context(|| bad(dir))?;
         let mut argvs = Vec::new();
         for command in list.iter() {
-            let argv: Option<Vec<String>> =
-                command.as_array().map(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<_>>()).flatten();
+            let argv: Option<Vec<String>> = command
+                .as_array()
+                .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<_>>());
             match argv {
                 Some(argv) if !argv.is_empty() => argvs.push(argv),
                 _ => bail!(bad(dir)),
@@ -406,12 +415,19 @@ accept-changes = ["a"]
         let d = c.destination(None).unwrap();
         assert_eq!((d.name.as_str(), d.new_projects_per_day), ("default", Some(2)));
         let t = c.destination(Some("test")).unwrap();
-        assert_eq!((t.url.as_str(), t.publish_url.as_str(), t.new_projects_per_day), ("http://127.0.0.1:2", "http://127.0.0.1:2/", None));
+        assert_eq!(
+            (t.url.as_str(), t.publish_url.as_str(), t.new_projects_per_day),
+            ("http://127.0.0.1:2", "http://127.0.0.1:2/", None)
+        );
         assert_eq!(c.hooks["pkgs/a"], [vec!["make".to_string(), "data".into()], vec!["true".into()]]);
         assert_eq!(c.accept_changes, ["a"]);
         let err = c.destination(Some("prod")).unwrap_err();
         assert_eq!(err, "no index named `prod` in release.toml; the indexes are `default`, `test` (add `[index.prod]` with `url` and `publish-url`)");
-        assert_eq!(Config::default().destination(None).unwrap().new_projects_per_day, Some(4), "the public index's quota");
+        assert_eq!(
+            Config::default().destination(None).unwrap().new_projects_per_day,
+            Some(4),
+            "the public index's quota"
+        );
         assert_eq!(Config::default().hooks["llama-index-core"].len(), 4, "uv sync and the three cache fills");
 
         for (text, want) in [

@@ -253,11 +253,8 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
             output::data(&text);
         }
         output::note("dry run: nothing was built and nothing was uploaded");
-        let failing: Vec<usize> = outcomes
-            .iter()
-            .filter(|(_, o)| matches!(o, Outcome::Planned(p) if p.fails))
-            .map(|(&i, _)| i)
-            .collect();
+        let failing: Vec<usize> =
+            outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Planned(p) if p.fails)).map(|(&i, _)| i).collect();
         let deferred = plan.items.values().filter(|it| it.deferred).count();
         fail_unless_done(repo, selected, &failing, deferred, options, "would not be published")?;
         return Ok(report_of(&outcomes, &BTreeMap::new()));
@@ -292,13 +289,8 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         }
     }
     output::github_summary(&report::github_markdown(&repo.packages, &plan, outcomes));
-    let failing: Vec<usize> = plan
-        .waves
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|i| !outcomes.get(i).is_some_and(Outcome::is_done))
-        .collect();
+    let failing: Vec<usize> =
+        plan.waves.iter().flatten().copied().filter(|i| !outcomes.get(i).is_some_and(Outcome::is_done)).collect();
     let deferred = outcomes.values().filter(|o| matches!(o, Outcome::Deferred(_))).count();
     fail_unless_done(repo, selected, &failing, deferred, options, "not published")?;
     Ok(report_of(outcomes, &done.builds))

@@ -345,7 +345,9 @@ fn pyproject(p: &Pkg) -> String {
             let build = if p.name == "llama-index-core" {
                 // As the real core: the data its release hooks fetch is in both targets.
                 let include = format!("include = [\"llama_index\", {CORE_DATA}]");
-                format!("\n[tool.hatch.build.targets.sdist]\n{include}\n\n[tool.hatch.build.targets.wheel]\n{include}\n")
+                format!(
+                    "\n[tool.hatch.build.targets.sdist]\n{include}\n\n[tool.hatch.build.targets.wheel]\n{include}\n"
+                )
             } else if p.style == Style::Hatchling {
                 "\n[tool.hatch.build.targets.sdist]\ninclude = [\"llama_index/\"]\n\n[tool.hatch.build.targets.wheel]\ninclude = [\"llama_index/\"]\n".to_string()
             } else {

@@ -191,7 +191,11 @@ fn a_version_on_the_index_is_published_whoever_built_it() {
     publish(&s, &server.index_url(), &["llama-index-core"]).ok();
     s.write("llama-index-core/llama_index/core/base.py", "# changed without a version bump\n");
     let run = publish(&s, &server.index_url(), &["llama-index-core"]).ok();
-    assert!(run.stdout.contains("llama-index-core  0.14.12  1     already published  already on the index (2 files)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("llama-index-core  0.14.12  1     already published  already on the index (2 files)"),
+        "{}",
+        run.stdout
+    );
     assert!(
         !run.stderr.lines().any(|l| l.trim_start().starts_with("building ")),
         "nothing is built for a version the index holds:\n{}",
@@ -202,7 +206,8 @@ fn a_version_on_the_index_is_published_whoever_built_it() {
 /// A hatchling package of the sample besides core and the umbrella, whose only internal
 /// dependency is core.
 fn hatchling_packages(s: &Sample) -> Vec<String> {
-    let info: serde_json::Value = serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
     info.as_array()
         .unwrap()
         .iter()
@@ -259,13 +264,27 @@ fn the_old_workflows_files_count_as_published_and_a_missing_sdist_is_warned() {
 
     let dry = publish(&s, &server.index_url(), &["--dry-run", whole, partial]).ok();
     assert!(dry.stdout.contains("already on the index (2 files): nothing to build"), "{}", dry.stdout);
-    assert!(dry.stdout.contains("on the index without its sdist: build, then upload the rest if the files there are ours"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("on the index without its sdist: build, then upload the rest if the files there are ours"),
+        "{}",
+        dry.stdout
+    );
     let run = publish(&s, &server.index_url(), &[whole, partial, "--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let results: Vec<(&str, &str)> = report["packages"].as_array().unwrap().iter().map(|p| (p["path"].as_str().unwrap(), p["result"].as_str().unwrap())).collect();
+    let results: Vec<(&str, &str)> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["path"].as_str().unwrap(), p["result"].as_str().unwrap()))
+        .collect();
     assert!(results.contains(&(whole.as_str(), "already published")), "{results:?}");
     assert!(results.contains(&(partial.as_str(), "built elsewhere")), "{results:?}");
-    assert!(run.stderr.contains("is on the index from another build, without its sdist; nothing uploaded (pass `--complete`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is on the index from another build, without its sdist; nothing uploaded (pass `--complete`"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(served(&server), before, "nothing uploaded next to another build's files");
     assert!(!s.root().join("target/publish").join(format!("{}-0", whole)).exists());
 
@@ -282,7 +301,8 @@ fn our_own_partial_upload_is_resumed_even_on_a_fresh_runner() {
     publish(&s, &server.index_url(), &["llama-index-core", dir]).ok();
     let all = served(&server);
     let sdist_of = |server: &PypiServer| -> PathBuf {
-        let name = served(server).into_iter().find(|f| f.ends_with(".tar.gz") && !f.starts_with("llama_index_core")).unwrap();
+        let name =
+            served(server).into_iter().find(|f| f.ends_with(".tar.gz") && !f.starts_with("llama_index_core")).unwrap();
         server.package_dir().join(name)
     };
     for fresh_runner in [false, true] {
@@ -291,7 +311,8 @@ fn our_own_partial_upload_is_resumed_even_on_a_fresh_runner() {
             std::fs::remove_dir_all(s.root().join("target")).unwrap();
         }
         let dry = publish(&s, &server.index_url(), &["--dry-run", dir]).ok();
-        let want = if fresh_runner { "on the index without its sdist: build" } else { "our upload was interrupted: upload " };
+        let want =
+            if fresh_runner { "on the index without its sdist: build" } else { "our upload was interrupted: upload " };
         assert!(dry.stdout.contains(want), "{}", dry.stdout);
         let run = publish(&s, &server.index_url(), &[dir]).ok();
         assert!(run.stdout.contains("1 file uploaded, 1 already there"), "{}", run.stdout);
@@ -371,7 +392,7 @@ fn publish_and_kill(s: &Sample, index: &str, prefix: &str, lines: usize) -> Stri
         .args(["publish", "--all", "--index-url", index, "--publish-url", &upload, "-j", "2"])
         .env("NO_COLOR", "1")
         .env("UV_PUBLISH_TOKEN", TOKEN)
-        .envs(s.env.borrow().iter().map(|(k, v)| (k.clone(), v.clone())))
+        .envs(s.env.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -463,11 +484,23 @@ fn the_token_never_appears_in_output_or_argv() {
     let run = publish_env(&s, &server.index_url(), &["--all", "--json"], &env);
     outputs.push(run.stdout + &run.stderr);
     // A failing upload: the error quotes the tool's output, which must not carry the token.
-    s.write("llama-index-core/pyproject.toml", &s.read("llama-index-core/pyproject.toml").replace("version = \"0.14.12\"", "version = \"0.14.13\""));
+    s.write(
+        "llama-index-core/pyproject.toml",
+        &s.read("llama-index-core/pyproject.toml").replace("version = \"0.14.12\"", "version = \"0.14.13\""),
+    );
     let wrong = format!("{}/no/such/endpoint/", server.url());
     let failed = s
         .xtask_env(
-            &["publish", "llama-index-core", "--index-url", &server.index_url(), "--publish-url", &wrong, "--retries", "0"],
+            &[
+                "publish",
+                "llama-index-core",
+                "--index-url",
+                &server.index_url(),
+                "--publish-url",
+                &wrong,
+                "--retries",
+                "0",
+            ],
             &[("UV_PUBLISH_TOKEN", TOKEN), ("XTASK_TOOLS_DIR", tools.path().to_str().unwrap())],
         )
         .fails_with(1);
@@ -526,7 +559,7 @@ fn spawn_publish(root: &Path, s: &Sample, index: &str) -> std::process::Child {
         .args(["publish", "--all", "--index-url", index, "--publish-url", &upload, "-j", "2", "--wait", "5m"])
         .env("NO_COLOR", "1")
         .env("UV_PUBLISH_TOKEN", TOKEN)
-        .envs(s.env.borrow().iter().map(|(k, v)| (k.clone(), v.clone())))
+        .envs(s.env.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -559,11 +592,19 @@ fn one_destination_given_whole_and_stated_first() {
     let (s, server) = setup(20, 5);
     let index = server.index_url();
     let run = s.xtask(&["publish", "--all", "--dry-run", "--index-url", &index]).fails_with(2);
-    assert!(run.stderr.contains("`--index-url` needs `--publish-url` too (where files are uploaded)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`--index-url` needs `--publish-url` too (where files are uploaded)"),
+        "{}",
+        run.stderr
+    );
     let run = s.xtask(&["publish", "--all", "--dry-run", "--publish-url", &index]).fails_with(2);
     assert!(run.stderr.contains("`--publish-url` needs `--index-url` too"), "{}", run.stderr);
     let run = s.xtask(&["publish", "--all", "--dry-run", "--index", "staging"]).fails_with(2);
-    assert!(run.stderr.contains("no index named `staging` in release.toml; the indexes are `default`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no index named `staging` in release.toml; the indexes are `default`"),
+        "{}",
+        run.stderr
+    );
     configure(&s, &format!("[index.local]\nurl = \"{index}\"\npublish-url = \"{index}/\"\n"));
     let run = s.xtask(&["publish", "llama-index-instrumentation", "--dry-run", "--index", "local"]).ok();
     let first = run.stdout.lines().next().unwrap().replace(&server.url(), "[SERVER]");
@@ -579,7 +620,11 @@ fn hooks_fill_cores_data_and_the_artifact_check_stops_a_core_without_it() {
     assert!(run.stderr.contains("hook llama-index-core 0.14.12: uv sync"), "{}", run.stderr);
     let wheel = server.package_dir().join("llama_index_core-0.14.12-py3-none-any.whl");
     let members = zip_read(&wheel, "");
-    assert_eq!(members.lines().filter(|m| m.contains("/_static/") && !m.ends_with(".gitignore")).count(), 8, "the hook's data is in the wheel:\n{members}");
+    assert_eq!(
+        members.lines().filter(|m| m.contains("/_static/") && !m.ends_with(".gitignore")).count(),
+        8,
+        "the hook's data is in the wheel:\n{members}"
+    );
     assert!(s.git(&["status", "--porcelain"]).is_empty(), "the data is ignored, as in the real monorepo");
 
     // The next release, built on a fresh runner by a configuration without the hook.
@@ -588,10 +633,21 @@ fn hooks_fill_cores_data_and_the_artifact_check_stops_a_core_without_it() {
     configure(&s, "[build.hooks]\n");
     s.git(&["clean", "-fdXq", "llama-index-core"]);
     let dry = publish(&s, &server.index_url(), &["llama-index-core", "--dry-run"]).ok();
-    assert!(dry.stdout.contains("artifact check against 0.14.12 after the build (a dry run cannot know what building reveals)"), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains("artifact check against 0.14.12 after the build (a dry run cannot know what building reveals)"),
+        "{}",
+        dry.stdout
+    );
     let before = served(&server);
     let run = publish(&s, &server.index_url(), &["llama-index-core"]).fails_with(1);
-    assert!(run.stdout.contains("stopped  stopped by the artifact check: its wheel lost 8 files and is 3 kB against 302 kB in 0.14.12"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "stopped  stopped by the artifact check: its wheel lost 8 files and is 3 kB against 302 kB in 0.14.12"
+        ),
+        "{}",
+        run.stdout
+    );
     assert!(run.stderr.contains("--accept-changes llama-index-core"), "{}", run.stderr);
     assert_eq!(served(&server), before, "nothing uploaded");
     // Now that a build exists, the dry run knows, and exits as the real run did.
@@ -615,7 +671,11 @@ fn a_failing_hook_stops_its_package_and_dependants_before_any_upload() {
     let dependant = &hatchling_packages(&s)[0];
     let args = ["llama-index-core", "llama-index-instrumentation", dependant.as_str()];
     let dry = publish(&s, &server.index_url(), &[&args[..], &["--dry-run"]].concat()).ok();
-    assert!(dry.stdout.contains("before the build: python3 -c 'print('\\''fetching nltk data'\\''); raise SystemExit(3)'"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("before the build: python3 -c 'print('\\''fetching nltk data'\\''); raise SystemExit(3)'"),
+        "{}",
+        dry.stdout
+    );
     let run = publish(&s, &server.index_url(), &args).fails_with(1);
     assert!(run.stderr.contains("the build hook `python3 -c"), "{}", run.stderr);
     assert!(run.stderr.contains("    fetching nltk data"), "the tail of its output:\n{}", run.stderr);
@@ -634,11 +694,17 @@ fn new_projects_past_the_quota_are_deferred_and_the_dry_run_says_so() {
     args.extend(dirs.iter().take(4).map(String::as_str));
     args.extend(["--index", "local"]);
     let dry = s.xtask(&[&["publish", "--dry-run"][..], &args].concat()).fails_with(1);
-    assert_eq!(dry.stdout.matches("deferred (new-project quota of 4 per 24 hours on the index `local`)").count(), 2, "{}", dry.stdout);
+    assert_eq!(
+        dry.stdout.matches("deferred (new-project quota of 4 per 24 hours on the index `local`)").count(),
+        2,
+        "{}",
+        dry.stdout
+    );
     assert!(dry.stderr.contains("2 new projects deferred by the index's new-project quota (4 new projects per 24 hours); run the same command again after "), "{}", dry.stderr);
     let run = s.xtask_env(&[&["publish", "--json"][..], &args].concat(), &[("UV_PUBLISH_TOKEN", TOKEN)]).fails_with(1);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let results: Vec<&str> = report["packages"].as_array().unwrap().iter().map(|p| p["result"].as_str().unwrap()).collect();
+    let results: Vec<&str> =
+        report["packages"].as_array().unwrap().iter().map(|p| p["result"].as_str().unwrap()).collect();
     assert_eq!(results, ["published", "published", "published", "published", "deferred", "deferred"]);
     assert_eq!(served(&server).len(), 8);
     assert!(run.stderr.contains("run the same command again after "), "{}", run.stderr);
@@ -650,9 +716,16 @@ fn a_429_on_project_creation_is_never_retried_and_others_are() {
     let proxy = FaultProxy::start(&server.url(), Faults::all(Fault::TooManyNewProjects).on_uploads());
     let run = publish(&s, &proxy.url(), &["llama-index-instrumentation"]).fails_with(1);
     assert_eq!(proxy.uploads(), 1, "one attempt only:\n{}", run.stderr);
-    assert!(run.stdout.contains("deferred  the index refused to create the project (new-project quota)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("deferred  the index refused to create the project (new-project quota)"),
+        "{}",
+        run.stdout
+    );
     let detail = run.stdout.lines().find(|l| l.contains("deferred")).unwrap();
-    assert!(detail.contains("Too many new projects created") && !detail.contains('<'), "one line, without HTML: {detail}");
+    assert!(
+        detail.contains("Too many new projects created") && !detail.contains('<'),
+        "one line, without HTML: {detail}"
+    );
 
     proxy.set_faults(Faults::first(1, Fault::Status429 { retry_after: 1 }).on_uploads());
     publish(&s, &proxy.url(), &["llama-index-instrumentation"]).ok();

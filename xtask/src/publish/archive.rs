@@ -51,7 +51,8 @@ fn u32_at(b: &[u8], at: usize) -> Result<u64> {
 
 fn zip(b: &[u8]) -> Result<Contents> {
     // The end of central directory record: the last `PK\x05\x06` (a comment may follow it).
-    let eocd = (0..b.len().saturating_sub(21)).rev().find(|&i| b[i..].starts_with(b"PK\x05\x06")).context("not a zip")?;
+    let eocd =
+        (0..b.len().saturating_sub(21)).rev().find(|&i| b[i..].starts_with(b"PK\x05\x06")).context("not a zip")?;
     let count = u16_at(b, eocd + 10)?;
     let mut at = u32_at(b, eocd + 16)? as usize;
     let mut out = Contents::default();

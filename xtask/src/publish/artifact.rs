@@ -42,7 +42,8 @@ impl Check {
     pub fn stop_reasons(&self) -> Vec<String> {
         let mut why = Vec::new();
         for k in &self.kinds {
-            let lost = (!k.removed.is_empty()).then(|| format!("lost {}", super::report::count(k.removed.len(), "file")));
+            let lost =
+                (!k.removed.is_empty()).then(|| format!("lost {}", super::report::count(k.removed.len(), "file")));
             let small = (k.size_after * 2 < k.size_before)
                 .then(|| format!("is {} against {}", size(k.size_after), size(k.size_before)));
             let parts: Vec<String> = lost.into_iter().chain(small).collect();
@@ -55,7 +56,11 @@ impl Check {
 
     /// The first members lost, per kind, for the line under the reasons.
     pub fn lost(&self) -> Vec<String> {
-        self.kinds.iter().filter(|k| !k.removed.is_empty()).map(|k| format!("{}: {}", k.kind, first(&k.removed))).collect()
+        self.kinds
+            .iter()
+            .filter(|k| !k.removed.is_empty())
+            .map(|k| format!("{}: {}", k.kind, first(&k.removed)))
+            .collect()
     }
 
     /// One line for the plan and the log.
@@ -118,13 +123,21 @@ pub fn compare(previous: &str, ours: &[Side], theirs: &[Side]) -> Check {
             size_after: after.size,
         });
     }
-    let wheel = |sides: &[Side]| sides.iter().find(|s| kind_of(s.filename) == Some("wheel")).map(|s| s.contents.clone());
+    let wheel =
+        |sides: &[Side]| sides.iter().find(|s| kind_of(s.filename) == Some("wheel")).map(|s| s.contents.clone());
     let mut metadata = Vec::new();
     if let (Some(old), Some(new)) = (wheel(theirs), wheel(ours)) {
-        let fields: [(&'static str, fn(&Contents) -> BTreeSet<String>); 4] = [
+        let fields: [(&'static str, Field); 4] = [
             ("Requires-Dist", |c| header(c, "Requires-Dist")),
             ("Requires-Python", |c| header(c, "Requires-Python")),
-            ("entry points", |c| c.entry_points.iter().flat_map(|t| t.lines()).filter(|l| l.contains('=')).map(|l| l.replace(' ', "")).collect()),
+            ("entry points", |c| {
+                c.entry_points
+                    .iter()
+                    .flat_map(|t| t.lines())
+                    .filter(|l| l.contains('='))
+                    .map(|l| l.replace(' ', ""))
+                    .collect()
+            }),
             ("top-level names", import_names),
         ];
         for (what, get) in fields {
@@ -145,11 +158,18 @@ pub fn kind_of(filename: &str) -> Option<&'static str> {
     }
 }
 
+/// How one compared piece of metadata is read from a wheel.
+type Field = fn(&Contents) -> BTreeSet<String>;
+
 fn header(c: &Contents, name: &str) -> BTreeSet<String> {
     let prefix = format!("{name}:");
     let text = c.metadata.as_deref().unwrap_or("");
     // Headers end at the first blank line; the long description follows.
-    text.lines().take_while(|l| !l.is_empty()).filter_map(|l| l.strip_prefix(&prefix)).map(|v| v.trim().to_string()).collect()
+    text.lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.trim().to_string())
+        .collect()
 }
 
 /// The names a user imports: each regular package (a directory with `__init__.py`) below no
@@ -199,7 +219,12 @@ mod tests {
     #[test]
     fn lost_files_and_size_stop_new_requirements_do_not() {
         let old = contents(
-            &["llama_index/core/__init__.py", "llama_index/core/_static/a.txt", "llama_index/core/_static/b.txt", "{dist-info}/METADATA"],
+            &[
+                "llama_index/core/__init__.py",
+                "llama_index/core/_static/a.txt",
+                "llama_index/core/_static/b.txt",
+                "{dist-info}/METADATA",
+            ],
             "Name: x\nRequires-Dist: pydantic>=2\nRequires-Python: >=3.9\n\nlong text\nRequires-Dist: not-a-header\n",
         );
         let new = contents(

@@ -300,6 +300,69 @@ mod tests {
     }
 
     #[test]
+    fn states_the_quota_and_what_it_blocks() {
+        let packages = vec![
+            pkg("core", "0.2.0", &[]),
+            pkg("a", "1.0.0", &[]),
+            pkg("b", "1.0.0", &[]),
+            pkg("c", "1.0.0", &["b>=1"]),
+            pkg("old", "2.0.0", &[]),
+            pkg("half", "3.0.0", &[]),
+        ];
+        let graph = Graph::new(&packages);
+        let selected: BTreeSet<usize> = (0..6).collect();
+        let file = |f: &str, yanked: bool| DistFile { filename: f.into(), sha256: None, yanked, url: None };
+        let with = |files: Vec<DistFile>| {
+            Some(Project {
+                name: "x".into(),
+                releases: [
+                    ("1.0.0".parse().unwrap(), vec![file("x-1.0.0.tar.gz", false)]),
+                    (packages[4].version.clone(), files),
+                ]
+                .into_iter()
+                .collect(),
+            })
+        };
+        let remote: BTreeMap<usize, Option<Project>> = [
+            (0, None),
+            (1, None),
+            (2, None),
+            (3, None),
+            (4, with(vec![file("old-2.0.0.tar.gz", true), file("old-2.0.0-py3-none-any.whl", true)])),
+            (
+                5,
+                Some(Project {
+                    name: "half".into(),
+                    releases: [("3.0.0".parse().unwrap(), vec![file("half-3.0.0-py3-none-any.whl", false)])]
+                        .into_iter()
+                        .collect(),
+                }),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let plan = plan(&packages, &graph, &selected, &remote, Some(2)).unwrap();
+        let show: Vec<String> = (0..6)
+            .map(|i| {
+                let it = &plan.items[&i];
+                format!(
+                    "{} {:?} new={} deferred={} blocked={:?}",
+                    packages[i].name, it.state, it.new_project, it.deferred, it.blocked
+                )
+            })
+            .collect();
+        expect_test::expect![[r#"
+            core New new=true deferred=false blocked=None
+            a New new=true deferred=false blocked=None
+            b New new=true deferred=true blocked=None
+            c New new=true deferred=false blocked=Some("its dependency `b` is deferred by the new-project quota")
+            old Yanked new=false deferred=false blocked=Some("every file of 2.0.0 on the index is yanked, and a file name can never be uploaded again; bump the version (`cargo xtask pkg bump dir/old`)")
+            half Partial { missing: ["sdist"] } new=false deferred=false blocked=None"#]]
+        .assert_eq(&show.join("\n"));
+        assert_eq!(plan.items[&4].previous.as_ref().map(|(v, _)| v.to_string()), Some("1.0.0".into()));
+    }
+
+    #[test]
     fn changed_versions_and_new_packages() {
         let packages = vec![pkg("a", "1.0.1", &[]), pkg("b", "2.0.0", &[]), pkg("c", "0.1.0", &[])];
         let old = |v: &str| Some(format!("[project]\nname = \"x\"\nversion = \"{v}\"\n"));

@@ -28,13 +28,14 @@ pub fn projects(
     let errors = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..jobs.clamp(1, 16).min(list.len()) {
-            s.spawn(|| loop {
-                let Some((&i, name)) = list.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-                match index.project(name) {
-                    Ok(p) => {
-                        found.lock().expect("no panics under the lock").insert(i, p);
+            s.spawn(|| {
+                while let Some((&i, name)) = list.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    match index.project(name) {
+                        Ok(p) => {
+                            found.lock().expect("no panics under the lock").insert(i, p);
+                        }
+                        Err(e) => errors.lock().expect("no panics under the lock").push(format!("{e:#}")),
                     }
-                    Err(e) => errors.lock().expect("no panics under the lock").push(format!("{e:#}")),
                 }
             });
         }

@@ -11,12 +11,20 @@ use crate::{monorepo::Package, output};
 /// How one selected package ended (or, in a dry run, what would happen to it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Published { uploaded: Vec<String>, skipped: Vec<String> },
+    Published {
+        uploaded: Vec<String>,
+        skipped: Vec<String>,
+    },
     /// The version was on the index before the run (or its files, ours, were).
-    AlreadyPublished { files: Vec<String> },
+    AlreadyPublished {
+        files: Vec<String>,
+    },
     /// The version is on the index from another build: published. `missing`: kinds it lacks
     /// that were not uploaded (warned); `uploaded`: our files sent with `--complete`.
-    BuiltElsewhere { missing: Vec<String>, uploaded: Vec<String> },
+    BuiltElsewhere {
+        missing: Vec<String>,
+        uploaded: Vec<String>,
+    },
     Failed(String),
     Blocked(String),
     /// A new project past the index's quota: for a later run.

@@ -45,9 +45,10 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn accepted(&self, p: &Package) -> bool {
-        self.options.accept_changes.iter().any(|a| {
-            crate::requirement::PackageName::new(a) == p.name || a.trim_end_matches('/') == p.dir
-        })
+        self.options
+            .accept_changes
+            .iter()
+            .any(|a| crate::requirement::PackageName::new(a) == p.name || a.trim_end_matches('/') == p.dir)
     }
 }
 
@@ -109,7 +110,9 @@ fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
     if !hooks.is_empty() {
         planned.notes.push(match reused {
             Some(_) => "hooks: not run, the last build is of the same sources".into(),
-            None => format!("before the build: {}", hooks.iter().map(|h| hooks::shown(h)).collect::<Vec<_>>().join("; ")),
+            None => {
+                format!("before the build: {}", hooks.iter().map(|h| hooks::shown(h)).collect::<Vec<_>>().join("; "))
+            }
         });
     }
     match (&item.previous, &reused) {
@@ -385,7 +388,9 @@ fn publish_one(
             Err((mut sent, Failure::Quota(why))) => {
                 uploaded.append(&mut sent);
                 quota_hit.store(true, Ordering::SeqCst);
-                return Outcome::Deferred(format!("the index refused to create the project (new-project quota): {why}"));
+                return Outcome::Deferred(format!(
+                    "the index refused to create the project (new-project quota): {why}"
+                ));
             }
             Err((mut sent, Failure::Exists(why))) => {
                 uploaded.append(&mut sent);
@@ -403,7 +408,14 @@ fn publish_one(
 
 /// The version is on the index from another build: published. A missing kind is warned
 /// about, and uploaded from our build only with `--complete`.
-fn elsewhere(ctx: &Ctx, tool: &Path, p: &Package, build: &Build, on_index: &[DistFile], uploaded: Vec<String>) -> Outcome {
+fn elsewhere(
+    ctx: &Ctx,
+    tool: &Path,
+    p: &Package,
+    build: &Build,
+    on_index: &[DistFile],
+    uploaded: Vec<String>,
+) -> Outcome {
     let missing = plan::missing_kinds(on_index);
     if missing.is_empty() || !uploaded.is_empty() {
         return Outcome::BuiltElsewhere { missing: Vec::new(), uploaded };

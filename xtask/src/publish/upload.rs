@@ -233,7 +233,13 @@ pub fn server_message(output: &str) -> String {
             _ => {}
         }
     }
-    let plain = plain.replace("&nbsp;", " ").replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    let plain = plain
+        .replace("&nbsp;", " ")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
     let words: Vec<&str> = plain.split_whitespace().collect();
     let mut one = words.join(" ");
     if one.chars().count() > 300 {
@@ -247,10 +253,16 @@ pub fn server_message(output: &str) -> String {
 /// failure is reported at once instead of retried in a loop.
 fn classify(output: &str) -> Kind {
     let lower = output.to_lowercase();
-    if lower.contains("project.create") || lower.contains("too many new projects") || lower.contains("new project registration") {
+    if lower.contains("project.create")
+        || lower.contains("too many new projects")
+        || lower.contains("new project registration")
+    {
         return Kind::Quota;
     }
-    if (lower.contains("status code 409") || lower.contains("409 conflict") || lower.contains("status code 400") || lower.contains("http error 400"))
+    if (lower.contains("status code 409")
+        || lower.contains("409 conflict")
+        || lower.contains("status code 400")
+        || lower.contains("http error 400"))
         && (lower.contains("exist") || lower.contains("409"))
     {
         return Kind::Exists;

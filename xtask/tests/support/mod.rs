@@ -80,7 +80,7 @@ pub fn tool(name: &str) -> PathBuf {
 pub struct Sample {
     pub dir: TempDir,
     /// Added to the environment of every xtask run ([`Sample::use_build_index`]).
-    pub env: std::cell::RefCell<Vec<(String, String)>>,
+    pub env: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl Sample {
@@ -98,7 +98,7 @@ impl Sample {
     /// Builds (and hooks' `uv sync`) in every later run resolve from `server`, which serves
     /// the tests' wheels: never from the public index.
     pub fn use_build_index(&self, server: &pypiserver::PypiServer) {
-        *self.env.borrow_mut() = server.build_env();
+        *self.env.lock().unwrap() = server.build_env();
     }
 
     pub fn root(&self) -> PathBuf {
@@ -113,7 +113,7 @@ impl Sample {
     pub fn xtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(xtask_bin());
         cmd.arg("--root").arg(self.root()).args(args).current_dir(self.dir.path()).env("NO_COLOR", "1");
-        for (k, v) in self.env.borrow().iter() {
+        for (k, v) in self.env.lock().unwrap().iter() {
             cmd.env(k, v);
         }
         for (k, v) in env {

@@ -3,10 +3,7 @@
 //! `target/test-wheels/` and served by every test pypiserver, so that builds in tests never
 //! need the public index.
 
-use std::{
-    path::PathBuf,
-    process::Command,
-};
+use std::{path::PathBuf, process::Command};
 
 /// The newest hatchling here is the one builds use; the older one makes "the old workflow's"
 /// other bytes (its wheels say `Generator: hatchling 1.28.0`).
@@ -19,7 +16,14 @@ pub const OLD_HATCHLING: &str = "1.28.0";
 const DOWNLOADS: &[(&[&str], &[&str])] = &[
     (
         &["--python-version", "3.9"],
-        &["hatchling==1.27.0", "poetry-core==2.2.1", "pydantic==2.13.5", "pytest==8.4.2", "editables==0.6", "colorama==0.4.6"],
+        &[
+            "hatchling==1.27.0",
+            "poetry-core==2.2.1",
+            "pydantic==2.13.5",
+            "pytest==8.4.2",
+            "editables==0.6",
+            "colorama==0.4.6",
+        ],
     ),
     (&["--python-version", "3.9", "--no-deps"], &["exceptiongroup==1.3.2", "tomli==2.5.0"]),
     (&["--no-deps"], &["hatchling==1.33.0"]),
