@@ -49,6 +49,8 @@ pub struct Config {
     pub new_projects_per_day: Option<u32>,
     /// `[index.NAME]`: other indexes, chosen with `publish --index NAME`.
     pub indexes: BTreeMap<String, NamedIndex>,
+    /// `[index]` sets one of `url` and `publish-url` without the other: no default destination.
+    pub half_index: bool,
     pub backend: Backend,
     /// `[build.hooks]`: commands (argv) run in a package's directory before it is built, by
     /// package directory relative to the root, in order.
@@ -141,6 +143,7 @@ impl Default for Config {
             publish_url: PUBLIC_UPLOAD_URL.to_string(),
             new_projects_per_day: None,
             indexes: BTreeMap::new(),
+            half_index: false,
             backend: Backend::Uv,
             hooks: default_hooks(),
             accept_changes: Vec::new(),
@@ -166,6 +169,9 @@ impl Config {
     /// The index chosen by `--index NAME` (`default` is `[index]`), or the default one.
     pub fn destination(&self, name: Option<&str>) -> Result<Destination, String> {
         match name {
+            None | Some("default") if self.half_index => Err(format!(
+                "`[index]` in {CONFIG_FILE} sets only one of `url` and `publish-url`; set both, so that the index read and the index uploaded to are one choice"
+            )),
             None | Some("default") => Ok(Destination {
                 name: "default".into(),
                 url: self.index_url.clone(),
@@ -270,9 +276,8 @@ impl Config {
             );
         }
         let has = |key: &str| doc.get("index").and_then(|i| i.get(key)).is_some();
-        if has("url") != has("publish-url") {
-            bail!("{p}: `[index]` sets only one of `url` and `publish-url`; set both, so that the index read and the index uploaded to are one choice");
-        }
+        // `check` reads `url` alone; publishing needs both (see `destination`).
+        c.half_index = has("url") != has("publish-url");
         if !c.tag.contains("{version}") {
             bail!("{p}: `release.tag` is `{}`, which lacks `{{version}}`; use a pattern like `v{{version}}`", c.tag);
         }
@@ -430,8 +435,10 @@ accept-changes = ["a"]
         );
         assert_eq!(Config::default().hooks["llama-index-core"].len(), 4, "uv sync and the three cache fills");
 
+        let half = Config::parse(Path::new("release.toml"), "[index]\nurl = \"http://x\"\n").unwrap();
+        assert_eq!(half.index_url, "http://x", "`check` reads it");
+        assert!(half.destination(None).unwrap_err().contains("sets only one of `url` and `publish-url`"));
         for (text, want) in [
-            ("[index]\nurl = \"http://x\"\n", "sets only one of `url` and `publish-url`"),
             ("[index.t]\nurl = \"http://x\"\n", "`[index.t]` needs both `url`"),
             ("[build.hooks]\n\"a\" = [\"make\"]\n", "must be a list of commands"),
             ("[index]\nnew-projects-per-day = -1\n", "must be a whole number"),
