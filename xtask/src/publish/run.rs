@@ -56,11 +56,14 @@ impl Ctx<'_> {
 /// file and checked against the previous release where an earlier build can stand in for the
 /// one the run would make.
 pub fn describe(ctx: &Ctx) -> Result<BTreeMap<usize, Planned>> {
-    let mut what = BTreeMap::new();
-    for (&i, item) in &ctx.plan.items {
-        what.insert(i, describe_one(ctx, i, item)?);
-    }
-    Ok(what)
+    // In parallel: the artifact checks download and read the previous releases' files.
+    let items: Vec<(&usize, &Item)> = ctx.plan.items.iter().collect();
+    let what = Mutex::new(BTreeMap::new());
+    parallel(&items, ctx.options.jobs.max(8), |&(&i, item)| {
+        let planned = describe_one(ctx, i, item);
+        what.lock().expect("no panics under the lock").insert(i, planned);
+    });
+    what.into_inner().expect("threads are done").into_iter().map(|(i, p)| Ok((i, p?))).collect()
 }
 
 fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
