@@ -226,17 +226,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: !options.dry_run };
     let ctx = run::Ctx { repo, plan: &plan, options, index: &index, cache, credentials: &credentials };
     let what = run::describe(&ctx)?;
-    let mut text = report::plan_text(&repo.packages, &plan, &what, &header);
-    let new: Vec<String> = plan
-        .items
-        .iter()
-        .filter(|(_, it)| it.new_project && it.blocked.is_none())
-        .map(|(&i, it)| format!("{}{}", repo.packages[i].display_name, if it.deferred { " (deferred)" } else { "" }))
-        .collect();
-    if !new.is_empty() {
-        let limit = dest.new_projects_per_day.map_or("no limit".to_string(), |n| format!("{n} per 24 hours"));
-        text += &format!("new projects ({limit} on `{}`): {}\n", dest.name, new.join(", "));
-    }
+    let text = report::plan_text(&repo.packages, &plan, &what, &header) + &new_projects(repo, &plan, dest);
     let settings = json!({
         "dry_run": options.dry_run,
         "backend": options.backend.to_string(),
@@ -264,22 +254,8 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let tool = tool.expect("checked above for real runs");
     let done = run::execute(&ctx, &tool);
     let outcomes = &done.outcomes;
-    let mut extra = BTreeMap::new();
-    for (&i, check) in &done.checks {
-        extra.insert(i, json!({"artifact_check": check.to_json()}));
-    }
-    for (&i, b) in &done.builds {
-        let files: Vec<serde_json::Value> = b
-            .manifest
-            .files
-            .iter()
-            .map(|f| json!({"filename": f.filename, "sha256": f.sha256, "size": f.size}))
-            .collect();
-        let entry = extra.entry(i).or_insert_with(|| json!({}));
-        entry["files"] = json!(files);
-    }
     if options.json {
-        output::json(&report::json_report(&repo.packages, &plan, outcomes, settings, &extra));
+        output::json(&report::json_report(&repo.packages, &plan, outcomes, settings, &json_extra(&done)));
     } else {
         let table = report::summary_table(&repo.packages, &plan, outcomes);
         if options.report_to_stderr {
@@ -294,6 +270,39 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let deferred = outcomes.values().filter(|o| matches!(o, Outcome::Deferred(_))).count();
     fail_unless_done(repo, selected, &failing, deferred, options, "not published")?;
     Ok(report_of(outcomes, &done.builds))
+}
+
+/// The plan's line of new projects, with the index's quota.
+fn new_projects(repo: &Monorepo, plan: &plan::Plan, dest: &Destination) -> String {
+    let new: Vec<String> = plan
+        .items
+        .iter()
+        .filter(|(_, it)| it.new_project && it.blocked.is_none())
+        .map(|(&i, it)| format!("{}{}", repo.packages[i].display_name, if it.deferred { " (deferred)" } else { "" }))
+        .collect();
+    if new.is_empty() {
+        return String::new();
+    }
+    let limit = dest.new_projects_per_day.map_or("no limit".to_string(), |n| format!("{n} per 24 hours"));
+    format!("new projects ({limit} on `{}`): {}\n", dest.name, new.join(", "))
+}
+
+/// What the JSON report adds per package after a real run: the artifact check and our files.
+fn json_extra(done: &run::Done) -> BTreeMap<usize, serde_json::Value> {
+    let mut extra = BTreeMap::new();
+    for (&i, check) in &done.checks {
+        extra.insert(i, json!({"artifact_check": check.to_json()}));
+    }
+    for (&i, b) in &done.builds {
+        let files: Vec<serde_json::Value> = b
+            .manifest
+            .files
+            .iter()
+            .map(|f| json!({"filename": f.filename, "sha256": f.sha256, "size": f.size}))
+            .collect();
+        extra.entry(i).or_insert_with(|| json!({}))["files"] = json!(files);
+    }
+    extra
 }
 
 fn fail_unless_done(

@@ -246,24 +246,7 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
     let built = started.elapsed();
 
     // Then compare every build with its previous release, still before any upload.
-    let checks = Mutex::new(BTreeMap::new());
-    let checked: Vec<usize> = builds.keys().copied().collect();
-    if options.artifact_check {
-        parallel(&checked, options.jobs.max(4), |&i| {
-            let p = &repo.packages[i];
-            match artifact_check(ctx, &plan.items[&i], &builds[&i]) {
-                Ok(None) => {}
-                Ok(Some(check)) => {
-                    output::status("checked", &format!("{} {}", label(p), check.line()));
-                    if !check.stop_reasons().is_empty() && !ctx.accepted(p) {
-                        finish(i, Outcome::Stopped(stop_text(p, &check)));
-                    }
-                    checks.lock().expect("no panics under the lock").insert(i, check);
-                }
-                Err(e) => finish(i, Outcome::Failed(format!("artifact check: {e:#}"))),
-            }
-        });
-    }
+    let checks = if options.artifact_check { check_all(ctx, &builds, &finish) } else { BTreeMap::new() };
 
     let started = std::time::Instant::now();
     // Uploads mostly wait on the network and on visibility, not on the cores: run more of them.
@@ -289,11 +272,32 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
         report::count(plan.waves.len(), "wave"),
         started.elapsed().as_secs_f64()
     ));
-    Done {
-        outcomes: outcomes.into_inner().expect("threads are done"),
-        checks: checks.into_inner().expect("threads are done"),
-        builds,
-    }
+    Done { outcomes: outcomes.into_inner().expect("threads are done"), checks, builds }
+}
+
+/// The artifact check of every build; a build that fails it is stopped (`finish`).
+fn check_all(
+    ctx: &Ctx,
+    builds: &BTreeMap<usize, Build>,
+    finish: &(impl Fn(usize, Outcome) + Sync),
+) -> BTreeMap<usize, artifact::Check> {
+    let checks = Mutex::new(BTreeMap::new());
+    let checked: Vec<usize> = builds.keys().copied().collect();
+    parallel(&checked, ctx.options.jobs.max(4), |&i| {
+        let p = &ctx.repo.packages[i];
+        match artifact_check(ctx, &ctx.plan.items[&i], &builds[&i]) {
+            Ok(None) => {}
+            Ok(Some(check)) => {
+                output::status("checked", &format!("{} {}", label(p), check.line()));
+                if !check.stop_reasons().is_empty() && !ctx.accepted(p) {
+                    finish(i, Outcome::Stopped(stop_text(p, &check)));
+                }
+                checks.lock().expect("no panics under the lock").insert(i, check);
+            }
+            Err(e) => finish(i, Outcome::Failed(format!("artifact check: {e:#}"))),
+        }
+    });
+    checks.into_inner().expect("threads are done")
 }
 
 fn build_all(ctx: &Ctx, tool: &Path, finish: &(impl Fn(usize, Outcome) + Sync)) -> BTreeMap<usize, Build> {
