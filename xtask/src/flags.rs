@@ -78,11 +78,14 @@ xflags::xflags! {
 
         /// Build and upload packages to a package index, in dependency order, resumably.
         ///
-        /// Every selected package is built first, in parallel; then the packages are uploaded
-        /// in waves of the dependency order, each once its internal dependencies are visible on
-        /// the index. Files already on the index with the same sha256 are skipped, so running
-        /// the same command again finishes an interrupted run. Credentials come from
-        /// `UV_PUBLISH_TOKEN`, or `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`.
+        /// A version the index holds is published, whoever built it, and is not built again.
+        /// The rest is built first, in parallel, after its `[build.hooks]`, and compared with
+        /// its previous release on the index (a build that lost files or half its size stops);
+        /// then the packages are uploaded in waves of the dependency order, each once its
+        /// internal dependencies are visible. Our own interrupted upload is finished; new
+        /// projects past the index's quota are deferred. The plan's first line says where files
+        /// go; one run at a time per checkout. Credentials come from `UV_PUBLISH_TOKEN`, or
+        /// `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`.
         cmd publish {
             /// Package directories, relative to the root.
             repeated paths: String
