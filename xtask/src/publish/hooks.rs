@@ -2,12 +2,12 @@
 //! (the LlamaIndex default fills core's NLTK and tiktoken caches, which its wheel must carry).
 //! Argv as configured, in order, no shell, with the build's environment: never credentials.
 
-use std::{io::Read, path::Path};
+use std::path::Path;
 
 use anyhow::{bail, Result};
 
 use super::upload::Credentials;
-use crate::monorepo::Package;
+use crate::{exec, monorepo::Package};
 
 /// The hooks of `p`: by its directory relative to the root.
 pub fn of<'a>(hooks: &'a std::collections::BTreeMap<String, Vec<Vec<String>>>, p: &Package) -> &'a [Vec<String>] {
@@ -36,26 +36,16 @@ pub fn run(root: &Path, p: &Package, hooks: &[Vec<String>], credentials: &Creden
         let program = if program.contains('/') {
             dir.join(program)
         } else {
-            crate::exec::require(program, "for a build hook of `[build.hooks]` in release.toml")?
+            exec::require(program, "for a build hook of `[build.hooks]` in release.toml")?
         };
-        let expr = duct::cmd(&program, args)
-            .dir(&dir)
-            .full_env(super::upload::child_env())
-            .stdin_null()
-            .stderr_to_stdout()
-            .unchecked();
-        let mut text = String::new();
-        let status = expr.reader().and_then(|mut r| {
-            r.read_to_string(&mut text)?;
-            Ok(r.try_wait()?.map(|o| o.status))
-        });
-        match status {
-            Ok(Some(s)) if s.success() => {}
-            Ok(_) => bail!(
+        let expr = duct::cmd(&program, args).dir(&dir).full_env(exec::child_env(&Credentials::VARIABLES)).stdin_null();
+        match exec::capture(expr) {
+            Ok(exec::Captured { ok: true, .. }) => {}
+            Ok(exec::Captured { ok: false, text }) => bail!(
                 "the build hook `{}` failed in `{}`, so nothing of it was built or uploaded:\n{}\nfix it (or `[build.hooks]` in release.toml), then rerun",
                 shown(argv),
                 p.dir,
-                credentials.redact(&super::build::tail(&text, 20))
+                credentials.redact(&exec::tail(&text, 20))
             ),
             Err(e) => bail!("cannot run the build hook `{}` in `{}`: {e}", shown(argv), p.dir),
         }

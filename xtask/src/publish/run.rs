@@ -8,7 +8,7 @@ use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, Ordering},
         Mutex,
     },
     time::Duration,
@@ -27,10 +27,11 @@ use super::{
     Options,
 };
 use crate::{
+    backoff::Backoff,
     config::Backend,
     index::{self, DistFile, Index},
     monorepo::{Monorepo, Package},
-    output,
+    output, parallel,
 };
 
 /// Everything a step of the run reads.
@@ -58,12 +59,9 @@ impl Ctx<'_> {
 pub fn describe(ctx: &Ctx) -> Result<BTreeMap<usize, Planned>> {
     // In parallel: the artifact checks download and read the previous releases' files.
     let items: Vec<(&usize, &Item)> = ctx.plan.items.iter().collect();
-    let what = Mutex::new(BTreeMap::new());
-    parallel(&items, ctx.options.jobs.max(8), |&(&i, item)| {
-        let planned = describe_one(ctx, i, item);
-        what.lock().expect("no panics under the lock").insert(i, planned);
-    });
-    what.into_inner().expect("threads are done").into_iter().map(|(i, p)| Ok((i, p?))).collect()
+    parallel::map(&items, ctx.options.jobs.max(8), |&(&i, item)| Ok((i, describe_one(ctx, i, item)?)))
+        .into_iter()
+        .collect()
 }
 
 fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
@@ -183,20 +181,6 @@ fn local(b: &Build) -> Vec<(String, String)> {
     b.manifest.files.iter().map(|f| (f.filename.clone(), f.sha256.clone())).collect()
 }
 
-/// Runs `work` over `items` on `jobs` threads.
-fn parallel<T: Sync>(items: &[T], jobs: usize, work: impl Fn(&T) + Sync) {
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1).min(items.len()) {
-            s.spawn(|| {
-                while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    work(item);
-                }
-            });
-        }
-    });
-}
-
 fn label(p: &Package) -> String {
     format!("{} {}", p.display_name, p.version)
 }
@@ -257,7 +241,7 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
             let done = outcomes.lock().expect("no panics under the lock");
             wave.iter().copied().filter(|i| builds.contains_key(i) && !done.contains_key(i)).collect()
         };
-        parallel(&ready, upload_jobs, |&i| {
+        parallel::map(&ready, upload_jobs, |&i| {
             let done = outcomes.lock().expect("no panics under the lock").clone();
             let outcome = publish_one(ctx, tool, i, &builds[&i], &done, &quota_hit);
             finish(i, outcome);
@@ -283,7 +267,7 @@ fn check_all(
 ) -> BTreeMap<usize, artifact::Check> {
     let checks = Mutex::new(BTreeMap::new());
     let checked: Vec<usize> = builds.keys().copied().collect();
-    parallel(&checked, ctx.options.jobs.max(4), |&i| {
+    parallel::map(&checked, ctx.options.jobs.max(4), |&i| {
         let p = &ctx.repo.packages[i];
         match artifact_check(ctx, &ctx.plan.items[&i], &builds[&i]) {
             Ok(None) => {}
@@ -313,7 +297,7 @@ fn build_all(ctx: &Ctx, tool: &Path, finish: &(impl Fn(usize, Outcome) + Sync)) 
         Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
         _ => None,
     };
-    parallel(&to_build, options.jobs, |&i| {
+    parallel::map(&to_build, options.jobs, |&i| {
         let p = &repo.packages[i];
         output::status("building", &format!("{} ({})", label(p), p.dir));
         let env = shared_env.as_ref().map(buildenv::BuildEnv::path);
@@ -480,7 +464,7 @@ fn upload_files(
                     pending.retain(|f| !done.contains(f));
                     uploaded.extend(done);
                 }
-                let pause = backoff(attempt);
+                let pause = UPLOAD_BACKOFF.pause(attempt - 1, None);
                 output::status(
                     "retrying",
                     &format!("{} in {}: {}", label(p), index::human(pause), why.lines().last().unwrap_or("").trim()),
@@ -511,10 +495,5 @@ fn visible(ctx: &Ctx, p: &Package, build: &Build, uploaded: Vec<String>, skipped
     }
 }
 
-/// Exponential backoff with jitter: 1 s, 2 s, 4 s… capped at 30 s, ±25%, so that parallel
-/// uploads failing together do not retry in lockstep.
-fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(30));
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    base.mul_f64(0.75 + f64::from(nanos % 1000) / 2000.0)
-}
+/// The pauses between upload attempts: 1 s, 2 s, 4 s… capped at 30 s (the tools name no delay).
+const UPLOAD_BACKOFF: Backoff = Backoff { first: Duration::from_secs(1), max: Duration::from_secs(30) };
