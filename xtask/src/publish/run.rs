@@ -350,7 +350,8 @@ fn publish_one(
         let want = need.exact.as_ref().map_or(need.requirement.to_string(), |v| format!("{} {v}", dep.display_name));
         let seen =
             index::wait_for(&format!("`{want}` on the index (needed by {})", p.display_name), options.wait, || {
-                Ok(need.satisfied_by(index.project(&dep.name)?.as_ref()).then_some(()))
+                let Some(project) = poll(index, &dep.name)? else { return Ok(None) };
+                Ok(need.satisfied_by(project.as_ref()).then_some(()))
             });
         if let Err(e) = seen {
             return Outcome::Blocked(format!("{e:#}"));
@@ -485,13 +486,24 @@ fn visible(ctx: &Ctx, p: &Package, build: &Build, uploaded: Vec<String>, skipped
     let names: Vec<&str> = build.manifest.files.iter().map(|f| f.filename.as_str()).collect();
     output::status("waiting", &format!("for {} to be visible on the index", label(p)));
     let visible = index::wait_for(&format!("{} to be visible on the index", label(p)), ctx.options.wait, || {
-        let project = ctx.index.project(&p.name)?;
+        let Some(project) = poll(ctx.index, &p.name)? else { return Ok(None) };
         let files = project.as_ref().and_then(|pr| pr.releases.get(&p.version));
         Ok(files.is_some_and(|fs| names.iter().all(|n| fs.iter().any(|f| f.filename == *n))).then_some(()))
     });
     match visible {
         Ok(()) => Outcome::Published { uploaded, skipped },
         Err(e) => Outcome::Failed(format!("uploaded, but {e:#}")),
+    }
+}
+
+/// One look at a project while waiting for it: an index that stayed unreachable through the
+/// client's retries is waited out like a project not visible yet (`None`), until the wait ends;
+/// a wrong answer ends the wait at once.
+fn poll(index: &Index, name: &crate::requirement::PackageName) -> Result<Option<Option<crate::index::Project>>> {
+    match index.project(name) {
+        Ok(project) => Ok(Some(project)),
+        Err(e) if e.downcast_ref::<index::Unreachable>().is_some() => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
