@@ -166,7 +166,9 @@ xflags::xflags! {
             optional --json
         }
 
-        /// The whole release as typed, resumable steps, in two phases: `release prepare` (checks,
+        /// The whole release as typed, resumable steps: `release prepare`, then `release publish`.
+        ///
+        /// Two phases: `release prepare` (checks,
         /// version bumps, changelog, release commit and pull request) and `release publish` (core,
         /// a wait until the index serves it, the umbrella and the changed packages in dependency
         /// order, the tag on the release commit, the GitHub release). Without a phase, both run
@@ -182,9 +184,12 @@ xflags::xflags! {
             /// A hotfix of the release with this tag: the checked-out branch is the release
             /// branch, HEAD must descend from the tag, and the changelog starts there.
             optional --from-tag tag: String
-            /// prepare: commit the release on its branch (`release/v<version>`).
+            /// prepare: commit the release files on the branch checked out now; nothing is
+            /// pushed (that takes --pr). Without either, `release prepare` leaves the changes
+            /// uncommitted; `release` without a phase always commits, on the current branch.
             optional --commit
-            /// prepare: commit, push the branch and open the release pull request (implies --commit).
+            /// prepare: commit on a new branch `release/<tag>` (e.g. `release/v0.14.13`), push it
+            /// to `origin` and open the release pull request into `release.branch` (implies --commit).
             optional --pr
             /// prepare: the release date in the changelog, `YYYY-MM-DD` (default: today in UTC).
             optional --date date: String

@@ -13,6 +13,7 @@ mod flags;
 mod git;
 pub mod github;
 mod graph;
+mod help;
 mod index;
 mod lint;
 mod monorepo;
@@ -46,14 +47,17 @@ pub fn main() -> ExitCode {
     if args.is_empty() {
         args.push("--help".into());
     }
+    let argv: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let flags = match flags::Xtask::from_vec(args) {
         Ok(flags) => flags,
         Err(e) if e.is_help() => {
-            println!("{e}");
+            println!("{}", help::for_args(&e.to_string(), &argv));
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("error: {e}\n\nRun `cargo xtask --help` for the commands and their flags.");
+            let full = flags::Xtask::from_vec(vec!["--help".into()]).err().map(|h| h.to_string()).unwrap_or_default();
+            let command = help::command_path(&full, &argv);
+            eprintln!("error: {e}\n\nRun `cargo {command} --help` for its flags.");
             return ExitCode::from(2);
         }
     };

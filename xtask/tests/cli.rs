@@ -281,3 +281,26 @@ fn colors_only_when_wanted() {
     let out = s.xtask(&["--color", "sometimes", "pkg", "info", "--all"]).fails_with(2);
     assert!(out.stderr.contains("`sometimes` is not a color choice"), "{}", out.stderr);
 }
+
+#[test]
+fn help_is_per_command_and_the_overview_lists_the_commands() {
+    let s = Sample::new(20, 0);
+    let exec = s.xtask(&["pkg", "exec", "--help"]).ok();
+    assert!(exec.stdout.starts_with("cargo xtask pkg exec\n"), "{}", exec.stdout);
+    assert!(exec.stdout.contains("--fail-fast") && !exec.stdout.contains("--changed-since"), "{}", exec.stdout);
+    assert!(exec.stdout.lines().count() < 40, "one command's help, not the tree: {}", exec.stdout);
+    let pkg = s.xtask(&["--root", ".", "pkg", "-h"]).ok();
+    assert!(pkg.stdout.contains("cargo xtask pkg info\n") && pkg.stdout.contains("cargo xtask pkg exec\n"));
+    assert!(!pkg.stdout.contains("cargo xtask publish"), "{}", pkg.stdout);
+    let top = s.xtask(&["--help"]).ok();
+    assert!(top.stdout.contains("COMMANDS:\n    pkg "), "{}", top.stdout);
+    for command in ["pkg exec", "publish", "changelog notes", "release", "sample"] {
+        assert!(top.stdout.contains(&format!("\n    {command} ")), "{command} in {}", top.stdout);
+    }
+    assert!(!top.stdout.contains("--fail-fast"), "flags are per command: {}", top.stdout);
+    let release = s.xtask(&["release", "--help"]).ok();
+    assert!(release.stdout.contains("on the branch checked out now; nothing is\n      pushed"), "{}", release.stdout);
+    // A usage error points at the command's own help.
+    let bad = s.xtask(&["pkg", "exec", "--bad"]).fails_with(2);
+    assert!(bad.stderr.contains("Run `cargo xtask pkg exec --help`"), "{}", bad.stderr);
+}
