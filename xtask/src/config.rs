@@ -105,6 +105,27 @@ impl Default for Config {
     }
 }
 
+/// Why a path that leaves the root is refused, and what to write instead.
+pub const OUTSIDE: &str = "which leaves the monorepo's root; give a path relative to the root, without `..`";
+
+/// `path` relative to the root, `/`-separated (`.` for the root itself), with `.` and `x/..`
+/// resolved; `None` when it is absolute or climbs out with `..`. Paths that leave the root are
+/// refused rather than rewritten, so a typo never silently names another directory.
+pub fn inside_root(path: &Path) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                parts.pop()?;
+            }
+            std::path::Component::RootDir | std::path::Component::Prefix(_) => return None,
+        }
+    }
+    Some(if parts.is_empty() { ".".to_string() } else { parts.join("/") })
+}
+
 impl Config {
     /// The defaults, overridden by `<root>/release.toml` when it exists.
     pub fn load(root: &Path) -> Result<Config> {
@@ -175,6 +196,17 @@ impl Config {
                 unknown.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             );
         }
+        for (key, path) in
+            [("packages.umbrella", &c.umbrella), ("packages.core", &c.core), ("changelog.file", &c.changelog)]
+        {
+            inside_root(path).with_context(|| format!("{p}: `{key}` is `{}`, {OUTSIDE}", path.display()))?;
+        }
+        let patterns = [("packages.include", &c.packages), ("packages.exclude", &c.exclude)];
+        for (key, list) in patterns.into_iter().chain([("packages.umbrella-paths", &c.umbrella_paths)]) {
+            for pattern in list {
+                inside_root(Path::new(pattern)).with_context(|| format!("{p}: `{key}` has `{pattern}`, {OUTSIDE}"))?;
+            }
+        }
         if !c.tag.contains("{version}") {
             bail!("{p}: `release.tag` is `{}`, which lacks `{{version}}`; use a pattern like `v{{version}}`", c.tag);
         }
@@ -203,6 +235,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_that_leave_the_root_are_refused() {
+        assert_eq!(inside_root(Path::new("./a/b/../c/")).as_deref(), Some("a/c"));
+        assert_eq!(inside_root(Path::new(".")).as_deref(), Some("."));
+        assert_eq!(inside_root(Path::new("a/../..")), None);
+        assert_eq!(inside_root(Path::new("/a")), None);
+        let err = Config::parse(Path::new("release.toml"), "[changelog]\nfile = \"../CHANGELOG.md\"\n").unwrap_err();
+        assert_eq!(err.to_string(), format!("release.toml: `changelog.file` is `../CHANGELOG.md`, {OUTSIDE}"));
+        let err = Config::parse(Path::new("release.toml"), "[packages]\ninclude = [\"/x/*\"]\n").unwrap_err();
+        assert_eq!(err.to_string(), format!("release.toml: `packages.include` has `/x/*`, {OUTSIDE}"));
+    }
 
     #[test]
     fn overrides_and_rejects_unknown_keys() {

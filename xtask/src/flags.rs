@@ -70,7 +70,7 @@ xflags::xflags! {
                 /// Every package of the monorepo.
                 optional --all
                 /// How many packages at once (default: 1, so output stays in order).
-                optional -j, --jobs n: usize
+                optional -j, --jobs n: Count
                 /// Start nothing new after the first failure.
                 optional --fail-fast
             }
@@ -91,7 +91,7 @@ xflags::xflags! {
             /// Packages whose version changed since this ref (new packages count).
             optional --changed-since rev: String
             /// How many builds at once (default: the number of cores); uploads run 4 times as many.
-            optional -j, --jobs n: usize
+            optional -j, --jobs n: Count
             /// The index's JSON API base, to see what is published (default: the configuration).
             optional --index-url url: String
             /// Where uploads go (default: the configuration).
@@ -202,7 +202,7 @@ xflags::xflags! {
             /// publish: how long to wait for uploads to appear on the index (default 5m).
             optional --wait duration: String
             /// publish: how many packages to build at once (default: the number of cores).
-            optional -j, --jobs n: usize
+            optional -j, --jobs n: Count
             /// Ask neither GitHub nor the index (prepare), skip the GitHub steps (publish).
             optional --offline
             /// Print every step with what it would do or found done, and change nothing.
@@ -352,7 +352,7 @@ pub struct Exec {
     pub paths: Vec<String>,
 
     pub all: bool,
-    pub jobs: Option<usize>,
+    pub jobs: Option<Count>,
     pub fail_fast: bool,
 }
 
@@ -362,7 +362,7 @@ pub struct Publish {
 
     pub all: bool,
     pub changed_since: Option<String>,
-    pub jobs: Option<usize>,
+    pub jobs: Option<Count>,
     pub index_url: Option<String>,
     pub publish_url: Option<String>,
     pub backend: Option<Backend>,
@@ -429,7 +429,7 @@ pub struct Release {
     pub index_url: Option<String>,
     pub publish_url: Option<String>,
     pub wait: Option<String>,
-    pub jobs: Option<usize>,
+    pub jobs: Option<Count>,
     pub offline: bool,
     pub dry_run: bool,
     pub json: bool,
@@ -508,6 +508,22 @@ impl std::error::Error for UsageError {}
 
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
+}
+
+/// A number of things at once (`-j`): at least 1, since 0 would run nothing. Checked while
+/// parsing, so every command that takes one rejects 0 the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count(pub usize);
+
+impl FromStr for Count {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Count, String> {
+        match s.parse::<usize>() {
+            Ok(0) => Err("`0` would run nothing: give at least 1".to_string()),
+            Ok(n) => Ok(Count(n)),
+            Err(_) => Err(format!("`{s}` is not a whole number")),
+        }
+    }
 }
 
 /// The phase `release` runs: the positional argument of `cargo xtask release`.

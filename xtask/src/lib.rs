@@ -55,9 +55,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let full = flags::Xtask::from_vec(vec!["--help".into()]).err().map(|h| h.to_string()).unwrap_or_default();
-            let command = help::command_path(&full, &argv);
-            eprintln!("error: {e}\n\nRun `cargo {command} --help` for its flags.");
+            eprintln!("error: {e}\n\nRun `cargo {} --help` for its flags.", command_of(&argv));
             return ExitCode::from(2);
         }
     };
@@ -71,13 +69,19 @@ pub fn main() -> ExitCode {
                 eprintln!("  caused by: {cause}");
             }
             if usage {
-                eprintln!("\nRun `cargo xtask <command> --help` for usage.");
+                eprintln!("\nRun `cargo {} --help` for usage.", command_of(&argv));
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
             }
         }
     }
+}
+
+/// The command `argv` names, as `xtask pkg exec`, for a hint at its help.
+fn command_of(argv: &[String]) -> String {
+    let full = flags::Xtask::from_vec(vec!["--help".into()]).err().map(|h| h.to_string()).unwrap_or_default();
+    help::command_path(&full, argv)
 }
 
 fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {

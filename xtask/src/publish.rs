@@ -66,11 +66,8 @@ impl flags::Publish {
             Some(text) => index::parse_duration(text).map_err(|e| usage(format!("--wait: {e}")))?,
             None => Duration::from_secs(300),
         };
-        if self.jobs == Some(0) {
-            return Err(usage("--jobs must be at least 1"));
-        }
         Ok(Options {
-            jobs: self.jobs.unwrap_or_else(default_jobs),
+            jobs: self.jobs.map_or_else(default_jobs, |n| n.0),
             index_url: self.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone()),
             publish_url: self.publish_url.clone().unwrap_or_else(|| repo.config.publish_url.clone()),
             backend: self.backend.unwrap_or(repo.config.backend),

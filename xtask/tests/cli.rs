@@ -207,7 +207,7 @@ fn usage_errors_exit_2() {
     let out = s.xtask(&["pkg", "frobnicate"]).fails_with(2);
     assert!(out.stderr.contains("unexpected argument"), "{}", out.stderr);
     let out = s.xtask(&["--help"]).ok();
-    assert!(out.stdout.contains("cmd") || out.stdout.contains("SUBCOMMANDS"));
+    assert!(out.stdout.contains("COMMANDS:"), "{}", out.stdout);
 }
 
 #[test]
@@ -303,4 +303,77 @@ fn help_is_per_command_and_the_overview_lists_the_commands() {
     // A usage error points at the command's own help.
     let bad = s.xtask(&["pkg", "exec", "--bad"]).fails_with(2);
     assert!(bad.stderr.contains("Run `cargo xtask pkg exec --help`"), "{}", bad.stderr);
+}
+
+#[test]
+fn zero_jobs_is_a_usage_error_everywhere() {
+    let s = Sample::new(20, 0);
+    for args in [
+        &["pkg", "exec", "--all", "-j", "0", "--", "true"][..],
+        &["publish", "--all", "--dry-run", "-j", "0"],
+        &["release", "publish", "--dry-run", "--jobs", "0"],
+    ] {
+        let out = s.xtask(args).fails_with(2);
+        assert!(out.stderr.contains("`0` would run nothing: give at least 1"), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn exec_reports_each_childs_exit_status() {
+    let s = Sample::new(20, 0);
+    let out =
+        s.xtask(&["pkg", "exec", "llama-index-core", "llama-index-cli", "--", "sh", "-c", "exit 3"]).fails_with(1);
+    assert!(out.stderr.contains("failed `sh -c exit 3` in llama-index-cli (exit code 3)"), "{}", out.stderr);
+    assert!(out.stderr.contains("failed `sh -c exit 3` in llama-index-core (exit code 3)"), "{}", out.stderr);
+    let out = s.xtask(&["pkg", "exec", "llama-index-core", "--", "sh", "-c", "kill -9 $$"]).fails_with(1);
+    assert!(out.stderr.contains("in llama-index-core (killed by signal 9)"), "{}", out.stderr);
+    let out = s.xtask(&["pkg", "exec", "llama-index-core", "--", "true"]).ok();
+    assert!(out.stderr.contains("ok `true` in llama-index-core (exit code 0)"), "{}", out.stderr);
+}
+
+#[test]
+fn paths_that_leave_the_root_are_errors() {
+    let s = Sample::new(20, 0);
+    // `../<root name>/llama-index-core` used to be rewritten to `llama-index-core`.
+    let name = s.root().file_name().unwrap().to_string_lossy().into_owned();
+    let arg = format!("../{name}/llama-index-core");
+    let out = s.xtask(&["pkg", "info", &arg]).fails_with(2);
+    assert!(out.stderr.contains(&format!("the path `{arg}` leaves the monorepo's root")), "{}", out.stderr);
+    let outside = std::env::temp_dir().join("llama-index-core").display().to_string();
+    let out = s.xtask(&["pkg", "version", &outside]).fails_with(2);
+    assert!(out.stderr.contains(&format!("the path `{outside}` leaves the monorepo's root")), "{}", out.stderr);
+    let inside = s.root().join("llama-index-core").display().to_string();
+    assert_eq!(s.xtask(&["pkg", "version", &inside]).ok().stdout, "0.14.12\n", "absolute paths inside the root");
+    for (toml, key, value) in [
+        ("[changelog]\nfile = \"/tmp/CHANGELOG.md\"\n", "`changelog.file` is", "/tmp/CHANGELOG.md"),
+        ("[packages]\ncore = \"../llama-index-core\"\n", "`packages.core` is", "../llama-index-core"),
+        ("[packages]\ninclude = [\"llama-index-core\", \"../*\"]\n", "`packages.include` has", "../*"),
+    ] {
+        s.write("release.toml", toml);
+        let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
+        assert!(
+            out.stderr.contains(&format!("release.toml: {key} `{value}`, which leaves the monorepo's root")),
+            "{toml}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn a_root_without_the_umbrella_is_an_error() {
+    let empty = TempDir::new("no-umbrella");
+    std::fs::create_dir_all(empty.path().join("llama-index-core")).unwrap();
+    let out = std::process::Command::new(support::xtask_bin())
+        .arg("--root")
+        .arg(empty.path())
+        .args(["pkg", "info", "--all"])
+        .output()
+        .unwrap();
+    let out = support::Run::from(out).fails_with(1);
+    assert!(
+        out.stderr.contains("has no umbrella `pyproject.toml`; pass --root with the monorepo's root"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty() && !out.stderr.contains("warning"), "no empty table, no warnings: {out:?}");
 }
