@@ -180,8 +180,11 @@ impl Config {
                         c.other_section =
                             value.as_bool().with_context(|| format!("{p}: `{name}` must be true or false"))?
                     }
-                    "index.url" => c.index_url = string()?,
-                    "index.publish-url" => c.publish_url = string()?,
+                    "index.url" | "index.publish-url" => {
+                        let url = string()?;
+                        crate::url::check(&url).map_err(|e| crate::flags::usage(format!("{p}: `{name}`: {e}")))?;
+                        *if key == "url" { &mut c.index_url } else { &mut c.publish_url } = url;
+                    }
                     "build.backend" => {
                         c.backend = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
                     }

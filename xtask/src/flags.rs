@@ -93,9 +93,9 @@ xflags::xflags! {
             /// How many builds at once (default: the number of cores); uploads run 4 times as many.
             optional -j, --jobs n: Count
             /// The index's JSON API base, to see what is published (default: the configuration).
-            optional --index-url url: String
+            optional --index-url url: Url
             /// Where uploads go (default: the configuration).
-            optional --publish-url url: String
+            optional --publish-url url: Url
             /// `uv` or `poetry` (default: the configuration).
             optional --backend backend: Backend
             /// How long to wait for a dependency to be visible on the index (default: 5m).
@@ -161,7 +161,7 @@ xflags::xflags! {
             /// Poll the index until the check passes or this much time is up: `30s`, `5m`, `1h`.
             optional --wait duration: String
             /// The base of the index's JSON API (default: `index.url` in release.toml).
-            optional --index-url url: String
+            optional --index-url url: Url
             /// The verdicts as JSON on stdout.
             optional --json
         }
@@ -196,9 +196,9 @@ xflags::xflags! {
             /// prepare: run even when the working tree has uncommitted changes.
             optional --allow-dirty
             /// The base of the index's JSON API (default: `index.url` in release.toml).
-            optional --index-url url: String
+            optional --index-url url: Url
             /// publish: where distributions are uploaded (default: `index.publish-url`).
-            optional --publish-url url: String
+            optional --publish-url url: Url
             /// publish: how long to wait for uploads to appear on the index (default 5m).
             optional --wait duration: String
             /// publish: how many packages to build at once (default: the number of cores).
@@ -363,8 +363,8 @@ pub struct Publish {
     pub all: bool,
     pub changed_since: Option<String>,
     pub jobs: Option<Count>,
-    pub index_url: Option<String>,
-    pub publish_url: Option<String>,
+    pub index_url: Option<Url>,
+    pub publish_url: Option<Url>,
     pub backend: Option<Backend>,
     pub wait: Option<String>,
     pub retries: Option<u32>,
@@ -411,7 +411,7 @@ pub struct Check {
     pub before_core: bool,
     pub after_core: bool,
     pub wait: Option<String>,
-    pub index_url: Option<String>,
+    pub index_url: Option<Url>,
     pub json: bool,
 }
 
@@ -426,8 +426,8 @@ pub struct Release {
     pub pr: bool,
     pub date: Option<String>,
     pub allow_dirty: bool,
-    pub index_url: Option<String>,
-    pub publish_url: Option<String>,
+    pub index_url: Option<Url>,
+    pub publish_url: Option<Url>,
     pub wait: Option<String>,
     pub jobs: Option<Count>,
     pub offline: bool,
@@ -523,6 +523,18 @@ impl FromStr for Count {
             Ok(n) => Ok(Count(n)),
             Err(_) => Err(format!("`{s}` is not a whole number")),
         }
+    }
+}
+
+/// An index or upload URL from a flag, checked while parsing by [`crate::url::check`], the
+/// same check `release.toml`'s URLs get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url(pub String);
+
+impl FromStr for Url {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Url, String> {
+        crate::url::check(s).map(|()| Url(s.to_string()))
     }
 }
 

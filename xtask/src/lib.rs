@@ -29,6 +29,7 @@ mod release;
 mod requirement;
 mod sample;
 mod test;
+mod url;
 mod version;
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};

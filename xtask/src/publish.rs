@@ -68,8 +68,8 @@ impl flags::Publish {
         };
         Ok(Options {
             jobs: self.jobs.map_or_else(default_jobs, |n| n.0),
-            index_url: self.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone()),
-            publish_url: self.publish_url.clone().unwrap_or_else(|| repo.config.publish_url.clone()),
+            index_url: self.index_url.clone().map_or_else(|| repo.config.index_url.clone(), |u| u.0),
+            publish_url: self.publish_url.clone().map_or_else(|| repo.config.publish_url.clone(), |u| u.0),
             backend: self.backend.unwrap_or(repo.config.backend),
             wait,
             retries: self.retries.unwrap_or(4),

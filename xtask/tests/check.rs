@@ -272,7 +272,7 @@ fn bad_input_is_a_clear_error() {
     );
     usage(
         &["check", "--index-url", "ftp://x"],
-        expect!["error: `--index-url ftp://x` is not an http:// or https:// URL"],
+        expect!["error: can't parse `--index-url`, `ftp://x` is not a URL: it must start with `http://` or `https://`"],
     );
 
     s.write("release.toml", "[packages]\ncore = \"nope\"\n");

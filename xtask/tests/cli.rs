@@ -377,3 +377,37 @@ fn a_root_without_the_umbrella_is_an_error() {
     );
     assert!(out.stdout.is_empty() && !out.stderr.contains("warning"), "no empty table, no warnings: {out:?}");
 }
+
+#[test]
+fn urls_are_checked_one_way_in_every_command() {
+    let s = Sample::new(20, 0);
+    let why = "is not a URL: it must start with `http://` or `https://`";
+    for (args, flag) in [
+        (&["publish", "--all", "--dry-run", "--index-url", "localhost:8080"][..], "--index-url"),
+        (&["publish", "--all", "--dry-run", "--publish-url", "localhost:8080"], "--publish-url"),
+        (&["check", "--index-url", "localhost:8080"], "--index-url"),
+        (&["release", "prepare", "--dry-run", "--index-url", "localhost:8080"], "--index-url"),
+        (&["release", "publish", "--dry-run", "--publish-url", "localhost:8080"], "--publish-url"),
+    ] {
+        let out = s.xtask(args).fails_with(2);
+        assert!(
+            out.stderr.contains(&format!("can't parse `{flag}`, `localhost:8080` {why}")),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let out = s.xtask(&["publish", "--all", "--dry-run", "--index-url", "http://:8080/"]).fails_with(2);
+    assert!(out.stderr.contains("`http://:8080/` is not a URL: it has no host"), "{}", out.stderr);
+    // The settings get the same check, and credentials in them are never printed.
+    s.write("release.toml", "[index]\npublish-url = \"htps://user:hunter2@upload.example/\"\n");
+    for args in [&["publish", "--all", "--dry-run"][..], &["check"], &["pkg", "info", "--all"]] {
+        let out = s.xtask(args).fails_with(2);
+        assert!(
+            out.stderr
+                .contains(&format!("release.toml: `index.publish-url`: `htps://[REDACTED]@upload.example/` {why}")),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("hunter2"));
+    }
+}

@@ -269,7 +269,7 @@ fn checks(sh: &Shell, flags: &flags::Release, repo: &Monorepo, release_pr_branch
         }
     }
     if !flags.offline {
-        let url = flags.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone());
+        let url = flags.index_url.clone().map_or_else(|| repo.config.index_url.clone(), |u| u.0);
         if let Err(e) = Index::new(&url).project(&repo.core()?.name) {
             problems.push(format!(
                 "the package index does not answer: {e:#}; pass --index-url, or --offline to prepare without it"
