@@ -409,13 +409,19 @@ fn title_differs<'a>(found: &'a Attribution, titles: &'a Titles) -> Vec<(u64, &'
 /// How many items the audit lists before it summarises the rest (JSON has them all).
 const AUDIT_LIST: usize = 20;
 
-/// `YYYY-MM-DD`, checked.
-fn parse_date(text: &str) -> Result<String> {
+/// `YYYY-MM-DD`, checked against the calendar (`2026-02-31` is not a date).
+pub fn parse_date(text: &str) -> Result<String> {
     let parts: Vec<&str> = text.split('-').collect();
     let ok = parts.len() == 3
         && [4, 2, 2].iter().zip(&parts).all(|(len, p)| p.len() == *len && p.bytes().all(|b| b.is_ascii_digit()))
-        && matches!(parts[1].parse::<u32>(), Ok(1..=12))
-        && matches!(parts[2].parse::<u32>(), Ok(1..=31));
+        && match (parts[0].parse::<u32>(), parts[1].parse::<u32>(), parts[2].parse::<u32>()) {
+            (Ok(year), Ok(month @ 1..=12), Ok(day)) => {
+                let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+                let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+                (1..=days[month as usize - 1]).contains(&day)
+            }
+            _ => false,
+        };
     if !ok {
         return Err(usage(format!("`--date {text}` is not a date; write it as YYYY-MM-DD, e.g. `--date 2026-01-21`")));
     }
@@ -452,7 +458,19 @@ mod tests {
         assert_eq!(civil_date(1_709_164_800), "2024-02-29");
         assert_eq!(civil_date(1_767_225_599), "2025-12-31");
         assert_eq!(parse_date("2026-01-21").unwrap(), "2026-01-21");
-        for bad in ["2026-1-21", "21-01-2026", "2026-13-01", "2026-01-32", "today", "2026-01-2x"] {
+        assert_eq!(parse_date("2024-02-29").unwrap(), "2024-02-29");
+        for bad in [
+            "2026-1-21",
+            "21-01-2026",
+            "2026-13-01",
+            "2026-01-32",
+            "today",
+            "2026-01-2x",
+            "2026-02-31",
+            "2026-02-29",
+            "2100-02-29",
+            "2026-04-31",
+        ] {
             let err = parse_date(bad).unwrap_err();
             assert!(err.downcast_ref::<flags::UsageError>().is_some(), "{bad}");
         }

@@ -411,3 +411,19 @@ fn urls_are_checked_one_way_in_every_command() {
         assert!(!out.stderr.contains("hunter2"));
     }
 }
+
+#[test]
+fn impossible_dates_are_rejected() {
+    let s = Sample::new(20, 3);
+    let fingerprint = s.fingerprint();
+    for args in [
+        &["changelog", "--date", "2026-02-31"][..],
+        &["changelog", "--dry-run", "--offline", "--date", "2026-02-31"],
+        &["release", "prepare", "--dry-run", "--offline", "--date", "2026-02-31"],
+    ] {
+        let out = s.xtask(args).fails_with(2);
+        assert!(out.stderr.contains("`--date 2026-02-31` is not a date"), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(s.fingerprint(), fingerprint);
+    s.xtask(&["changelog", "--dry-run", "--offline", "--date", "2024-02-29"]).ok();
+}

@@ -57,7 +57,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
         (Some(plan), Some(model))
     };
     let date = match &flags.date {
-        Some(d) => d.clone(),
+        Some(d) => changelog::parse_date(d)?,
         None => changelog::today_utc(),
     };
     let generated =
