@@ -459,3 +459,10 @@ fn sample_force_replaces_only_a_generated_sample() {
     assert!(!generated.join("scratch.txt").exists() && generated.join("pyproject.toml").is_file());
     assert_eq!(support::git(&generated, &["status", "--porcelain"]), "", "the marker is not part of the sample");
 }
+
+#[test]
+fn an_empty_table_says_that_it_is_empty() {
+    let s = Sample::new(20, 0);
+    let out = s.xtask(&["pkg", "changed", "--base-ref", "HEAD"]).ok();
+    assert_eq!(out.stdout, "Name  Why  Path\n(none)\n");
+}
