@@ -326,6 +326,7 @@ impl Report<'_> {
                 "without_package": no_package,
                 "unknown_on_github": titles.unknown,
                 "failed_on_github": titles.failed,
+                "reverted": found.reverted.iter().map(|r| json!({"number": r.number, "title": r.subject_title, "reverted_by": {"pull_request": r.by_pr, "commit": r.by_commit}})).collect::<Vec<_>>(),
                 "title_differs": title_differs(found, titles).iter().map(|(n, s, g)| json!({"number": n, "subject": s, "github": g})).collect::<Vec<_>>(),
             },
             "text": section,
@@ -349,15 +350,20 @@ impl Report<'_> {
             plural(per_package.len(), "package", "packages"),
             if source == Source::GitHub { "GitHub" } else { "the commit subjects" }
         );
-        out += "  pull requests per package:";
-        for (name, n) in &per_package {
-            out += &format!(" {name} {n},");
-        }
-        out.pop();
-        out.push('\n');
+        // A heading gets its colon only when something follows it.
+        let listed = |head: String, items: String| {
+            if items.is_empty() {
+                format!("  {head}\n")
+            } else {
+                format!("  {head}: {items}\n")
+            }
+        };
+        let counts: Vec<String> = per_package.iter().map(|(name, n)| format!("{name} {n}")).collect();
+        out += &listed("pull requests per package".into(), counts.join(", "));
+        let orphans = plural(found.orphans.len(), "commit", "commits");
         out += &format!(
-            "  {} without a pull request (not in the changelog):\n",
-            plural(found.orphans.len(), "commit", "commits")
+            "  {orphans} without a pull request (not in the changelog){}\n",
+            if found.orphans.is_empty() { "" } else { ":" }
         );
         for o in found.orphans.iter().take(AUDIT_LIST) {
             out += &format!("    {} {}\n", &o.commit[..o.commit.len().min(10)], o.subject);
@@ -372,21 +378,30 @@ impl Report<'_> {
         } else {
             "not in the changelog".to_string()
         };
-        out += &format!(
-            "  {} touching no package ({placed}): {}\n",
-            plural(none.len(), "pull request", "pull requests"),
-            none.join(" ")
+        out += &listed(
+            format!("{} touching no package ({placed})", plural(none.len(), "pull request", "pull requests")),
+            none.join(" "),
         );
+        if !found.reverted.is_empty() {
+            let pairs: Vec<String> = found
+                .reverted
+                .iter()
+                .map(|r| match r.by_pr {
+                    Some(by) => format!("#{} (reverted by #{by})", r.number),
+                    None => format!("#{} (reverted by {})", r.number, &r.by_commit[..r.by_commit.len().min(10)]),
+                })
+                .collect();
+            let head = plural(pairs.len(), "pull request", "pull requests");
+            out += &listed(format!("{head} reverted within the range (left out, with the revert)"), pairs.join(" "));
+        }
         if source == Source::GitHub {
             let differs: Vec<String> = title_differs(found, titles).iter().map(|(n, _, _)| format!("#{n}")).collect();
-            let mut shown = differs.iter().take(AUDIT_LIST).cloned().collect::<Vec<_>>().join(" ");
+            let mut shown = differs.iter().take(AUDIT_LIST).cloned().collect::<Vec<_>>();
             if differs.len() > AUDIT_LIST {
-                shown += &format!(" … and {} more", differs.len() - AUDIT_LIST);
+                shown.push(format!("… and {} more", differs.len() - AUDIT_LIST));
             }
-            out += &format!(
-                "  {} titled differently on GitHub than in the subject: {shown}\n",
-                plural(differs.len(), "pull request", "pull requests")
-            );
+            let head = plural(differs.len(), "pull request", "pull requests");
+            out += &listed(format!("{head} titled differently on GitHub than in the subject"), shown.join(" "));
         }
         out.trim_end().to_string()
     }

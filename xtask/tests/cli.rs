@@ -466,3 +466,42 @@ fn an_empty_table_says_that_it_is_empty() {
     let out = s.xtask(&["pkg", "changed", "--base-ref", "HEAD"]).ok();
     assert_eq!(out.stdout, "Name  Why  Path\n(none)\n");
 }
+
+#[test]
+fn a_reverted_pull_request_leaves_the_changelog_with_its_revert() {
+    let s = Sample::new(20, 0);
+    let commit = |rel: &str, subject: &str| {
+        let old = std::fs::read_to_string(s.root().join(rel)).unwrap_or_default();
+        s.write(rel, &format!("{old}# {subject}\n"));
+        support::commit_all(&s.root(), subject);
+    };
+    commit("llama-index-core/llama_index/core/a.py", "feat: streaming (#300)");
+    commit("llama-index-core/llama_index/core/b.py", "feat: batching (#301)");
+    commit("llama-index-cli/llama_index/cli/c.py", "fix: keep me (#303)");
+    commit("llama-index-core/llama_index/core/a.py", "Revert \"feat: streaming (#300)\" (#302)");
+    commit("llama-index-core/llama_index/core/b.py", "Revert \"feat: batching (#301)\"");
+    let direct = s.git(&["rev-parse", "--short=10", "HEAD"]);
+    let out = s.xtask(&["changelog", "--dry-run", "--offline", "--date", "2026-01-21"]).ok();
+    assert!(
+        out.stdout.contains("fix: keep me") && !out.stdout.contains("streaming") && !out.stdout.contains("batching")
+    );
+    assert!(!out.stdout.contains("llama-index-core ["), "core has no entries left: {}", out.stdout);
+    let audit = out.stderr;
+    assert!(audit.contains("5 commits, 1 pull request, 1 package"), "{audit}");
+    assert!(
+        audit.contains(&format!(
+            "  2 pull requests reverted within the range (left out, with the revert): #301 (reverted by {direct}) #300 (reverted by #302)\n"
+        )),
+        "{audit}"
+    );
+    // Headings with nothing after them end without a colon.
+    assert!(audit.contains("  0 commits without a pull request (not in the changelog)\n"), "{audit}");
+    assert!(audit.contains("  0 pull requests touching no package (under \"Other changes\")\n"), "{audit}");
+    assert!(audit.lines().all(|l| !l.trim_end().ends_with(':')), "no dangling colon: {audit}");
+    let json = s.xtask(&["changelog", "--dry-run", "--offline", "--json", "--date", "2026-01-21"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["audit"]["reverted"][1]["number"], 300);
+    assert_eq!(v["audit"]["reverted"][1]["reverted_by"]["pull_request"], 302);
+    assert_eq!(v["audit"]["reverted"][0]["reverted_by"]["pull_request"], serde_json::Value::Null);
+    assert_eq!(v["orphans"], serde_json::json!([]));
+}
