@@ -52,7 +52,8 @@ pub fn main() -> ExitCode {
     let flags = match flags::Xtask::from_vec(args) {
         Ok(flags) => flags,
         Err(e) if e.is_help() => {
-            println!("{}", help::for_args(&e.to_string(), &argv));
+            // Through `output::data`, which a closed pipe (`--help | head`) does not panic.
+            output::data(&help::for_args(&e.to_string(), &argv));
             return ExitCode::SUCCESS;
         }
         Err(e) => {

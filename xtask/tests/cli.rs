@@ -505,3 +505,15 @@ fn a_reverted_pull_request_leaves_the_changelog_with_its_revert() {
     assert_eq!(v["audit"]["reverted"][0]["reverted_by"]["pull_request"], serde_json::Value::Null);
     assert_eq!(v["orphans"], serde_json::json!([]));
 }
+
+#[test]
+fn help_into_a_closed_pipe_does_not_panic() {
+    use std::process::{Command, Stdio};
+    let mut child =
+        Command::new(support::xtask_bin()).arg("--help").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
