@@ -517,3 +517,12 @@ fn help_into_a_closed_pipe_does_not_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn a_zero_http_timeout_is_refused() {
+    let s = Sample::new(20, 0);
+    // Nothing listens on port 9: the check fails after its retries, having said why 0 is ignored.
+    let out =
+        s.xtask_env(&["check", "--index-url", "http://127.0.0.1:9"], &[("XTASK_HTTP_TIMEOUT", "0s")]).fails_with(1);
+    assert!(out.stderr.contains("ignoring `XTASK_HTTP_TIMEOUT=0`: it would time out every request"), "{}", out.stderr);
+}
