@@ -410,6 +410,16 @@ fn urls_are_checked_one_way_in_every_command() {
         );
         assert!(!out.stderr.contains("hunter2"));
     }
+    s.write(
+        "release.toml",
+        "[index.mirror]\nurl = \"ftp://mirror.example/pypi\"\npublish-url = \"https://mirror.example/\"\n",
+    );
+    let out = s.xtask(&["publish", "--all", "--dry-run", "--index", "mirror"]).fails_with(2);
+    assert!(
+        out.stderr.contains(&format!("release.toml: `index.mirror.url`: `ftp://mirror.example/pypi` {why}")),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

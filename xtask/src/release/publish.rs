@@ -175,6 +175,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
 
     let options = publish::Options::for_release(
         &repo,
+        None,
         flags.index_url.clone().map(|u| u.0),
         flags.publish_url.clone().map(|u| u.0),
         wait,
