@@ -43,6 +43,34 @@ pub struct Config {
     /// Where distributions are uploaded.
     pub publish_url: String,
     pub backend: Backend,
+    /// The compatibility wave of `prepare`: whether requirements that exclude a version this
+    /// release makes are widened to admit its series, and how each rewritten package is bumped
+    /// (`None`: not at all).
+    pub wave_widen: bool,
+    pub wave_bump: Option<crate::version::Bump>,
+    /// `check --bumps`: glob patterns (relative to a package's directory) of files a change to
+    /// which needs no new version, and how a version that went down or skipped a release counts.
+    pub bumps_unshipped: Vec<String>,
+    pub bumps_down: Severity,
+    pub bumps_jump: Severity,
+}
+
+/// Whether a finding fails a check or only warns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Fail,
+    Warn,
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Severity, String> {
+        match s {
+            "fail" => Ok(Severity::Fail),
+            "warn" => Ok(Severity::Warn),
+            _ => Err(format!("`{s}` is neither `fail` nor `warn`")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +129,11 @@ impl Default for Config {
             index_url: PUBLIC_INDEX_URL.to_string(),
             publish_url: PUBLIC_UPLOAD_URL.to_string(),
             backend: Backend::Uv,
+            wave_widen: true,
+            wave_bump: Some(crate::version::Bump::Patch),
+            bumps_unshipped: strings(&["tests/**", "docs/**", "examples/**", "*.md"]),
+            bumps_down: Severity::Fail,
+            bumps_jump: Severity::Warn,
         }
     }
 }
@@ -164,6 +197,23 @@ impl Config {
                     "build.backend" => {
                         c.backend = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
                     }
+                    "wave.widen" => {
+                        c.wave_widen =
+                            value.as_bool().with_context(|| format!("{p}: `{name}` must be true or false"))?
+                    }
+                    "wave.bump" => {
+                        c.wave_bump = match string()?.as_str() {
+                            "none" => None,
+                            kind => Some(kind.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}, or `none`"))?),
+                        }
+                    }
+                    "bumps.unshipped" => c.bumps_unshipped = strings()?,
+                    "bumps.down" => {
+                        c.bumps_down = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
+                    }
+                    "bumps.jump" => {
+                        c.bumps_jump = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
+                    }
                     _ => unknown.push(name),
                 }
             }
@@ -177,6 +227,10 @@ impl Config {
         }
         if !c.tag.contains("{version}") {
             bail!("{p}: `release.tag` is `{}`, which lacks `{{version}}`; use a pattern like `v{{version}}`", c.tag);
+        }
+        for pattern in &c.bumps_unshipped {
+            glob::Pattern::new(pattern)
+                .map_err(|e| anyhow::anyhow!("{p}: `bumps.unshipped`: `{pattern}` is not a glob pattern: {e}"))?;
         }
         if c.repository.split('/').count() != 2 {
             bail!("{p}: `github.repository` is `{}`; write it as `owner/name`", c.repository);

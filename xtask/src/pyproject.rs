@@ -8,7 +8,12 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use toml_edit::{Document, DocumentMut, Item, Value};
 
-use crate::{requirement::Requirement, version::Version};
+use std::collections::HashMap;
+
+use crate::{
+    requirement::{self, PackageName, Requirement},
+    version::Version,
+};
 
 /// The metadata of one `pyproject.toml`.
 #[derive(Debug, Clone)]
@@ -224,6 +229,107 @@ pub fn rewrite_dependency(
     let new = rewrite(&old);
     replace_string_value(deps.get_mut(index).expect("index from iteration"), &new.to_string());
     Ok((doc.to_string(), old, new))
+}
+
+/// One requirement the compatibility wave rewrote, as written before and after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Widened {
+    pub dependency: PackageName,
+    pub before: String,
+    pub after: String,
+}
+
+/// Returns `text` with every runtime requirement on a package of `moves` (name → its new
+/// version) that excludes the new version widened to admit its series, keeping the lower bound,
+/// extras, marker, spacing and quotes (`requirement::widen_requirement`). Covers
+/// `project.dependencies`, `project.optional-dependencies` and `[tool.poetry.dependencies]`
+/// (strings and tables' `version`). An exclusion that cannot be widened names the file.
+pub fn widen_requirements(
+    path: &Path,
+    text: &str,
+    moves: &HashMap<PackageName, Version>,
+) -> Result<(String, Vec<Widened>)> {
+    let p = path.display();
+    let mut doc = parse_toml(path, text, |t| t.parse::<DocumentMut>())?;
+    let mut widened = Vec::new();
+    let mut errors = Vec::new();
+    let mut widen = |value: &mut Value, name: &str, poetry: bool| {
+        let Some(raw) = value.as_str().map(str::to_string) else { return };
+        let dependency = match poetry {
+            true => PackageName::new(name),
+            false => Requirement::parse(&raw).map(|r| r.name).unwrap_or_else(|_| PackageName::new("")),
+        };
+        let Some(new) = moves.get(&dependency) else { return };
+        let result = if poetry {
+            let constraint = if raw.trim() == "*" { String::new() } else { poetry_constraint(&raw) };
+            requirement::widen_specifiers(&constraint, new)
+        } else {
+            requirement::widen_requirement(&raw, new)
+        };
+        match result {
+            Ok(Some(after)) => {
+                let shown = |s: &str| if poetry { format!("{name} = \"{s}\"") } else { s.to_string() };
+                widened.push(Widened { dependency: dependency.clone(), before: shown(&raw), after: shown(&after) });
+                replace_string_value(value, &after);
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(format!("{p}: the requirement `{raw}` on `{dependency}`: {e}")),
+        }
+    };
+    if let Some(project) = doc.get_mut("project").and_then(Item::as_table_like_mut) {
+        let mut arrays: Vec<&mut toml_edit::Array> = Vec::new();
+        let (deps, optional) = split_two(project, "dependencies", "optional-dependencies");
+        arrays.extend(deps.and_then(Item::as_array_mut));
+        if let Some(groups) = optional.and_then(Item::as_table_like_mut) {
+            arrays.extend(groups.iter_mut().filter_map(|(_, v)| v.as_array_mut()));
+        }
+        for array in arrays {
+            for value in array.iter_mut() {
+                widen(value, "", false);
+            }
+        }
+    }
+    // `Item::get_mut` would insert missing tables; the table-like lookups never do.
+    let poetry = doc
+        .get_mut("tool")
+        .and_then(Item::as_table_like_mut)
+        .and_then(|t| t.get_mut("poetry"))
+        .and_then(Item::as_table_like_mut)
+        .and_then(|t| t.get_mut("dependencies"));
+    if let Some(deps) = poetry.and_then(Item::as_table_like_mut) {
+        for (key, item) in deps.iter_mut().filter(|(k, _)| k.get() != "python") {
+            let name = key.get().to_string();
+            let value = match item {
+                Item::Value(Value::InlineTable(t)) => t.get_mut("version"),
+                Item::Table(t) => t.get_mut("version").and_then(Item::as_value_mut),
+                other => other.as_value_mut(),
+            };
+            if let Some(value) = value {
+                widen(value, &name, true);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\n"));
+    }
+    Ok((doc.to_string(), widened))
+}
+
+/// Two entries of one table, borrowed mutably at once.
+fn split_two<'a>(
+    table: &'a mut dyn toml_edit::TableLike,
+    a: &str,
+    b: &str,
+) -> (Option<&'a mut Item>, Option<&'a mut Item>) {
+    let (mut first, mut second) = (None, None);
+    for (key, item) in table.iter_mut() {
+        if key.get() == a {
+            first = Some(item);
+        } else if key.get() == b {
+            second = Some(item);
+        }
+    }
+    (first, second)
 }
 
 /// Replaces a string value, keeping the whitespace and comments around it.
