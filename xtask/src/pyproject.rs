@@ -125,7 +125,9 @@ impl Pyproject {
             Table::Poetry => {
                 if let Some(deps) = meta.get("dependencies").and_then(Item::as_table_like) {
                     for (name, spec) in deps.iter().filter(|(n, _)| *n != "python") {
-                        let constraint = spec.as_str().unwrap_or("");
+                        // A string, or a table's `version` (`{ version = "…", extras = […] }`).
+                        let constraint =
+                            spec.as_str().or_else(|| spec.get("version").and_then(Item::as_str)).unwrap_or("");
                         let constraint = if constraint == "*" { "" } else { constraint };
                         push(&format!("{name}{}", poetry_constraint(constraint)))?;
                     }
