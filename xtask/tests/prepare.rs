@@ -608,3 +608,84 @@ fn a_requirement_the_wave_cannot_widen_stops_everything() {
         "#]],
     );
 }
+
+#[test]
+fn release_prepare_carries_the_wave_into_the_changelog_and_the_commit() {
+    let s = sample();
+    let args = ["release", "prepare", "--bump", "minor", "--offline", "--date", "2026-02-01"];
+    // Edits without the commit first, as a run killed before committing leaves them.
+    let run = s.xtask(&args).ok();
+    assert!(
+        run.stdout
+            .contains("requirement `llama-index-core>=0.15.0,<0.16.0`, and the compatibility wave in 18 packages"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(s.git(&["status", "--porcelain"]).lines().count(), 21, "20 pyproject.toml files and the changelog");
+    let changelog = s.read("CHANGELOG.md");
+    let block = changelog.split("### Compatibility\n\n").nth(1).unwrap().split("\n\n").next().unwrap();
+    assert_eq!(block.lines().count(), 18, "{block}");
+    expect![[r#"
+        - llama-index-cli [0.5.4]: Allow llama-index-core 0.15
+        - llama-index-experimental [0.6.6]: Allow llama-index-core 0.15"#]]
+    .assert_eq(&block.lines().take(2).collect::<Vec<_>>().join("\n"));
+
+    // The rerun finds the bump and the changelog done, and commits every file the wave edited.
+    let run = s.xtask(&[&args[..], &["--commit", "--allow-dirty"]].concat()).ok();
+    assert!(run.stderr.contains("committed Release 0.15.0"), "{}", run.stderr);
+    assert_eq!(s.git(&["status", "--porcelain"]), "", "nothing left behind");
+    let files = s.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files.lines().count(), 21, "{files}");
+    assert_eq!(s.read("CHANGELOG.md"), changelog, "the section is not written twice");
+}
+
+#[test]
+fn lock_runs_uv_lock_in_every_rewritten_package() {
+    // Small packages that resolve from the monorepo alone, so that `uv lock` needs no index.
+    let s = sample();
+    let mut files = Vec::new();
+    let bare = |name: &str, version: &str, deps: &str, sources: &str| {
+        format!(
+            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[project]\nname = \"{name}\"\n\
+             version = \"{version}\"\nrequires-python = \">=3.9\"\ndependencies = [{deps}]\n\n\
+             [tool.hatch.build.targets.wheel]\npackages = [\"src\"]\n{sources}"
+        )
+    };
+    files.push(("llama-index-core/pyproject.toml".to_string(), bare("llama-index-core", "0.14.12", "", "")));
+    files.push((
+        "pyproject.toml".to_string(),
+        bare(
+            "llama-index",
+            "0.14.12",
+            "\"llama-index-core>=0.14.12,<0.15.0\"",
+            "\n[tool.uv.sources]\nllama-index-core = { path = \"llama-index-core\" }\n",
+        ),
+    ));
+    let sources = "\n[tool.uv.sources]\nllama-index-core = { path = \"../llama-index-core\" }\n";
+    files.push((
+        "llama-index-cli/pyproject.toml".to_string(),
+        bare("llama-index-cli", "0.5.3", "\"llama-index-core>=0.14.0,<0.15\"", sources),
+    ));
+    // This one needs a project no index has: its lock fails, and is reported.
+    files.push((
+        "llama-index-finetuning/pyproject.toml".to_string(),
+        bare(
+            "llama-index-finetuning",
+            "0.4.2",
+            "\"llama-index-core>=0.14.0,<0.15\", \"not-on-any-index-xyz\"",
+            sources,
+        ),
+    ));
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    commit_files(&s, &refs);
+    support::tool("uv");
+    let run = s.xtask_env(&["prepare", "--bump", "minor", "--lock"], &[("UV_OFFLINE", "1")]).fails_with(1);
+    assert!(run.stderr.contains("      locked llama-index-cli ("), "{}", run.stderr);
+    assert!(run.stderr.contains("      locked . ("), "{}", run.stderr);
+    assert!(run.stderr.contains("      failed `uv lock` in llama-index-finetuning ("), "{}", run.stderr);
+    assert!(run.stderr.contains("not-on-any-index-xyz"), "{}", run.stderr);
+    assert!(run.stderr.contains("error: `uv lock` failed in 1 of "), "{}", run.stderr);
+    assert!(run.stderr.contains("`cargo xtask pkg exec llama-index-finetuning -- uv lock`"), "{}", run.stderr);
+    assert!(s.read("llama-index-cli/uv.lock").contains("name = \"llama-index-core\"\nversion = \"0.15.0\""));
+    assert!(s.read("llama-index-cli/pyproject.toml").contains("\"llama-index-core>=0.14.0,<0.16\""));
+}
