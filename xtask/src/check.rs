@@ -54,9 +54,9 @@ impl flags::Check {
             }
             return bumps::run(sh, &self);
         }
-        if self.base_ref.is_some() || !self.paths.is_empty() {
+        if self.base_ref.is_some() || self.index || !self.paths.is_empty() {
             return Err(usage(
-                "`--base-ref` and package paths go with `--bumps`: `cargo xtask check --bumps --base-ref origin/main`",
+                "`--base-ref`, `--index` and package paths go with `--bumps`: `cargo xtask check --bumps --base-ref origin/main`",
             ));
         }
         let mode = match (self.before_core, self.after_core) {

@@ -172,6 +172,8 @@ xflags::xflags! {
             optional --bumps
             /// With --bumps: the branch the pull request goes into, e.g. `origin/main`.
             optional --base-ref rev: String
+            /// With --bumps: also fail versions the index has (`index.url`, or --index-url).
+            optional --index
             /// Before core is published: core's version must be newer than every version on the index.
             optional --before-core
             /// After core is published (the default): core's exact version must be on the index.
@@ -426,6 +428,7 @@ pub struct Check {
 
     pub bumps: bool,
     pub base_ref: Option<String>,
+    pub index: bool,
     pub before_core: bool,
     pub after_core: bool,
     pub wait: Option<String>,

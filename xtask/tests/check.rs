@@ -433,6 +433,11 @@ fn the_bump_check_fails_a_version_the_index_has_and_a_dependant_left_behind() {
     .assert_eq(run.stdout.lines().next().map(|l| format!("{l}\n")).as_deref().unwrap());
     // Not on the index: fine.
     s.xtask(&["check", "--bumps", "--base-ref", "main", "--index-url", &url, READERS]).ok();
+    // `--index` asks the configured index.
+    s.write("release.toml", &format!("[index]\nurl = \"{url}\"\n"));
+    let run = s.xtask(&["check", "--bumps", "--base-ref", "main", "--index", TOOLS]).fails_with(1);
+    assert!(run.stdout.contains("`0.2.10` is on the index already"), "{}", run.stdout);
+    std::fs::remove_file(s.root().join("release.toml")).unwrap();
 
     // Core moves to 0.15.0 in a pull request: its dependants' `<0.15` now exclude it.
     s.git(&["switch", "--quiet", "main"]);

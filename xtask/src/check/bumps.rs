@@ -244,7 +244,8 @@ pub fn run(sh: &Shell, flags: &flags::Check) -> Result<()> {
     };
     let merge_base = git::merge_base(sh, base_ref)?;
     let changes = changes(sh, &repo, &merge_base, only.as_ref())?;
-    let published = match &flags.index_url {
+    let url = flags.index_url.clone().or_else(|| flags.index.then(|| repo.config.index_url.clone()));
+    let published = match &url {
         Some(url) => published(&Index::new(url), &repo, &changes)?,
         None => BTreeSet::new(),
     };
