@@ -503,4 +503,41 @@ dependencies = [
         let err = rewrite_dependency(Path::new("pyproject.toml"), none, &core, |r| r.clone()).unwrap_err();
         assert!(err.to_string().contains("has no requirement on `llama-index-core`"), "{err}");
     }
+
+    #[test]
+    fn widen_requirements_covers_every_table_and_adds_nothing() {
+        let moves = [(crate::requirement::PackageName::new("llama-index-core"), "0.14.0".parse().unwrap())].into();
+        let widen = |text: &str| widen_requirements(Path::new("p/pyproject.toml"), text, &moves);
+        let project =
+            "[project]\nname = \"a\"\nversion = \"1\"\ndependencies = ['llama_index.core >=0.13,<0.14']  # c\n\
+                       [project.optional-dependencies]\nx = [\"llama-index-core<0.14.0; python_version < '3.10'\"]\n";
+        let (text, widened) = widen(project).unwrap();
+        expect![[r#"
+            [project]
+            name = "a"
+            version = "1"
+            dependencies = ['llama_index.core >=0.13,<0.15']  # c
+            [project.optional-dependencies]
+            x = ["llama-index-core<0.15.0; python_version < '3.10'"]
+        "#]]
+        .assert_eq(&text);
+        assert_eq!(widened.len(), 2);
+        // A caret is written out; a table without a poetry section gets none.
+        let poetry = "[tool.poetry]\nname = \"a\"\nversion = \"1\"\n[tool.poetry.dependencies]\nllama-index-core = \"^0.13.1\"\n";
+        let (text, widened) = widen(poetry).unwrap();
+        assert!(text.ends_with("llama-index-core = \">=0.13.1,<0.15\"\n"), "{text}");
+        assert_eq!(widened[0].before, "llama-index-core = \"^0.13.1\"");
+        let (text, widened) = widen("[project]\nname = \"a\"\nversion = \"1\"\n[tool.black]\nx = 1\n").unwrap();
+        assert_eq!(
+            (text.as_str(), widened.len()),
+            ("[project]\nname = \"a\"\nversion = \"1\"\n[tool.black]\nx = 1\n", 0)
+        );
+        let err = widen("[project]\nname = \"a\"\nversion = \"1\"\ndependencies = [\"llama-index-core==0.13.6\"]\n")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("p/pyproject.toml: the requirement `llama-index-core==0.13.6` on `llama-index-core`: "),
+            "{err}"
+        );
+    }
 }
