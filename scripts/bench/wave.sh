@@ -13,8 +13,10 @@ repo=target/bench/monorepo-2000-wave
 "$xtask" sample "$repo" --packages 2000 --prs 40 --force 2>/dev/null
 # Every integration requires `llama-index-core>=0.14.0,<0.15`; make 98 of them admit 0.15
 # already, so that the wave is 1,900 packages, as in a real minor release (583 of 663).
-git -C "$repo" ls-files '*/pyproject.toml' | grep -v '^llama-index-core/' | head -98 |
-  while read -r f; do sed -i 's/llama-index-core>=0.14.0,<0.15"/llama-index-core>=0.14.0,<0.16"/' "$repo/$f"; done
+mapfile -t pyprojects < <(cd "$repo" && git grep -l 'llama-index-core.*<0.15"' -- '*/pyproject.toml')
+for f in "${pyprojects[@]:0:98}"; do
+  sed -i '/llama-index-core/s/,<0.15"/,<0.16"/' "$repo/$f"
+done
 git -C "$repo" -c user.name=bench -c user.email=bench@example.com commit --quiet -am "Admit core 0.15 in 98 packages"
 wave=$("$xtask" --root "$repo" prepare --bump minor --dry-run --json 2>/dev/null | grep -c '"changelog"')
 echo "the wave of prepare --bump minor: $wave packages"

@@ -284,10 +284,14 @@ pub fn plan(repo: &Monorepo, kind: Bump) -> Result<Plan> {
         let path = core.pyproject_path(&repo.root);
         Ok((FileChange { path, display: core.pyproject_display(), old, new: text }, widened))
     });
+    // The umbrella and core are edited above; the wave's other members sort after them.
+    let core_index = repo.index_of(core);
+    let (mut release_members, mut others): (Vec<_>, Vec<_>) =
+        members.into_iter().partition(|m| m.index == umbrella_index || m.index == core_index);
     let mut errors = Vec::new();
     let mut wave_changes = Vec::new();
-    for m in members.iter_mut().filter(|m| m.index != umbrella_index && m.index != repo.index_of(core)) {
-        match wave::edit(repo, m, &moves) {
+    for edit in wave::edit_all(repo, &mut others, &moves) {
+        match edit {
             Ok(change) => wave_changes.push(change),
             Err(e) => errors.push(format!("{e:#}")),
         }
@@ -301,13 +305,12 @@ pub fn plan(repo: &Monorepo, kind: Bump) -> Result<Plan> {
                 bail!("nothing was changed, because:\n  {}", errors.join("\n  "));
             }
         };
-    for m in &mut members {
-        if m.index == umbrella_index {
-            m.widened = umbrella_widened.clone();
-        } else if m.index == repo.index_of(core) {
-            m.widened = core_widened.clone();
-        }
+    for m in &mut release_members {
+        m.widened = if m.index == umbrella_index { umbrella_widened.clone() } else { core_widened.clone() };
     }
+    release_members.append(&mut others);
+    let mut members = release_members;
+    members.sort_by(|a, b| repo.packages[a.index].dir.cmp(&repo.packages[b.index].dir));
     let mut changes = Changeset::default();
     changes.push(umbrella_change);
     changes.push(core_change);

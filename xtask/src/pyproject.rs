@@ -187,6 +187,11 @@ fn read_version(path: &Path, root: &toml_edit::Table, table: Table) -> Result<Ve
 /// Returns `text` with the package's version set to `new`; only that value changes.
 pub fn set_version(path: &Path, text: &str, new: &Version) -> Result<String> {
     let mut doc = parse_toml(path, text, |t| t.parse::<DocumentMut>())?;
+    set_version_in(path, &mut doc, new)?;
+    Ok(doc.to_string())
+}
+
+fn set_version_in(path: &Path, doc: &mut DocumentMut, new: &Version) -> Result<()> {
     let table = find_table(doc.as_table())
         .with_context(|| format!("{}: no `[project]` table with a `name`", path.display()))?;
     read_version(path, doc.as_table(), table)?;
@@ -195,7 +200,7 @@ pub fn set_version(path: &Path, text: &str, new: &Version) -> Result<String> {
         item = &mut item[*key];
     }
     replace_string(&mut item["version"], &new.to_string());
-    Ok(doc.to_string())
+    Ok(())
 }
 
 /// Returns `text` with the one runtime dependency on `name` rewritten by `rewrite`.
@@ -245,11 +250,13 @@ pub struct Widened {
 /// version) that excludes the new version widened to admit its series, keeping the lower bound,
 /// extras, marker, spacing and quotes (`requirement::widen_requirement`). Covers
 /// `project.dependencies`, `project.optional-dependencies` and `[tool.poetry.dependencies]`
-/// (strings and tables' `version`). An exclusion that cannot be widened names the file.
+/// (strings and tables' `version`). An exclusion that cannot be widened names the file. With
+/// `version`, the package's version is set too, in the same pass.
 pub fn widen_requirements(
     path: &Path,
     text: &str,
     moves: &HashMap<PackageName, Version>,
+    version: Option<&Version>,
 ) -> Result<(String, Vec<Widened>)> {
     let p = path.display();
     let mut doc = parse_toml(path, text, |t| t.parse::<DocumentMut>())?;
@@ -313,6 +320,9 @@ pub fn widen_requirements(
     }
     if !errors.is_empty() {
         bail!("{}", errors.join("\n"));
+    }
+    if let Some(new) = version {
+        set_version_in(path, &mut doc, new)?;
     }
     Ok((doc.to_string(), widened))
 }
@@ -507,7 +517,7 @@ dependencies = [
     #[test]
     fn widen_requirements_covers_every_table_and_adds_nothing() {
         let moves = [(crate::requirement::PackageName::new("llama-index-core"), "0.14.0".parse().unwrap())].into();
-        let widen = |text: &str| widen_requirements(Path::new("p/pyproject.toml"), text, &moves);
+        let widen = |text: &str| widen_requirements(Path::new("p/pyproject.toml"), text, &moves, None);
         let project =
             "[project]\nname = \"a\"\nversion = \"1\"\ndependencies = ['llama_index.core >=0.13,<0.14']  # c\n\
                        [project.optional-dependencies]\nx = [\"llama-index-core<0.14.0; python_version < '3.10'\"]\n";

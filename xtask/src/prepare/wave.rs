@@ -122,7 +122,7 @@ pub fn members(
 
 /// Widens `text` (the file of package `p`, perhaps already edited by the release) for `moves`.
 pub fn widen(p: &Package, text: &str, moves: &HashMap<PackageName, Version>) -> Result<(String, Vec<Widened>)> {
-    pyproject::widen_requirements(Path::new(&p.pyproject_display()), text, moves)
+    pyproject::widen_requirements(Path::new(&p.pyproject_display()), text, moves, None)
 }
 
 /// The edited file of a member that does not move with the release: widened, bumped, verified.
@@ -131,13 +131,24 @@ pub fn edit(repo: &Monorepo, member: &mut Member, moves: &HashMap<PackageName, V
     let display = p.pyproject_display();
     let path = p.pyproject_path(&repo.root);
     let old = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {display}: {e}"))?;
-    let (mut text, widened) = widen(p, &old, moves)?;
-    if member.new != member.old {
-        text = pyproject::set_version(Path::new(&display), &text, &member.new)?;
-    }
+    let bump = (member.new != member.old).then_some(&member.new);
+    let (text, widened) = pyproject::widen_requirements(Path::new(&display), &old, moves, bump)?;
     verify(p, &old, &text, member, widened.len())?;
     member.widened = widened;
     Ok(FileChange { path, display, old, new: text })
+}
+
+/// [`edit`] of every member, on all cores: a minor release edits nearly every package.
+pub fn edit_all(repo: &Monorepo, members: &mut [Member], moves: &HashMap<PackageName, Version>) -> Vec<Result<FileChange>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = members.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = members
+            .chunks_mut(chunk)
+            .map(|ms| s.spawn(move || ms.iter_mut().map(|m| edit(repo, m, moves)).collect::<Vec<_>>()))
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("editing files does not panic")).collect()
+    })
 }
 
 /// Proves a member's edit: the file parses, has the new version, admits every new version it
