@@ -594,10 +594,10 @@ fn a_requirement_the_wave_cannot_widen_stops_everything() {
         want.assert_eq(&run.stderr);
     };
     check(
-        "llama-index-core==0.14.0",
+        "llama-index-core==0.14.12",
         expect![[r#"
             error: nothing was changed, because:
-              llama-index-utils/llama-index-utils-qianfan/pyproject.toml: the requirement `llama-index-core==0.14.0` on `llama-index-core`: `==0.14.0` excludes `0.15.0` by more than its upper bound; write it as `>=LOWER,<UPPER`, or allow `0.15.0` by hand
+              llama-index-utils/llama-index-utils-qianfan/pyproject.toml: the requirement `llama-index-core==0.14.12` on `llama-index-core`: `==0.14.12` excludes `0.15.0` by more than its upper bound; write it as `>=LOWER,<UPPER`, or allow `0.15.0` by hand
         "#]],
     );
     check(
@@ -688,4 +688,21 @@ fn lock_runs_uv_lock_in_every_rewritten_package() {
     assert!(run.stderr.contains("`cargo xtask pkg exec llama-index-finetuning -- uv lock`"), "{}", run.stderr);
     assert!(s.read("llama-index-cli/uv.lock").contains("name = \"llama-index-core\"\nversion = \"0.15.0\""));
     assert!(s.read("llama-index-cli/pyproject.toml").contains("\"llama-index-core>=0.14.0,<0.16\""));
+}
+
+#[test]
+fn the_wave_leaves_what_this_release_did_not_break() {
+    // A requirement that excluded core's current version already is not this release's doing:
+    // left alone (`check --bumps` reports it), in a patch release and in a minor one.
+    let s = sample();
+    let path = "llama-index-utils/llama-index-utils-workflow/pyproject.toml";
+    let text = s.read(path).replace("\"llama-index-core>=0.14.0,<0.15\"", "\"llama-index-core>=0.13.0,<0.14\"");
+    commit_files(&s, &[(path, &text)]);
+    let run = s.xtask(&["prepare", "--dry-run"]).ok();
+    assert_eq!(run.stdout.matches("\n--- a/").count(), 2, "a patch release: the umbrella and core only");
+    let v: serde_json::Value =
+        serde_json::from_str(&s.xtask(&["prepare", "--bump", "minor", "--dry-run", "--json"]).ok().stdout).unwrap();
+    let wave = v["wave"].as_array().unwrap();
+    assert_eq!(wave.len(), 17);
+    assert!(!wave.iter().any(|m| m["path"] == "llama-index-utils/llama-index-utils-workflow"), "{v}");
 }

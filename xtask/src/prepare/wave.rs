@@ -48,9 +48,9 @@ impl Member {
     }
 }
 
-/// The packages whose requirements exclude a new version in `moves` (name → new version),
-/// directly or because the wave's own bump (`bump`, none when `None`) of a dependency excludes
-/// it. Packages in `moves` already are not bumped again. Returns the members by directory and
+/// The packages whose requirements admit a package's current version but exclude its new one
+/// in `moves` (name → new version), directly or because the wave's own bump (`bump`, none when
+/// `None`) of a dependency excludes it. Packages in `moves` already are not bumped again. Returns the members by directory and
 /// every move, the release's and the wave's.
 pub fn members(
     repo: &Monorepo,
@@ -76,9 +76,12 @@ pub fn members(
         let (Some(&d), Some(new)) = (index.get(&name), moves.get(&name).cloned()) else { continue };
         for &(i, k) in &dependants[d] {
             let p = &repo.packages[i];
-            match p.dependencies[k].allows(&new) {
-                Ok(true) => continue,
-                Ok(false) => {}
+            // Only what this release breaks: a requirement that excluded the old version too
+            // was never this release's doing (`check --bumps` reports it).
+            let req = &p.dependencies[k];
+            match req.allows(&new).and_then(|n| req.allows(&repo.packages[d].version).map(|o| (n, o))) {
+                Ok((true, _) | (false, false)) => continue,
+                Ok((false, true)) => {}
                 Err(e) => {
                     errors.push(format!("{}: the requirement on `{name}`: {e}", p.pyproject_display()));
                     continue;
@@ -139,7 +142,11 @@ pub fn edit(repo: &Monorepo, member: &mut Member, moves: &HashMap<PackageName, V
 }
 
 /// [`edit`] of every member, on all cores: a minor release edits nearly every package.
-pub fn edit_all(repo: &Monorepo, members: &mut [Member], moves: &HashMap<PackageName, Version>) -> Vec<Result<FileChange>> {
+pub fn edit_all(
+    repo: &Monorepo,
+    members: &mut [Member],
+    moves: &HashMap<PackageName, Version>,
+) -> Vec<Result<FileChange>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let chunk = members.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
