@@ -33,12 +33,19 @@ impl flags::Prepare {
             (a, b) => a.or(b).unwrap_or(Bump::Patch),
         };
         git::ensure_repo(sh)?;
-        let repo = Monorepo::load(&sh.current_dir())?;
+        let root = sh.current_dir();
+        // `git status` walks the whole tree; reading and planning need not wait for it.
+        let (planned, dirty) = std::thread::scope(|s| {
+            let planned = s.spawn(|| Monorepo::load(&root).map(|repo| (plan(&repo, kind), repo)));
+            let dirty = if self.allow_dirty { Ok(Vec::new()) } else { git::dirty_files(sh) };
+            (planned.join().expect("planning does not panic"), dirty)
+        });
+        let (plan, repo) = planned?;
         for w in &repo.warnings {
             output::warn(w);
         }
-        if !self.allow_dirty {
-            let dirty = git::dirty_files(sh)?;
+        {
+            let dirty = dirty?;
             if !dirty.is_empty() {
                 let shown: Vec<&str> = dirty.iter().take(10).map(String::as_str).collect();
                 bail!(
@@ -48,7 +55,7 @@ impl flags::Prepare {
                 );
             }
         }
-        let plan = plan(&repo, kind)?;
+        let plan = plan?;
         if let Some(skipped) = &plan.core_skips {
             output::warn(skipped);
         }
