@@ -291,7 +291,7 @@ fn changes(
         }
         let p = &repo.packages[i];
         let inner =
-            if p.dir == "." { file.as_str() } else { file.strip_prefix(&format!("{}/", p.dir)).unwrap_or(&file) };
+            if p.dir == "." { file.as_str() } else { file.strip_prefix(&format!("{}/", p.dir)).unwrap_or(file) };
         let c = by_package.entry(i).or_insert_with(|| Change {
             index: i,
             shipped: Vec::new(),

@@ -25,19 +25,20 @@ pub fn lock_all(root: &Path, dirs: &[String]) -> Result<()> {
     output::note(&format!("locking {} package{} with `uv lock`, {jobs} at once", dirs.len(), plural(dirs.len())));
     std::thread::scope(|s| {
         for _ in 0..jobs {
-            s.spawn(|| loop {
-                let Some(dir) = dirs.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-                let started = Instant::now();
-                let (ok, log) = uv_lock(&uv, &root.join(dir));
-                let took = format!("{:.1}s", started.elapsed().as_secs_f64());
-                let mut failed = failed.lock().expect("no panics while holding the lock");
-                if ok {
-                    output::status("locked", &format!("{dir} ({took})"));
-                } else {
-                    let lines: Vec<&str> = log.lines().collect();
-                    let tail = lines[lines.len().saturating_sub(TAIL)..].join("\n    ");
-                    output::status("failed", &format!("`uv lock` in {dir} ({took}):\n    {tail}"));
-                    failed.push(dir.clone());
+            s.spawn(|| {
+                while let Some(dir) = dirs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let started = Instant::now();
+                    let (ok, log) = uv_lock(&uv, &root.join(dir));
+                    let took = format!("{:.1}s", started.elapsed().as_secs_f64());
+                    let mut failed = failed.lock().expect("no panics while holding the lock");
+                    if ok {
+                        output::status("locked", &format!("{dir} ({took})"));
+                    } else {
+                        let lines: Vec<&str> = log.lines().collect();
+                        let tail = lines[lines.len().saturating_sub(TAIL)..].join("\n    ");
+                        output::status("failed", &format!("`uv lock` in {dir} ({took}):\n    {tail}"));
+                        failed.push(dir.clone());
+                    }
                 }
             });
         }
