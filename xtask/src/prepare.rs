@@ -78,6 +78,9 @@ impl flags::Prepare {
             output::data(&plan.render(self.dry_run));
         }
         if self.dry_run {
+            if self.lock {
+                output::note(&format!("dry run: would run `uv lock` in {} packages", plan.locked_dirs().len()));
+            }
             output::note("dry run: no file was changed");
             return Ok(());
         }
