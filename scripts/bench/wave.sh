@@ -24,6 +24,8 @@ echo "the wave of prepare --bump minor: $wave packages"
 # One real run: reset the tree, then time the prepare alone.
 prepare_ms() {
   git -C "$repo" checkout --quiet -- .
+  # The reset's own writes reach the disk first, so that the run's fsyncs do not pay for them.
+  sync
   local start end
   start=$(date +%s%N)
   "$xtask" --root "$repo" prepare --bump minor >/dev/null 2>&1
