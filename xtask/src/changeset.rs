@@ -69,18 +69,9 @@ impl Changeset {
 /// Writes every change's temporary file, several at once: a release's wave writes 2,000 files,
 /// and their `fsync`s, one after the other, take seconds where together they take a fraction.
 fn write_all_synced(changes: &[FileChange], temps: &[std::path::PathBuf]) -> Vec<std::io::Result<()>> {
-    let threads = if changes.len() < 16 { 1 } else { 16 };
-    let chunk = changes.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = changes
-            .chunks(chunk)
-            .zip(temps.chunks(chunk))
-            .map(|(cs, ts)| {
-                s.spawn(move || cs.iter().zip(ts).map(|(c, t)| write_synced(t, &c.new)).collect::<Vec<_>>())
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("writing files does not panic")).collect()
-    })
+    let jobs = if changes.len() < 16 { 1 } else { 16 };
+    let pairs: Vec<(&FileChange, &std::path::PathBuf)> = changes.iter().zip(temps).collect();
+    crate::parallel::map(&pairs, jobs, |(c, t)| write_synced(t, &c.new))
 }
 
 /// Writes `path` atomically: a temporary sibling, then a rename.

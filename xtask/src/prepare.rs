@@ -37,23 +37,15 @@ impl flags::Prepare {
         // `git status` walks the whole tree; reading and planning need not wait for it.
         let (planned, dirty) = std::thread::scope(|s| {
             let planned = s.spawn(|| Monorepo::load(&root).map(|repo| (plan(&repo, kind), repo)));
-            let dirty = if self.allow_dirty { Ok(Vec::new()) } else { git::dirty_files(sh) };
+            let dirty = if self.allow_dirty { Ok(None) } else { git::uncommitted_changes(sh) };
             (planned.join().expect("planning does not panic"), dirty)
         });
         let (plan, repo) = planned?;
         for w in &repo.warnings {
             output::warn(w);
         }
-        {
-            let dirty = dirty?;
-            if !dirty.is_empty() {
-                let shown: Vec<&str> = dirty.iter().take(10).map(String::as_str).collect();
-                bail!(
-                    "the working tree has uncommitted changes ({}{}); commit or stash them, or pass `--allow-dirty`",
-                    shown.join(", "),
-                    if dirty.len() > 10 { format!(" and {} more", dirty.len() - 10) } else { String::new() }
-                );
-            }
+        if let Some(dirty) = dirty? {
+            bail!("{dirty}; commit or stash them, or pass `--allow-dirty`");
         }
         let plan = plan?;
         if let Some(skipped) = &plan.core_skips {

@@ -233,22 +233,7 @@ pub fn run(sh: &Shell, flags: &flags::Check) -> Result<()> {
     }
     let only: Option<BTreeSet<usize>> = match flags.paths.is_empty() {
         true => None,
-        false => {
-            let mut errors = Vec::new();
-            let mut set = BTreeSet::new();
-            for path in &flags.paths {
-                match repo.resolve(path) {
-                    Ok(p) => {
-                        set.insert(repo.index_of(p));
-                    }
-                    Err(e) => errors.push(e.to_string()),
-                }
-            }
-            if !errors.is_empty() {
-                bail!("{}", errors.join("\n"));
-            }
-            Some(set)
-        }
+        false => Some(repo.select(&flags.paths, false)?.into_iter().map(|p| repo.index_of(p)).collect()),
     };
     let (merge_base, files) = diff?;
     let changes = changes(sh, &repo, &merge_base, &files, only.as_ref())?;

@@ -128,8 +128,13 @@ pub fn widen(p: &Package, text: &str, moves: &HashMap<PackageName, Version>) -> 
     pyproject::widen_requirements(Path::new(&p.pyproject_display()), text, moves, None)
 }
 
-/// The edited file of a member that does not move with the release: widened, bumped, verified.
-pub fn edit(repo: &Monorepo, member: &mut Member, moves: &HashMap<PackageName, Version>) -> Result<FileChange> {
+/// The edited file of a member that does not move with the release (widened, bumped,
+/// verified), and what was widened in it.
+pub fn edit(
+    repo: &Monorepo,
+    member: &Member,
+    moves: &HashMap<PackageName, Version>,
+) -> Result<(FileChange, Vec<Widened>)> {
     let p = &repo.packages[member.index];
     let display = p.pyproject_display();
     let path = p.pyproject_path(&repo.root);
@@ -137,8 +142,7 @@ pub fn edit(repo: &Monorepo, member: &mut Member, moves: &HashMap<PackageName, V
     let bump = (member.new != member.old).then_some(&member.new);
     let (text, widened) = pyproject::widen_requirements(Path::new(&display), &old, moves, bump)?;
     verify(p, &old, &text, member, widened.len())?;
-    member.widened = widened;
-    Ok(FileChange { path, display, old, new: text })
+    Ok((FileChange { path, display, old, new: text }, widened))
 }
 
 /// [`edit`] of every member, on all cores: a minor release edits nearly every package.
@@ -147,15 +151,18 @@ pub fn edit_all(
     members: &mut [Member],
     moves: &HashMap<PackageName, Version>,
 ) -> Vec<Result<FileChange>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let chunk = members.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = members
-            .chunks_mut(chunk)
-            .map(|ms| s.spawn(move || ms.iter_mut().map(|m| edit(repo, m, moves)).collect::<Vec<_>>()))
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("editing files does not panic")).collect()
-    })
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let edits = crate::parallel::map(members, jobs, |m| edit(repo, m, moves));
+    members
+        .iter_mut()
+        .zip(edits)
+        .map(|(m, edit)| {
+            edit.map(|(change, widened)| {
+                m.widened = widened;
+                change
+            })
+        })
+        .collect()
 }
 
 /// Proves a member's edit: the file parses, has the new version, admits every new version it
