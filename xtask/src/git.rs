@@ -262,22 +262,6 @@ pub fn fast_import(sh: &Shell, stream: String) -> Result<()> {
     exec::run(cmd!(sh, "git fast-import --quiet --done").stdin(stream))
 }
 
-#[cfg(test)]
-mod tests {
-    use expect_test::expect;
-
-    #[test]
-    fn a_dirty_tree_names_ten_paths_and_counts_the_rest() {
-        assert_eq!(super::describe_dirty(&[]), None);
-        let two = ["a.py".to_string(), "b/pyproject.toml".to_string()];
-        expect!["the working tree has uncommitted changes (a.py, b/pyproject.toml)"]
-            .assert_eq(&super::describe_dirty(&two).unwrap());
-        let many: Vec<String> = (1..=12).map(|n| format!("f{n}")).collect();
-        expect!["the working tree has uncommitted changes (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10 and 2 more)"]
-            .assert_eq(&super::describe_dirty(&many).unwrap());
-    }
-}
-
 /// The merge base of `rev` and HEAD, as a full commit id. No merge base (unrelated histories,
 /// or a clone too shallow to reach it) is an error that says how to fetch the history.
 pub fn merge_base(sh: &Shell, rev: &str) -> Result<String> {
@@ -302,4 +286,20 @@ pub fn changed_since(sh: &Shell, commit: &str) -> Result<Vec<String>> {
     let mut files: Vec<String> = diff.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    #[test]
+    fn a_dirty_tree_names_ten_paths_and_counts_the_rest() {
+        assert_eq!(super::describe_dirty(&[]), None);
+        let two = ["a.py".to_string(), "b/pyproject.toml".to_string()];
+        expect!["the working tree has uncommitted changes (a.py, b/pyproject.toml)"]
+            .assert_eq(&super::describe_dirty(&two).unwrap());
+        let many: Vec<String> = (1..=12).map(|n| format!("f{n}")).collect();
+        expect!["the working tree has uncommitted changes (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10 and 2 more)"]
+            .assert_eq(&super::describe_dirty(&many).unwrap());
+    }
 }
