@@ -322,80 +322,94 @@ fn published(index: &Index, repo: &Monorepo, changes: &[Change]) -> Result<BTree
 
 impl Report<'_> {
     fn print(&self, json: bool) {
-        let Report { repo, base_ref, merge_base, changes, findings } = self;
-        let of = |i: usize| findings.iter().filter(move |f| f.index == i);
         if json {
-            let packages: Vec<_> = changes
-                .iter()
-                .map(|c| {
-                    let p = &repo.packages[c.index];
-                    json!({
-                        "name": p.display_name,
-                        "path": p.dir,
-                        "base_version": c.base.as_ref().map(ToString::to_string),
-                        "version": p.version.to_string(),
-                        "shipped_files": c.shipped,
-                        "unshipped_files": c.unshipped,
-                        "findings": of(c.index).map(|f| json!({
-                            "kind": f.kind.as_str(),
-                            "severity": severity(f.severity),
-                            "message": f.message,
-                        })).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            let others: Vec<_> = findings
-                .iter()
-                .filter(|f| !changes.iter().any(|c| c.index == f.index))
-                .map(|f| json!({"name": repo.packages[f.index].display_name, "path": repo.packages[f.index].dir, "kind": f.kind.as_str(), "severity": severity(f.severity), "message": f.message}))
-                .collect();
-            output::json(&json!({
-                "ok": !findings.iter().any(|f| f.severity == Severity::Fail),
-                "base_ref": base_ref,
-                "merge_base": merge_base,
-                "packages": packages,
-                "dependants": others,
-            }));
+            output::json(&self.to_json());
         } else {
-            let mut text = String::new();
-            for f in findings.iter() {
-                let p = &repo.packages[f.index];
-                let label = if f.severity == Severity::Fail { "FAILED " } else { "warning" };
-                text += &format!("{label} {} ({}): {}\n", p.display_name, p.dir, f.message);
-            }
-            let bumped = changes.iter().filter(|c| c.base.as_ref() != Some(&repo.packages[c.index].version)).count();
-            let short = &merge_base[..merge_base.len().min(10)];
-            text += &format!(
-                "{} changed package{} since `{short}` (the merge base with `{base_ref}`): {bumped} with a new version, {} \
-                 problem{}\n",
-                changes.len(),
-                if changes.len() == 1 { "" } else { "s" },
-                findings.len(),
-                if findings.len() == 1 { "" } else { "s" }
-            );
-            output::data(&text);
+            output::data(&self.text());
         }
         if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
-            let lines: String = findings.iter().map(|f| annotation(repo, f)).collect();
-            // Workflow commands are read from stdout; with --json, stdout is the data.
-            if json {
-                eprint!("{lines}");
-            } else {
-                output::data(&lines);
-            }
-            let summary: Vec<String> = findings
-                .iter()
-                .map(|f| {
-                    format!(
-                        "- {} `{}`: {}",
-                        if f.severity == Severity::Fail { "❌" } else { "⚠️" },
-                        repo.packages[f.index].dir,
-                        f.message
-                    )
-                })
-                .collect();
-            output::github_summary(&format!("### Bump check against `{base_ref}`\n\n{}\n", summary.join("\n")));
+            self.annotate(json);
         }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let Report { repo, base_ref, merge_base, changes, findings } = self;
+        let finding = |f: &Finding| {
+            let p = &repo.packages[f.index];
+            json!({"name": p.display_name, "path": p.dir, "kind": f.kind.as_str(), "severity": severity(f.severity), "message": f.message})
+        };
+        let packages: Vec<_> = changes
+            .iter()
+            .map(|c| {
+                let p = &repo.packages[c.index];
+                let mine: Vec<_> = findings
+                    .iter()
+                    .filter(|f| f.index == c.index)
+                    .map(|f| json!({"kind": f.kind.as_str(), "severity": severity(f.severity), "message": f.message}))
+                    .collect();
+                json!({
+                    "name": p.display_name,
+                    "path": p.dir,
+                    "base_version": c.base.as_ref().map(ToString::to_string),
+                    "version": p.version.to_string(),
+                    "shipped_files": c.shipped,
+                    "unshipped_files": c.unshipped,
+                    "findings": mine,
+                })
+            })
+            .collect();
+        let others: Vec<_> =
+            findings.iter().filter(|f| !changes.iter().any(|c| c.index == f.index)).map(finding).collect();
+        json!({
+            "ok": !findings.iter().any(|f| f.severity == Severity::Fail),
+            "base_ref": base_ref,
+            "merge_base": merge_base,
+            "packages": packages,
+            "dependants": others,
+        })
+    }
+
+    /// One line per finding, `FAILED` or `warning` first, then a summary line.
+    fn text(&self) -> String {
+        let Report { repo, base_ref, merge_base, changes, findings } = self;
+        let mut text = String::new();
+        for f in findings.iter() {
+            let p = &repo.packages[f.index];
+            let label = if f.severity == Severity::Fail { "FAILED " } else { "warning" };
+            text += &format!("{label} {} ({}): {}\n", p.display_name, p.dir, f.message);
+        }
+        let bumped = changes.iter().filter(|c| c.base.as_ref() != Some(&repo.packages[c.index].version)).count();
+        let short = &merge_base[..merge_base.len().min(10)];
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        text + &format!(
+            "{} changed package{} since `{short}` (the merge base with `{base_ref}`): {bumped} with a new version, {} \
+             problem{}\n",
+            changes.len(),
+            plural(changes.len()),
+            findings.len(),
+            plural(findings.len())
+        )
+    }
+
+    /// GitHub Actions: an annotation per finding, and the step summary.
+    fn annotate(&self, json: bool) {
+        let Report { repo, base_ref, findings, .. } = self;
+        let lines: String = findings.iter().map(|f| annotation(repo, f)).collect();
+        // Workflow commands are read from stdout; with --json, stdout is the data.
+        match (lines.is_empty(), json) {
+            (true, _) => {}
+            (false, true) => eprint!("{lines}"),
+            (false, false) => output::data(&lines),
+        }
+        let summary: Vec<String> = findings
+            .iter()
+            .map(|f| {
+                let mark = if f.severity == Severity::Fail { "❌" } else { "⚠️" };
+                format!("- {mark} `{}`: {}", repo.packages[f.index].dir, f.message)
+            })
+            .collect();
+        let body = if summary.is_empty() { "No problems.".to_string() } else { summary.join("\n") };
+        output::github_summary(&format!("### Bump check against `{base_ref}`\n\n{body}\n"));
     }
 }
 
