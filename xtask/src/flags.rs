@@ -210,6 +210,8 @@ xflags::xflags! {
             optional --date date: String
             /// prepare: run even when the working tree has uncommitted changes.
             optional --allow-dirty
+            /// prepare: run `uv lock` in every rewritten package, and commit the locks (needs the index).
+            optional --lock
             /// The base of the index's JSON API (default: `index.url` in release.toml).
             optional --index-url url: String
             /// publish: where distributions are uploaded (default: `index.publish-url`).
@@ -447,6 +449,7 @@ pub struct Release {
     pub pr: bool,
     pub date: Option<String>,
     pub allow_dirty: bool,
+    pub lock: bool,
     pub index_url: Option<String>,
     pub publish_url: Option<String>,
     pub wait: Option<String>,

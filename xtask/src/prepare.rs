@@ -71,7 +71,7 @@ impl flags::Prepare {
         }
         if self.dry_run {
             if self.lock {
-                output::note(&format!("dry run: would run `uv lock` in {} packages", plan.locked_dirs().len()));
+                output::note(&format!("dry run: would run `uv lock` in {} packages", plan.changes.changes.len()));
             }
             output::note("dry run: no file was changed");
             return Ok(());
@@ -82,7 +82,8 @@ impl flags::Prepare {
             &format!("release {} ({} files changed)", plan.umbrella.new, plan.changes.changes.len()),
         );
         if self.lock {
-            lock::lock_all(&repo.root, &plan.locked_dirs())?;
+            let files: Vec<String> = plan.changes.changes.iter().map(|c| c.display.clone()).collect();
+            lock_files(sh, &repo, &files)?;
         }
         output::github_summary(&format!("Prepared release `{}`: core `{}`", plan.umbrella.new, plan.core.new));
         Ok(())
@@ -141,6 +142,19 @@ pub fn edited_pyprojects(sh: &Shell, repo: &Monorepo) -> Result<Vec<String>> {
             crate::monorepo::Owner::Nobody => false,
         })
         .collect())
+}
+
+/// `uv lock` in the packages of `pyprojects` (their `pyproject.toml` paths), and the lock files
+/// that a commit can take (those git does not ignore).
+pub fn lock_files(sh: &Shell, repo: &Monorepo, pyprojects: &[String]) -> Result<Vec<String>> {
+    let dirs: Vec<String> = pyprojects
+        .iter()
+        .map(|f| f.strip_suffix("pyproject.toml").unwrap_or(f).trim_end_matches('/'))
+        .map(|d| if d.is_empty() { ".".to_string() } else { d.to_string() })
+        .collect();
+    lock::lock_all(&repo.root, &dirs)?;
+    let locks = pyprojects.iter().map(|f| format!("{}uv.lock", f.strip_suffix("pyproject.toml").unwrap_or(f)));
+    Ok(locks.filter(|l| repo.root.join(l).is_file() && !git::is_ignored(sh, l)).collect())
 }
 
 /// How many of the wave's packages the plan's text shows (`--json` has them all).
@@ -208,15 +222,6 @@ impl Plan {
         ];
         moves.extend(self.wave.iter().map(|m| (m.dir.clone(), m.new.clone())));
         moves
-    }
-
-    /// The directories whose `pyproject.toml` the plan rewrites, for `uv lock`.
-    pub fn locked_dirs(&self) -> Vec<String> {
-        let mut dirs = vec![self.umbrella.dir.clone(), self.core.dir.clone()];
-        dirs.extend(
-            self.wave.iter().filter(|m| m.dir != self.umbrella.dir && m.dir != self.core.dir).map(|m| m.dir.clone()),
-        );
-        dirs
     }
 
     /// The changelog's lines of the wave: `llama-index-llms-openai [0.8.6]: Allow llama-index-core 0.15`.

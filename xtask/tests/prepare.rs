@@ -639,33 +639,47 @@ fn release_prepare_carries_the_wave_into_the_changelog_and_the_commit() {
     assert_eq!(s.read("CHANGELOG.md"), changelog, "the section is not written twice");
 }
 
+/// A minimal hatchling package.
+fn bare(name: &str, version: &str, deps: &str, sources: &str) -> String {
+    format!(
+        "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[project]\nname = \"{name}\"\n\
+         version = \"{version}\"\nrequires-python = \">=3.9\"\ndependencies = [{deps}]\n\n\
+         [tool.hatch.build.targets.wheel]\npackages = [\"src\"]\n{sources}"
+    )
+}
+
+const CORE_SOURCE: &str = "\n[tool.uv.sources]\nllama-index-core = { path = \"../llama-index-core\" }\n";
+
+/// Small packages that resolve from the monorepo alone, so that `uv lock` needs no index, and
+/// a configuration that takes only them as packages.
+fn lockable_files() -> Vec<(String, String)> {
+    vec![
+        (
+            "release.toml".to_string(),
+            "[packages]\ninclude = [\"llama-index-core\", \"llama-index-cli\", \"llama-index-finetuning\"]\n"
+                .to_string(),
+        ),
+        ("llama-index-core/pyproject.toml".to_string(), bare("llama-index-core", "0.14.12", "", "")),
+        (
+            "pyproject.toml".to_string(),
+            bare(
+                "llama-index",
+                "0.14.12",
+                "\"llama-index-core>=0.14.12,<0.15.0\"",
+                "\n[tool.uv.sources]\nllama-index-core = { path = \"llama-index-core\" }\n",
+            ),
+        ),
+        (
+            "llama-index-cli/pyproject.toml".to_string(),
+            bare("llama-index-cli", "0.5.3", "\"llama-index-core>=0.14.0,<0.15\"", CORE_SOURCE),
+        ),
+    ]
+}
+
 #[test]
 fn lock_runs_uv_lock_in_every_rewritten_package() {
-    // Small packages that resolve from the monorepo alone, so that `uv lock` needs no index.
     let s = sample();
-    let mut files = Vec::new();
-    let bare = |name: &str, version: &str, deps: &str, sources: &str| {
-        format!(
-            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[project]\nname = \"{name}\"\n\
-             version = \"{version}\"\nrequires-python = \">=3.9\"\ndependencies = [{deps}]\n\n\
-             [tool.hatch.build.targets.wheel]\npackages = [\"src\"]\n{sources}"
-        )
-    };
-    files.push(("llama-index-core/pyproject.toml".to_string(), bare("llama-index-core", "0.14.12", "", "")));
-    files.push((
-        "pyproject.toml".to_string(),
-        bare(
-            "llama-index",
-            "0.14.12",
-            "\"llama-index-core>=0.14.12,<0.15.0\"",
-            "\n[tool.uv.sources]\nllama-index-core = { path = \"llama-index-core\" }\n",
-        ),
-    ));
-    let sources = "\n[tool.uv.sources]\nllama-index-core = { path = \"../llama-index-core\" }\n";
-    files.push((
-        "llama-index-cli/pyproject.toml".to_string(),
-        bare("llama-index-cli", "0.5.3", "\"llama-index-core>=0.14.0,<0.15\"", sources),
-    ));
+    let mut files = lockable_files();
     // This one needs a project no index has: its lock fails, and is reported.
     files.push((
         "llama-index-finetuning/pyproject.toml".to_string(),
@@ -673,13 +687,15 @@ fn lock_runs_uv_lock_in_every_rewritten_package() {
             "llama-index-finetuning",
             "0.4.2",
             "\"llama-index-core>=0.14.0,<0.15\", \"not-on-any-index-xyz\"",
-            sources,
+            CORE_SOURCE,
         ),
     ));
     let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
     commit_files(&s, &refs);
     support::tool("uv");
-    let run = s.xtask_env(&["prepare", "--bump", "minor", "--lock"], &[("UV_OFFLINE", "1")]).fails_with(1);
+    let cache = s.dir.path().join("uv-cache");
+    let env = [("UV_OFFLINE", "1"), ("UV_CACHE_DIR", cache.to_str().unwrap())];
+    let run = s.xtask_env(&["prepare", "--bump", "minor", "--lock"], &env).fails_with(1);
     assert!(run.stderr.contains("      locked llama-index-cli ("), "{}", run.stderr);
     assert!(run.stderr.contains("      locked . ("), "{}", run.stderr);
     assert!(run.stderr.contains("      failed `uv lock` in llama-index-finetuning ("), "{}", run.stderr);
@@ -705,4 +721,25 @@ fn the_wave_leaves_what_this_release_did_not_break() {
     let wave = v["wave"].as_array().unwrap();
     assert_eq!(wave.len(), 17);
     assert!(!wave.iter().any(|m| m["path"] == "llama-index-utils/llama-index-utils-workflow"), "{v}");
+}
+
+#[test]
+fn release_prepare_lock_commits_the_locks() {
+    let s = sample();
+    let mut files = lockable_files();
+    // Lock files are committed in the real monorepo (the sample ignores them).
+    files.push((".gitignore".to_string(), s.read(".gitignore").replace("uv.lock\n", "")));
+    files[0].1 = "[packages]\ninclude = [\"llama-index-core\", \"llama-index-cli\"]\n".to_string();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    commit_files(&s, &refs);
+    support::tool("uv");
+    let args = ["release", "prepare", "--bump", "minor", "--offline", "--commit", "--lock", "--date", "2026-02-01"];
+    let cache = s.dir.path().join("uv-cache");
+    let run = s.xtask_env(&args, &[("UV_OFFLINE", "1"), ("UV_CACHE_DIR", cache.to_str().unwrap())]).ok();
+    assert!(run.stdout.contains(", then `uv lock` in each package"), "{}", run.stdout);
+    let committed = s.git(&["show", "--name-only", "--format=", "HEAD"]);
+    for lock in ["uv.lock", "llama-index-cli/uv.lock", "llama-index-core/uv.lock"] {
+        assert!(committed.lines().any(|l| l == lock), "{lock} in {committed}");
+    }
+    assert_eq!(s.git(&["status", "--porcelain"]), "", "nothing left behind");
 }

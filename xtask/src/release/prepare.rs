@@ -80,7 +80,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
                 plan.core.old,
                 plan.core.new,
                 plan.requirement.1,
-                plan.wave_summary()
+                plan.wave_summary() + if flags.lock { ", then `uv lock` in each package" } else { "" }
             ),
         ),
     });
@@ -178,6 +178,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
     }
     let files: Vec<String> = edits.changes.iter().map(|c| c.display.clone()).collect();
     edits.apply()?;
+    let locks = if flags.lock && !wave_files.is_empty() { prepare::lock_files(sh, repo, &wave_files)? } else { vec![] };
     if !files.is_empty() {
         output::status("prepared", &format!("{} ({})", world.version, files.join(", ")));
     }
@@ -193,6 +194,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
             repo.core()?.pyproject_display(),
             generated.change.display.clone(),
         ];
+        release_files.extend(locks);
         release_files.extend(wave_files);
         git::commit_paths(sh, &release_files, &title)?;
         output::status("committed", &title);
