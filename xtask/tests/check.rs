@@ -472,7 +472,7 @@ fn the_bump_check_refuses_bad_input_clearly_and_writes_nothing() {
         expect![[r#"
             error: `--bumps` compares with a base: pass `--base-ref REF` (for example `origin/main`)
 
-            Run `cargo xtask <command> --help` for usage.
+            Run `cargo xtask check --help` for usage.
         "#]],
     );
     check(
@@ -495,7 +495,7 @@ fn the_bump_check_refuses_bad_input_clearly_and_writes_nothing() {
         expect![[r#"
             error: `--bumps` is the pull request check; `--before-core`, `--after-core` and `--wait` are the release's
 
-            Run `cargo xtask <command> --help` for usage.
+            Run `cargo xtask check --help` for usage.
         "#]],
     );
     // Unrelated histories: no merge base.
