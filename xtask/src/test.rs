@@ -242,7 +242,7 @@ impl flags::Test {
             let message = report.outcome.is_failure().then(|| {
                 format!("{} {dir} ({}, {})", output::red("      failed"), report.outcome.label(), verdict.label())
             });
-            progress.finish(dir, fails, message);
+            progress.finish(dir, verdict, message);
             if fails && self.fail_fast {
                 stop.store(true, Ordering::Relaxed);
             }

@@ -8,6 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::report::Verdict;
+
 pub struct Progress {
     state: Mutex<State>,
     wake: Condvar,
@@ -19,6 +21,7 @@ struct State {
     done: usize,
     passed: usize,
     failed: usize,
+    skipped: usize,
     running: BTreeSet<String>,
     last: Instant,
     finished: bool,
@@ -33,6 +36,7 @@ impl Progress {
             done: 0,
             passed: 0,
             failed: 0,
+            skipped: 0,
             running: BTreeSet::new(),
             last: Instant::now(),
             finished: false,
@@ -49,14 +53,14 @@ impl Progress {
     }
 
     /// `message` (a failure, say) is printed above the live line.
-    pub fn finish(&self, dir: &str, failed: bool, message: Option<String>) {
+    pub fn finish(&self, dir: &str, verdict: Verdict, message: Option<String>) {
         let mut s = self.lock();
         s.running.remove(dir);
         s.done += 1;
-        if failed {
-            s.failed += 1;
-        } else {
-            s.passed += 1;
+        match verdict {
+            Verdict::Passed => s.passed += 1,
+            Verdict::Skipped => s.skipped += 1,
+            _ => s.failed += 1,
         }
         if let Some(m) = message {
             if self.live {
@@ -98,7 +102,7 @@ impl Progress {
 
     fn print(&self, s: &mut State) {
         s.last = Instant::now();
-        let line = line(s.done, s.total, s.passed, s.failed, &s.running);
+        let line = line(s.done, s.total, [s.passed, s.failed, s.skipped], &s.running);
         if self.live {
             let width = 200;
             let shown: String = line.chars().take(width).collect();
@@ -110,14 +114,14 @@ impl Progress {
     }
 }
 
-/// `progress: 20/645 done, 18 passed, 2 failed; running (2): a, b`
-pub fn line(done: usize, total: usize, passed: usize, failed: usize, running: &BTreeSet<String>) -> String {
+/// `progress: 20/645 done, 17 passed, 2 failed, 1 skipped; running (2): a, b`
+pub fn line(done: usize, total: usize, [passed, failed, skipped]: [usize; 3], running: &BTreeSet<String>) -> String {
     let mut names: Vec<&str> = running.iter().map(String::as_str).take(10).collect();
     if running.len() > 10 {
         names.push("…");
     }
     format!(
-        "progress: {done}/{total} done, {passed} passed, {failed} failed; running ({}): {}",
+        "progress: {done}/{total} done, {passed} passed, {failed} failed, {skipped} skipped; running ({}): {}",
         running.len(),
         if names.is_empty() { "-".to_string() } else { names.join(", ") }
     )
@@ -128,6 +132,9 @@ mod tests {
     #[test]
     fn the_line_has_counts_and_what_runs() {
         let running = ["a".to_string(), "b".to_string()].into();
-        assert_eq!(super::line(3, 9, 2, 1, &running), "progress: 3/9 done, 2 passed, 1 failed; running (2): a, b");
+        assert_eq!(
+            super::line(4, 9, [2, 1, 1], &running),
+            "progress: 4/9 done, 2 passed, 1 failed, 1 skipped; running (2): a, b"
+        );
     }
 }
