@@ -180,6 +180,7 @@ fn diff_coverage_fails_packages_whose_changed_lines_are_not_covered() {
         &format!("{OPENAI}/tests/test_util.py"),
         "from llama_index.llms.openai.util import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
     );
+    support::commit_all(&x.s.root(), "A tested helper and an untested one (#905)");
     let out = x
         .test(&["--base-ref", "base", "llama-index-core", OPENAI, "--cov", "--cov-fail-under", "50", "--json"])
         .fails_with(1);
