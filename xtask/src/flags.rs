@@ -245,6 +245,9 @@ xflags::xflags! {
             optional --timings file: PathBuf
             /// Print the selection (with --json: `{"packages": [...]}`) and run nothing.
             optional --dry-run
+            /// Run the selection that `--dry-run --json` printed (computed once for every shard of a
+            /// CI run) instead of selecting again; --shard then splits it by its expected seconds.
+            optional --selection file: PathBuf
             /// Merge the `--json` results of shards into one table and step summary; runs nothing.
             repeated --merge file: PathBuf
             /// The results as JSON on stdout.
@@ -464,6 +467,7 @@ pub struct Test {
     pub shard: Option<String>,
     pub timings: Option<PathBuf>,
     pub dry_run: bool,
+    pub selection: Option<PathBuf>,
     pub merge: Vec<PathBuf>,
     pub json: bool,
 }

@@ -45,15 +45,22 @@ impl flags::Test {
         }
         let options = self.validate()?;
         let repo = Monorepo::load(&sh.current_dir())?;
-        let graph = Graph::new(&repo.packages);
-        let (changed, named) = self.changes(sh, &repo)?;
-        let mut selection = selection::select(&repo.packages, &graph, &changed, named.as_ref(), self.with_dependants);
         let timings = match &self.timings {
             Some(path) => Timings::read(path)?,
             None => Timings::default(),
         };
-        let dirs: Vec<&str> = selection.iter().map(|s| repo.packages[s.package].dir.as_str()).collect();
-        let mut expected = timings.expected(&dirs);
+        let (mut selection, mut expected) = match &self.selection {
+            Some(file) => selection::read(&repo, file)?,
+            None => {
+                let graph = Graph::new(&repo.packages);
+                let (changed, named) = self.changes(sh, &repo)?;
+                let selection =
+                    selection::select(&repo.packages, &graph, &changed, named.as_ref(), self.with_dependants);
+                let dirs: Vec<&str> = selection.iter().map(|s| repo.packages[s.package].dir.as_str()).collect();
+                let expected = timings.expected(&dirs);
+                (selection, expected)
+            }
+        };
         if let Some(shard) = options.shard {
             let of = shards::assign(&expected, shard.n);
             let keep: Vec<bool> = of.iter().map(|&s| s + 1 == shard.k).collect();
@@ -86,6 +93,9 @@ impl flags::Test {
         }
         if self.python.as_deref().is_some_and(|p| p.trim().is_empty()) {
             return Err(flags::usage("`--python` is empty: give a version such as `3.9`"));
+        }
+        if self.selection.is_some() && (!self.paths.is_empty() || self.with_dependants) {
+            return Err(flags::usage("--selection is the whole selection: give no package directories with it"));
         }
         let shard = self.shard.as_deref().map(str::parse::<Shard>).transpose().map_err(flags::usage)?;
         let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -313,12 +313,18 @@ fn shards_split_the_dry_run_selection_disjointly_deterministically_and_in_balanc
         .collect();
     std::fs::write(&timings, serde_json::json!({ "packages": known }).to_string()).unwrap();
     let t = timings.display().to_string();
+    // CI computes the selection once and gives the file to every shard.
+    let selection = s.dir.path().join("selection.json");
+    let plan = s.xtask(&["test", "--base-ref", "v0.14.12", "--dry-run", "--json", "--timings", &t]).ok().stdout;
+    std::fs::write(&selection, plan).unwrap();
+    let selection = selection.display().to_string();
     let mut seen = BTreeSet::new();
     let mut loads = Vec::new();
     for k in 1..=3 {
         let shard = format!("{k}/3");
         let part = dry_run(&s, &["--shard", &shard, "--timings", &t]);
         assert_eq!(part, dry_run(&s, &["--shard", &shard, "--timings", &t]), "the same shard every time");
+        assert_eq!(part, dry_run(&s, &["--shard", &shard, "--selection", &selection]), "the same from the file");
         for p in &part {
             assert!(seen.insert(p["path"].as_str().unwrap().to_string()), "{} is in two shards", p["path"]);
         }

@@ -1,9 +1,15 @@
 //! Which packages `test` runs, why, and which of the working tree's changed packages each one is
 //! tested with. Pure: the changed set and the graph come in, the selection goes out.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, path::Path};
 
-use crate::{graph::Graph, monorepo::Package};
+use anyhow::{Context, Result};
+
+use crate::{
+    graph::Graph,
+    monorepo::{Monorepo, Package},
+    requirement::PackageName,
+};
 
 /// Why a package is in the selection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +76,38 @@ pub fn select(
         })
         .inspect(|s| debug_assert!(!s.local.contains(&s.package) && s.package < packages.len()))
         .collect()
+}
+
+/// A selection that `test --dry-run --json` printed, with each package's expected seconds: CI
+/// computes it once and hands the same file to every shard.
+pub fn read(repo: &Monorepo, file: &Path) -> Result<(Vec<Selected>, Vec<f64>)> {
+    let what = || format!("`{}` is not the output of `cargo xtask test --dry-run --json`", file.display());
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let doc: serde_json::Value = serde_json::from_str(&text).with_context(what)?;
+    let by_name = |name: &str| repo.packages.iter().position(|p| p.name == PackageName::new(name));
+    let mut selection = Vec::new();
+    let mut expected = Vec::new();
+    for entry in doc["packages"].as_array().with_context(what)? {
+        let path = entry["path"].as_str().with_context(what)?;
+        let package = repo.at_dir(path).map(|p| repo.index_of(p)).with_context(|| {
+            format!("`{}` selects `{path}`, which is not a package here; select again", file.display())
+        })?;
+        let reason = match entry["reason"].as_str() {
+            Some("changed") => Reason::Changed,
+            Some("named") => Reason::Named,
+            Some("dependant") => Reason::Dependant,
+            _ => return Err(anyhow::anyhow!("{}: `{path}` has no known reason", what())),
+        };
+        let mut local = Vec::new();
+        for name in entry["local_packages"].as_array().with_context(what)? {
+            let name = name.as_str().with_context(what)?;
+            local.push(by_name(name).with_context(|| format!("`{}` names no package `{name}`", file.display()))?);
+        }
+        local.sort_unstable();
+        selection.push(Selected { package, reason, local });
+        expected.push(entry["expected_seconds"].as_f64().unwrap_or(1.0));
+    }
+    Ok((selection, expected))
 }
 
 /// Everything `i` depends on, directly or through others, without `i`.
