@@ -199,7 +199,9 @@ impl flags::Test {
                 locals.iter().map(|&i| repo.packages[i].display_name.as_str()).collect::<Vec<_>>().join(", ")
             }
         ));
+        let started = std::time::Instant::now();
         let wheels = build_wheels(repo, &uv, &locals, &scratch.0.join("wheels"), options.jobs);
+        let wheel_seconds = started.elapsed().as_secs_f64();
         let ctx = Context {
             root: repo.root.clone(),
             uv,
@@ -214,6 +216,17 @@ impl flags::Test {
             scratch: scratch.0.join("coverage"),
         };
         let reports = self.run_all(repo, &ctx, &ordered, options.jobs);
+        let sum = |f: fn(&run::Steps) -> f64| reports.iter().map(|r| f(&r.steps)).sum::<f64>();
+        output::note(&format!(
+            "time: {:.1}s in all; building {} local wheel(s) {wheel_seconds:.1}s; summed over packages: \
+             installing environments {:.1}s, local packages {:.1}s, tests {:.1}s, reruns against the base {:.1}s",
+            started.elapsed().as_secs_f64(),
+            locals.len(),
+            sum(|s| s.install),
+            sum(|s| s.local),
+            sum(|s| s.tests),
+            sum(|s| s.baseline),
+        ));
         selection.sort_by(|a, b| repo.packages[a.package].dir.cmp(&repo.packages[b.package].dir));
         let rows: Vec<Row> = selection
             .iter()
@@ -351,6 +364,7 @@ fn not_run(s: &Selected) -> Report {
         baseline: None,
         coverage: run::Coverage::default(),
         seconds: 0.0,
+        steps: run::Steps::default(),
         log: String::new(),
     }
 }

@@ -65,6 +65,15 @@ pub struct Coverage {
     pub diff: Option<f64>,
 }
 
+/// Seconds spent in each step of a package's run, to say where the time goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Steps {
+    pub install: f64,
+    pub local: f64,
+    pub tests: f64,
+    pub baseline: f64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Report {
     pub package: usize,
@@ -73,6 +82,7 @@ pub struct Report {
     pub baseline: Option<Outcome>,
     pub coverage: Coverage,
     pub seconds: f64,
+    pub steps: Steps,
     pub log: String,
 }
 
@@ -98,22 +108,24 @@ pub struct Context {
 pub fn test_one(ctx: &Context, packages: &[Package], sel: &Selected) -> Report {
     let started = Instant::now();
     let package = &packages[sel.package];
-    let report = |outcome, baseline, coverage, log| Report {
+    let mut steps = Steps::default();
+    let report = |outcome, baseline, coverage, steps, log| Report {
         package: sel.package,
         outcome,
         baseline,
         coverage,
         seconds: started.elapsed().as_secs_f64(),
+        steps,
         log,
     };
     let dir = ctx.root.join(&package.dir);
     if !dir.join("tests").is_dir() {
-        return report(Outcome::NoTests, None, Coverage::default(), String::new());
+        return report(Outcome::NoTests, None, Coverage::default(), steps, String::new());
     }
     if let Some(spec) = &package.requires_python {
         let allowed = Requirement::parse(&format!("python{spec}")).and_then(|r| r.allows(&ctx.python_version));
         if allowed == Ok(false) {
-            return report(Outcome::UnsupportedPython(spec.clone()), None, Coverage::default(), String::new());
+            return report(Outcome::UnsupportedPython(spec.clone()), None, Coverage::default(), steps, String::new());
         }
     }
     let lock = if package.table == Table::Poetry { "poetry.lock" } else { "uv.lock" };
@@ -124,21 +136,25 @@ pub fn test_one(ctx: &Context, packages: &[Package], sel: &Selected) -> Report {
         .iter()
         .map(|&i| (packages[i].name.to_string(), ctx.wheels.get(&i).cloned().unwrap_or(Err("not built".into()))))
         .collect();
-    let (outcome, coverage) = attempt(ctx, package, &dir, had_lock, &local, ctx.cov, &mut log);
+    let (outcome, coverage) = attempt(ctx, package, &dir, had_lock, &local, ctx.cov, &mut steps, &mut log);
     // A dependant's failure is checked against the base: the same package without the working
     // tree's changed packages, that is, with what the index has.
     let baseline = (outcome.is_failure() && !sel.is_changed() && !sel.local.is_empty()).then(|| {
         log.push_str("\n==> again against the index's versions (the base), without the local packages\n");
-        attempt(ctx, package, &dir, had_lock, &[], false, &mut log).0
+        let again = Instant::now();
+        let outcome = attempt(ctx, package, &dir, had_lock, &[], false, &mut Steps::default(), &mut log).0;
+        steps.baseline = again.elapsed().as_secs_f64();
+        outcome
     });
     if !had_lock {
         // The run made this lock; the tree had none.
         let _ = std::fs::remove_file(dir.join(lock));
     }
-    report(outcome, baseline, coverage, log)
+    report(outcome, baseline, coverage, steps, log)
 }
 
 /// One install and test of `package` with `local` wheels on top of its environment.
+#[allow(clippy::too_many_arguments)]
 fn attempt(
     ctx: &Context,
     package: &Package,
@@ -146,8 +162,11 @@ fn attempt(
     locked: bool,
     local: &[(String, Result<PathBuf, String>)],
     cov: bool,
+    steps: &mut Steps,
     log: &mut String,
 ) -> (Outcome, Coverage) {
+    let mut clock = Instant::now();
+    let mut lap = || std::mem::replace(&mut clock, Instant::now()).elapsed().as_secs_f64();
     let deadline = Instant::now() + ctx.timeout;
     let none = Coverage::default();
     let poetry = package.table == Table::Poetry;
@@ -174,20 +193,26 @@ fn attempt(
         install.extend(["--python".into(), p.clone()]);
     }
     let from = log.len();
-    match run_until(dir, &install, &[], deadline, log) {
+    let installed = run_until(dir, &install, &[], deadline, log);
+    steps.install += lap();
+    match installed {
         Some(true) => {}
         Some(false) if is_stale_lock(&log[from..]) => return (Outcome::LockOutdated, none),
         Some(false) => return (Outcome::InstallFailed, none),
         None => return (Outcome::TimedOut, none),
     }
     if !local.is_empty() {
-        match install_local(ctx, dir, poetry, &poetry_bin, local, deadline, log) {
+        let installed = install_local(ctx, dir, poetry, &poetry_bin, local, deadline, log);
+        steps.local += lap();
+        match installed {
             Some(true) => {}
             Some(false) => return (Outcome::InstallFailed, none),
             None => return (Outcome::TimedOut, none),
         }
     }
-    pytest(ctx, package, dir, poetry, &poetry_bin, cov, deadline, log)
+    let tested = pytest(ctx, package, dir, poetry, &poetry_bin, cov, deadline, log);
+    steps.tests += lap();
+    tested
 }
 
 /// uv's words when `--locked` meets a lock that no longer matches `pyproject.toml`; poetry's
