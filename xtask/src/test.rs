@@ -398,13 +398,14 @@ fn build_wheels(
     let built = Mutex::new(BTreeMap::new());
     std::thread::scope(|s| {
         for _ in 0..jobs.min(list.len()) {
-            s.spawn(|| loop {
-                let Some(&i) = list.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-                let p = &repo.packages[i];
-                output::status("building", &format!("{} from the working tree", p.display_name));
-                let dir = out.join(p.name.to_string());
-                let result = build_wheel(&repo.root.join(&p.dir), uv, &dir);
-                built.lock().unwrap_or_else(|e| e.into_inner()).insert(i, result);
+            s.spawn(|| {
+                while let Some(&i) = list.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let p = &repo.packages[i];
+                    output::status("building", &format!("{} from the working tree", p.display_name));
+                    let dir = out.join(p.name.to_string());
+                    let result = build_wheel(&repo.root.join(&p.dir), uv, &dir);
+                    built.lock().unwrap_or_else(|e| e.into_inner()).insert(i, result);
+                }
             });
         }
     });
