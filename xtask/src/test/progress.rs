@@ -14,6 +14,10 @@ pub struct Progress {
     state: Mutex<State>,
     wake: Condvar,
     live: bool,
+    /// How long without a line before the next one (a second for the live line).
+    period: Duration,
+    /// Where CI lines go instead of stderr, for tests.
+    captured: Option<Mutex<Vec<String>>>,
 }
 
 struct State {
@@ -31,6 +35,11 @@ const EVERY: Duration = Duration::from_secs(30);
 
 impl Progress {
     pub fn new(total: usize) -> Progress {
+        let live = std::io::stderr().is_terminal();
+        Progress::with(total, live, if live { Duration::from_secs(1) } else { EVERY }, None)
+    }
+
+    fn with(total: usize, live: bool, period: Duration, captured: Option<Mutex<Vec<String>>>) -> Progress {
         let state = State {
             total,
             done: 0,
@@ -41,7 +50,7 @@ impl Progress {
             last: Instant::now(),
             finished: false,
         };
-        Progress { state: Mutex::new(state), wake: Condvar::new(), live: std::io::stderr().is_terminal() }
+        Progress { state: Mutex::new(state), wake: Condvar::new(), live, period, captured }
     }
 
     pub fn start(&self, dir: &str) {
@@ -75,7 +84,7 @@ impl Progress {
 
     /// Prints a line whenever 30 s pass without one (a live line every second), until [`end`].
     pub fn tick(&self) {
-        let period = if self.live { Duration::from_secs(1) } else { EVERY };
+        let period = self.period;
         let mut s = self.lock();
         while !s.finished {
             let wait = period.saturating_sub(s.last.elapsed());
@@ -108,6 +117,8 @@ impl Progress {
             let shown: String = line.chars().take(width).collect();
             eprint!("\r\x1b[2K{shown}");
             let _ = std::io::stderr().flush();
+        } else if let Some(captured) = &self.captured {
+            captured.lock().unwrap_or_else(|e| e.into_inner()).push(line);
         } else {
             eprintln!("{line}");
         }
@@ -129,6 +140,27 @@ pub fn line(done: usize, total: usize, [passed, failed, skipped]: [usize; 3], ru
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn off_a_terminal_a_line_per_period_and_per_tenth_package() {
+        let p = Progress::with(12, false, Duration::from_millis(100), Some(Mutex::new(Vec::new())));
+        std::thread::scope(|s| {
+            s.spawn(|| p.tick());
+            p.start("slow");
+            for k in 0..10 {
+                p.finish(&format!("quick{k}"), Verdict::Passed, None);
+            }
+            // Nothing finishes for a while: the period's line says what is running.
+            std::thread::sleep(Duration::from_millis(450));
+            p.end();
+        });
+        let lines = p.captured.unwrap().into_inner().unwrap();
+        assert_eq!(lines[0], "progress: 10/12 done, 10 passed, 0 failed, 0 skipped; running (1): slow");
+        assert!(lines.len() >= 2, "{lines:?}");
+        assert!(lines[1..].iter().all(|l| l == &lines[0]), "{lines:?}");
+    }
+
     #[test]
     fn the_line_has_counts_and_what_runs() {
         let running = ["a".to_string(), "b".to_string()].into();
