@@ -9,30 +9,15 @@
 mod prepare;
 mod publish;
 
-use std::str::FromStr;
-
 use anyhow::Result;
 use serde_json::{json, Value};
 use xshell::Shell;
 
-use crate::{flags, index, version::Version};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Prepare,
-    Publish,
-}
-
-impl FromStr for Phase {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Phase, String> {
-        match s {
-            "prepare" => Ok(Phase::Prepare),
-            "publish" => Ok(Phase::Publish),
-            _ => Err(format!("`{s}` is not a release phase: use `prepare` or `publish`, or neither for both")),
-        }
-    }
-}
+use crate::{
+    flags::{self, Phase},
+    index,
+    version::Version,
+};
 
 /// Where a step stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,8 +16,7 @@ mod shards;
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
-    sync::Mutex,
+    sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
 
@@ -25,7 +24,7 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::json;
 use xshell::{cmd, Shell};
 
-use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output};
+use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output, parallel};
 use report::Row;
 use run::{Context, Report};
 use selection::Selected;
@@ -247,15 +246,11 @@ impl flags::Test {
     /// Every package on `jobs` threads, with progress; `--fail-fast` starts nothing new after a
     /// package that fails the run.
     fn run_all(&self, repo: &Monorepo, ctx: &Context, ordered: &[Selected], jobs: usize) -> Vec<Report> {
-        let next = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
-        let reports = Mutex::new(Vec::new());
         let progress = progress::Progress::new(ordered.len());
-        let work = || loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(sel) = ordered.get(k) else { break };
+        let work = |sel: &Selected| {
             if stop.load(Ordering::Relaxed) {
-                continue; // Reported as not run.
+                return None; // Reported as not run.
             }
             let dir = &repo.packages[sel.package].dir;
             progress.start(dir);
@@ -269,17 +264,14 @@ impl flags::Test {
             if fails && self.fail_fast {
                 stop.store(true, Ordering::Relaxed);
             }
-            reports.lock().unwrap_or_else(|e| e.into_inner()).push(report);
+            Some(report)
         };
         std::thread::scope(|s| {
             s.spawn(|| progress.tick());
-            let workers: Vec<_> = (0..jobs.min(ordered.len()).max(1)).map(|_| s.spawn(work)).collect();
-            for w in workers {
-                let _ = w.join();
-            }
+            let reports = parallel::map(ordered, jobs, work);
             progress.end();
-        });
-        reports.into_inner().unwrap_or_else(|e| e.into_inner())
+            reports.into_iter().flatten().collect()
+        })
     }
 
     /// Prints the results (table or JSON), the failures' logs and the step summary; the error
@@ -394,22 +386,12 @@ fn build_wheels(
     jobs: usize,
 ) -> BTreeMap<usize, Result<PathBuf, String>> {
     let list: Vec<usize> = locals.iter().copied().collect();
-    let next = AtomicUsize::new(0);
-    let built = Mutex::new(BTreeMap::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.min(list.len()) {
-            s.spawn(|| {
-                while let Some(&i) = list.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let p = &repo.packages[i];
-                    output::status("building", &format!("{} from the working tree", p.display_name));
-                    let dir = out.join(p.name.to_string());
-                    let result = build_wheel(&repo.root.join(&p.dir), uv, &dir);
-                    built.lock().unwrap_or_else(|e| e.into_inner()).insert(i, result);
-                }
-            });
-        }
+    let built = parallel::map(&list, jobs, |&i| {
+        let p = &repo.packages[i];
+        output::status("building", &format!("{} from the working tree", p.display_name));
+        (i, build_wheel(&repo.root.join(&p.dir), uv, &out.join(p.name.to_string())))
     });
-    built.into_inner().unwrap_or_else(|e| e.into_inner())
+    built.into_iter().collect()
 }
 
 fn build_wheel(src: &Path, uv: &Path, out: &Path) -> Result<PathBuf, String> {

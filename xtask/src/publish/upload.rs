@@ -1,9 +1,9 @@
 //! Uploading built files with `uv publish` or `poetry publish`, credentials passed only through
 //! the child's environment, and failures sorted into transient (retry) and permanent (stop).
 
-use std::{io::Read, path::Path, path::PathBuf};
+use std::{path::Path, path::PathBuf};
 
-use crate::config::Backend;
+use crate::{config::Backend, exec};
 
 /// The upload credentials, read once from the environment under uv's names, whichever backend
 /// uploads. They are never put on a command line, and [`Credentials::redact`] blanks them out
@@ -122,24 +122,19 @@ pub fn upload(
     };
     // The whole environment is given at once: duct applies nested `env`/`env_remove` calls
     // innermost first, which makes "remove, then set" easy to get wrong.
-    let mut env = child_env();
+    let mut env = exec::child_env(&Credentials::VARIABLES);
     if backend == Backend::Poetry {
         env.insert("POETRY_REPOSITORIES_XTASK_URL".into(), publish_url.into());
     }
     for (name, value) in credentials.env(backend) {
         env.insert(name.into(), value);
     }
-    let expr = duct::cmd(tool, &args).dir(package_dir).full_env(env).stdin_null().stderr_to_stdout().unchecked();
-    let mut text = String::new();
-    let result = expr.reader().and_then(|mut r| {
-        r.read_to_string(&mut text)?;
-        Ok(r.try_wait()?.map(|o| o.status.success()).unwrap_or(false))
-    });
-    let text = credentials.redact(&text);
-    match result {
-        Ok(true) => Ok(()),
-        Ok(false) => {
-            let message = format!("`{shown}` failed:\n{}", super::build::tail(&text, 12));
+    let expr = duct::cmd(tool, &args).dir(package_dir).full_env(env).stdin_null();
+    match exec::capture(expr) {
+        Ok(exec::Captured { ok: true, .. }) => Ok(()),
+        Ok(exec::Captured { ok: false, text }) => {
+            let text = credentials.redact(&text);
+            let message = format!("`{shown}` failed:\n{}", exec::tail(&text, 12));
             Err(match classify(&text) {
                 Kind::Transient => Failure::Transient(message),
                 Kind::Permanent => Failure::Permanent(message),
@@ -147,12 +142,6 @@ pub fn upload(
         }
         Err(e) => Err(Failure::Permanent(format!("cannot run `{shown}`: {e}"))),
     }
-}
-
-/// This process's environment without the credentials and without an active virtualenv
-/// (uv and poetry would otherwise build or publish from it).
-pub fn child_env() -> std::collections::HashMap<String, String> {
-    std::env::vars().filter(|(k, _)| k != "VIRTUAL_ENV" && !Credentials::VARIABLES.contains(&k.as_str())).collect()
 }
 
 /// A directory of hard links (or copies) to the files to upload, removed when dropped.

@@ -2,7 +2,7 @@
 //! optionally the release commit, its branch and the release pull request.
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::{render, Step};
 use crate::{
@@ -97,7 +97,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
             ),
         )
     });
-    let head_subject = exec::read(cmd!(sh, "git log -1 --format=%s"))?;
+    let head_subject = git::head_subject(sh)?;
     let committed = head_subject == title || head_subject.starts_with(&format!("{title} (#"));
     steps.push(match (commit, committed) {
         (false, _) => Step::skipped("release commit", "pass --commit or --pr to commit the release"),
@@ -180,19 +180,18 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
     }
     if commit && !committed {
         if flags.pr && git::current_branch(sh)?.as_deref() != Some(branch.as_str()) {
-            exec::run(cmd!(sh, "git switch --quiet --create {branch}")).with_context(|| {
+            git::create_branch(sh, &branch).with_context(|| {
                 format!("cannot create the branch `{branch}`; delete a stale one (`git branch -D {branch}`) and rerun")
             })?;
         }
         // Exactly the files a release edits, never other changes (--allow-dirty may leave some).
         let release_files =
             [repo.umbrella()?.pyproject_display(), repo.core()?.pyproject_display(), generated.change.display.clone()];
-        exec::run(cmd!(sh, "git add -- {release_files...}"))?;
-        exec::run(cmd!(sh, "git commit --quiet -m {title}"))?;
+        git::commit_paths(sh, &release_files, &title)?;
         output::status("committed", &title);
     }
     if flags.pr {
-        exec::run(cmd!(sh, "git push --quiet origin {branch}")).with_context(|| format!("cannot push `{branch}`"))?;
+        git::push(sh, "origin", &branch).with_context(|| format!("cannot push `{branch}`"))?;
         output::status("pushed", &branch);
         if !flags.offline && github::open_pr(sh, &repo.config.repository, &branch)?.is_none() {
             let body = std::env::temp_dir().join(format!("xtask-release-pr-{}.md", std::process::id()));
@@ -245,12 +244,8 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
 fn checks(sh: &Shell, flags: &flags::Release, repo: &Monorepo, release_pr_branch: &str) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     if !flags.allow_dirty {
-        let dirty = git::dirty_files(sh)?;
-        if !dirty.is_empty() {
-            problems.push(format!(
-                "the working tree has uncommitted changes ({}); commit or stash them, or pass --allow-dirty",
-                dirty.join(", ")
-            ));
+        if let Some(dirty) = git::uncommitted_changes(sh)? {
+            problems.push(format!("{dirty}; commit or stash them, or pass --allow-dirty"));
         }
     }
     if flags.from_tag.is_none() {

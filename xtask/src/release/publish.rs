@@ -5,11 +5,11 @@
 use std::{collections::BTreeSet, time::Duration};
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::{prepare::first_line, render, State, Step};
 use crate::{
-    changelog, check, exec, flags, git, github,
+    changelog, check, flags, git, github,
     index::{self, Index, Project},
     monorepo::Monorepo,
     output, publish,
@@ -27,7 +27,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
     let core = repo.core()?;
     let version = umbrella.version.clone();
     let tag = config.tag_for(&version);
-    let sha = exec::read(cmd!(sh, "git rev-parse HEAD"))?;
+    let sha = git::head(sh)?;
     let short = &sha[..sha.len().min(10)];
     let index_url = flags.index_url.clone().unwrap_or_else(|| config.index_url.clone());
     let index = Index::new(&index_url);
@@ -45,11 +45,9 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
         None => previous_tag(sh, &repo, &version)?,
     };
     let mut problems = Vec::new();
-    if !flags.allow_dirty && !git::dirty_files(sh)?.is_empty() {
-        problems.push(
-            "the working tree has uncommitted changes, which would be built into the packages; commit or stash them"
-                .to_string(),
-        );
+    let dirty = if flags.allow_dirty { None } else { git::uncommitted_changes(sh)? };
+    if let Some(dirty) = dirty {
+        problems.push(format!("{dirty}, which would be built into the packages; commit or stash them"));
     }
     let head = check::head(sh, &config.branch)?;
     if flags.from_tag.is_none() {
@@ -190,13 +188,12 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
         publish::publish(sh, &repo, &rest, &options)?;
     }
     if todo("tag") {
-        exec::run(cmd!(sh, "git tag {tag} {sha}"))?;
+        git::tag(sh, &tag, &sha)?;
         output::status("tagged", &format!("{short} as `{tag}`"));
     }
     if todo("push tag") {
         let refspec = format!("refs/tags/{tag}");
-        exec::run(cmd!(sh, "git push --quiet origin {refspec}"))
-            .with_context(|| format!("cannot push the tag `{tag}`"))?;
+        git::push(sh, "origin", &refspec).with_context(|| format!("cannot push the tag `{tag}`"))?;
         output::status("pushed", &tag);
     }
     if todo("GitHub release") && github::release(sh, &config.repository, &tag)?.is_none() {
@@ -256,11 +253,10 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version) -> Result<
 
 /// The highest release tag below `version` that is an ancestor of HEAD.
 fn previous_tag(sh: &Shell, repo: &Monorepo, version: &Version) -> Result<String> {
-    let tags = exec::read(cmd!(sh, "git tag --merged HEAD --list"))?;
-    tags.lines()
-        .filter_map(|t| repo.config.version_of_tag(t).filter(|v| v < version).map(|v| (v, t.to_string())))
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, t)| t)
+    let tags = git::merged_tags(sh)?;
+    let below = tags.iter().map(String::as_str).filter(|t| repo.config.version_of_tag(t).is_some_and(|v| v < *version));
+    changelog::history::latest_tag(&repo.config, below)
+        .map(|(tag, _)| tag)
         .with_context(|| {
             format!("no release tag below {version} is an ancestor of HEAD, so nothing says what changed; pass --from-tag with the previous release")
         })
