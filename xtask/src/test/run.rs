@@ -361,38 +361,22 @@ pub fn run_until(
     log: &mut String,
 ) -> Option<bool> {
     log.push_str(&format!("$ {}\n", argv.join(" ")));
-    let mut cmd = duct::cmd(&argv[0], &argv[1..])
-        .dir(dir)
-        .env_remove("VIRTUAL_ENV")
-        .stderr_to_stdout()
-        .stdout_capture()
-        .unchecked();
+    let mut cmd = duct::cmd(&argv[0], &argv[1..]).dir(dir).env_remove("VIRTUAL_ENV");
     for (k, v) in env {
         cmd = cmd.env(k, v);
     }
-    let handle = match cmd.start() {
-        Ok(h) => h,
+    match crate::exec::capture_until(cmd, deadline) {
+        Ok(Some(out)) => {
+            log.push_str(&out.text);
+            Some(out.ok)
+        }
+        Ok(None) => {
+            log.push_str("killed: the time limit (--timeout) ran out\n");
+            None
+        }
         Err(e) => {
             log.push_str(&format!("cannot run `{}`: {e}\n", argv[0]));
-            return Some(false);
-        }
-    };
-    loop {
-        match handle.try_wait() {
-            Ok(Some(out)) => {
-                log.push_str(&String::from_utf8_lossy(&out.stdout));
-                return Some(out.status.success());
-            }
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = handle.kill();
-                log.push_str("killed: the time limit (--timeout) ran out\n");
-                return None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => {
-                log.push_str(&format!("{e}\n"));
-                return Some(false);
-            }
+            Some(false)
         }
     }
 }
