@@ -173,8 +173,14 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
         return Ok(());
     }
 
-    let options =
-        publish::Options::for_release(&repo, flags.index_url.clone(), flags.publish_url.clone(), wait, flags.jobs)?;
+    let options = publish::Options::for_release(
+        &repo,
+        None,
+        flags.index_url.clone(),
+        flags.publish_url.clone(),
+        wait,
+        flags.jobs,
+    )?;
     let todo = |name: &str| steps.iter().any(|s| s.name == name && matches!(s.state, State::Todo(_)));
     if todo("publish core") {
         publish::publish(sh, &repo, &BTreeSet::from([repo.index_of(core)]), &options)?;
