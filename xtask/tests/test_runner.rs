@@ -35,6 +35,9 @@ impl Indexed {
             &[("UV_PUBLISH_TOKEN", "test")],
         )
         .ok();
+        // Publishing core runs its build hook through `uv run`, which leaves an untracked lock
+        // (resolved against the public index) beside it; the tree under test has none.
+        s.git(&["clean", "-fdq", "llama-index-core"]);
         Indexed { s, server }
     }
 
