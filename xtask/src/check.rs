@@ -3,6 +3,8 @@
 //! with core's local version: not there yet and newer than everything (`--before-core`), or
 //! there exactly and not behind (`--after-core`). One verdict line per check.
 
+mod bumps;
+
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -46,6 +48,17 @@ pub enum Head {
 
 impl flags::Check {
     pub fn run(self, sh: &Shell) -> Result<()> {
+        if self.bumps {
+            if self.before_core || self.after_core || self.wait.is_some() {
+                return Err(usage("`--bumps` is the pull request check; `--before-core`, `--after-core` and `--wait` are the release's"));
+            }
+            return bumps::run(sh, &self);
+        }
+        if self.base_ref.is_some() || self.index || !self.paths.is_empty() {
+            return Err(usage(
+                "`--base-ref`, `--index` and package paths go with `--bumps`: `cargo xtask check --bumps --base-ref origin/main`",
+            ));
+        }
         let mode = match (self.before_core, self.after_core) {
             (true, true) => return Err(usage("give `--before-core` or `--after-core`, not both")),
             (true, false) => Mode::BeforeCore,
@@ -60,19 +73,8 @@ impl flags::Check {
         for w in &repo.warnings {
             output::warn(w);
         }
-        let url = match self.index_url {
-            Some(url) if !is_http(&url) => {
-                return Err(usage(format!("`--index-url {url}` is not an http:// or https:// URL")))
-            }
-            Some(url) => url,
-            None if !is_http(&repo.config.index_url) => {
-                bail!(
-                    "`index.url` in release.toml is `{}`, not an http:// or https:// URL; fix it",
-                    repo.config.index_url
-                )
-            }
-            None => repo.config.index_url.clone(),
-        };
+        // Both were checked by `url::check`: the flag while parsing, the setting by `Config::load`.
+        let url = self.index_url.map_or_else(|| repo.config.index_url.clone(), |u| u.0);
         let core = repo.core()?;
         let release_branch = &repo.config.branch;
         let head = head(sh, release_branch)?;
@@ -108,10 +110,6 @@ impl flags::Check {
         }
         Ok(())
     }
-}
-
-fn is_http(url: &str) -> bool {
-    url.starts_with("http://") || url.starts_with("https://")
 }
 
 /// Polls `probe` until it passes or says waiting cannot help, or `timeout` is up.

@@ -57,6 +57,16 @@ pub struct Config {
     pub hooks: BTreeMap<String, Vec<Vec<String>>>,
     /// `publish.accept-changes`: package names whose artifact check may not stop them.
     pub accept_changes: Vec<String>,
+    /// The compatibility wave of `prepare`: whether requirements that exclude a version this
+    /// release makes are widened to admit its series, and how each rewritten package is bumped
+    /// (`None`: not at all).
+    pub wave_widen: bool,
+    pub wave_bump: Option<crate::version::Bump>,
+    /// `check --bumps`: glob patterns (relative to a package's directory) of files a change to
+    /// which needs no new version, and how a version that went down or skipped a release counts.
+    pub bumps_unshipped: Vec<String>,
+    pub bumps_down: Severity,
+    pub bumps_jump: Severity,
 }
 
 /// An index of `[index.NAME]`: where to read and where to upload are one choice.
@@ -84,6 +94,24 @@ pub const PUBLIC_NEW_PROJECTS_PER_DAY: u32 = 4;
 
 fn default_quota(url: &str, set: Option<u32>) -> Option<u32> {
     set.or((url.trim_end_matches('/') == PUBLIC_INDEX_URL).then_some(PUBLIC_NEW_PROJECTS_PER_DAY))
+}
+
+/// Whether a finding fails a check or only warns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Fail,
+    Warn,
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Severity, String> {
+        match s {
+            "fail" => Ok(Severity::Fail),
+            "warn" => Ok(Severity::Warn),
+            _ => Err(format!("`{s}` is neither `fail` nor `warn`")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,8 +175,34 @@ impl Default for Config {
             backend: Backend::Uv,
             hooks: default_hooks(),
             accept_changes: Vec::new(),
+            wave_widen: true,
+            wave_bump: Some(crate::version::Bump::Patch),
+            bumps_unshipped: strings(&["tests/**", "docs/**", "examples/**", "*.md"]),
+            bumps_down: Severity::Fail,
+            bumps_jump: Severity::Warn,
         }
     }
+}
+
+/// Why a path that leaves the root is refused, and what to write instead.
+pub const OUTSIDE: &str = "which leaves the monorepo's root; give a path relative to the root, without `..`";
+
+/// `path` relative to the root, `/`-separated (`.` for the root itself), with `.` and `x/..`
+/// resolved; `None` when it is absolute or climbs out with `..`. Paths that leave the root are
+/// refused rather than rewritten, so a typo never silently names another directory.
+pub fn inside_root(path: &Path) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                parts.pop()?;
+            }
+            std::path::Component::RootDir | std::path::Component::Prefix(_) => return None,
+        }
+    }
+    Some(if parts.is_empty() { ".".to_string() } else { parts.join("/") })
 }
 
 /// The release workflow's fill of core's NLTK and tiktoken caches, which core's wheel must
@@ -259,10 +313,30 @@ impl Config {
                         c.other_section =
                             value.as_bool().with_context(|| format!("{p}: `{name}` must be true or false"))?
                     }
-                    "index.url" => c.index_url = string()?,
-                    "index.publish-url" => c.publish_url = string()?,
+                    "index.url" | "index.publish-url" => {
+                        let url = string()?;
+                        crate::url::check(&url).map_err(|e| crate::flags::usage(format!("{p}: `{name}`: {e}")))?;
+                        *if key == "url" { &mut c.index_url } else { &mut c.publish_url } = url;
+                    }
                     "build.backend" => {
                         c.backend = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
+                    }
+                    "wave.widen" => {
+                        c.wave_widen =
+                            value.as_bool().with_context(|| format!("{p}: `{name}` must be true or false"))?
+                    }
+                    "wave.bump" => {
+                        c.wave_bump = match string()?.as_str() {
+                            "none" => None,
+                            kind => Some(kind.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}, or `none`"))?),
+                        }
+                    }
+                    "bumps.unshipped" => c.bumps_unshipped = strings()?,
+                    "bumps.down" => {
+                        c.bumps_down = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
+                    }
+                    "bumps.jump" => {
+                        c.bumps_jump = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
                     }
                     _ => unknown.push(name),
                 }
@@ -275,11 +349,26 @@ impl Config {
                 unknown.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             );
         }
+        for (key, path) in
+            [("packages.umbrella", &c.umbrella), ("packages.core", &c.core), ("changelog.file", &c.changelog)]
+        {
+            inside_root(path).with_context(|| format!("{p}: `{key}` is `{}`, {OUTSIDE}", path.display()))?;
+        }
+        let patterns = [("packages.include", &c.packages), ("packages.exclude", &c.exclude)];
+        for (key, list) in patterns.into_iter().chain([("packages.umbrella-paths", &c.umbrella_paths)]) {
+            for pattern in list {
+                inside_root(Path::new(pattern)).with_context(|| format!("{p}: `{key}` has `{pattern}`, {OUTSIDE}"))?;
+            }
+        }
         let has = |key: &str| doc.get("index").and_then(|i| i.get(key)).is_some();
         // `check` reads `url` alone; publishing needs both (see `destination`).
         c.half_index = has("url") != has("publish-url");
         if !c.tag.contains("{version}") {
             bail!("{p}: `release.tag` is `{}`, which lacks `{{version}}`; use a pattern like `v{{version}}`", c.tag);
+        }
+        for pattern in &c.bumps_unshipped {
+            glob::Pattern::new(pattern)
+                .map_err(|e| anyhow::anyhow!("{p}: `bumps.unshipped`: `{pattern}` is not a glob pattern: {e}"))?;
         }
         if c.repository.split('/').count() != 2 {
             bail!("{p}: `github.repository` is `{}`; write it as `owner/name`", c.repository);
@@ -318,9 +407,15 @@ fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) 
     let mut quota = None;
     for (key, v) in table.iter() {
         let string = || v.as_str().map(str::to_string).with_context(|| format!("{p}: `{name}.{key}` must be a string"));
+        // The same check as `[index]` and the flags get.
+        let checked = || -> Result<String> {
+            let u = string()?;
+            crate::url::check(&u).map_err(|e| crate::flags::usage(format!("{p}: `{name}.{key}`: {e}")))?;
+            Ok(u)
+        };
         match key {
-            "url" => url = Some(string()?),
-            "publish-url" => publish_url = Some(string()?),
+            "url" => url = Some(checked()?),
+            "publish-url" => publish_url = Some(checked()?),
             "new-projects-per-day" => quota = Some(count(p, &format!("{name}.{key}"), v)?),
             _ => bail!(
                 "{p}: unknown setting `{name}.{key}`; an index has `url`, `publish-url` and `new-projects-per-day`"
@@ -361,6 +456,18 @@ fn hooks(p: &impl std::fmt::Display, value: &toml_edit::Item) -> Result<BTreeMap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_that_leave_the_root_are_refused() {
+        assert_eq!(inside_root(Path::new("./a/b/../c/")).as_deref(), Some("a/c"));
+        assert_eq!(inside_root(Path::new(".")).as_deref(), Some("."));
+        assert_eq!(inside_root(Path::new("a/../..")), None);
+        assert_eq!(inside_root(Path::new("/a")), None);
+        let err = Config::parse(Path::new("release.toml"), "[changelog]\nfile = \"../CHANGELOG.md\"\n").unwrap_err();
+        assert_eq!(err.to_string(), format!("release.toml: `changelog.file` is `../CHANGELOG.md`, {OUTSIDE}"));
+        let err = Config::parse(Path::new("release.toml"), "[packages]\ninclude = [\"/x/*\"]\n").unwrap_err();
+        assert_eq!(err.to_string(), format!("release.toml: `packages.include` has `/x/*`, {OUTSIDE}"));
+    }
 
     #[test]
     fn overrides_and_rejects_unknown_keys() {

@@ -47,21 +47,18 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
         (None, None)
     } else {
         let plan = prepare::plan(repo, flags.kind())?;
-        let model = with_versions(
-            repo,
-            &[
-                (repo.umbrella()?.dir.clone(), plan.umbrella.new.clone()),
-                (repo.core()?.dir.clone(), plan.core.new.clone()),
-            ],
-        )?;
+        let model = with_versions(repo, &plan.moves())?;
         (Some(plan), Some(model))
     };
     let date = match &flags.date {
-        Some(d) => d.clone(),
+        Some(d) => changelog::parse_date(d)?,
         None => changelog::today_utc(),
     };
-    let generated =
+    let mut generated =
         changelog::generate(sh, bumped_repo.as_ref().unwrap_or(repo), Some(&world.since.0), date, flags.offline)?;
+    if let Some(plan) = &bump {
+        changelog::append_block(&mut generated, repo, prepare::WAVE_HEADING, &plan.wave_notes())?;
+    }
     // The section without its date line: an earlier run on another day wrote the same one.
     let body = generated.section.split_once('\n').map_or("", |(_, rest)| rest).trim();
     let changelog_done = !body.is_empty() && generated.change.old.contains(body);
@@ -75,14 +72,15 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
         Some(plan) => Step::todo(
             "bump versions",
             format!(
-                "{} {} → {}, {} {} → {}, requirement `{}`",
+                "{} {} → {}, {} {} → {}, requirement `{}`{}",
                 plan.umbrella.name,
                 plan.umbrella.old,
                 plan.umbrella.new,
                 plan.core.name,
                 plan.core.old,
                 plan.core.new,
-                plan.requirement.1
+                plan.requirement.1,
+                plan.wave_summary() + if flags.lock { ", then `uv lock` in each package" } else { "" }
             ),
         ),
     });
@@ -153,7 +151,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
     } else {
         output::data(&render(&heading, &steps, flags.dry_run));
         if let Some(plan) = &bump {
-            output::data(&plan.changes.diff());
+            output::data(&plan.diff());
         }
         if !changelog_done {
             output::data(&generated.section);
@@ -167,6 +165,11 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
 
     // The version bumps and the changelog: one all-or-nothing edit of every file.
     let mut edits = Changeset::default();
+    // The wave's files too; on a rerun after the edits, the packages' edited pyproject files.
+    let wave_files = match &bump {
+        Some(plan) => plan.changes.changes.iter().map(|c| c.display.clone()).collect(),
+        None => prepare::edited_pyprojects(sh, repo)?,
+    };
     if let Some(plan) = bump {
         edits.changes.extend(plan.changes.changes);
     }
@@ -175,6 +178,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
     }
     let files: Vec<String> = edits.changes.iter().map(|c| c.display.clone()).collect();
     edits.apply()?;
+    let locks = if flags.lock && !wave_files.is_empty() { prepare::lock_files(sh, repo, &wave_files)? } else { vec![] };
     if !files.is_empty() {
         output::status("prepared", &format!("{} ({})", world.version, files.join(", ")));
     }
@@ -185,8 +189,13 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<Version> {
             })?;
         }
         // Exactly the files a release edits, never other changes (--allow-dirty may leave some).
-        let release_files =
-            [repo.umbrella()?.pyproject_display(), repo.core()?.pyproject_display(), generated.change.display.clone()];
+        let mut release_files = vec![
+            repo.umbrella()?.pyproject_display(),
+            repo.core()?.pyproject_display(),
+            generated.change.display.clone(),
+        ];
+        release_files.extend(locks);
+        release_files.extend(wave_files);
         git::commit_paths(sh, &release_files, &title)?;
         output::status("committed", &title);
     }
@@ -269,7 +278,7 @@ fn checks(sh: &Shell, flags: &flags::Release, repo: &Monorepo, release_pr_branch
         }
     }
     if !flags.offline {
-        let url = flags.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone());
+        let url = flags.index_url.clone().map_or_else(|| repo.config.index_url.clone(), |u| u.0);
         if let Err(e) = Index::new(&url).project(&repo.core()?.name) {
             problems.push(format!(
                 "the package index does not answer: {e:#}; pass --index-url, or --offline to prepare without it"

@@ -29,7 +29,7 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
     let tag = config.tag_for(&version);
     let sha = git::head(sh)?;
     let short = &sha[..sha.len().min(10)];
-    let index_url = flags.index_url.clone().unwrap_or_else(|| config.index_url.clone());
+    let index_url = flags.index_url.clone().map_or_else(|| config.index_url.clone(), |u| u.0);
     let index = Index::new(&index_url);
     let wait = flags
         .wait
@@ -176,10 +176,10 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
     let options = publish::Options::for_release(
         &repo,
         None,
-        flags.index_url.clone(),
-        flags.publish_url.clone(),
+        flags.index_url.clone().map(|u| u.0),
+        flags.publish_url.clone().map(|u| u.0),
         wait,
-        flags.jobs,
+        flags.jobs.map(|n| n.0),
     )?;
     let todo = |name: &str| steps.iter().any(|s| s.name == name && matches!(s.state, State::Todo(_)));
     if todo("publish core") {
