@@ -126,6 +126,25 @@ pub fn describe(status: std::process::ExitStatus) -> String {
     status.to_string()
 }
 
+/// Like [`capture`], but the child is killed at `deadline`: `None` then, with what it printed
+/// lost (a test run that hangs has its log cut there).
+pub fn capture_until(expr: duct::Expression, deadline: std::time::Instant) -> std::io::Result<Option<Captured>> {
+    let handle = expr.stderr_to_stdout().stdout_capture().unchecked().start()?;
+    loop {
+        if let Some(out) = handle.try_wait()? {
+            return Ok(Some(Captured {
+                ok: out.status.success(),
+                text: String::from_utf8_lossy(&out.stdout).into_owned(),
+            }));
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = handle.kill();
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// This process's environment without an active virtualenv (uv and poetry would otherwise
 /// build or publish from it) and without the variables `secrets`, for a child that has no use
 /// for them.

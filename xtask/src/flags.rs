@@ -248,16 +248,20 @@ xflags::xflags! {
             optional --json
         }
 
-        /// Run packages' tests with uv, in parallel: the named packages, or everything that
-        /// changed since a base ref plus what depends on it.
+        /// Run packages' tests with uv, in parallel, against the working tree's changes: the named
+        /// packages, or everything that changed since a base ref plus what depends on it.
         ///
-        /// Packages without `tests/` or whose `requires-python` excludes uv's interpreter are
-        /// skipped. Install failures, timeouts, test failures and coverage shortfalls all fail
-        /// the run.
+        /// Each package's environment is installed (`uv sync --locked` when it has a uv.lock), then
+        /// the changed packages it depends on are installed into it from the working tree. A
+        /// dependant that fails is run again against the index's versions: failing there too, it
+        /// is "already failing" and does not fail the run (unless --strict); passing there, it is
+        /// a regression. Packages without `tests/` or whose `requires-python` excludes the
+        /// interpreter are skipped.
         cmd test {
             /// Package directories, relative to the root (tested alone unless --with-dependants).
             repeated paths: String
-            /// Test what changed since the merge base with this ref, and its dependants.
+            /// The changes are what differs from the merge base with this ref; with no package
+            /// directories, test those packages and their dependants.
             optional --base-ref rev: String
             /// Also test the packages that depend on the named ones, directly or not.
             optional --with-dependants
@@ -265,12 +269,29 @@ xflags::xflags! {
             optional -j, --jobs n: usize
             /// Start no new package after the first failure.
             optional --fail-fast
-            /// Measure coverage (pytest-cov) and write coverage.xml in each package.
+            /// Measure coverage (pytest-cov); the table shows the total.
             optional --cov
-            /// Fail a package whose coverage is under N percent (needs --cov).
+            /// Fail a package whose lines changed since --base-ref are under N percent covered
+            /// (diff-cover; needs --cov and --base-ref).
             optional --cov-fail-under n: u32
             /// Seconds a package may take, install and tests together (default 600).
             optional --timeout secs: u64
+            /// The Python version to test with, passed to uv (`3.9`); `requires-python` is
+            /// checked against it.
+            optional --python version: String
+            /// Dependants that fail against the index's versions too fail the run as well.
+            optional --strict
+            /// Run the K-th of N disjoint parts of the selection (`2/4`), balanced by --timings.
+            optional --shard k_of_n: String
+            /// A JSON file of each package's seconds: read to balance shards, updated after the run.
+            optional --timings file: PathBuf
+            /// Print the selection (with --json: `{"packages": [...]}`) and run nothing.
+            optional --dry-run
+            /// Run the selection that `--dry-run --json` printed (computed once for every shard of a
+            /// CI run) instead of selecting again; --shard then splits it by its expected seconds.
+            optional --selection file: PathBuf
+            /// Merge the `--json` results of shards into one table and step summary; runs nothing.
+            repeated --merge file: PathBuf
             /// The results as JSON on stdout.
             optional --json
         }
@@ -494,6 +515,13 @@ pub struct Test {
     pub cov: bool,
     pub cov_fail_under: Option<u32>,
     pub timeout: Option<u64>,
+    pub python: Option<String>,
+    pub strict: bool,
+    pub shard: Option<String>,
+    pub timings: Option<PathBuf>,
+    pub dry_run: bool,
+    pub selection: Option<PathBuf>,
+    pub merge: Vec<PathBuf>,
     pub json: bool,
 }
 

@@ -11,6 +11,11 @@
 //! reverts and direct pushes without a ref, pull requests touching several packages or none, and
 //! titles that are non-ASCII or hostile to Markdown.
 //!
+//! As in the real monorepo, internal dependencies come from the package index: only a handful
+//! of packages (5 of 663 there; here the first pack and `llama-index-experimental`) declare
+//! `[tool.uv.sources]` paths. Core has real behaviour (`llama_index.core.base.chunk`) and some
+//! dependants' tests exercise it, so a change to core can break a dependant.
+//!
 //! Everything is deterministic: the same flags give the same repository, commit ids included.
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path};
@@ -95,6 +100,8 @@ struct Pkg {
     deps: Vec<String>,
     style: Style,
     tests: bool,
+    /// Whether its tests call core (`chunk`), so that a change to core can break them.
+    uses_core: bool,
     /// (name, directory) of internal dependencies, for `[tool.uv.sources]`.
     sources: Vec<(String, String)>,
 }
@@ -193,6 +200,7 @@ impl Plan {
                 deps: vec!["pydantic>=2.8.0".into()],
                 style: Style::Hatchling,
                 tests: true,
+                uses_core: false,
                 sources: Vec::new(),
             },
             Pkg {
@@ -203,6 +211,7 @@ impl Plan {
                 deps: vec![],
                 style: Style::Hatchling,
                 tests: true,
+                uses_core: false,
                 sources: Vec::new(),
             },
         ];
@@ -217,6 +226,7 @@ impl Plan {
                 deps: vec![core_dep.clone()],
                 style: Style::Hatchling,
                 tests: true,
+                uses_core: false,
                 sources: Vec::new(),
             });
         }
@@ -258,6 +268,10 @@ impl Plan {
                     deps: vec![core_dep.clone()],
                     style,
                     tests: rng.below(10) != 0,
+                    // The legacy poetry packages are not among them: poetry resolves from the
+                    // public index only, so their tests cannot see a local index's core.
+                    uses_core: style != Style::PoetryLegacy
+                        && matches!(cat, "llms" | "embeddings" | "vector_stores" | "retrievers"),
                     sources: Vec::new(),
                 });
             }
@@ -295,6 +309,7 @@ impl Plan {
                 deps: vec![core_dep.clone(), format!("{store}>={v}")],
                 style: Style::Hatchling,
                 tests: k % 3 != 0,
+                uses_core: true,
                 sources: Vec::new(),
             });
         }
@@ -307,12 +322,13 @@ impl Plan {
                 deps: vec![core_dep.clone()],
                 style: Style::Hatchling,
                 tests: true,
+                uses_core: false,
                 sources: Vec::new(),
             });
         }
         packages.sort_by(|a, b| a.dir.cmp(&b.dir));
         let dirs: BTreeMap<String, String> = packages.iter().map(|p| (p.name.clone(), p.dir.clone())).collect();
-        for p in &mut packages {
+        for p in packages.iter_mut().filter(|p| has_path_sources(p)) {
             p.sources = p
                 .deps
                 .iter()
@@ -324,6 +340,11 @@ impl Plan {
     }
 }
 
+/// The few packages that take their internal dependencies from the monorepo's directories.
+fn has_path_sources(p: &Pkg) -> bool {
+    p.dir == "llama-index-experimental" || p.module == "packs/p0"
+}
+
 fn suffix(k: usize) -> String {
     if k < PROVIDERS.len() {
         String::new()
@@ -332,8 +353,7 @@ fn suffix(k: usize) -> String {
     }
 }
 
-/// Internal dependencies resolve to their directories in the monorepo, so `uv sync` never
-/// fetches the sample's own packages from an index.
+/// Internal dependencies that resolve to their directories in the monorepo instead of the index.
 fn uv_sources(p: &Pkg) -> String {
     if p.sources.is_empty() {
         return String::new();
@@ -368,7 +388,7 @@ fn pyproject(p: &Pkg) -> String {
                 "[build-system]\nrequires = [\"{requires}\"]\nbuild-backend = \"{backend}\"\n\n\
                  [project]\nname = \"{}\"\nversion = \"{}\"\ndescription = \"llama-index {} integration\"\n\
                  readme = \"README.md\"\nlicense = \"MIT\"\nrequires-python = \">=3.9,<4.0\"\n\
-                 dependencies = [\n{deps}\n]\n\n[dependency-groups]\ndev = [\"pytest>=8\"]\n{build}{}",
+                 dependencies = [\n{deps}\n]\n\n[dependency-groups]\ndev = [\"pytest>=8\", \"pytest-cov>=5\"]\n{build}{}",
                 p.name,
                 p.version,
                 p.module,
@@ -450,6 +470,11 @@ impl History {
     }
 }
 
+/// Core's behaviour that integrations use, and that its own tests check only at the edges.
+const CORE_BASE: &str = "\"\"\"What integrations build on.\"\"\"\n\n\ndef chunk(text, size):\n    \"\"\"Split `text` into pieces of at most `size` characters.\"\"\"\n    if size < 1:\n        raise ValueError(\"size must be at least 1\")\n    return [text[i : i + size] for i in range(0, len(text), size)]\n";
+const CORE_TESTS: &str = "import pytest\n\nfrom llama_index.core.base import chunk\n\n\ndef test_empty_text_has_no_chunks():\n    assert chunk(\"\", 3) == []\n\n\ndef test_size_must_be_positive():\n    with pytest.raises(ValueError):\n        chunk(\"abc\", 0)\n";
+const USES_CORE_TESTS: &str = "from llama_index.core.base import chunk\n\n\ndef test_splits_documents_with_core():\n    assert chunk(\"abcdefg\", 3) == [\"abc\", \"def\", \"g\"]\n";
+
 /// Core's include globs for the NLTK and tiktoken data, as in the real `pyproject.toml`.
 const CORE_DATA: &str = "\"llama_index/core/_static/nltk_cache/corpora/stopwords/**\", \"llama_index/core/_static/nltk_cache/tokenizers/punkt_tab/**\", \"llama_index/core/_static/tiktoken_cache/**\"";
 
@@ -503,6 +528,8 @@ def get_tokenizer(model=None):
 "#;
 
 fn package_files(p: &Pkg) -> Vec<(String, String)> {
+    let is_core = p.name == "llama-index-core";
+    let base = if is_core { CORE_BASE } else { "# Implementation.\n" };
     let mut files = vec![
         (format!("{}/pyproject.toml", p.dir), pyproject(p)),
         (format!("{}/README.md", p.dir), format!("# {}\n\nThe {} integration for LlamaIndex.\n", p.name, p.module)),
@@ -510,7 +537,7 @@ fn package_files(p: &Pkg) -> Vec<(String, String)> {
             format!("{}/llama_index/{}/__init__.py", p.dir, p.module),
             format!("\"\"\"{}.\"\"\"\n\n__all__ = []\n", p.name),
         ),
-        (format!("{}/llama_index/{}/base.py", p.dir, p.module), "# Implementation.\n".to_string()),
+        (format!("{}/llama_index/{}/base.py", p.dir, p.module), base.to_string()),
     ];
     if p.name == "llama-index-core" {
         files.push((format!("{}/llama_index/core/utils.py", p.dir), CORE_UTILS.to_string()));
@@ -521,10 +548,14 @@ fn package_files(p: &Pkg) -> Vec<(String, String)> {
         }
     }
     if p.tests {
-        files.push((
-            format!("{}/tests/test_{}.py", p.dir, p.module.replace('/', "_")),
-            "def test_imports():\n    assert True\n".to_string(),
-        ));
+        let tests = if is_core {
+            CORE_TESTS
+        } else if p.uses_core {
+            USES_CORE_TESTS
+        } else {
+            "def test_imports():\n    assert True\n"
+        };
+        files.push((format!("{}/tests/test_{}.py", p.dir, p.module.replace('/', "_")), tests.to_string()));
     }
     files
 }
@@ -548,7 +579,7 @@ fn generate(sh: &Shell, dir: &Path, plan: &Plan) -> Result<()> {
         ),
         ("docs/index.md".to_string(), "# Docs\n".to_string()),
         (".github/workflows/unit_test.yml".to_string(), "name: Unit tests\non: [pull_request]\n".to_string()),
-        (".gitignore".to_string(), "/target\ndist/\n.venv/\n__pycache__/\n.pytest_cache/\nuv.lock\ncoverage.xml\n.coverage\n".to_string()),
+        (".gitignore".to_string(), "/target\ndist/\n.venv/\n__pycache__/\n.pytest_cache/\ncoverage.xml\n.coverage\n".to_string()),
     ];
     let core_index = pkgs.iter().position(|p| p.name == "llama-index-core").expect("core exists");
     pkgs[core_index].version = "0.14.10".parse().expect("valid");

@@ -1,280 +1,433 @@
-//! `cargo xtask test`: each affected package's tests, with `uv` (or poetry for legacy
-//! `[tool.poetry]` packages), in parallel.
+//! `cargo xtask test`: the selected packages' tests against the working tree's changes, in
+//! parallel, with uv (poetry for legacy `[tool.poetry]` packages).
 //!
-//! Every outcome is counted for what it is: a timeout, an install failure, a test failure and a
-//! coverage shortfall all fail the run (the original counted the first two as passed).
+//! Select (`test/selection.rs`), take this machine's shard (`test/shards.rs`), build the changed
+//! packages' wheels once, then run every package (`test/run.rs`) and say what happened
+//! (`test/report.rs`): a dependant that fails is a regression only if it passes against the
+//! index's versions. Every other outcome is counted for what it is (the original counted
+//! timeouts and install failures as passed).
+
+mod progress;
+mod report;
+mod run;
+mod selection;
+mod shards;
 
 use std::{
-    collections::BTreeSet,
-    path::Path,
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
     sync::atomic::{AtomicBool, Ordering},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use serde_json::json;
 use xshell::{cmd, Shell};
 
-use crate::{
-    exec, flags, git,
-    graph::Graph,
-    monorepo::{Monorepo, Owner, Package},
-    output, parallel,
-    pyproject::Table,
-    requirement::Requirement,
-    version::Version,
-};
+use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output, parallel};
+use report::Row;
+use run::{Context, Report};
+use selection::Selected;
+use shards::{Shard, Timings};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    Passed,
-    Failed,
-    InstallFailed,
-    TimedOut,
-    CoverageFailed,
-    NoTests,
-    UnsupportedPython(String),
-    NotRun,
-}
-
-impl Outcome {
-    fn label(&self) -> String {
-        match self {
-            Outcome::Passed => "passed".into(),
-            Outcome::Failed => "failed".into(),
-            Outcome::InstallFailed => "install failed".into(),
-            Outcome::TimedOut => "timed out".into(),
-            Outcome::CoverageFailed => "coverage too low".into(),
-            Outcome::NoTests => "skipped: no tests".into(),
-            Outcome::UnsupportedPython(v) => format!("skipped: needs Python {v}"),
-            Outcome::NotRun => "not run (--fail-fast)".into(),
-        }
-    }
-    fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Failed | Outcome::InstallFailed | Outcome::TimedOut | Outcome::CoverageFailed)
-    }
-}
-
-struct Report {
-    package: usize,
-    outcome: Outcome,
-    seconds: f64,
-    log: String,
-}
-
+/// The flags, validated.
 struct Options {
+    jobs: usize,
     timeout: Duration,
-    cov: bool,
-    cov_fail_under: Option<u32>,
+    shard: Option<Shard>,
 }
 
 impl flags::Test {
     pub fn run(self, sh: &Shell) -> Result<()> {
+        if !self.merge.is_empty() {
+            return self.merge();
+        }
+        let options = self.validate()?;
+        let repo = Monorepo::load(&sh.current_dir())?;
+        let timings = match &self.timings {
+            Some(path) => Timings::read(path)?,
+            None => Timings::default(),
+        };
+        let (mut selection, mut expected) = match &self.selection {
+            Some(file) => selection::read(&repo, file)?,
+            None => {
+                let graph = Graph::new(&repo.packages);
+                let (changed, named) = self.changes(sh, &repo)?;
+                let selection =
+                    selection::select(&repo.packages, &graph, &changed, named.as_ref(), self.with_dependants);
+                let dirs: Vec<&str> = selection.iter().map(|s| repo.packages[s.package].dir.as_str()).collect();
+                let expected = timings.expected(&dirs);
+                (selection, expected)
+            }
+        };
+        if let Some(shard) = options.shard {
+            let of = shards::assign(&expected, shard.n);
+            let keep: Vec<bool> = of.iter().map(|&s| s + 1 == shard.k).collect();
+            let mut k = keep.iter();
+            selection.retain(|_| *k.next().expect("one per package"));
+            let mut k = keep.iter();
+            expected.retain(|_| *k.next().expect("one per package"));
+        }
+        if self.dry_run {
+            self.print_plan(&repo, &selection, &expected, options.shard);
+            return Ok(());
+        }
+        self.execute(sh, &repo, &options, selection, &expected, timings)
+    }
+
+    fn validate(&self) -> Result<Options> {
+        if self.jobs == Some(0) {
+            return Err(flags::usage("`-j 0` runs nothing: give at least 1 job"));
+        }
+        if self.timeout == Some(0) {
+            return Err(flags::usage("`--timeout 0` leaves no time to run: give at least 1 second"));
+        }
         if self.cov_fail_under.is_some() && !self.cov {
             return Err(flags::usage("--cov-fail-under needs --cov"));
         }
-        let repo = Monorepo::load(&sh.current_dir())?;
-        let selected = self.select(sh, &repo)?;
-        let uv = exec::require("uv", "to run the packages' tests")?;
-        let python = interpreter_version(sh, &uv)?;
-        let options = Options {
-            timeout: Duration::from_secs(self.timeout.unwrap_or(600)),
-            cov: self.cov,
-            cov_fail_under: self.cov_fail_under,
-        };
-        let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-        output::note(&format!("testing {} package(s) with {jobs} job(s), Python {python}", selected.len()));
-
-        let stop = AtomicBool::new(false);
-        let reports = parallel::map(&selected, jobs, |&i| {
-            if stop.load(Ordering::Relaxed) {
-                return None; // Reported as not run below.
-            }
-            let package = &repo.packages[i];
-            output::status("testing", &package.dir);
-            let report = test_one(&repo.root, package, i, &python, &options);
-            output::status(
-                if report.outcome.is_failure() { "failed" } else { "done" },
-                &format!("{} ({})", package.dir, report.outcome.label()),
-            );
-            if report.outcome.is_failure() && self.fail_fast {
-                stop.store(true, Ordering::Relaxed);
-            }
-            Some(report)
-        });
-        let mut reports: Vec<Report> = reports.into_iter().flatten().collect();
-        for &i in &selected {
-            if !reports.iter().any(|r| r.package == i) {
-                reports.push(Report { package: i, outcome: Outcome::NotRun, seconds: 0.0, log: String::new() });
-            }
+        if self.cov_fail_under.is_some() && self.base_ref.is_none() {
+            return Err(flags::usage(
+                "--cov-fail-under measures the lines changed since --base-ref: give --base-ref too",
+            ));
         }
-        reports.sort_by_key(|r| repo.packages[r.package].dir.clone());
-        self.print(&repo, &reports);
-        let failed: Vec<&str> =
-            reports.iter().filter(|r| r.outcome.is_failure()).map(|r| repo.packages[r.package].dir.as_str()).collect();
-        if !failed.is_empty() {
-            bail!("{} of {} packages failed: {}", failed.len(), reports.len(), failed.join(", "));
+        if self.python.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            return Err(flags::usage("`--python` is empty: give a version such as `3.9`"));
         }
-        if reports.iter().any(|r| r.outcome == Outcome::NotRun) {
-            bail!("some packages were not run because of --fail-fast");
+        if self.selection.is_some() && (!self.paths.is_empty() || self.with_dependants) {
+            return Err(flags::usage("--selection is the whole selection: give no package directories with it"));
         }
-        Ok(())
+        let shard = self.shard.as_deref().map(str::parse::<Shard>).transpose().map_err(flags::usage)?;
+        let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        Ok(Options { jobs, timeout: Duration::from_secs(self.timeout.unwrap_or(600)), shard })
     }
 
-    /// Named packages alone (plus dependants with --with-dependants), or what changed since
-    /// --base-ref plus everything that depends on it.
-    fn select(&self, sh: &Shell, repo: &Monorepo) -> Result<Vec<usize>> {
-        let mut set: BTreeSet<usize> = BTreeSet::new();
-        let with_dependants = match (&self.base_ref, self.paths.is_empty()) {
-            (Some(_), false) => return Err(flags::usage("give package directories or --base-ref, not both")),
-            (None, true) => {
+    /// The changed packages (since --base-ref, else the named ones) and the named ones.
+    fn changes(&self, sh: &Shell, repo: &Monorepo) -> Result<(BTreeSet<usize>, Option<BTreeSet<usize>>)> {
+        let named = if self.paths.is_empty() {
+            None
+        } else {
+            let mut set = BTreeSet::new();
+            let mut unknown = Vec::new();
+            for path in &self.paths {
+                match repo.resolve(path) {
+                    Ok(p) => {
+                        set.insert(repo.index_of(p));
+                    }
+                    Err(e) => unknown.push(format!("{e:#}")),
+                }
+            }
+            if !unknown.is_empty() {
+                return Err(flags::usage(unknown.join("\n")));
+            }
+            Some(set)
+        };
+        let changed = match (&self.base_ref, &named) {
+            (None, None) => {
                 return Err(flags::usage("give package directories, or --base-ref REF to test what changed since REF"))
             }
-            (None, false) => {
-                for p in repo.select(&self.paths, false)? {
-                    set.insert(repo.index_of(p));
-                }
-                self.with_dependants
-            }
-            (Some(base), true) => {
-                for file in git::changed_files(sh, base)? {
-                    if let Owner::Package(i) = repo.owner_of(&file) {
+            (None, Some(named)) => named.clone(),
+            (Some(base), _) => {
+                let mut set = BTreeSet::new();
+                for file in git::changed_files(sh, base)?.into_iter().chain(git::dirty_files(sh)?) {
+                    if let crate::monorepo::Owner::Package(i) = repo.owner_of(&file) {
                         set.insert(i);
                     }
                 }
-                true
+                set
             }
         };
-        if with_dependants {
-            let dependants = Graph::new(&repo.packages).dependants(&set, true);
-            set.extend(dependants);
-        }
-        Ok(set.into_iter().collect())
+        Ok((changed, named))
     }
 
-    fn print(&self, repo: &Monorepo, reports: &[Report]) {
+    fn print_plan(&self, repo: &Monorepo, selection: &[Selected], expected: &[f64], shard: Option<Shard>) {
+        let local =
+            |s: &Selected| -> Vec<String> { s.local.iter().map(|&i| repo.packages[i].display_name.clone()).collect() };
         if self.json {
-            let list: Vec<_> = reports
+            let packages: Vec<_> = selection
                 .iter()
-                .map(|r| {
-                    let p = &repo.packages[r.package];
-                    json!({"name": p.display_name, "path": p.dir, "result": r.outcome.label(), "failed": r.outcome.is_failure(), "seconds": (r.seconds * 100.0).round() / 100.0})
+                .zip(expected)
+                .map(|(s, e)| {
+                    let p = &repo.packages[s.package];
+                    json!({"path": p.dir, "name": p.display_name, "reason": s.reason.label(),
+                           "local_packages": local(s), "expected_seconds": (e * 100.0).round() / 100.0})
                 })
                 .collect();
-            output::json(&serde_json::Value::Array(list));
-        } else {
-            let rows: Vec<Vec<String>> = reports
-                .iter()
-                .map(|r| vec![repo.packages[r.package].dir.clone(), r.outcome.label(), format!("{:.2}s", r.seconds)])
-                .collect();
-            output::data(&output::table(&["Package", "Result", "Time"], &rows));
+            output::json(&json!({"shard": shard.map(|s| s.to_string()), "packages": packages}));
+            return;
         }
-        for r in reports.iter().filter(|r| r.outcome.is_failure()) {
-            let tail: Vec<&str> = r.log.lines().rev().take(50).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let rows: Vec<Vec<String>> = selection
+            .iter()
+            .zip(expected)
+            .map(|(s, e)| {
+                let p = &repo.packages[s.package];
+                vec![p.dir.clone(), s.reason.label().into(), local(s).join(", "), format!("{e:.1}s")]
+            })
+            .collect();
+        output::data(&output::table(&["Package", "Reason", "Local packages", "Expected"], &rows));
+        let total: f64 = expected.iter().sum();
+        let shard = shard.map_or(String::new(), |s| format!(" (shard {s})"));
+        output::note(&format!("would test {} package(s){shard}, about {total:.0}s of work", selection.len()));
+    }
+
+    fn execute(
+        &self,
+        sh: &Shell,
+        repo: &Monorepo,
+        options: &Options,
+        mut selection: Vec<Selected>,
+        expected: &[f64],
+        mut timings: Timings,
+    ) -> Result<()> {
+        let uv = exec::require("uv", "to run the packages' tests")?;
+        let (python_path, python_version) = interpreter(sh, &uv, self.python.as_deref())?;
+        let scratch = Scratch::new()?;
+        // Longest first, so the last package to finish is a short one; stable, so packages
+        // without timings keep directory order.
+        let mut order: Vec<usize> = (0..selection.len()).collect();
+        order.sort_by(|&a, &b| expected[b].total_cmp(&expected[a]));
+        let ordered: Vec<Selected> = order.iter().map(|&i| selection[i].clone()).collect();
+        let locals: BTreeSet<usize> = selection.iter().flat_map(|s| s.local.iter().copied()).collect();
+        output::note(&format!(
+            "testing {} package(s) with {} job(s), Python {python_version}{}; local packages: {}",
+            selection.len(),
+            options.jobs,
+            options.shard.map_or(String::new(), |s| format!(", shard {s}")),
+            if locals.is_empty() {
+                "none".to_string()
+            } else {
+                locals.iter().map(|&i| repo.packages[i].display_name.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        ));
+        let started = std::time::Instant::now();
+        let wheels = build_wheels(repo, &uv, &locals, &scratch.0.join("wheels"), options.jobs);
+        let wheel_seconds = started.elapsed().as_secs_f64();
+        let ctx = Context {
+            root: repo.root.clone(),
+            uv,
+            poetry: exec::find("poetry"),
+            python_request: self.python.clone(),
+            python_path,
+            python_version: python_version.clone(),
+            timeout: options.timeout,
+            cov: self.cov,
+            diff_cover: self.cov_fail_under.zip(self.base_ref.clone()),
+            wheels,
+            scratch: scratch.0.join("coverage"),
+        };
+        let reports = self.run_all(repo, &ctx, &ordered, options.jobs);
+        let sum = |f: fn(&run::Steps) -> f64| reports.iter().map(|r| f(&r.steps)).sum::<f64>();
+        output::note(&format!(
+            "time: {:.1}s in all; building {} local wheel(s) {wheel_seconds:.1}s; summed over packages: \
+             installing environments {:.1}s, local packages {:.1}s, tests {:.1}s, reruns against the base {:.1}s",
+            started.elapsed().as_secs_f64(),
+            locals.len(),
+            sum(|s| s.install),
+            sum(|s| s.local),
+            sum(|s| s.tests),
+            sum(|s| s.baseline),
+        ));
+        selection.sort_by(|a, b| repo.packages[a.package].dir.cmp(&repo.packages[b.package].dir));
+        let rows: Vec<Row> = selection
+            .iter()
+            .map(|s| {
+                let r = reports.iter().find(|r| r.package == s.package).cloned().unwrap_or_else(|| not_run(s));
+                Row::new(&repo.packages, s, &r, self.strict)
+            })
+            .collect();
+        if let Some(path) = &self.timings {
+            for r in reports.iter() {
+                timings.0.insert(repo.packages[r.package].dir.clone(), r.seconds);
+            }
+            timings.write(path)?;
+        }
+        self.finish(&rows, &python_version.to_string(), options.shard.map(|s| s.to_string()))
+    }
+
+    /// Every package on `jobs` threads, with progress; `--fail-fast` starts nothing new after a
+    /// package that fails the run.
+    fn run_all(&self, repo: &Monorepo, ctx: &Context, ordered: &[Selected], jobs: usize) -> Vec<Report> {
+        let stop = AtomicBool::new(false);
+        let progress = progress::Progress::new(ordered.len());
+        let work = |sel: &Selected| {
+            if stop.load(Ordering::Relaxed) {
+                return None; // Reported as not run.
+            }
+            let dir = &repo.packages[sel.package].dir;
+            progress.start(dir);
+            let report = run::test_one(ctx, &repo.packages, sel);
+            let verdict = report::verdict(&report.outcome, report.baseline.as_ref(), sel.is_changed());
+            let fails = verdict.fails_run(self.strict);
+            let message = report.outcome.is_failure().then(|| {
+                format!("{} {dir} ({}, {})", output::red("      failed"), report.outcome.label(), verdict.label())
+            });
+            progress.finish(dir, verdict, message);
+            if fails && self.fail_fast {
+                stop.store(true, Ordering::Relaxed);
+            }
+            Some(report)
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| progress.tick());
+            let reports = parallel::map(ordered, jobs, work);
+            progress.end();
+            reports.into_iter().flatten().collect()
+        })
+    }
+
+    /// Prints the results (table or JSON), the failures' logs and the step summary; the error
+    /// says what failed the run.
+    fn finish(&self, rows: &[Row], python: &str, shard: Option<String>) -> Result<()> {
+        if self.json {
+            output::json(&report::document(rows, python, shard));
+        } else {
+            output::data(&report::render(rows));
+        }
+        for r in rows.iter().filter(|r| !r.log.is_empty() && (r.fails_run || r.verdict == "already failing")) {
             eprintln!(
                 "\n{} {} ({}), last lines of its log:\n{}",
                 output::red("==>"),
-                repo.packages[r.package].dir,
-                r.outcome.label(),
-                tail.join("\n")
+                r.path,
+                r.result,
+                report::tail(&r.log, 50)
             );
         }
-        let mut summary = String::from("| Package | Result | Time |\n| --- | --- | --- |\n");
-        for r in reports {
-            summary += &format!("| {} | {} | {:.2}s |\n", repo.packages[r.package].dir, r.outcome.label(), r.seconds);
+        output::github_summary(&format!("### Tests, Python {python}\n\n{}", report::markdown(rows)));
+        fail_if_needed(rows)
+    }
+
+    /// `--merge`: the shards' `--json` results as one table and one step summary.
+    fn merge(&self) -> Result<()> {
+        let mut by_python: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+        for path in &self.merge {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            let doc: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("`{}` is not the JSON of `cargo xtask test --json`", path.display()))?;
+            let rows = doc["packages"].as_array().with_context(|| format!("`{}` has no `packages`", path.display()))?;
+            let python = doc["python"].as_str().unwrap_or("unknown").to_string();
+            for r in rows {
+                let row = Row::from_json(r)
+                    .with_context(|| format!("`{}` has a package result without its fields: {r}", path.display()))?;
+                by_python.entry(python.clone()).or_default().push(row);
+            }
+        }
+        let mut all = Vec::new();
+        let mut summary = String::new();
+        for (python, rows) in &mut by_python {
+            rows.sort_by(|a, b| a.path.cmp(&b.path));
+            if !self.json {
+                output::data(&format!("Python {python}:\n{}", report::render(rows)));
+            }
+            summary += &format!("### Tests, Python {python}\n\n{}\n", report::markdown(rows));
+            all.extend(rows.iter().cloned());
+        }
+        if self.json {
+            let docs: Vec<_> = by_python.iter().map(|(p, rows)| report::document(rows, p, None)).collect();
+            output::json(&json!({"results": docs}));
         }
         output::github_summary(&summary);
+        if let Some(path) = &self.timings {
+            let mut timings = Timings::read(path)?;
+            for r in &all {
+                let t = timings.0.entry(r.path.clone()).or_insert(0.0);
+                *t = if by_python.len() > 1 { t.max(r.seconds) } else { r.seconds };
+            }
+            timings.write(path)?;
+        }
+        fail_if_needed(&all)
     }
 }
 
-/// The version of the interpreter uv picks for new environments.
-fn interpreter_version(sh: &Shell, uv: &Path) -> Result<Version> {
-    let python = exec::read(cmd!(sh, "{uv} python find"))?;
+fn fail_if_needed(rows: &[Row]) -> Result<()> {
+    let failed: Vec<&str> =
+        rows.iter().filter(|r| r.fails_run && r.verdict != "not run").map(|r| r.path.as_str()).collect();
+    if !failed.is_empty() {
+        bail!("{} of {} packages failed: {}", failed.len(), rows.len(), failed.join(", "));
+    }
+    if rows.iter().any(|r| r.verdict == "not run") {
+        bail!("some packages were not run because of --fail-fast");
+    }
+    Ok(())
+}
+
+fn not_run(s: &Selected) -> Report {
+    Report {
+        package: s.package,
+        outcome: run::Outcome::NotRun,
+        baseline: None,
+        coverage: run::Coverage::default(),
+        seconds: 0.0,
+        steps: run::Steps::default(),
+        log: String::new(),
+    }
+}
+
+/// The interpreter uv picks (for `--python`, the one it names) and its version.
+fn interpreter(sh: &Shell, uv: &Path, request: Option<&str>) -> Result<(PathBuf, crate::version::Version)> {
+    let args: Vec<&str> = request.into_iter().collect();
+    let python = exec::read(cmd!(sh, "{uv} python find {args...}")).with_context(|| match request {
+        Some(r) => format!(
+            "uv finds no Python `{r}` on this machine; install it (`uv python install {r}`) or choose another --python"
+        ),
+        None => "uv finds no Python interpreter; install one (`uv python install`)".to_string(),
+    })?;
     let version = exec::read(cmd!(sh, "{python} -c 'import platform; print(platform.python_version())'"))?;
-    version.parse().map_err(|e| anyhow::anyhow!("the interpreter uv found (`{python}`) reports an odd version: {e}"))
+    let version = version
+        .parse()
+        .map_err(|e| anyhow::anyhow!("the interpreter uv found (`{python}`) reports an odd version: {e}"))?;
+    Ok((PathBuf::from(python), version))
 }
 
-fn test_one(root: &Path, package: &Package, index: usize, python: &Version, options: &Options) -> Report {
-    let started = Instant::now();
-    let done = |outcome, log: String| Report { package: index, outcome, seconds: started.elapsed().as_secs_f64(), log };
-    let dir = root.join(&package.dir);
-    if !dir.join("tests").is_dir() {
-        return done(Outcome::NoTests, String::new());
-    }
-    if let Some(spec) = &package.requires_python {
-        let allowed = Requirement::parse(&format!("python{spec}")).and_then(|r| r.allows(python));
-        if allowed == Ok(false) {
-            return done(Outcome::UnsupportedPython(spec.clone()), String::new());
-        }
-    }
-    let (install, test): (Vec<String>, Vec<String>) = if package.table == Table::Poetry {
-        let poetry = exec::find("poetry").map_or("poetry".into(), |p| p.display().to_string());
-        (vec![poetry.clone(), "install".into()], vec![poetry, "run".into(), "pytest".into(), "-q".into()])
-    } else {
-        let uv = exec::find("uv").map_or("uv".into(), |p| p.display().to_string());
-        (
-            vec![uv.clone(), "sync".into()],
-            vec![uv, "run".into(), "--no-sync".into(), "--".into(), "pytest".into(), "-q".into()],
-        )
-    };
-    let mut test = test;
-    if options.cov {
-        test.extend(["--cov=.".to_string(), "--cov-report=xml".to_string()]);
-        if let Some(n) = options.cov_fail_under {
-            test.push(format!("--cov-fail-under={n}"));
-        }
-    }
-    let deadline = started + options.timeout;
+/// Each local package's wheel, built once from the working tree with `uv build`, in parallel.
+fn build_wheels(
+    repo: &Monorepo,
+    uv: &Path,
+    locals: &BTreeSet<usize>,
+    out: &Path,
+    jobs: usize,
+) -> BTreeMap<usize, Result<PathBuf, String>> {
+    let list: Vec<usize> = locals.iter().copied().collect();
+    let built = parallel::map(&list, jobs, |&i| {
+        let p = &repo.packages[i];
+        output::status("building", &format!("{} from the working tree", p.display_name));
+        (i, build_wheel(&repo.root.join(&p.dir), uv, &out.join(p.name.to_string())))
+    });
+    built.into_iter().collect()
+}
+
+fn build_wheel(src: &Path, uv: &Path, out: &Path) -> Result<PathBuf, String> {
     let mut log = String::new();
-    match run_until(&dir, &install, deadline, &mut log) {
-        Some(true) => {}
-        Some(false) => return done(Outcome::InstallFailed, log),
-        None => return done(Outcome::TimedOut, log),
+    let argv = [
+        uv.display().to_string(),
+        "build".into(),
+        "--wheel".into(),
+        "--out-dir".into(),
+        out.display().to_string(),
+        src.display().to_string(),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    if run::run_until(src, &argv, &[], deadline, &mut log) != Some(true) {
+        return Err(report::tail(&log, 30));
     }
-    match run_until(&dir, &test, deadline, &mut log) {
-        Some(true) => done(Outcome::Passed, log),
-        None => done(Outcome::TimedOut, log),
-        Some(false) if options.cov_fail_under.is_some() && log.contains("FAIL Required test coverage") => {
-            done(Outcome::CoverageFailed, log)
-        }
-        Some(false) => done(Outcome::Failed, log),
+    let wheel = std::fs::read_dir(out)
+        .ok()
+        .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "whl")));
+    wheel.ok_or_else(|| format!("`uv build --wheel` wrote no wheel into `{}`\n{log}", out.display()))
+}
+
+/// A scratch directory outside the tree for wheels and coverage data, removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("xtask-test-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+        Ok(Scratch(dir))
     }
 }
 
-/// Runs `argv` in `dir`, appending its output to `log`. `None` when it was killed at `deadline`.
-fn run_until(dir: &Path, argv: &[String], deadline: Instant, log: &mut String) -> Option<bool> {
-    log.push_str(&format!("$ {}\n", argv.join(" ")));
-    let handle = match duct::cmd(&argv[0], &argv[1..])
-        .dir(dir)
-        .env_remove("VIRTUAL_ENV")
-        .stderr_to_stdout()
-        .stdout_capture()
-        .unchecked()
-        .start()
-    {
-        Ok(h) => h,
-        Err(e) => {
-            log.push_str(&format!("cannot run `{}`: {e}\n", argv[0]));
-            return Some(false);
-        }
-    };
-    loop {
-        match handle.try_wait() {
-            Ok(Some(out)) => {
-                log.push_str(&String::from_utf8_lossy(&out.stdout));
-                return Some(out.status.success());
-            }
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = handle.kill();
-                log.push_str("killed: the time limit (--timeout) ran out\n");
-                return None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => {
-                log.push_str(&format!("{e}\n"));
-                return Some(false);
-            }
-        }
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
