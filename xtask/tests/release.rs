@@ -269,3 +269,35 @@ fn first_changed_integration(w: &World) -> String {
         })
         .expect("a changed integration")
 }
+
+/// A one-package monorepo whose umbrella is its core (`packages.core = "."`), published with
+/// `--from-tag` at HEAD: nothing but core to publish, and no arithmetic on an empty list.
+#[test]
+fn a_monorepo_whose_core_is_the_umbrella() {
+    let dir = TempDir::new("core-is-umbrella");
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(root.join("solo")).unwrap();
+    std::fs::write(
+        root.join("pyproject.toml"),
+        "[project]\nname = \"solo\"\nversion = \"1.0.0\"\nrequires-python = \">=3.9\"\n\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("solo/__init__.py"), "").unwrap();
+    std::fs::write(root.join("release.toml"), "[packages]\ncore = \".\"\ninclude = []\n").unwrap();
+    std::fs::write(root.join("CHANGELOG.md"), "# ChangeLog\n\n<!--- generated changelog --->\n").unwrap();
+    support::git(&root, &["init", "--quiet", "--initial-branch", "main"]);
+    support::commit_all(&root, "Initial commit");
+    support::git(&root, &["tag", "v1.0.0"]);
+    let index = PypiServer::start();
+    let url = index.index_url();
+    let run: Run = std::process::Command::new(support::xtask_bin())
+        .args(["--root", root.to_str().unwrap(), "release", "publish", "--from-tag", "v1.0.0", "--dry-run"])
+        .args(["--offline", "--index-url", &url])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+        .into();
+    let run = run.ok();
+    assert!(run.stdout.contains("publish core"), "{}", run.stdout);
+    assert!(run.stdout.contains("no package besides core"), "{}", run.stdout);
+}
