@@ -50,15 +50,24 @@ impl flags::Generate {
             output::warn(w);
         }
         let generated = generate(sh, &repo, self.since.as_deref(), date, self.offline)?;
+        let present = has_section(&generated);
         if self.json {
             let mut json = generated.json.clone();
-            json["written"] = Value::Bool(!self.dry_run);
+            json["written"] = Value::Bool(!self.dry_run && !present);
+            json["already_present"] = Value::Bool(present);
             output::json(&json);
         } else {
             output::data(&generated.section);
         }
         output::note(&generated.audit);
         let display = &generated.change.display;
+        if present {
+            output::status(
+                "unchanged",
+                &format!("{display} already has this section (a run for the same range wrote it); nothing was written"),
+            );
+            return Ok(());
+        }
         if self.dry_run {
             output::note(&format!("dry run: {display} was not changed"));
             return Ok(());
@@ -91,6 +100,13 @@ pub struct Generated {
 
 /// Builds the section of the release from `since` (default: the latest release tag) to HEAD.
 /// Versions come from `repo`, so a caller may pass the model as it will be after a bump.
+/// Whether the changelog file already holds the generated section: an earlier run for the same
+/// range wrote it, maybe on another day, so the date line is left out of the comparison.
+pub fn has_section(generated: &Generated) -> bool {
+    let body = generated.section.split_once('\n').map_or("", |(_, rest)| rest).trim();
+    !body.is_empty() && generated.change.old.contains(body)
+}
+
 pub fn generate(sh: &Shell, repo: &Monorepo, since: Option<&str>, date: String, offline: bool) -> Result<Generated> {
     let source = if offline || github::token_variable().is_none() { Source::Git } else { Source::GitHub };
     git::ensure_repo(sh)?;

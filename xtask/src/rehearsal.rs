@@ -17,7 +17,9 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{exec, flags, graph::Graph, monorepo::Monorepo, output, requirement::PackageName, sample::UMBRELLA_VERSION};
+use crate::{
+    exec, flags, graph::Graph, monorepo::Monorepo, output, requirement::PackageName, sample::UMBRELLA_VERSION,
+};
 
 /// A child process that is stopped when the rehearsal ends, however it ends.
 struct Service(Child, &'static str);
@@ -135,7 +137,9 @@ impl flags::Rehearse {
         };
         let xtask = |args: &[&str]| xtask_at(&repo, args);
 
-        step(&format!("the index as it was after v{UMBRELLA_VERSION}: the previous release of what this one depends on"));
+        step(&format!(
+            "the index as it was after v{UMBRELLA_VERSION}: the previous release of what this one depends on"
+        ));
         seed_previous_release(sh, &repo, &dir.join("previous-release"), (&index_url, &publish_url), &xtask_at)?;
 
         step("phase 1: prepare the release and open its pull request");
@@ -277,7 +281,10 @@ fn seed_previous_release(
 fn previous_release(now: &Monorepo, then: &Monorepo) -> Vec<String> {
     let needed = |repo: &Monorepo| -> BTreeSet<PackageName> {
         let graph = Graph::new(&repo.packages);
-        (0..repo.packages.len()).flat_map(|j| graph.dependencies(j).to_vec()).map(|i| repo.packages[i].name.clone()).collect()
+        (0..repo.packages.len())
+            .flat_map(|j| graph.dependencies(j).to_vec())
+            .map(|i| repo.packages[i].name.clone())
+            .collect()
     };
     let mut names = needed(now);
     names.extend(needed(then));

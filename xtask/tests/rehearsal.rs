@@ -13,12 +13,7 @@ fn the_quick_start_works_on_a_clean_clone() {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = TempDir::new("quickstart");
     let clone = dir.path().join("clone");
-    let out = Command::new("git")
-        .args(["clone", "--quiet", "--no-hardlinks"])
-        .arg(&here)
-        .arg(&clone)
-        .output()
-        .unwrap();
+    let out = Command::new("git").args(["clone", "--quiet", "--no-hardlinks"]).arg(&here).arg(&clone).output().unwrap();
     assert!(out.status.success(), "git clone: {}", String::from_utf8_lossy(&out.stderr));
     // Two shortcuts, both through settings the scripts honour, so that the test does not pay
     // for a fresh machine each time: the tools this checkout already bootstrapped (the same

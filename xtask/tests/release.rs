@@ -117,8 +117,8 @@ fn dry_runs_change_nothing_locally_or_remotely() {
     };
     let run = w.release(&["prepare", "--bump", "patch", "--pr", "--dry-run"]).ok();
     no_secrets(&run);
-    assert!(run.stdout.contains("2. bump versions   would  llama-index 0.14.12 → 0.14.13"), "{}", run.stdout);
-    assert!(run.stdout.contains("6. pull request    would  open `Release 0.14.13`"), "{}", run.stdout);
+    assert!(run.stdout.contains("bump versions   would  llama-index 0.14.12 → 0.14.13"), "{}", run.stdout);
+    assert!(run.stdout.contains("pull request    would  open `Release 0.14.13`"), "{}", run.stdout);
     unchanged("release prepare --dry-run", &fingerprint);
     let run = w.release(&["--bump", "minor", "--dry-run"]).ok();
     assert!(run.stdout.contains("Release 0.15.0: publish, after prepare's release commit"), "{}", run.stdout);
@@ -154,7 +154,7 @@ fn both_phases_finish_after_failures_at_each_step() {
     let flaky = StandIn::start(&known, &["--fail", "502", "--fail-after", "2"]);
     let run = w.release_with(&flaky, &["prepare", "--bump", "patch", "--pr"]).fails_with(1);
     no_secrets(&run);
-    assert!(run.stdout.contains("6. pull request    todo"), "{}", run.stdout);
+    assert!(run.stdout.contains("pull request    todo") || run.stdout.contains("pull request    ?"), "{}", run.stdout);
     assert!(
         !support::git(w.origin.path(), &["branch", "--list", "release/v0.14.13"]).is_empty(),
         "the branch was pushed before GitHub failed"

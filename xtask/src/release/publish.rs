@@ -1,13 +1,16 @@
 //! `release publish`: on the release commit, check before core, publish core, wait until the
 //! index serves it, publish the umbrella and the changed packages in dependency order, tag the
 //! release commit itself, push the tag once, and create the GitHub release from the changelog.
+//!
+//! Look ([`World::look`]), plan ([`plan`]: the steps, each with its [`Action`] when there is
+//! something to do, and the problems that stop the release), then execute ([`act`]).
 
 use std::{collections::BTreeSet, time::Duration};
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::{prepare::first_line, render, State, Step};
+use super::{prepare::first_line, render, Report, State, Step};
 use crate::{
     changelog, check, exec, flags, git, github,
     index::{self, Index, Project},
@@ -16,34 +19,123 @@ use crate::{
     version::Version,
 };
 
-pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
-    git::ensure_repo(sh)?;
-    let repo = Monorepo::load(&sh.current_dir())?;
-    for w in &repo.warnings {
-        output::warn(w);
-    }
-    let config = &repo.config;
-    let umbrella = repo.umbrella()?;
-    let core = repo.core()?;
-    let version = umbrella.version.clone();
-    let tag = config.tag_for(&version);
-    let sha = exec::read(cmd!(sh, "git rev-parse HEAD"))?;
-    let short = &sha[..sha.len().min(10)];
-    let index_url = flags.index_url.clone().unwrap_or_else(|| config.index_url.clone());
-    let index = Index::new(&index_url);
-    let wait = flags
-        .wait
-        .as_deref()
-        .map(index::parse_duration)
-        .transpose()
-        .map_err(flags::usage)?
-        .unwrap_or(Duration::from_secs(300));
+/// What a step of this phase does, once the plan says it is to be done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    PublishCore,
+    WaitForCore,
+    PublishPackages,
+    Tag,
+    PushTag,
+    GithubRelease,
+}
 
-    // The previous release: where "changed packages" start.
-    let previous = match &flags.from_tag {
-        Some(t) => t.clone(),
-        None => previous_tag(sh, &repo, &version)?,
-    };
+/// The world as this run found it, before doing anything.
+struct World {
+    repo: Monorepo,
+    version: Version,
+    tag: String,
+    /// The commit being released: HEAD.
+    sha: String,
+    index: Index,
+    index_url: String,
+    wait: Duration,
+    core: usize,
+    core_project: Option<Project>,
+    /// The umbrella and the packages whose version changed since `previous`, core excluded.
+    rest: BTreeSet<usize>,
+    /// Those of `rest` whose version is not on the index yet.
+    missing: Vec<usize>,
+    /// Where the release tag points locally, and whether that is an ancestor of HEAD.
+    tag_at: Option<(String, bool)>,
+    /// `None` without an `origin`; else where origin's tag points, or why it did not answer.
+    origin_tag: Option<Result<Option<String>, String>>,
+    /// `None` when offline; else the GitHub release's URL, or why GitHub did not answer.
+    github: Option<Result<Option<String>, String>>,
+    problems: Vec<String>,
+}
+
+impl World {
+    fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
+        git::ensure_repo(sh)?;
+        let repo = Monorepo::load(&sh.current_dir())?;
+        for w in &repo.warnings {
+            output::warn(w);
+        }
+        let config = &repo.config;
+        let (umbrella, core) = (repo.umbrella()?, repo.core()?);
+        let version = umbrella.version.clone();
+        let tag = config.tag_for(&version);
+        let sha = exec::read(cmd!(sh, "git rev-parse HEAD"))?;
+        let index_url = flags.index_url.clone().unwrap_or_else(|| config.index_url.clone());
+        let index = Index::new(&index_url);
+        let wait = flags
+            .wait
+            .as_deref()
+            .map(index::parse_duration)
+            .transpose()
+            .map_err(flags::usage)?
+            .unwrap_or(Duration::from_secs(300));
+        let previous = match &flags.from_tag {
+            Some(t) => t.clone(),
+            None => previous_tag(sh, &repo, &version)?,
+        };
+        let problems = problems(sh, flags, &repo, &previous)?;
+        let core_project = index.project(&core.name)?;
+        let mut rest: BTreeSet<usize> = publish::changed_since(sh, &repo, &previous)?;
+        rest.insert(repo.index_of(umbrella));
+        rest.remove(&repo.index_of(core));
+        let projects = publish::projects(&index, &repo, &rest)?;
+        let missing = rest
+            .iter()
+            .copied()
+            .filter(|&i| !has_version(projects.get(&i).and_then(Option::as_ref), &repo.packages[i].version))
+            .collect();
+        let tag_at = match git::tag_commit(sh, &tag)? {
+            Some(at) => {
+                let behind = at != sha && git::is_ancestor(sh, &at, "HEAD")?;
+                Some((at, behind))
+            }
+            None => None,
+        };
+        let origin_tag = match git::remote_url(sh, "origin")? {
+            None => None,
+            Some(_) => Some(git::remote_ref(sh, "origin", &format!("refs/tags/{tag}")).map_err(|e| first_line(&e))),
+        };
+        let github = (!flags.offline).then(|| {
+            github::release(sh, &config.repository, &tag).map(|r| r.map(|r| r.url)).map_err(|e| first_line(&e))
+        });
+        let core = repo.index_of(core);
+        Ok(World {
+            version,
+            tag,
+            sha,
+            index,
+            index_url,
+            wait,
+            core,
+            core_project,
+            rest,
+            missing,
+            tag_at,
+            origin_tag,
+            github,
+            problems,
+            repo,
+        })
+    }
+
+    fn short(&self) -> &str {
+        &self.sha[..self.sha.len().min(10)]
+    }
+
+    fn core_there(&self) -> bool {
+        has_version(self.core_project.as_ref(), &self.repo.packages[self.core].version)
+    }
+}
+
+/// What must hold before anything is published; every problem is reported at once.
+fn problems(sh: &Shell, flags: &flags::Release, repo: &Monorepo, previous: &str) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     if !flags.allow_dirty && !git::dirty_files(sh)?.is_empty() {
         problems.push(
@@ -51,13 +143,12 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
                 .to_string(),
         );
     }
-    let head = check::head(sh, &config.branch)?;
     if flags.from_tag.is_none() {
-        let verdict = check::branch_verdict(&head, &config.branch);
+        let verdict = check::branch_verdict(&check::head(sh, &repo.config.branch)?, &repo.config.branch);
         if !verdict.ok {
             problems.push(verdict.message);
         }
-    } else if !git::is_ancestor(sh, &previous, "HEAD")? {
+    } else if !git::is_ancestor(sh, previous, "HEAD")? {
         problems.push(format!("HEAD does not descend from `{previous}`, the release this hotfix follows"));
     }
     if !flags.offline && !flags.dry_run && github::token_variable().is_none() {
@@ -65,192 +156,215 @@ pub fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
             "no GitHub token (GH_TOKEN or GITHUB_TOKEN) for the GitHub release; set one, or pass --offline".into(),
         );
     }
+    Ok(problems)
+}
 
-    let core_project = index.project(&core.name)?;
-    let core_there = has_version(core_project.as_ref(), &core.version);
+/// The steps, from what was found: pure.
+fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
+    let core = &w.repo.packages[w.core];
+    let (name, version) = (core.name.as_str(), &core.version);
     let mut steps = Vec::new();
-    steps.push(if core_there {
-        Step::done(
+    if w.core_there() {
+        steps.push(Step::done(
             "check before core",
-            format!("`{}` {} is on the index: published by an earlier run", core.name, core.version),
-        )
+            format!("`{name}` {version} is on the index: published by an earlier run"),
+        ));
+        steps.push(Step::done("publish core", format!("`{name}` {version} is on the index")));
+        steps.push(Step::done("wait for core", "the index serves it"));
     } else {
-        let verdict =
-            before_core(flags.from_tag.is_some(), core.name.as_str(), &core.version, core_project.as_ref(), &index_url);
+        let verdict = before_core(hotfix, name, version, w.core_project.as_ref(), &w.index_url);
         if !verdict.ok {
-            problems.push(verdict.message.clone());
+            w.problems.push(verdict.message.clone());
         }
-        Step::done("check before core", verdict.message)
-    });
-    steps.push(if core_there {
-        Step::done("publish core", format!("`{}` {} is on the index", core.name, core.version))
-    } else {
-        Step::todo("publish core", format!("build and upload `{}` {}", core.name, core.version))
-    });
-    steps.push(if core_there {
-        Step::done("wait for core", "the index serves it")
-    } else {
-        Step::todo(
-            "wait for core",
-            format!("poll the index until it serves `{}` {} (at most {})", core.name, core.version, index::human(wait)),
-        )
-    });
-
-    let mut rest: BTreeSet<usize> = publish::changed_since(sh, &repo, &previous)?;
-    rest.insert(repo.index_of(umbrella));
-    rest.remove(&repo.index_of(core));
-    let projects = publish::projects(&index, &repo, &rest)?;
-    let missing: Vec<usize> = rest
-        .iter()
-        .copied()
-        .filter(|&i| !has_version(projects.get(&i).and_then(Option::as_ref), &repo.packages[i].version))
-        .collect();
-    steps.push(if missing.is_empty() {
-        Step::done("publish packages", format!("the umbrella and {} changed packages are on the index", rest.len() - 1))
-    } else {
-        let names: Vec<String> = missing
-            .iter()
-            .take(6)
-            .map(|&i| format!("{} {}", repo.packages[i].display_name, repo.packages[i].version))
-            .collect();
-        let more = if missing.len() > 6 { format!(" and {} more", missing.len() - 6) } else { String::new() };
-        Step::todo("publish packages", format!("{} in dependency order: {}{more}", missing.len(), names.join(", ")))
-    });
-
-    steps.push(match git::tag_commit(sh, &tag)? {
-        Some(at) if at == sha => Step::done("tag", format!("`{tag}` is at the release commit {short}")),
-        Some(at) if git::is_ancestor(sh, &at, "HEAD")? => {
-            problems.push(format!(
-                "{version} was released at {} (`{tag}`), and nothing since bumped the version; run `cargo xtask release prepare` first",
+        steps.push(Step::done("check before core", verdict.message));
+        steps.push(Step::todo("publish core", format!("build and upload `{name}` {version}"), Action::PublishCore));
+        let poll = format!("poll the index until it serves `{name}` {version} (at most {})", index::human(w.wait));
+        steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
+    }
+    steps.push(packages_step(w));
+    let (tag, short) = (w.tag.clone(), w.short().to_string());
+    steps.push(match &w.tag_at {
+        Some((at, _)) if *at == w.sha => Step::done("tag", format!("`{tag}` is at the release commit {short}")),
+        Some((at, true)) => {
+            w.problems.push(format!(
+                "{} was released at {} (`{tag}`), and nothing since bumped the version; run `cargo xtask release prepare` first",
+                w.version,
                 &at[..at.len().min(10)]
             ));
             Step::done("tag", format!("`{tag}` is at an earlier commit"))
         }
-        Some(at) => {
-            problems.push(format!("the tag `{tag}` already exists at {at}, not at the release commit {sha}; a released version is never re-tagged"));
+        Some((at, false)) => {
+            w.problems.push(format!("the tag `{tag}` already exists at {at}, not at the release commit {}; a released version is never re-tagged", w.sha));
             Step::done("tag", format!("`{tag}` is at another commit"))
         }
-        None => Step::todo("tag", format!("tag the release commit {short} as `{tag}`")),
+        None => Step::todo("tag", format!("tag the release commit {short} as `{tag}`"), Action::Tag),
     });
     // A remote that does not answer now is the step's problem when it runs, after the steps
     // before it are done.
-    steps.push(match git::remote_url(sh, "origin")? {
+    let push = format!("push `{tag}` to origin, once");
+    steps.push(match &w.origin_tag {
         None => Step::skipped("push tag", "no `origin` remote"),
-        Some(_) => match git::remote_ref(sh, "origin", &format!("refs/tags/{tag}")) {
-            Ok(Some(at)) if at == sha => Step::done("push tag", format!("origin has `{tag}`")),
-            Ok(Some(at)) => {
-                problems.push(format!("origin has the tag `{tag}` at {at}, not at the release commit {sha}"));
-                Step::done("push tag", "origin has it at another commit")
-            }
-            Ok(None) => Step::todo("push tag", format!("push `{tag}` to origin, once")),
-            Err(e) => Step::todo(
-                "push tag",
-                format!("push `{tag}` to origin, once (origin did not answer: {})", first_line(&e)),
-            ),
-        },
+        Some(Ok(Some(at))) if *at == w.sha => Step::done("push tag", format!("origin has `{tag}`")),
+        Some(Ok(Some(at))) => {
+            w.problems.push(format!("origin has the tag `{tag}` at {at}, not at the release commit {}", w.sha));
+            Step::done("push tag", "origin has it at another commit")
+        }
+        Some(Ok(None)) => Step::todo("push tag", push, Action::PushTag),
+        Some(Err(e)) => Step::unknown("push tag", format!("{push} (origin did not answer: {e})"), Action::PushTag),
     });
     let create = format!("create `{tag}` at {short} with the changelog's notes");
-    steps.push(if flags.offline {
-        Step::skipped("GitHub release", "--offline")
-    } else {
-        match github::release(sh, &config.repository, &tag) {
-            Ok(Some(r)) => Step::done("GitHub release", format!("`{tag}` exists: {}", r.url)),
-            Ok(None) => Step::todo("GitHub release", create),
-            Err(e) => Step::todo("GitHub release", format!("{create} (GitHub did not answer: {})", first_line(&e))),
+    steps.push(match &w.github {
+        None => Step::skipped("GitHub release", "--offline"),
+        Some(Ok(Some(url))) => Step::done("GitHub release", format!("`{tag}` exists: {url}")),
+        Some(Ok(None)) => Step::todo("GitHub release", create, Action::GithubRelease),
+        Some(Err(e)) => {
+            Step::unknown("GitHub release", format!("{create} (GitHub did not answer: {e})"), Action::GithubRelease)
         }
     });
+    steps
+}
 
-    let heading = format!("Release {version}: publish at {short}");
-    match (flags.json, flags.dry_run) {
-        (true, true) => output::json(&super::steps_json("publish", &version, &steps)),
-        // The plan of a real run goes to stderr; stdout gets the steps as they end.
-        (true, false) => output::note(&render(&heading, &steps, false)),
-        (false, _) => output::data(&render(&heading, &steps, flags.dry_run)),
+fn packages_step(w: &World) -> Step<Action> {
+    let packages = &w.repo.packages;
+    if w.missing.is_empty() {
+        let others = w.rest.len().saturating_sub(1);
+        return Step::done(
+            "publish packages",
+            match w.rest.len() {
+                0 => "no package besides core".to_string(),
+                _ => format!("the umbrella and {others} changed packages are on the index"),
+            },
+        );
     }
-    if !problems.is_empty() {
-        bail!("the release cannot be published:\n  {}", problems.join("\n  "));
+    let names: Vec<String> =
+        w.missing.iter().take(6).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
+    let more = if w.missing.len() > 6 { format!(" and {} more", w.missing.len() - 6) } else { String::new() };
+    Step::todo(
+        "publish packages",
+        format!("{} in dependency order: {}{more}", w.missing.len(), names.join(", ")),
+        Action::PublishPackages,
+    )
+}
+
+pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()> {
+    let mut w = World::look(sh, flags)?;
+    let mut steps = plan(&mut w, flags.from_tag.is_some());
+    let heading = format!("Release {}: publish at {}", w.version, w.short());
+    if flags.json {
+        // stdout carries the one JSON document of the run; the plan goes to stderr.
+        output::note(&render(&heading, &steps, flags.dry_run));
+    } else {
+        output::data(&render(&heading, &steps, flags.dry_run));
+    }
+    report.set("publish", &w.version, &steps);
+    if !w.problems.is_empty() {
+        bail!("the release cannot be published:\n  {}", w.problems.join("\n  "));
     }
     if flags.dry_run {
-        output::note("dry run: nothing was built, uploaded, tagged or created");
-        return Ok(());
+        return dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created");
     }
-
     let options =
-        publish::Options::for_release(&repo, flags.index_url.clone(), flags.publish_url.clone(), wait, flags.jobs)?;
-    let todo = |name: &str| steps.iter().any(|s| s.name == name && matches!(s.state, State::Todo(_)));
-    if todo("publish core") {
-        publish::publish(sh, &repo, &BTreeSet::from([repo.index_of(core)]), &options)?;
-    }
-    if todo("wait for core") {
-        index::wait_for(&format!("`{}` {} on the index", core.name, core.version), wait, || {
-            Ok(has_version(index.project(&core.name)?.as_ref(), &core.version).then_some(()))
-        })?;
-    }
-    if todo("publish packages") {
-        publish::publish(sh, &repo, &rest, &options)?;
-    }
-    if todo("tag") {
-        exec::run(cmd!(sh, "git tag {tag} {sha}"))?;
-        output::status("tagged", &format!("{short} as `{tag}`"));
-    }
-    if todo("push tag") {
-        let refspec = format!("refs/tags/{tag}");
-        exec::run(cmd!(sh, "git push --quiet origin {refspec}"))
-            .with_context(|| format!("cannot push the tag `{tag}`"))?;
-        output::status("pushed", &tag);
-    }
-    if todo("GitHub release") && github::release(sh, &config.repository, &tag)?.is_none() {
-        let notes = changelog::notes(&repo, &version)?;
-        let file = std::env::temp_dir().join(format!("xtask-release-notes-{}.md", std::process::id()));
-        std::fs::write(&file, &notes).context("cannot write the release notes")?;
-        let created = github::create_release(sh, &config.repository, &tag, &sha, &tag, &file);
-        let _ = std::fs::remove_file(&file);
-        output::status("released", &format!("`{tag}` on GitHub: {}", created?.url));
-    }
-    let steps = super::finished(&steps);
-    if flags.json {
-        output::json(&super::steps_json("publish", &version, &steps));
-    }
+        publish::Options::for_release(&w.repo, flags.index_url.clone(), flags.publish_url.clone(), w.wait, flags.jobs)?;
+    let result = super::execute(&mut steps, |&action| act(sh, &w, &options, action));
+    report.set("publish", &w.version, &steps);
     output::github_summary(&super::summary(&heading, &steps));
-    output::status("finished", &format!("release {version}"));
+    result?;
+    output::status("finished", &format!("release {}", w.version));
     Ok(())
+}
+
+/// A dry run that could not look at everything cannot say what the real run would do: it shows
+/// the whole plan, then fails.
+pub fn dry_run_verdict<A>(steps: &[Step<A>], nothing: &str) -> Result<()> {
+    let unknown: Vec<&str> = steps.iter().filter(|s| matches!(s.state, State::Unknown(_))).map(|s| s.name).collect();
+    if !unknown.is_empty() {
+        bail!(
+            "dry run: {nothing}, but it cannot say what the real run would do at {}, which could not be looked at; see the steps marked `?`",
+            unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    output::note(&format!("dry run: {nothing}"));
+    Ok(())
+}
+
+/// Carries out one step; each looks once more right before acting where another run may have
+/// done it meanwhile.
+fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Result<()> {
+    let (repo, tag, sha) = (&w.repo, &w.tag, &w.sha);
+    let core = &repo.packages[w.core];
+    match action {
+        Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options),
+        Action::WaitForCore => {
+            index::wait_for(&format!("`{}` {} on the index", core.name, core.version), w.wait, || {
+                Ok(has_version(w.index.project(&core.name)?.as_ref(), &core.version).then_some(()))
+            })
+        }
+        Action::PublishPackages => publish::publish(sh, repo, &w.rest, options),
+        Action::Tag => {
+            exec::run(cmd!(sh, "git tag {tag} {sha}"))?;
+            output::status("tagged", &format!("{} as `{tag}`", w.short()));
+            Ok(())
+        }
+        Action::PushTag => {
+            let refspec = format!("refs/tags/{tag}");
+            exec::run(cmd!(sh, "git push --quiet origin {refspec}"))
+                .with_context(|| format!("cannot push the tag `{tag}`"))?;
+            output::status("pushed", tag);
+            Ok(())
+        }
+        Action::GithubRelease => {
+            if github::release(sh, &repo.config.repository, tag)?.is_some() {
+                return Ok(());
+            }
+            let notes = changelog::notes(repo, &w.version)?;
+            let file = std::env::temp_dir().join(format!("xtask-release-notes-{}.md", std::process::id()));
+            std::fs::write(&file, &notes).context("cannot write the release notes")?;
+            let created = github::create_release(sh, &repo.config.repository, tag, sha, tag, &file);
+            let _ = std::fs::remove_file(&file);
+            output::status("released", &format!("`{tag}` on GitHub: {}", created?.url));
+            Ok(())
+        }
+    }
 }
 
 /// The publish phase of a one-go dry run: what it will do once prepare has made the release
 /// commit of `version` (the world cannot be looked at for a commit that does not exist yet).
-pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version) -> Result<()> {
+pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &mut Report) -> Result<()> {
     let repo = Monorepo::load(&sh.current_dir())?;
     let core = repo.core()?;
     let tag = repo.config.tag_for(version);
     let previous = flags.from_tag.clone().map_or_else(|| previous_tag(sh, &repo, version), Ok)?;
-    let mut steps = vec![
+    let mut steps: Vec<Step<()>> = vec![
         Step::todo(
             "check before core",
             format!("`{}` {version} must be newer than every version on the index", core.name),
+            (),
         ),
-        Step::todo("publish core", format!("build and upload `{}` {version}", core.name)),
-        Step::todo("wait for core", format!("poll the index until it serves `{}` {version}", core.name)),
+        Step::todo("publish core", format!("build and upload `{}` {version}", core.name), ()),
+        Step::todo("wait for core", format!("poll the index until it serves `{}` {version}", core.name), ()),
         Step::todo(
             "publish packages",
             format!("the umbrella and every package whose version changed since `{previous}`, in dependency order"),
+            (),
         ),
-        Step::todo("tag", format!("tag the release commit as `{tag}`")),
+        Step::todo("tag", format!("tag the release commit as `{tag}`"), ()),
     ];
     steps.push(match git::remote_url(sh, "origin")? {
-        Some(_) => Step::todo("push tag", format!("push `{tag}` to origin, once")),
+        Some(_) => Step::todo("push tag", format!("push `{tag}` to origin, once"), ()),
         None => Step::skipped("push tag", "no `origin` remote"),
     });
     steps.push(if flags.offline {
         Step::skipped("GitHub release", "--offline")
     } else {
-        Step::todo("GitHub release", format!("create `{tag}` at the release commit with the changelog's notes"))
+        Step::todo("GitHub release", format!("create `{tag}` at the release commit with the changelog's notes"), ())
     });
     let heading = format!("Release {version}: publish, after prepare's release commit");
     if flags.json {
-        output::json(&super::steps_json("publish", version, &steps));
+        output::note(&render(&heading, &steps, true));
     } else {
         output::data(&render(&heading, &steps, true));
     }
+    report.set("publish", version, &steps);
     Ok(())
 }
 
