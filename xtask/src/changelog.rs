@@ -164,27 +164,26 @@ impl flags::Notes {
             .version
             .parse()
             .map_err(|e| usage(format!("`--version {}` is not a PEP 440 version: {e}", self.version)))?;
-        output::data(&notes(&repo, &version)?);
+        output::data(&notes(sh, &repo, &version, None)?);
         Ok(())
     }
 }
 
-/// The release notes of `version`: its section of the changelog under the notes header.
-pub fn notes(repo: &Monorepo, version: &crate::version::Version) -> Result<String> {
-    let umbrella = repo.umbrella()?;
+/// The release notes of `version`: its section of the changelog under the notes header. With
+/// `previous` (the previous release's tag), the section this release added counts too.
+pub fn notes(sh: &Shell, repo: &Monorepo, version: &crate::version::Version, previous: Option<&str>) -> Result<String> {
     let display = repo.config.changelog.display().to_string();
     let text = std::fs::read_to_string(repo.root.join(&repo.config.changelog)).with_context(|| {
         format!("cannot read the changelog `{display}`; set `changelog.file` in release.toml if it lives elsewhere")
     })?;
-    render::notes(
-        &display,
-        &text,
-        &repo.config.placeholder,
-        &repo.config.notes_header,
-        &umbrella.display_name,
-        version,
-        &umbrella.version,
-    )
+    let before = match previous {
+        Some(tag) => git::files_at(sh, tag, std::slice::from_ref(&display))?.pop().flatten(),
+        None => None,
+    };
+    let tag_date = git::tag_date(sh, &repo.config.tag_for(version))?;
+    let names = [repo.core()?.display_name.as_str(), repo.umbrella()?.display_name.as_str()];
+    let find = render::Find { names: &names, version, before: before.as_deref(), tag_date: tag_date.as_deref() };
+    render::notes(&display, &text, &repo.config.placeholder, &repo.config.notes_header, &find)
 }
 
 /// The highest release tag that is an ancestor of HEAD.

@@ -146,3 +146,12 @@ pub fn is_ignored(sh: &Shell, path: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// The date of `tag` (`YYYY-MM-DD` in UTC): the tagger's for an annotated tag, the commit's for
+/// a lightweight one; `None` when there is no such tag.
+pub fn tag_date(sh: &Shell, tag: &str) -> Result<Option<String>> {
+    let refname = format!("refs/tags/{tag}");
+    let _utc = sh.push_env("TZ", "UTC");
+    let out = exec::read(cmd!(sh, "git for-each-ref --format=%(creatordate:format-local:%Y-%m-%d) {refname}"))?;
+    Ok(Some(out.trim().to_string()).filter(|d| !d.is_empty()))
+}

@@ -169,7 +169,10 @@ impl flags::Rehearse {
         std::fs::write(dir.join("github-state.json"), &state)?;
         let results = Results {
             version: &version,
-            notes: crate::changelog::notes(&Monorepo::load(&repo)?, &version)?,
+            notes: {
+                let _cd = sh.push_dir(&repo);
+                crate::changelog::notes(sh, &Monorepo::load(&repo)?, &version, Some(&format!("v{UMBRELLA_VERSION}")))?
+            },
             uploaded: index_files(&packages)?.difference(&before).cloned().collect(),
             tag: {
                 let _cd = sh.push_dir(&repo);

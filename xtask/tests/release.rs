@@ -301,3 +301,63 @@ fn a_monorepo_whose_core_is_the_umbrella() {
     assert!(run.stdout.contains("publish core"), "{}", run.stdout);
     assert!(run.stdout.contains("no package besides core"), "{}", run.stdout);
 }
+
+/// `--json` prints one document for the whole run, both phases included; a dry run that cannot
+/// reach GitHub still shows every step, marks the GitHub ones unknown, and fails.
+#[test]
+fn one_json_document_and_an_honest_dry_run_when_github_is_unreachable() {
+    let w = World::new(20, 6);
+    let one_document = |run: &Run| -> serde_json::Value {
+        let mut docs = serde_json::Deserializer::from_str(&run.stdout).into_iter::<serde_json::Value>();
+        let doc = docs.next().expect("a JSON document").unwrap();
+        assert!(docs.next().is_none(), "exactly one JSON document:\n{}", run.stdout);
+        doc
+    };
+    let phases = |doc: &serde_json::Value| -> Vec<String> {
+        let mut p: Vec<String> =
+            doc["steps"].as_array().unwrap().iter().map(|s| s["phase"].as_str().unwrap().to_string()).collect();
+        p.dedup();
+        p
+    };
+    let run = w.release(&["--bump", "patch", "--dry-run", "--json"]).ok();
+    let doc = one_document(&run);
+    assert_eq!((doc["phase"].as_str(), doc["version"].as_str()), (Some("both"), Some("0.14.13")));
+    assert_eq!(phases(&doc), ["prepare", "publish"]);
+
+    // GitHub unreachable: a closed port behind the token.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unreachable: Vec<(String, String)> = w
+        .env(&w.github)
+        .into_iter()
+        .map(|(k, v)| if k == "HTTP_PROXY" { (k, format!("http://{closed}")) } else { (k, v) })
+        .collect();
+    let before = w.sample.fingerprint();
+    let url = w.index.index_url();
+    let args = ["release", "prepare", "--pr", "--dry-run", "--index-url", &url];
+    let run = github::xtask(&w.sample.root(), &args, &unreachable).fails_with(1);
+    for shown in ["bump versions   would", "changelog       ?", "release commit  would", "pull request    ?"] {
+        assert!(run.stdout.contains(shown), "{shown}:\n{}\n{}", run.stdout, run.stderr);
+    }
+    assert!(
+        run.stderr.contains("cannot say what the real run would do at `changelog`, `pull request`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.sample.fingerprint(), before, "the dry run changed nothing");
+
+    // Prepared and committed, publish's dry run with GitHub unreachable.
+    w.release(&["prepare", "--bump", "patch", "--commit", "--offline"]).ok();
+    let publish = w.index.publish_url();
+    let args = ["release", "publish", "--dry-run", "--json", "--index-url", &url, "--publish-url", &publish];
+    let run = github::xtask(&w.sample.root(), &args, &unreachable).fails_with(1);
+    let doc = one_document(&run);
+    let github_step = doc["steps"].as_array().unwrap().iter().find(|s| s["step"] == "GitHub release").unwrap().clone();
+    assert_eq!(github_step["state"], "unknown", "{doc}");
+    assert!(doc["steps"].as_array().unwrap().iter().any(|s| s["step"] == "tag" && s["state"] == "todo"), "{doc}");
+    no_secrets(&run);
+
+    // A real run of both phases: one document too, the steps as they ended.
+    let run = w.release(&["publish", "--json"]).ok();
+    let doc = one_document(&run);
+    assert!(doc["steps"].as_array().unwrap().iter().all(|s| s["state"] != "todo"), "{doc}");
+}

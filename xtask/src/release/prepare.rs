@@ -39,6 +39,11 @@ struct World {
     bump: Option<prepare::Plan>,
     changelog: changelog::Generated,
     changelog_done: bool,
+    /// Why the titles could not be fetched from GitHub, when they could not.
+    titles_unknown: Option<String>,
+    /// The model the changelog reads (the versions after the bump), and its date.
+    changelog_model: Monorepo,
+    date: String,
     /// What an earlier run of this release recorded, if anything.
     marker: Option<state::Marker>,
     marker_path: std::path::PathBuf,
@@ -82,8 +87,18 @@ impl World {
             )?),
             None => None,
         };
-        let generated =
-            changelog::generate(sh, bumped_repo.as_ref().unwrap_or(&repo), Some(&since), date, flags.offline)?;
+        let model = bumped_repo.as_ref().unwrap_or(&repo);
+        let (generated, titles_unknown) =
+            match changelog::generate(sh, model, Some(&since), date.clone(), flags.offline) {
+                Ok(g) => (g, None),
+                // GitHub did not answer for the titles: the plan shows the section with the squash
+                // subjects, and the real run asks again.
+                Err(e) if !flags.offline => match changelog::generate(sh, model, Some(&since), date, true) {
+                    Ok(g) => (g, Some(first_line(&e))),
+                    Err(_) => return Err(e),
+                },
+                Err(e) => return Err(e),
+            };
         let changelog_done = changelog::has_section(&generated);
         let marker_path = state::path(sh)?;
         let marker = state::load(&marker_path, &version);
@@ -117,6 +132,12 @@ impl World {
             bump,
             changelog: generated,
             changelog_done,
+            titles_unknown,
+            changelog_model: match bumped_repo {
+                Some(m) => m,
+                None => with_versions(&repo, &[])?,
+            },
+            date: flags.date.clone().unwrap_or_else(changelog::today_utc),
             marker,
             marker_path,
             unrelated,
@@ -225,7 +246,14 @@ fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
     } else {
         let what =
             format!("{} pull requests in {} sections since `{}` into {}", g.prs, g.sections, g.since, g.change.display);
-        Step::todo("changelog", what, Action::Changelog)
+        match &w.titles_unknown {
+            None => Step::todo("changelog", what, Action::Changelog),
+            Some(e) => Step::unknown(
+                "changelog",
+                format!("{what}, titles from GitHub (GitHub did not answer: {e}; shown with the squash subjects)"),
+                Action::Changelog,
+            ),
+        }
     });
     steps.push(hooks_step(w, commit));
     let (title, branch) = (&w.title, &w.branch);
@@ -302,6 +330,10 @@ fn act(sh: &Shell, w: &mut World, flags: &flags::Release, action: Action) -> Res
             );
         }
         Action::Changelog => {
+            if w.titles_unknown.is_some() {
+                let since = w.since.clone();
+                w.changelog = changelog::generate(sh, &w.changelog_model, Some(&since), w.date.clone(), false)?;
+            }
             Changeset { changes: vec![w.changelog.change.clone()] }.apply()?;
             output::status(
                 "wrote",

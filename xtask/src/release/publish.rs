@@ -40,6 +40,8 @@ struct World {
     index: Index,
     index_url: String,
     wait: Duration,
+    /// The previous release's tag: where "changed packages" and the changelog's section start.
+    previous: String,
     core: usize,
     core_project: Option<Project>,
     /// The umbrella and the packages whose version changed since `previous`, core excluded.
@@ -113,6 +115,7 @@ impl World {
             index,
             index_url,
             wait,
+            previous,
             core,
             core_project,
             rest,
@@ -316,7 +319,7 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
             if github::release(sh, &repo.config.repository, tag)?.is_some() {
                 return Ok(());
             }
-            let notes = changelog::notes(repo, &w.version)?;
+            let notes = changelog::notes(sh, repo, &w.version, Some(&w.previous))?;
             let file = std::env::temp_dir().join(format!("xtask-release-notes-{}.md", std::process::id()));
             std::fs::write(&file, &notes).context("cannot write the release notes")?;
             let created = github::create_release(sh, &repo.config.repository, tag, sha, tag, &file);
