@@ -65,7 +65,9 @@ pub fn commit_of(sh: &Shell, rev: &str) -> Result<Option<String>> {
 /// Paths with uncommitted changes, untracked files included (`git status --porcelain`).
 pub fn dirty_files(sh: &Shell) -> Result<Vec<String>> {
     let out = exec::read(cmd!(sh, "git -c core.quotePath=false status --porcelain --untracked-files=all"))?;
-    Ok(out.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_string()).collect())
+    // A temporary file of an atomic write that a kill left behind is not dirt (`changeset.rs`).
+    let temp = |path: &str| crate::changeset::is_temp(path.rsplit('/').next().unwrap_or(path));
+    Ok(out.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_string()).filter(|p| !temp(p)).collect())
 }
 
 /// The contents of `paths` (relative to the root) at `rev`, `None` where a path does not exist

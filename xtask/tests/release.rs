@@ -361,3 +361,146 @@ fn one_json_document_and_an_honest_dry_run_when_github_is_unreachable() {
     let doc = one_document(&run);
     assert!(doc["steps"].as_array().unwrap().iter().all(|s| s["state"] != "todo"), "{doc}");
 }
+
+/// Where a run of `release prepare` is killed: once stderr has a line starting with the text,
+/// or once the file (relative to the sample's root) exists.
+#[derive(Debug, Clone, Copy)]
+enum KillAt {
+    Line(&'static str),
+    File(&'static str),
+}
+
+/// Runs the xtask in its own process group and kills the whole group with SIGKILL at `at`.
+/// Returns what it printed on stderr before.
+fn run_and_kill(root: &Path, args: &[&str], env: &[(String, String)], at: KillAt) -> String {
+    use std::{io::BufRead, os::unix::process::CommandExt, process::Stdio};
+    let mut cmd = std::process::Command::new(support::xtask_bin());
+    cmd.arg("--root").arg(root).args(args).env("NO_COLOR", "1").envs(env.iter().cloned());
+    cmd.env_remove("GH_TOKEN").env_remove("GITHUB_TOKEN").env_remove("GITHUB_STEP_SUMMARY");
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0).spawn().unwrap();
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let hit = match rx.recv_timeout(std::time::Duration::from_millis(20)) {
+            Ok(line) => {
+                text += &format!("{line}\n");
+                matches!(at, KillAt::Line(prefix) if line.trim_start().starts_with(prefix))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("the run ended before {at:?}:\n{text}"),
+            Err(_) => false,
+        };
+        if hit || matches!(at, KillAt::File(f) if root.join(f).exists()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{at:?} never came:\n{text}");
+    }
+    // Only our own child's group, spelled `-s KILL -- -PGID` (some `kill`s read `-9 -PGID` as all).
+    assert!(pid > 1, "a real process group");
+    std::process::Command::new("kill").args(["-s", "KILL", "--", &format!("-{pid}")]).status().unwrap();
+    let _ = child.wait();
+    let _ = reader.join();
+    text
+}
+
+/// Killed anywhere in `release prepare --pr`, the same command run again finishes the release:
+/// one release commit with exactly the release's files and what its hook changed, pushed, and
+/// nothing left behind in the tree.
+#[test]
+fn prepare_killed_at_any_point_is_finished_by_a_rerun() {
+    let points = [
+        KillAt::Line("bumped"),
+        KillAt::Line("wrote"),
+        KillAt::Line("hook: wrote docs/api.md"),
+        KillAt::File("docs/.in-git-commit"),
+        KillAt::Line("committed"),
+    ];
+    for at in points {
+        let sample = Sample::new(20, 6);
+        let origin = TempDir::new("origin");
+        support::git(origin.path(), &["init", "--quiet", "--bare"]);
+        sample.git(&["remote", "add", "origin", origin.path().to_str().unwrap()]);
+        // A docs hook that regenerates a page, and sleeps while the test's flag file exists.
+        let (hold_hook, hold_git) = (sample.dir.path().join("hold-hook"), sample.dir.path().join("hold-git"));
+        sample.write(
+            "docs/hook.py",
+            "import os, pathlib, sys, time\n\
+             pathlib.Path('api.md').write_text('# API reference\\n')\n\
+             print('hook: wrote docs/api.md', file=sys.stderr, flush=True)\n\
+             while os.path.exists(os.environ['HOLD_HOOK']):\n    time.sleep(0.05)\n",
+        );
+        sample.write(
+            "release.toml",
+            "[release]\nprepare-hooks = [{ run = [\"python3\", \"hook.py\"], dir = \"docs\" }]\n",
+        );
+        support::commit_all(&sample.root(), "Add the docs hook (#900)");
+        sample.git(&["push", "--quiet", "origin", "main", "--tags"]);
+        // git's own pre-commit hook marks the moment git commit runs, and waits there too.
+        let git_hook = sample.root().join(".git/hooks/pre-commit");
+        std::fs::write(
+            &git_hook,
+            format!("#!/bin/sh\ntouch docs/.in-git-commit\nwhile [ -e '{}' ]; do sleep 0.05; done\nrm -f docs/.in-git-commit\n", hold_git.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&git_hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        // The hooks wait only where this round kills.
+        match at {
+            KillAt::Line("hook: wrote docs/api.md") => std::fs::write(&hold_hook, "").unwrap(),
+            KillAt::File(_) => std::fs::write(&hold_git, "").unwrap(),
+            _ => {}
+        }
+        let env = [("HOLD_HOOK".to_string(), hold_hook.display().to_string())];
+        let args = ["release", "prepare", "--bump", "patch", "--pr", "--offline", "--date", "2026-01-21"];
+        let before = run_and_kill(&sample.root(), &args, &env, at);
+        let _ = std::fs::remove_file(&hold_hook);
+        let _ = std::fs::remove_file(&hold_git);
+        let _ = std::fs::remove_file(sample.root().join("docs/.in-git-commit"));
+        let run = github::xtask(&sample.root(), &args, &env);
+        assert_eq!(
+            run.code, 0,
+            "the rerun after a kill at {at:?} failed\nbefore:\n{before}\nrerun:\n{}\n{}",
+            run.stdout, run.stderr
+        );
+
+        assert_eq!(sample.git(&["log", "-1", "--format=%s"]), "Release 0.14.13", "{at:?}");
+        let files = sample.git(&["show", "--name-only", "--format=", "HEAD"]);
+        assert_eq!(
+            files.lines().collect::<Vec<_>>(),
+            ["CHANGELOG.md", "docs/api.md", "llama-index-core/pyproject.toml", "pyproject.toml"],
+            "{at:?}"
+        );
+        assert_eq!(
+            sample.git(&["status", "--porcelain", "--untracked-files=all", "--ignored"]),
+            "",
+            "{at:?}: a clean tree"
+        );
+        assert_eq!(sample.read("CHANGELOG.md").matches("## [2026-01-21]").count(), 1, "{at:?}");
+        assert!(sample.read("llama-index-core/pyproject.toml").contains("version = \"0.14.13\""), "{at:?}");
+        assert_eq!(
+            support::git(origin.path(), &["rev-parse", "release/v0.14.13"]),
+            sample.git(&["rev-parse", "HEAD"]),
+            "{at:?}: pushed"
+        );
+        assert!(!sample.root().join(".git/xtask-release.json").exists(), "{at:?}: the record is gone");
+    }
+}
+
+/// A temporary file that a killed atomic write left in the tree is neither dirt nor kept.
+#[test]
+fn a_killed_writes_temporary_file_is_not_dirt_and_is_swept() {
+    let sample = Sample::new(20, 6);
+    sample.write(".pyproject.toml.xtask-99999", "[project]\nname = \"half-written\"\n");
+    let run = sample.xtask(&["release", "prepare", "--bump", "patch", "--commit", "--offline"]).ok();
+    assert!(run.stdout.contains("checks          done   clean tree"), "{}", run.stdout);
+    assert!(!sample.root().join(".pyproject.toml.xtask-99999").exists(), "swept by the write of pyproject.toml");
+    assert_eq!(sample.git(&["status", "--porcelain", "--untracked-files=all"]), "");
+}

@@ -72,7 +72,8 @@ impl World {
             format!("`{since}` does not match the tag pattern `{}`, so it names no released version", repo.config.tag)
         })?;
         let bumped = repo.umbrella()?.version > last;
-        let bump = if bumped { None } else { Some(prepare::plan(&repo, flags.kind())?) };
+        let bump =
+            if bumped { rest_of_bump(&repo, &last, flags.kind())? } else { Some(prepare::plan(&repo, flags.kind())?) };
         let version =
             bump.as_ref().map_or_else(|| repo.umbrella().map(|u| u.version.clone()), |p| Ok(p.umbrella.new.clone()))?;
         let date = flags.date.clone().unwrap_or_else(changelog::today_utc);
@@ -155,6 +156,21 @@ impl World {
     }
 }
 
+/// With the umbrella already ahead of the last release: what a run killed half-way through the
+/// bump left to do (core's version, the requirement), planned as if the umbrella were still at
+/// the last release. `None` when nothing is left, or when the umbrella was moved by hand to
+/// another version than this bump gives.
+fn rest_of_bump(repo: &Monorepo, last: &Version, kind: crate::version::Bump) -> Result<Option<prepare::Plan>> {
+    let umbrella = repo.umbrella()?;
+    let model = with_versions(repo, &[(umbrella.dir.clone(), last.clone())])?;
+    let Ok(mut plan) = prepare::plan(&model, kind) else { return Ok(None) };
+    if plan.umbrella.new != umbrella.version {
+        return Ok(None);
+    }
+    plan.changes.changes.retain(|c| c.old != c.new);
+    Ok((!plan.changes.changes.is_empty()).then_some(plan))
+}
+
 /// The last release's tag: --from-tag (a hotfix), or the highest release tag below HEAD.
 fn since(sh: &Shell, flags: &flags::Release, repo: &Monorepo) -> Result<String> {
     match &flags.from_tag {
@@ -210,7 +226,8 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<Ve
         super::publish::dry_run_verdict(&steps, "nothing was changed")?;
         return Ok(w.version);
     }
-    if steps.iter().any(|s| s.action.is_some()) && w.marker.is_none() {
+    let edits = [Action::Bump, Action::Changelog, Action::Hooks, Action::Commit];
+    if steps.iter().any(|s| s.action.is_some_and(|a| edits.contains(&a))) && w.marker.is_none() {
         let marker = state::Marker { version: w.version.clone(), before: w.unrelated.clone(), hooks_done: false };
         state::save(&w.marker_path, &marker)?;
         w.marker = Some(marker);
@@ -219,6 +236,10 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<Ve
     report.set("prepare", &w.version, &steps);
     output::github_summary(&super::summary(&heading, &steps));
     result?;
+    if flags.commit || flags.pr || flags.phase.is_none() {
+        // Committed: the tree is clean again, and nothing is half-finished.
+        state::remove(&w.marker_path)?;
+    }
     Ok(w.version)
 }
 
