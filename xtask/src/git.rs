@@ -1,7 +1,7 @@
 //! A thin `git` wrapper: every call runs in the monorepo's root, and every error carries git's
 //! own stderr.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::exec;
@@ -156,4 +156,19 @@ pub fn tag_date(sh: &Shell, tag: &str) -> Result<Option<String>> {
     let _utc = sh.push_env("TZ", "UTC");
     let out = exec::read(cmd!(sh, "git for-each-ref --format=%(creatordate:format-local:%Y-%m-%d) {refname}"))?;
     Ok(Some(out.trim().to_string()).filter(|d| !d.is_empty()))
+}
+
+/// Puts `paths` back as HEAD has them: tracked files are checked out, untracked ones removed.
+pub fn restore(sh: &Shell, paths: &[String]) -> Result<()> {
+    let root = sh.current_dir();
+    for path in paths {
+        let tracked =
+            cmd!(sh, "git ls-files --error-unmatch -- {path}").quiet().ignore_stdout().ignore_stderr().run().is_ok();
+        if tracked {
+            exec::run(cmd!(sh, "git checkout --quiet HEAD -- {path}"))?;
+        } else {
+            std::fs::remove_file(root.join(path)).with_context(|| format!("cannot remove `{path}`"))?;
+        }
+    }
+    Ok(())
 }

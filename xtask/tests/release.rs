@@ -504,3 +504,47 @@ fn a_killed_writes_temporary_file_is_not_dirt_and_is_swept() {
     assert!(!sample.root().join(".pyproject.toml.xtask-99999").exists(), "swept by the write of pyproject.toml");
     assert_eq!(sample.git(&["status", "--porcelain", "--untracked-files=all"]), "");
 }
+
+/// Core's tests gate its publication (the default gate: `uv sync`, then `uv run pytest tests`
+/// in core): while they fail nothing is published and the tree is left as committed; once they
+/// pass the release goes out, and the umbrella's sdist is attached to the GitHub release once.
+#[test]
+fn cores_tests_gate_the_release_and_the_umbrellas_sdist_is_attached_once() {
+    let w = World::new(20, 6);
+    w.sample.write(
+        "llama-index-core/tests/test_gate.py",
+        "import os\n\n\ndef test_core_is_not_broken():\n    assert os.environ.get('CORE_BROKEN') is None\n",
+    );
+    support::commit_all(&w.sample.root(), "test: core's gate (#950)");
+    w.sample.git(&["push", "--quiet", "origin", "main"]);
+    let before = w.files_on_index();
+    let broken = [("CORE_BROKEN".to_string(), "1".to_string())];
+    let mut env = w.env(&w.github);
+    env.extend(broken);
+    let url = w.index.index_url();
+    let publish = w.index.publish_url();
+    let args = ["release", "--bump", "patch", "--index-url", &url, "--publish-url", &publish, "--wait", "30s"];
+    let run = github::xtask(&w.sample.root(), &args, &env).fails_with(1);
+    assert!(run.stdout.contains("gate"), "{}", run.stdout);
+    assert!(run.stderr.contains("the gate before core failed, so nothing was published"), "{}", run.stderr);
+    assert!(run.stderr.contains("test_core_is_not_broken"), "pytest's output is shown:\n{}", run.stderr);
+    assert_eq!(w.files_on_index(), before, "nothing was published");
+    assert_eq!(
+        w.sample.git(&["status", "--porcelain", "--untracked-files=all"]),
+        "",
+        "the gate's lock file is not left"
+    );
+    no_secrets(&run);
+
+    // Fixed: the rerun passes the gate and finishes, with the umbrella's sdist attached.
+    let run = w.release(&["publish"]).ok();
+    assert!(run.stderr.contains("attached `llama_index-0.14.13.tar.gz`"), "{}", run.stderr);
+    let sdist = w.index.package_dir().join("llama_index-0.14.13.tar.gz");
+    let size = std::fs::metadata(&sdist).unwrap().len();
+    let assets = w.github.state()["releases"][0]["assets"].clone();
+    assert_eq!(assets, serde_json::json!([{"name": "llama_index-0.14.13.tar.gz", "size": size}]));
+    // Once: a rerun finds it there, same name and size.
+    let run = w.release(&["publish"]).ok();
+    assert!(run.stdout.contains("assets             done"), "{}", run.stdout);
+    assert_eq!(w.github.state()["releases"][0]["assets"].as_array().unwrap().len(), 1);
+}

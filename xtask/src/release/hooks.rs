@@ -65,6 +65,22 @@ pub fn run_all(sh: &Shell, root: &Path, hooks: &[Hook], core: &str, umbrella: &s
     Ok(())
 }
 
+/// Runs the gate: `hooks`, then puts back every file they changed in the tree (a `uv sync`
+/// writes a lock file), so that what is published is what was committed.
+pub fn run_gate(sh: &Shell, root: &Path, hooks: &[Hook], core: &str, umbrella: &str) -> Result<()> {
+    let before = git::dirty_files(sh)?;
+    let result = run_all(sh, root, hooks, core, umbrella, &[]);
+    let left: Vec<String> = git::dirty_files(sh)?.into_iter().filter(|f| !before.contains(f)).collect();
+    if !left.is_empty() {
+        git::restore(sh, &left)?;
+        output::status(
+            "restored",
+            &format!("{}: the gate changed them, and the release builds what was committed", left.join(", ")),
+        );
+    }
+    result
+}
+
 fn run_one(root: &Path, hook: &Hook, core: &str, umbrella: &str, files: &[String]) -> Result<bool> {
     let dir = root.join(hook.dir_in(core, umbrella));
     let argv = hook.argv(files);

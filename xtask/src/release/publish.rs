@@ -22,12 +22,14 @@ use crate::{
 /// What a step of this phase does, once the plan says it is to be done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
+    Gate,
     PublishCore,
     WaitForCore,
     PublishPackages,
     Tag,
     PushTag,
     GithubRelease,
+    Assets,
 }
 
 /// The world as this run found it, before doing anything.
@@ -54,6 +56,8 @@ struct World {
     origin_tag: Option<Result<Option<String>, String>>,
     /// `None` when offline; else the GitHub release's URL, or why GitHub did not answer.
     github: Option<Result<Option<String>, String>>,
+    /// The assets the GitHub release has (name, size), when it exists and GitHub answered.
+    assets_there: Option<Result<Vec<(String, u64)>, String>>,
     problems: Vec<String>,
 }
 
@@ -107,6 +111,10 @@ impl World {
         let github = (!flags.offline).then(|| {
             github::release(sh, &config.repository, &tag).map(|r| r.map(|r| r.url)).map_err(|e| first_line(&e))
         });
+        let assets_there = match &github {
+            Some(Ok(Some(_))) => Some(github::release_assets(sh, &config.repository, &tag).map_err(|e| first_line(&e))),
+            _ => None,
+        };
         let core = repo.index_of(core);
         Ok(World {
             version,
@@ -123,6 +131,7 @@ impl World {
             tag_at,
             origin_tag,
             github,
+            assets_there,
             problems,
             repo,
         })
@@ -174,12 +183,14 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         ));
         steps.push(Step::done("publish core", format!("`{name}` {version} is on the index")));
         steps.push(Step::done("wait for core", "the index serves it"));
+        steps.insert(1, gate_step(w, true));
     } else {
         let verdict = before_core(hotfix, name, version, w.core_project.as_ref(), &w.index_url);
         if !verdict.ok {
             w.problems.push(verdict.message.clone());
         }
         steps.push(Step::done("check before core", verdict.message));
+        steps.push(gate_step(w, false));
         steps.push(Step::todo("publish core", format!("build and upload `{name}` {version}"), Action::PublishCore));
         let poll = format!("poll the index until it serves `{name}` {version} (at most {})", index::human(w.wait));
         steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
@@ -224,7 +235,64 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
             Step::unknown("GitHub release", format!("{create} (GitHub did not answer: {e})"), Action::GithubRelease)
         }
     });
+    steps.push(assets_step(w));
     steps
+}
+
+fn gate_step(w: &World, core_there: bool) -> Step<Action> {
+    let gate = &w.repo.config.hooks.gate;
+    if gate.is_empty() {
+        return Step::skipped("gate", "none configured (`release.gate`)");
+    }
+    if core_there {
+        return Step::done("gate", "core is on the index: the gate passed before it was published");
+    }
+    let (core, umbrella) = (w.repo.config.core.display().to_string(), w.repo.config.umbrella.display().to_string());
+    let shown = super::hooks::describe(&w.repo.root, gate, &core, &umbrella);
+    Step::todo("gate", format!("{shown}; if it fails, nothing is published"), Action::Gate)
+}
+
+/// The files to attach: each configured package's sdist, by name and size when it is built.
+fn wanted_assets(w: &World) -> Vec<(String, Option<u64>)> {
+    let mut wanted = Vec::new();
+    for dir in &w.repo.config.hooks.assets {
+        let Some(p) = w.repo.at_dir(dir) else { continue };
+        let sdist = |name: &str| name.ends_with(".tar.gz");
+        match publish::built_files(&w.repo.root, p) {
+            Some(files) => wanted.extend(files.into_iter().filter(|f| sdist(&f.0)).map(|f| (f.0, Some(f.1)))),
+            None => {
+                let base = p.name.as_str().replace('-', "_");
+                wanted.push((format!("{base}-{}.tar.gz", p.version), None));
+            }
+        }
+    }
+    wanted
+}
+
+fn assets_step(w: &World) -> Step<Action> {
+    let config = &w.repo.config.hooks;
+    if config.assets.is_empty() {
+        return Step::skipped("assets", "none configured (`release.assets`)");
+    }
+    if w.github.is_none() {
+        return Step::skipped("assets", "--offline");
+    }
+    let wanted = wanted_assets(w);
+    let names: Vec<String> = wanted.iter().map(|(n, _)| format!("`{n}`")).collect();
+    let attach = format!("attach {} to the GitHub release (same name and size: skipped)", names.join(", "));
+    match &w.assets_there {
+        Some(Ok(there)) => {
+            let missing =
+                wanted.iter().any(|(n, size)| !there.iter().any(|(m, s)| m == n && size.is_none_or(|z| z == *s)));
+            if missing {
+                Step::todo("assets", attach, Action::Assets)
+            } else {
+                Step::done("assets", format!("the GitHub release has {}", names.join(", ")))
+            }
+        }
+        Some(Err(e)) => Step::unknown("assets", format!("{attach} (GitHub did not answer: {e})"), Action::Assets),
+        None => Step::todo("assets", attach, Action::Assets),
+    }
 }
 
 fn packages_step(w: &World) -> Step<Action> {
@@ -296,6 +364,12 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
     let (repo, tag, sha) = (&w.repo, &w.tag, &w.sha);
     let core = &repo.packages[w.core];
     match action {
+        Action::Gate => {
+            let (c, u) = (repo.config.core.display().to_string(), repo.config.umbrella.display().to_string());
+            super::hooks::run_gate(sh, &repo.root, &repo.config.hooks.gate, &c, &u)
+                .context("the gate before core failed, so nothing was published; fix it and rerun")
+        }
+        Action::Assets => attach_assets(sh, w),
         Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options),
         Action::WaitForCore => {
             index::wait_for(&format!("`{}` {} on the index", core.name, core.version), w.wait, || {
@@ -330,6 +404,32 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
     }
 }
 
+/// Attaches each wanted asset that the release lacks; the same name with another size stops.
+fn attach_assets(sh: &Shell, w: &World) -> Result<()> {
+    let repository = &w.repo.config.repository;
+    let there = github::release_assets(sh, repository, &w.tag)?;
+    for dir in &w.repo.config.hooks.assets {
+        let p = w.repo.at_dir(dir).with_context(|| format!("`release.assets` names `{dir}`, which is no package"))?;
+        let files = publish::built_files(&w.repo.root, p).with_context(|| {
+            format!("`{}` {} is not built in target/publish; run `cargo xtask publish {dir}` (it skips what the index has) and rerun", p.name, p.version)
+        })?;
+        for (name, size, path) in files.into_iter().filter(|f| f.0.ends_with(".tar.gz")) {
+            match there.iter().find(|(n, _)| *n == name) {
+                Some((_, s)) if *s == size => output::status("skipped", &format!("`{name}`: the GitHub release has it")),
+                Some((_, s)) => bail!(
+                    "the GitHub release `{}` has an asset `{name}` of {s} bytes, not the {size} bytes built; delete it on GitHub if it is wrong, and rerun",
+                    w.tag
+                ),
+                None => {
+                    github::upload_asset(sh, repository, &w.tag, &path)?;
+                    output::status("attached", &format!("`{name}` to the GitHub release `{}`", w.tag));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The publish phase of a one-go dry run: what it will do once prepare has made the release
 /// commit of `version` (the world cannot be looked at for a commit that does not exist yet).
 pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &mut Report) -> Result<()> {
@@ -361,6 +461,19 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
     } else {
         Step::todo("GitHub release", format!("create `{tag}` at the release commit with the changelog's notes"), ())
     });
+    let assets = &repo.config.hooks.assets;
+    if !flags.offline && !assets.is_empty() {
+        let what = format!(
+            "attach the sdist of {} to the GitHub release",
+            assets.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+        );
+        steps.push(Step::todo("assets", what, ()));
+    }
+    if !repo.config.hooks.gate.is_empty() {
+        let (c, u) = (repo.config.core.display().to_string(), repo.config.umbrella.display().to_string());
+        let gate = super::hooks::describe(&repo.root, &repo.config.hooks.gate, &c, &u);
+        steps.insert(1, Step::todo("gate", format!("{gate}; if it fails, nothing is published"), ()));
+    }
     let heading = format!("Release {version}: publish, after prepare's release commit");
     if flags.json {
         output::note(&render(&heading, &steps, true));
