@@ -23,6 +23,7 @@ mod release;
 mod requirement;
 mod sample;
 mod test;
+mod verify;
 mod version;
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
@@ -89,6 +90,7 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
         flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Rehearse(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Verify(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Sample(cmd) => cmd.run(&sh),
     }
 }

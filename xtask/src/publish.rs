@@ -248,3 +248,8 @@ pub fn built_files(
     let manifest = manifest::Manifest::load_intact(&dir)?;
     Some(manifest.files.into_iter().map(|f| (f.filename.clone(), f.size, dir.join(&f.filename))).collect())
 }
+
+/// Which upload credentials the environment gives, for a plan: never their values.
+pub fn credentials() -> &'static str {
+    upload::Credentials::from_env().describe()
+}

@@ -548,3 +548,18 @@ fn cores_tests_gate_the_release_and_the_umbrellas_sdist_is_attached_once() {
     assert!(run.stdout.contains("assets             done"), "{}", run.stdout);
     assert_eq!(w.github.state()["releases"][0]["assets"].as_array().unwrap().len(), 1);
 }
+
+/// The install proof: a release whose umbrella does not import fails at the proof, with
+/// Python's message; its files stay published, and it is not tagged.
+#[test]
+fn a_release_that_does_not_import_fails_its_install_proof() {
+    let w = World::new(20, 6);
+    w.sample.write("_llama-index/llama_index/_umbrella.py", "raise ImportError('the umbrella is broken')\n");
+    support::commit_all(&w.sample.root(), "Break the umbrella (#960)");
+    w.sample.git(&["push", "--quiet", "origin", "main"]);
+    let run = w.release(&["--bump", "patch", "--offline"]).fails_with(1);
+    assert!(run.stderr.contains("the release is published but does not install"), "{}", run.stderr);
+    assert!(run.stderr.contains("ImportError: the umbrella is broken"), "{}", run.stderr);
+    assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index-0.14.13")), "the files stay published");
+    assert!(w.sample.git(&["tag", "--list", "v0.14.13"]).is_empty(), "a release that does not install is not tagged");
+}

@@ -26,6 +26,7 @@ enum Action {
     PublishCore,
     WaitForCore,
     PublishPackages,
+    Prove,
     Tag,
     PushTag,
     GithubRelease,
@@ -41,6 +42,8 @@ struct World {
     sha: String,
     index: Index,
     index_url: String,
+    /// Where uploads go.
+    publish_url: String,
     wait: Duration,
     /// The previous release's tag: where "changed packages" and the changelog's section start.
     previous: String,
@@ -75,6 +78,7 @@ impl World {
         let sha = exec::read(cmd!(sh, "git rev-parse HEAD"))?;
         let index_url = flags.index_url.clone().unwrap_or_else(|| config.index_url.clone());
         let index = Index::new(&index_url);
+        let publish_url = flags.publish_url.clone().unwrap_or_else(|| config.publish_url.clone());
         let wait = flags
             .wait
             .as_deref()
@@ -122,6 +126,7 @@ impl World {
             sha,
             index,
             index_url,
+            publish_url,
             wait,
             previous,
             core,
@@ -191,11 +196,13 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         }
         steps.push(Step::done("check before core", verdict.message));
         steps.push(gate_step(w, false));
-        steps.push(Step::todo("publish core", format!("build and upload `{name}` {version}"), Action::PublishCore));
+        let to = format!("to {} with {}", w.publish_url, publish::credentials());
+        steps.push(Step::todo("publish core", format!("build and upload `{name}` {version} {to}"), Action::PublishCore));
         let poll = format!("poll the index until it serves `{name}` {version} (at most {})", index::human(w.wait));
         steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
     }
     steps.push(packages_step(w));
+    steps.push(prove_step(w));
     let (tag, short) = (w.tag.clone(), w.short().to_string());
     steps.push(match &w.tag_at {
         Some((at, _)) if *at == w.sha => Step::done("tag", format!("`{tag}` is at the release commit {short}")),
@@ -295,6 +302,24 @@ fn assets_step(w: &World) -> Step<Action> {
     }
 }
 
+fn prove_step(w: &World) -> Step<Action> {
+    // The tag is made only after the proof passed, so a tag at the release commit says it did.
+    if w.tag_at.as_ref().is_some_and(|(at, _)| *at == w.sha) {
+        return Step::done("install proof", format!("`{}` is tagged, which follows the proof", w.tag));
+    }
+    let simple = crate::verify::simple_url(&w.index_url);
+    Step::todo(
+        "install proof",
+        format!(
+            "in a fresh environment outside the monorepo, install `{}=={}` and every package of the release from {simple}, and import each one (retried for at most {})",
+            w.repo.packages[w.repo.index_of(w.repo.umbrella().expect("looked at"))].name,
+            w.version,
+            index::human(w.wait)
+        ),
+        Action::Prove,
+    )
+}
+
 fn packages_step(w: &World) -> Step<Action> {
     let packages = &w.repo.packages;
     if w.missing.is_empty() {
@@ -377,6 +402,15 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
             })
         }
         Action::PublishPackages => publish::publish(sh, repo, &w.rest, options),
+        Action::Prove => {
+            let released = crate::verify::released(sh, repo, &w.previous)?;
+            let install: Vec<String> = released.iter().map(|(n, v)| format!("{n}=={v}")).collect();
+            let dists: Vec<String> = released.into_iter().map(|(n, _)| n).collect();
+            let scratch = crate::verify::Scratch::new()?;
+            let simple = crate::verify::simple_url(&w.index_url);
+            crate::verify::prove(sh, &scratch.0, &simple, &install, &dists, w.wait)
+                .context("the release is published but does not install; its files stay on the index")
+        }
         Action::Tag => {
             exec::run(cmd!(sh, "git tag {tag} {sha}"))?;
             output::status("tagged", &format!("{} as `{tag}`", w.short()));
@@ -450,6 +484,7 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
             format!("the umbrella and every package whose version changed since `{previous}`, in dependency order"),
             (),
         ),
+        Step::todo("install proof", format!("install `{}=={version}` and every package of the release in a fresh environment, and import each one", repo.umbrella()?.name), ()),
         Step::todo("tag", format!("tag the release commit as `{tag}`"), ()),
     ];
     steps.push(match git::remote_url(sh, "origin")? {
