@@ -25,7 +25,9 @@ impl flags::Verify {
         let umbrella = repo.umbrella()?;
         if self.local {
             if self.version.is_some() || self.since.is_some() {
-                return Err(flags::usage("--local proves the working tree's build; --version and --since name a release"));
+                return Err(flags::usage(
+                    "--local proves the working tree's build; --version and --since name a release",
+                ));
             }
             let dist = scratch.0.join("dist");
             let uv = exec::require("uv", "to build and install the umbrella")?;
@@ -38,7 +40,14 @@ impl flags::Verify {
                 .find(|p| p.extension().is_some_and(|e| e == "whl"))
                 .with_context(|| format!("`uv build` wrote no wheel of `{}`", umbrella.name))?;
             let install = vec![wheel.display().to_string()];
-            return prove(sh, &scratch.0, &simple_url(&index_url), &install, &[umbrella.name.to_string()], Duration::ZERO);
+            return prove(
+                sh,
+                &scratch.0,
+                &simple_url(&index_url),
+                &install,
+                &[umbrella.name.to_string()],
+                Duration::ZERO,
+            );
         }
         let version: Version = match &self.version {
             Some(v) => v.parse().map_err(|e| flags::usage(format!("`--version {v}` is not a PEP 440 version: {e}")))?,
@@ -122,11 +131,12 @@ pub fn prove(sh: &Shell, dir: &Path, simple: &str, install: &[String], dists: &[
     exec::run(cmd!(sh, "{uv} venv --quiet {venv}"))?;
     let python = if cfg!(windows) { venv.join("Scripts/python.exe") } else { venv.join("bin/python") };
     let public = simple_url(config::PUBLIC_INDEX_URL);
-    let mut indexes = vec!["--index-url".to_string(), simple.to_string()];
+    // uv asks an `--extra-index-url` before the `--index-url`, and takes each name from the
+    // first index that has it: the release's index first for the monorepo's packages, the
+    // public one (when it is another) only for the rest, as users get them.
+    let mut indexes = vec!["--index-url".to_string(), public.clone()];
     if simple != public {
-        // The index has the monorepo's packages (uv takes each name from the first index that
-        // has it); the rest come from the public one, as users get them.
-        indexes.extend(["--extra-index-url".to_string(), public]);
+        indexes.extend(["--extra-index-url".to_string(), simple.to_string()]);
     }
     output::status("installing", &format!("{} from {simple} into a fresh environment", install.join(" ")));
     let start = Instant::now();
@@ -137,17 +147,22 @@ pub fn prove(sh: &Shell, dir: &Path, simple: &str, install: &[String], dists: &[
         match exec::run(attempt) {
             Ok(()) => break,
             Err(e) if start.elapsed() < wait => {
-                output::status("waiting", &format!("the index does not serve it all yet ({}); retrying", first_line(&e)));
+                output::status(
+                    "waiting",
+                    &format!("the index does not serve it all yet ({}); retrying", first_line(&e)),
+                );
                 std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
                 pause = (pause * 2).min(Duration::from_secs(30));
             }
-            Err(e) => return Err(e).context("the release does not install from the index; the resolver said why above"),
+            Err(e) => {
+                return Err(e).context("the release does not install from the index; the resolver said why above")
+            }
         }
     }
     let script = dir.join("import_all.py");
     std::fs::write(&script, IMPORT_ALL).with_context(|| format!("cannot write {}", script.display()))?;
-    let out = exec::read(cmd!(sh, "{python} {script} {dists...}"))
-        .context("importing the installed packages failed")?;
+    let out =
+        exec::read(cmd!(sh, "{python} {script} {dists...}")).context("importing the installed packages failed")?;
     output::status("imported", out.trim());
     Ok(())
 }

@@ -27,13 +27,19 @@ impl std::fmt::Debug for Credentials {
 impl Credentials {
     pub const VARIABLES: [&'static str; 3] = ["UV_PUBLISH_TOKEN", "UV_PUBLISH_USERNAME", "UV_PUBLISH_PASSWORD"];
     /// What GitHub Actions sets with `id-token: write`: only the upload child gets them.
-    pub const ID_TOKEN_VARIABLES: [&'static str; 2] = ["ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"];
+    pub const ID_TOKEN_VARIABLES: [&'static str; 2] =
+        ["ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"];
 
     pub fn from_env() -> Credentials {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let (token, username, password) = (var("UV_PUBLISH_TOKEN"), var("UV_PUBLISH_USERNAME"), var("UV_PUBLISH_PASSWORD"));
+        let (token, username, password) =
+            (var("UV_PUBLISH_TOKEN"), var("UV_PUBLISH_USERNAME"), var("UV_PUBLISH_PASSWORD"));
         let in_actions = var("GITHUB_ACTIONS").as_deref() == Some("true");
-        let trusted = match (in_actions && token.is_none() && username.is_none() && password.is_none(), var(Self::ID_TOKEN_VARIABLES[0]), var(Self::ID_TOKEN_VARIABLES[1])) {
+        let trusted = match (
+            in_actions && token.is_none() && username.is_none() && password.is_none(),
+            var(Self::ID_TOKEN_VARIABLES[0]),
+            var(Self::ID_TOKEN_VARIABLES[1]),
+        ) {
             (true, Some(url), Some(request_token)) => Some((url, request_token)),
             _ => None,
         };
@@ -280,7 +286,10 @@ mod tests {
         assert_eq!(c.env(Backend::Poetry).len(), 2);
         assert_eq!(c.describe(), "username and password from UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD");
         // Trusted publishing: only uv's upload child gets the ID-token request, and its token is redacted.
-        let c = Credentials { trusted: Some(("https://actions/token?x=1".into(), "id-req-s3cret".into())), ..Default::default() };
+        let c = Credentials {
+            trusted: Some(("https://actions/token?x=1".into(), "id-req-s3cret".into())),
+            ..Default::default()
+        };
         assert!(c.trusted() && c.describe().starts_with("trusted publishing"));
         assert_eq!(c.env(Backend::Uv).iter().map(|(k, _)| *k).collect::<Vec<_>>(), Credentials::ID_TOKEN_VARIABLES);
         assert_eq!(c.redact("bearer id-req-s3cret"), "bearer [REDACTED]");

@@ -109,7 +109,11 @@ impl World {
         let resuming = bumped || marker.is_some();
         let unrelated: Vec<String> = git::dirty_files(sh)?
             .into_iter()
-            .filter(|f| !(resuming && own.contains(f)) && !marker.as_ref().is_some_and(|m| !m.before.contains(f)))
+            .filter(|f| {
+                let the_release_s = resuming && own.contains(f);
+                let after_it_began = marker.as_ref().is_some_and(|m| !m.before.contains(f));
+                !the_release_s && !after_it_began
+            })
             .collect();
         let branch = format!("release/{}", repo.config.tag_for(&version));
         let title = format!("Release {version}");

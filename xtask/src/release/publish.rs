@@ -108,10 +108,8 @@ impl World {
             }
             None => None,
         };
-        let origin_tag = match git::remote_url(sh, "origin")? {
-            None => None,
-            Some(_) => Some(git::remote_ref(sh, "origin", &format!("refs/tags/{tag}")).map_err(|e| first_line(&e))),
-        };
+        let origin_tag = git::remote_url(sh, "origin")?
+            .map(|_| git::remote_ref(sh, "origin", &format!("refs/tags/{tag}")).map_err(|e| first_line(&e)));
         let github = (!flags.offline).then(|| {
             github::release(sh, &config.repository, &tag).map(|r| r.map(|r| r.url)).map_err(|e| first_line(&e))
         });
@@ -197,7 +195,11 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         steps.push(Step::done("check before core", verdict.message));
         steps.push(gate_step(w, false));
         let to = format!("to {} with {}", w.publish_url, publish::credentials());
-        steps.push(Step::todo("publish core", format!("build and upload `{name}` {version} {to}"), Action::PublishCore));
+        steps.push(Step::todo(
+            "publish core",
+            format!("build and upload `{name}` {version} {to}"),
+            Action::PublishCore,
+        ));
         let poll = format!("poll the index until it serves `{name}` {version} (at most {})", index::human(w.wait));
         steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
     }
@@ -484,7 +486,14 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
             format!("the umbrella and every package whose version changed since `{previous}`, in dependency order"),
             (),
         ),
-        Step::todo("install proof", format!("install `{}=={version}` and every package of the release in a fresh environment, and import each one", repo.umbrella()?.name), ()),
+        Step::todo(
+            "install proof",
+            format!(
+                "install `{}=={version}` and every package of the release in a fresh environment, and import each one",
+                repo.umbrella()?.name
+            ),
+            (),
+        ),
         Step::todo("tag", format!("tag the release commit as `{tag}`"), ()),
     ];
     steps.push(match git::remote_url(sh, "origin")? {
