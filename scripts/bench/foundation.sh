@@ -23,10 +23,11 @@ if [[ "${SKIP_BUILD:-}" != 1 ]]; then
   CARGO_TARGET_DIR=$target cargo build --quiet --package xtask
   end=$(date +%s%N)
   echo "clean debug build of the xtask: $(( (end - start) / 1000000 )) ms"
-  touch xtask/src/main.rs
+  # The library holds the code; main.rs only calls it.
+  touch xtask/src/lib.rs
   start=$(date +%s%N)
   CARGO_TARGET_DIR=$target cargo build --quiet --package xtask
   end=$(date +%s%N)
-  echo "incremental debug build after touching main.rs: $(( (end - start) / 1000000 )) ms"
+  echo "incremental debug build after touching lib.rs: $(( (end - start) / 1000000 )) ms"
   echo "cargo tree lines: $(cargo tree --package xtask --edges normal,build | wc -l)"
 fi

@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use crate::{
-    changeset, exec,
+    changeset,
     flags::{self, usage},
     git, github,
     monorepo::{Monorepo, Owner},
@@ -188,8 +188,8 @@ pub fn notes(sh: &Shell, repo: &Monorepo, version: &crate::version::Version, pre
 
 /// The highest release tag that is an ancestor of HEAD.
 pub fn latest_tag(sh: &Shell, repo: &Monorepo) -> Result<String> {
-    let tags = exec::read(cmd!(sh, "git tag --merged HEAD --list"))?;
-    match history::latest_tag(&repo.config, tags.lines()) {
+    let tags = git::merged_tags(sh)?;
+    match history::latest_tag(&repo.config, tags.iter().map(String::as_str)) {
         Some((tag, _)) => Ok(tag),
         None => bail!(
             "no release tag (`{}`) is an ancestor of HEAD, so the changelog has no start; \
@@ -203,7 +203,7 @@ pub fn latest_tag(sh: &Shell, repo: &Monorepo) -> Result<String> {
 fn walk(sh: &Shell, since: &str) -> Result<Vec<Commit>> {
     let range = format!("{since}..HEAD");
     let format = history::LOG_FORMAT;
-    let out = exec::read(cmd!(sh, "git -c core.quotePath=false log --no-renames --name-only -z {format} {range}"))?;
+    let out = git::log_with_paths(sh, format, &range)?;
     Ok(history::parse_log(&out))
 }
 

@@ -51,3 +51,30 @@ pub fn read(cmd: Cmd<'_>) -> Result<String> {
 pub fn run(cmd: Cmd<'_>) -> Result<()> {
     read(cmd).map(drop)
 }
+
+/// What a child printed, stdout and stderr merged in the order it wrote them, and whether it
+/// exited with success.
+pub struct Captured {
+    pub ok: bool,
+    pub text: String,
+}
+
+/// Runs `expr` with its stderr merged into its stdout and both captured. Only a child that cannot
+/// start is an error here; a failed one is `ok: false`, its text for the caller to show.
+pub fn capture(expr: duct::Expression) -> std::io::Result<Captured> {
+    let out = expr.stderr_to_stdout().stdout_capture().unchecked().run()?;
+    Ok(Captured { ok: out.status.success(), text: String::from_utf8_lossy(&out.stdout).into_owned() })
+}
+
+/// This process's environment without an active virtualenv (uv and poetry would otherwise
+/// build or publish from it) and without the variables `secrets`, for a child that has no use
+/// for them.
+pub fn child_env(secrets: &[&str]) -> std::collections::HashMap<String, String> {
+    std::env::vars().filter(|(k, _)| k != "VIRTUAL_ENV" && !secrets.contains(&k.as_str())).collect()
+}
+
+/// The last `n` non-blank lines of a child's output, indented, for an error message.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}

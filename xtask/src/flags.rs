@@ -1,10 +1,10 @@
-//! The command line, as a grammar. `main` dispatches the parsed commands to their modules.
+//! The command line, as a grammar. `lib.rs` dispatches the parsed commands to their modules.
 
 #![allow(unreachable_pub)]
 
-use std::path::PathBuf;
+use std::{path::PathBuf, str::FromStr};
 
-use crate::{config::Backend, output::ColorChoice, release::Phase, version::Bump as BumpKind};
+use crate::{config::Backend, output::ColorChoice, version::Bump as BumpKind};
 
 xflags::xflags! {
     src "./src/flags.rs"
@@ -534,6 +534,24 @@ impl std::error::Error for UsageError {}
 
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
+}
+
+/// The phase `release` runs: the positional argument of `cargo xtask release`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Prepare,
+    Publish,
+}
+
+impl FromStr for Phase {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Phase, String> {
+        match s {
+            "prepare" => Ok(Phase::Prepare),
+            "publish" => Ok(Phase::Publish),
+            _ => Err(format!("`{s}` is not a release phase: use `prepare` or `publish`, or neither for both")),
+        }
+    }
 }
 
 impl Bump {

@@ -1,6 +1,8 @@
 //! A thin `git` wrapper: every call runs in the monorepo's root, and every error carries git's
 //! own stderr.
 
+use std::path::Path;
+
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
@@ -68,6 +70,21 @@ pub fn dirty_files(sh: &Shell) -> Result<Vec<String>> {
     // A temporary file of an atomic write that a kill left behind is not dirt (`changeset.rs`).
     let temp = |path: &str| crate::changeset::is_temp(path.rsplit('/').next().unwrap_or(path));
     Ok(out.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_string()).filter(|p| !temp(p)).collect())
+}
+
+/// The one dirty-tree check: `None` on a clean tree, else the problem naming up to 10 of the
+/// changed paths, for the caller to add why it matters and what to do.
+pub fn uncommitted_changes(sh: &Shell) -> Result<Option<String>> {
+    Ok(describe_dirty(&dirty_files(sh)?))
+}
+
+fn describe_dirty(dirty: &[String]) -> Option<String> {
+    if dirty.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = dirty.iter().take(10).map(String::as_str).collect();
+    let more = if dirty.len() > 10 { format!(" and {} more", dirty.len() - 10) } else { String::new() };
+    Some(format!("the working tree has uncommitted changes ({}{more})", shown.join(", ")))
 }
 
 /// The contents of `paths` (relative to the root) at `rev`, `None` where a path does not exist
@@ -171,4 +188,139 @@ pub fn restore(sh: &Shell, paths: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The tags that are ancestors of HEAD (`git tag --merged HEAD`).
+pub fn merged_tags(sh: &Shell) -> Result<Vec<String>> {
+    Ok(exec::read(cmd!(sh, "git tag --merged HEAD --list"))?.lines().map(str::to_string).collect())
+}
+
+/// Every commit of `range` in `format`, each followed by its changed paths, NUL-separated
+/// (`git log --name-only -z`): the one walk the changelog reads.
+pub fn log_with_paths(sh: &Shell, format: &str, range: &str) -> Result<String> {
+    exec::read(cmd!(sh, "git -c core.quotePath=false log --no-renames --name-only -z {format} {range}"))
+}
+
+/// The subjects of HEAD's history, newest first.
+pub fn subjects(sh: &Shell) -> Result<Vec<String>> {
+    Ok(exec::read(cmd!(sh, "git log --format=%s"))?.lines().map(str::to_string).collect())
+}
+
+/// The subject of HEAD.
+pub fn head_subject(sh: &Shell) -> Result<String> {
+    exec::read(cmd!(sh, "git log -1 --format=%s"))
+}
+
+/// HEAD's full commit id.
+pub fn head(sh: &Shell) -> Result<String> {
+    exec::read(cmd!(sh, "git rev-parse HEAD"))
+}
+
+/// Creates `branch` at HEAD and checks it out.
+pub fn create_branch(sh: &Shell, branch: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git switch --quiet --create {branch}"))
+}
+
+/// Checks out `branch`.
+pub fn switch(sh: &Shell, branch: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git switch --quiet {branch}"))
+}
+
+/// Checks out `branch`, discarding changes in the work tree.
+pub fn checkout_force(sh: &Shell, branch: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git checkout --quiet --force {branch}"))
+}
+
+/// Commits exactly `paths` (staged first, whatever else is changed) with `message`.
+pub fn commit_paths(sh: &Shell, paths: &[String], message: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git add -- {paths...}"))?;
+    exec::run(cmd!(sh, "git commit --quiet -m {message}"))
+}
+
+/// Commits what is staged with `message`, as `name <email>`.
+pub fn commit_as(sh: &Shell, name: &str, email: &str, message: &str) -> Result<()> {
+    let (name, email) = (format!("user.name={name}"), format!("user.email={email}"));
+    exec::run(cmd!(sh, "git -c {name} -c {email} commit --quiet -m {message}"))
+}
+
+/// Stages the squashed changes of `branch` on top of HEAD, to be committed.
+pub fn squash_merge(sh: &Shell, branch: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git merge --quiet --squash {branch}"))
+}
+
+/// Creates the lightweight tag `tag` on `commit`.
+pub fn tag(sh: &Shell, tag: &str, commit: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git tag {tag} {commit}"))
+}
+
+/// Pushes `refspec` to `remote`.
+pub fn push(sh: &Shell, remote: &str, refspec: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git push --quiet {remote} {refspec}"))
+}
+
+/// Pushes `branch` and every tag to `remote`.
+pub fn push_with_tags(sh: &Shell, remote: &str, branch: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git push --quiet {remote} {branch} --tags"))
+}
+
+/// Makes the shell's directory a new repository whose first branch is `branch`.
+pub fn init(sh: &Shell, branch: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git init --quiet --initial-branch={branch}"))
+}
+
+/// Makes `dir` a new bare repository, to push to.
+pub fn init_bare(sh: &Shell, dir: &Path) -> Result<()> {
+    exec::run(cmd!(sh, "git init --quiet --bare {dir}"))
+}
+
+/// Adds the remote `name` at `url`.
+pub fn add_remote(sh: &Shell, name: &str, url: &Path) -> Result<()> {
+    exec::run(cmd!(sh, "git remote add {name} {url}"))
+}
+
+/// Sets `key` to `value` in the repository's configuration.
+pub fn set_config(sh: &Shell, key: &str, value: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git config {key} {value}"))
+}
+
+/// Feeds `stream` to `git fast-import`, which must end it with `done`.
+pub fn fast_import(sh: &Shell, stream: String) -> Result<()> {
+    exec::run(cmd!(sh, "git fast-import --quiet --done").stdin(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    #[test]
+    fn a_dirty_tree_names_ten_paths_and_counts_the_rest() {
+        assert_eq!(super::describe_dirty(&[]), None);
+        let two = ["a.py".to_string(), "b/pyproject.toml".to_string()];
+        expect!["the working tree has uncommitted changes (a.py, b/pyproject.toml)"]
+            .assert_eq(&super::describe_dirty(&two).unwrap());
+        let many: Vec<String> = (1..=12).map(|n| format!("f{n}")).collect();
+        expect!["the working tree has uncommitted changes (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10 and 2 more)"]
+            .assert_eq(&super::describe_dirty(&many).unwrap());
+    }
+}
+
+/// `rev`'s short hash and subject, `abc1234 Release 0.14.13 (#20301)`.
+pub fn short_subject(sh: &Shell, rev: &str) -> Result<String> {
+    let format = "--format=%h %s";
+    exec::read(cmd!(sh, "git log -1 {format} {rev}"))
+}
+
+/// A worktree at `dir` with `rev` checked out, detached.
+pub fn worktree_add_detached(sh: &Shell, dir: &Path, rev: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git worktree add --quiet --detach {dir} {rev}"))
+}
+
+/// Removes the worktree at `dir`, changes and all.
+pub fn worktree_remove(sh: &Shell, dir: &Path) -> Result<()> {
+    exec::run(cmd!(sh, "git worktree remove --force {dir}"))
+}
+
+/// Where `name` lives in the git directory (`git rev-parse --git-path`), relative to the root.
+pub fn git_path(sh: &Shell, name: &str) -> Result<String> {
+    exec::read(cmd!(sh, "git rev-parse --git-path {name}"))
 }

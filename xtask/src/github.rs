@@ -6,9 +6,9 @@
 //! Tokens reach `gh` only through the environment it inherits; they are never in argv, and are
 //! masked in any text of `gh`'s that ends up in an error.
 
-mod commands;
+pub mod commands;
 
-use std::{collections::BTreeMap, ffi::OsString, path::Path, sync::Mutex};
+use std::{collections::BTreeMap, ffi::OsString, path::Path};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -63,23 +63,8 @@ pub fn pull_requests(sh: &Shell, repository: &str, numbers: &[u64]) -> Result<BT
         &format!("{} pull requests from GitHub in {} queries", numbers.len(), batches.len()),
     );
     let root = sh.current_dir();
-    let next = Mutex::new(0usize);
-    let results = Mutex::new(BTreeMap::new());
-    std::thread::scope(|s| {
-        for _ in 0..CONCURRENCY.min(batches.len()) {
-            s.spawn(|| loop {
-                let i = {
-                    let mut next = next.lock().expect("no panic while holding the lock");
-                    *next += 1;
-                    *next - 1
-                };
-                let Some(batch) = batches.get(i) else { break };
-                let answers = run_query(&gh, &root, owner, name, batch);
-                results.lock().expect("no panic while holding the lock").extend(answers);
-            });
-        }
-    });
-    Ok(results.into_inner().expect("threads are done"))
+    let answers = crate::parallel::map(&batches, CONCURRENCY, |batch| run_query(&gh, &root, owner, name, batch));
+    Ok(answers.into_iter().flatten().collect())
 }
 
 // duct rather than xshell: a `Shell` cannot be shared between the query threads.

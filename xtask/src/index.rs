@@ -11,7 +11,7 @@ use std::{collections::BTreeMap, io::ErrorKind, time::Duration, time::Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::{output, requirement::PackageName, version::Version};
+use crate::{backoff::Backoff, output, requirement::PackageName, version::Version};
 
 /// Settings of the HTTP client. `XTASK_HTTP_TIMEOUT` (`30s`, `2m`) overrides the read timeout,
 /// for slow networks and for tests that stall the index on purpose.
@@ -39,6 +39,11 @@ impl Default for Http {
 }
 
 impl Http {
+    /// The pauses between attempts.
+    pub fn backoff(&self) -> Backoff {
+        Backoff { first: self.backoff, max: self.max_backoff }
+    }
+
     pub fn from_env() -> Http {
         let mut http = Http::default();
         if let Some(text) = std::env::var_os("XTASK_HTTP_TIMEOUT") {
@@ -174,7 +179,7 @@ impl Index {
                 ))
                 .into());
             }
-            let pause = retry_after.unwrap_or_else(|| backoff(&self.http, attempt));
+            let pause = self.http.backoff().pause(attempt, retry_after);
             output::status("retrying", &format!("{url} in {}: {problem}", human(pause)));
             std::thread::sleep(pause);
             attempt += 1;
@@ -199,25 +204,6 @@ fn describe(e: &ureq::Error) -> String {
         ureq::Error::HostNotFound => "the host name does not resolve".to_string(),
         other => other.to_string(),
     }
-}
-
-/// The pause before retry `attempt` (0-based): doubling, capped, with ±25% jitter so that many
-/// CI jobs retrying at once do not hit the index in lockstep.
-fn backoff(http: &Http, attempt: u32) -> Duration {
-    let base = http.backoff.saturating_mul(1 << attempt.min(16)).min(http.max_backoff);
-    let jitter = (random() % 501) as f64 / 1000.0 - 0.25;
-    base.mul_f64(1.0 + jitter)
-}
-
-/// A pseudo-random number without a `rand` crate: std's randomly keyed hasher over the time and
-/// a counter.
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    h.finish()
 }
 
 /// What to check when the index answers something that is not a project's JSON.

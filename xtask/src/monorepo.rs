@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     config::Config,
+    flags::usage,
     pyproject::{Pyproject, Table},
     requirement::{PackageName, Requirement},
     version::Version,
@@ -123,6 +124,30 @@ impl Monorepo {
 
     pub fn index_of(&self, package: &Package) -> usize {
         self.by_dir[&package.dir]
+    }
+
+    /// The packages named by `paths`, or all of them with `--all`, sorted by directory.
+    pub fn select(&self, paths: &[String], all: bool) -> Result<Vec<&Package>> {
+        match (paths.is_empty(), all) {
+            (true, false) => return Err(usage("give package directories, or --all for every package")),
+            (false, true) => return Err(usage("give package directories or --all, not both")),
+            (true, true) => return Ok(self.packages.iter().collect()),
+            (false, false) => {}
+        }
+        let mut found = Vec::new();
+        let mut errors = Vec::new();
+        for path in paths {
+            match self.resolve(path) {
+                Ok(p) => found.push(p),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if !errors.is_empty() {
+            bail!("{}", errors.join("\n"));
+        }
+        found.sort_by(|a, b| a.dir.cmp(&b.dir));
+        found.dedup_by(|a, b| a.dir == b.dir);
+        Ok(found)
     }
 
     /// Resolves a path given by the user (relative to the root or absolute) to a package.
@@ -312,29 +337,11 @@ fn read_all(root: &Path, dirs: &[String]) -> Vec<Result<Package>> {
         return dirs.iter().map(read).collect();
     }
     // Small batches taken in turn, so that no thread idles while another has a long queue.
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let batches = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let start = next.fetch_add(32, std::sync::atomic::Ordering::Relaxed);
-                        let Some(batch) = dirs.get(start..(start + 32).min(dirs.len())) else { break };
-                        if batch.is_empty() {
-                            break;
-                        }
-                        mine.push((start, batch.iter().map(read).collect::<Vec<_>>()));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("reading pyproject files does not panic")).collect::<Vec<_>>()
-    });
-    let mut batches = batches;
-    batches.sort_by_key(|(start, _)| *start);
-    batches.into_iter().flat_map(|(_, b)| b).collect()
+    let batches: Vec<&[String]> = dirs.chunks(32).collect();
+    crate::parallel::map(&batches, threads, |batch| batch.iter().map(read).collect::<Vec<_>>())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,8 +2,7 @@
 
 use std::{
     collections::BTreeSet,
-    io::Read,
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, Ordering},
     sync::Mutex,
 };
 
@@ -13,11 +12,12 @@ use xshell::Shell;
 
 use crate::{
     changeset::{Changeset, FileChange},
+    exec,
     flags::{self, usage},
     git,
     graph::Graph,
-    monorepo::{Monorepo, Owner, Package},
-    output, pyproject,
+    monorepo::{Monorepo, Owner},
+    output, parallel, pyproject,
 };
 
 impl flags::Pkg {
@@ -36,33 +36,9 @@ impl flags::Pkg {
     }
 }
 
-/// The packages named by `paths`, or all of them with `--all`, sorted by directory.
-pub fn select<'a>(repo: &'a Monorepo, paths: &[String], all: bool) -> Result<Vec<&'a Package>> {
-    match (paths.is_empty(), all) {
-        (true, false) => return Err(usage("give package directories, or --all for every package")),
-        (false, true) => return Err(usage("give package directories or --all, not both")),
-        (true, true) => return Ok(repo.packages.iter().collect()),
-        (false, false) => {}
-    }
-    let mut found = Vec::new();
-    let mut errors = Vec::new();
-    for path in paths {
-        match repo.resolve(path) {
-            Ok(p) => found.push(p),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
-    if !errors.is_empty() {
-        bail!("{}", errors.join("\n"));
-    }
-    found.sort_by(|a, b| a.dir.cmp(&b.dir));
-    found.dedup_by(|a, b| a.dir == b.dir);
-    Ok(found)
-}
-
 impl flags::Info {
     fn run(self, repo: &Monorepo) -> Result<()> {
-        let packages = select(repo, &self.paths, self.all)?;
+        let packages = repo.select(&self.paths, self.all)?;
         if self.json {
             let list: Vec<_> = packages
                 .iter()
@@ -137,7 +113,7 @@ impl flags::Changed {
 impl flags::Bump {
     fn run(self, repo: &Monorepo) -> Result<()> {
         let kind = self.kind()?;
-        let packages = select(repo, &self.paths, self.all)?;
+        let packages = repo.select(&self.paths, self.all)?;
         let mut plan = Changeset::default();
         let mut rows = Vec::new();
         let mut errors = Vec::new();
@@ -190,41 +166,35 @@ impl flags::Exec {
         let Some((program, args)) = command.split_first() else {
             return Err(usage("give the command after `--`, as in `cargo xtask pkg exec --all -- uv build`"));
         };
-        let packages = select(repo, &self.paths, self.all)?;
+        let packages = repo.select(&self.paths, self.all)?;
         let jobs = self.jobs.unwrap_or(1).max(1);
-        let next = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
         let failed = Mutex::new(Vec::new());
         let shown = command.join(" ");
-        let work = || {
-            while !stop.load(Ordering::Relaxed) {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = packages.get(i) else { break };
-                let (ok, text) = run_in(&repo.root.join(&p.dir), program, args);
-                // One package's report at a time, so parallel output never interleaves.
-                let mut failed = failed.lock().expect("no panics while holding the lock");
-                if !text.is_empty() {
-                    output::data(&text);
-                }
-                if ok {
-                    output::status("ok", &format!("`{shown}` in {}", p.dir));
-                } else {
-                    output::status("failed", &format!("`{shown}` in {}", p.dir));
-                    failed.push(p.dir.clone());
-                    if self.fail_fast {
-                        stop.store(true, Ordering::Relaxed);
-                    }
+        let ran = parallel::map(&packages, jobs, |p| {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            let (ok, text) = run_in(&repo.root.join(&p.dir), program, args);
+            // One package's report at a time, so parallel output never interleaves.
+            let mut failed = failed.lock().expect("no panics while holding the lock");
+            if !text.is_empty() {
+                output::data(&text);
+            }
+            if ok {
+                output::status("ok", &format!("`{shown}` in {}", p.dir));
+            } else {
+                output::status("failed", &format!("`{shown}` in {}", p.dir));
+                failed.push(p.dir.clone());
+                if self.fail_fast {
+                    stop.store(true, Ordering::Relaxed);
                 }
             }
-        };
-        std::thread::scope(|s| {
-            for _ in 0..jobs.min(packages.len()) {
-                s.spawn(work);
-            }
+            true
         });
         let failed = failed.into_inner().expect("threads are done");
         if !failed.is_empty() {
-            let ran = next.load(Ordering::Relaxed).min(packages.len());
+            let ran = ran.iter().filter(|&&ran| ran).count();
             bail!("`{shown}` failed in {} of {ran} packages: {}", failed.len(), failed.join(", "));
         }
         Ok(())
@@ -233,14 +203,8 @@ impl flags::Exec {
 
 /// Runs one command in `dir` with its output captured (stderr merged into stdout).
 fn run_in(dir: &std::path::Path, program: &str, args: &[String]) -> (bool, String) {
-    let expr = duct::cmd(program, args).dir(dir).env_remove("VIRTUAL_ENV").stderr_to_stdout().unchecked();
-    let mut text = String::new();
-    let result = expr.reader().and_then(|mut reader| {
-        reader.read_to_string(&mut text)?;
-        Ok(reader.try_wait()?.map(|o| o.status.success()).unwrap_or(false))
-    });
-    match result {
-        Ok(ok) => (ok, text),
+    match exec::capture(duct::cmd(program, args).dir(dir).env_remove("VIRTUAL_ENV")) {
+        Ok(exec::Captured { ok, text }) => (ok, text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             (false, format!("cannot run `{program}`: not found on PATH"))
         }

@@ -35,14 +35,8 @@ impl flags::Prepare {
             output::warn(w);
         }
         if !self.allow_dirty {
-            let dirty = git::dirty_files(sh)?;
-            if !dirty.is_empty() {
-                let shown: Vec<&str> = dirty.iter().take(10).map(String::as_str).collect();
-                bail!(
-                    "the working tree has uncommitted changes ({}{}); commit or stash them, or pass `--allow-dirty`",
-                    shown.join(", "),
-                    if dirty.len() > 10 { format!(" and {} more", dirty.len() - 10) } else { String::new() }
-                );
+            if let Some(dirty) = git::uncommitted_changes(sh)? {
+                bail!("{dirty}; commit or stash them, or pass `--allow-dirty`");
             }
         }
         let plan = plan(&repo, kind)?;

@@ -29,7 +29,7 @@ use crate::{
     graph::Graph,
     index::{self, Index},
     monorepo::Monorepo,
-    output, pkg,
+    output,
 };
 use report::Outcome;
 
@@ -88,7 +88,7 @@ impl flags::Publish {
             if self.paths.is_empty() && !self.all {
                 return Err(usage("give package directories, `--all`, or `--changed-since REF`"));
             }
-            return Ok(pkg::select(repo, &self.paths, self.all)?.into_iter().map(|p| repo.index_of(p)).collect());
+            return Ok(repo.select(&self.paths, self.all)?.into_iter().map(|p| repo.index_of(p)).collect());
         };
         if self.all || !self.paths.is_empty() {
             return Err(usage("give package directories, `--all` or `--changed-since`, only one of them"));

@@ -8,21 +8,20 @@
 use std::{
     collections::BTreeSet,
     io::{BufRead, BufReader},
-    net::{TcpListener, TcpStream},
     path::Path,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
-    exec, flags, graph::Graph, monorepo::Monorepo, output, requirement::PackageName, sample::UMBRELLA_VERSION,
+    exec, flags, git, graph::Graph, monorepo::Monorepo, output, pypiserver::PypiServer, requirement::PackageName,
+    sample::UMBRELLA_VERSION,
 };
 
 /// A child process that is stopped when the rehearsal ends, however it ends.
-struct Service(Child, &'static str);
+struct Service(Child);
 
 impl Drop for Service {
     fn drop(&mut self) {
@@ -52,7 +51,7 @@ impl flags::Rehearse {
             );
         }
         let pypi_server = exec::require("pypi-server", "to serve the rehearsal's package index")?;
-        let git = exec::require("git", "for the sample's history")?;
+        exec::require("git", "for the sample's history")?;
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let repo = dir.join("monorepo");
         let origin = dir.join("origin.git");
@@ -68,28 +67,16 @@ impl flags::Rehearse {
         let n = self.packages.unwrap_or(40).to_string();
         let prs = self.prs.unwrap_or(40).to_string();
         exec::run(cmd!(sh, "{me} sample {repo} --packages {n} --prs {prs} --force"))?;
-        exec::run(cmd!(sh, "{git} init --quiet --bare {origin}"))?;
+        git::init_bare(sh, &origin)?;
         {
             let _cd = sh.push_dir(&repo);
-            exec::run(cmd!(sh, "{git} remote add origin {origin}"))?;
-            exec::run(cmd!(sh, "{git} push --quiet origin main --tags"))?;
+            git::add_remote(sh, "origin", &origin)?;
+            git::push_with_tags(sh, "origin", "main")?;
         }
 
         step("a local package index (pypiserver) and the GitHub stand-in, on loopback");
-        let port = free_port()?;
-        let log = std::fs::File::create(dir.join("pypiserver.log"))?;
-        let index = Service(
-            Command::new(&pypi_server)
-                .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-a", ".", "-P", "."])
-                .arg(&packages)
-                .stdout(Stdio::from(log.try_clone()?))
-                .stderr(Stdio::from(log))
-                .spawn()
-                .context("cannot start pypi-server")?,
-            "pypi-server",
-        );
-        wait_for_port(port, &index)?;
-        let index_url = format!("http://127.0.0.1:{port}");
+        let index = PypiServer::start(&pypi_server, &packages, &dir.join("pypiserver.log"))?;
+        let index_url = index.url();
         let publish_url = format!("{index_url}/");
         let pulls = dir.join("github-pulls.json");
         std::fs::write(&pulls, pull_requests(sh, &repo)?.to_string())?;
@@ -103,7 +90,7 @@ impl flags::Rehearse {
             .context("cannot start the GitHub stand-in")?;
         let mut line = String::new();
         BufReader::new(github.stdout.take().expect("piped")).read_line(&mut line)?;
-        let github = Service(github, "standin");
+        let github = Service(github);
         let addr =
             line.trim().strip_prefix("listening on ").context("the stand-in did not say where it listens")?.to_string();
         let gh_config = dir.join("gh-config");
@@ -152,13 +139,10 @@ impl flags::Rehearse {
         {
             let _cd = sh.push_dir(&repo);
             let subject = format!("Release {version} (#{number})");
-            exec::run(cmd!(sh, "{git} switch --quiet main"))?;
-            exec::run(cmd!(sh, "{git} merge --quiet --squash {branch}"))?;
-            exec::run(cmd!(
-                sh,
-                "{git} -c user.name=Maintainer -c user.email=maintainer@example.com commit --quiet -m {subject}"
-            ))?;
-            exec::run(cmd!(sh, "{git} push --quiet origin main"))?;
+            git::switch(sh, "main")?;
+            git::squash_merge(sh, &branch)?;
+            git::commit_as(sh, "Maintainer", "maintainer@example.com", &subject)?;
+            git::push(sh, "origin", "main")?;
         }
 
         step("phase 2: publish the merged release commit");
@@ -177,8 +161,7 @@ impl flags::Rehearse {
             tag: {
                 let _cd = sh.push_dir(&repo);
                 let tag = format!("v{version}");
-                let format = "--format=%h %s";
-                exec::read(cmd!(sh, "{git} log -1 {format} {tag}"))?
+                git::short_subject(sh, &tag)?
             },
             github: serde_json::from_str(&state).context("the stand-in's state is not JSON")?,
         };
@@ -267,15 +250,15 @@ fn seed_previous_release(
     let tag = format!("v{UMBRELLA_VERSION}");
     let _cd = sh.push_dir(repo);
     if tree.exists() {
-        let _ = exec::run(cmd!(sh, "git worktree remove --force {tree}"));
+        let _ = git::worktree_remove(sh, tree);
         let _ = std::fs::remove_dir_all(tree);
     }
-    exec::run(cmd!(sh, "git worktree add --quiet --detach {tree} {tag}"))?;
+    git::worktree_add_detached(sh, tree, &tag)?;
     let seeds = previous_release(&Monorepo::load(repo)?, &Monorepo::load(tree)?);
     let mut args = vec!["publish", "--index-url", urls.0, "--publish-url", urls.1];
     args.extend(seeds.iter().map(String::as_str));
     xtask_at(tree, &args)?;
-    exec::run(cmd!(sh, "git worktree remove --force {tree}"))?;
+    git::worktree_remove(sh, tree)?;
     Ok(())
 }
 
@@ -310,9 +293,8 @@ fn previous_release(now: &Monorepo, then: &Monorepo) -> Vec<String> {
 /// subjects' titles, as GitHub would.
 fn pull_requests(sh: &Shell, repo: &Path) -> Result<serde_json::Value> {
     let _cd = sh.push_dir(repo);
-    let subjects = exec::read(cmd!(sh, "git log --format=%s"))?;
     let mut pulls = serde_json::Map::new();
-    for subject in subjects.lines() {
+    for subject in &git::subjects(sh)? {
         if let Some(n) = crate::changelog::history::pr_number(subject) {
             let title = crate::changelog::history::subject_title(subject);
             pulls.insert(n.to_string(), serde_json::json!({"title": title, "author": "contributor", "files": []}));
@@ -326,19 +308,4 @@ fn open_pr_number(addr: &str) -> Result<Option<u64>> {
     let body = ureq::get(&format!("http://{addr}/__state")).call()?.into_body().read_to_string()?;
     let state: serde_json::Value = serde_json::from_str(&body)?;
     Ok(state["pulls"].as_array().and_then(|p| p.last()).and_then(|p| p["number"].as_u64()))
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn wait_for_port(port: u16, service: &Service) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("{} did not start listening on port {port} within 30 s", service.1)
 }

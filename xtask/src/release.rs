@@ -11,30 +11,15 @@ mod prepare;
 mod publish;
 mod state;
 
-use std::str::FromStr;
-
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use xshell::Shell;
 
-use crate::{flags, index, output, version::Version};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Prepare,
-    Publish,
-}
-
-impl FromStr for Phase {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Phase, String> {
-        match s {
-            "prepare" => Ok(Phase::Prepare),
-            "publish" => Ok(Phase::Publish),
-            _ => Err(format!("`{s}` is not a release phase: use `prepare` or `publish`, or neither for both")),
-        }
-    }
-}
+use crate::{
+    flags::{self, Phase},
+    index, output,
+    version::Version,
+};
 
 /// Where a step stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

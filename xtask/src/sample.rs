@@ -16,9 +16,9 @@
 use std::{collections::BTreeMap, fmt::Write as _, path::Path};
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::{exec, flags, output, version::Version};
+use crate::{exec, flags, git, output, version::Version};
 
 pub const UMBRELLA_VERSION: &str = "0.14.12";
 
@@ -453,7 +453,7 @@ fn package_files(p: &Pkg) -> Vec<(String, String)> {
 }
 
 fn generate(sh: &Shell, dir: &Path, plan: &Plan) -> Result<()> {
-    let git = exec::require("git", "to generate the sample's history")?;
+    exec::require("git", "to generate the sample's history")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let _cd = sh.push_dir(dir);
     let mut h = History { stream: Vec::new(), mark: 0, time: 1_767_225_600, files: BTreeMap::new() };
@@ -573,11 +573,11 @@ fn generate(sh: &Shell, dir: &Path, plan: &Plan) -> Result<()> {
     // The pull requests of the next release.
     history_prs(&mut h, &mut pkgs, plan.prs_after_release, &mut rng, &mut pr);
 
-    exec::run(cmd!(sh, "{git} init --quiet --initial-branch=main"))?;
-    exec::run(cmd!(sh, "{git} config user.name 'Sample Dev'"))?;
-    exec::run(cmd!(sh, "{git} config user.email dev@example.com"))?;
+    git::init(sh, "main")?;
+    git::set_config(sh, "user.name", "Sample Dev")?;
+    git::set_config(sh, "user.email", "dev@example.com")?;
     let stream = String::from_utf8(h.stream).expect("the stream is built from strings");
-    exec::run(cmd!(sh, "{git} fast-import --quiet --done").stdin(stream + "done\n"))?;
-    exec::run(cmd!(sh, "{git} checkout --quiet --force main"))?;
+    git::fast_import(sh, stream + "done\n")?;
+    git::checkout_force(sh, "main")?;
     Ok(())
 }

@@ -7,8 +7,7 @@
 use std::{
     collections::BTreeSet,
     path::Path,
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
-    sync::Mutex,
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
@@ -20,7 +19,7 @@ use crate::{
     exec, flags, git,
     graph::Graph,
     monorepo::{Monorepo, Owner, Package},
-    output,
+    output, parallel,
     pyproject::Table,
     requirement::Requirement,
     version::Version,
@@ -86,14 +85,10 @@ impl flags::Test {
         let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
         output::note(&format!("testing {} package(s) with {jobs} job(s), Python {python}", selected.len()));
 
-        let next = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
-        let reports = Mutex::new(Vec::new());
-        let work = || loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&i) = selected.get(k) else { break };
+        let reports = parallel::map(&selected, jobs, |&i| {
             if stop.load(Ordering::Relaxed) {
-                continue; // Reported as not run below.
+                return None; // Reported as not run below.
             }
             let package = &repo.packages[i];
             output::status("testing", &package.dir);
@@ -105,14 +100,9 @@ impl flags::Test {
             if report.outcome.is_failure() && self.fail_fast {
                 stop.store(true, Ordering::Relaxed);
             }
-            reports.lock().expect("no panics while holding the lock").push(report);
-        };
-        std::thread::scope(|s| {
-            for _ in 0..jobs.min(selected.len().max(1)) {
-                s.spawn(work);
-            }
+            Some(report)
         });
-        let mut reports = reports.into_inner().expect("threads are done");
+        let mut reports: Vec<Report> = reports.into_iter().flatten().collect();
         for &i in &selected {
             if !reports.iter().any(|r| r.package == i) {
                 reports.push(Report { package: i, outcome: Outcome::NotRun, seconds: 0.0, log: String::new() });
@@ -141,7 +131,7 @@ impl flags::Test {
                 return Err(flags::usage("give package directories, or --base-ref REF to test what changed since REF"))
             }
             (None, false) => {
-                for p in crate::pkg::select(repo, &self.paths, false)? {
+                for p in repo.select(&self.paths, false)? {
                     set.insert(repo.index_of(p));
                 }
                 self.with_dependants

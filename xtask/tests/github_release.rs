@@ -1,21 +1,16 @@
 //! The release steps' GitHub calls end to end: the real `gh` against the stand-in, run with the
-//! argv `github.rs` builds and read by its parsers. `github/commands.rs` is included here as is
-//! (it is pure and self-contained), so these tests cannot drift from what the xtask runs; the
-//! functions around it only add `exec::require`, the `--repo` host and error wording, which the
-//! unit tests in `github.rs` cover.
+//! argv `github.rs` builds and read by its parsers. `github::commands` comes from the library
+//! itself, so these tests cannot drift from what the xtask runs; the functions around it only add
+//! `exec::require`, the `--repo` host and error wording, which the unit tests in `github.rs` cover.
 
 mod support;
 
-#[allow(dead_code)]
-#[path = "../src/github/commands.rs"]
-mod commands;
-
-use commands::{Pr, Release};
 use serde_json::json;
 use support::{
     github::{StandIn, TOKEN},
     Run, TempDir,
 };
+use xtask::github::commands::{self, Pr, Release};
 
 /// The `--repo` value `github::repo` builds under the tests' `GH_HOST`.
 const REPO: &str = "github.localhost/run-llama/llama_index";

@@ -106,10 +106,10 @@ fn backoff_doubles_with_bounded_jitter() {
     let http = Http::default();
     for attempt in 0..10 {
         let base = (500u64 << attempt).min(8000) as f64;
-        let got = backoff(&http, attempt).as_millis() as f64;
+        let got = http.backoff().pause(attempt, None).as_millis() as f64;
         assert!(got >= base * 0.74 && got <= base * 1.26, "attempt {attempt}: {got}ms");
     }
-    assert_ne!(random(), random());
+    assert_ne!(crate::backoff::random(), crate::backoff::random());
 }
 
 #[test]

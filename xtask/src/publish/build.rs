@@ -2,10 +2,7 @@
 //! through a staging directory renamed into place, so that a killed build never leaves a
 //! manifest behind and a finished one is reused while its sources stay the same.
 
-use std::{
-    io::Read,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
@@ -13,7 +10,7 @@ use super::{
     manifest::{self, Manifest},
     upload::Credentials,
 };
-use crate::{config::Backend, monorepo::Package};
+use crate::{config::Backend, exec, monorepo::Package};
 
 /// Where the builds of a run go: `target/publish/` under the monorepo's root.
 pub fn builds_dir(root: &Path) -> PathBuf {
@@ -93,7 +90,7 @@ fn build_in(
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
     let staging_arg = staging.to_string_lossy().into_owned();
-    let mut env = super::upload::child_env();
+    let mut env = exec::child_env(&Credentials::WITHHELD);
     let (args, shown): (Vec<&str>, &str) = match backend {
         Backend::Uv if shared_env.is_some() => {
             (vec!["build", "--no-progress", "--no-build-isolation", "--out-dir", &staging_arg], "uv build")
@@ -104,15 +101,9 @@ fn build_in(
     if let Some(dir) = shared_env {
         env.insert("VIRTUAL_ENV".into(), dir.to_string_lossy().into_owned());
     }
-    let expr = duct::cmd(tool, &args).dir(&src).full_env(env).stdin_null().stderr_to_stdout().unchecked();
-    let mut text = String::new();
-    let status = expr.reader().and_then(|mut r| {
-        r.read_to_string(&mut text)?;
-        Ok(r.try_wait()?.map(|o| o.status))
-    });
-    let ok = match status {
-        Ok(Some(status)) => status.success(),
-        Ok(None) => false,
+    let expr = duct::cmd(tool, &args).dir(&src).full_env(env).stdin_null();
+    let exec::Captured { ok, text } = match exec::capture(expr) {
+        Ok(captured) => captured,
         Err(e) => bail!("cannot run `{shown}` in {}: {e}", p.dir),
     };
     if !ok {
@@ -120,7 +111,7 @@ fn build_in(
         bail!(
             "`{shown}` failed in `{}`:\n{}\nfix the build (run `{shown}` in that directory to see it), then rerun",
             p.dir,
-            credentials.redact(&tail(&text, 15))
+            credentials.redact(&exec::tail(&text, 15))
         );
     }
     let files = Manifest::scan(&staging)?;
@@ -138,10 +129,4 @@ fn build_in(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&staging, &dir).with_context(|| format!("cannot move the build into {}", dir.display()))?;
     Ok(Build { manifest, dir, reused: false })
-}
-
-/// The last `n` lines of a child's output, indented, for an error message.
-pub fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }

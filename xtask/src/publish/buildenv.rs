@@ -12,7 +12,7 @@ use std::{collections::BTreeSet, path::Path, path::PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{monorepo::Package, output};
+use crate::{exec, monorepo::Package, output};
 
 /// The `[build-system] requires` of every package, deduplicated and sorted.
 pub fn requirements(root: &Path, packages: &[&Package]) -> Result<BTreeSet<String>> {
@@ -55,7 +55,7 @@ pub fn create(root: &Path, uv: &Path, packages: &[&Package]) -> Option<BuildEnv>
         // Outside the monorepo: a virtualenv inside the root would end up in the umbrella's sdist.
         let dir = std::env::temp_dir().join(format!("xtask-build-env-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let env = super::upload::child_env();
+        let env = exec::child_env(&super::upload::Credentials::WITHHELD);
         let dir_arg = dir.to_string_lossy().into_owned();
         run(duct::cmd(uv, ["venv", "--quiet", &dir_arg]).full_env(env.clone()))?;
         let mut args = vec!["pip".to_string(), "install".into(), "--quiet".into(), "--python".into(), dir_arg];
@@ -73,9 +73,9 @@ pub fn create(root: &Path, uv: &Path, packages: &[&Package]) -> Option<BuildEnv>
 }
 
 fn run(expr: duct::Expression) -> Result<()> {
-    let out = expr.stdin_null().stderr_to_stdout().stdout_capture().unchecked().run()?;
-    if !out.status.success() {
-        bail!("{}", String::from_utf8_lossy(&out.stdout).trim_end());
+    let out = exec::capture(expr.stdin_null())?;
+    if !out.ok {
+        bail!("{}", out.text.trim_end());
     }
     Ok(())
 }

@@ -2,16 +2,14 @@
 //! published file even where the JSON API does not give it (pypiserver lists only URLs), by
 //! downloading the file and hashing it.
 
-use std::{
-    collections::BTreeMap,
-    sync::{atomic::AtomicUsize, atomic::Ordering, Mutex},
-};
+use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
 
 use super::sha256;
 use crate::{
     index::{DistFile, Index, Project},
+    parallel,
     requirement::PackageName,
     version::Version,
 };
@@ -23,27 +21,21 @@ pub fn projects(
     jobs: usize,
 ) -> Result<BTreeMap<usize, Option<Project>>> {
     let list: Vec<(&usize, &PackageName)> = names.iter().collect();
-    let next = AtomicUsize::new(0);
-    let found = Mutex::new(BTreeMap::new());
-    let errors = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.clamp(1, 16).min(list.len()) {
-            s.spawn(|| loop {
-                let Some((&i, name)) = list.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-                match index.project(name) {
-                    Ok(p) => {
-                        found.lock().expect("no panics under the lock").insert(i, p);
-                    }
-                    Err(e) => errors.lock().expect("no panics under the lock").push(format!("{e:#}")),
-                }
-            });
+    let answers = parallel::map(&list, jobs.clamp(1, 16), |&(&i, name)| (i, index.project(name)));
+    let mut found = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (i, answer) in answers {
+        match answer {
+            Ok(p) => {
+                found.insert(i, p);
+            }
+            Err(e) => errors.push(format!("{e:#}")),
         }
-    });
-    let errors = errors.into_inner().expect("threads are done");
+    }
     if !errors.is_empty() {
         bail!("cannot read what the index holds:\n  {}", errors.join("\n  "));
     }
-    Ok(found.into_inner().expect("threads are done"))
+    Ok(found)
 }
 
 /// The files of `name` `version` on the index as (filename, sha256), hashing downloads where

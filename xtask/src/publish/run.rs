@@ -5,7 +5,7 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::{atomic::AtomicUsize, atomic::Ordering, Mutex},
+    sync::Mutex,
     time::Duration,
 };
 
@@ -21,10 +21,11 @@ use super::{
     Options,
 };
 use crate::{
+    backoff::Backoff,
     config::Backend,
     index::{self, Index},
     monorepo::{Monorepo, Package},
-    output,
+    output, parallel,
 };
 
 /// What will happen to each package, for the plan: decided per file where an earlier build
@@ -64,20 +65,6 @@ pub fn describe(repo: &Monorepo, plan: &Plan, options: &Options, index: &Index) 
 
 fn local(b: &Build) -> Vec<(String, String)> {
     b.manifest.files.iter().map(|f| (f.filename.clone(), f.sha256.clone())).collect()
-}
-
-/// Runs `work` over `items` on `jobs` threads.
-fn parallel<T: Sync>(items: &[T], jobs: usize, work: impl Fn(&T) + Sync) {
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1).min(items.len()) {
-            s.spawn(|| {
-                while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    work(item);
-                }
-            });
-        }
-    });
 }
 
 fn label(p: &Package) -> String {
@@ -128,7 +115,7 @@ pub fn execute(
         Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
         _ => None,
     };
-    parallel(&to_build, options.jobs, |&i| {
+    parallel::map(&to_build, options.jobs, |&i| {
         let p = &repo.packages[i];
         output::status("building", &format!("{} ({})", label(p), p.dir));
         match build::build(
@@ -162,7 +149,7 @@ pub fn execute(
     let upload_jobs = (options.jobs * 4).min(16);
     for wave in &plan.waves {
         let ready: Vec<usize> = wave.iter().copied().filter(|i| builds.contains_key(i)).collect();
-        parallel(&ready, upload_jobs, |&i| {
+        parallel::map(&ready, upload_jobs, |&i| {
             let done = outcomes.lock().expect("no panics under the lock").clone();
             let outcome = publish_one(repo, plan, options, index, tool, credentials, i, &builds[&i], &done);
             finish(i, outcome);
@@ -240,7 +227,7 @@ fn publish_one(
                     pending.retain(|f| !done.contains(f));
                     uploaded.extend(done);
                 }
-                let pause = backoff(attempt);
+                let pause = UPLOAD_BACKOFF.pause(attempt - 1, None);
                 output::status(
                     "retrying",
                     &format!("{} in {}: {}", label(p), index::human(pause), why.lines().last().unwrap_or("").trim()),
@@ -319,10 +306,5 @@ fn mentions_existing(why: &str) -> bool {
     lower.contains("exist") || lower.contains("409")
 }
 
-/// Exponential backoff with jitter: 1 s, 2 s, 4 s… capped at 30 s, ±25%, so that parallel
-/// uploads failing together do not retry in lockstep.
-fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(30));
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    base.mul_f64(0.75 + f64::from(nanos % 1000) / 2000.0)
-}
+/// The pauses between upload attempts: 1 s, 2 s, 4 s… capped at 30 s (the tools name no delay).
+const UPLOAD_BACKOFF: Backoff = Backoff { first: Duration::from_secs(1), max: Duration::from_secs(30) };

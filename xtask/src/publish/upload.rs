@@ -1,9 +1,9 @@
 //! Uploading built files with `uv publish` or `poetry publish`, credentials passed only through
 //! the child's environment, and failures sorted into transient (retry) and permanent (stop).
 
-use std::{io::Read, path::Path, path::PathBuf};
+use std::{path::Path, path::PathBuf};
 
-use crate::config::Backend;
+use crate::{config::Backend, exec};
 
 /// The upload credentials, read once from the environment under uv's names, whichever backend
 /// uploads. They are never put on a command line, and [`Credentials::redact`] blanks them out
@@ -25,10 +25,17 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    pub const VARIABLES: [&'static str; 3] = ["UV_PUBLISH_TOKEN", "UV_PUBLISH_USERNAME", "UV_PUBLISH_PASSWORD"];
     /// What GitHub Actions sets with `id-token: write`: only the upload child gets them.
     pub const ID_TOKEN_VARIABLES: [&'static str; 2] =
         ["ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"];
+    /// What no child gets from this process's environment: the upload child is given its own.
+    pub const WITHHELD: [&'static str; 5] = [
+        "UV_PUBLISH_TOKEN",
+        "UV_PUBLISH_USERNAME",
+        "UV_PUBLISH_PASSWORD",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ];
 
     pub fn from_env() -> Credentials {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -150,24 +157,19 @@ pub fn upload(
     };
     // The whole environment is given at once: duct applies nested `env`/`env_remove` calls
     // innermost first, which makes "remove, then set" easy to get wrong.
-    let mut env = child_env();
+    let mut env = exec::child_env(&Credentials::WITHHELD);
     if backend == Backend::Poetry {
         env.insert("POETRY_REPOSITORIES_XTASK_URL".into(), publish_url.into());
     }
     for (name, value) in credentials.env(backend) {
         env.insert(name.into(), value);
     }
-    let expr = duct::cmd(tool, &args).dir(package_dir).full_env(env).stdin_null().stderr_to_stdout().unchecked();
-    let mut text = String::new();
-    let result = expr.reader().and_then(|mut r| {
-        r.read_to_string(&mut text)?;
-        Ok(r.try_wait()?.map(|o| o.status.success()).unwrap_or(false))
-    });
-    let text = credentials.redact(&text);
-    match result {
-        Ok(true) => Ok(()),
-        Ok(false) => {
-            let message = format!("`{shown}` failed:\n{}", super::build::tail(&text, 12));
+    let expr = duct::cmd(tool, &args).dir(package_dir).full_env(env).stdin_null();
+    match exec::capture(expr) {
+        Ok(exec::Captured { ok: true, .. }) => Ok(()),
+        Ok(exec::Captured { ok: false, text }) => {
+            let text = credentials.redact(&text);
+            let message = format!("`{shown}` failed:\n{}", exec::tail(&text, 12));
             Err(match classify(&text) {
                 Kind::Transient => Failure::Transient(message),
                 Kind::Permanent => Failure::Permanent(message),
@@ -175,13 +177,6 @@ pub fn upload(
         }
         Err(e) => Err(Failure::Permanent(format!("cannot run `{shown}`: {e}"))),
     }
-}
-
-/// This process's environment without the credentials and without an active virtualenv
-/// (uv and poetry would otherwise build or publish from it).
-pub fn child_env() -> std::collections::HashMap<String, String> {
-    let withheld = |k: &str| Credentials::VARIABLES.contains(&k) || Credentials::ID_TOKEN_VARIABLES.contains(&k);
-    std::env::vars().filter(|(k, _)| k != "VIRTUAL_ENV" && !withheld(k)).collect()
 }
 
 /// A directory of hard links (or copies) to the files to upload, removed when dropped.

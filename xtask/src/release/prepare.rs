@@ -5,7 +5,7 @@
 //! directory), plan ([`plan`]: the steps with their [`Action`]s), then execute ([`act`]).
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::{hooks, render, state, Report, Step};
 use crate::{
@@ -117,7 +117,7 @@ impl World {
             .collect();
         let branch = format!("release/{}", repo.config.tag_for(&version));
         let title = format!("Release {version}");
-        let head_subject = exec::read(cmd!(sh, "git log -1 --format=%s"))?;
+        let head_subject = git::head_subject(sh)?;
         let committed = head_subject == title || head_subject.starts_with(&format!("{title} (#"));
         let (origin_branch, pr) = if flags.pr {
             let origin = git::remote_url(sh, "origin")?.map(|_| {
@@ -384,8 +384,7 @@ fn act(sh: &Shell, w: &mut World, flags: &flags::Release, action: Action) -> Res
         Action::Commit => commit(sh, w, flags)?,
         Action::PushBranch => {
             let branch = &w.branch;
-            exec::run(cmd!(sh, "git push --quiet origin {branch}"))
-                .with_context(|| format!("cannot push `{branch}`"))?;
+            git::push(sh, "origin", branch).with_context(|| format!("cannot push `{branch}`"))?;
             output::status("pushed", branch);
         }
         Action::OpenPr => {
@@ -421,16 +420,14 @@ fn changed_files(sh: &Shell, w: &World) -> Result<Vec<String>> {
 fn commit(sh: &Shell, w: &World, flags: &flags::Release) -> Result<()> {
     let branch = &w.branch;
     if flags.pr && git::current_branch(sh)?.as_deref() != Some(branch.as_str()) {
-        exec::run(cmd!(sh, "git switch --quiet --create {branch}")).with_context(|| {
+        git::create_branch(sh, branch).with_context(|| {
             format!("cannot create the branch `{branch}`; delete a stale one (`git branch -D {branch}`) and rerun")
         })?;
     }
     // Exactly the release's files and what its hooks changed, never other changes.
     let files = changed_files(sh, w)?;
-    let add = files.clone();
-    exec::run(cmd!(sh, "git add -- {add...}"))?;
     let title = &w.title;
-    exec::run(cmd!(sh, "git commit --quiet -m {title}"))?;
+    git::commit_paths(sh, &files, title)?;
     state::remove(&w.marker_path)?;
     output::status("committed", &format!("{title} ({})", files.join(", ")));
     Ok(())

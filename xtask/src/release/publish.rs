@@ -8,11 +8,11 @@
 use std::{collections::BTreeSet, time::Duration};
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::{prepare::first_line, render, Report, State, Step};
 use crate::{
-    changelog, check, exec, flags, git, github,
+    changelog, check, flags, git, github,
     index::{self, Index, Project},
     monorepo::Monorepo,
     output, publish,
@@ -75,7 +75,7 @@ impl World {
         let (umbrella, core) = (repo.umbrella()?, repo.core()?);
         let version = umbrella.version.clone();
         let tag = config.tag_for(&version);
-        let sha = exec::read(cmd!(sh, "git rev-parse HEAD"))?;
+        let sha = git::head(sh)?;
         let index_url = flags.index_url.clone().unwrap_or_else(|| config.index_url.clone());
         let index = Index::new(&index_url);
         let publish_url = flags.publish_url.clone().unwrap_or_else(|| config.publish_url.clone());
@@ -152,11 +152,9 @@ impl World {
 /// What must hold before anything is published; every problem is reported at once.
 fn problems(sh: &Shell, flags: &flags::Release, repo: &Monorepo, previous: &str) -> Result<Vec<String>> {
     let mut problems = Vec::new();
-    if !flags.allow_dirty && !git::dirty_files(sh)?.is_empty() {
-        problems.push(
-            "the working tree has uncommitted changes, which would be built into the packages; commit or stash them"
-                .to_string(),
-        );
+    let dirty = if flags.allow_dirty { None } else { git::uncommitted_changes(sh)? };
+    if let Some(dirty) = dirty {
+        problems.push(format!("{dirty}, which would be built into the packages; commit or stash them"));
     }
     if flags.from_tag.is_none() {
         let verdict = check::branch_verdict(&check::head(sh, &repo.config.branch)?, &repo.config.branch);
@@ -414,14 +412,13 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
                 .context("the release is published but does not install; its files stay on the index")
         }
         Action::Tag => {
-            exec::run(cmd!(sh, "git tag {tag} {sha}"))?;
+            git::tag(sh, tag, sha)?;
             output::status("tagged", &format!("{} as `{tag}`", w.short()));
             Ok(())
         }
         Action::PushTag => {
             let refspec = format!("refs/tags/{tag}");
-            exec::run(cmd!(sh, "git push --quiet origin {refspec}"))
-                .with_context(|| format!("cannot push the tag `{tag}`"))?;
+            git::push(sh, "origin", &refspec).with_context(|| format!("cannot push the tag `{tag}`"))?;
             output::status("pushed", tag);
             Ok(())
         }
@@ -530,11 +527,10 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
 
 /// The highest release tag below `version` that is an ancestor of HEAD.
 fn previous_tag(sh: &Shell, repo: &Monorepo, version: &Version) -> Result<String> {
-    let tags = exec::read(cmd!(sh, "git tag --merged HEAD --list"))?;
-    tags.lines()
-        .filter_map(|t| repo.config.version_of_tag(t).filter(|v| v < version).map(|v| (v, t.to_string())))
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, t)| t)
+    let tags = git::merged_tags(sh)?;
+    let below = tags.iter().map(String::as_str).filter(|t| repo.config.version_of_tag(t).is_some_and(|v| v < *version));
+    changelog::history::latest_tag(&repo.config, below)
+        .map(|(tag, _)| tag)
         .with_context(|| {
             format!("no release tag below {version} is an ancestor of HEAD, so nothing says what changed; pass --from-tag with the previous release")
         })

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::{changeset, exec, version::Version};
+use crate::{changeset, git, version::Version};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Marker {
@@ -22,8 +22,7 @@ pub struct Marker {
 
 /// `<git dir>/xtask-release.json`: inside the git directory, so that it is never dirt itself.
 pub fn path(sh: &Shell) -> Result<PathBuf> {
-    let rel = exec::read(cmd!(sh, "git rev-parse --git-path xtask-release.json"))?;
-    Ok(sh.current_dir().join(rel))
+    Ok(sh.current_dir().join(git::git_path(sh, "xtask-release.json")?))
 }
 
 /// The record of the release of `version`, if an earlier run left one (another version's is stale).

@@ -3,18 +3,20 @@
 //! uploaded by `uv publish`.
 
 use std::{
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::Command,
 };
+
+// Not every test binary that includes the harness asks for it.
+#[allow(unused_imports)]
+pub use xtask::pypiserver::http_get_status;
 
 use super::{tool, Run, TempDir};
 
+/// The library's server (the one `rehearse` runs), with the temporary directory it serves.
 pub struct PypiServer {
-    child: Child,
-    port: u16,
+    // Declared first, so that the server stops before its directory is removed.
+    server: xtask::pypiserver::PypiServer,
     dir: TempDir,
 }
 
@@ -24,38 +26,20 @@ impl PypiServer {
     pub fn start() -> PypiServer {
         let dir = TempDir::new("pypiserver");
         std::fs::create_dir_all(dir.path().join("packages")).unwrap();
-        // Another process may take the free port between our probe and the server's bind:
-        // then the server exits, and we try another port.
-        for _ in 0..5 {
-            let port = free_port();
-            let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-            let mut child = Command::new(tool("pypi-server"))
-                .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-a", ".", "-P", "."])
-                .arg(dir.path().join("packages"))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .expect("cannot start pypi-server");
-            if wait_ready(&mut child, port) {
-                return PypiServer { child, port, dir };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        let log = dir.path().join("server.log");
+        match xtask::pypiserver::PypiServer::start(&tool("pypi-server"), &dir.path().join("packages"), &log) {
+            Ok(server) => PypiServer { server, dir },
+            Err(e) => panic!("{e:#}; its log:\n{}", std::fs::read_to_string(&log).unwrap_or_default()),
         }
-        panic!(
-            "pypi-server did not start; its log:\n{}",
-            std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
-        );
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// The base of the JSON API (`{base}/{name}/json`): pypiserver serves it at its root.
@@ -93,42 +77,6 @@ impl PypiServer {
         let run = Run::from(out);
         assert_eq!(run.code, 0, "uv publish failed:\n{}\nserver log:\n{}", run.stderr, self.log());
     }
-}
-
-impl Drop for PypiServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether the server answers within 30 s; false as soon as it exits.
-fn wait_ready(child: &mut Child, port: u16) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        if http_get_status(port, "/") == Some(200) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The status code of a plain HTTP GET on loopback, or `None` when nothing answers.
-pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
 /// Builds a tiny real package `name` `version` (an sdist and a wheel) with `uv build` into

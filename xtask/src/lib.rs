@@ -1,0 +1,109 @@
+//! `cargo xtask`: the release tool of a Python monorepo, as a library so that the binary, the
+//! GitHub stand-in and the tests share code. This file declares the modules, parses the command
+//! line, sets up the one [`Shell`] at the monorepo's root, dispatches, and turns errors into exit
+//! codes.
+
+mod backoff;
+mod changelog;
+mod changeset;
+mod check;
+mod config;
+mod exec;
+mod flags;
+mod git;
+pub mod github;
+mod graph;
+mod index;
+mod lint;
+mod monorepo;
+mod output;
+mod parallel;
+mod pkg;
+mod prepare;
+mod publish;
+pub mod pypiserver;
+mod pyproject;
+mod rehearsal;
+mod release;
+mod requirement;
+mod sample;
+mod test;
+mod verify;
+mod version;
+
+use std::{ffi::OsString, path::PathBuf, process::ExitCode};
+
+use anyhow::{Context, Result};
+use xshell::Shell;
+
+/// The whole command: argv in, exit code out. `main.rs` only calls this.
+pub fn main() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // Everything after `--` is a command for `pkg exec`, never flags of ours.
+    let trailing: Vec<String> = match args.iter().position(|a| a == "--") {
+        Some(i) => args.split_off(i).into_iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect(),
+        None => Vec::new(),
+    };
+    if args.is_empty() {
+        args.push("--help".into());
+    }
+    let flags = match flags::Xtask::from_vec(args) {
+        Ok(flags) => flags,
+        Err(e) if e.is_help() => {
+            println!("{e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n\nRun `cargo xtask --help` for the commands and their flags.");
+            return ExitCode::from(2);
+        }
+    };
+    output::init(flags.color.unwrap_or(output::ColorChoice::Auto));
+    match run(flags, trailing) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let usage = e.downcast_ref::<flags::UsageError>().is_some();
+            eprintln!("{}: {e}", output::red("error"));
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            if usage {
+                eprintln!("\nRun `cargo xtask <command> --help` for usage.");
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
+    if !trailing.is_empty()
+        && !matches!(&flags.subcommand, flags::XtaskCmd::Pkg(p) if matches!(p.subcommand, flags::PkgCmd::Exec(_)))
+    {
+        return Err(flags::usage("only `pkg exec` takes a command after `--`"));
+    }
+    let sh = Shell::new()?;
+    sh.change_dir(root(flags.root)?);
+    match flags.subcommand {
+        flags::XtaskCmd::Pkg(cmd) => cmd.run(&sh, trailing),
+        flags::XtaskCmd::Changelog(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Prepare(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Check(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Publish(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Test(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Fmt(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Rehearse(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Verify(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Sample(cmd) => cmd.run(&sh),
+    }
+}
+
+/// The monorepo's root: `--root`, else the repository that contains this xtask.
+fn root(flag: Option<PathBuf>) -> Result<PathBuf> {
+    let path = flag.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
+    path.canonicalize()
+        .with_context(|| format!("the root `{}` does not exist; pass --root with the monorepo's path", path.display()))
+}
