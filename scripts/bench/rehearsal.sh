@@ -29,12 +29,8 @@ echo "first run (clean clone: bootstrap of the tools and a clean build included)
 run 1 | tee "$work/first.tsv" | awk -F'\t' '{printf "  %8.1f s  %s\n", $2, $1}'
 for ((i = 2; i <= runs + 1; i++)); do run "$i" > "$work/again-$i.tsv"; done
 echo "second run (tools and build in place), median of $runs runs:"
-cat "$work"/again-*.tsv | awk -F'\t' '
-  { v[$1] = v[$1] " " $2; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
-  END {
-    for (k = 1; k <= n; k++) {
-      m = split(substr(v[order[k]], 2), a, " "); asort(a)
-      med = (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-      printf "  %8.1f s  %s\n", med, order[k]
-    }
-  }'
+cat "$work"/again-*.tsv | cut -f1 | awk '!seen[$0]++' | while IFS= read -r phase; do
+  med=$(awk -F'\t' -v p="$phase" '$1 == p {print $2}' "$work"/again-*.tsv | sort -n |
+    awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+  printf '  %8.1f s  %s\n' "$med" "$phase"
+done

@@ -443,7 +443,7 @@ pub fn today_utc() -> String {
 }
 
 /// The UTC calendar date of a Unix time (Howard Hinnant's days-to-civil algorithm).
-fn civil_date(unix_secs: u64) -> String {
+pub fn civil_date(unix_secs: u64) -> String {
     let z = (unix_secs / 86_400) as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

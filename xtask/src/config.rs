@@ -1,7 +1,10 @@
 //! The monorepo's release settings: the LlamaIndex layout by default, overridden key by key
 //! from `release.toml` at the root of the monorepo.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{bail, Context, Result};
 use toml_edit::Document;
@@ -42,9 +45,47 @@ pub struct Config {
     pub index_url: String,
     /// Where distributions are uploaded.
     pub publish_url: String,
+    /// `index.new-projects-per-day`; `None`: the default of the index (see [`Destination`]).
+    pub new_projects_per_day: Option<u32>,
+    /// `[index.NAME]`: other indexes, chosen with `publish --index NAME`.
+    pub indexes: BTreeMap<String, NamedIndex>,
+    /// `[index]` sets one of `url` and `publish-url` without the other: no default destination.
+    pub half_index: bool,
     pub backend: Backend,
+    /// `[build.hooks]`: commands (argv) run in a package's directory before it is built, by
+    /// package directory relative to the root, in order.
+    pub hooks: BTreeMap<String, Vec<Vec<String>>>,
+    /// `publish.accept-changes`: package names whose artifact check may not stop them.
+    pub accept_changes: Vec<String>,
     /// Commands the release runs at its named points (`[release]` in release.toml).
-    pub hooks: Hooks,
+    pub release_hooks: Hooks,
+}
+
+/// An index of `[index.NAME]`: where to read and where to upload are one choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedIndex {
+    pub url: String,
+    pub publish_url: String,
+    pub new_projects_per_day: Option<u32>,
+}
+
+/// The index a publish reads and uploads to, as chosen: by name, by URLs, or the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// `default` for `[index]`, the table's name, or `--index-url` when given on the command line.
+    pub name: String,
+    pub url: String,
+    pub publish_url: String,
+    /// New projects allowed per 24 hours; `None`: no limit.
+    pub new_projects_per_day: Option<u32>,
+}
+
+/// The public index allows 4 new projects per 24 hours, per user and per IP; other indexes
+/// are not limited unless the configuration says so.
+pub const PUBLIC_NEW_PROJECTS_PER_DAY: u32 = 4;
+
+fn default_quota(url: &str, set: Option<u32>) -> Option<u32> {
+    set.or((url.trim_end_matches('/') == PUBLIC_INDEX_URL).then_some(PUBLIC_NEW_PROJECTS_PER_DAY))
 }
 
 /// One command of a release hook: argv only, no shell.
@@ -228,13 +269,66 @@ impl Default for Config {
             other_section: true,
             index_url: PUBLIC_INDEX_URL.to_string(),
             publish_url: PUBLIC_UPLOAD_URL.to_string(),
+            new_projects_per_day: None,
+            indexes: BTreeMap::new(),
+            half_index: false,
             backend: Backend::Uv,
-            hooks: Hooks::default(),
+            hooks: default_hooks(),
+            accept_changes: Vec::new(),
+            release_hooks: Hooks::default(),
         }
     }
 }
 
+/// The release workflow's fill of core's NLTK and tiktoken caches, which core's wheel must
+/// carry (its hatch include globs pick them up; without them the build succeeds, 115 files short).
+fn default_hooks() -> BTreeMap<String, Vec<Vec<String>>> {
+    let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let run = |code: &str| argv(&["uv", "run", "python", "-c", code]);
+    let core = vec![
+        argv(&["uv", "sync"]),
+        run("from llama_index.core.utils import globals_helper; print(globals_helper.stopwords); print(globals_helper.punkt_tokenizer)"),
+        run("from llama_index.core.utils import get_tokenizer; print(get_tokenizer())"),
+        run("from llama_index.core.utils import get_tokenizer; print(get_tokenizer('gpt-5-mini'))"),
+    ];
+    BTreeMap::from([("llama-index-core".to_string(), core)])
+}
+
 impl Config {
+    /// The index chosen by `--index NAME` (`default` is `[index]`), or the default one.
+    pub fn destination(&self, name: Option<&str>) -> Result<Destination, String> {
+        match name {
+            None | Some("default") if self.half_index => Err(format!(
+                "`[index]` in {CONFIG_FILE} sets only one of `url` and `publish-url`; set both, so that the index read and the index uploaded to are one choice"
+            )),
+            None | Some("default") => Ok(Destination {
+                name: "default".into(),
+                url: self.index_url.clone(),
+                publish_url: self.publish_url.clone(),
+                new_projects_per_day: default_quota(&self.index_url, self.new_projects_per_day),
+            }),
+            Some(name) => {
+                let Some(i) = self.indexes.get(name) else {
+                    let known: Vec<String> = ["default"]
+                        .into_iter()
+                        .chain(self.indexes.keys().map(String::as_str))
+                        .map(|n| format!("`{n}`"))
+                        .collect();
+                    return Err(format!(
+                        "no index named `{name}` in {CONFIG_FILE}; the indexes are {} (add `[index.{name}]` with `url` and `publish-url`)",
+                        known.join(", ")
+                    ));
+                };
+                Ok(Destination {
+                    name: name.into(),
+                    url: i.url.clone(),
+                    publish_url: i.publish_url.clone(),
+                    new_projects_per_day: default_quota(&i.url, i.new_projects_per_day),
+                })
+            }
+        }
+    }
+
     /// The defaults, overridden by `<root>/release.toml` when it exists.
     pub fn load(root: &Path) -> Result<Config> {
         let path = root.join(CONFIG_FILE);
@@ -273,6 +367,12 @@ impl Config {
                         .collect()
                 };
                 match name.as_str() {
+                    "index.new-projects-per-day" => c.new_projects_per_day = Some(count(&p, &name, value)?),
+                    "build.hooks" => c.hooks = hooks(&p, value)?,
+                    "publish.accept-changes" => c.accept_changes = strings()?,
+                    _ if section == "index" && value.is_table_like() => {
+                        c.indexes.insert(key.to_string(), named_index(&p, &name, value)?);
+                    }
                     "packages.umbrella" => c.umbrella = PathBuf::from(string()?),
                     "packages.umbrella-paths" => c.umbrella_paths = strings()?,
                     "packages.core" => c.core = PathBuf::from(string()?),
@@ -281,9 +381,9 @@ impl Config {
                     "github.repository" => c.repository = string()?,
                     "release.branch" => c.branch = string()?,
                     "release.tag" => c.tag = string()?,
-                    "release.prepare-hooks" => c.hooks.prepare = parse_hooks(&p.to_string(), &name, value)?,
-                    "release.gate" => c.hooks.gate = parse_hooks(&p.to_string(), &name, value)?,
-                    "release.assets" => c.hooks.assets = strings()?,
+                    "release.prepare-hooks" => c.release_hooks.prepare = parse_hooks(&p.to_string(), &name, value)?,
+                    "release.gate" => c.release_hooks.gate = parse_hooks(&p.to_string(), &name, value)?,
+                    "release.assets" => c.release_hooks.assets = strings()?,
                     "changelog.file" => c.changelog = PathBuf::from(string()?),
                     "changelog.placeholder" => c.placeholder = string()?,
                     "changelog.notes-header" => c.notes_header = string()?,
@@ -307,6 +407,9 @@ impl Config {
                 unknown.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             );
         }
+        let has = |key: &str| doc.get("index").and_then(|i| i.get(key)).is_some();
+        // `check` reads `url` alone; publishing needs both (see `destination`).
+        c.half_index = has("url") != has("publish-url");
         if !c.tag.contains("{version}") {
             bail!("{p}: `release.tag` is `{}`, which lacks `{{version}}`; use a pattern like `v{{version}}`", c.tag);
         }
@@ -330,6 +433,61 @@ impl Config {
     pub fn pull_request_url(&self, number: u64) -> String {
         format!("https://github.com/{}/pull/{number}", self.repository)
     }
+}
+
+fn count(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<u32> {
+    value
+        .as_integer()
+        .and_then(|n| u32::try_from(n).ok())
+        .with_context(|| format!("{p}: `{name}` must be a whole number, 0 or more"))
+}
+
+/// `[index.NAME]`: `url` and `publish-url`, both, and optionally `new-projects-per-day`.
+fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<NamedIndex> {
+    let table = value.as_table_like().expect("checked by the caller");
+    let mut url = None;
+    let mut publish_url = None;
+    let mut quota = None;
+    for (key, v) in table.iter() {
+        let string = || v.as_str().map(str::to_string).with_context(|| format!("{p}: `{name}.{key}` must be a string"));
+        match key {
+            "url" => url = Some(string()?),
+            "publish-url" => publish_url = Some(string()?),
+            "new-projects-per-day" => quota = Some(count(p, &format!("{name}.{key}"), v)?),
+            _ => bail!(
+                "{p}: unknown setting `{name}.{key}`; an index has `url`, `publish-url` and `new-projects-per-day`"
+            ),
+        }
+    }
+    match (url, publish_url) {
+        (Some(url), Some(publish_url)) => Ok(NamedIndex { url, publish_url, new_projects_per_day: quota }),
+        _ => bail!("{p}: `[{name}]` needs both `url` (the JSON API, to read) and `publish-url` (to upload)"),
+    }
+}
+
+/// `[build.hooks]`: `"package/dir" = [["argv", "…"], …]`.
+fn hooks(p: &impl std::fmt::Display, value: &toml_edit::Item) -> Result<BTreeMap<String, Vec<Vec<String>>>> {
+    let bad = |key: &str| {
+        format!("{p}: `build.hooks.\"{key}\"` must be a list of commands, each a list of strings (argv), like `[[\"uv\", \"sync\"]]`")
+    };
+    let table =
+        value.as_table_like().with_context(|| format!("{p}: `build.hooks` must be a table of package directories"))?;
+    let mut out = BTreeMap::new();
+    for (dir, commands) in table.iter() {
+        let list = commands.as_array().with_context(|| bad(dir))?;
+        let mut argvs = Vec::new();
+        for command in list.iter() {
+            let argv: Option<Vec<String>> = command
+                .as_array()
+                .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<_>>());
+            match argv {
+                Some(argv) if !argv.is_empty() => argvs.push(argv),
+                _ => bail!(bad(dir)),
+            }
+        }
+        out.insert(dir.trim_end_matches('/').to_string(), argvs);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -370,6 +528,56 @@ backend = "poetry"
         );
         let err = Config::parse(Path::new("release.toml"), "[release]\ntag = \"v\"\n").unwrap_err();
         assert!(err.to_string().contains("lacks `{version}`"), "{err}");
+    }
+
+    #[test]
+    fn destinations_hooks_and_quotas() {
+        let c = Config::parse(
+            Path::new("release.toml"),
+            r#"
+[index]
+url = "http://127.0.0.1:1"
+publish-url = "http://127.0.0.1:1/"
+new-projects-per-day = 2
+[index.test]
+url = "http://127.0.0.1:2"
+publish-url = "http://127.0.0.1:2/"
+[build.hooks]
+"pkgs/a" = [["make", "data"], ["true"]]
+[publish]
+accept-changes = ["a"]
+"#,
+        )
+        .unwrap();
+        let d = c.destination(None).unwrap();
+        assert_eq!((d.name.as_str(), d.new_projects_per_day), ("default", Some(2)));
+        let t = c.destination(Some("test")).unwrap();
+        assert_eq!(
+            (t.url.as_str(), t.publish_url.as_str(), t.new_projects_per_day),
+            ("http://127.0.0.1:2", "http://127.0.0.1:2/", None)
+        );
+        assert_eq!(c.hooks["pkgs/a"], [vec!["make".to_string(), "data".into()], vec!["true".into()]]);
+        assert_eq!(c.accept_changes, ["a"]);
+        let err = c.destination(Some("prod")).unwrap_err();
+        assert_eq!(err, "no index named `prod` in release.toml; the indexes are `default`, `test` (add `[index.prod]` with `url` and `publish-url`)");
+        assert_eq!(
+            Config::default().destination(None).unwrap().new_projects_per_day,
+            Some(4),
+            "the public index's quota"
+        );
+        assert_eq!(Config::default().hooks["llama-index-core"].len(), 4, "uv sync and the three cache fills");
+
+        let half = Config::parse(Path::new("release.toml"), "[index]\nurl = \"http://x\"\n").unwrap();
+        assert_eq!(half.index_url, "http://x", "`check` reads it");
+        assert!(half.destination(None).unwrap_err().contains("sets only one of `url` and `publish-url`"));
+        for (text, want) in [
+            ("[index.t]\nurl = \"http://x\"\n", "`[index.t]` needs both `url`"),
+            ("[build.hooks]\n\"a\" = [\"make\"]\n", "must be a list of commands"),
+            ("[index]\nnew-projects-per-day = -1\n", "must be a whole number"),
+        ] {
+            let err = Config::parse(Path::new("release.toml"), text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text}: {err}");
+        }
     }
 
     #[test]

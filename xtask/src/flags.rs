@@ -78,11 +78,14 @@ xflags::xflags! {
 
         /// Build and upload packages to a package index, in dependency order, resumably.
         ///
-        /// Every selected package is built first, in parallel; then the packages are uploaded
-        /// in waves of the dependency order, each once its internal dependencies are visible on
-        /// the index. Files already on the index with the same sha256 are skipped, so running
-        /// the same command again finishes an interrupted run. Credentials come from
-        /// `UV_PUBLISH_TOKEN`, or `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`.
+        /// A version the index holds is published, whoever built it, and is not built again.
+        /// The rest is built first, in parallel, after its `[build.hooks]`, and compared with
+        /// its previous release on the index (a build that lost files or half its size stops);
+        /// then the packages are uploaded in waves of the dependency order, each once its
+        /// internal dependencies are visible. Our own interrupted upload is finished; new
+        /// projects past the index's quota are deferred. The plan's first line says where files
+        /// go; one run at a time per checkout. Credentials come from `UV_PUBLISH_TOKEN`, or
+        /// `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`.
         cmd publish {
             /// Package directories, relative to the root.
             repeated paths: String
@@ -92,17 +95,29 @@ xflags::xflags! {
             optional --changed-since rev: String
             /// How many builds at once (default: the number of cores); uploads run 4 times as many.
             optional -j, --jobs n: usize
-            /// The index's JSON API base, to see what is published (default: the configuration).
+            /// The index to read and upload to, by its name in release.toml (`[index.NAME]`;
+            /// `default` is `[index]`, the public index unless set).
+            optional --index name: String
+            /// The index's JSON API base, to see what is published; needs --publish-url.
             optional --index-url url: String
-            /// Where uploads go (default: the configuration).
+            /// Where uploads go; needs --index-url.
             optional --publish-url url: String
             /// `uv` or `poetry` (default: the configuration).
             optional --backend backend: Backend
-            /// How long to wait for a dependency to be visible on the index (default: 5m).
+            /// How long to wait for a dependency to be visible on the index, and for another
+            /// publish holding `target/publish` to finish (default: 5m).
             optional --wait duration: String
             /// Retries of an upload that failed for a transient reason (default: 4).
             optional --retries n: u32
-            /// Print the plan and build nothing, upload nothing.
+            /// Let these packages (names) through the artifact check although they lost files
+            /// or more than half their size against their previous release.
+            repeated --accept-changes package: String
+            /// Skip the comparison with the previous release (stated in the plan).
+            optional --no-artifact-check
+            /// Upload the missing files (a missing sdist) of versions another build put on the
+            /// index, from our own build.
+            optional --complete
+            /// Print the plan and build nothing, upload nothing; exits as the real run would.
             optional --dry-run
             /// The report (or the plan) as JSON on stdout.
             optional --json
@@ -380,11 +395,15 @@ pub struct Publish {
     pub all: bool,
     pub changed_since: Option<String>,
     pub jobs: Option<usize>,
+    pub index: Option<String>,
     pub index_url: Option<String>,
     pub publish_url: Option<String>,
     pub backend: Option<Backend>,
     pub wait: Option<String>,
     pub retries: Option<u32>,
+    pub accept_changes: Vec<String>,
+    pub no_artifact_check: bool,
+    pub complete: bool,
     pub dry_run: bool,
     pub json: bool,
 }

@@ -1,12 +1,19 @@
-//! `cargo xtask publish`: select packages, look at the index, plan waves of the dependency
-//! order, print the plan; then build every package once (in parallel), and upload wave by wave,
-//! each package once its internal dependencies are visible on the index. Files already on the
-//! index with the same sha256 are skipped, so rerunning finishes an interrupted release.
+//! `cargo xtask publish`: select packages, look at the index (one destination, stated), plan
+//! waves of the dependency order, print the plan; then, holding the checkout's publish lock,
+//! run the hooks and build what the index lacks (in parallel), compare every build with its
+//! previous release, and upload wave by wave, each package once its internal dependencies are
+//! visible on the index. A version the index holds is published, whoever built it; our own
+//! interrupted upload is finished; so rerunning finishes an interrupted release.
 
+mod archive;
+mod artifact;
 mod build;
 mod buildenv;
+mod hooks;
+mod lock;
 mod manifest;
 mod plan;
+mod quota;
 mod remote;
 mod report;
 mod run;
@@ -15,6 +22,7 @@ mod upload;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    path::PathBuf,
     time::Duration,
 };
 
@@ -23,7 +31,7 @@ use serde_json::json;
 use xshell::Shell;
 
 use crate::{
-    config::Backend,
+    config::{Backend, Config, Destination},
     flags::{self, usage},
     git,
     graph::Graph,
@@ -36,9 +44,16 @@ use report::Outcome;
 /// The validated flags and configuration of one run.
 pub struct Options {
     pub jobs: usize,
-    pub index_url: String,
-    pub publish_url: String,
+    /// The one index read and uploaded to.
+    pub destination: Destination,
     pub backend: Backend,
+    /// `[build.hooks]`, by package directory.
+    pub hooks: BTreeMap<String, Vec<Vec<String>>>,
+    /// Package names (or directories) the artifact check may not stop.
+    pub accept_changes: BTreeSet<String>,
+    pub artifact_check: bool,
+    /// Upload the kinds missing from another build's version from ours.
+    pub complete: bool,
     pub wait: Duration,
     pub retries: u32,
     pub dry_run: bool,
@@ -58,7 +73,7 @@ impl flags::Publish {
         if selected.is_empty() {
             output::note("nothing to publish: no selected package changed its version");
         }
-        publish(sh, &repo, &selected, &options)
+        publish(sh, &repo, &selected, &options).map(drop)
     }
 
     fn options(&self, repo: &Monorepo) -> Result<Options> {
@@ -69,11 +84,17 @@ impl flags::Publish {
         if self.jobs == Some(0) {
             return Err(usage("--jobs must be at least 1"));
         }
+        let destination = destination(&repo.config, self.index.as_deref(), &self.index_url, &self.publish_url)?;
+        let mut accept: BTreeSet<String> = repo.config.accept_changes.iter().cloned().collect();
+        accept.extend(self.accept_changes.iter().cloned());
         Ok(Options {
             jobs: self.jobs.unwrap_or_else(default_jobs),
-            index_url: self.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone()),
-            publish_url: self.publish_url.clone().unwrap_or_else(|| repo.config.publish_url.clone()),
+            destination,
             backend: self.backend.unwrap_or(repo.config.backend),
+            hooks: repo.config.hooks.clone(),
+            accept_changes: accept,
+            artifact_check: !self.no_artifact_check,
+            complete: self.complete,
             wait,
             retries: self.retries.unwrap_or(4),
             dry_run: self.dry_run,
@@ -97,21 +118,82 @@ impl flags::Publish {
     }
 }
 
+/// The index to read and upload to: `--index NAME`, or `--index-url` with `--publish-url`
+/// (both: one without the other would read one index and upload to another), or the
+/// configuration's default.
+pub fn destination(
+    config: &Config,
+    name: Option<&str>,
+    index_url: &Option<String>,
+    publish_url: &Option<String>,
+) -> Result<Destination> {
+    match (name, index_url, publish_url) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err(usage("give `--index NAME` or `--index-url` with `--publish-url`, not both"))
+        }
+        (_, Some(_), None) => Err(usage(
+            "`--index-url` needs `--publish-url` too (where files are uploaded), or use `--index NAME` for an index of release.toml",
+        )),
+        (_, None, Some(_)) => Err(usage(
+            "`--publish-url` needs `--index-url` too (where published files are read), or use `--index NAME` for an index of release.toml",
+        )),
+        (None, Some(url), Some(publish)) => {
+            // Given by URL: the quota is the public index's when that is where they point.
+            let known = config.destination(None).ok().filter(|d| d.url == *url);
+            Ok(Destination {
+                name: "--index-url".into(),
+                url: url.clone(),
+                publish_url: publish.clone(),
+                new_projects_per_day: known.and_then(|d| d.new_projects_per_day),
+            })
+        }
+        (name, None, None) => config.destination(name).map_err(usage),
+    }
+}
+
+/// What a publish did, for callers: `release publish` attaches the umbrella's sdist and attests
+/// every file from it.
+#[derive(Debug, Default)]
+#[allow(dead_code)] // read by `release publish`
+pub struct Report {
+    pub packages: Vec<PackageReport>,
+}
+
+#[derive(Debug)]
+#[allow(dead_code)] // read by `release publish`
+pub struct PackageReport {
+    /// Index into the monorepo's packages.
+    pub package: usize,
+    /// `published`, `already published`, `built elsewhere`, `failed`, `blocked`, `deferred`,
+    /// `stopped` or (dry runs) `planned`.
+    pub result: &'static str,
+    /// Our build of it in this run (built or reused): each file's path and sha256. Empty when
+    /// the version was on the index before and nothing was built.
+    pub files: Vec<(PathBuf, String)>,
+}
+
 /// Publishes `selected`: looks at the index, plans the waves, prints the plan; then (unless a
-/// dry run) builds every package once and uploads wave by wave. Fails unless every selected
-/// package ends up published or already was.
-pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<()> {
+/// dry run) builds what the index lacks and uploads wave by wave. Fails unless every selected
+/// package ends up published or already was; a dry run fails where the real run would.
+pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<Report> {
     let credentials = upload::Credentials::from_env();
     let graph = Graph::new(&repo.packages);
+    let dest = &options.destination;
     // The tool is checked up front, before any work, but a dry run needs none.
     let tool = if options.dry_run {
         None
     } else {
         Some(crate::exec::require(&options.backend.to_string(), "to build and upload packages")?)
     };
+    // One run per checkout from here on: a second one would race this one's builds and uploads.
+    let builds_dir = build::builds_dir(&repo.root);
+    let _lock = if options.dry_run { None } else { Some(lock::acquire(&builds_dir, options.wait)?) };
+    if !options.dry_run {
+        clear_stale_staging(&builds_dir);
+    }
 
     // Look at the world: every selected package and every internal dependency of one.
-    let index = Index::new(&options.index_url);
+    let index = Index::new(&dest.url);
     let mut names = BTreeMap::new();
     for &i in selected {
         names.insert(i, repo.packages[i].name.clone());
@@ -122,73 +204,154 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     if !names.is_empty() {
         output::status(
             "checking",
-            &format!("{} on {}", report::count(names.len(), "project"), report::shown_url(&options.index_url)),
+            &format!("{} on {}", report::count(names.len(), "project"), report::shown_url(&dest.url)),
         );
     }
     let projects = remote::projects(&index, &names, options.jobs)?;
     if selected.iter().any(|&i| repo.packages[i].dir == ".") && !git::is_ignored(sh, "target/publish/x") {
         output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
     }
-    let plan = plan::plan(&repo.packages, &graph, selected, &projects)?;
+    let plan = plan::plan(&repo.packages, &graph, selected, &projects, dest.new_projects_per_day)?;
 
     let header = format!(
-        "{} {} to {} with {} (credentials: {}):",
-        if options.dry_run { "Would publish" } else { "Publishing" },
+        "{} {} to {} (index `{}`, read from {}) with {} (credentials: {}):",
+        if options.dry_run { "Would upload" } else { "Uploading" },
         report::count(selected.len(), "package"),
-        report::shown_url(&options.publish_url),
+        report::shown_url(&dest.publish_url),
+        dest.name,
+        report::shown_url(&dest.url),
         options.backend,
         credentials.describe()
     );
-    let what = run::describe(repo, &plan, options, &index)?;
-    let text = report::plan_text(&repo.packages, &plan, &what, &header);
+    let cache = remote::Cache { dir: builds_dir.join("cache"), writable: !options.dry_run };
+    let ctx = run::Ctx { repo, plan: &plan, options, index: &index, cache, credentials: &credentials };
+    let what = run::describe(&ctx)?;
+    let text = report::plan_text(&repo.packages, &plan, &what, &header) + &new_projects(repo, &plan, dest);
     let settings = json!({
         "dry_run": options.dry_run,
         "backend": options.backend.to_string(),
-        "index_url": report::shown_url(&options.index_url),
-        "publish_url": report::shown_url(&options.publish_url),
+        "index": dest.name,
+        "index_url": report::shown_url(&dest.url),
+        "publish_url": report::shown_url(&dest.publish_url),
+        "new_projects_per_day": dest.new_projects_per_day,
     });
     if options.dry_run {
         let outcomes: BTreeMap<usize, Outcome> = what.into_iter().map(|(i, w)| (i, Outcome::Planned(w))).collect();
         if options.json {
-            output::json(&report::json_report(&repo.packages, &plan, &outcomes, settings));
+            output::json(&report::json_report(&repo.packages, &plan, &outcomes, settings, &BTreeMap::new()));
         } else {
             output::data(&text);
         }
         output::note("dry run: nothing was built and nothing was uploaded");
-        return Ok(());
+        let failing: Vec<usize> =
+            outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Planned(p) if p.fails)).map(|(&i, _)| i).collect();
+        let deferred = plan.items.values().filter(|it| it.deferred).count();
+        fail_unless_done(repo, selected, &failing, deferred, options, "would not be published")?;
+        return Ok(report_of(&outcomes, &BTreeMap::new()));
     }
     output::note(&text);
 
     let tool = tool.expect("checked above for real runs");
-    let outcomes = run::execute(repo, &plan, options, &index, &tool, &credentials);
-
+    let done = run::execute(&ctx, &tool);
+    let outcomes = &done.outcomes;
     if options.json {
-        output::json(&report::json_report(&repo.packages, &plan, &outcomes, settings));
+        output::json(&report::json_report(&repo.packages, &plan, outcomes, settings, &json_extra(&done)));
     } else {
-        let table = report::summary_table(&repo.packages, &plan, &outcomes);
+        let table = report::summary_table(&repo.packages, &plan, outcomes);
         if options.report_to_stderr {
             output::note(&table);
         } else {
             output::data(&table);
         }
     }
-    output::github_summary(&report::github_markdown(&repo.packages, &plan, &outcomes));
-    let missing: Vec<String> = plan
-        .waves
+    output::github_summary(&report::github_markdown(&repo.packages, &plan, outcomes));
+    let failing: Vec<usize> =
+        plan.waves.iter().flatten().copied().filter(|i| !outcomes.get(i).is_some_and(Outcome::is_done)).collect();
+    let deferred = outcomes.values().filter(|o| matches!(o, Outcome::Deferred(_))).count();
+    fail_unless_done(repo, selected, &failing, deferred, options, "not published")?;
+    Ok(report_of(outcomes, &done.builds))
+}
+
+/// The plan's line of new projects, with the index's quota.
+fn new_projects(repo: &Monorepo, plan: &plan::Plan, dest: &Destination) -> String {
+    let new: Vec<String> = plan
+        .items
         .iter()
-        .flatten()
-        .filter(|i| !outcomes.get(i).is_some_and(Outcome::is_done))
-        .map(|&i| format!("`{}`", repo.packages[i].display_name))
+        .filter(|(_, it)| it.new_project && it.blocked.is_none())
+        .map(|(&i, it)| format!("{}{}", repo.packages[i].display_name, if it.deferred { " (deferred)" } else { "" }))
         .collect();
-    if !missing.is_empty() {
-        bail!(
-            "{} of {} not published: {}; fix what is reported above and run the same command again (what is on the index already is skipped)",
-            missing.len(),
-            report::count(selected.len(), "package"),
-            missing.join(", ")
-        );
+    if new.is_empty() {
+        return String::new();
     }
-    Ok(())
+    let limit = dest.new_projects_per_day.map_or("no limit".to_string(), |n| format!("{n} per 24 hours"));
+    format!("new projects ({limit} on `{}`): {}\n", dest.name, new.join(", "))
+}
+
+/// What the JSON report adds per package after a real run: the artifact check and our files.
+fn json_extra(done: &run::Done) -> BTreeMap<usize, serde_json::Value> {
+    let mut extra = BTreeMap::new();
+    for (&i, check) in &done.checks {
+        extra.insert(i, json!({"artifact_check": check.to_json()}));
+    }
+    for (&i, b) in &done.builds {
+        let files: Vec<serde_json::Value> = b
+            .manifest
+            .files
+            .iter()
+            .map(|f| json!({"filename": f.filename, "sha256": f.sha256, "size": f.size}))
+            .collect();
+        extra.entry(i).or_insert_with(|| json!({}))["files"] = json!(files);
+    }
+    extra
+}
+
+fn fail_unless_done(
+    repo: &Monorepo,
+    selected: &BTreeSet<usize>,
+    failing: &[usize],
+    deferred: usize,
+    options: &Options,
+    verb: &str,
+) -> Result<()> {
+    if failing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = failing.iter().map(|&i| format!("`{}`", repo.packages[i].display_name)).collect();
+    let quota = if deferred > 0 {
+        format!("; {}", quota::rerun_hint(deferred, options.destination.new_projects_per_day))
+    } else {
+        String::new()
+    };
+    bail!(
+        "{} of {} {verb}: {}; fix what is reported above and run the same command again (what is on the index already is skipped){quota}",
+        failing.len(),
+        report::count(selected.len(), "package"),
+        names.join(", ")
+    )
+}
+
+fn report_of(outcomes: &BTreeMap<usize, Outcome>, builds: &BTreeMap<usize, build::Build>) -> Report {
+    let packages = outcomes
+        .iter()
+        .map(|(&i, o)| PackageReport {
+            package: i,
+            result: o.label(),
+            files: builds.get(&i).map_or_else(Vec::new, |b| {
+                b.manifest.files.iter().map(|f| (b.path(&f.filename), f.sha256.clone())).collect()
+            }),
+        })
+        .collect();
+    Report { packages }
+}
+
+/// Staging directories of runs that died (the lock says none is running now).
+fn clear_stale_staging(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(".staging-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// The packages whose version differs from the one at `rev` (new packages count).
@@ -213,9 +376,11 @@ fn default_jobs() -> usize {
 }
 
 impl Options {
-    /// The options `release publish` uses: the configuration, overridden by its flags.
+    /// The options `release publish` uses: the configuration, overridden by its flags. The
+    /// destination is chosen as `publish` chooses it: `index` (`--index NAME`), or both URLs.
     pub fn for_release(
         repo: &Monorepo,
+        index: Option<&str>,
         index_url: Option<String>,
         publish_url: Option<String>,
         wait: Duration,
@@ -226,9 +391,12 @@ impl Options {
         }
         Ok(Options {
             jobs: jobs.unwrap_or_else(default_jobs),
-            index_url: index_url.unwrap_or_else(|| repo.config.index_url.clone()),
-            publish_url: publish_url.unwrap_or_else(|| repo.config.publish_url.clone()),
+            destination: destination(&repo.config, index, &index_url, &publish_url)?,
             backend: repo.config.backend,
+            hooks: repo.config.hooks.clone(),
+            accept_changes: repo.config.accept_changes.iter().cloned().collect(),
+            artifact_check: true,
+            complete: false,
             wait,
             retries: 4,
             dry_run: false,

@@ -21,6 +21,12 @@ impl PypiServer {
     /// Starts `program` serving `packages`, its output into `log`, and returns once it
     /// answers HTTP. Uploads need no password (`-a . -P .`), as on a throwaway index.
     pub fn start(program: &Path, packages: &Path, log: &Path) -> Result<PypiServer> {
+        PypiServer::start_with(program, packages, &[], log)
+    }
+
+    /// [`PypiServer::start`], also serving the distributions in `also` (read only: uploads go
+    /// to `packages`), as the tests serve their build backends' wheels.
+    pub fn start_with(program: &Path, packages: &Path, also: &[&Path], log: &Path) -> Result<PypiServer> {
         // Another process may take the free port between our probe and the server's bind:
         // then the server exits, and we try another port.
         for _ in 0..5 {
@@ -29,6 +35,7 @@ impl PypiServer {
             let mut child = Command::new(program)
                 .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-a", ".", "-P", "."])
                 .arg(packages)
+                .args(also)
                 .stdin(Stdio::null())
                 .stdout(out.try_clone()?)
                 .stderr(out)

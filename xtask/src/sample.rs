@@ -342,10 +342,16 @@ fn pyproject(p: &Pkg) -> String {
                 Style::Hatchling => ("hatchling", "hatchling.build"),
                 _ => ("poetry-core>=2.0", "poetry.core.masonry.api"),
             };
-            let build = if p.style == Style::Hatchling {
-                "\n[tool.hatch.build.targets.sdist]\ninclude = [\"llama_index/\"]\n\n[tool.hatch.build.targets.wheel]\ninclude = [\"llama_index/\"]\n"
+            let build = if p.name == "llama-index-core" {
+                // As the real core: the data its release hooks fetch is in both targets.
+                let include = format!("include = [\"llama_index\", {CORE_DATA}]");
+                format!(
+                    "\n[tool.hatch.build.targets.sdist]\n{include}\n\n[tool.hatch.build.targets.wheel]\n{include}\n"
+                )
+            } else if p.style == Style::Hatchling {
+                "\n[tool.hatch.build.targets.sdist]\ninclude = [\"llama_index/\"]\n\n[tool.hatch.build.targets.wheel]\ninclude = [\"llama_index/\"]\n".to_string()
             } else {
-                "\n[tool.poetry]\npackages = [{ include = \"llama_index\" }]\n"
+                "\n[tool.poetry]\npackages = [{ include = \"llama_index\" }]\n".to_string()
             };
             format!(
                 "[build-system]\nrequires = [\"{requires}\"]\nbuild-backend = \"{backend}\"\n\n\
@@ -433,6 +439,58 @@ impl History {
     }
 }
 
+/// Core's include globs for the NLTK and tiktoken data, as in the real `pyproject.toml`.
+const CORE_DATA: &str = "\"llama_index/core/_static/nltk_cache/corpora/stopwords/**\", \"llama_index/core/_static/nltk_cache/tokenizers/punkt_tab/**\", \"llama_index/core/_static/tiktoken_cache/**\"";
+
+/// Core's `utils.py`: like the real one, `globals_helper` and `get_tokenizer` fill
+/// `_static/` on first use (the real release workflow runs them before building core). The
+/// data is generated instead of downloaded, deterministically, and sized so that a core built
+/// without it is less than half as big, as the real one is.
+const CORE_UTILS: &str = r#""""Stand-ins for the real core's cached NLTK and tiktoken data."""
+
+import hashlib
+import pathlib
+
+_STATIC = pathlib.Path(__file__).parent / "_static"
+
+
+def _fill(rel, seed, lines):
+    path = _STATIC / rel
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    digest = seed.encode()
+    for i in range(lines):
+        digest = hashlib.sha256(digest).digest()
+        out.append("%s %d" % (digest.hex(), i))
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+class _GlobalsHelper:
+    @property
+    def stopwords(self):
+        _fill("nltk_cache/corpora/stopwords/README", "readme", 4)
+        return _fill("nltk_cache/corpora/stopwords/english", "stopwords", 200).read_text().split()[:3]
+
+    @property
+    def punkt_tokenizer(self):
+        for name in ("abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_starters.txt"):
+            _fill("nltk_cache/tokenizers/punkt_tab/english/" + name, name, 300)
+        return "punkt_tab"
+
+
+globals_helper = _GlobalsHelper()
+
+
+def get_tokenizer(model=None):
+    name = model or "cl100k_base"
+    key = hashlib.sha1(name.encode()).hexdigest()
+    _fill("tiktoken_cache/" + key, name, 3000)
+    return "tokenizer(%s)" % name
+"#;
+
 fn package_files(p: &Pkg) -> Vec<(String, String)> {
     let mut files = vec![
         (format!("{}/pyproject.toml", p.dir), pyproject(p)),
@@ -443,6 +501,14 @@ fn package_files(p: &Pkg) -> Vec<(String, String)> {
         ),
         (format!("{}/llama_index/{}/base.py", p.dir, p.module), "# Implementation.\n".to_string()),
     ];
+    if p.name == "llama-index-core" {
+        files.push((format!("{}/llama_index/core/utils.py", p.dir), CORE_UTILS.to_string()));
+        // In git, as in the real monorepo: only the ignore files; the data is fetched.
+        let ignore = "*\n!.gitignore\n".to_string();
+        for sub in ["", "nltk_cache/", "tiktoken_cache/"] {
+            files.push((format!("{}/llama_index/core/_static/{sub}.gitignore", p.dir), ignore.clone()));
+        }
+    }
     if p.tests {
         files.push((
             format!("{}/tests/test_{}.py", p.dir, p.module.replace('/', "_")),

@@ -1,6 +1,7 @@
-//! `cargo xtask publish` end to end: generated monorepos built by the real `uv` and `poetry`,
-//! uploaded to a real local pypiserver, with a fault-injecting proxy and `kill -9` in between.
-//! `XTASK_TEST_PACKAGES` scales the big test (30 by default).
+//! `cargo xtask publish` end to end: generated monorepos built by the real `uv` and `poetry`
+//! (their backends and the sample core's hook dependencies from the test server's wheels,
+//! never the public index), uploaded to a real local pypiserver, with a fault-injecting proxy
+//! and `kill -9` in between. `XTASK_TEST_PACKAGES` scales the big test (30 by default).
 
 mod support;
 
@@ -17,14 +18,17 @@ use support::{
     xtask_bin, Run, Sample, TempDir,
 };
 
-/// A sample monorepo whose .gitignore has `/target`, as the README asks: otherwise the
-/// umbrella's sdist (hatchling, at the root) would include the builds.
-fn sample(packages: usize, prs: usize) -> Sample {
+/// A sample monorepo whose .gitignore has `/target`, as the README asks (otherwise the
+/// umbrella's sdist, hatchling at the root, would include the builds), and a server that is
+/// both its index and its build index.
+fn setup(packages: usize, prs: usize) -> (Sample, PypiServer) {
     let s = Sample::new(packages, prs);
     let ignore = s.read(".gitignore");
     s.write(".gitignore", &format!("{ignore}/target/\n"));
     support::commit_all(&s.root(), "Ignore target/");
-    s
+    let server = PypiServer::start();
+    s.use_build_index(&server);
+    (s, server)
 }
 
 const TOKEN: &str = "pypi-xtask-test-token-5f3a9c";
@@ -74,8 +78,7 @@ fn line_of(stderr: &str, prefix: &str) -> usize {
 
 #[test]
 fn dry_run_prints_the_plan_and_touches_nothing() {
-    let s = sample(20, 5);
-    let server = PypiServer::start();
+    let (s, server) = setup(20, 5);
     let before = s.fingerprint();
     let run = publish(
         &s,
@@ -87,20 +90,23 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
             "llama-index-integrations/vector_stores/llama-index-vector-stores-openai",
         ],
     )
-    .ok();
+    .fails_with(1);
     let text = run.stdout.replace(&server.url(), "[SERVER]");
     expect_test::expect![[r#"
-        Would publish 3 packages to [SERVER]/ with uv (credentials: token from UV_PUBLISH_TOKEN):
+        Would upload 3 packages to [SERVER]/ (index `--index-url`, read from [SERVER]) with uv (credentials: token from UV_PUBLISH_TOKEN):
         wave 1 (1 package):
-          llama-index-core 0.14.12 (llama-index-core): not on the index: build and upload
+          llama-index-core 0.14.12 (llama-index-core): new project: build and upload
+            before the build: uv sync; uv run python -c 'from llama_index.core.utils import globals_helper; print(globals_helper.stopwords); print(globals_helper.punkt_tokenizer)'; uv run python -c 'from llama_index.core.utils import get_tokenizer; print(get_tokenizer())'; uv run python -c 'from llama_index.core.utils import get_tokenizer; print(get_tokenizer('\''gpt-5-mini'\''))'
+            artifact check: no earlier release on the index
         wave 2 (1 package):
           llama-index-vector-stores-openai 0.5.3 (llama-index-integrations/vector_stores/llama-index-vector-stores-openai): blocked: needs `llama-index-embeddings-openai>=0.6.1`, which is neither on the index nor selected; publish `llama-index-embeddings-openai` too (add `llama-index-integrations/embeddings/llama-index-embeddings-openai`)
         wave 3 (1 package):
-          llama-index-packs-weaviate 0.5.1 (llama-index-packs/llama-index-packs-weaviate): not on the index: build and upload
-            after llama-index-core 0.14.12, llama-index-vector-stores-openai 0.5.3 are visible on the index
+          llama-index-packs-weaviate 0.5.1 (llama-index-packs/llama-index-packs-weaviate): blocked: its dependency `llama-index-vector-stores-openai` is blocked
+        new projects (no limit on `--index-url`): llama-index-core
     "#]]
     .assert_eq(&text);
     assert!(run.stderr.contains("dry run: nothing was built and nothing was uploaded"), "{}", run.stderr);
+    assert!(run.stderr.contains("error: 2 of 3 packages would not be published: `llama-index-vector-stores-openai`, `llama-index-packs-weaviate`"), "{}", run.stderr);
     let json = publish(&s, &server.index_url(), &["--dry-run", "--json", "--all"]).ok();
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(report["dry_run"], true);
@@ -113,8 +119,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
 #[test]
 fn publishes_every_package_in_dependency_order_then_skips_everything() {
     let n: usize = std::env::var("XTASK_TEST_PACKAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    let s = sample(n, 5);
-    let server = PypiServer::start();
+    let (s, server) = setup(n, 5);
     let summary = s.dir.path().join("summary.md");
     let run = publish_env(&s, &server.index_url(), &["--all"], &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())]);
     let run = run.ok();
@@ -146,7 +151,7 @@ fn publishes_every_package_in_dependency_order_then_skips_everything() {
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.contains(&format!("### Publish: {} of {} packages done", n + 1, n + 1)), "{md}");
 
-    // A rerun builds nothing new and uploads nothing.
+    // A rerun builds nothing and uploads nothing: the index holds every version.
     let again = publish(&s, &server.index_url(), &["--all", "--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
     assert!(
@@ -155,13 +160,12 @@ fn publishes_every_package_in_dependency_order_then_skips_everything() {
         again.stdout
     );
     assert!(!again.stderr.lines().any(|l| l.trim_start().starts_with("uploading ")), "{}", again.stderr);
-    assert_eq!(again.stderr.matches("unchanged since the last build").count(), n + 1);
+    assert!(!again.stderr.lines().any(|l| l.trim_start().starts_with("building ")), "{}", again.stderr);
 }
 
 #[test]
 fn poetry_builds_and_uploads_with_poetry() {
-    let s = sample(20, 5);
-    let server = PypiServer::start();
+    let (s, server) = setup(20, 5);
     // Core builds with hatchling, so it goes first with uv; then every poetry-core package.
     publish(&s, &server.index_url(), &["llama-index-core", "--backend", "uv"]).ok();
     let info: serde_json::Value =
@@ -182,20 +186,143 @@ fn poetry_builds_and_uploads_with_poetry() {
 }
 
 #[test]
-fn a_different_file_on_the_index_burns_the_version() {
-    let s = sample(20, 5);
-    let server = PypiServer::start();
+fn a_version_on_the_index_is_published_whoever_built_it() {
+    let (s, server) = setup(20, 5);
     publish(&s, &server.index_url(), &["llama-index-core"]).ok();
     s.write("llama-index-core/llama_index/core/base.py", "# changed without a version bump\n");
-    let run = publish(&s, &server.index_url(), &["llama-index-core"]).fails_with(1);
-    assert!(run.stderr.contains("already on the index with other content: version 0.14.12 of `llama-index-core` is burned; bump it (`cargo xtask pkg bump llama-index-core`)"), "{}", run.stderr);
-    assert!(run.stdout.contains("llama-index-core  0.14.12  1     failed"), "{}", run.stdout);
+    let run = publish(&s, &server.index_url(), &["llama-index-core"]).ok();
+    assert!(
+        run.stdout.contains("llama-index-core  0.14.12  1     already published  already on the index (2 files)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stderr.lines().any(|l| l.trim_start().starts_with("building ")),
+        "nothing is built for a version the index holds:\n{}",
+        run.stderr
+    );
+}
+
+/// A hatchling package of the sample besides core and the umbrella, whose only internal
+/// dependency is core.
+fn hatchling_packages(s: &Sample) -> Vec<String> {
+    let info: serde_json::Value =
+        serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
+    info.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap().to_string())
+        .filter(|dir| dir.starts_with("llama-index-integrations/") && !dir.contains("/vector_stores/"))
+        .filter(|dir| s.read(&format!("{dir}/pyproject.toml")).contains("hatchling.build"))
+        .collect()
+}
+
+/// What the monorepo's on-merge workflow would have uploaded: `uv build` of `dir` with
+/// another hatchling (from the tests' wheels), so the bytes differ from ours.
+fn old_workflow_build(s: &Sample, server: &PypiServer, dir: &str) -> Vec<PathBuf> {
+    let out = s.dir.path().join(format!("old-{}", dir.replace('/', "_")));
+    let constraints = s.dir.path().join("old-hatchling.txt");
+    std::fs::write(&constraints, format!("hatchling=={}\n", support::wheels::OLD_HATCHLING)).unwrap();
+    let run: Run = Command::new(support::tool("uv"))
+        .args(["build", "--no-progress", "--out-dir"])
+        .arg(&out)
+        .arg("--build-constraint")
+        .arg(&constraints)
+        .current_dir(s.root().join(dir))
+        .envs(server.build_env())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let wheel = files.iter().find(|f| f.extension().is_some_and(|e| e == "whl")).unwrap();
+    let generator = zip_read(wheel, "WHEEL");
+    assert!(generator.contains(&format!("Generator: hatchling {}", support::wheels::OLD_HATCHLING)), "{generator}");
+    files
+}
+
+/// Runs the tools' Python on a wheel: one member's text (by name suffix), or the member list.
+fn zip_read(wheel: &Path, suffix: &str) -> String {
+    let code = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nnames = [n for n in z.namelist() if n.endswith(sys.argv[2])] if sys.argv[2] else None\nprint(z.read(names[0]).decode() if names else '\\n'.join(z.namelist()))";
+    let out = Command::new(support::tool("python")).args(["-c", code]).arg(wheel).arg(suffix).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_old_workflows_files_count_as_published_and_a_missing_sdist_is_warned() {
+    let (s, server) = setup(20, 5);
+    publish(&s, &server.index_url(), &["llama-index-core"]).ok();
+    let dirs = hatchling_packages(&s);
+    let (whole, partial) = (&dirs[0], &dirs[1]);
+    // The on-merge workflow published one package whole, the other without its sdist.
+    server.upload(&old_workflow_build(&s, &server, whole));
+    let old = old_workflow_build(&s, &server, partial);
+    let old_wheel: Vec<PathBuf> = old.into_iter().filter(|f| f.extension().is_some_and(|e| e == "whl")).collect();
+    server.upload(&old_wheel);
+    let before = served(&server);
+
+    let dry = publish(&s, &server.index_url(), &["--dry-run", whole, partial]).ok();
+    assert!(dry.stdout.contains("already on the index (2 files): nothing to build"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("on the index without its sdist: build, then upload the rest if the files there are ours"),
+        "{}",
+        dry.stdout
+    );
+    let run = publish(&s, &server.index_url(), &[whole, partial, "--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let results: Vec<(&str, &str)> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["path"].as_str().unwrap(), p["result"].as_str().unwrap()))
+        .collect();
+    assert!(results.contains(&(whole.as_str(), "already published")), "{results:?}");
+    assert!(results.contains(&(partial.as_str(), "built elsewhere")), "{results:?}");
+    assert!(
+        run.stderr
+            .contains("is on the index from another build, without its sdist; nothing uploaded (pass `--complete`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(served(&server), before, "nothing uploaded next to another build's files");
+    assert!(!s.root().join("target/publish").join(format!("{}-0", whole)).exists());
+
+    // With --complete, our sdist joins their wheel.
+    let run = publish(&s, &server.index_url(), &[partial, "--complete"]).ok();
+    assert!(run.stdout.contains("built elsewhere; uploaded ours:"), "{}", run.stdout);
+    assert_eq!(served(&server).len(), before.len() + 1, "{:?}", served(&server));
+}
+
+#[test]
+fn our_own_partial_upload_is_resumed_even_on_a_fresh_runner() {
+    let (s, server) = setup(20, 5);
+    let dir = &hatchling_packages(&s)[0];
+    publish(&s, &server.index_url(), &["llama-index-core", dir]).ok();
+    let all = served(&server);
+    let sdist_of = |server: &PypiServer| -> PathBuf {
+        let name =
+            served(server).into_iter().find(|f| f.ends_with(".tar.gz") && !f.starts_with("llama_index_core")).unwrap();
+        server.package_dir().join(name)
+    };
+    for fresh_runner in [false, true] {
+        std::fs::remove_file(sdist_of(&server)).unwrap();
+        if fresh_runner {
+            std::fs::remove_dir_all(s.root().join("target")).unwrap();
+        }
+        let dry = publish(&s, &server.index_url(), &["--dry-run", dir]).ok();
+        let want =
+            if fresh_runner { "on the index without its sdist: build" } else { "our upload was interrupted: upload " };
+        assert!(dry.stdout.contains(want), "{}", dry.stdout);
+        let run = publish(&s, &server.index_url(), &[dir]).ok();
+        assert!(run.stdout.contains("1 file uploaded, 1 already there"), "{}", run.stdout);
+        assert_eq!(served(&server), all);
+    }
 }
 
 #[test]
 fn a_build_failure_blocks_its_dependants_and_nothing_else() {
-    let s = sample(20, 5);
-    let server = PypiServer::start();
+    let (s, server) = setup(20, 5);
     let emb = "llama-index-integrations/embeddings/llama-index-embeddings-openai/pyproject.toml";
     let text = s.read(emb);
     s.write(
@@ -230,13 +357,13 @@ fn a_build_failure_blocks_its_dependants_and_nothing_else() {
 
 #[test]
 fn changed_since_selects_bumped_and_new_packages() {
-    let s = sample(20, 12);
-    let server = PypiServer::start();
+    let (s, server) = setup(20, 12);
     s.write(
         "llama-index-packs/llama-index-packs-new/pyproject.toml",
         "[project]\nname = \"llama-index-packs-new\"\nversion = \"0.1.0\"\n",
     );
-    let run = publish(&s, &server.index_url(), &["--changed-since", "v0.14.12", "--dry-run", "--json"]).ok();
+    // Some of them need packages that are neither selected nor on the index: exit 1, as the real run.
+    let run = publish(&s, &server.index_url(), &["--changed-since", "v0.14.12", "--dry-run", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let names: BTreeSet<&str> =
         report["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
@@ -265,6 +392,7 @@ fn publish_and_kill(s: &Sample, index: &str, prefix: &str, lines: usize) -> Stri
         .args(["publish", "--all", "--index-url", index, "--publish-url", &upload, "-j", "2"])
         .env("NO_COLOR", "1")
         .env("UV_PUBLISH_TOKEN", TOKEN)
+        .envs(s.env.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -295,8 +423,7 @@ fn publish_and_kill(s: &Sample, index: &str, prefix: &str, lines: usize) -> Stri
 #[test]
 fn killed_at_any_point_a_rerun_finishes_with_every_file_uploaded_once() {
     for (prefix, lines) in [("building", 3), ("built", 12), ("uploading", 1), ("published", 5), ("uploading", 15)] {
-        let s = sample(20, 5);
-        let server = PypiServer::start();
+        let (s, server) = setup(20, 5);
         let before = publish_and_kill(&s, &server.index_url(), prefix, lines);
         let run = publish(&s, &server.index_url(), &["--all"]);
         assert_eq!(
@@ -311,8 +438,7 @@ fn killed_at_any_point_a_rerun_finishes_with_every_file_uploaded_once() {
 
 #[test]
 fn retries_through_an_index_that_fails_a_third_of_requests() {
-    let s = sample(20, 5);
-    let server = PypiServer::start();
+    let (s, server) = setup(20, 5);
     let proxy = FaultProxy::start(&server.url(), Faults::share(1, 3, Fault::Status500));
     let run = publish(&s, &proxy.url(), &["--all", "--retries", "6"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -340,8 +466,7 @@ fn spying_tools(dir: &Path) -> PathBuf {
 
 #[test]
 fn the_token_never_appears_in_output_or_argv() {
-    let s = sample(20, 5);
-    let server = PypiServer::start();
+    let (s, server) = setup(20, 5);
     let tools = TempDir::new("spy");
     let log = spying_tools(tools.path());
     let env = [("XTASK_TOOLS_DIR", tools.path().to_str().unwrap())];
@@ -359,8 +484,26 @@ fn the_token_never_appears_in_output_or_argv() {
     let run = publish_env(&s, &server.index_url(), &["--all", "--json"], &env);
     outputs.push(run.stdout + &run.stderr);
     // A failing upload: the error quotes the tool's output, which must not carry the token.
-    s.write("llama-index-core/llama_index/core/base.py", "# changed\n");
-    let failed = publish_env(&s, &server.index_url(), &["llama-index-core"], &env).fails_with(1);
+    s.write(
+        "llama-index-core/pyproject.toml",
+        &s.read("llama-index-core/pyproject.toml").replace("version = \"0.14.12\"", "version = \"0.14.13\""),
+    );
+    let wrong = format!("{}/no/such/endpoint/", server.url());
+    let failed = s
+        .xtask_env(
+            &[
+                "publish",
+                "llama-index-core",
+                "--index-url",
+                &server.index_url(),
+                "--publish-url",
+                &wrong,
+                "--retries",
+                "0",
+            ],
+            &[("UV_PUBLISH_TOKEN", TOKEN), ("XTASK_TOOLS_DIR", tools.path().to_str().unwrap())],
+        )
+        .fails_with(1);
     outputs.push(failed.stdout + &failed.stderr);
     let down = publish_env(
         &s,
@@ -379,9 +522,15 @@ fn the_token_never_appears_in_output_or_argv() {
         !lines("poetry publish").is_empty() && lines("poetry publish").iter().all(|l| l.ends_with("[token:set]")),
         "and poetry through its own variable:\n{argv}"
     );
+    assert!(!lines("uv sync").is_empty(), "core's hooks ran:\n{argv}");
     assert!(
-        lines("uv build").iter().chain(&lines("poetry build")).all(|l| l.ends_with("[token:]")),
-        "builds never get it:\n{argv}"
+        lines("uv build")
+            .iter()
+            .chain(&lines("poetry build"))
+            .chain(&lines("uv sync"))
+            .chain(&lines("uv run"))
+            .all(|l| l.ends_with("[token:]")),
+        "builds and hooks never get it:\n{argv}"
     );
     for text in outputs.iter().chain([&argv]) {
         assert!(!text.contains(TOKEN), "the token leaked:\n{text}");
@@ -394,4 +543,191 @@ fn poetry_upload_with_token(s: &Sample, server: &PypiServer, env: &[(&str, &str)
     let run = publish_env(s, &server.index_url(), &[dir, "--backend", "poetry"], env);
     outputs.push(run.stdout + &run.stderr);
     assert_eq!(run.code, 0, "{}", outputs.last().unwrap());
+}
+
+/// Writes `release.toml` and commits it (a release's working tree is clean).
+fn configure(s: &Sample, text: &str) {
+    s.write("release.toml", text);
+    support::commit_all(&s.root(), "Configure the release tool");
+}
+
+fn spawn_publish(root: &Path, s: &Sample, index: &str) -> std::process::Child {
+    let upload = format!("{index}/");
+    Command::new(xtask_bin())
+        .arg("--root")
+        .arg(root)
+        .args(["publish", "--all", "--index-url", index, "--publish-url", &upload, "-j", "2", "--wait", "5m"])
+        .env("NO_COLOR", "1")
+        .env("UV_PUBLISH_TOKEN", TOKEN)
+        .envs(s.env.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn two_runs_at_once_from_one_checkout_and_from_two_leave_one_wheel_and_one_sdist_each() {
+    let (s, server) = setup(20, 5);
+    let (a, b) = (spawn_publish(&s.root(), &s, &server.index_url()), spawn_publish(&s.root(), &s, &server.index_url()));
+    let (a, b): (Run, Run) = (a.wait_with_output().unwrap().into(), b.wait_with_output().unwrap().into());
+    assert!(a.code == 0 && b.code == 0, "{}\n{}", a.stderr, b.stderr);
+    let waited = format!("{}{}", a.stderr, b.stderr);
+    assert!(waited.contains("waiting for another publish in this checkout to finish (process "), "{waited}");
+    assert_eq!(served(&server), expected(&s));
+
+    // Two checkouts (two CI runners) race for real: the slower one meets "file exists".
+    let server = PypiServer::start();
+    s.use_build_index(&server);
+    let other = s.dir.path().join("second-checkout");
+    support::git(s.dir.path(), &["clone", "--quiet", s.root().to_str().unwrap(), other.to_str().unwrap()]);
+    let (a, b) = (spawn_publish(&s.root(), &s, &server.index_url()), spawn_publish(&other, &s, &server.index_url()));
+    let (a, b): (Run, Run) = (a.wait_with_output().unwrap().into(), b.wait_with_output().unwrap().into());
+    assert!(a.code == 0 && b.code == 0, "{}\n{}\n{}\n{}", a.stdout, a.stderr, b.stdout, b.stderr);
+    assert_eq!(served(&server), expected(&s), "every package once, with one wheel and one sdist");
+}
+
+#[test]
+fn one_destination_given_whole_and_stated_first() {
+    let (s, server) = setup(20, 5);
+    let index = server.index_url();
+    let run = s.xtask(&["publish", "--all", "--dry-run", "--index-url", &index]).fails_with(2);
+    assert!(
+        run.stderr.contains("`--index-url` needs `--publish-url` too (where files are uploaded)"),
+        "{}",
+        run.stderr
+    );
+    let run = s.xtask(&["publish", "--all", "--dry-run", "--publish-url", &index]).fails_with(2);
+    assert!(run.stderr.contains("`--publish-url` needs `--index-url` too"), "{}", run.stderr);
+    let run = s.xtask(&["publish", "--all", "--dry-run", "--index", "staging"]).fails_with(2);
+    assert!(
+        run.stderr.contains("no index named `staging` in release.toml; the indexes are `default`"),
+        "{}",
+        run.stderr
+    );
+    configure(&s, &format!("[index.local]\nurl = \"{index}\"\npublish-url = \"{index}/\"\n"));
+    let run = s.xtask(&["publish", "llama-index-instrumentation", "--dry-run", "--index", "local"]).ok();
+    let first = run.stdout.lines().next().unwrap().replace(&server.url(), "[SERVER]");
+    expect_test::expect!["Would upload 1 package to [SERVER]/ (index `local`, read from [SERVER]) with uv (credentials: none (set UV_PUBLISH_TOKEN, or UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD)):"].assert_eq(&first);
+    s.xtask_env(&["publish", "llama-index-instrumentation", "--index", "local"], &[("UV_PUBLISH_TOKEN", TOKEN)]).ok();
+    assert_eq!(served(&server).len(), 2, "uploaded to the named index");
+}
+
+#[test]
+fn hooks_fill_cores_data_and_the_artifact_check_stops_a_core_without_it() {
+    let (s, server) = setup(20, 5);
+    let run = publish(&s, &server.index_url(), &["llama-index-core"]).ok();
+    assert!(run.stderr.contains("hook llama-index-core 0.14.12: uv sync"), "{}", run.stderr);
+    let wheel = server.package_dir().join("llama_index_core-0.14.12-py3-none-any.whl");
+    let members = zip_read(&wheel, "");
+    assert_eq!(
+        members.lines().filter(|m| m.contains("/_static/") && !m.ends_with(".gitignore")).count(),
+        8,
+        "the hook's data is in the wheel:\n{members}"
+    );
+    assert!(s.git(&["status", "--porcelain"]).is_empty(), "the data is ignored, as in the real monorepo");
+
+    // The next release, built on a fresh runner by a configuration without the hook.
+    let pyproject = s.read("llama-index-core/pyproject.toml").replace("version = \"0.14.12\"", "version = \"0.14.13\"");
+    s.write("llama-index-core/pyproject.toml", &pyproject);
+    configure(&s, "[build.hooks]\n");
+    s.git(&["clean", "-fdXq", "llama-index-core"]);
+    let dry = publish(&s, &server.index_url(), &["llama-index-core", "--dry-run"]).ok();
+    assert!(
+        dry.stdout
+            .contains("artifact check against 0.14.12 after the build (a dry run cannot know what building reveals)"),
+        "{}",
+        dry.stdout
+    );
+    let before = served(&server);
+    let run = publish(&s, &server.index_url(), &["llama-index-core"]).fails_with(1);
+    assert!(
+        run.stdout.contains(
+            "stopped  stopped by the artifact check: its wheel lost 8 files and is 3 kB against 302 kB in 0.14.12"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("--accept-changes llama-index-core"), "{}", run.stderr);
+    assert_eq!(served(&server), before, "nothing uploaded");
+    // Now that a build exists, the dry run knows, and exits as the real run did.
+    let dry = publish(&s, &server.index_url(), &["llama-index-core", "--dry-run", "--json"]).fails_with(1);
+    let report: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    let core = &report["packages"][0];
+    assert_eq!(core["fails"], true);
+    assert_eq!(core["artifact_check"]["kinds"][0]["removed"].as_array().unwrap().len(), 8, "{core}");
+    assert!(!dry.stderr.contains("downloading"), "the previous release's files come from the cache");
+    publish(&s, &server.index_url(), &["llama-index-core", "--accept-changes", "llama-index-core"]).ok();
+    assert_eq!(served(&server).len(), before.len() + 2);
+}
+
+#[test]
+fn a_failing_hook_stops_its_package_and_dependants_before_any_upload() {
+    let (s, server) = setup(20, 5);
+    configure(
+        &s,
+        "[build.hooks]\n\"llama-index-core\" = [[\"python3\", \"-c\", \"print('fetching nltk data'); raise SystemExit(3)\"]]\n",
+    );
+    let dependant = &hatchling_packages(&s)[0];
+    let args = ["llama-index-core", "llama-index-instrumentation", dependant.as_str()];
+    let dry = publish(&s, &server.index_url(), &[&args[..], &["--dry-run"]].concat()).ok();
+    assert!(
+        dry.stdout.contains("before the build: python3 -c 'print('\\''fetching nltk data'\\''); raise SystemExit(3)'"),
+        "{}",
+        dry.stdout
+    );
+    let run = publish(&s, &server.index_url(), &args).fails_with(1);
+    assert!(run.stderr.contains("the build hook `python3 -c"), "{}", run.stderr);
+    assert!(run.stderr.contains("    fetching nltk data"), "the tail of its output:\n{}", run.stderr);
+    assert!(run.stdout.contains("blocked"), "{}", run.stdout);
+    let files = served(&server);
+    assert!(files.iter().all(|f| f.starts_with("llama_index_instrumentation")) && files.len() == 2, "{files:?}");
+}
+
+#[test]
+fn new_projects_past_the_quota_are_deferred_and_the_dry_run_says_so() {
+    let (s, server) = setup(20, 5);
+    let index = server.index_url();
+    configure(&s, &format!("[index.local]\nurl = \"{index}\"\npublish-url = \"{index}/\"\nnew-projects-per-day = 4\n"));
+    let dirs = hatchling_packages(&s);
+    let mut args = vec!["llama-index-core", "llama-index-instrumentation"];
+    args.extend(dirs.iter().take(4).map(String::as_str));
+    args.extend(["--index", "local"]);
+    let dry = s.xtask(&[&["publish", "--dry-run"][..], &args].concat()).fails_with(1);
+    assert_eq!(
+        dry.stdout.matches("deferred (new-project quota of 4 per 24 hours on the index `local`)").count(),
+        2,
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stderr.contains("2 new projects deferred by the index's new-project quota (4 new projects per 24 hours); run the same command again after "), "{}", dry.stderr);
+    let run = s.xtask_env(&[&["publish", "--json"][..], &args].concat(), &[("UV_PUBLISH_TOKEN", TOKEN)]).fails_with(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let results: Vec<&str> =
+        report["packages"].as_array().unwrap().iter().map(|p| p["result"].as_str().unwrap()).collect();
+    assert_eq!(results, ["published", "published", "published", "published", "deferred", "deferred"]);
+    assert_eq!(served(&server).len(), 8);
+    assert!(run.stderr.contains("run the same command again after "), "{}", run.stderr);
+}
+
+#[test]
+fn a_429_on_project_creation_is_never_retried_and_others_are() {
+    let (s, server) = setup(20, 5);
+    let proxy = FaultProxy::start(&server.url(), Faults::all(Fault::TooManyNewProjects).on_uploads());
+    let run = publish(&s, &proxy.url(), &["llama-index-instrumentation"]).fails_with(1);
+    assert_eq!(proxy.uploads(), 1, "one attempt only:\n{}", run.stderr);
+    assert!(
+        run.stdout.contains("deferred  the index refused to create the project (new-project quota)"),
+        "{}",
+        run.stdout
+    );
+    let detail = run.stdout.lines().find(|l| l.contains("deferred")).unwrap();
+    assert!(
+        detail.contains("Too many new projects created") && !detail.contains('<'),
+        "one line, without HTML: {detail}"
+    );
+
+    proxy.set_faults(Faults::first(1, Fault::Status429 { retry_after: 1 }).on_uploads());
+    publish(&s, &proxy.url(), &["llama-index-instrumentation"]).ok();
+    assert_eq!(served(&server).len(), 2);
 }

@@ -37,18 +37,25 @@ impl Build {
     }
 }
 
-/// The build of `p` from an earlier run, when its sources have not changed since.
+/// The build of `p` from an earlier run, when its sources have not changed since. Complete
+/// only: the manifest lists a wheel and an sdist, and both are on disk with their sha256.
 pub fn reusable(root: &Path, p: &Package, backend: Backend) -> Option<Build> {
     let dir = out_dir(root, p);
     let manifest = Manifest::load_intact(&dir)?;
+    let complete = super::plan::KINDS
+        .iter()
+        .all(|k| manifest.files.iter().any(|f| super::artifact::kind_of(&f.filename) == Some(k)));
     let source = manifest::source_digest(&root.join(&p.dir)).ok()?;
-    (manifest.source == source && manifest.backend == backend.to_string() && manifest.version == p.version.to_string())
-        .then_some(Build { manifest, dir, reused: true })
+    (complete
+        && manifest.source == source
+        && manifest.backend == backend.to_string()
+        && manifest.version == p.version.to_string())
+    .then_some(Build { manifest, dir, reused: true })
 }
 
-/// Builds `p` (or reuses its earlier build). Credentials are removed from the build's
-/// environment: a build backend runs code from the package and has no use for them.
-/// `shared_env`: the run's build environment ([`super::buildenv`]), used with
+/// Builds `p` (or reuses its earlier build), after running its `hooks`. Credentials are
+/// removed from the build's environment: a build backend runs code from the package and has no
+/// use for them. `shared_env`: the run's build environment ([`super::buildenv`]), used with
 /// `--no-build-isolation`; a build that fails there is retried in isolation.
 pub fn build(
     root: &Path,
@@ -57,10 +64,12 @@ pub fn build(
     tool: &Path,
     credentials: &Credentials,
     shared_env: Option<&Path>,
+    hooks: &[Vec<String>],
 ) -> Result<Build> {
     if let Some(build) = reusable(root, p, backend) {
         return Ok(build);
     }
+    super::hooks::run(root, p, hooks, credentials)?;
     match (shared_env, backend) {
         (Some(env), Backend::Uv) => build_in(root, p, backend, tool, credentials, Some(env))
             .or_else(|_| build_in(root, p, backend, tool, credentials, None)),
@@ -86,7 +95,8 @@ fn build_in(
     if !ignore.exists() {
         std::fs::write(&ignore, "*\n").with_context(|| format!("cannot write {}", ignore.display()))?;
     }
-    let staging = parent.join(format!(".staging-{}-{}", p.name, p.version));
+    // One staging directory per process: two runs never write into each other's.
+    let staging = parent.join(format!(".staging-{}-{}-{}", p.name, p.version, std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
     let staging_arg = staging.to_string_lossy().into_owned();
@@ -115,6 +125,14 @@ fn build_in(
         );
     }
     let files = Manifest::scan(&staging)?;
+    let missing: Vec<&str> = super::plan::KINDS
+        .into_iter()
+        .filter(|k| !files.iter().any(|f| super::artifact::kind_of(&f.filename) == Some(k)))
+        .collect();
+    if !missing.is_empty() {
+        let _ = std::fs::remove_dir_all(&staging);
+        bail!("`{shown}` in `{}` made no {}; a release needs a wheel and an sdist", p.dir, missing.join(" and no "));
+    }
     let manifest = Manifest {
         name: p.display_name.clone(),
         version: p.version.to_string(),

@@ -40,6 +40,52 @@ pub struct Item {
     pub needs: Vec<Need>,
     /// Why the package cannot be published at all, known before anything runs.
     pub blocked: Option<String>,
+    pub state: State,
+    /// The index does not know the project: uploading creates it (the index's quota counts it).
+    pub new_project: bool,
+    /// A new project past the index's quota for this run: left for a later run.
+    pub deferred: bool,
+    /// The newest release below this version with files that are not yanked, for the artifact
+    /// check.
+    pub previous: Option<(Version, Vec<crate::index::DistFile>)>,
+}
+
+/// What the index holds of the version being published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Nothing: build and upload.
+    New,
+    /// A wheel and an sdist that are not yanked: published, whoever built it; nothing is built.
+    OnIndex,
+    /// Some files, a kind missing: our own interrupted upload (same sha256: upload the rest) or
+    /// another build's (upload nothing but warn); only a build tells them apart.
+    Partial { missing: Vec<&'static str> },
+    /// Only yanked files: the version is spent (file names can never be uploaded again).
+    Yanked,
+}
+
+/// The kinds of distribution a build makes and a version on the index must have.
+pub const KINDS: [&str; 2] = ["wheel", "sdist"];
+
+/// The kinds `files` lack, counting only files that are not yanked.
+pub fn missing_kinds(files: &[crate::index::DistFile]) -> Vec<&'static str> {
+    KINDS
+        .into_iter()
+        .filter(|k| !files.iter().any(|f| !f.yanked && super::artifact::kind_of(&f.filename) == Some(k)))
+        .collect()
+}
+
+fn state(files: &[crate::index::DistFile]) -> State {
+    if files.is_empty() {
+        State::New
+    } else if files.iter().all(|f| f.yanked) {
+        State::Yanked
+    } else {
+        match missing_kinds(files) {
+            missing if missing.is_empty() => State::OnIndex,
+            missing => State::Partial { missing },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -70,23 +116,29 @@ impl Need {
 
 /// Plans the publication of `selected`. `remote` holds what the index knows about every
 /// selected package and every internal dependency of one (`None`: the project is not there).
+/// `new_projects`: how many new projects the index accepts in this run (`None`: no limit).
 pub fn plan(
     packages: &[Package],
     graph: &Graph,
     selected: &BTreeSet<usize>,
     remote: &BTreeMap<usize, Option<Project>>,
+    new_projects: Option<u32>,
 ) -> Result<Plan> {
     let waves = graph.waves(selected, packages)?;
-    let mut items = BTreeMap::new();
+    let mut items: BTreeMap<usize, Item> = BTreeMap::new();
+    let mut quota_left = new_projects;
     for wave in &waves {
         for &i in wave {
             let p = &packages[i];
-            let on_index = remote
-                .get(&i)
-                .and_then(|r| r.as_ref())
-                .and_then(|r| r.releases.get(&p.version))
-                .cloned()
-                .unwrap_or_default();
+            let project = remote.get(&i).and_then(|r| r.as_ref());
+            let on_index = project.and_then(|r| r.releases.get(&p.version)).cloned().unwrap_or_default();
+            let previous = project.and_then(|r| {
+                r.releases
+                    .range(..p.version.clone())
+                    .rev()
+                    .find(|(_, files)| files.iter().any(|f| !f.yanked))
+                    .map(|(v, files)| (v.clone(), files.iter().filter(|f| !f.yanked).cloned().collect()))
+            });
             let mut needs = Vec::new();
             let mut blocked = Vec::new();
             for &d in graph.dependencies(i) {
@@ -106,11 +158,44 @@ pub fn plan(
                     needs.push(need);
                 }
             }
+            // A selected dependency that will not be published blocks this one too: the dry
+            // run says what the real run would.
+            for need in needs.iter().filter(|n| n.selected) {
+                if let Some(dep) = items.get(&need.dep) {
+                    let why = if dep.deferred { "deferred by the new-project quota" } else { "blocked" };
+                    if (dep.blocked.is_some() || dep.deferred) && !blocked.iter().any(|b: &String| b.contains(why)) {
+                        blocked.push(format!("its dependency `{}` is {why}", packages[need.dep].display_name));
+                    }
+                }
+            }
+            let state = state(&on_index);
+            if state == State::Yanked {
+                blocked.push(format!(
+                    "every file of {} on the index is yanked, and a file name can never be uploaded again; bump the version (`cargo xtask pkg bump {}`)",
+                    p.version, p.dir
+                ));
+            }
             let blocked = (!blocked.is_empty()).then(|| blocked.join("; "));
-            items.insert(i, Item { on_index, needs, blocked });
+            let new_project = project.is_none();
+            let mut deferred = false;
+            if new_project && blocked.is_none() {
+                match &mut quota_left {
+                    Some(0) => deferred = true,
+                    Some(n) => *n -= 1,
+                    None => {}
+                }
+            }
+            items.insert(i, Item { on_index, needs, blocked, state, new_project, deferred, previous });
         }
     }
     Ok(Plan { waves, items })
+}
+
+impl Item {
+    /// Whether this run builds the package: a version the index lacks, or lacks a kind of.
+    pub fn builds(&self) -> bool {
+        self.blocked.is_none() && !self.deferred && matches!(self.state, State::New | State::Partial { .. })
+    }
 }
 
 /// What to do with each built file, given the files of the same version on the index.
@@ -185,7 +270,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let plan = plan(&packages, &graph, &selected, &remote).unwrap();
+        let plan = plan(&packages, &graph, &selected, &remote, None).unwrap();
         assert_eq!(plan.waves, vec![vec![0, 4], vec![1], vec![2], vec![3]]);
         let show = |i: usize| {
             let item = &plan.items[&i];
@@ -212,6 +297,69 @@ mod tests {
             pack on_index=0 needs=[vs>=9 any] blocked=None
             lonely on_index=0 needs=[other>=2 any] blocked=Some("needs `other>=2`, which is neither on the index nor selected; publish `other` too (add `dir/other`)")"#]]
         .assert_eq(&shown.join("\n"));
+    }
+
+    #[test]
+    fn states_the_quota_and_what_it_blocks() {
+        let packages = vec![
+            pkg("core", "0.2.0", &[]),
+            pkg("a", "1.0.0", &[]),
+            pkg("b", "1.0.0", &[]),
+            pkg("c", "1.0.0", &["b>=1"]),
+            pkg("old", "2.0.0", &[]),
+            pkg("half", "3.0.0", &[]),
+        ];
+        let graph = Graph::new(&packages);
+        let selected: BTreeSet<usize> = (0..6).collect();
+        let file = |f: &str, yanked: bool| DistFile { filename: f.into(), sha256: None, yanked, url: None };
+        let with = |files: Vec<DistFile>| {
+            Some(Project {
+                name: "x".into(),
+                releases: [
+                    ("1.0.0".parse().unwrap(), vec![file("x-1.0.0.tar.gz", false)]),
+                    (packages[4].version.clone(), files),
+                ]
+                .into_iter()
+                .collect(),
+            })
+        };
+        let remote: BTreeMap<usize, Option<Project>> = [
+            (0, None),
+            (1, None),
+            (2, None),
+            (3, None),
+            (4, with(vec![file("old-2.0.0.tar.gz", true), file("old-2.0.0-py3-none-any.whl", true)])),
+            (
+                5,
+                Some(Project {
+                    name: "half".into(),
+                    releases: [("3.0.0".parse().unwrap(), vec![file("half-3.0.0-py3-none-any.whl", false)])]
+                        .into_iter()
+                        .collect(),
+                }),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let plan = plan(&packages, &graph, &selected, &remote, Some(2)).unwrap();
+        let show: Vec<String> = (0..6)
+            .map(|i| {
+                let it = &plan.items[&i];
+                format!(
+                    "{} {:?} new={} deferred={} blocked={:?}",
+                    packages[i].name, it.state, it.new_project, it.deferred, it.blocked
+                )
+            })
+            .collect();
+        expect_test::expect![[r#"
+            core New new=true deferred=false blocked=None
+            a New new=true deferred=false blocked=None
+            b New new=true deferred=true blocked=None
+            c New new=true deferred=false blocked=Some("its dependency `b` is deferred by the new-project quota")
+            old Yanked new=false deferred=false blocked=Some("every file of 2.0.0 on the index is yanked, and a file name can never be uploaded again; bump the version (`cargo xtask pkg bump dir/old`)")
+            half Partial { missing: ["sdist"] } new=false deferred=false blocked=None"#]]
+        .assert_eq(&show.join("\n"));
+        assert_eq!(plan.items[&4].previous.as_ref().map(|(v, _)| v.to_string()), Some("1.0.0".into()));
     }
 
     #[test]

@@ -11,11 +11,39 @@ use crate::{monorepo::Package, output};
 /// How one selected package ended (or, in a dry run, what would happen to it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Published { uploaded: Vec<String>, skipped: Vec<String> },
-    AlreadyPublished { files: Vec<String> },
+    Published {
+        uploaded: Vec<String>,
+        skipped: Vec<String>,
+    },
+    /// The version was on the index before the run (or its files, ours, were).
+    AlreadyPublished {
+        files: Vec<String>,
+    },
+    /// The version is on the index from another build: published. `missing`: kinds it lacks
+    /// that were not uploaded (warned); `uploaded`: our files sent with `--complete`.
+    BuiltElsewhere {
+        missing: Vec<String>,
+        uploaded: Vec<String>,
+    },
     Failed(String),
     Blocked(String),
-    Planned(String),
+    /// A new project past the index's quota: for a later run.
+    Deferred(String),
+    /// The artifact check stopped it before any upload.
+    Stopped(String),
+    Planned(Planned),
+}
+
+/// What a dry run says about one package.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Planned {
+    pub what: String,
+    /// Lines under the package: its hooks, its artifact check.
+    pub notes: Vec<String>,
+    /// The real run would leave it unpublished (blocked, deferred, stopped).
+    pub fails: bool,
+    /// The artifact check, as JSON, when a dry run could make it.
+    pub check: Option<Value>,
 }
 
 impl Outcome {
@@ -23,15 +51,26 @@ impl Outcome {
         match self {
             Outcome::Published { .. } => "published",
             Outcome::AlreadyPublished { .. } => "already published",
+            Outcome::BuiltElsewhere { .. } => "built elsewhere",
             Outcome::Failed(_) => "failed",
             Outcome::Blocked(_) => "blocked",
+            Outcome::Deferred(_) => "deferred",
+            Outcome::Stopped(_) => "stopped",
             Outcome::Planned(_) => "planned",
+        }
+    }
+
+    /// The progress line's first word.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Outcome::AlreadyPublished { .. } | Outcome::BuiltElsewhere { .. } => "skipped",
+            other => other.label(),
         }
     }
 
     /// Whether the package is on the index now, as the run wanted.
     pub fn is_done(&self) -> bool {
-        matches!(self, Outcome::Published { .. } | Outcome::AlreadyPublished { .. })
+        matches!(self, Outcome::Published { .. } | Outcome::AlreadyPublished { .. } | Outcome::BuiltElsewhere { .. })
     }
 
     fn detail(&self) -> String {
@@ -42,10 +81,20 @@ impl Outcome {
             Outcome::Published { uploaded, skipped } => {
                 format!("{} uploaded, {} already there", count(uploaded.len(), "file"), skipped.len())
             }
-            Outcome::AlreadyPublished { files } => format!("{} already on the index", count(files.len(), "file")),
-            Outcome::Failed(why) | Outcome::Blocked(why) | Outcome::Planned(why) => {
+            Outcome::AlreadyPublished { files } => format!("already on the index ({})", count(files.len(), "file")),
+            Outcome::BuiltElsewhere { missing, uploaded } if missing.is_empty() && uploaded.is_empty() => {
+                "built elsewhere, already on the index".into()
+            }
+            Outcome::BuiltElsewhere { uploaded, .. } if !uploaded.is_empty() => {
+                format!("built elsewhere; uploaded ours: {}", uploaded.join(", "))
+            }
+            Outcome::BuiltElsewhere { missing, .. } => {
+                format!("built elsewhere, without its {} (warned)", missing.join(" and "))
+            }
+            Outcome::Failed(why) | Outcome::Blocked(why) | Outcome::Deferred(why) | Outcome::Stopped(why) => {
                 why.lines().next().unwrap_or("").to_string()
             }
+            Outcome::Planned(p) => p.what.clone(),
         }
     }
 }
@@ -69,19 +118,17 @@ pub fn shown_url(url: &str) -> String {
 }
 
 /// The plan as text: one block per wave, one line per package with what will happen to it.
-pub fn plan_text(packages: &[Package], plan: &Plan, what: &BTreeMap<usize, String>, header: &str) -> String {
+pub fn plan_text(packages: &[Package], plan: &Plan, what: &BTreeMap<usize, Planned>, header: &str) -> String {
     let mut out = format!("{header}\n");
     for (w, wave) in plan.waves.iter().enumerate() {
         out += &format!("wave {} ({}):\n", w + 1, count(wave.len(), "package"));
         for i in wave {
             let p = &packages[*i];
-            out += &format!(
-                "  {} {} ({}): {}\n",
-                p.display_name,
-                p.version,
-                p.dir,
-                what.get(i).map_or("", String::as_str)
-            );
+            let text = what.get(i).map_or("", |w| w.what.as_str()).replace('\n', "\n    ");
+            out += &format!("  {} {} ({}): {text}\n", p.display_name, p.version, p.dir);
+            for note in what.get(i).map_or(&[][..], |w| w.notes.as_slice()) {
+                out += &format!("    {note}\n");
+            }
             let item = &plan.items[i];
             let after: Vec<String> = item
                 .needs
@@ -133,7 +180,7 @@ pub fn summary_table(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usiz
 
 pub fn github_markdown(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usize, Outcome>) -> String {
     let rows = rows(plan, outcomes);
-    let done = rows.iter().filter(|r| matches!(r.2, "published" | "already published")).count();
+    let done = rows.iter().filter(|r| matches!(r.2, "published" | "already published" | "built elsewhere")).count();
     let mut md = format!("### Publish: {done} of {} done\n\n| Package | Version | Wave | Result | Detail |\n| --- | --- | --- | --- | --- |\n", count(rows.len(), "package"));
     for (i, w, label, detail) in rows {
         let cell = |s: &str| s.replace('|', "\\|");
@@ -147,23 +194,50 @@ pub fn github_markdown(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<us
     md
 }
 
-pub fn json_report(packages: &[Package], plan: &Plan, outcomes: &BTreeMap<usize, Outcome>, settings: Value) -> Value {
+/// The whole run as JSON; `extra` adds per-package fields (the artifact check, the files).
+pub fn json_report(
+    packages: &[Package],
+    plan: &Plan,
+    outcomes: &BTreeMap<usize, Outcome>,
+    settings: Value,
+    extra: &BTreeMap<usize, Value>,
+) -> Value {
     let waves: Vec<Value> =
         plan.waves.iter().map(|w| Value::Array(w.iter().map(|&i| json!(packages[i].display_name)).collect())).collect();
     let list: Vec<Value> = rows(plan, outcomes)
         .into_iter()
         .map(|(i, w, label, _)| {
             let p = &packages[i];
-            let mut v = json!({"name": p.display_name, "version": p.version.to_string(), "path": p.dir, "wave": w, "result": label});
+            let item = &plan.items[&i];
+            let mut v = json!({"name": p.display_name, "version": p.version.to_string(), "path": p.dir, "wave": w,
+                               "result": label, "new_project": item.new_project});
             match outcomes.get(&i) {
                 Some(Outcome::Published { uploaded, skipped }) => {
                     v["uploaded"] = json!(uploaded);
                     v["skipped"] = json!(skipped);
                 }
                 Some(Outcome::AlreadyPublished { files }) => v["skipped"] = json!(files),
-                Some(Outcome::Failed(why) | Outcome::Blocked(why)) => v["error"] = json!(why),
-                Some(Outcome::Planned(what)) => v["plan"] = json!(what),
+                Some(Outcome::BuiltElsewhere { missing, uploaded }) => {
+                    v["missing"] = json!(missing);
+                    v["uploaded"] = json!(uploaded);
+                }
+                Some(Outcome::Failed(why) | Outcome::Blocked(why) | Outcome::Deferred(why) | Outcome::Stopped(why)) => {
+                    v["error"] = json!(why)
+                }
+                Some(Outcome::Planned(planned)) => {
+                    v["plan"] = json!(planned.what);
+                    v["notes"] = json!(planned.notes);
+                    v["fails"] = json!(planned.fails);
+                    if let Some(check) = &planned.check {
+                        v["artifact_check"] = check.clone();
+                    }
+                }
                 None => v["error"] = json!("not attempted"),
+            }
+            if let Some(Value::Object(more)) = extra.get(&i) {
+                for (k, x) in more {
+                    v[k] = x.clone();
+                }
             }
             v
         })

@@ -1,66 +1,180 @@
-//! Executing a publish plan: every package built once, in parallel; then uploads wave by wave,
-//! each package after its dependencies are visible, with transient failures retried and the
-//! dependants of a failure blocked. Every step prints a progress line on stderr.
+//! Executing a publish plan: every package that needs it built once (hooks first), in
+//! parallel; every build compared with its previous release; then uploads wave by wave, each
+//! package after its dependencies are visible, with transient failures retried, "file exists"
+//! answers checked against the index, and the dependants of a failure blocked. Every step prints
+//! a progress line on stderr. [`describe`] says the same things ahead of time, for the plan.
 
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex,
+    },
     time::Duration,
 };
 
 use anyhow::Result;
 
 use super::{
+    archive, artifact,
     build::{self, Build},
-    buildenv,
-    plan::{self, Plan},
-    remote,
-    report::{self, Outcome},
+    buildenv, hooks,
+    plan::{self, Item, Plan, State},
+    remote::{self, Cache},
+    report::{self, Outcome, Planned},
     upload::{self, Credentials, Failure},
     Options,
 };
 use crate::{
     backoff::Backoff,
     config::Backend,
-    index::{self, Index},
+    index::{self, DistFile, Index},
     monorepo::{Monorepo, Package},
     output, parallel,
 };
 
-/// What will happen to each package, for the plan: decided per file where an earlier build
-/// can be compared with the index without building anything.
-pub fn describe(repo: &Monorepo, plan: &Plan, options: &Options, index: &Index) -> Result<BTreeMap<usize, String>> {
-    let mut what = BTreeMap::new();
-    for (&i, item) in &plan.items {
-        let p = &repo.packages[i];
-        let text = if let Some(why) = &item.blocked {
-            format!("blocked: {why}")
-        } else if item.on_index.is_empty() {
-            "not on the index: build and upload".to_string()
-        } else {
-            let n = report::count(item.on_index.len(), "file");
-            match build::reusable(&repo.root, p, options.backend) {
-                Some(b) => {
-                    let remote = remote::files_with_digests(index, &p.name, &p.version, &item.on_index)?;
-                    let d = plan::decide(&local(&b), &remote);
-                    if !d.conflicts.is_empty() {
-                        format!(
-                            "conflict: {} on the index with other content",
-                            d.conflicts.iter().map(|c| format!("`{}`", c.0)).collect::<Vec<_>>().join(", ")
-                        )
-                    } else if d.upload.is_empty() {
-                        format!("already published ({n} on the index, same sha256 as the last build)")
-                    } else {
-                        format!("{n} on the index; upload {}", d.upload.join(", "))
-                    }
-                }
-                None => format!("{n} of this version on the index: build, skip identical files, upload the rest"),
-            }
-        };
-        what.insert(i, text);
+/// Everything a step of the run reads.
+pub struct Ctx<'a> {
+    pub repo: &'a Monorepo,
+    pub plan: &'a Plan,
+    pub options: &'a Options,
+    pub index: &'a Index,
+    pub cache: Cache,
+    pub credentials: &'a Credentials,
+}
+
+impl Ctx<'_> {
+    fn accepted(&self, p: &Package) -> bool {
+        self.options
+            .accept_changes
+            .iter()
+            .any(|a| crate::requirement::PackageName::new(a) == p.name || a.trim_end_matches('/') == p.dir)
     }
-    Ok(what)
+}
+
+/// What will happen to each package, for the plan (and the dry run's exit code): decided per
+/// file and checked against the previous release where an earlier build can stand in for the
+/// one the run would make.
+pub fn describe(ctx: &Ctx) -> Result<BTreeMap<usize, Planned>> {
+    // In parallel: the artifact checks download and read the previous releases' files.
+    let items: Vec<(&usize, &Item)> = ctx.plan.items.iter().collect();
+    parallel::map(&items, ctx.options.jobs.max(8), |&(&i, item)| Ok((i, describe_one(ctx, i, item)?)))
+        .into_iter()
+        .collect()
+}
+
+fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
+    let p = &ctx.repo.packages[i];
+    let options = ctx.options;
+    let mut planned = Planned::default();
+    if let Some(why) = &item.blocked {
+        planned.what = format!("blocked: {why}");
+        planned.fails = true;
+        return Ok(planned);
+    }
+    if item.deferred {
+        planned.what = deferred_text(options);
+        planned.fails = true;
+        return Ok(planned);
+    }
+    let reused = build::reusable(&ctx.repo.root, p, options.backend);
+    planned.what = match &item.state {
+        State::OnIndex => {
+            format!("already on the index ({}): nothing to build", report::count(item.on_index.len(), "file"))
+        }
+        State::Partial { missing } => match &reused {
+            Some(b) => match compare(ctx, p, b, &item.on_index)? {
+                Compared::Ours(d) if d.upload.is_empty() => "already on the index, as built by us".into(),
+                Compared::Ours(d) => format!("our upload was interrupted: upload {}", d.upload.join(", ")),
+                Compared::Elsewhere if options.complete => {
+                    format!("built elsewhere, without its {}: upload ours (--complete)", missing.join(" and "))
+                }
+                Compared::Elsewhere => format!(
+                    "built elsewhere, without its {}: upload nothing (warned; `--complete` uploads ours)",
+                    missing.join(" and ")
+                ),
+            },
+            None => format!(
+                "on the index without its {}: build, then upload the rest if the files there are ours",
+                missing.join(" and ")
+            ),
+        },
+        State::New if item.new_project => "new project: build and upload".into(),
+        State::New => "build and upload".into(),
+        State::Yanked => unreachable!("yanked versions are blocked by the plan"),
+    };
+    if !item.builds() {
+        return Ok(planned);
+    }
+    let hooks = hooks::of(&options.hooks, p);
+    if !hooks.is_empty() {
+        planned.notes.push(match reused {
+            Some(_) => "hooks: not run, the last build is of the same sources".into(),
+            None => {
+                format!("before the build: {}", hooks.iter().map(|h| hooks::shown(h)).collect::<Vec<_>>().join("; "))
+            }
+        });
+    }
+    match (&item.previous, &reused) {
+        _ if !options.artifact_check => planned.notes.push("artifact check: skipped (--no-artifact-check)".into()),
+        (None, _) => planned.notes.push("artifact check: no earlier release on the index".into()),
+        (Some((v, _)), None) => planned
+            .notes
+            .push(format!("artifact check against {v} after the build (a dry run cannot know what building reveals)")),
+        (Some(_), Some(b)) => {
+            let check = artifact_check(ctx, item, b)?.expect("a previous release is there");
+            planned.notes.push(format!("artifact check {}", check.line()));
+            if !check.stop_reasons().is_empty() && !ctx.accepted(p) {
+                planned.what = stop_text(p, &check);
+                planned.fails = true;
+            }
+            planned.check = Some(check.to_json());
+        }
+    }
+    Ok(planned)
+}
+
+fn deferred_text(options: &Options) -> String {
+    let limit = options.destination.new_projects_per_day.map_or(String::new(), |n| format!(" of {n} per 24 hours"));
+    format!("deferred (new-project quota{limit} on the index `{}`)", options.destination.name)
+}
+
+/// The reasons on the first line (the summary's Detail), the lost files and the way out below.
+fn stop_text(p: &Package, check: &artifact::Check) -> String {
+    let mut text = format!("stopped by the artifact check: {}", check.stop_reasons().join("; "));
+    for lost in check.lost() {
+        text += &format!("\n  lost from the {lost}");
+    }
+    text += &format!(
+        "\n  if that is intended, pass `--accept-changes {}` (or list it in `publish.accept-changes` in release.toml)",
+        p.name
+    );
+    text
+}
+
+/// The artifact check of `build` against the previous release, when there is one.
+fn artifact_check(ctx: &Ctx, item: &Item, build: &Build) -> Result<Option<artifact::Check>> {
+    let Some((version, files)) = &item.previous else { return Ok(None) };
+    let mut theirs = Vec::new();
+    for kind in plan::KINDS {
+        // One file per kind: the first wheel (pure wheels have one) and the sdist.
+        if let Some(f) = files.iter().find(|f| artifact::kind_of(&f.filename) == Some(kind)) {
+            let (_, bytes) = remote::fetch(ctx.index, f, &ctx.cache)?;
+            theirs.push((f.filename.clone(), bytes.len() as u64, archive::read(&f.filename, &bytes)?));
+        }
+    }
+    let mut ours = Vec::new();
+    for f in &build.manifest.files {
+        let path = build.path(&f.filename);
+        let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        ours.push((f.filename.clone(), f.size, archive::read(&f.filename, &bytes)?));
+    }
+    Ok(Some(artifact::compare(&version.to_string(), &sides(&ours), &sides(&theirs))))
+}
+
+fn sides(v: &[(String, u64, archive::Contents)]) -> Vec<artifact::Side<'_>> {
+    v.iter().map(|(f, size, c)| artifact::Side { filename: f, size: *size, contents: c }).collect()
 }
 
 fn local(b: &Build) -> Vec<(String, String)> {
@@ -71,87 +185,65 @@ fn label(p: &Package) -> String {
     format!("{} {}", p.display_name, p.version)
 }
 
-pub fn execute(
-    repo: &Monorepo,
-    plan: &Plan,
-    options: &Options,
-    index: &Index,
-    tool: &Path,
-    credentials: &Credentials,
-) -> BTreeMap<usize, Outcome> {
+/// What a real run did: each package's outcome, the artifact checks, and the builds.
+pub struct Done {
+    pub outcomes: BTreeMap<usize, Outcome>,
+    pub checks: BTreeMap<usize, artifact::Check>,
+    pub builds: BTreeMap<usize, Build>,
+}
+
+pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
+    let (repo, plan, options) = (ctx.repo, ctx.plan, ctx.options);
     let outcomes = Mutex::new(BTreeMap::new());
-    let builds = Mutex::new(BTreeMap::new());
     let finish = |i: usize, outcome: Outcome| {
         let p = &repo.packages[i];
-        match &outcome {
-            Outcome::Failed(why) => output::status("failed", &format!("{}: {why}", label(p))),
-            Outcome::Blocked(why) => output::status("blocked", &format!("{}: {why}", label(p))),
-            Outcome::AlreadyPublished { .. } => {
-                output::status("skipped", &format!("{}: already on the index", label(p)))
+        let line = match &outcome {
+            Outcome::Published { uploaded, .. } => format!("{} ({})", label(p), uploaded.join(", ")),
+            Outcome::AlreadyPublished { .. } => format!("{}: already on the index", label(p)),
+            Outcome::BuiltElsewhere { uploaded, .. } if uploaded.is_empty() => {
+                format!("{}: built elsewhere, already on the index", label(p))
             }
-            Outcome::Published { uploaded, .. } => {
-                output::status("published", &format!("{} ({})", label(p), uploaded.join(", ")))
+            Outcome::BuiltElsewhere { uploaded, .. } => {
+                format!("{}: built elsewhere; uploaded ours: {}", label(p), uploaded.join(", "))
             }
-            Outcome::Planned(_) => {}
-        }
+            Outcome::Failed(why) | Outcome::Blocked(why) | Outcome::Deferred(why) | Outcome::Stopped(why) => {
+                format!("{}: {why}", label(p))
+            }
+            Outcome::Planned(_) => String::new(),
+        };
+        output::status(outcome.verb(), &line);
         outcomes.lock().expect("no panics under the lock").insert(i, outcome);
     };
-
-    // Build everything first: a broken build shows before anything is uploaded.
-    let started = std::time::Instant::now();
-    let to_build: Vec<usize> =
-        plan.waves.iter().flatten().copied().filter(|i| plan.items[i].blocked.is_none()).collect();
     for (&i, item) in &plan.items {
         if let Some(why) = &item.blocked {
             finish(i, Outcome::Blocked(why.clone()));
+        } else if item.deferred {
+            finish(i, Outcome::Deferred(deferred_text(options)));
+        } else if item.state == State::OnIndex {
+            finish(i, Outcome::AlreadyPublished { files: item.on_index.iter().map(|f| f.filename.clone()).collect() });
         }
     }
-    let fresh: Vec<&Package> = to_build
-        .iter()
-        .map(|&i| &repo.packages[i])
-        .filter(|p| build::reusable(&repo.root, p, options.backend).is_none())
-        .collect();
-    let shared_env = match options.backend {
-        Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
-        _ => None,
-    };
-    parallel::map(&to_build, options.jobs, |&i| {
-        let p = &repo.packages[i];
-        output::status("building", &format!("{} ({})", label(p), p.dir));
-        match build::build(
-            &repo.root,
-            p,
-            options.backend,
-            tool,
-            credentials,
-            shared_env.as_ref().map(buildenv::BuildEnv::path),
-        ) {
-            Ok(b) => {
-                let files = b.manifest.files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>().join(", ");
-                output::status(
-                    "built",
-                    &format!(
-                        "{}{}: {files}",
-                        label(p),
-                        if b.reused { " (unchanged since the last build)" } else { "" }
-                    ),
-                );
-                builds.lock().expect("no panics under the lock").insert(i, b);
-            }
-            Err(e) => finish(i, Outcome::Failed(format!("{e:#}"))),
-        }
-    });
-    let builds = builds.into_inner().expect("threads are done");
 
+    // Build everything first: a broken build shows before anything is uploaded.
+    let started = std::time::Instant::now();
+    let builds = build_all(ctx, tool, &finish);
     let built = started.elapsed();
+
+    // Then compare every build with its previous release, still before any upload.
+    let checks = if options.artifact_check { check_all(ctx, &builds, &finish) } else { BTreeMap::new() };
+
     let started = std::time::Instant::now();
     // Uploads mostly wait on the network and on visibility, not on the cores: run more of them.
     let upload_jobs = (options.jobs * 4).min(16);
+    let quota_hit = AtomicBool::new(false);
     for wave in &plan.waves {
-        let ready: Vec<usize> = wave.iter().copied().filter(|i| builds.contains_key(i)).collect();
+        let ready: Vec<usize> = {
+            let done = outcomes.lock().expect("no panics under the lock");
+            wave.iter().copied().filter(|i| builds.contains_key(i) && !done.contains_key(i)).collect()
+        };
         parallel::map(&ready, upload_jobs, |&i| {
             let done = outcomes.lock().expect("no panics under the lock").clone();
-            let outcome = publish_one(repo, plan, options, index, tool, credentials, i, &builds[&i], &done);
+            let outcome = publish_one(ctx, tool, i, &builds[&i], &done, &quota_hit);
             finish(i, outcome);
         });
     }
@@ -164,21 +256,89 @@ pub fn execute(
         report::count(plan.waves.len(), "wave"),
         started.elapsed().as_secs_f64()
     ));
-    outcomes.into_inner().expect("threads are done")
+    Done { outcomes: outcomes.into_inner().expect("threads are done"), checks, builds }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The artifact check of every build; a build that fails it is stopped (`finish`).
+fn check_all(
+    ctx: &Ctx,
+    builds: &BTreeMap<usize, Build>,
+    finish: &(impl Fn(usize, Outcome) + Sync),
+) -> BTreeMap<usize, artifact::Check> {
+    let checks = Mutex::new(BTreeMap::new());
+    let checked: Vec<usize> = builds.keys().copied().collect();
+    parallel::map(&checked, ctx.options.jobs.max(4), |&i| {
+        let p = &ctx.repo.packages[i];
+        match artifact_check(ctx, &ctx.plan.items[&i], &builds[&i]) {
+            Ok(None) => {}
+            Ok(Some(check)) => {
+                output::status("checked", &format!("{} {}", label(p), check.line()));
+                if !check.stop_reasons().is_empty() && !ctx.accepted(p) {
+                    finish(i, Outcome::Stopped(stop_text(p, &check)));
+                }
+                checks.lock().expect("no panics under the lock").insert(i, check);
+            }
+            Err(e) => finish(i, Outcome::Failed(format!("artifact check: {e:#}"))),
+        }
+    });
+    checks.into_inner().expect("threads are done")
+}
+
+fn build_all(ctx: &Ctx, tool: &Path, finish: &(impl Fn(usize, Outcome) + Sync)) -> BTreeMap<usize, Build> {
+    let (repo, plan, options) = (ctx.repo, ctx.plan, ctx.options);
+    let builds = Mutex::new(BTreeMap::new());
+    let to_build: Vec<usize> = plan.waves.iter().flatten().copied().filter(|i| plan.items[i].builds()).collect();
+    let fresh: Vec<&Package> = to_build
+        .iter()
+        .map(|&i| &repo.packages[i])
+        .filter(|p| build::reusable(&repo.root, p, options.backend).is_none())
+        .collect();
+    let shared_env = match options.backend {
+        Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
+        _ => None,
+    };
+    parallel::map(&to_build, options.jobs, |&i| {
+        let p = &repo.packages[i];
+        output::status("building", &format!("{} ({})", label(p), p.dir));
+        let env = shared_env.as_ref().map(buildenv::BuildEnv::path);
+        let hooks = hooks::of(&options.hooks, p);
+        match build::build(&repo.root, p, options.backend, tool, ctx.credentials, env, hooks) {
+            Ok(b) => {
+                let files = b.manifest.files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>().join(", ");
+                let reused = if b.reused { " (unchanged since the last build)" } else { "" };
+                output::status("built", &format!("{}{reused}: {files}", label(p)));
+                builds.lock().expect("no panics under the lock").insert(i, b);
+            }
+            Err(e) => finish(i, Outcome::Failed(format!("{e:#}"))),
+        }
+    });
+    builds.into_inner().expect("threads are done")
+}
+
+/// Our build against the index's files of its version.
+enum Compared {
+    /// Every file there is one of ours, byte for byte: upload the rest.
+    Ours(plan::FileDecision),
+    /// Some file there is not ours: another build published this version.
+    Elsewhere,
+}
+
+fn compare(ctx: &Ctx, p: &Package, build: &Build, on_index: &[DistFile]) -> Result<Compared> {
+    let remote = remote::files_with_digests(ctx.index, &p.name, &p.version, on_index, &ctx.cache)?;
+    let decision = plan::decide(&local(build), &remote);
+    let foreign = remote.iter().any(|(f, _)| !build.manifest.files.iter().any(|b| &b.filename == f));
+    Ok(if decision.conflicts.is_empty() && !foreign { Compared::Ours(decision) } else { Compared::Elsewhere })
+}
+
 fn publish_one(
-    repo: &Monorepo,
-    plan: &Plan,
-    options: &Options,
-    index: &Index,
+    ctx: &Ctx,
     tool: &Path,
-    credentials: &Credentials,
     i: usize,
     build: &Build,
     done: &BTreeMap<usize, Outcome>,
+    quota_hit: &AtomicBool,
 ) -> Outcome {
+    let (repo, plan, options, index) = (ctx.repo, ctx.plan, ctx.options, ctx.index);
     let p = &repo.packages[i];
     let item = &plan.items[&i];
     // Dependencies of this run first: a failed one blocks, a finished one must be visible.
@@ -190,29 +350,107 @@ fn publish_one(
         let want = need.exact.as_ref().map_or(need.requirement.to_string(), |v| format!("{} {v}", dep.display_name));
         let seen =
             index::wait_for(&format!("`{want}` on the index (needed by {})", p.display_name), options.wait, || {
-                Ok(need.satisfied_by(index.project(&dep.name)?.as_ref()).then_some(()))
+                let Some(project) = poll(index, &dep.name)? else { return Ok(None) };
+                Ok(need.satisfied_by(project.as_ref()).then_some(()))
             });
         if let Err(e) = seen {
             return Outcome::Blocked(format!("{e:#}"));
         }
     }
-    let decision = match decide_now(index, p, build, &item.on_index) {
-        Ok(d) => d,
-        Err(outcome) => return outcome,
-    };
-    if decision.upload.is_empty() {
-        return Outcome::AlreadyPublished { files: decision.same };
+    if item.new_project && quota_hit.load(Ordering::SeqCst) {
+        return Outcome::Deferred(format!("{} (the index refused an earlier new project)", deferred_text(options)));
     }
-    let mut skipped = decision.same;
-    let mut pending = decision.upload;
+    let mut on_index = item.on_index.clone();
+    let mut uploaded = Vec::new();
+    // Each "file exists" answer rereads the index; a few are enough for any race.
+    for _ in 0..3 {
+        let decision = match compare(ctx, p, build, &on_index) {
+            Ok(Compared::Ours(d)) => d,
+            Ok(Compared::Elsewhere) => return elsewhere(ctx, tool, p, build, &on_index, uploaded),
+            Err(e) => return Outcome::Failed(format!("{e:#}")),
+        };
+        if decision.upload.is_empty() && uploaded.is_empty() {
+            return Outcome::AlreadyPublished { files: decision.same };
+        }
+        match upload_files(ctx, tool, p, build, decision.upload) {
+            Ok(mut sent) => {
+                uploaded.append(&mut sent);
+                return visible(ctx, p, build, uploaded, decision.same);
+            }
+            Err((mut sent, Failure::Quota(why))) => {
+                uploaded.append(&mut sent);
+                quota_hit.store(true, Ordering::SeqCst);
+                return Outcome::Deferred(format!(
+                    "the index refused to create the project (new-project quota): {why}"
+                ));
+            }
+            Err((mut sent, Failure::Exists(why))) => {
+                uploaded.append(&mut sent);
+                output::status("rechecking", &format!("{}: the index says a file exists: {why}", label(p)));
+                on_index = match index.project(&p.name) {
+                    Ok(project) => project.and_then(|pr| pr.releases.get(&p.version).cloned()).unwrap_or_default(),
+                    Err(e) => return Outcome::Failed(format!("{e:#}")),
+                };
+            }
+            Err((_, failure)) => return Outcome::Failed(failure.message().to_string()),
+        }
+    }
+    Outcome::Failed("the index kept answering that files exist which it does not list; check the index".into())
+}
+
+/// The version is on the index from another build: published. A missing kind is warned
+/// about, and uploaded from our build only with `--complete`.
+fn elsewhere(
+    ctx: &Ctx,
+    tool: &Path,
+    p: &Package,
+    build: &Build,
+    on_index: &[DistFile],
+    uploaded: Vec<String>,
+) -> Outcome {
+    let missing = plan::missing_kinds(on_index);
+    if missing.is_empty() || !uploaded.is_empty() {
+        return Outcome::BuiltElsewhere { missing: Vec::new(), uploaded };
+    }
+    if !ctx.options.complete {
+        output::warn(&format!(
+            "{} is on the index from another build, without its {}; nothing uploaded (pass `--complete` to upload the {} of our build)",
+            label(p),
+            missing.join(" and "),
+            missing.join(" and ")
+        ));
+        return Outcome::BuiltElsewhere { missing: missing.iter().map(|s| s.to_string()).collect(), uploaded };
+    }
+    let files: Vec<String> = build
+        .manifest
+        .files
+        .iter()
+        .filter(|f| artifact::kind_of(&f.filename).is_some_and(|k| missing.contains(&k)))
+        .map(|f| f.filename.clone())
+        .collect();
+    match upload_files(ctx, tool, p, build, files) {
+        Ok(sent) => Outcome::BuiltElsewhere { missing: Vec::new(), uploaded: sent },
+        Err((_, failure)) => Outcome::Failed(failure.message().to_string()),
+    }
+}
+
+/// Uploads `pending`, retrying transient failures; returns the files sent, and on failure
+/// the files that went through before it.
+fn upload_files(
+    ctx: &Ctx,
+    tool: &Path,
+    p: &Package,
+    build: &Build,
+    mut pending: Vec<String>,
+) -> Result<Vec<String>, (Vec<String>, Failure)> {
+    let options = ctx.options;
     let mut uploaded = Vec::new();
     let mut attempt = 0;
-    let mut rechecked = false;
     while !pending.is_empty() {
         output::status("uploading", &format!("{}: {}", label(p), pending.join(", ")));
         let paths: Vec<PathBuf> = pending.iter().map(|f| build.path(f)).collect();
-        match upload::upload(tool, options.backend, &options.publish_url, &repo.root.join(&p.dir), &paths, credentials)
-        {
+        let dir = ctx.repo.root.join(&p.dir);
+        match upload::upload(tool, options.backend, &options.destination.publish_url, &dir, &paths, ctx.credentials) {
             Ok(()) => uploaded.append(&mut pending),
             Err(Failure::Transient(why)) if attempt < options.retries => {
                 attempt += 1;
@@ -235,34 +473,20 @@ fn publish_one(
                 std::thread::sleep(pause);
             }
             Err(Failure::Transient(why)) => {
-                return Outcome::Failed(format!("{why}\n(gave up after {} attempts)", attempt + 1))
+                return Err((uploaded, Failure::Permanent(format!("{why}\n(gave up after {} attempts)", attempt + 1))))
             }
-            // An upload whose answer was lost may have landed: the index says "exists". Look
-            // once: the same bytes there are a success, other bytes a conflict.
-            Err(Failure::Permanent(why))
-                if !rechecked && (attempt > 0 || !uploaded.is_empty()) && mentions_existing(&why) =>
-            {
-                rechecked = true;
-                let on_index = match index.project(&p.name) {
-                    Ok(project) => project.and_then(|pr| pr.releases.get(&p.version).cloned()).unwrap_or_default(),
-                    Err(e) => return Outcome::Failed(format!("{e:#}")),
-                };
-                let decision = match decide_now(index, p, build, &on_index) {
-                    Ok(d) => d,
-                    Err(outcome) => return outcome,
-                };
-                uploaded.extend(pending.iter().filter(|f| decision.same.contains(f)).cloned());
-                pending = decision.upload;
-                skipped.retain(|f| !uploaded.contains(f));
-            }
-            Err(Failure::Permanent(why)) => return Outcome::Failed(why),
+            Err(failure) => return Err((uploaded, failure)),
         }
     }
-    // Published means visible: dependants in the next wave may be installed against it.
+    Ok(uploaded)
+}
+
+/// Published means visible: dependants in the next wave may be installed against it.
+fn visible(ctx: &Ctx, p: &Package, build: &Build, uploaded: Vec<String>, skipped: Vec<String>) -> Outcome {
     let names: Vec<&str> = build.manifest.files.iter().map(|f| f.filename.as_str()).collect();
     output::status("waiting", &format!("for {} to be visible on the index", label(p)));
-    let visible = index::wait_for(&format!("{} to be visible on the index", label(p)), options.wait, || {
-        let project = index.project(&p.name)?;
+    let visible = index::wait_for(&format!("{} to be visible on the index", label(p)), ctx.options.wait, || {
+        let Some(project) = poll(ctx.index, &p.name)? else { return Ok(None) };
         let files = project.as_ref().and_then(|pr| pr.releases.get(&p.version));
         Ok(files.is_some_and(|fs| names.iter().all(|n| fs.iter().any(|f| f.filename == *n))).then_some(()))
     });
@@ -272,38 +496,15 @@ fn publish_one(
     }
 }
 
-/// Compares the build with the index's files of its version: the files to upload, or the
-/// failure when some differ (the version is burned).
-fn decide_now(
-    index: &Index,
-    p: &Package,
-    build: &Build,
-    on_index: &[crate::index::DistFile],
-) -> Result<plan::FileDecision, Outcome> {
-    let remote = remote::files_with_digests(index, &p.name, &p.version, on_index)
-        .map_err(|e| Outcome::Failed(format!("{e:#}")))?;
-    let decision = plan::decide(&local(build), &remote);
-    if decision.conflicts.is_empty() {
-        return Ok(decision);
+/// One look at a project while waiting for it: an index that stayed unreachable through the
+/// client's retries is waited out like a project not visible yet (`None`), until the wait ends;
+/// a wrong answer ends the wait at once.
+fn poll(index: &Index, name: &crate::requirement::PackageName) -> Result<Option<Option<crate::index::Project>>> {
+    match index.project(name) {
+        Ok(project) => Ok(Some(project)),
+        Err(e) if e.downcast_ref::<index::Unreachable>().is_some() => Ok(None),
+        Err(e) => Err(e),
     }
-    let short = |s: &str| s[..12.min(s.len())].to_string();
-    let list: Vec<String> = decision
-        .conflicts
-        .iter()
-        .map(|(f, ours, theirs)| format!("`{f}` (ours {}…, the index's {}…)", short(ours), short(theirs)))
-        .collect();
-    Err(Outcome::Failed(format!(
-        "{} already on the index with other content: version {} of `{}` is burned; bump it (`cargo xtask pkg bump {}`) and publish the new version",
-        list.join(", "),
-        p.version,
-        p.display_name,
-        p.dir
-    )))
-}
-
-fn mentions_existing(why: &str) -> bool {
-    let lower = why.to_lowercase();
-    lower.contains("exist") || lower.contains("409")
 }
 
 /// The pauses between upload attempts: 1 s, 2 s, 4 s… capped at 30 s (the tools name no delay).

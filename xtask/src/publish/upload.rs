@@ -113,8 +113,21 @@ impl Credentials {
 pub enum Failure {
     /// Worth another attempt: connection errors, timeouts, 429 and 5xx answers.
     Transient(String),
-    /// Another attempt would fail the same way: 4xx answers, a conflicting file, a bad file.
+    /// Another attempt would fail the same way: 4xx answers, a bad file.
     Permanent(String),
+    /// "File exists" (400 or 409): the index must be read again to know whose file it is.
+    Exists(String),
+    /// A 429 about creating a project: the index's new-project quota. Never retried: a
+    /// rejected attempt seems to count against the window.
+    Quota(String),
+}
+
+impl Failure {
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Transient(m) | Failure::Permanent(m) | Failure::Exists(m) | Failure::Quota(m) => m,
+        }
+    }
 }
 
 /// Uploads `files` (all of one package, from `dir`'s build) to `publish_url`.
@@ -158,6 +171,8 @@ pub fn upload(
     // The whole environment is given at once: duct applies nested `env`/`env_remove` calls
     // innermost first, which makes "remove, then set" easy to get wrong.
     let mut env = exec::child_env(&Credentials::WITHHELD);
+    // Retries are ours: uv's own would retry a new-project 429, which only makes it worse.
+    env.insert("UV_HTTP_RETRIES".into(), "0".into());
     if backend == Backend::Poetry {
         env.insert("POETRY_REPOSITORIES_XTASK_URL".into(), publish_url.into());
     }
@@ -169,10 +184,14 @@ pub fn upload(
         Ok(exec::Captured { ok: true, .. }) => Ok(()),
         Ok(exec::Captured { ok: false, text }) => {
             let text = credentials.redact(&text);
-            let message = format!("`{shown}` failed:\n{}", exec::tail(&text, 12));
+            // The whole answer goes to the log; the message keeps the server's words without HTML.
+            crate::output::note(&format!("`{shown}` said:\n{}", exec::tail(&text, 40)));
+            let message = format!("`{shown}` failed: {}", server_message(&text));
             Err(match classify(&text) {
                 Kind::Transient => Failure::Transient(message),
                 Kind::Permanent => Failure::Permanent(message),
+                Kind::Exists => Failure::Exists(message),
+                Kind::Quota => Failure::Quota(message),
             })
         }
         Err(e) => Err(Failure::Permanent(format!("cannot run `{shown}`: {e}"))),
@@ -206,6 +225,51 @@ fn stage(files: &[PathBuf]) -> std::io::Result<PathBuf> {
 enum Kind {
     Transient,
     Permanent,
+    Exists,
+    Quota,
+}
+
+/// One line of what the server said, out of its HTML: the last "Server says"/"Caused by"
+/// line with tags and entities removed, else the last line the tool printed.
+pub fn server_message(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("Server says") || l.contains("HTTP Error"))
+        .or(lines.iter().rev().find(|l| l.starts_with("Caused by")))
+        .or(lines.last())
+        .copied()
+        .unwrap_or("");
+    // The server's body may continue on the following lines (an HTML page): take them too.
+    let at = lines.iter().position(|l| *l == line).unwrap_or(0);
+    let text = lines[at..].join(" ");
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                plain.push(' ');
+            }
+            _ if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    let plain = plain
+        .replace("&nbsp;", " ")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let words: Vec<&str> = plain.split_whitespace().collect();
+    let mut one = words.join(" ");
+    if one.chars().count() > 300 {
+        one = one.chars().take(300).collect::<String>() + "…";
+    }
+    one
 }
 
 /// Sorts a failed upload by what the tool printed: an HTTP status decides when there is one;
@@ -213,6 +277,20 @@ enum Kind {
 /// failure is reported at once instead of retried in a loop.
 fn classify(output: &str) -> Kind {
     let lower = output.to_lowercase();
+    if lower.contains("project.create")
+        || lower.contains("too many new projects")
+        || lower.contains("new project registration")
+    {
+        return Kind::Quota;
+    }
+    if (lower.contains("status code 409")
+        || lower.contains("409 conflict")
+        || lower.contains("status code 400")
+        || lower.contains("http error 400"))
+        && (lower.contains("exist") || lower.contains("409"))
+    {
+        return Kind::Exists;
+    }
     // Checked first: uv mentions failed network calls on its way to these (trusted publishing).
     if ["missing credentials", "invalid credentials", "authentication failed"].iter().any(|n| lower.contains(n)) {
         return Kind::Permanent;
@@ -258,9 +336,13 @@ mod tests {
             ("error: Failed to publish `a.whl` to http://x/\n  Caused by: Upload failed with status code 500 Internal Server Error", Kind::Transient),
             ("Upload failed with status code 429 Too Many Requests", Kind::Transient),
             ("Upload failed with status code 403 Forbidden. Server says: 403 Invalid or non-existent authentication", Kind::Permanent),
-            ("Upload failed with status code 409 Conflict", Kind::Permanent),
+            ("Upload failed with status code 409 Conflict", Kind::Exists),
+            ("Upload failed with status code 400 Bad Request. Server says: 400 File already exists", Kind::Exists),
+            ("Upload failed with status code 429 Too Many Requests. Server says: Too many new projects created", Kind::Quota),
+            ("Upload failed with status code 429: \"project.create.ip\";q=4;w=86400", Kind::Quota),
+            ("Upload failed with status code 400 Bad Request. Server says: Invalid version", Kind::Permanent),
             ("HTTP Error 502: Bad Gateway", Kind::Transient),
-            ("HTTP Error 400: File already exists", Kind::Permanent),
+            ("HTTP Error 400: File already exists", Kind::Exists),
             ("Caused by: error sending request for url (http://x/)\n  Caused by: connection closed before message completed", Kind::Transient),
             ("Caused by: operation timed out", Kind::Transient),
             ("error: File is not a valid wheel", Kind::Permanent),
@@ -269,6 +351,15 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(classify(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn server_messages_lose_their_html() {
+        let text = "Uploading a.whl (1 KiB)\nerror: Failed to publish `dist/a.whl` to http://x/\n  Caused by: Upload failed with status code 409 Conflict. Server says: <html>\n<head><title>Error: 409 Conflict</title></head>\n<body><h1>Error: 409 Conflict</h1><p>Package &#39;a.whl&#39; already exists!</p></body></html>";
+        assert_eq!(
+            server_message(text),
+            "Caused by: Upload failed with status code 409 Conflict. Server says: Error: 409 Conflict Error: 409 Conflict Package 'a.whl' already exists!"
+        );
     }
 
     #[test]

@@ -322,7 +322,7 @@ fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
 
 fn hooks_step(w: &World, commit: bool) -> Step<Action> {
     let config = &w.repo.config;
-    if config.hooks.prepare.is_empty() {
+    if config.release_hooks.prepare.is_empty() {
         return Step::skipped("prepare hooks", "none configured (`release.prepare-hooks`)");
     }
     if w.committed && commit {
@@ -332,8 +332,8 @@ fn hooks_step(w: &World, commit: bool) -> Step<Action> {
         return Step::done("prepare hooks", "ran on this release's edits");
     }
     let (core, umbrella) = dirs(&w.repo);
-    let shown = hooks::describe(&w.repo.root, &config.hooks.prepare, &core, &umbrella);
-    if !hooks::any_applies(&w.repo.root, &config.hooks.prepare) {
+    let shown = hooks::describe(&w.repo.root, &config.release_hooks.prepare, &core, &umbrella);
+    if !hooks::any_applies(&w.repo.root, &config.release_hooks.prepare) {
         return Step::skipped("prepare hooks", shown);
     }
     Step::todo("prepare hooks", format!("{shown}; the files they change join the release"), Action::Hooks)
@@ -368,7 +368,7 @@ fn act(sh: &Shell, w: &mut World, flags: &flags::Release, action: Action) -> Res
         Action::Hooks => {
             let (core, umbrella) = dirs(&w.repo);
             let files = changed_files(sh, w)?;
-            hooks::run_all(sh, &w.repo.root, &w.repo.config.hooks.prepare, &core, &umbrella, &files)
+            hooks::run_all(sh, &w.repo.root, &w.repo.config.release_hooks.prepare, &core, &umbrella, &files)
                 .context("a prepare hook failed; fix it and rerun the same command: what is done stays done")?;
             if let Some(m) = &mut w.marker {
                 m.hooks_done = true;

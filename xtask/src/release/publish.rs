@@ -247,7 +247,7 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
 }
 
 fn gate_step(w: &World, core_there: bool) -> Step<Action> {
-    let gate = &w.repo.config.hooks.gate;
+    let gate = &w.repo.config.release_hooks.gate;
     if gate.is_empty() {
         return Step::skipped("gate", "none configured (`release.gate`)");
     }
@@ -262,7 +262,7 @@ fn gate_step(w: &World, core_there: bool) -> Step<Action> {
 /// The files to attach: each configured package's sdist, by name and size when it is built.
 fn wanted_assets(w: &World) -> Vec<(String, Option<u64>)> {
     let mut wanted = Vec::new();
-    for dir in &w.repo.config.hooks.assets {
+    for dir in &w.repo.config.release_hooks.assets {
         let Some(p) = w.repo.at_dir(dir) else { continue };
         let sdist = |name: &str| name.ends_with(".tar.gz");
         match publish::built_files(&w.repo.root, p) {
@@ -277,7 +277,7 @@ fn wanted_assets(w: &World) -> Vec<(String, Option<u64>)> {
 }
 
 fn assets_step(w: &World) -> Step<Action> {
-    let config = &w.repo.config.hooks;
+    let config = &w.repo.config.release_hooks;
     if config.assets.is_empty() {
         return Step::skipped("assets", "none configured (`release.assets`)");
     }
@@ -359,8 +359,14 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     if flags.dry_run {
         return dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created");
     }
-    let options =
-        publish::Options::for_release(&w.repo, flags.index_url.clone(), flags.publish_url.clone(), w.wait, flags.jobs)?;
+    let options = publish::Options::for_release(
+        &w.repo,
+        None,
+        flags.index_url.clone(),
+        flags.publish_url.clone(),
+        w.wait,
+        flags.jobs,
+    )?;
     let result = super::execute(&mut steps, |&action| act(sh, &w, &options, action));
     report.set("publish", &w.version, &steps);
     output::github_summary(&super::summary(&heading, &steps));
@@ -391,17 +397,17 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
     match action {
         Action::Gate => {
             let (c, u) = (repo.config.core.display().to_string(), repo.config.umbrella.display().to_string());
-            super::hooks::run_gate(sh, &repo.root, &repo.config.hooks.gate, &c, &u)
+            super::hooks::run_gate(sh, &repo.root, &repo.config.release_hooks.gate, &c, &u)
                 .context("the gate before core failed, so nothing was published; fix it and rerun")
         }
         Action::Assets => attach_assets(sh, w),
-        Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options),
+        Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options).map(drop),
         Action::WaitForCore => {
             index::wait_for(&format!("`{}` {} on the index", core.name, core.version), w.wait, || {
                 Ok(has_version(w.index.project(&core.name)?.as_ref(), &core.version).then_some(()))
             })
         }
-        Action::PublishPackages => publish::publish(sh, repo, &w.rest, options),
+        Action::PublishPackages => publish::publish(sh, repo, &w.rest, options).map(drop),
         Action::Prove => {
             let released = crate::verify::released(sh, repo, &w.previous)?;
             let install: Vec<String> = released.iter().map(|(n, v)| format!("{n}=={v}")).collect();
@@ -441,7 +447,7 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
 fn attach_assets(sh: &Shell, w: &World) -> Result<()> {
     let repository = &w.repo.config.repository;
     let there = github::release_assets(sh, repository, &w.tag)?;
-    for dir in &w.repo.config.hooks.assets {
+    for dir in &w.repo.config.release_hooks.assets {
         let p = w.repo.at_dir(dir).with_context(|| format!("`release.assets` names `{dir}`, which is no package"))?;
         let files = publish::built_files(&w.repo.root, p).with_context(|| {
             format!("`{}` {} is not built in target/publish; run `cargo xtask publish {dir}` (it skips what the index has) and rerun", p.name, p.version)
@@ -502,7 +508,7 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
     } else {
         Step::todo("GitHub release", format!("create `{tag}` at the release commit with the changelog's notes"), ())
     });
-    let assets = &repo.config.hooks.assets;
+    let assets = &repo.config.release_hooks.assets;
     if !flags.offline && !assets.is_empty() {
         let what = format!(
             "attach the sdist of {} to the GitHub release",
@@ -510,9 +516,9 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
         );
         steps.push(Step::todo("assets", what, ()));
     }
-    if !repo.config.hooks.gate.is_empty() {
+    if !repo.config.release_hooks.gate.is_empty() {
         let (c, u) = (repo.config.core.display().to_string(), repo.config.umbrella.display().to_string());
-        let gate = super::hooks::describe(&repo.root, &repo.config.hooks.gate, &c, &u);
+        let gate = super::hooks::describe(&repo.root, &repo.config.release_hooks.gate, &c, &u);
         steps.insert(1, Step::todo("gate", format!("{gate}; if it fails, nothing is published"), ()));
     }
     let heading = format!("Release {version}: publish, after prepare's release commit");

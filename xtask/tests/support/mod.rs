@@ -3,6 +3,7 @@
 
 pub mod proxy;
 pub mod pypiserver;
+pub mod wheels;
 
 use std::{
     path::{Path, PathBuf},
@@ -78,6 +79,8 @@ pub fn tool(name: &str) -> PathBuf {
 /// A generated sample monorepo in a temporary directory.
 pub struct Sample {
     pub dir: TempDir,
+    /// Added to the environment of every xtask run ([`Sample::use_build_index`]).
+    pub env: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl Sample {
@@ -89,7 +92,13 @@ impl Sample {
             .output()
             .unwrap();
         Run::from(out).ok();
-        Sample { dir }
+        Sample { dir, env: Default::default() }
+    }
+
+    /// Builds (and hooks' `uv sync`) in every later run resolve from `server`, which serves
+    /// the tests' wheels: never from the public index.
+    pub fn use_build_index(&self, server: &pypiserver::PypiServer) {
+        *self.env.lock().unwrap() = server.build_env();
     }
 
     pub fn root(&self) -> PathBuf {
@@ -104,6 +113,9 @@ impl Sample {
     pub fn xtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(xtask_bin());
         cmd.arg("--root").arg(self.root()).args(args).current_dir(self.dir.path()).env("NO_COLOR", "1");
+        for (k, v) in self.env.lock().unwrap().iter() {
+            cmd.env(k, v);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -24,12 +24,19 @@ pub enum Fault {
     Stall(Duration),
     /// An `HTTP 200` with this body instead of the upstream's (HTML, garbage JSON).
     Body(&'static str),
+    /// The public index's answer to a project creation past its quota: `429` with its
+    /// `Ratelimit-Policy` header and an HTML page.
+    TooManyNewProjects,
+    /// A plain `429` asking to come back after this many seconds (`Retry-After`).
+    Status429 { retry_after: u32 },
 }
 
 /// Which requests fail, counted from the last [`FaultProxy::set_faults`] (or the start).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Faults {
     fault: Option<Fault>,
+    /// Only uploads (POST requests) are counted and failed; the rest is forwarded.
+    uploads_only: bool,
     /// Request `k` fails when `k % of < fail`; with `of == 0`, when `k < fail`.
     fail: u32,
     of: u32,
@@ -38,21 +45,25 @@ pub struct Faults {
 impl Faults {
     /// Every request is forwarded.
     pub fn none() -> Faults {
-        Faults { fault: None, fail: 0, of: 1 }
+        Faults { fault: None, uploads_only: false, fail: 0, of: 1 }
     }
     /// Every request fails.
     pub fn all(fault: Fault) -> Faults {
-        Faults { fault: Some(fault), fail: 1, of: 1 }
+        Faults { fault: Some(fault), uploads_only: false, fail: 1, of: 1 }
     }
     /// The first `fail` of every `of` requests fail: `share(1, 2, ..)` fails every other one,
     /// starting with the first.
     pub fn share(fail: u32, of: u32, fault: Fault) -> Faults {
         assert!(of > 0 && fail <= of, "a share is `fail` of `of` requests");
-        Faults { fault: Some(fault), fail, of }
+        Faults { fault: Some(fault), uploads_only: false, fail, of }
     }
     /// The first `n` requests fail, every later one is forwarded.
     pub fn first(n: u32, fault: Fault) -> Faults {
-        Faults { fault: Some(fault), fail: n, of: 0 }
+        Faults { fault: Some(fault), uploads_only: false, fail: n, of: 0 }
+    }
+    /// The same faults, for uploads only.
+    pub fn on_uploads(self) -> Faults {
+        Faults { uploads_only: true, ..self }
     }
 
     fn pick(&self, k: u64) -> Option<Fault> {
@@ -62,6 +73,7 @@ impl Faults {
 }
 
 struct State {
+    uploads: AtomicUsize,
     upstream_host: String,
     upstream_prefix: String,
     /// The faults and how many requests arrived since they were set.
@@ -85,6 +97,7 @@ impl FaultProxy {
             upstream_prefix: prefix.trim_end_matches('/').to_string(),
             faults: Mutex::new((faults, 0)),
             requests: AtomicUsize::new(0),
+            uploads: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -113,6 +126,11 @@ impl FaultProxy {
         self.state.requests.load(Ordering::SeqCst)
     }
 
+    /// How many uploads (POST requests) arrived, failed ones included.
+    pub fn uploads(&self) -> usize {
+        self.state.uploads.load(Ordering::SeqCst)
+    }
+
     /// Changes the faults from the next request on, and restarts their count.
     pub fn set_faults(&self, faults: Faults) {
         *self.state.faults.lock().unwrap() = (faults, 0);
@@ -131,22 +149,42 @@ fn handle(state: &State, mut client: TcpStream) {
     let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
     // Wait for the request's first bytes without consuming them: a reset must leave them unread,
     // which is what makes the kernel answer the close with RST instead of FIN.
-    let mut probe = [0u8; 1];
+    let mut probe = [0u8; 4];
     if !matches!(client.peek(&mut probe), Ok(n) if n > 0) || state.stop.load(Ordering::SeqCst) {
         return;
     }
+    // The method's first bytes may come alone; a short wait gets the rest.
+    for _ in 0..20 {
+        if client.peek(&mut probe).unwrap_or(0) >= 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let post = &probe == b"POST";
     state.requests.fetch_add(1, Ordering::SeqCst);
+    if post {
+        state.uploads.fetch_add(1, Ordering::SeqCst);
+    }
     let fault = {
         let mut guard = state.faults.lock().unwrap();
-        let k = guard.1;
-        guard.1 += 1;
-        guard.0.pick(k)
+        if guard.0.uploads_only && !post {
+            None
+        } else {
+            let k = guard.1;
+            guard.1 += 1;
+            guard.0.pick(k)
+        }
     };
     if fault == Some(Fault::Reset) {
         drop(client);
         return;
     }
     let Some((head, body_start)) = read_head(&mut client) else { return };
+    if matches!(fault, Some(Fault::TooManyNewProjects | Fault::Status429 { .. })) {
+        // Read the upload before answering: closing on unread bytes would reset the connection
+        // and hide the answer.
+        drain(&mut client, &head, body_start.len());
+    }
     match fault {
         Some(Fault::Status500) => {
             let body = "injected fault: HTTP 500\n";
@@ -166,10 +204,41 @@ fn handle(state: &State, mut client: TcpStream) {
             let _ =
                 write!(client, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
         }
+        Some(Fault::TooManyNewProjects) => {
+            let body = "<html>\n <head><title>429 Too Many Requests</title></head>\n <body>\n  <h1>429 Too Many Requests</h1>\n  Too many new projects created<br/><br/>\n </body>\n</html>";
+            let _ = write!(
+                client,
+                "HTTP/1.1 429 Too Many Requests\r\nRatelimit-Policy: \"project.create.ip\";q=4;w=86400, \"project.create.user\";q=4;w=86400\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        Some(Fault::Status429 { retry_after }) => {
+            let body = "429 Too Many Requests\n";
+            let _ = write!(
+                client,
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {retry_after}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
         Some(Fault::Reset) => unreachable!("handled before reading"),
         None => forward(state, &mut client, &head, body_start),
     }
     let _ = client.shutdown(Shutdown::Both);
+}
+
+fn drain(client: &mut TcpStream, head: &[String], mut read: usize) {
+    let length: usize = head
+        .iter()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-length")))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut chunk = vec![0u8; 64 * 1024];
+    while read < length {
+        match client.read(&mut chunk) {
+            Ok(n) if n > 0 => read += n,
+            _ => return,
+        }
+    }
 }
 
 /// Reads the request head; returns its lines and the bytes read past it (the body's start).

@@ -22,12 +22,15 @@ pub struct PypiServer {
 
 impl PypiServer {
     /// Starts the server and returns once it answers HTTP. Uploads need no password
-    /// (`-a . -P .`), as on a throwaway index.
+    /// (`-a . -P .`), as on a throwaway index. It also serves the tests' build wheels
+    /// ([`super::wheels`]); uploads land in its own directory only.
     pub fn start() -> PypiServer {
+        let wheels = super::wheels::dir();
         let dir = TempDir::new("pypiserver");
         std::fs::create_dir_all(dir.path().join("packages")).unwrap();
         let log = dir.path().join("server.log");
-        match xtask::pypiserver::PypiServer::start(&tool("pypi-server"), &dir.path().join("packages"), &log) {
+        let packages = dir.path().join("packages");
+        match xtask::pypiserver::PypiServer::start_with(&tool("pypi-server"), &packages, &[&wheels], &log) {
             Ok(server) => PypiServer { server, dir },
             Err(e) => panic!("{e:#}; its log:\n{}", std::fs::read_to_string(&log).unwrap_or_default()),
         }
@@ -50,6 +53,17 @@ impl PypiServer {
     /// Where `uv publish` uploads (the legacy upload API, at the root for pypiserver).
     pub fn publish_url(&self) -> String {
         format!("{}/", self.url())
+    }
+
+    /// The environment that makes uv (builds, `uv sync`, `uv run`) and pip resolve from this
+    /// server instead of the public index.
+    pub fn build_env(&self) -> Vec<(String, String)> {
+        let simple = format!("{}/simple/", self.url());
+        vec![
+            ("UV_DEFAULT_INDEX".into(), simple.clone()),
+            ("PIP_INDEX_URL".into(), simple),
+            ("UV_PYTHON_DOWNLOADS".into(), "never".into()),
+        ]
     }
 
     /// The directory the server serves; uploads land here.
@@ -82,6 +96,11 @@ impl PypiServer {
 /// Builds a tiny real package `name` `version` (an sdist and a wheel) with `uv build` into
 /// `out_dir`, and returns the built files.
 pub fn build_package(out_dir: &Path, name: &str, version: &str) -> Vec<PathBuf> {
+    build_package_with(out_dir, name, version, &[])
+}
+
+/// [`build_package`] with `env` added (a server's [`PypiServer::build_env`]).
+pub fn build_package_with(out_dir: &Path, name: &str, version: &str, env: &[(String, String)]) -> Vec<PathBuf> {
     let module = name.replace(['-', '.'], "_");
     let src = TempDir::new("build-src");
     std::fs::create_dir_all(src.path().join("src").join(&module)).unwrap();
@@ -102,6 +121,7 @@ pub fn build_package(out_dir: &Path, name: &str, version: &str) -> Vec<PathBuf> 
         .arg(out_dir)
         .arg(src.path())
         .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap();
     let run = Run::from(out);
@@ -123,7 +143,7 @@ pub fn seed(server: &PypiServer, name: &str, versions: &[&str]) {
     let out = TempDir::new("dist");
     let mut files = Vec::new();
     for v in versions {
-        files.extend(build_package(out.path(), name, v));
+        files.extend(build_package_with(out.path(), name, v, &server.build_env()));
     }
     server.upload(&files);
 }

@@ -1,0 +1,54 @@
+//! Build hooks: commands from `[build.hooks]` run in a package's directory before it is built
+//! (the LlamaIndex default fills core's NLTK and tiktoken caches, which its wheel must carry).
+//! Argv as configured, in order, no shell, with the build's environment: never credentials.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use super::upload::Credentials;
+use crate::{exec, monorepo::Package};
+
+/// The hooks of `p`: by its directory relative to the root.
+pub fn of<'a>(hooks: &'a std::collections::BTreeMap<String, Vec<Vec<String>>>, p: &Package) -> &'a [Vec<String>] {
+    hooks.get(p.dir.trim_end_matches('/')).map_or(&[], Vec::as_slice)
+}
+
+/// A command as people read it: `uv run python -c '…'`.
+pub fn shown(argv: &[String]) -> String {
+    let quote = |a: &String| {
+        if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:".contains(c)) {
+            a.clone()
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    };
+    argv.iter().map(quote).collect::<Vec<_>>().join(" ")
+}
+
+/// Runs every hook of `p` in order; the first failure stops with the tail of its output.
+pub fn run(root: &Path, p: &Package, hooks: &[Vec<String>], credentials: &Credentials) -> Result<()> {
+    let dir = root.join(&p.dir);
+    for argv in hooks {
+        let (program, args) = argv.split_first().expect("the configuration has no empty commands");
+        crate::output::status("hook", &format!("{} {}: {}", p.display_name, p.version, shown(argv)));
+        // A path is the package's own script; a bare name is a tool (the pinned one first).
+        let program = if program.contains('/') {
+            dir.join(program)
+        } else {
+            exec::require(program, "for a build hook of `[build.hooks]` in release.toml")?
+        };
+        let expr = duct::cmd(&program, args).dir(&dir).full_env(exec::child_env(&Credentials::WITHHELD)).stdin_null();
+        match exec::capture(expr) {
+            Ok(exec::Captured { ok: true, .. }) => {}
+            Ok(exec::Captured { ok: false, text }) => bail!(
+                "the build hook `{}` failed in `{}`, so nothing of it was built or uploaded:\n{}\nfix it (or `[build.hooks]` in release.toml), then rerun",
+                shown(argv),
+                p.dir,
+                credentials.redact(&exec::tail(&text, 20))
+            ),
+            Err(e) => bail!("cannot run the build hook `{}` in `{}`: {e}", shown(argv), p.dir),
+        }
+    }
+    Ok(())
+}
