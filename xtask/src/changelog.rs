@@ -157,6 +157,22 @@ pub fn generate(sh: &Shell, repo: &Monorepo, since: Option<&str>, date: String, 
     })
 }
 
+/// Appends lines no pull request carries (the compatibility wave's `- name [version]: Allow
+/// llama-index-core 0.15`) under `### {heading}` at the end of the section, and redoes the
+/// insertion. At the end, so that the section without them is still found whole in the file.
+pub fn append_block(generated: &mut Generated, repo: &Monorepo, heading: &str, lines: &[String]) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let bullets: String = lines.iter().map(|l| format!("- {l}\n")).collect();
+    generated.section = format!("{}\n### {heading}\n\n{bullets}", generated.section);
+    let change = &mut generated.change;
+    change.new = render::insert(&change.display, &change.old, &repo.config.placeholder, &generated.section)?;
+    generated.json["text"] = Value::String(generated.section.clone());
+    generated.json[heading.to_lowercase()] = json!(lines);
+    Ok(())
+}
+
 impl flags::Notes {
     fn run(self, sh: &Shell) -> Result<()> {
         let repo = Monorepo::load(&sh.current_dir())?;

@@ -42,18 +42,16 @@ impl Changeset {
                 bail!("{} changed while the plan was being made; nothing was written, rerun the command", c.display);
             }
         }
-        let mut temps = Vec::new();
         for c in &self.changes {
             sweep(&c.path);
-            let temp = temp_path(&c.path);
-            if let Err(e) = write_synced(&temp, &c.new) {
-                temps.push(temp);
-                for t in &temps {
-                    let _ = std::fs::remove_file(t);
-                }
-                return Err(e).with_context(|| format!("cannot write {}; nothing was changed", c.display));
+        }
+        let temps: Vec<std::path::PathBuf> = self.changes.iter().map(|c| temp_path(&c.path)).collect();
+        let written = write_all_synced(&self.changes, &temps);
+        if let Some((i, e)) = written.into_iter().enumerate().find_map(|(i, r)| r.err().map(|e| (i, e))) {
+            for t in &temps {
+                let _ = std::fs::remove_file(t);
             }
-            temps.push(temp);
+            return Err(e).with_context(|| format!("cannot write {}; nothing was changed", self.changes[i].display));
         }
         for (i, (c, temp)) in self.changes.iter().zip(&temps).enumerate() {
             if let Err(e) = std::fs::rename(temp, &c.path) {
@@ -69,6 +67,14 @@ impl Changeset {
         }
         Ok(())
     }
+}
+
+/// Writes every change's temporary file, several at once: a release's wave writes 2,000 files,
+/// and their `fsync`s, one after the other, take seconds where together they take a fraction.
+fn write_all_synced(changes: &[FileChange], temps: &[std::path::PathBuf]) -> Vec<std::io::Result<()>> {
+    let jobs = if changes.len() < 16 { 1 } else { 16 };
+    let pairs: Vec<(&FileChange, &std::path::PathBuf)> = changes.iter().zip(temps).collect();
+    crate::parallel::map(&pairs, jobs, |(c, t)| write_synced(t, &c.new))
 }
 
 /// Writes `path` atomically: a temporary sibling, then a rename.
@@ -116,7 +122,7 @@ fn sweep(path: &std::path::Path) {
     }
 }
 
-fn write_synced(path: &std::path::Path, text: &str) -> Result<()> {
+fn write_synced(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut f = std::fs::File::create(path)?;
     f.write_all(text.as_bytes())?;

@@ -3,6 +3,8 @@
 //! with core's local version: not there yet and newer than everything (`--before-core`), or
 //! there exactly and not behind (`--after-core`). One verdict line per check.
 
+mod bumps;
+
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -46,6 +48,17 @@ pub enum Head {
 
 impl flags::Check {
     pub fn run(self, sh: &Shell) -> Result<()> {
+        if self.bumps {
+            if self.before_core || self.after_core || self.wait.is_some() {
+                return Err(usage("`--bumps` is the pull request check; `--before-core`, `--after-core` and `--wait` are the release's"));
+            }
+            return bumps::run(sh, &self);
+        }
+        if self.base_ref.is_some() || self.index || !self.paths.is_empty() {
+            return Err(usage(
+                "`--base-ref`, `--index` and package paths go with `--bumps`: `cargo xtask check --bumps --base-ref origin/main`",
+            ));
+        }
         let mode = match (self.before_core, self.after_core) {
             (true, true) => return Err(usage("give `--before-core` or `--after-core`, not both")),
             (true, false) => Mode::BeforeCore,

@@ -59,6 +59,16 @@ pub struct Config {
     pub accept_changes: Vec<String>,
     /// Commands the release runs at its named points (`[release]` in release.toml).
     pub release_hooks: Hooks,
+    /// The compatibility wave of `prepare`: whether requirements that exclude a version this
+    /// release makes are widened to admit its series, and how each rewritten package is bumped
+    /// (`None`: not at all).
+    pub wave_widen: bool,
+    pub wave_bump: Option<crate::version::Bump>,
+    /// `check --bumps`: glob patterns (relative to a package's directory) of files a change to
+    /// which needs no new version, and how a version that went down or skipped a release counts.
+    pub bumps_unshipped: Vec<String>,
+    pub bumps_down: Severity,
+    pub bumps_jump: Severity,
 }
 
 /// An index of `[index.NAME]`: where to read and where to upload are one choice.
@@ -145,6 +155,24 @@ impl Default for Hooks {
             ],
             // release.yml: `gh release create … dist/*.tar.gz` attaches the umbrella's sdist.
             assets: vec![".".to_string()],
+        }
+    }
+}
+
+/// Whether a finding fails a check or only warns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Fail,
+    Warn,
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Severity, String> {
+        match s {
+            "fail" => Ok(Severity::Fail),
+            "warn" => Ok(Severity::Warn),
+            _ => Err(format!("`{s}` is neither `fail` nor `warn`")),
         }
     }
 }
@@ -276,6 +304,11 @@ impl Default for Config {
             hooks: default_hooks(),
             accept_changes: Vec::new(),
             release_hooks: Hooks::default(),
+            wave_widen: true,
+            wave_bump: Some(crate::version::Bump::Patch),
+            bumps_unshipped: strings(&["tests/**", "docs/**", "examples/**", "*.md"]),
+            bumps_down: Severity::Fail,
+            bumps_jump: Severity::Warn,
         }
     }
 }
@@ -396,6 +429,23 @@ impl Config {
                     "build.backend" => {
                         c.backend = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
                     }
+                    "wave.widen" => {
+                        c.wave_widen =
+                            value.as_bool().with_context(|| format!("{p}: `{name}` must be true or false"))?
+                    }
+                    "wave.bump" => {
+                        c.wave_bump = match string()?.as_str() {
+                            "none" => None,
+                            kind => Some(kind.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}, or `none`"))?),
+                        }
+                    }
+                    "bumps.unshipped" => c.bumps_unshipped = strings()?,
+                    "bumps.down" => {
+                        c.bumps_down = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
+                    }
+                    "bumps.jump" => {
+                        c.bumps_jump = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
+                    }
                     _ => unknown.push(name),
                 }
             }
@@ -412,6 +462,10 @@ impl Config {
         c.half_index = has("url") != has("publish-url");
         if !c.tag.contains("{version}") {
             bail!("{p}: `release.tag` is `{}`, which lacks `{{version}}`; use a pattern like `v{{version}}`", c.tag);
+        }
+        for pattern in &c.bumps_unshipped {
+            glob::Pattern::new(pattern)
+                .map_err(|e| anyhow::anyhow!("{p}: `bumps.unshipped`: `{pattern}` is not a glob pattern: {e}"))?;
         }
         if c.repository.split('/').count() != 2 {
             bail!("{p}: `github.repository` is `{}`; write it as `owner/name`", c.repository);

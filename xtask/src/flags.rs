@@ -153,7 +153,11 @@ xflags::xflags! {
         /// Begin a release: bump the umbrella's version, move core to the same version, and
         /// require it in the umbrella as `>=NEW,<NEXT_MINOR`.
         ///
-        /// Prints the plan (a diff per file), then applies it all-or-nothing.
+        /// The compatibility wave comes with it: every package whose internal requirement
+        /// excludes a new version (`llama-index-core>=0.13.0,<0.14` against core 0.14.0) gets
+        /// the upper bound widened to the next series, in its own style (`<0.15`), and a patch
+        /// bump; `[wave]` in release.toml changes both. Prints the plan (the count and the first
+        /// diffs; --json lists everything), then applies it all-or-nothing.
         cmd prepare {
             /// Which part to bump: `major`, `minor` or `patch` (the default).
             optional --bump kind: BumpKind
@@ -165,10 +169,26 @@ xflags::xflags! {
             optional --json
             /// Run even when the working tree has uncommitted changes.
             optional --allow-dirty
+            /// Then run `uv lock` in every rewritten package, in parallel (needs the index).
+            optional --lock
         }
         /// Check that a release can go ahead: the release branch is checked out, and the core
         /// package's version is (or is not yet) on the package index.
+        ///
+        /// With --bumps, the pull request check instead: every package whose shipped files
+        /// changed since the merge base with --base-ref has a new version (files matching
+        /// `bumps.unshipped`, by default tests, docs, examples and Markdown, need none), no
+        /// version went down or skipped a release, none is on the index already (with
+        /// --index-url), and no internal requirement excludes its dependency's version.
         cmd check {
+            /// With --bumps: only these package directories.
+            repeated paths: String
+            /// The pull request check: versions against the merge base with --base-ref.
+            optional --bumps
+            /// With --bumps: the branch the pull request goes into, e.g. `origin/main`.
+            optional --base-ref rev: String
+            /// With --bumps: also fail versions the index has (`index.url`, or --index-url).
+            optional --index
             /// Before core is published: core's version must be newer than every version on the index.
             optional --before-core
             /// After core is published (the default): core's exact version must be on the index.
@@ -205,6 +225,8 @@ xflags::xflags! {
             optional --date date: String
             /// prepare: run even when the working tree has uncommitted changes.
             optional --allow-dirty
+            /// prepare: run `uv lock` in every rewritten package, and commit the locks (needs the index).
+            optional --lock
             /// The base of the index's JSON API (default: `index.url` in release.toml).
             optional --index-url url: String
             /// publish: where distributions are uploaded (default: `index.publish-url`).
@@ -440,10 +462,16 @@ pub struct Prepare {
     pub dry_run: bool,
     pub json: bool,
     pub allow_dirty: bool,
+    pub lock: bool,
 }
 
 #[derive(Debug)]
 pub struct Check {
+    pub paths: Vec<String>,
+
+    pub bumps: bool,
+    pub base_ref: Option<String>,
+    pub index: bool,
     pub before_core: bool,
     pub after_core: bool,
     pub wait: Option<String>,
@@ -462,6 +490,7 @@ pub struct Release {
     pub pr: bool,
     pub date: Option<String>,
     pub allow_dirty: bool,
+    pub lock: bool,
     pub index_url: Option<String>,
     pub publish_url: Option<String>,
     pub wait: Option<String>,

@@ -8,7 +8,12 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use toml_edit::{Document, DocumentMut, Item, Value};
 
-use crate::{requirement::Requirement, version::Version};
+use std::collections::HashMap;
+
+use crate::{
+    requirement::{self, PackageName, Requirement},
+    version::Version,
+};
 
 /// The metadata of one `pyproject.toml`.
 #[derive(Debug, Clone)]
@@ -120,7 +125,9 @@ impl Pyproject {
             Table::Poetry => {
                 if let Some(deps) = meta.get("dependencies").and_then(Item::as_table_like) {
                     for (name, spec) in deps.iter().filter(|(n, _)| *n != "python") {
-                        let constraint = spec.as_str().unwrap_or("");
+                        // A string, or a table's `version` (`{ version = "…", extras = […] }`).
+                        let constraint =
+                            spec.as_str().or_else(|| spec.get("version").and_then(Item::as_str)).unwrap_or("");
                         let constraint = if constraint == "*" { "" } else { constraint };
                         push(&format!("{name}{}", poetry_constraint(constraint)))?;
                     }
@@ -180,6 +187,11 @@ fn read_version(path: &Path, root: &toml_edit::Table, table: Table) -> Result<Ve
 /// Returns `text` with the package's version set to `new`; only that value changes.
 pub fn set_version(path: &Path, text: &str, new: &Version) -> Result<String> {
     let mut doc = parse_toml(path, text, |t| t.parse::<DocumentMut>())?;
+    set_version_in(path, &mut doc, new)?;
+    Ok(doc.to_string())
+}
+
+fn set_version_in(path: &Path, doc: &mut DocumentMut, new: &Version) -> Result<()> {
     let table = find_table(doc.as_table())
         .with_context(|| format!("{}: no `[project]` table with a `name`", path.display()))?;
     read_version(path, doc.as_table(), table)?;
@@ -188,7 +200,7 @@ pub fn set_version(path: &Path, text: &str, new: &Version) -> Result<String> {
         item = &mut item[*key];
     }
     replace_string(&mut item["version"], &new.to_string());
-    Ok(doc.to_string())
+    Ok(())
 }
 
 /// Returns `text` with the one runtime dependency on `name` rewritten by `rewrite`.
@@ -224,6 +236,112 @@ pub fn rewrite_dependency(
     let new = rewrite(&old);
     replace_string_value(deps.get_mut(index).expect("index from iteration"), &new.to_string());
     Ok((doc.to_string(), old, new))
+}
+
+/// One requirement the compatibility wave rewrote, as written before and after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Widened {
+    pub dependency: PackageName,
+    pub before: String,
+    pub after: String,
+}
+
+/// Returns `text` with every runtime requirement on a package of `moves` (name → its new
+/// version) that excludes the new version widened to admit its series, keeping the lower bound,
+/// extras, marker, spacing and quotes (`requirement::widen_requirement`). Covers
+/// `project.dependencies`, `project.optional-dependencies` and `[tool.poetry.dependencies]`
+/// (strings and tables' `version`). An exclusion that cannot be widened names the file. With
+/// `version`, the package's version is set too, in the same pass.
+pub fn widen_requirements(
+    path: &Path,
+    text: &str,
+    moves: &HashMap<PackageName, Version>,
+    version: Option<&Version>,
+) -> Result<(String, Vec<Widened>)> {
+    let p = path.display();
+    let mut doc = parse_toml(path, text, |t| t.parse::<DocumentMut>())?;
+    let mut widened = Vec::new();
+    let mut errors = Vec::new();
+    let mut widen = |value: &mut Value, name: &str, poetry: bool| {
+        let Some(raw) = value.as_str().map(str::to_string) else { return };
+        let dependency = match poetry {
+            true => PackageName::new(name),
+            false => Requirement::parse(&raw).map(|r| r.name).unwrap_or_else(|_| PackageName::new("")),
+        };
+        let Some(new) = moves.get(&dependency) else { return };
+        let result = if poetry {
+            let constraint = if raw.trim() == "*" { String::new() } else { poetry_constraint(&raw) };
+            requirement::widen_specifiers(&constraint, new)
+        } else {
+            requirement::widen_requirement(&raw, new)
+        };
+        match result {
+            Ok(Some(after)) => {
+                let shown = |s: &str| if poetry { format!("{name} = \"{s}\"") } else { s.to_string() };
+                widened.push(Widened { dependency: dependency.clone(), before: shown(&raw), after: shown(&after) });
+                replace_string_value(value, &after);
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(format!("{p}: the requirement `{raw}` on `{dependency}`: {e}")),
+        }
+    };
+    if let Some(project) = doc.get_mut("project").and_then(Item::as_table_like_mut) {
+        let mut arrays: Vec<&mut toml_edit::Array> = Vec::new();
+        let (deps, optional) = split_two(project, "dependencies", "optional-dependencies");
+        arrays.extend(deps.and_then(Item::as_array_mut));
+        if let Some(groups) = optional.and_then(Item::as_table_like_mut) {
+            arrays.extend(groups.iter_mut().filter_map(|(_, v)| v.as_array_mut()));
+        }
+        for array in arrays {
+            for value in array.iter_mut() {
+                widen(value, "", false);
+            }
+        }
+    }
+    // `Item::get_mut` would insert missing tables; the table-like lookups never do.
+    let poetry = doc
+        .get_mut("tool")
+        .and_then(Item::as_table_like_mut)
+        .and_then(|t| t.get_mut("poetry"))
+        .and_then(Item::as_table_like_mut)
+        .and_then(|t| t.get_mut("dependencies"));
+    if let Some(deps) = poetry.and_then(Item::as_table_like_mut) {
+        for (key, item) in deps.iter_mut().filter(|(k, _)| k.get() != "python") {
+            let name = key.get().to_string();
+            let value = match item {
+                Item::Value(Value::InlineTable(t)) => t.get_mut("version"),
+                Item::Table(t) => t.get_mut("version").and_then(Item::as_value_mut),
+                other => other.as_value_mut(),
+            };
+            if let Some(value) = value {
+                widen(value, &name, true);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\n"));
+    }
+    if let Some(new) = version {
+        set_version_in(path, &mut doc, new)?;
+    }
+    Ok((doc.to_string(), widened))
+}
+
+/// Two entries of one table, borrowed mutably at once.
+fn split_two<'a>(
+    table: &'a mut dyn toml_edit::TableLike,
+    a: &str,
+    b: &str,
+) -> (Option<&'a mut Item>, Option<&'a mut Item>) {
+    let (mut first, mut second) = (None, None);
+    for (key, item) in table.iter_mut() {
+        if key.get() == a {
+            first = Some(item);
+        } else if key.get() == b {
+            second = Some(item);
+        }
+    }
+    (first, second)
 }
 
 /// Replaces a string value, keeping the whitespace and comments around it.
@@ -394,5 +512,42 @@ dependencies = [
         let none = "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = []\n";
         let err = rewrite_dependency(Path::new("pyproject.toml"), none, &core, |r| r.clone()).unwrap_err();
         assert!(err.to_string().contains("has no requirement on `llama-index-core`"), "{err}");
+    }
+
+    #[test]
+    fn widen_requirements_covers_every_table_and_adds_nothing() {
+        let moves = [(crate::requirement::PackageName::new("llama-index-core"), "0.14.0".parse().unwrap())].into();
+        let widen = |text: &str| widen_requirements(Path::new("p/pyproject.toml"), text, &moves, None);
+        let project =
+            "[project]\nname = \"a\"\nversion = \"1\"\ndependencies = ['llama_index.core >=0.13,<0.14']  # c\n\
+                       [project.optional-dependencies]\nx = [\"llama-index-core<0.14.0; python_version < '3.10'\"]\n";
+        let (text, widened) = widen(project).unwrap();
+        expect![[r#"
+            [project]
+            name = "a"
+            version = "1"
+            dependencies = ['llama_index.core >=0.13,<0.15']  # c
+            [project.optional-dependencies]
+            x = ["llama-index-core<0.15.0; python_version < '3.10'"]
+        "#]]
+        .assert_eq(&text);
+        assert_eq!(widened.len(), 2);
+        // A caret is written out; a table without a poetry section gets none.
+        let poetry = "[tool.poetry]\nname = \"a\"\nversion = \"1\"\n[tool.poetry.dependencies]\nllama-index-core = \"^0.13.1\"\n";
+        let (text, widened) = widen(poetry).unwrap();
+        assert!(text.ends_with("llama-index-core = \">=0.13.1,<0.15\"\n"), "{text}");
+        assert_eq!(widened[0].before, "llama-index-core = \"^0.13.1\"");
+        let (text, widened) = widen("[project]\nname = \"a\"\nversion = \"1\"\n[tool.black]\nx = 1\n").unwrap();
+        assert_eq!(
+            (text.as_str(), widened.len()),
+            ("[project]\nname = \"a\"\nversion = \"1\"\n[tool.black]\nx = 1\n", 0)
+        );
+        let err = widen("[project]\nname = \"a\"\nversion = \"1\"\ndependencies = [\"llama-index-core==0.13.6\"]\n")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("p/pyproject.toml: the requirement `llama-index-core==0.13.6` on `llama-index-core`: "),
+            "{err}"
+        );
     }
 }

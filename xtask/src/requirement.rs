@@ -151,6 +151,74 @@ fn specifier_allows(spec: &str, v: &Version) -> Result<bool, String> {
     })
 }
 
+/// The first version of the series after `new`, written with as many release numbers as `bound`
+/// (`0.14` → `0.15`, `0.14.0` → `0.15.0`, `1` → `2`): the upper bound that admits `new`'s series in
+/// the style the requirement already uses. `new`'s epoch is kept.
+pub fn series_bound(bound: &Version, new: &Version) -> Version {
+    let (major, minor) = (new.release().first().copied().unwrap_or(0), new.release().get(1).copied().unwrap_or(0));
+    let parts = bound.release().len().max(1);
+    let mut release = if parts == 1 { vec![major + 1] } else { vec![major, minor + 1] };
+    release.resize(parts, 0);
+    let text: Vec<String> = release.iter().map(u64::to_string).collect();
+    let epoch = if new.epoch() == 0 { String::new() } else { format!("{}!", new.epoch()) };
+    format!("{epoch}{}", text.join(".")).parse().expect("built from numbers")
+}
+
+/// `specifiers` (`>=0.13.0,<0.14`) with every `<` bound that excludes `new` moved to the series
+/// after `new` in its own style (see [`series_bound`]); every other byte stays as written. `None`
+/// when `new` is already allowed. An exclusion no upper bound explains (`==`, `!=`, `<=`, `~=`, a
+/// lower bound above `new`) is an error saying what to write instead.
+pub fn widen_specifiers(specifiers: &str, new: &Version) -> Result<Option<String>, String> {
+    let probe = |s: &str| Requirement { specifiers: s.to_string(), ..Requirement::parse("x").expect("a name") };
+    if probe(specifiers).allows(new)? {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(specifiers.len() + 2);
+    for (i, clause) in specifiers.split(',').enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let spec = clause.trim().trim_start_matches('(').trim_end_matches(')');
+        let operand = spec.strip_prefix('<').filter(|o| !o.starts_with('=')).map(str::trim);
+        let bound = operand.and_then(|o| o.parse::<Version>().ok());
+        match (operand, bound) {
+            (Some(operand), Some(bound)) if !probe(spec).allows(new)? => {
+                let at = clause.find(operand).expect("the operand is part of its clause");
+                let widened = series_bound(&bound, new).to_string();
+                out.push_str(&format!("{}{widened}{}", &clause[..at], &clause[at + operand.len()..]));
+            }
+            _ => out.push_str(clause),
+        }
+    }
+    if !probe(&out).allows(new)? {
+        return Err(format!(
+            "`{specifiers}` excludes `{new}` by more than its upper bound; write it as `>=LOWER,<UPPER`, or allow `{new}` by hand"
+        ));
+    }
+    Ok(Some(out))
+}
+
+/// A whole dependency string (`name[extras] specifiers ; marker`) with its specifiers widened by
+/// [`widen_specifiers`]: name, extras, marker and spacing stay byte for byte. `None` when `new`
+/// is allowed already; a url requirement (`name @ url`) is never widened.
+pub fn widen_requirement(text: &str, new: &Version) -> Result<Option<String>, String> {
+    let req = Requirement::parse(text)?;
+    if req.specifiers.starts_with('@') {
+        return Ok(None);
+    }
+    let marker_at = text.find(';').unwrap_or(text.len());
+    let head = &text[..marker_at];
+    // The specifiers start after the name and the extras; they are what is left of the head.
+    let after_name = head.find(req.raw_name.as_str()).map_or(0, |i| i + req.raw_name.len());
+    let after_extras = if req.extras.is_empty() {
+        after_name
+    } else {
+        head[after_name..].find(']').map_or(after_name, |i| after_name + i + 1)
+    };
+    let region = &head[after_extras..];
+    Ok(widen_specifiers(region, new)?.map(|w| format!("{}{w}{}", &text[..after_extras], &text[marker_at..])))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +296,38 @@ mod tests {
             assert_eq!(r.allows(&version.parse().unwrap()).unwrap(), want, "{spec} {version}");
         }
         assert!(Requirement::parse("x>>1").unwrap().allows(&"1".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn widening_keeps_the_lower_bound_and_the_style() {
+        let check = |text: &str, new: &str, want: Option<&str>| {
+            assert_eq!(widen_requirement(text, &new.parse().unwrap()).unwrap().as_deref(), want, "{text} for {new}");
+        };
+        // The real v0.14.0 commit: 581 two-part bounds, one three-part.
+        check("llama-index-core>=0.13.0,<0.14", "0.14.0", Some("llama-index-core>=0.13.0,<0.15"));
+        check("llama-index-core>=0.13.0,<0.14.0", "0.14.0", Some("llama-index-core>=0.13.0,<0.15.0"));
+        check(
+            "llama-index-core[openai] >= 0.13.0, < 0.14 ; python_version >= '3.10'",
+            "0.14.0",
+            Some("llama-index-core[openai] >= 0.13.0, < 0.15 ; python_version >= '3.10'"),
+        );
+        check("llama-index-core<0.14,>=0.13", "0.14.0", Some("llama-index-core<0.15,>=0.13"));
+        check("llama-index-core>=0.13.0,<1", "1.0.0", Some("llama-index-core>=0.13.0,<2"));
+        check("llama-index-core>=0.14.0,<0.15", "1.0.0", Some("llama-index-core>=0.14.0,<1.1"));
+        // Already allowed, or nothing to widen.
+        check("llama-index-core>=0.13.0,<0.15", "0.14.0", None);
+        check("llama-index-core", "0.14.0", None);
+        check("llama-index-core @ file:///core", "0.14.0", None);
+        for (text, new) in [
+            ("llama-index-core==0.13.6", "0.14.0"),
+            ("llama-index-core~=0.13.0", "0.14.0"),
+            ("llama-index-core<=0.13.9", "0.14.0"),
+            ("llama-index-core>=0.15,<0.16", "0.14.0"),
+        ] {
+            let err = widen_requirement(text, &new.parse().unwrap()).unwrap_err();
+            assert!(err.contains("by more than its upper bound"), "{text}: {err}");
+        }
+        assert!(widen_requirement("llama-index-core<<0.14", &"0.14.0".parse().unwrap()).is_err());
+        assert_eq!(series_bound(&"0.14".parse().unwrap(), &"1!2.3.4".parse().unwrap()).to_string(), "1!2.4");
     }
 }

@@ -287,3 +287,247 @@ fn bad_input_is_a_clear_error() {
         run.stderr
     );
 }
+
+/// Edits `path` of the sample by `edit`, and commits it on the current branch.
+fn change(s: &Sample, path: &str, edit: impl Fn(String) -> String, subject: &str) {
+    let text = std::fs::read_to_string(s.root().join(path)).unwrap_or_default();
+    s.write(path, &edit(text));
+    support::commit_all(&s.root(), subject);
+}
+
+fn set_version(from: &str, to: &str) -> impl Fn(String) -> String {
+    let (from, to) = (format!("version = \"{from}\""), format!("version = \"{to}\""));
+    move |t| t.replacen(&from, &to, 1)
+}
+
+const LLMS: &str = "llama-index-integrations/llms/llama-index-llms-openai";
+const READERS: &str = "llama-index-integrations/readers/llama-index-readers-anthropic";
+const TOOLS: &str = "llama-index-integrations/tools/llama-index-tools-openai-classic";
+const EMBEDDINGS: &str = "llama-index-integrations/embeddings/llama-index-embeddings-openai";
+const PACKS: &str = "llama-index-packs/llama-index-packs-weaviate";
+const UTILS: &str = "llama-index-utils/llama-index-utils-qianfan";
+
+/// A pull request branch off `main` with one of each case the bump check knows.
+fn pull_request(s: &Sample) {
+    s.git(&["switch", "--quiet", "-c", "pr"]);
+    // Code changed, version not: the forgotten bump.
+    change(s, &format!("{LLMS}/llama_index/llms/openai/base.py"), |t| t + "# fix\n", "Fix llms (#901)");
+    // Only tests, docs, examples and Markdown: no bump needed.
+    change(s, &format!("{READERS}/tests/test_more.py"), |_| "def test_x():\n    pass\n".into(), "Tests (#902)");
+    change(s, &format!("{READERS}/docs/usage.md"), |_| "# Usage\n".into(), "Docs (#903)");
+    change(s, &format!("{READERS}/README.md"), |t| t + "More.\n", "Readme (#904)");
+    // Code and a proper bump.
+    change(s, &format!("{TOOLS}/llama_index/tools/openai/base.py"), |t| t + "# feature\n", "Feature (#905)");
+    change(s, &format!("{TOOLS}/pyproject.toml"), set_version("0.2.9", "0.2.10"), "Bump tools (#905)");
+    // Down, and over a release.
+    change(s, &format!("{EMBEDDINGS}/pyproject.toml"), set_version("0.6.1", "0.6.0"), "Oops (#906)");
+    change(s, &format!("{PACKS}/pyproject.toml"), set_version("0.5.1", "0.7.0"), "Jump (#907)");
+    // A requirement that excludes the tree's core (0.14.12), with a bump.
+    change(
+        s,
+        &format!("{UTILS}/pyproject.toml"),
+        |t| {
+            set_version("0.4.0", "0.4.1")(t.replace("llama-index-core>=0.14.0,<0.15", "llama-index-core>=0.13.0,<0.14"))
+        },
+        "Pin core (#908)",
+    );
+}
+
+#[test]
+fn the_bump_check_names_every_problem_and_its_fix() {
+    let s = sample();
+    pull_request(&s);
+    let run = s.xtask(&["check", "--bumps", "--base-ref", "main"]).fails_with(1);
+    let base = &s.git(&["rev-parse", "main"])[..10];
+    expect![[r#"
+        FAILED  llama-index-embeddings-openai (llama-index-integrations/embeddings/llama-index-embeddings-openai): the version went down from `0.6.1` to `0.6.0`; versions only move forward (`bumps.down`)
+        FAILED  llama-index-llms-openai (llama-index-integrations/llms/llama-index-llms-openai): 1 shipped file changed since the merge base (llama_index/llms/openai/base.py), but the version is still `0.5.1`; bump it: `cargo xtask pkg bump llama-index-integrations/llms/llama-index-llms-openai --bump patch`
+        FAILED  llama-index-vector-stores-openai (llama-index-integrations/vector_stores/llama-index-vector-stores-openai): requires `llama-index-embeddings-openai>=0.6.1`, which excludes `llama-index-embeddings-openai` `0.6.0` in this tree; widen the requirement to admit it
+        warning llama-index-packs-weaviate (llama-index-packs/llama-index-packs-weaviate): the version jumped from `0.5.1` to `0.7.0`, over a release; the next ones are `0.5.2`, `0.6.0` or `1.0.0` (`bumps.jump`)
+        FAILED  llama-index-utils-qianfan (llama-index-utils/llama-index-utils-qianfan): requires `llama-index-core>=0.13.0,<0.14`, which excludes `llama-index-core` `0.14.12` in this tree; widen the requirement to admit it
+        6 changed packages since `[BASE]` (the merge base with `main`): 4 with a new version, 5 problems
+    "#]]
+    .assert_eq(&run.stdout.replace(base, "[BASE]"));
+    assert_eq!(run.stderr, "error: 4 packages failed the bump check; see above\n");
+
+    // Configured: a jump fails, a version going down only warns; Python files under tests/
+    // count as shipped once the patterns say so.
+    s.write("release.toml", "[bumps]\njump = \"fail\"\ndown = \"warn\"\nunshipped = [\"*.md\", \"docs/**\"]\n");
+    let run = s.xtask(&["check", "--bumps", "--base-ref", "main", READERS, PACKS, EMBEDDINGS]).fails_with(1);
+    expect![[r#"
+        warning llama-index-embeddings-openai (llama-index-integrations/embeddings/llama-index-embeddings-openai): the version went down from `0.6.1` to `0.6.0`; versions only move forward (`bumps.down`)
+        FAILED  llama-index-readers-anthropic (llama-index-integrations/readers/llama-index-readers-anthropic): 1 shipped file changed since the merge base (tests/test_more.py), but the version is still `0.4.8`; bump it: `cargo xtask pkg bump llama-index-integrations/readers/llama-index-readers-anthropic --bump patch`
+        FAILED  llama-index-vector-stores-openai (llama-index-integrations/vector_stores/llama-index-vector-stores-openai): requires `llama-index-embeddings-openai>=0.6.1`, which excludes `llama-index-embeddings-openai` `0.6.0` in this tree; widen the requirement to admit it
+        FAILED  llama-index-packs-weaviate (llama-index-packs/llama-index-packs-weaviate): the version jumped from `0.5.1` to `0.7.0`, over a release; the next ones are `0.5.2`, `0.6.0` or `1.0.0` (`bumps.jump`)
+        3 changed packages since `[BASE]` (the merge base with `main`): 2 with a new version, 4 problems
+    "#]]
+    .assert_eq(&run.stdout.replace(base, "[BASE]"));
+    std::fs::remove_file(s.root().join("release.toml")).unwrap();
+
+    // In GitHub Actions: one annotation per problem, on the package's pyproject.toml.
+    let summary = s.dir.path().join("summary.md");
+    let run = s
+        .xtask_env(
+            &["check", "--bumps", "--base-ref", "main", LLMS, PACKS],
+            &[("GITHUB_ACTIONS", "true"), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+        )
+        .fails_with(1);
+    let annotations: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("::")).collect();
+    expect![[r#"
+        [
+            "::error file=llama-index-integrations/llms/llama-index-llms-openai/pyproject.toml,title=bump check%3A llama-index-llms-openai::1 shipped file changed since the merge base (llama_index/llms/openai/base.py), but the version is still `0.5.1`; bump it: `cargo xtask pkg bump llama-index-integrations/llms/llama-index-llms-openai --bump patch`",
+            "::warning file=llama-index-packs/llama-index-packs-weaviate/pyproject.toml,title=bump check%3A llama-index-packs-weaviate::the version jumped from `0.5.1` to `0.7.0`, over a release; the next ones are `0.5.2`, `0.6.0` or `1.0.0` (`bumps.jump`)",
+        ]
+    "#]]
+    .assert_debug_eq(&annotations);
+    assert!(std::fs::read_to_string(&summary).unwrap().starts_with("### Bump check against `main`\n"));
+
+    // --json: every changed package, with its files and findings.
+    let run = s.xtask(&["check", "--bumps", "--base-ref", "main", "--json", TOOLS, READERS]).ok();
+    let mut v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    v["merge_base"] = "[BASE]".into();
+    expect![[r#"
+        {
+          "base_ref": "main",
+          "dependants": [],
+          "merge_base": "[BASE]",
+          "ok": true,
+          "packages": [
+            {
+              "base_version": "0.4.8",
+              "findings": [],
+              "name": "llama-index-readers-anthropic",
+              "path": "llama-index-integrations/readers/llama-index-readers-anthropic",
+              "shipped_files": [],
+              "unshipped_files": 3,
+              "version": "0.4.8"
+            },
+            {
+              "base_version": "0.2.9",
+              "findings": [],
+              "name": "llama-index-tools-openai-classic",
+              "path": "llama-index-integrations/tools/llama-index-tools-openai-classic",
+              "shipped_files": [
+                "llama-index-integrations/tools/llama-index-tools-openai-classic/llama_index/tools/openai/base.py",
+                "llama-index-integrations/tools/llama-index-tools-openai-classic/pyproject.toml"
+              ],
+              "unshipped_files": 0,
+              "version": "0.2.10"
+            }
+          ]
+        }"#]]
+    .assert_eq(&serde_json::to_string_pretty(&v).unwrap());
+}
+
+#[test]
+fn the_bump_check_fails_a_version_the_index_has_and_a_dependant_left_behind() {
+    let server = PypiServer::start();
+    seed(&server, "llama-index-tools-openai-classic", &["0.2.10"]);
+    let s = sample();
+    pull_request(&s);
+    let url = server.index_url();
+    let run = s.xtask(&["check", "--bumps", "--base-ref", "main", "--index-url", &url, TOOLS]).fails_with(1);
+    expect![[r#"
+        FAILED  llama-index-tools-openai-classic (llama-index-integrations/tools/llama-index-tools-openai-classic): `llama-index-tools-openai-classic` `0.2.10` is on the index already, and its file names can never be uploaded again; bump it past the index: `cargo xtask pkg bump llama-index-integrations/tools/llama-index-tools-openai-classic --bump patch`
+    "#]]
+    .assert_eq(run.stdout.lines().next().map(|l| format!("{l}\n")).as_deref().unwrap());
+    // Not on the index: fine.
+    s.xtask(&["check", "--bumps", "--base-ref", "main", "--index-url", &url, READERS]).ok();
+    // `--index` asks the configured index.
+    s.write("release.toml", &format!("[index]\nurl = \"{url}\"\n"));
+    let run = s.xtask(&["check", "--bumps", "--base-ref", "main", "--index", TOOLS]).fails_with(1);
+    assert!(run.stdout.contains("`0.2.10` is on the index already"), "{}", run.stdout);
+    std::fs::remove_file(s.root().join("release.toml")).unwrap();
+
+    // Core moves to 0.15.0 in a pull request: its dependants' `<0.15` now exclude it.
+    s.git(&["switch", "--quiet", "main"]);
+    change(&s, "llama-index-core/pyproject.toml", set_version("0.14.12", "0.15.0"), "Core 0.15 (#910)");
+    let run = s.xtask(&["check", "--bumps", "--base-ref", "main~1", "--json"]).fails_with(1);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let behind = v["dependants"].as_array().unwrap();
+    assert_eq!(behind.len(), 19, "the umbrella and 18 packages: {v}");
+    expect![[r#"
+        {
+          "kind": "excludes",
+          "message": "requires `llama-index-core>=0.14.0,<0.15`, which excludes `llama-index-core` `0.15.0` in this tree; widen the requirement to admit it",
+          "name": "llama-index-cli",
+          "path": "llama-index-cli",
+          "severity": "fail"
+        }"#]]
+    .assert_eq(&serde_json::to_string_pretty(&behind[1]).unwrap());
+}
+
+#[test]
+fn the_bump_check_refuses_bad_input_clearly_and_writes_nothing() {
+    let s = sample();
+    pull_request(&s);
+    let before = s.fingerprint();
+    let check = |args: &[&str], code: i32, want: expect_test::Expect| {
+        let run = s.xtask(&[&["check", "--bumps"], args].concat()).fails_with(code);
+        want.assert_eq(&run.stderr.replace(&s.root().display().to_string(), "[ROOT]"));
+    };
+    check(
+        &[],
+        2,
+        expect![[r#"
+            error: `--bumps` compares with a base: pass `--base-ref REF` (for example `origin/main`)
+
+            Run `cargo xtask <command> --help` for usage.
+        "#]],
+    );
+    check(
+        &["--base-ref", "origin/nope"],
+        1,
+        expect![[r#"
+            error: `origin/nope` is not a commit of this repository; fetch it (`git fetch origin origin/nope`) or pass another ref
+        "#]],
+    );
+    check(
+        &["--base-ref", "main", "llama-index-integrations/llms/llama-index-llms-nope"],
+        1,
+        expect![[r#"
+            error: `llama-index-integrations/llms/llama-index-llms-nope` is not a package of this monorepo (no pyproject.toml found there by the package patterns); give a package directory relative to [ROOT], or run `cargo xtask pkg info --all` to list them
+        "#]],
+    );
+    check(
+        &["--base-ref", "main", "--before-core"],
+        2,
+        expect![[r#"
+            error: `--bumps` is the pull request check; `--before-core`, `--after-core` and `--wait` are the release's
+
+            Run `cargo xtask <command> --help` for usage.
+        "#]],
+    );
+    // Unrelated histories: no merge base.
+    let tree = s.git(&["rev-parse", "HEAD^{tree}"]);
+    let unrelated =
+        s.git(&["-c", "user.name=T", "-c", "user.email=t@example.com", "commit-tree", &tree, "-m", "Unrelated"]);
+    s.git(&["branch", "elsewhere", &unrelated]);
+    let before_orphan = s.fingerprint();
+    check(
+        &["--base-ref", "elsewhere"],
+        1,
+        expect![[r#"
+            error: `elsewhere` and HEAD have no merge base (unrelated histories, or a shallow clone); fetch the history (`git fetch --unshallow origin`, or `fetch-depth: 0` in `actions/checkout`) or pass another --base-ref
+        "#]],
+    );
+    assert_eq!(s.fingerprint(), before_orphan, "nothing written");
+    assert_ne!(before, before_orphan);
+    // A requirement that cannot be read names its file.
+    change(
+        &s,
+        &format!("{LLMS}/pyproject.toml"),
+        |t| {
+            set_version("0.5.1", "0.5.2")(
+                t.replace("llama-index-core>=0.14.0,<0.15", "llama-index-core>=0.14.0,<<0.15"),
+            )
+        },
+        "Typo (#909)",
+    );
+    let run = s.xtask(&["check", "--bumps", "--base-ref", "main", LLMS]).fails_with(1);
+    expect![[r#"
+        FAILED  llama-index-llms-openai (llama-index-integrations/llms/llama-index-llms-openai): the requirement `llama-index-core>=0.14.0,<<0.15` cannot be read: `<<0.15` is not a version specifier; fix it in llama-index-integrations/llms/llama-index-llms-openai/pyproject.toml
+        1 changed package since `[BASE]` (the merge base with `main`): 1 with a new version, 1 problem
+    "#]]
+    .assert_eq(&run.stdout.replace(&s.git(&["rev-parse", "main"])[..10], "[BASE]"));
+}

@@ -61,6 +61,13 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     .assert_eq(&run.stdout);
     assert_eq!(run.stderr, "dry run: no file was changed\n");
     let run = s.xtask(&["prepare", "--dry-run", "--version-type", "MINOR", "--json"]).ok();
+    let mut v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    // The wave's 18 packages and their files (below) are counted here, shown in other tests.
+    let wave = v.as_object_mut().unwrap().remove("wave").unwrap();
+    let files = v.as_object_mut().unwrap().remove("files").unwrap();
+    assert_eq!((wave.as_array().unwrap().len(), files.as_array().unwrap().len()), (18, 20));
+    assert_eq!(files[0], "pyproject.toml");
+    assert_eq!(files[1], "llama-index-core/pyproject.toml");
     expect![[r#"
         {
           "bump": "minor",
@@ -71,10 +78,6 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
             "path": "llama-index-core/pyproject.toml"
           },
           "dry_run": true,
-          "files": [
-            "pyproject.toml",
-            "llama-index-core/pyproject.toml"
-          ],
           "requirement": {
             "new": "llama-index-core>=0.15.0,<0.16.0",
             "old": "llama-index-core>=0.14.12,<0.15.0"
@@ -85,9 +88,8 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
             "old": "0.14.12",
             "path": "pyproject.toml"
           }
-        }
-    "#]]
-    .assert_eq(&run.stdout);
+        }"#]]
+    .assert_eq(&serde_json::to_string_pretty(&v).unwrap());
     assert_eq!(s.fingerprint(), before, "a dry run writes nothing");
 }
 
@@ -96,17 +98,22 @@ fn real_run_prints_the_plan_then_applies_it() {
     let s = sample();
     let dry = s.xtask(&["prepare", "--dry-run", "--bump", "major"]).ok();
     let run = s.xtask(&["prepare", "--bump", "major"]).ok();
-    assert_eq!(run.stdout, dry.stdout.replace("Would bump", "Bump").replace("Would require", "Require"));
-    assert!(run.stderr.contains("prepared release 1.0.0 (2 files changed)"), "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        dry.stdout.replace("Would bump", "Bump").replace("Would require", "Require").replace("Would widen", "Widen")
+    );
+    // The umbrella, core, and the 18 packages that required core `<0.15` (the wave).
+    assert!(run.stderr.contains("prepared release 1.0.0 (20 files changed)"), "{}", run.stderr);
     assert_eq!(s.xtask(&["pkg", "version"]).ok().stdout, "1.0.0\n");
     assert_eq!(s.xtask(&["pkg", "version", "llama-index-core"]).ok().stdout, "1.0.0\n");
     assert!(s.read("pyproject.toml").contains("\"llama-index-core>=1.0.0,<1.1.0\","));
     let status = s.git(&["status", "--porcelain"]);
-    assert_eq!(status, " M llama-index-core/pyproject.toml\n M pyproject.toml");
+    assert_eq!(status.lines().count(), 20, "{status}");
+    assert!(status.lines().all(|l| l.starts_with(" M ") && l.ends_with("pyproject.toml")), "{status}");
     // The tree is now dirty: a second run is refused until the bump is committed.
     let run = s.xtask(&["prepare"]).fails_with(1);
     expect![[r#"
-        error: the working tree has uncommitted changes (llama-index-core/pyproject.toml, pyproject.toml); commit or stash them, or pass `--allow-dirty`
+        error: the working tree has uncommitted changes (llama-index-cli/pyproject.toml, llama-index-core/pyproject.toml, llama-index-experimental/pyproject.toml, llama-index-finetuning/pyproject.toml, llama-index-integrations/embeddings/llama-index-embeddings-openai/pyproject.toml, llama-index-integrations/llms/llama-index-llms-openai/pyproject.toml, llama-index-integrations/postprocessor/llama-index-postprocessor-openai/pyproject.toml, llama-index-integrations/readers/llama-index-readers-anthropic/pyproject.toml, llama-index-integrations/readers/llama-index-readers-openai/pyproject.toml, llama-index-integrations/retrievers/llama-index-retrievers-openai/pyproject.toml and 10 more); commit or stash them, or pass `--allow-dirty`
     "#]]
     .assert_eq(&run.stderr);
     s.xtask(&["prepare", "--allow-dirty"]).ok();
@@ -365,4 +372,374 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         run.stderr
     );
     assert_eq!([s.read("pyproject.toml"), s.read("llama-index-core/pyproject.toml")], before);
+}
+
+/// Package files of the shapes the real monorepo has, for the wave: `(path, text)`.
+fn wave_files() -> Vec<(&'static str, String)> {
+    let hatch = |name: &str, version: &str, deps: &str| {
+        format!(
+            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[project]\nname = \"{name}\"\n\
+             version = \"{version}\"\nrequires-python = \">=3.9,<4.0\"\ndependencies = [\n{deps}]\n"
+        )
+    };
+    vec![
+        // Three-part bound, as one real package had.
+        (
+            "llama-index-integrations/llms/llama-index-llms-openai/pyproject.toml",
+            hatch("llama-index-llms-openai", "0.5.1", "    \"llama-index-core>=0.14.0,<0.15.0\",\n"),
+        ),
+        // Extras, marker and spacing as written, plus an optional dependency on core.
+        (
+            "llama-index-integrations/readers/llama-index-readers-openai/pyproject.toml",
+            hatch(
+                "llama-index-readers-openai",
+                "0.1.0",
+                "    'llama-index-core[openai] >= 0.14.0, < 0.15 ; python_version >= \"3.10\"',  # keep\n",
+            ) + "\n[project.optional-dependencies]\nall = [\"llama-index-core>=0.14.0,<0.15\", \"requests\"]\n",
+        ),
+        // Already admits the next series: left alone.
+        (
+            "llama-index-integrations/retrievers/llama-index-retrievers-openai/pyproject.toml",
+            hatch("llama-index-retrievers-openai", "0.2.6", "    \"llama-index-core>=0.14.0,<0.16\",\n"),
+        ),
+        // The legacy poetry table, a string and an inline table with extras and markers.
+        (
+            "llama-index-integrations/tools/llama-index-tools-openai-classic/pyproject.toml",
+            "[build-system]\nrequires = [\"poetry-core>=1.0\"]\nbuild-backend = \"poetry.core.masonry.api\"\n\n\
+             [tool.poetry]\nname = \"llama-index-tools-openai-classic\"\nversion = \"0.2.9\"\n\n\
+             [tool.poetry.dependencies]\npython = \">=3.9,<4.0\"\nllama-index-core = \">=0.14.0,<0.15\"\n"
+                .to_string(),
+        ),
+        (
+            "llama-index-integrations/storage/kvstore/llama-index-storage-kvstore-openai/pyproject.toml",
+            "[tool.poetry]\nname = \"llama-index-storage-kvstore-openai\"\nversion = \"0.1.8\"\n\n\
+             [tool.poetry.dependencies]\npython = \">=3.9,<4.0\"\n\
+             llama-index-core = { version = \">=0.14.0,<0.15\", extras = [\"x\"], markers = \"python_version >= '3.9'\" }\n"
+                .to_string(),
+        ),
+    ]
+}
+
+fn commit_wave_files(s: &Sample) {
+    let files = wave_files();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    commit_files(s, &refs);
+}
+
+#[test]
+fn a_minor_release_widens_every_requirement_that_excludes_the_new_core() {
+    let s = sample();
+    commit_wave_files(&s);
+    let dry = s.xtask(&["prepare", "--bump", "minor", "--dry-run"]).ok();
+    let head: String = dry.stdout.lines().take_while(|l| !l.starts_with("---")).map(|l| format!("{l}\n")).collect();
+    expect![[r#"
+        Would bump llama-index (pyproject.toml) from 0.14.12 to 0.15.0
+        Would bump llama-index-core (llama-index-core/pyproject.toml) from 0.14.12 to 0.15.0
+        Would require `llama-index-core>=0.15.0,<0.16.0` in llama-index (was `llama-index-core>=0.14.12,<0.15.0`)
+        Would widen the requirements of 17 packages that exclude the new versions (the compatibility wave):
+          llama-index-cli 0.5.3 → 0.5.4: `llama-index-core>=0.14.0,<0.15` → `llama-index-core>=0.14.0,<0.16`
+          llama-index-experimental 0.6.5 → 0.6.6: `llama-index-core>=0.14.0,<0.15` → `llama-index-core>=0.14.0,<0.16`
+          llama-index-finetuning 0.4.2 → 0.4.3: `llama-index-core>=0.14.0,<0.15` → `llama-index-core>=0.14.0,<0.16`
+          llama-index-integrations/embeddings/llama-index-embeddings-openai 0.6.1 → 0.6.2: `llama-index-core>=0.14.0,<0.15` → `llama-index-core>=0.14.0,<0.16`
+          llama-index-integrations/llms/llama-index-llms-openai 0.5.1 → 0.5.2: `llama-index-core>=0.14.0,<0.15.0` → `llama-index-core>=0.14.0,<0.16.0`
+          … and 12 more (`--json` lists every one)
+    "#]]
+    .assert_eq(&head);
+    assert_eq!(dry.stdout.matches("\n--- a/").count(), 5, "the umbrella, core and 3 of the wave's diffs");
+    assert!(dry.stdout.ends_with("… and 14 more files like these\n"), "{}", dry.stdout);
+
+    let json = s.xtask(&["prepare", "--bump", "minor", "--dry-run", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let wave = v["wave"].as_array().unwrap();
+    assert_eq!(wave.len(), 17);
+    assert_eq!(v["files"].as_array().unwrap().len(), 19);
+    let readers = wave.iter().find(|m| m["name"] == "llama-index-readers-openai").unwrap();
+    expect![[r#"
+        {
+          "changelog": "Allow llama-index-core 0.15",
+          "name": "llama-index-readers-openai",
+          "new": "0.1.1",
+          "old": "0.1.0",
+          "path": "llama-index-integrations/readers/llama-index-readers-openai",
+          "requirements": [
+            {
+              "new": "llama-index-core[openai] >= 0.14.0, < 0.16 ; python_version >= \"3.10\"",
+              "old": "llama-index-core[openai] >= 0.14.0, < 0.15 ; python_version >= \"3.10\""
+            },
+            {
+              "new": "llama-index-core>=0.14.0,<0.16",
+              "old": "llama-index-core>=0.14.0,<0.15"
+            }
+          ]
+        }"#]]
+    .assert_eq(&serde_json::to_string_pretty(readers).unwrap());
+    assert!(!wave.iter().any(|m| m["name"] == "llama-index-retrievers-openai"), "already allowed: left alone");
+
+    let run = s.xtask(&["prepare", "--bump", "minor"]).ok();
+    assert!(run.stderr.contains("prepared release 0.15.0 (19 files changed)"), "{}", run.stderr);
+    let files = wave_files();
+    expect![[r#"
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+
+        [project]
+        name = "llama-index-readers-openai"
+        version = "0.1.1"
+        requires-python = ">=3.9,<4.0"
+        dependencies = [
+            'llama-index-core[openai] >= 0.14.0, < 0.16 ; python_version >= "3.10"',  # keep
+        ]
+
+        [project.optional-dependencies]
+        all = ["llama-index-core>=0.14.0,<0.16", "requests"]
+    "#]]
+    .assert_eq(&s.read(files[1].0));
+    expect![[r#"
+        [build-system]
+        requires = ["poetry-core>=1.0"]
+        build-backend = "poetry.core.masonry.api"
+
+        [tool.poetry]
+        name = "llama-index-tools-openai-classic"
+        version = "0.2.10"
+
+        [tool.poetry.dependencies]
+        python = ">=3.9,<4.0"
+        llama-index-core = ">=0.14.0,<0.16"
+    "#]]
+    .assert_eq(&s.read(files[3].0));
+    expect![[r#"
+        [tool.poetry]
+        name = "llama-index-storage-kvstore-openai"
+        version = "0.1.9"
+
+        [tool.poetry.dependencies]
+        python = ">=3.9,<4.0"
+        llama-index-core = { version = ">=0.14.0,<0.16", extras = ["x"], markers = "python_version >= '3.9'" }
+    "#]]
+    .assert_eq(&s.read(files[4].0));
+    assert!(s.read(files[0].0).contains("\"llama-index-core>=0.14.0,<0.16.0\""));
+    assert_eq!(s.read(files[2].0), files[2].1, "the package that already allowed 0.15 is untouched");
+    // Every package now installs with the new core, and each one that changed has a new version.
+    let check = s.xtask(&["check", "--bumps", "--base-ref", "HEAD"]).ok();
+    assert!(check.stdout.contains("19 changed packages"), "{}", check.stdout);
+}
+
+#[test]
+fn the_wave_follows_its_own_bumps_and_its_settings() {
+    // A minor wave bump of embeddings excludes the vector store's `<0.7`, so the wave goes on.
+    let s = sample();
+    let store = "llama-index-integrations/vector_stores/llama-index-vector-stores-openai/pyproject.toml";
+    let text = s
+        .read(store)
+        .replace("\"llama-index-embeddings-openai>=0.6.1\"", "\"llama-index-embeddings-openai>=0.6.1,<0.7\"");
+    commit_files(&s, &[(store, &text), ("release.toml", "[wave]\nbump = \"minor\"\n")]);
+    let v: serde_json::Value =
+        serde_json::from_str(&s.xtask(&["prepare", "--bump", "minor", "--dry-run", "--json"]).ok().stdout).unwrap();
+    let m = v["wave"].as_array().unwrap().iter().find(|m| m["name"] == "llama-index-vector-stores-openai").unwrap();
+    expect![[r#"
+        {
+          "changelog": "Allow llama-index-core 0.15 and llama-index-embeddings-openai 0.7",
+          "name": "llama-index-vector-stores-openai",
+          "new": "0.6.0",
+          "old": "0.5.3",
+          "path": "llama-index-integrations/vector_stores/llama-index-vector-stores-openai",
+          "requirements": [
+            {
+              "new": "llama-index-core>=0.14.0,<0.16",
+              "old": "llama-index-core>=0.14.0,<0.15"
+            },
+            {
+              "new": "llama-index-embeddings-openai>=0.6.1,<0.8",
+              "old": "llama-index-embeddings-openai>=0.6.1,<0.7"
+            }
+          ]
+        }"#]]
+    .assert_eq(&serde_json::to_string_pretty(m).unwrap());
+
+    // No bump: the requirements are widened, the versions stay.
+    commit_files(&s, &[("release.toml", "[wave]\nbump = \"none\"\n")]);
+    let v: serde_json::Value =
+        serde_json::from_str(&s.xtask(&["prepare", "--bump", "minor", "--dry-run", "--json"]).ok().stdout).unwrap();
+    assert!(v["wave"].as_array().unwrap().iter().all(|m| m["old"] == m["new"]), "{v}");
+
+    // No widening: only the umbrella and core change, and every package left behind is named.
+    commit_files(&s, &[("release.toml", "[wave]\nwiden = false\n")]);
+    let before = s.fingerprint();
+    let run = s.xtask(&["prepare", "--bump", "minor", "--dry-run"]).ok();
+    assert_eq!(run.stdout.matches("\n--- a/").count(), 2, "{}", run.stdout);
+    assert!(run.stderr.contains("warning: `wave.widen` is off, so this package stays unable to install the release: llama-index-cli (llama-index-cli): Allow llama-index-core 0.15\n"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("`wave.widen` is off").count(), 18);
+    assert_eq!(s.fingerprint(), before);
+
+    commit_files(&s, &[("release.toml", "[wave]\nbump = \"tiny\"\n")]);
+    let run = s.xtask(&["prepare", "--bump", "minor", "--dry-run"]).fails_with(1);
+    expect![[r#"
+        error: [ROOT]/release.toml: `wave.bump`: `tiny` is not a bump kind: use `major`, `minor` or `patch`, or `none`
+    "#]]
+    .assert_eq(&run.stderr.replace(&s.root().display().to_string(), "[ROOT]"));
+}
+
+#[test]
+fn a_requirement_the_wave_cannot_widen_stops_everything() {
+    let check = |requirement: &str, want: Expect| {
+        let s = sample();
+        let path = "llama-index-utils/llama-index-utils-qianfan/pyproject.toml";
+        let text = s.read(path).replace("\"llama-index-core>=0.14.0,<0.15\"", &format!("\"{requirement}\""));
+        commit_files(&s, &[(path, &text)]);
+        let before = s.fingerprint();
+        let run = s.xtask(&["prepare", "--bump", "minor"]).fails_with(1);
+        assert_eq!(s.fingerprint(), before, "nothing written");
+        want.assert_eq(&run.stderr);
+    };
+    check(
+        "llama-index-core==0.14.12",
+        expect![[r#"
+            error: nothing was changed, because:
+              llama-index-utils/llama-index-utils-qianfan/pyproject.toml: the requirement `llama-index-core==0.14.12` on `llama-index-core`: `==0.14.12` excludes `0.15.0` by more than its upper bound; write it as `>=LOWER,<UPPER`, or allow `0.15.0` by hand
+        "#]],
+    );
+    check(
+        "llama-index-core>=0.14.0,<<0.15",
+        expect![[r#"
+            error: the compatibility wave cannot be planned; nothing was changed, because:
+              llama-index-utils/llama-index-utils-qianfan/pyproject.toml: the requirement on `llama-index-core`: `<<0.15` is not a version specifier
+        "#]],
+    );
+}
+
+#[test]
+fn release_prepare_carries_the_wave_into_the_changelog_and_the_commit() {
+    let s = sample();
+    let args = ["release", "prepare", "--bump", "minor", "--offline", "--date", "2026-02-01"];
+    // Edits without the commit first, as a run killed before committing leaves them.
+    let run = s.xtask(&args).ok();
+    assert!(
+        run.stdout
+            .contains("requirement `llama-index-core>=0.15.0,<0.16.0`, and the compatibility wave in 18 packages"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(s.git(&["status", "--porcelain"]).lines().count(), 21, "20 pyproject.toml files and the changelog");
+    let changelog = s.read("CHANGELOG.md");
+    let block = changelog.split("### Compatibility\n\n").nth(1).unwrap().split("\n\n").next().unwrap();
+    assert_eq!(block.lines().count(), 18, "{block}");
+    expect![[r#"
+        - llama-index-cli [0.5.4]: Allow llama-index-core 0.15
+        - llama-index-experimental [0.6.6]: Allow llama-index-core 0.15"#]]
+    .assert_eq(&block.lines().take(2).collect::<Vec<_>>().join("\n"));
+
+    // The rerun finds the bump and the changelog done, and commits every file the wave edited.
+    let run = s.xtask(&[&args[..], &["--commit", "--allow-dirty"]].concat()).ok();
+    assert!(run.stderr.contains("committed Release 0.15.0"), "{}", run.stderr);
+    assert_eq!(s.git(&["status", "--porcelain"]), "", "nothing left behind");
+    let files = s.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files.lines().count(), 21, "{files}");
+    assert_eq!(s.read("CHANGELOG.md"), changelog, "the section is not written twice");
+}
+
+/// A minimal hatchling package.
+fn bare(name: &str, version: &str, deps: &str, sources: &str) -> String {
+    format!(
+        "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[project]\nname = \"{name}\"\n\
+         version = \"{version}\"\nrequires-python = \">=3.9\"\ndependencies = [{deps}]\n\n\
+         [tool.hatch.build.targets.wheel]\npackages = [\"src\"]\n{sources}"
+    )
+}
+
+const CORE_SOURCE: &str = "\n[tool.uv.sources]\nllama-index-core = { path = \"../llama-index-core\" }\n";
+
+/// Small packages that resolve from the monorepo alone, so that `uv lock` needs no index, and
+/// a configuration that takes only them as packages.
+fn lockable_files() -> Vec<(String, String)> {
+    vec![
+        (
+            "release.toml".to_string(),
+            "[packages]\ninclude = [\"llama-index-core\", \"llama-index-cli\", \"llama-index-finetuning\"]\n"
+                .to_string(),
+        ),
+        ("llama-index-core/pyproject.toml".to_string(), bare("llama-index-core", "0.14.12", "", "")),
+        (
+            "pyproject.toml".to_string(),
+            bare(
+                "llama-index",
+                "0.14.12",
+                "\"llama-index-core>=0.14.12,<0.15.0\"",
+                "\n[tool.uv.sources]\nllama-index-core = { path = \"llama-index-core\" }\n",
+            ),
+        ),
+        (
+            "llama-index-cli/pyproject.toml".to_string(),
+            bare("llama-index-cli", "0.5.3", "\"llama-index-core>=0.14.0,<0.15\"", CORE_SOURCE),
+        ),
+    ]
+}
+
+#[test]
+fn lock_runs_uv_lock_in_every_rewritten_package() {
+    let s = sample();
+    let mut files = lockable_files();
+    // This one needs a project no index has: its lock fails, and is reported.
+    files.push((
+        "llama-index-finetuning/pyproject.toml".to_string(),
+        bare(
+            "llama-index-finetuning",
+            "0.4.2",
+            "\"llama-index-core>=0.14.0,<0.15\", \"not-on-any-index-xyz\"",
+            CORE_SOURCE,
+        ),
+    ));
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    commit_files(&s, &refs);
+    support::tool("uv");
+    let cache = s.dir.path().join("uv-cache");
+    let env = [("UV_OFFLINE", "1"), ("UV_CACHE_DIR", cache.to_str().unwrap())];
+    let run = s.xtask_env(&["prepare", "--bump", "minor", "--lock"], &env).fails_with(1);
+    assert!(run.stderr.contains("      locked llama-index-cli ("), "{}", run.stderr);
+    assert!(run.stderr.contains("      locked . ("), "{}", run.stderr);
+    assert!(run.stderr.contains("      failed `uv lock` in llama-index-finetuning ("), "{}", run.stderr);
+    assert!(run.stderr.contains("not-on-any-index-xyz"), "{}", run.stderr);
+    assert!(run.stderr.contains("error: `uv lock` failed in 1 of "), "{}", run.stderr);
+    assert!(run.stderr.contains("`cargo xtask pkg exec llama-index-finetuning -- uv lock`"), "{}", run.stderr);
+    assert!(s.read("llama-index-cli/uv.lock").contains("name = \"llama-index-core\"\nversion = \"0.15.0\""));
+    assert!(s.read("llama-index-cli/pyproject.toml").contains("\"llama-index-core>=0.14.0,<0.16\""));
+}
+
+#[test]
+fn the_wave_leaves_what_this_release_did_not_break() {
+    // A requirement that excluded core's current version already is not this release's doing:
+    // left alone (`check --bumps` reports it), in a patch release and in a minor one.
+    let s = sample();
+    let path = "llama-index-utils/llama-index-utils-workflow/pyproject.toml";
+    let text = s.read(path).replace("\"llama-index-core>=0.14.0,<0.15\"", "\"llama-index-core>=0.13.0,<0.14\"");
+    commit_files(&s, &[(path, &text)]);
+    let run = s.xtask(&["prepare", "--dry-run"]).ok();
+    assert_eq!(run.stdout.matches("\n--- a/").count(), 2, "a patch release: the umbrella and core only");
+    let v: serde_json::Value =
+        serde_json::from_str(&s.xtask(&["prepare", "--bump", "minor", "--dry-run", "--json"]).ok().stdout).unwrap();
+    let wave = v["wave"].as_array().unwrap();
+    assert_eq!(wave.len(), 17);
+    assert!(!wave.iter().any(|m| m["path"] == "llama-index-utils/llama-index-utils-workflow"), "{v}");
+}
+
+#[test]
+fn release_prepare_lock_commits_the_locks() {
+    let s = sample();
+    let mut files = lockable_files();
+    // Lock files are committed in the real monorepo (the sample ignores them).
+    files.push((".gitignore".to_string(), s.read(".gitignore").replace("uv.lock\n", "")));
+    files[0].1 = "[packages]\ninclude = [\"llama-index-core\", \"llama-index-cli\"]\n".to_string();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    commit_files(&s, &refs);
+    support::tool("uv");
+    let args = ["release", "prepare", "--bump", "minor", "--offline", "--commit", "--lock", "--date", "2026-02-01"];
+    let cache = s.dir.path().join("uv-cache");
+    let run = s.xtask_env(&args, &[("UV_OFFLINE", "1"), ("UV_CACHE_DIR", cache.to_str().unwrap())]).ok();
+    assert!(run.stdout.contains(", then `uv lock` in each package"), "{}", run.stdout);
+    let committed = s.git(&["show", "--name-only", "--format=", "HEAD"]);
+    for lock in ["uv.lock", "llama-index-cli/uv.lock", "llama-index-core/uv.lock"] {
+        assert!(committed.lines().any(|l| l == lock), "{lock} in {committed}");
+    }
+    assert_eq!(s.git(&["status", "--porcelain"]), "", "nothing left behind");
 }

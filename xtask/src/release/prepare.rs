@@ -79,13 +79,7 @@ impl World {
         let date = flags.date.clone().unwrap_or_else(changelog::today_utc);
         // The changelog of the bumped model: headings show the new versions.
         let bumped_repo = match &bump {
-            Some(plan) => Some(with_versions(
-                &repo,
-                &[
-                    (repo.umbrella()?.dir.clone(), plan.umbrella.new.clone()),
-                    (repo.core()?.dir.clone(), plan.core.new.clone()),
-                ],
-            )?),
+            Some(plan) => Some(with_versions(&repo, &plan.moves())?),
             None => None,
         };
         let model = bumped_repo.as_ref().unwrap_or(&repo);
@@ -100,6 +94,10 @@ impl World {
                 },
                 Err(e) => return Err(e),
             };
+        let mut generated = generated;
+        if let Some(plan) = &bump {
+            changelog::append_block(&mut generated, &repo, prepare::WAVE_HEADING, &plan.wave_notes())?;
+        }
         let changelog_done = changelog::has_section(&generated);
         let marker_path = state::path(sh)?;
         let marker = state::load(&marker_path, &version);
@@ -215,7 +213,7 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<Ve
     } else {
         output::data(&render(&heading, &steps, flags.dry_run));
         if let Some(plan) = &w.bump {
-            output::data(&plan.changes.diff());
+            output::data(&plan.diff());
         }
         if !w.changelog_done {
             output::data(&w.changelog.section);
@@ -259,8 +257,15 @@ fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
         Some(p) => Step::todo(
             "bump versions",
             format!(
-                "{} {} → {}, {} {} → {}, requirement `{}`",
-                p.umbrella.name, p.umbrella.old, p.umbrella.new, p.core.name, p.core.old, p.core.new, p.requirement.1
+                "{} {} → {}, {} {} → {}, requirement `{}`{}",
+                p.umbrella.name,
+                p.umbrella.old,
+                p.umbrella.new,
+                p.core.name,
+                p.core.old,
+                p.core.new,
+                p.requirement.1,
+                p.wave_summary() + if flags.lock { ", then `uv lock` in each package" } else { "" }
             ),
             Action::Bump,
         ),
@@ -349,15 +354,20 @@ fn act(sh: &Shell, w: &mut World, flags: &flags::Release, action: Action) -> Res
         Action::Bump => {
             let plan = w.bump.as_ref().context("the plan has a bump to make")?;
             Changeset { changes: plan.changes.changes.clone() }.apply()?;
-            output::status(
-                "bumped",
-                &plan.changes.changes.iter().map(|c| c.display.as_str()).collect::<Vec<_>>().join(", "),
-            );
+            let files: Vec<String> = plan.changes.changes.iter().map(|c| c.display.clone()).collect();
+            output::status("bumped", &files.join(", "));
+            if flags.lock {
+                // The lock files join the release commit with every other file the release changed.
+                prepare::lock_files(sh, &w.repo, &files)?;
+            }
         }
         Action::Changelog => {
             if w.titles_unknown.is_some() {
                 let since = w.since.clone();
                 w.changelog = changelog::generate(sh, &w.changelog_model, Some(&since), w.date.clone(), false)?;
+                if let Some(plan) = &w.bump {
+                    changelog::append_block(&mut w.changelog, &w.repo, prepare::WAVE_HEADING, &plan.wave_notes())?;
+                }
             }
             Changeset { changes: vec![w.changelog.change.clone()] }.apply()?;
             output::status(
