@@ -64,9 +64,13 @@ pub fn commit_of(sh: &Shell, rev: &str) -> Result<Option<String>> {
     Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
 }
 
-/// Paths with uncommitted changes, untracked files included (`git status --porcelain`).
+/// Paths with uncommitted changes, untracked files included (`git status --porcelain`). Without
+/// optional locks: a status killed half-way must not leave an `index.lock` that fails the rerun.
 pub fn dirty_files(sh: &Shell) -> Result<Vec<String>> {
-    let out = exec::read(cmd!(sh, "git -c core.quotePath=false status --porcelain --untracked-files=all"))?;
+    let out = exec::read(cmd!(
+        sh,
+        "git --no-optional-locks -c core.quotePath=false status --porcelain --untracked-files=all"
+    ))?;
     // A temporary file of an atomic write that a kill left behind is not dirt (`changeset.rs`).
     let temp = |path: &str| crate::changeset::is_temp(path.rsplit('/').next().unwrap_or(path));
     Ok(out.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_string()).filter(|p| !temp(p)).collect())

@@ -238,11 +238,11 @@ fn both_phases_finish_after_failures_at_each_step() {
 fn a_hotfix_from_an_old_tag() {
     let w = World::new(20, 6);
     // Main moved on to 0.15; the hotfix starts at v0.14.12 on its own branch.
-    // A minor release without the integrations' requirement updates (the bump wave of
-    // real-release.md §3) does not install: the proof says so, after publishing, before the tag.
-    let run = w.release(&["--bump", "minor", "--offline"]).fails_with(1);
-    assert!(run.stderr.contains("the release is published but does not install"), "{}", run.stderr);
-    assert!(run.stderr.contains("llama-index-core<0.15"), "{}", run.stderr);
+    // A minor release installs only because the compatibility wave widened the integrations'
+    // `llama-index-core<0.15` (real-release.md §3); the install proof checks it.
+    let run = w.release(&["--bump", "minor", "--offline"]).ok();
+    assert!(run.stdout.contains("the compatibility wave in"), "{}", run.stdout);
+    assert!(run.stderr.contains("finished release 0.15.0"), "{}", run.stderr);
     w.sample.git(&["switch", "--quiet", "-c", "hotfix/v0.14.12", "v0.14.12"]);
     w.sample.write("llama-index-core/llama_index/core/base.py", "# the fix\n");
     support::commit_all(&w.sample.root(), "fix: the hotfix (#30001)");
