@@ -357,6 +357,7 @@ impl Report<'_> {
                 "without_package": no_package,
                 "unknown_on_github": titles.unknown,
                 "failed_on_github": titles.failed,
+                "reverted": found.reverted.iter().map(|r| json!({"number": r.number, "title": r.subject_title, "reverted_by": {"pull_request": r.by_pr, "commit": r.by_commit}})).collect::<Vec<_>>(),
                 "title_differs": title_differs(found, titles).iter().map(|(n, s, g)| json!({"number": n, "subject": s, "github": g})).collect::<Vec<_>>(),
             },
             "text": section,
@@ -380,15 +381,20 @@ impl Report<'_> {
             plural(per_package.len(), "package", "packages"),
             if source == Source::GitHub { "GitHub" } else { "the commit subjects" }
         );
-        out += "  pull requests per package:";
-        for (name, n) in &per_package {
-            out += &format!(" {name} {n},");
-        }
-        out.pop();
-        out.push('\n');
+        // A heading gets its colon only when something follows it.
+        let listed = |head: String, items: String| {
+            if items.is_empty() {
+                format!("  {head}\n")
+            } else {
+                format!("  {head}: {items}\n")
+            }
+        };
+        let counts: Vec<String> = per_package.iter().map(|(name, n)| format!("{name} {n}")).collect();
+        out += &listed("pull requests per package".into(), counts.join(", "));
+        let orphans = plural(found.orphans.len(), "commit", "commits");
         out += &format!(
-            "  {} without a pull request (not in the changelog):\n",
-            plural(found.orphans.len(), "commit", "commits")
+            "  {orphans} without a pull request (not in the changelog){}\n",
+            if found.orphans.is_empty() { "" } else { ":" }
         );
         for o in found.orphans.iter().take(AUDIT_LIST) {
             out += &format!("    {} {}\n", &o.commit[..o.commit.len().min(10)], o.subject);
@@ -403,21 +409,30 @@ impl Report<'_> {
         } else {
             "not in the changelog".to_string()
         };
-        out += &format!(
-            "  {} touching no package ({placed}): {}\n",
-            plural(none.len(), "pull request", "pull requests"),
-            none.join(" ")
+        out += &listed(
+            format!("{} touching no package ({placed})", plural(none.len(), "pull request", "pull requests")),
+            none.join(" "),
         );
+        if !found.reverted.is_empty() {
+            let pairs: Vec<String> = found
+                .reverted
+                .iter()
+                .map(|r| match r.by_pr {
+                    Some(by) => format!("#{} (reverted by #{by})", r.number),
+                    None => format!("#{} (reverted by {})", r.number, &r.by_commit[..r.by_commit.len().min(10)]),
+                })
+                .collect();
+            let head = plural(pairs.len(), "pull request", "pull requests");
+            out += &listed(format!("{head} reverted within the range (left out, with the revert)"), pairs.join(" "));
+        }
         if source == Source::GitHub {
             let differs: Vec<String> = title_differs(found, titles).iter().map(|(n, _, _)| format!("#{n}")).collect();
-            let mut shown = differs.iter().take(AUDIT_LIST).cloned().collect::<Vec<_>>().join(" ");
+            let mut shown = differs.iter().take(AUDIT_LIST).cloned().collect::<Vec<_>>();
             if differs.len() > AUDIT_LIST {
-                shown += &format!(" … and {} more", differs.len() - AUDIT_LIST);
+                shown.push(format!("… and {} more", differs.len() - AUDIT_LIST));
             }
-            out += &format!(
-                "  {} titled differently on GitHub than in the subject: {shown}\n",
-                plural(differs.len(), "pull request", "pull requests")
-            );
+            let head = plural(differs.len(), "pull request", "pull requests");
+            out += &listed(format!("{head} titled differently on GitHub than in the subject"), shown.join(" "));
         }
         out.trim_end().to_string()
     }
@@ -440,13 +455,19 @@ fn title_differs<'a>(found: &'a Attribution, titles: &'a Titles) -> Vec<(u64, &'
 /// How many items the audit lists before it summarises the rest (JSON has them all).
 const AUDIT_LIST: usize = 20;
 
-/// `YYYY-MM-DD`, checked.
-fn parse_date(text: &str) -> Result<String> {
+/// `YYYY-MM-DD`, checked against the calendar (`2026-02-31` is not a date).
+pub fn parse_date(text: &str) -> Result<String> {
     let parts: Vec<&str> = text.split('-').collect();
     let ok = parts.len() == 3
         && [4, 2, 2].iter().zip(&parts).all(|(len, p)| p.len() == *len && p.bytes().all(|b| b.is_ascii_digit()))
-        && matches!(parts[1].parse::<u32>(), Ok(1..=12))
-        && matches!(parts[2].parse::<u32>(), Ok(1..=31));
+        && match (parts[0].parse::<u32>(), parts[1].parse::<u32>(), parts[2].parse::<u32>()) {
+            (Ok(year), Ok(month @ 1..=12), Ok(day)) => {
+                let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+                let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+                (1..=days[month as usize - 1]).contains(&day)
+            }
+            _ => false,
+        };
     if !ok {
         return Err(usage(format!("`--date {text}` is not a date; write it as YYYY-MM-DD, e.g. `--date 2026-01-21`")));
     }
@@ -483,7 +504,19 @@ mod tests {
         assert_eq!(civil_date(1_709_164_800), "2024-02-29");
         assert_eq!(civil_date(1_767_225_599), "2025-12-31");
         assert_eq!(parse_date("2026-01-21").unwrap(), "2026-01-21");
-        for bad in ["2026-1-21", "21-01-2026", "2026-13-01", "2026-01-32", "today", "2026-01-2x"] {
+        assert_eq!(parse_date("2024-02-29").unwrap(), "2024-02-29");
+        for bad in [
+            "2026-1-21",
+            "21-01-2026",
+            "2026-13-01",
+            "2026-01-32",
+            "today",
+            "2026-01-2x",
+            "2026-02-31",
+            "2026-02-29",
+            "2100-02-29",
+            "2026-04-31",
+        ] {
             let err = parse_date(bad).unwrap_err();
             assert!(err.downcast_ref::<flags::UsageError>().is_some(), "{bad}");
         }

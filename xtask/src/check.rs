@@ -73,19 +73,8 @@ impl flags::Check {
         for w in &repo.warnings {
             output::warn(w);
         }
-        let url = match self.index_url {
-            Some(url) if !is_http(&url) => {
-                return Err(usage(format!("`--index-url {url}` is not an http:// or https:// URL")))
-            }
-            Some(url) => url,
-            None if !is_http(&repo.config.index_url) => {
-                bail!(
-                    "`index.url` in release.toml is `{}`, not an http:// or https:// URL; fix it",
-                    repo.config.index_url
-                )
-            }
-            None => repo.config.index_url.clone(),
-        };
+        // Both were checked by `url::check`: the flag while parsing, the setting by `Config::load`.
+        let url = self.index_url.map_or_else(|| repo.config.index_url.clone(), |u| u.0);
         let core = repo.core()?;
         let release_branch = &repo.config.branch;
         let head = head(sh, release_branch)?;
@@ -121,10 +110,6 @@ impl flags::Check {
         }
         Ok(())
     }
-}
-
-fn is_http(url: &str) -> bool {
-    url.starts_with("http://") || url.starts_with("https://")
 }
 
 /// Polls `probe` until it passes or says waiting cannot help, or `timeout` is up.

@@ -313,6 +313,27 @@ impl Default for Config {
     }
 }
 
+/// Why a path that leaves the root is refused, and what to write instead.
+pub const OUTSIDE: &str = "which leaves the monorepo's root; give a path relative to the root, without `..`";
+
+/// `path` relative to the root, `/`-separated (`.` for the root itself), with `.` and `x/..`
+/// resolved; `None` when it is absolute or climbs out with `..`. Paths that leave the root are
+/// refused rather than rewritten, so a typo never silently names another directory.
+pub fn inside_root(path: &Path) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                parts.pop()?;
+            }
+            std::path::Component::RootDir | std::path::Component::Prefix(_) => return None,
+        }
+    }
+    Some(if parts.is_empty() { ".".to_string() } else { parts.join("/") })
+}
+
 /// The release workflow's fill of core's NLTK and tiktoken caches, which core's wheel must
 /// carry (its hatch include globs pick them up; without them the build succeeds, 115 files short).
 fn default_hooks() -> BTreeMap<String, Vec<Vec<String>>> {
@@ -424,8 +445,11 @@ impl Config {
                         c.other_section =
                             value.as_bool().with_context(|| format!("{p}: `{name}` must be true or false"))?
                     }
-                    "index.url" => c.index_url = string()?,
-                    "index.publish-url" => c.publish_url = string()?,
+                    "index.url" | "index.publish-url" => {
+                        let url = string()?;
+                        crate::url::check(&url).map_err(|e| crate::flags::usage(format!("{p}: `{name}`: {e}")))?;
+                        *if key == "url" { &mut c.index_url } else { &mut c.publish_url } = url;
+                    }
                     "build.backend" => {
                         c.backend = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
                     }
@@ -456,6 +480,17 @@ impl Config {
                 if unknown.len() == 1 { "" } else { "s" },
                 unknown.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             );
+        }
+        for (key, path) in
+            [("packages.umbrella", &c.umbrella), ("packages.core", &c.core), ("changelog.file", &c.changelog)]
+        {
+            inside_root(path).with_context(|| format!("{p}: `{key}` is `{}`, {OUTSIDE}", path.display()))?;
+        }
+        let patterns = [("packages.include", &c.packages), ("packages.exclude", &c.exclude)];
+        for (key, list) in patterns.into_iter().chain([("packages.umbrella-paths", &c.umbrella_paths)]) {
+            for pattern in list {
+                inside_root(Path::new(pattern)).with_context(|| format!("{p}: `{key}` has `{pattern}`, {OUTSIDE}"))?;
+            }
         }
         let has = |key: &str| doc.get("index").and_then(|i| i.get(key)).is_some();
         // `check` reads `url` alone; publishing needs both (see `destination`).
@@ -504,9 +539,15 @@ fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) 
     let mut quota = None;
     for (key, v) in table.iter() {
         let string = || v.as_str().map(str::to_string).with_context(|| format!("{p}: `{name}.{key}` must be a string"));
+        // The same check as `[index]` and the flags get.
+        let checked = || -> Result<String> {
+            let u = string()?;
+            crate::url::check(&u).map_err(|e| crate::flags::usage(format!("{p}: `{name}.{key}`: {e}")))?;
+            Ok(u)
+        };
         match key {
-            "url" => url = Some(string()?),
-            "publish-url" => publish_url = Some(string()?),
+            "url" => url = Some(checked()?),
+            "publish-url" => publish_url = Some(checked()?),
             "new-projects-per-day" => quota = Some(count(p, &format!("{name}.{key}"), v)?),
             _ => bail!(
                 "{p}: unknown setting `{name}.{key}`; an index has `url`, `publish-url` and `new-projects-per-day`"
@@ -547,6 +588,18 @@ fn hooks(p: &impl std::fmt::Display, value: &toml_edit::Item) -> Result<BTreeMap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_that_leave_the_root_are_refused() {
+        assert_eq!(inside_root(Path::new("./a/b/../c/")).as_deref(), Some("a/c"));
+        assert_eq!(inside_root(Path::new(".")).as_deref(), Some("."));
+        assert_eq!(inside_root(Path::new("a/../..")), None);
+        assert_eq!(inside_root(Path::new("/a")), None);
+        let err = Config::parse(Path::new("release.toml"), "[changelog]\nfile = \"../CHANGELOG.md\"\n").unwrap_err();
+        assert_eq!(err.to_string(), format!("release.toml: `changelog.file` is `../CHANGELOG.md`, {OUTSIDE}"));
+        let err = Config::parse(Path::new("release.toml"), "[packages]\ninclude = [\"/x/*\"]\n").unwrap_err();
+        assert_eq!(err.to_string(), format!("release.toml: `packages.include` has `/x/*`, {OUTSIDE}"));
+    }
 
     #[test]
     fn overrides_and_rejects_unknown_keys() {

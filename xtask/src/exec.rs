@@ -62,8 +62,26 @@ pub struct Captured {
 /// Runs `expr` with its stderr merged into its stdout and both captured. Only a child that cannot
 /// start is an error here; a failed one is `ok: false`, its text for the caller to show.
 pub fn capture(expr: duct::Expression) -> std::io::Result<Captured> {
+    let (status, text) = capture_status(expr)?;
+    Ok(Captured { ok: status.success(), text })
+}
+
+/// [`capture`], with the child's exit status, for a report that shows it.
+pub fn capture_status(expr: duct::Expression) -> std::io::Result<(std::process::ExitStatus, String)> {
     let out = expr.stderr_to_stdout().stdout_capture().unchecked().run()?;
-    Ok(Captured { ok: out.status.success(), text: String::from_utf8_lossy(&out.stdout).into_owned() })
+    Ok((out.status, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// An exit status for people: `exit code 3`, or `killed by signal 9` on unix.
+pub fn describe(status: std::process::ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit code {code}");
+    }
+    #[cfg(unix)]
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return format!("killed by signal {signal}");
+    }
+    status.to_string()
 }
 
 /// This process's environment without an active virtualenv (uv and poetry would otherwise

@@ -70,7 +70,7 @@ xflags::xflags! {
                 /// Every package of the monorepo.
                 optional --all
                 /// How many packages at once (default: 1, so output stays in order).
-                optional -j, --jobs n: usize
+                optional -j, --jobs n: Count
                 /// Start nothing new after the first failure.
                 optional --fail-fast
             }
@@ -94,14 +94,14 @@ xflags::xflags! {
             /// Packages whose version changed since this ref (new packages count).
             optional --changed-since rev: String
             /// How many builds at once (default: the number of cores); uploads run 4 times as many.
-            optional -j, --jobs n: usize
+            optional -j, --jobs n: Count
             /// The index to read and upload to, by its name in release.toml (`[index.NAME]`;
             /// `default` is `[index]`, the public index unless set).
             optional --index name: String
             /// The index's JSON API base, to see what is published; needs --publish-url.
-            optional --index-url url: String
+            optional --index-url url: Url
             /// Where uploads go; needs --index-url.
-            optional --publish-url url: String
+            optional --publish-url url: Url
             /// `uv` or `poetry` (default: the configuration).
             optional --backend backend: Backend
             /// How long to wait for a dependency to be visible on the index, and for another
@@ -196,12 +196,14 @@ xflags::xflags! {
             /// Poll the index until the check passes or this much time is up: `30s`, `5m`, `1h`.
             optional --wait duration: String
             /// The base of the index's JSON API (default: `index.url` in release.toml).
-            optional --index-url url: String
+            optional --index-url url: Url
             /// The verdicts as JSON on stdout.
             optional --json
         }
 
-        /// The whole release as typed, resumable steps, in two phases: `release prepare` (checks,
+        /// The whole release as typed, resumable steps: `release prepare`, then `release publish`.
+        ///
+        /// Two phases: `release prepare` (checks,
         /// version bumps, changelog, release commit and pull request) and `release publish` (core,
         /// a wait until the index serves it, the umbrella and the changed packages in dependency
         /// order, the tag on the release commit, the GitHub release). Without a phase, both run
@@ -217,9 +219,12 @@ xflags::xflags! {
             /// A hotfix of the release with this tag: the checked-out branch is the release
             /// branch, HEAD must descend from the tag, and the changelog starts there.
             optional --from-tag tag: String
-            /// prepare: commit the release on its branch (`release/v<version>`).
+            /// prepare: commit the release files on the branch checked out now; nothing is
+            /// pushed (that takes --pr). Without either, `release prepare` leaves the changes
+            /// uncommitted; `release` without a phase always commits, on the current branch.
             optional --commit
-            /// prepare: commit, push the branch and open the release pull request (implies --commit).
+            /// prepare: commit on a new branch `release/<tag>` (e.g. `release/v0.14.13`), push it
+            /// to `origin` and open the release pull request into `release.branch` (implies --commit).
             optional --pr
             /// prepare: the release date in the changelog, `YYYY-MM-DD` (default: today in UTC).
             optional --date date: String
@@ -228,13 +233,13 @@ xflags::xflags! {
             /// prepare: run `uv lock` in every rewritten package, and commit the locks (needs the index).
             optional --lock
             /// The base of the index's JSON API (default: `index.url` in release.toml).
-            optional --index-url url: String
+            optional --index-url url: Url
             /// publish: where distributions are uploaded (default: `index.publish-url`).
-            optional --publish-url url: String
+            optional --publish-url url: Url
             /// publish: how long to wait for uploads to appear on the index (default 5m).
             optional --wait duration: String
             /// publish: how many packages to build at once (default: the number of cores).
-            optional -j, --jobs n: usize
+            optional -j, --jobs n: Count
             /// Ask neither GitHub nor the index (prepare), skip the GitHub steps (publish).
             optional --offline
             /// Print every step with what it would do or found done, and change nothing.
@@ -406,7 +411,7 @@ pub struct Exec {
     pub paths: Vec<String>,
 
     pub all: bool,
-    pub jobs: Option<usize>,
+    pub jobs: Option<Count>,
     pub fail_fast: bool,
 }
 
@@ -416,10 +421,10 @@ pub struct Publish {
 
     pub all: bool,
     pub changed_since: Option<String>,
-    pub jobs: Option<usize>,
+    pub jobs: Option<Count>,
     pub index: Option<String>,
-    pub index_url: Option<String>,
-    pub publish_url: Option<String>,
+    pub index_url: Option<Url>,
+    pub publish_url: Option<Url>,
     pub backend: Option<Backend>,
     pub wait: Option<String>,
     pub retries: Option<u32>,
@@ -475,7 +480,7 @@ pub struct Check {
     pub before_core: bool,
     pub after_core: bool,
     pub wait: Option<String>,
-    pub index_url: Option<String>,
+    pub index_url: Option<Url>,
     pub json: bool,
 }
 
@@ -491,10 +496,10 @@ pub struct Release {
     pub date: Option<String>,
     pub allow_dirty: bool,
     pub lock: bool,
-    pub index_url: Option<String>,
-    pub publish_url: Option<String>,
+    pub index_url: Option<Url>,
+    pub publish_url: Option<Url>,
     pub wait: Option<String>,
-    pub jobs: Option<usize>,
+    pub jobs: Option<Count>,
     pub offline: bool,
     pub dry_run: bool,
     pub json: bool,
@@ -582,6 +587,34 @@ impl std::error::Error for UsageError {}
 
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
+}
+
+/// A number of things at once (`-j`): at least 1, since 0 would run nothing. Checked while
+/// parsing, so every command that takes one rejects 0 the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count(pub usize);
+
+impl FromStr for Count {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Count, String> {
+        match s.parse::<usize>() {
+            Ok(0) => Err("`0` would run nothing: give at least 1".to_string()),
+            Ok(n) => Ok(Count(n)),
+            Err(_) => Err(format!("`{s}` is not a whole number")),
+        }
+    }
+}
+
+/// An index or upload URL from a flag, checked while parsing by [`crate::url::check`], the
+/// same check `release.toml`'s URLs get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url(pub String);
+
+impl FromStr for Url {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Url, String> {
+        crate::url::check(s).map(|()| Url(s.to_string()))
+    }
 }
 
 /// The phase `release` runs: the positional argument of `cargo xtask release`.

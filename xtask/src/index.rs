@@ -48,6 +48,9 @@ impl Http {
         let mut http = Http::default();
         if let Some(text) = std::env::var_os("XTASK_HTTP_TIMEOUT") {
             match parse_duration(&text.to_string_lossy()) {
+                Ok(d) if d.is_zero() => {
+                    output::warn("ignoring `XTASK_HTTP_TIMEOUT=0`: it would time out every request")
+                }
                 Ok(d) => http.read_timeout = d,
                 Err(e) => output::warn(&format!("ignoring `XTASK_HTTP_TIMEOUT`: {e}")),
             }

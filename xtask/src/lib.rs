@@ -13,6 +13,7 @@ mod flags;
 mod git;
 pub mod github;
 mod graph;
+mod help;
 mod index;
 mod lint;
 mod monorepo;
@@ -28,6 +29,7 @@ mod release;
 mod requirement;
 mod sample;
 mod test;
+mod url;
 mod verify;
 mod version;
 
@@ -47,14 +49,16 @@ pub fn main() -> ExitCode {
     if args.is_empty() {
         args.push("--help".into());
     }
+    let argv: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let flags = match flags::Xtask::from_vec(args) {
         Ok(flags) => flags,
         Err(e) if e.is_help() => {
-            println!("{e}");
+            // Through `output::data`, which a closed pipe (`--help | head`) does not panic.
+            output::data(&help::for_args(&e.to_string(), &argv));
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("error: {e}\n\nRun `cargo xtask --help` for the commands and their flags.");
+            eprintln!("error: {e}\n\nRun `cargo {} --help` for its flags.", command_of(&argv));
             return ExitCode::from(2);
         }
     };
@@ -68,13 +72,19 @@ pub fn main() -> ExitCode {
                 eprintln!("  caused by: {cause}");
             }
             if usage {
-                eprintln!("\nRun `cargo xtask <command> --help` for usage.");
+                eprintln!("\nRun `cargo {} --help` for usage.", command_of(&argv));
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
             }
         }
     }
+}
+
+/// The command `argv` names, as `xtask pkg exec`, for a hint at its help.
+fn command_of(argv: &[String]) -> String {
+    let full = flags::Xtask::from_vec(vec!["--help".into()]).err().map(|h| h.to_string()).unwrap_or_default();
+    help::command_path(&full, argv)
 }
 
 fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {

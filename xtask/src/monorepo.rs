@@ -77,6 +77,16 @@ impl Monorepo {
     /// Finds and reads every package below `root`.
     pub fn load(root: &Path) -> Result<Monorepo> {
         let config = Config::load(root)?;
+        // Without the umbrella, this is not the monorepo's root: say so, rather than list nothing.
+        let umbrella = root.join(&config.umbrella).join("pyproject.toml");
+        if root.is_dir() && !umbrella.is_file() {
+            bail!(
+                "`{}` has no umbrella `{}`; pass --root with the monorepo's root, or set `packages.umbrella` in {}",
+                root.display(),
+                normalize_rel(&config.umbrella.join("pyproject.toml")),
+                crate::config::CONFIG_FILE
+            );
+        }
         let (dirs, warnings) = discover(root, &config)?;
         let read: Vec<Result<Package>> = read_all(root, &dirs);
         let mut packages = Vec::with_capacity(read.len());
@@ -136,11 +146,18 @@ impl Monorepo {
         }
         let mut found = Vec::new();
         let mut errors = Vec::new();
+        let mut misuse = false;
         for path in paths {
             match self.resolve(path) {
                 Ok(p) => found.push(p),
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => {
+                    misuse |= e.downcast_ref::<crate::flags::UsageError>().is_some();
+                    errors.push(e.to_string());
+                }
             }
+        }
+        if misuse {
+            return Err(usage(errors.join("\n")));
         }
         if !errors.is_empty() {
             bail!("{}", errors.join("\n"));
@@ -152,6 +169,19 @@ impl Monorepo {
 
     /// Resolves a path given by the user (relative to the root or absolute) to a package.
     pub fn resolve(&self, arg: &str) -> Result<&Package> {
+        let key = self.relative(arg)?;
+        self.at_dir(&key).with_context(|| {
+            format!(
+                "`{arg}` is not a package of this monorepo (no pyproject.toml found there by the package patterns); \
+                 give a package directory relative to {}, or run `cargo xtask pkg info --all` to list them",
+                self.root.display()
+            )
+        })
+    }
+
+    /// A path argument relative to the root (absolute ones must lie inside it), as a key of
+    /// `by_dir`; one that leaves the root is a usage error naming it.
+    pub fn relative(&self, arg: &str) -> Result<String> {
         let path = Path::new(arg);
         let rel = if path.is_absolute() {
             let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
@@ -160,13 +190,11 @@ impl Monorepo {
         } else {
             path.to_path_buf()
         };
-        let key = normalize_rel(&rel);
-        self.at_dir(&key).with_context(|| {
-            format!(
-                "`{arg}` is not a package of this monorepo (no pyproject.toml found there by the package patterns); \
-                 give a package directory relative to {}, or run `cargo xtask pkg info --all` to list them",
+        crate::config::inside_root(&rel).ok_or_else(|| {
+            usage(format!(
+                "the path `{arg}` leaves the monorepo's root {}; give a package directory relative to it, without `..`",
                 self.root.display()
-            )
+            ))
         })
     }
 

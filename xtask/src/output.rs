@@ -98,8 +98,13 @@ pub fn github_summary(markdown: &str) {
     }
 }
 
-/// Left-aligned columns separated by two spaces, no truncation, no trailing spaces.
+/// Left-aligned columns separated by two spaces, no truncation, no trailing spaces. A table
+/// without rows says `(none)` under its header, so that an empty answer never looks like a
+/// failure to print one.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    if rows.is_empty() {
+        return format!("{}\n(none)\n", header.join("  "));
+    }
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -167,7 +167,7 @@ impl flags::Exec {
             return Err(usage("give the command after `--`, as in `cargo xtask pkg exec --all -- uv build`"));
         };
         let packages = repo.select(&self.paths, self.all)?;
-        let jobs = self.jobs.unwrap_or(1).max(1);
+        let jobs = self.jobs.map_or(1, |n| n.0);
         let stop = AtomicBool::new(false);
         let failed = Mutex::new(Vec::new());
         let shown = command.join(" ");
@@ -175,16 +175,16 @@ impl flags::Exec {
             if stop.load(Ordering::Relaxed) {
                 return false;
             }
-            let (ok, text) = run_in(&repo.root.join(&p.dir), program, args);
+            let (ok, status, text) = run_in(&repo.root.join(&p.dir), program, args);
             // One package's report at a time, so parallel output never interleaves.
             let mut failed = failed.lock().expect("no panics while holding the lock");
             if !text.is_empty() {
                 output::data(&text);
             }
             if ok {
-                output::status("ok", &format!("`{shown}` in {}", p.dir));
+                output::status("ok", &format!("`{shown}` in {} ({status})", p.dir));
             } else {
-                output::status("failed", &format!("`{shown}` in {}", p.dir));
+                output::status("failed", &format!("`{shown}` in {} ({status})", p.dir));
                 failed.push(p.dir.clone());
                 if self.fail_fast {
                     stop.store(true, Ordering::Relaxed);
@@ -201,13 +201,14 @@ impl flags::Exec {
     }
 }
 
-/// Runs one command in `dir` with its output captured (stderr merged into stdout).
-fn run_in(dir: &std::path::Path, program: &str, args: &[String]) -> (bool, String) {
-    match exec::capture(duct::cmd(program, args).dir(dir).env_remove("VIRTUAL_ENV")) {
-        Ok(exec::Captured { ok, text }) => (ok, text),
+/// Runs one command in `dir` with its output captured (stderr merged into stdout): whether it
+/// succeeded, how it exited (for the report), and what it printed.
+fn run_in(dir: &std::path::Path, program: &str, args: &[String]) -> (bool, String, String) {
+    match exec::capture_status(duct::cmd(program, args).dir(dir).env_remove("VIRTUAL_ENV")) {
+        Ok((status, text)) => (status.success(), exec::describe(status), text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            (false, format!("cannot run `{program}`: not found on PATH"))
+            (false, "did not start".into(), format!("cannot run `{program}`: not found on PATH"))
         }
-        Err(e) => (false, format!("cannot run `{program}`: {e}")),
+        Err(e) => (false, "did not start".into(), format!("cannot run `{program}`: {e}")),
     }
 }

@@ -81,14 +81,12 @@ impl flags::Publish {
             Some(text) => index::parse_duration(text).map_err(|e| usage(format!("--wait: {e}")))?,
             None => Duration::from_secs(300),
         };
-        if self.jobs == Some(0) {
-            return Err(usage("--jobs must be at least 1"));
-        }
-        let destination = destination(&repo.config, self.index.as_deref(), &self.index_url, &self.publish_url)?;
+        let (index_url, publish_url) = (self.index_url.clone().map(|u| u.0), self.publish_url.clone().map(|u| u.0));
+        let destination = destination(&repo.config, self.index.as_deref(), &index_url, &publish_url)?;
         let mut accept: BTreeSet<String> = repo.config.accept_changes.iter().cloned().collect();
         accept.extend(self.accept_changes.iter().cloned());
         Ok(Options {
-            jobs: self.jobs.unwrap_or_else(default_jobs),
+            jobs: self.jobs.map_or_else(default_jobs, |n| n.0),
             destination,
             backend: self.backend.unwrap_or(repo.config.backend),
             hooks: repo.config.hooks.clone(),

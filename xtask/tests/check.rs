@@ -272,7 +272,7 @@ fn bad_input_is_a_clear_error() {
     );
     usage(
         &["check", "--index-url", "ftp://x"],
-        expect!["error: `--index-url ftp://x` is not an http:// or https:// URL"],
+        expect!["error: can't parse `--index-url`, `ftp://x` is not a URL: it must start with `http://` or `https://`"],
     );
 
     s.write("release.toml", "[packages]\ncore = \"nope\"\n");
@@ -472,7 +472,7 @@ fn the_bump_check_refuses_bad_input_clearly_and_writes_nothing() {
         expect![[r#"
             error: `--bumps` compares with a base: pass `--base-ref REF` (for example `origin/main`)
 
-            Run `cargo xtask <command> --help` for usage.
+            Run `cargo xtask check --help` for usage.
         "#]],
     );
     check(
@@ -495,7 +495,7 @@ fn the_bump_check_refuses_bad_input_clearly_and_writes_nothing() {
         expect![[r#"
             error: `--bumps` is the pull request check; `--before-core`, `--after-core` and `--wait` are the release's
 
-            Run `cargo xtask <command> --help` for usage.
+            Run `cargo xtask check --help` for usage.
         "#]],
     );
     // Unrelated histories: no merge base.

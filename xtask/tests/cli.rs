@@ -207,7 +207,7 @@ fn usage_errors_exit_2() {
     let out = s.xtask(&["pkg", "frobnicate"]).fails_with(2);
     assert!(out.stderr.contains("unexpected argument"), "{}", out.stderr);
     let out = s.xtask(&["--help"]).ok();
-    assert!(out.stdout.contains("cmd") || out.stdout.contains("SUBCOMMANDS"));
+    assert!(out.stdout.contains("COMMANDS:"), "{}", out.stdout);
 }
 
 #[test]
@@ -280,4 +280,259 @@ fn colors_only_when_wanted() {
     assert!(!never.stderr.contains('\x1b'));
     let out = s.xtask(&["--color", "sometimes", "pkg", "info", "--all"]).fails_with(2);
     assert!(out.stderr.contains("`sometimes` is not a color choice"), "{}", out.stderr);
+}
+
+#[test]
+fn help_is_per_command_and_the_overview_lists_the_commands() {
+    let s = Sample::new(20, 0);
+    let exec = s.xtask(&["pkg", "exec", "--help"]).ok();
+    assert!(exec.stdout.starts_with("cargo xtask pkg exec\n"), "{}", exec.stdout);
+    assert!(exec.stdout.contains("--fail-fast") && !exec.stdout.contains("--changed-since"), "{}", exec.stdout);
+    assert!(exec.stdout.lines().count() < 40, "one command's help, not the tree: {}", exec.stdout);
+    let pkg = s.xtask(&["--root", ".", "pkg", "-h"]).ok();
+    assert!(pkg.stdout.contains("cargo xtask pkg info\n") && pkg.stdout.contains("cargo xtask pkg exec\n"));
+    assert!(!pkg.stdout.contains("cargo xtask publish"), "{}", pkg.stdout);
+    let top = s.xtask(&["--help"]).ok();
+    assert!(top.stdout.contains("COMMANDS:\n    pkg "), "{}", top.stdout);
+    for command in ["pkg exec", "publish", "changelog notes", "release", "sample"] {
+        assert!(top.stdout.contains(&format!("\n    {command} ")), "{command} in {}", top.stdout);
+    }
+    assert!(!top.stdout.contains("--fail-fast"), "flags are per command: {}", top.stdout);
+    let release = s.xtask(&["release", "--help"]).ok();
+    assert!(release.stdout.contains("on the branch checked out now; nothing is\n      pushed"), "{}", release.stdout);
+    // A usage error points at the command's own help.
+    let bad = s.xtask(&["pkg", "exec", "--bad"]).fails_with(2);
+    assert!(bad.stderr.contains("Run `cargo xtask pkg exec --help`"), "{}", bad.stderr);
+}
+
+#[test]
+fn zero_jobs_is_a_usage_error_everywhere() {
+    let s = Sample::new(20, 0);
+    for args in [
+        &["pkg", "exec", "--all", "-j", "0", "--", "true"][..],
+        &["publish", "--all", "--dry-run", "-j", "0"],
+        &["release", "publish", "--dry-run", "--jobs", "0"],
+    ] {
+        let out = s.xtask(args).fails_with(2);
+        assert!(out.stderr.contains("`0` would run nothing: give at least 1"), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn exec_reports_each_childs_exit_status() {
+    let s = Sample::new(20, 0);
+    let out =
+        s.xtask(&["pkg", "exec", "llama-index-core", "llama-index-cli", "--", "sh", "-c", "exit 3"]).fails_with(1);
+    assert!(out.stderr.contains("failed `sh -c exit 3` in llama-index-cli (exit code 3)"), "{}", out.stderr);
+    assert!(out.stderr.contains("failed `sh -c exit 3` in llama-index-core (exit code 3)"), "{}", out.stderr);
+    let out = s.xtask(&["pkg", "exec", "llama-index-core", "--", "sh", "-c", "kill -9 $$"]).fails_with(1);
+    assert!(out.stderr.contains("in llama-index-core (killed by signal 9)"), "{}", out.stderr);
+    let out = s.xtask(&["pkg", "exec", "llama-index-core", "--", "true"]).ok();
+    assert!(out.stderr.contains("ok `true` in llama-index-core (exit code 0)"), "{}", out.stderr);
+}
+
+#[test]
+fn paths_that_leave_the_root_are_errors() {
+    let s = Sample::new(20, 0);
+    // `../<root name>/llama-index-core` used to be rewritten to `llama-index-core`.
+    let name = s.root().file_name().unwrap().to_string_lossy().into_owned();
+    let arg = format!("../{name}/llama-index-core");
+    let out = s.xtask(&["pkg", "info", &arg]).fails_with(2);
+    assert!(out.stderr.contains(&format!("the path `{arg}` leaves the monorepo's root")), "{}", out.stderr);
+    let outside = std::env::temp_dir().join("llama-index-core").display().to_string();
+    let out = s.xtask(&["pkg", "version", &outside]).fails_with(2);
+    assert!(out.stderr.contains(&format!("the path `{outside}` leaves the monorepo's root")), "{}", out.stderr);
+    let inside = s.root().join("llama-index-core").display().to_string();
+    assert_eq!(s.xtask(&["pkg", "version", &inside]).ok().stdout, "0.14.12\n", "absolute paths inside the root");
+    for (toml, key, value) in [
+        ("[changelog]\nfile = \"/tmp/CHANGELOG.md\"\n", "`changelog.file` is", "/tmp/CHANGELOG.md"),
+        ("[packages]\ncore = \"../llama-index-core\"\n", "`packages.core` is", "../llama-index-core"),
+        ("[packages]\ninclude = [\"llama-index-core\", \"../*\"]\n", "`packages.include` has", "../*"),
+    ] {
+        s.write("release.toml", toml);
+        let out = s.xtask(&["pkg", "info", "--all"]).fails_with(1);
+        assert!(
+            out.stderr.contains(&format!("release.toml: {key} `{value}`, which leaves the monorepo's root")),
+            "{toml}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn a_root_without_the_umbrella_is_an_error() {
+    let empty = TempDir::new("no-umbrella");
+    std::fs::create_dir_all(empty.path().join("llama-index-core")).unwrap();
+    let out = std::process::Command::new(support::xtask_bin())
+        .arg("--root")
+        .arg(empty.path())
+        .args(["pkg", "info", "--all"])
+        .output()
+        .unwrap();
+    let out = support::Run::from(out).fails_with(1);
+    assert!(
+        out.stderr.contains("has no umbrella `pyproject.toml`; pass --root with the monorepo's root"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty() && !out.stderr.contains("warning"), "no empty table, no warnings: {out:?}");
+}
+
+#[test]
+fn urls_are_checked_one_way_in_every_command() {
+    let s = Sample::new(20, 0);
+    let why = "is not a URL: it must start with `http://` or `https://`";
+    for (args, flag) in [
+        (&["publish", "--all", "--dry-run", "--index-url", "localhost:8080"][..], "--index-url"),
+        (&["publish", "--all", "--dry-run", "--publish-url", "localhost:8080"], "--publish-url"),
+        (&["check", "--index-url", "localhost:8080"], "--index-url"),
+        (&["release", "prepare", "--dry-run", "--index-url", "localhost:8080"], "--index-url"),
+        (&["release", "publish", "--dry-run", "--publish-url", "localhost:8080"], "--publish-url"),
+    ] {
+        let out = s.xtask(args).fails_with(2);
+        assert!(
+            out.stderr.contains(&format!("can't parse `{flag}`, `localhost:8080` {why}")),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let out = s.xtask(&["publish", "--all", "--dry-run", "--index-url", "http://:8080/"]).fails_with(2);
+    assert!(out.stderr.contains("`http://:8080/` is not a URL: it has no host"), "{}", out.stderr);
+    // The settings get the same check, and credentials in them are never printed.
+    s.write("release.toml", "[index]\npublish-url = \"htps://user:hunter2@upload.example/\"\n");
+    for args in [&["publish", "--all", "--dry-run"][..], &["check"], &["pkg", "info", "--all"]] {
+        let out = s.xtask(args).fails_with(2);
+        assert!(
+            out.stderr
+                .contains(&format!("release.toml: `index.publish-url`: `htps://[REDACTED]@upload.example/` {why}")),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("hunter2"));
+    }
+    s.write(
+        "release.toml",
+        "[index.mirror]\nurl = \"ftp://mirror.example/pypi\"\npublish-url = \"https://mirror.example/\"\n",
+    );
+    let out = s.xtask(&["publish", "--all", "--dry-run", "--index", "mirror"]).fails_with(2);
+    assert!(
+        out.stderr.contains(&format!("release.toml: `index.mirror.url`: `ftp://mirror.example/pypi` {why}")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn impossible_dates_are_rejected() {
+    let s = Sample::new(20, 3);
+    let fingerprint = s.fingerprint();
+    for args in [
+        &["changelog", "--date", "2026-02-31"][..],
+        &["changelog", "--dry-run", "--offline", "--date", "2026-02-31"],
+        &["release", "prepare", "--dry-run", "--offline", "--date", "2026-02-31"],
+    ] {
+        let out = s.xtask(args).fails_with(2);
+        assert!(out.stderr.contains("`--date 2026-02-31` is not a date"), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(s.fingerprint(), fingerprint);
+    s.xtask(&["changelog", "--dry-run", "--offline", "--date", "2024-02-29"]).ok();
+}
+
+#[test]
+fn sample_force_replaces_only_a_generated_sample() {
+    let tmp = TempDir::new("sample-force");
+    let sample = |dir: &std::path::Path, extra: &[&str]| {
+        let out = std::process::Command::new(support::xtask_bin())
+            .arg("sample")
+            .arg(dir)
+            .args(["--prs", "2"])
+            .args(if extra.contains(&"--packages") { &[][..] } else { &["--packages", "20"] })
+            .args(extra)
+            .output()
+            .unwrap();
+        support::Run::from(out)
+    };
+    let mine = tmp.path().join("mine");
+    std::fs::create_dir_all(mine.join(".git")).unwrap();
+    std::fs::write(mine.join("precious.txt"), "keep me\n").unwrap();
+    let out = sample(&mine, &["--force"]).fails_with(1);
+    assert!(out.stderr.contains("was not generated by `cargo xtask sample`"), "{}", out.stderr);
+    assert!(out.stderr.contains(&mine.display().to_string()), "names the directory: {}", out.stderr);
+    assert_eq!(std::fs::read_to_string(mine.join("precious.txt")).unwrap(), "keep me\n");
+    // A bad flag is found before anything is removed.
+    let generated = tmp.path().join("generated");
+    sample(&generated, &[]).ok();
+    std::fs::write(generated.join("scratch.txt"), "x").unwrap();
+    sample(&generated, &["--force", "--packages", "3"]).fails_with(1);
+    assert!(generated.join("scratch.txt").is_file());
+    sample(&generated, &["--force"]).ok();
+    assert!(!generated.join("scratch.txt").exists() && generated.join("pyproject.toml").is_file());
+    assert_eq!(support::git(&generated, &["status", "--porcelain"]), "", "the marker is not part of the sample");
+}
+
+#[test]
+fn an_empty_table_says_that_it_is_empty() {
+    let s = Sample::new(20, 0);
+    let out = s.xtask(&["pkg", "changed", "--base-ref", "HEAD"]).ok();
+    assert_eq!(out.stdout, "Name  Why  Path\n(none)\n");
+}
+
+#[test]
+fn a_reverted_pull_request_leaves_the_changelog_with_its_revert() {
+    let s = Sample::new(20, 0);
+    let commit = |rel: &str, subject: &str| {
+        let old = std::fs::read_to_string(s.root().join(rel)).unwrap_or_default();
+        s.write(rel, &format!("{old}# {subject}\n"));
+        support::commit_all(&s.root(), subject);
+    };
+    commit("llama-index-core/llama_index/core/a.py", "feat: streaming (#300)");
+    commit("llama-index-core/llama_index/core/b.py", "feat: batching (#301)");
+    commit("llama-index-cli/llama_index/cli/c.py", "fix: keep me (#303)");
+    commit("llama-index-core/llama_index/core/a.py", "Revert \"feat: streaming (#300)\" (#302)");
+    commit("llama-index-core/llama_index/core/b.py", "Revert \"feat: batching (#301)\"");
+    let direct = s.git(&["rev-parse", "--short=10", "HEAD"]);
+    let out = s.xtask(&["changelog", "--dry-run", "--offline", "--date", "2026-01-21"]).ok();
+    assert!(
+        out.stdout.contains("fix: keep me") && !out.stdout.contains("streaming") && !out.stdout.contains("batching")
+    );
+    assert!(!out.stdout.contains("llama-index-core ["), "core has no entries left: {}", out.stdout);
+    let audit = out.stderr;
+    assert!(audit.contains("5 commits, 1 pull request, 1 package"), "{audit}");
+    assert!(
+        audit.contains(&format!(
+            "  2 pull requests reverted within the range (left out, with the revert): #301 (reverted by {direct}) #300 (reverted by #302)\n"
+        )),
+        "{audit}"
+    );
+    // Headings with nothing after them end without a colon.
+    assert!(audit.contains("  0 commits without a pull request (not in the changelog)\n"), "{audit}");
+    assert!(audit.contains("  0 pull requests touching no package (under \"Other changes\")\n"), "{audit}");
+    assert!(audit.lines().all(|l| !l.trim_end().ends_with(':')), "no dangling colon: {audit}");
+    let json = s.xtask(&["changelog", "--dry-run", "--offline", "--json", "--date", "2026-01-21"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["audit"]["reverted"][1]["number"], 300);
+    assert_eq!(v["audit"]["reverted"][1]["reverted_by"]["pull_request"], 302);
+    assert_eq!(v["audit"]["reverted"][0]["reverted_by"]["pull_request"], serde_json::Value::Null);
+    assert_eq!(v["orphans"], serde_json::json!([]));
+}
+
+#[test]
+fn help_into_a_closed_pipe_does_not_panic() {
+    use std::process::{Command, Stdio};
+    let mut child =
+        Command::new(support::xtask_bin()).arg("--help").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn a_zero_http_timeout_is_refused() {
+    let s = Sample::new(20, 0);
+    // Nothing listens on port 9: the check fails after its retries, having said why 0 is ignored.
+    let out =
+        s.xtask_env(&["check", "--index-url", "http://127.0.0.1:9"], &[("XTASK_HTTP_TIMEOUT", "0s")]).fails_with(1);
+    assert!(out.stderr.contains("ignoring `XTASK_HTTP_TIMEOUT=0`: it would time out every request"), "{}", out.stderr);
 }

@@ -32,7 +32,11 @@ fn assert_no_token(gh: &StandIn, runs: &[&Run]) {
     assert!(!calls.is_empty() && calls.iter().all(|c| !c.contains(TOKEN)), "{calls:?}");
     // It did reach the stand-in, in the header where it belongs.
     let requests = gh.requests();
-    assert!(requests.iter().all(|r| r["authorization"] == format!("token {TOKEN}")), "{requests:#?}");
+    assert!(requests.iter().all(|r| r["token_ok"] == true), "{requests:#?}");
+    // The stand-in's own log shows the scheme, never the token.
+    assert!(requests.iter().all(|r| r["authorization"] == "token [REDACTED]"), "{requests:#?}");
+    let log = std::fs::read_to_string(gh.dir.path().join("requests.jsonl")).unwrap();
+    assert!(!log.is_empty() && !log.contains(TOKEN) && !format!("{requests:?}").contains(TOKEN), "{log}");
 }
 
 #[test]

@@ -94,6 +94,19 @@ pub struct Attribution {
     pub commits: usize,
     pub prs: BTreeMap<u64, PullRequest>,
     pub orphans: Vec<Orphan>,
+    /// Pull requests reverted within the range: left out of `prs`, and their reverts out of
+    /// `prs` or `orphans`, since together they changed nothing.
+    pub reverted: Vec<Reverted>,
+}
+
+/// A pull request and the commit that reverted it, both in the range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reverted {
+    pub number: u64,
+    pub subject_title: String,
+    /// The revert's own pull request, when it was merged as one.
+    pub by_pr: Option<u64>,
+    pub by_commit: String,
 }
 
 /// Maps every commit to its pull request and every changed path to its package (`owner`), so a
@@ -128,7 +141,41 @@ pub fn attribute(commits: &[Commit], owner: impl Fn(&str) -> Option<usize>) -> A
             None => out.orphans.push(Orphan { commit: c.id.clone(), subject: c.subject.clone(), packages }),
         }
     }
+    pair_reverts(commits, &mut out);
     out
+}
+
+/// Takes out every pull request whose revert is in the range, with the revert. A revert is a
+/// subject `Revert "<the original subject>"` (what git and GitHub write), matched on the
+/// original's number and title both, so a quoted number alone never pairs the wrong one. Newest
+/// first, so that a reverted revert puts its original back.
+fn pair_reverts(commits: &[Commit], out: &mut Attribution) {
+    let mut gone_prs = BTreeSet::new();
+    let mut gone_orphans = BTreeSet::new();
+    for c in commits {
+        let own = pr_number(&c.subject);
+        if own.is_some_and(|n| gone_prs.contains(&n)) {
+            continue;
+        }
+        let Some(inner) = subject_title(&c.subject).strip_prefix("Revert \"").and_then(|t| t.strip_suffix('"')) else {
+            continue;
+        };
+        let Some(number) = pr_number(inner).filter(|n| Some(*n) != own && !gone_prs.contains(n)) else {
+            continue;
+        };
+        let Some(original) = out.prs.get(&number).filter(|p| p.subject_title == subject_title(inner)) else {
+            continue;
+        };
+        let subject_title = original.subject_title.clone();
+        gone_prs.insert(number);
+        match own {
+            Some(revert) => gone_prs.insert(revert),
+            None => gone_orphans.insert(c.id.clone()),
+        };
+        out.reverted.push(Reverted { number, subject_title, by_pr: own, by_commit: c.id.clone() });
+    }
+    out.prs.retain(|n, _| !gone_prs.contains(n));
+    out.orphans.retain(|o| !gone_orphans.contains(&o.commit));
 }
 
 #[cfg(test)]
@@ -200,6 +247,36 @@ mod tests {
         assert_eq!(
             a.orphans,
             [Orphan { commit: "bbb".into(), subject: "Revert \"y (#3)\"".into(), packages: BTreeSet::from([1]) }]
+        );
+    }
+
+    #[test]
+    fn a_pull_request_reverted_in_the_range_goes_out_with_its_revert() {
+        let commit = |id: &str, subject: &str| Commit { id: id.into(), subject: subject.into(), files: vec![] };
+        // Newest first, as `git log` prints them.
+        let commits = [
+            commit("f", "Revert \"Revert \"feat: c (#3)\" (#5)\" (#6)"),
+            commit("e", "Revert \"feat: c (#3)\" (#5)"),
+            commit("d", "Revert \"feat: b (#2)\""),
+            commit("g", "Revert \"feat: not this one (#1)\""),
+            commit("c", "feat: c (#3)"),
+            commit("b", "feat: b (#2)"),
+            commit("a", "feat: a (#1)"),
+        ];
+        let a = attribute(&commits, |_| None);
+        assert_eq!(a.prs.keys().copied().collect::<Vec<_>>(), [1, 3], "#3 is back: its revert was reverted");
+        assert_eq!(a.orphans.iter().map(|o| o.commit.as_str()).collect::<Vec<_>>(), ["g"], "a title that differs");
+        assert_eq!(
+            a.reverted,
+            [
+                Reverted {
+                    number: 5,
+                    subject_title: "Revert \"feat: c (#3)\"".into(),
+                    by_pr: Some(6),
+                    by_commit: "f".into()
+                },
+                Reverted { number: 2, subject_title: "feat: b".into(), by_pr: None, by_commit: "d".into() },
+            ]
         );
     }
 }

@@ -237,7 +237,7 @@ pub fn run(sh: &Shell, flags: &flags::Check) -> Result<()> {
     };
     let (merge_base, files) = diff?;
     let changes = changes(sh, &repo, &merge_base, &files, only.as_ref())?;
-    let url = flags.index_url.clone().or_else(|| flags.index.then(|| repo.config.index_url.clone()));
+    let url = flags.index_url.clone().map(|u| u.0).or_else(|| flags.index.then(|| repo.config.index_url.clone()));
     let published = match &url {
         Some(url) => published(&Index::new(url), &repo, &changes)?,
         None => BTreeSet::new(),

@@ -103,19 +103,7 @@ pub fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
-/// A URL without any `user:password@` part, for printing.
-pub fn shown_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..host_end].rfind('@') {
-                Some(at) => format!("{scheme}://[REDACTED]@{}", &rest[at + 1..]),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
-    }
-}
+pub use crate::url::shown as shown_url;
 
 /// The plan as text: one block per wave, one line per package with what will happen to it.
 pub fn plan_text(packages: &[Package], plan: &Plan, what: &BTreeMap<usize, Planned>, header: &str) -> String {

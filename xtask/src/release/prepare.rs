@@ -76,12 +76,16 @@ impl World {
             if bumped { rest_of_bump(&repo, &last, flags.kind())? } else { Some(prepare::plan(&repo, flags.kind())?) };
         let version =
             bump.as_ref().map_or_else(|| repo.umbrella().map(|u| u.version.clone()), |p| Ok(p.umbrella.new.clone()))?;
-        let date = flags.date.clone().unwrap_or_else(changelog::today_utc);
+        let date = match &flags.date {
+            Some(d) => changelog::parse_date(d)?,
+            None => changelog::today_utc(),
+        };
         // The changelog of the bumped model: headings show the new versions.
         let bumped_repo = match &bump {
             Some(plan) => Some(with_versions(&repo, &plan.moves())?),
             None => None,
         };
+        let date_of_changelog = date.clone();
         let model = bumped_repo.as_ref().unwrap_or(&repo);
         let (generated, titles_unknown) =
             match changelog::generate(sh, model, Some(&since), date.clone(), flags.offline) {
@@ -140,7 +144,7 @@ impl World {
                 Some(m) => m,
                 None => with_versions(&repo, &[])?,
             },
-            date: flags.date.clone().unwrap_or_else(changelog::today_utc),
+            date: date_of_changelog,
             marker,
             marker_path,
             unrelated,
@@ -479,7 +483,7 @@ fn checks(sh: &Shell, flags: &flags::Release, w: &World) -> Result<Vec<String>> 
         }
     }
     if !flags.offline {
-        let url = flags.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone());
+        let url = flags.index_url.clone().map_or_else(|| repo.config.index_url.clone(), |u| u.0);
         if let Err(e) = Index::new(&url).project(&repo.core()?.name) {
             problems.push(format!(
                 "the package index does not answer: {e:#}; pass --index-url, or --offline to prepare without it"

@@ -76,9 +76,9 @@ impl World {
         let version = umbrella.version.clone();
         let tag = config.tag_for(&version);
         let sha = git::head(sh)?;
-        let index_url = flags.index_url.clone().unwrap_or_else(|| config.index_url.clone());
+        let index_url = flags.index_url.clone().map_or_else(|| config.index_url.clone(), |u| u.0);
         let index = Index::new(&index_url);
-        let publish_url = flags.publish_url.clone().unwrap_or_else(|| config.publish_url.clone());
+        let publish_url = flags.publish_url.clone().map_or_else(|| config.publish_url.clone(), |u| u.0);
         let wait = flags
             .wait
             .as_deref()
@@ -362,10 +362,10 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     let options = publish::Options::for_release(
         &w.repo,
         None,
-        flags.index_url.clone(),
-        flags.publish_url.clone(),
+        flags.index_url.clone().map(|u| u.0),
+        flags.publish_url.clone().map(|u| u.0),
         w.wait,
-        flags.jobs,
+        flags.jobs.map(|n| n.0),
     )?;
     let result = super::execute(&mut steps, |&action| act(sh, &w, &options, action));
     report.set("publish", &w.version, &steps);

@@ -16,7 +16,7 @@ pub const TOKEN: &str = "ghp_standinTOKEN0123456789secret";
 pub struct StandIn {
     child: Child,
     pub addr: String,
-    dir: TempDir,
+    pub dir: TempDir,
 }
 
 impl StandIn {
@@ -27,6 +27,7 @@ impl StandIn {
         let pulls_file = dir.path().join("pulls.json");
         std::fs::write(&pulls_file, pulls.to_string()).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_standin"))
+            .env("STANDIN_TOKEN", TOKEN)
             .arg("--pulls")
             .arg(&pulls_file)
             .arg("--log")

@@ -4,6 +4,7 @@
 //! which it reaches over http through the proxy).
 //!
 //! It records every request (`--log FILE`, one JSON object per line, and `GET /__requests`),
+//! with the `authorization` header redacted (`token_ok` says whether it was `STANDIN_TOKEN`),
 //! and can add latency, answer every API call with an error status, or as rate-limited.
 //! Routes are a match on method and path: GraphQL, and the REST release routes. Releases and
 //! pull requests that clients create are kept in memory (`rest::Created`), visible to later
@@ -38,6 +39,24 @@ pub struct Pull {
     pub title: String,
     pub author: String,
     pub files: Vec<String>,
+}
+
+/// The `authorization` header as the log shows it: its scheme, never the credential.
+fn redacted(header: Option<&str>) -> Option<String> {
+    header.map(|h| match h.split_once(' ') {
+        Some((scheme, _)) => format!("{scheme} [REDACTED]"),
+        None => "[REDACTED]".to_string(),
+    })
+}
+
+/// Whether the request carried the token in `STANDIN_TOKEN` (the environment, like every
+/// secret), so tests can tell that the right one arrived without the log holding it; `null`
+/// when no token is expected.
+fn token_ok(header: Option<&str>) -> Value {
+    match std::env::var("STANDIN_TOKEN") {
+        Ok(token) => json!(header.and_then(|h| h.split_once(' ')).is_some_and(|(_, sent)| sent.trim() == token)),
+        Err(_) => Value::Null,
+    }
 }
 
 pub struct State {
@@ -88,7 +107,8 @@ impl State {
             "at_ms": self.started.elapsed().as_millis() as u64,
             "method": request.method,
             "path": request.path,
-            "authorization": request.header("authorization"),
+            "authorization": redacted(request.header("authorization")),
+            "token_ok": token_ok(request.header("authorization")),
             "user_agent": request.header("user-agent"),
             "pull_requests": numbers,
             "body": request.body,
