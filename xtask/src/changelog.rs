@@ -50,15 +50,24 @@ impl flags::Generate {
             output::warn(w);
         }
         let generated = generate(sh, &repo, self.since.as_deref(), date, self.offline)?;
+        let present = has_section(&generated);
         if self.json {
             let mut json = generated.json.clone();
-            json["written"] = Value::Bool(!self.dry_run);
+            json["written"] = Value::Bool(!self.dry_run && !present);
+            json["already_present"] = Value::Bool(present);
             output::json(&json);
         } else {
             output::data(&generated.section);
         }
         output::note(&generated.audit);
         let display = &generated.change.display;
+        if present {
+            output::status(
+                "unchanged",
+                &format!("{display} already has this section (a run for the same range wrote it); nothing was written"),
+            );
+            return Ok(());
+        }
         if self.dry_run {
             output::note(&format!("dry run: {display} was not changed"));
             return Ok(());
@@ -91,6 +100,13 @@ pub struct Generated {
 
 /// Builds the section of the release from `since` (default: the latest release tag) to HEAD.
 /// Versions come from `repo`, so a caller may pass the model as it will be after a bump.
+/// Whether the changelog file already holds the generated section: an earlier run for the same
+/// range wrote it, maybe on another day, so the date line is left out of the comparison.
+pub fn has_section(generated: &Generated) -> bool {
+    let body = generated.section.split_once('\n').map_or("", |(_, rest)| rest).trim();
+    !body.is_empty() && generated.change.old.contains(body)
+}
+
 pub fn generate(sh: &Shell, repo: &Monorepo, since: Option<&str>, date: String, offline: bool) -> Result<Generated> {
     let source = if offline || github::token_variable().is_none() { Source::Git } else { Source::GitHub };
     git::ensure_repo(sh)?;
@@ -164,27 +180,26 @@ impl flags::Notes {
             .version
             .parse()
             .map_err(|e| usage(format!("`--version {}` is not a PEP 440 version: {e}", self.version)))?;
-        output::data(&notes(&repo, &version)?);
+        output::data(&notes(sh, &repo, &version, None)?);
         Ok(())
     }
 }
 
-/// The release notes of `version`: its section of the changelog under the notes header.
-pub fn notes(repo: &Monorepo, version: &crate::version::Version) -> Result<String> {
-    let umbrella = repo.umbrella()?;
+/// The release notes of `version`: its section of the changelog under the notes header. With
+/// `previous` (the previous release's tag), the section this release added counts too.
+pub fn notes(sh: &Shell, repo: &Monorepo, version: &crate::version::Version, previous: Option<&str>) -> Result<String> {
     let display = repo.config.changelog.display().to_string();
     let text = std::fs::read_to_string(repo.root.join(&repo.config.changelog)).with_context(|| {
         format!("cannot read the changelog `{display}`; set `changelog.file` in release.toml if it lives elsewhere")
     })?;
-    render::notes(
-        &display,
-        &text,
-        &repo.config.placeholder,
-        &repo.config.notes_header,
-        &umbrella.display_name,
-        version,
-        &umbrella.version,
-    )
+    let before = match previous {
+        Some(tag) => git::files_at(sh, tag, std::slice::from_ref(&display))?.pop().flatten(),
+        None => None,
+    };
+    let tag_date = git::tag_date(sh, &repo.config.tag_for(version))?;
+    let names = [repo.core()?.display_name.as_str(), repo.umbrella()?.display_name.as_str()];
+    let find = render::Find { names: &names, version, before: before.as_deref(), tag_date: tag_date.as_deref() };
+    render::notes(&display, &text, &repo.config.placeholder, &repo.config.notes_header, &find)
 }
 
 /// The highest release tag that is an ancestor of HEAD.

@@ -42,6 +42,9 @@ impl Changeset {
                 bail!("{} changed while the plan was being made; nothing was written, rerun the command", c.display);
             }
         }
+        for c in &self.changes {
+            sweep(&c.path);
+        }
         let temps: Vec<std::path::PathBuf> = self.changes.iter().map(|c| temp_path(&c.path)).collect();
         let written = write_all_synced(&self.changes, &temps);
         if let Some((i, e)) = written.into_iter().enumerate().find_map(|(i, r)| r.err().map(|e| (i, e))) {
@@ -76,6 +79,7 @@ fn write_all_synced(changes: &[FileChange], temps: &[std::path::PathBuf]) -> Vec
 
 /// Writes `path` atomically: a temporary sibling, then a rename.
 pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
+    sweep(path);
     let temp = temp_path(path);
     write_synced(&temp, text).with_context(|| format!("cannot write {}", temp.display()))?;
     std::fs::rename(&temp, path)
@@ -88,7 +92,34 @@ pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
 /// A hidden sibling of `path`, so that the rename stays on one file system.
 fn temp_path(path: &std::path::Path) -> std::path::PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.xtask-{}", std::process::id()))
+    path.with_file_name(format!(".{name}{TEMP_MARK}{}", std::process::id()))
+}
+
+const TEMP_MARK: &str = ".xtask-";
+
+/// Whether a file name is one of [`temp_path`]'s: `.<name>.xtask-<pid>`. A run killed between
+/// the write and the rename leaves one behind; it is never the user's work, so it is not dirt.
+pub fn is_temp(file_name: &str) -> bool {
+    file_name.starts_with('.')
+        && file_name
+            .rsplit_once(TEMP_MARK)
+            .is_some_and(|(base, pid)| base.len() > 1 && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Removes the temporary siblings of `path` that killed runs left behind.
+fn sweep(path: &std::path::Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
+    let prefix = format!(".{}{TEMP_MARK}", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir })
+    else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&prefix) && is_temp(&file) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn write_synced(path: &std::path::Path, text: &str) -> std::io::Result<()> {
@@ -161,6 +192,30 @@ mod tests {
             \ No newline at end of file
         "#]]
         .assert_eq(&unified_diff("x.toml", "a\nb\n", "a\nb"));
+    }
+
+    #[test]
+    fn temporary_files_are_recognised_and_swept() {
+        for (name, temp) in [
+            (".pyproject.toml.xtask-4242", true),
+            (".CHANGELOG.md.xtask-1", true),
+            ("pyproject.toml", false),
+            (".pyproject.toml.xtask-", false),
+            (".pyproject.toml.xtask-12a", false),
+            ("pyproject.toml.xtask-12", false),
+        ] {
+            assert_eq!(is_temp(name), temp, "{name}");
+        }
+        let dir = std::env::temp_dir().join(format!("xtask-sweep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stale = dir.join(".a.toml.xtask-99999");
+        std::fs::write(&stale, "half").unwrap();
+        std::fs::write(dir.join(".b.toml.xtask-99999"), "another file's").unwrap();
+        write_atomic(&dir.join("a.toml"), "new\n").unwrap();
+        assert!(!stale.exists(), "the killed run's temporary file is gone");
+        assert!(dir.join(".b.toml.xtask-99999").exists(), "only the written file's are swept");
+        assert_eq!(std::fs::read_to_string(dir.join("a.toml")).unwrap(), "new\n");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

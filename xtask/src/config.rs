@@ -57,6 +57,8 @@ pub struct Config {
     pub hooks: BTreeMap<String, Vec<Vec<String>>>,
     /// `publish.accept-changes`: package names whose artifact check may not stop them.
     pub accept_changes: Vec<String>,
+    /// Commands the release runs at its named points (`[release]` in release.toml).
+    pub release_hooks: Hooks,
     /// The compatibility wave of `prepare`: whether requirements that exclude a version this
     /// release makes are widened to admit its series, and how each rewritten package is bumped
     /// (`None`: not at all).
@@ -96,6 +98,67 @@ fn default_quota(url: &str, set: Option<u32>) -> Option<u32> {
     set.or((url.trim_end_matches('/') == PUBLIC_INDEX_URL).then_some(PUBLIC_NEW_PROJECTS_PER_DAY))
 }
 
+/// One command of a release hook: argv only, no shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    /// The argv; `{files}` stands for the files the release changed so far, one argument each.
+    pub run: Vec<String>,
+    /// Where it runs, relative to the root; `{core}` and `{umbrella}` name those packages' directories.
+    pub dir: String,
+    /// Run only when this path (relative to the root) exists.
+    pub if_exists: Option<String>,
+    /// When it fails having changed files (as formatters do), run it once more; that run decides.
+    pub rerun_on_change: bool,
+}
+
+/// The release's hooks, the LlamaIndex workflows' steps by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hooks {
+    /// After the bump and the changelog, before the release commit; what they change joins it.
+    pub prepare: Vec<Hook>,
+    /// Before core is published; a failure publishes nothing.
+    pub gate: Vec<Hook>,
+    /// Package directories whose sdist (from the publish manifest) is attached to the GitHub release.
+    pub assets: Vec<String>,
+}
+
+impl Default for Hooks {
+    fn default() -> Hooks {
+        let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        let hook = |run: &[&str], dir: &str, if_exists: Option<&str>, rerun_on_change: bool| Hook {
+            run: argv(run),
+            dir: dir.to_string(),
+            if_exists: if_exists.map(str::to_string),
+            rerun_on_change,
+        };
+        Hooks {
+            prepare: vec![
+                // pre_release.yml: the API reference pages and the docs navigation.
+                hook(
+                    &["uv", "run", "--with", "toml", "--with", "pyaml", "scripts/prepare_for_build.py"],
+                    "docs",
+                    Some("docs/scripts/prepare_for_build.py"),
+                    false,
+                ),
+                // pre_release.yml: formatting of what the release changed.
+                hook(
+                    &["uv", "tool", "run", "pre-commit", "run", "--files", "{files}"],
+                    ".",
+                    Some(".pre-commit-config.yaml"),
+                    true,
+                ),
+            ],
+            // release.yml: core's tests gate its publication.
+            gate: vec![
+                hook(&["uv", "sync"], "{core}", None, false),
+                hook(&["uv", "run", "pytest", "tests"], "{core}", None, false),
+            ],
+            // release.yml: `gh release create … dist/*.tar.gz` attaches the umbrella's sdist.
+            assets: vec![".".to_string()],
+        }
+    }
+}
+
 /// Whether a finding fails a check or only warns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -112,6 +175,71 @@ impl std::str::FromStr for Severity {
             _ => Err(format!("`{s}` is neither `fail` nor `warn`")),
         }
     }
+}
+
+impl Hook {
+    /// `dir` with `{core}` and `{umbrella}` replaced.
+    pub fn dir_in(&self, core: &str, umbrella: &str) -> String {
+        self.dir.replace("{core}", core).replace("{umbrella}", umbrella)
+    }
+
+    /// The argv with `{files}` expanded.
+    pub fn argv(&self, files: &[String]) -> Vec<String> {
+        self.run.iter().flat_map(|a| if a == "{files}" { files.to_vec() } else { vec![a.clone()] }).collect()
+    }
+
+    /// How the plan shows it.
+    pub fn display(&self, core: &str, umbrella: &str) -> String {
+        let dir = self.dir_in(core, umbrella);
+        let at = if dir == "." { String::new() } else { format!(" in `{dir}`") };
+        format!("`{}`{at}", self.run.join(" "))
+    }
+}
+
+fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item) -> Result<Vec<Hook>> {
+    let bad = || {
+        format!("{p}: `{name}` must be an array of tables like `{{ run = [\"uv\", \"sync\"], dir = \"llama-index-core\" }}`")
+    };
+    let tables: Vec<&dyn toml_edit::TableLike> = if let Some(a) = value.as_array_of_tables() {
+        a.iter().map(|t| t as &dyn toml_edit::TableLike).collect()
+    } else {
+        let array = value.as_array().with_context(bad)?;
+        array
+            .iter()
+            .map(|v| v.as_inline_table().map(|t| t as &dyn toml_edit::TableLike).with_context(bad))
+            .collect::<Result<_>>()?
+    };
+    let mut hooks = Vec::new();
+    for t in tables {
+        let mut hook = Hook { run: Vec::new(), dir: ".".into(), if_exists: None, rerun_on_change: false };
+        for (key, v) in t.iter() {
+            match key {
+                "run" => {
+                    hook.run = v
+                        .as_array()
+                        .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+                        .with_context(|| format!("{p}: `{name}.run` must be an array of strings (argv, no shell)"))?
+                }
+                "dir" => hook.dir = v.as_str().with_context(|| format!("{p}: `{name}.dir` must be a string"))?.into(),
+                "if-exists" => {
+                    hook.if_exists =
+                        Some(v.as_str().with_context(|| format!("{p}: `{name}.if-exists` must be a string"))?.into())
+                }
+                "rerun-on-change" => {
+                    hook.rerun_on_change =
+                        v.as_bool().with_context(|| format!("{p}: `{name}.rerun-on-change` must be true or false"))?
+                }
+                _ => bail!(
+                    "{p}: unknown setting `{name}.{key}`; a hook has `run`, `dir`, `if-exists` and `rerun-on-change`"
+                ),
+            }
+        }
+        if hook.run.is_empty() {
+            bail!("{p}: a hook of `{name}` has no `run`; give its argv, e.g. `run = [\"uv\", \"sync\"]`");
+        }
+        hooks.push(hook);
+    }
+    Ok(hooks)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +303,7 @@ impl Default for Config {
             backend: Backend::Uv,
             hooks: default_hooks(),
             accept_changes: Vec::new(),
+            release_hooks: Hooks::default(),
             wave_widen: true,
             wave_bump: Some(crate::version::Bump::Patch),
             bumps_unshipped: strings(&["tests/**", "docs/**", "examples/**", "*.md"]),
@@ -306,6 +435,9 @@ impl Config {
                     "github.repository" => c.repository = string()?,
                     "release.branch" => c.branch = string()?,
                     "release.tag" => c.tag = string()?,
+                    "release.prepare-hooks" => c.release_hooks.prepare = parse_hooks(&p.to_string(), &name, value)?,
+                    "release.gate" => c.release_hooks.gate = parse_hooks(&p.to_string(), &name, value)?,
+                    "release.assets" => c.release_hooks.assets = strings()?,
                     "changelog.file" => c.changelog = PathBuf::from(string()?),
                     "changelog.placeholder" => c.placeholder = string()?,
                     "changelog.notes-header" => c.notes_header = string()?,

@@ -321,6 +321,27 @@ xflags::xflags! {
             optional --prs n: usize
         }
 
+        /// Prove that a release installs: in a fresh virtual environment outside the monorepo,
+        /// install `<umbrella>==X` and every package the release published from the index's
+        /// simple API, then import each one's top-level modules. The simple pages lag the JSON
+        /// API, so a resolver failure is retried until `--wait` is up.
+        ///
+        /// With `--local`: the build check instead: build the umbrella from the working tree,
+        /// install that wheel (dependencies from the index), import it.
+        cmd verify {
+            /// The release to prove (default: the working tree's umbrella version).
+            optional --version version: String
+            /// The previous release's tag: packages whose version changed since are this
+            /// release's (default: the highest release tag below the version).
+            optional --since tag: String
+            /// Build the umbrella from the working tree and install that, instead of the release.
+            optional --local
+            /// The base of the index's JSON API (default: `index.url`); installs use its simple API.
+            optional --index-url url: String
+            /// How long to retry while the index does not serve the files yet (default: 10m).
+            optional --wait duration: String
+        }
+
         /// Generate a LlamaIndex-shaped sample monorepo with git history, for trying the tool
         /// out, tests and benchmarks.
         cmd sample {
@@ -357,6 +378,7 @@ pub enum XtaskCmd {
     Fmt(Fmt),
     Lint(Lint),
     Rehearse(Rehearse),
+    Verify(Verify),
     Sample(Sample),
 }
 
@@ -541,6 +563,15 @@ pub struct Rehearse {
 
     pub packages: Option<usize>,
     pub prs: Option<usize>,
+}
+
+#[derive(Debug)]
+pub struct Verify {
+    pub version: Option<String>,
+    pub since: Option<String>,
+    pub local: bool,
+    pub index_url: Option<String>,
+    pub wait: Option<String>,
 }
 
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::exec;
@@ -64,10 +64,16 @@ pub fn commit_of(sh: &Shell, rev: &str) -> Result<Option<String>> {
     Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
 }
 
-/// Paths with uncommitted changes, untracked files included (`git status --porcelain`).
+/// Paths with uncommitted changes, untracked files included (`git status --porcelain`). Without
+/// optional locks: a status killed half-way must not leave an `index.lock` that fails the rerun.
 pub fn dirty_files(sh: &Shell) -> Result<Vec<String>> {
-    let out = exec::read(cmd!(sh, "git -c core.quotePath=false status --porcelain --untracked-files=all"))?;
-    Ok(out.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_string()).collect())
+    let out = exec::read(cmd!(
+        sh,
+        "git --no-optional-locks -c core.quotePath=false status --porcelain --untracked-files=all"
+    ))?;
+    // A temporary file of an atomic write that a kill left behind is not dirt (`changeset.rs`).
+    let temp = |path: &str| crate::changeset::is_temp(path.rsplit('/').next().unwrap_or(path));
+    Ok(out.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_string()).filter(|p| !temp(p)).collect())
 }
 
 /// The one dirty-tree check: `None` on a clean tree, else the problem naming up to 10 of the
@@ -162,6 +168,30 @@ pub fn is_ignored(sh: &Shell, path: &str) -> bool {
         .ignore_stderr()
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// The date of `tag` (`YYYY-MM-DD` in UTC): the tagger's for an annotated tag, the commit's for
+/// a lightweight one; `None` when there is no such tag.
+pub fn tag_date(sh: &Shell, tag: &str) -> Result<Option<String>> {
+    let refname = format!("refs/tags/{tag}");
+    let _utc = sh.push_env("TZ", "UTC");
+    let out = exec::read(cmd!(sh, "git for-each-ref --format=%(creatordate:format-local:%Y-%m-%d) {refname}"))?;
+    Ok(Some(out.trim().to_string()).filter(|d| !d.is_empty()))
+}
+
+/// Puts `paths` back as HEAD has them: tracked files are checked out, untracked ones removed.
+pub fn restore(sh: &Shell, paths: &[String]) -> Result<()> {
+    let root = sh.current_dir();
+    for path in paths {
+        let tracked =
+            cmd!(sh, "git ls-files --error-unmatch -- {path}").quiet().ignore_stdout().ignore_stderr().run().is_ok();
+        if tracked {
+            exec::run(cmd!(sh, "git checkout --quiet HEAD -- {path}"))?;
+        } else {
+            std::fs::remove_file(root.join(path)).with_context(|| format!("cannot remove `{path}`"))?;
+        }
+    }
+    Ok(())
 }
 
 /// The tags that are ancestors of HEAD (`git tag --merged HEAD`).
@@ -302,4 +332,25 @@ mod tests {
         expect!["the working tree has uncommitted changes (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10 and 2 more)"]
             .assert_eq(&super::describe_dirty(&many).unwrap());
     }
+}
+
+/// `rev`'s short hash and subject, `abc1234 Release 0.14.13 (#20301)`.
+pub fn short_subject(sh: &Shell, rev: &str) -> Result<String> {
+    let format = "--format=%h %s";
+    exec::read(cmd!(sh, "git log -1 {format} {rev}"))
+}
+
+/// A worktree at `dir` with `rev` checked out, detached.
+pub fn worktree_add_detached(sh: &Shell, dir: &Path, rev: &str) -> Result<()> {
+    exec::run(cmd!(sh, "git worktree add --quiet --detach {dir} {rev}"))
+}
+
+/// Removes the worktree at `dir`, changes and all.
+pub fn worktree_remove(sh: &Shell, dir: &Path) -> Result<()> {
+    exec::run(cmd!(sh, "git worktree remove --force {dir}"))
+}
+
+/// Where `name` lives in the git directory (`git rev-parse --git-path`), relative to the root.
+pub fn git_path(sh: &Shell, name: &str) -> Result<String> {
+    exec::read(cmd!(sh, "git rev-parse --git-path {name}"))
 }

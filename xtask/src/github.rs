@@ -171,6 +171,41 @@ pub fn create_release(
         .with_context(|| format!("cannot read the new GitHub release `{tag}` of `{repo}`"))
 }
 
+/// The assets of the release `tag`: name and size of each.
+pub fn release_assets(sh: &Shell, repository: &str, tag: &str) -> Result<Vec<(String, u64)>> {
+    let repo = repo(sh, repository);
+    let args = commands::argv(["release", "view", tag, "--repo", &repo, "--json", "assets"]);
+    let out = gh(sh, "to look up GitHub release assets", args)?;
+    if !out.ok {
+        bail!("{}", commands::release_view_error(&repo, tag, &out.stderr));
+    }
+    let v: serde_json::Value = serde_json::from_str(&out.stdout)
+        .with_context(|| format!("`gh release view --json assets` printed no JSON for `{tag}` of `{repo}`"))?;
+    Ok(v["assets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| Some((a["name"].as_str()?.to_string(), a["size"].as_u64()?)))
+        .collect())
+}
+
+/// Attaches `file` to the release `tag` (`gh release upload`, which posts it to the release's
+/// `upload_url`).
+pub fn upload_asset(sh: &Shell, repository: &str, tag: &str, file: &Path) -> Result<()> {
+    let repo = repo(sh, repository);
+    let mut args = commands::argv(["release", "upload", tag, "--repo", &repo]);
+    args.push(file.into());
+    let out = gh(sh, "to attach assets to GitHub releases", args)?;
+    if !out.ok {
+        bail!(
+            "cannot attach `{}` to the GitHub release `{tag}` of `{repo}`: {}; check that the token may write to the repository, then rerun",
+            file.display(),
+            out.stderr.trim()
+        );
+    }
+    Ok(())
+}
+
 /// The open pull request whose head is `branch`, if any (the newest when there are several).
 pub fn open_pr(sh: &Shell, repository: &str, branch: &str) -> Result<Option<Pr>> {
     let repo = repo(sh, repository);

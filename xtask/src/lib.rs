@@ -30,6 +30,7 @@ mod requirement;
 mod sample;
 mod test;
 mod url;
+mod verify;
 mod version;
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
@@ -105,6 +106,7 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
         flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Rehearse(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Verify(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Sample(cmd) => cmd.run(&sh),
     }
 }

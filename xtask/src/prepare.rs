@@ -131,19 +131,6 @@ pub struct Plan {
 /// The changelog's heading of the wave's lines.
 pub const WAVE_HEADING: &str = "Compatibility";
 
-/// The packages' `pyproject.toml` files with uncommitted edits: what a release commit takes on a
-/// rerun after the edits were written (the plan is gone then).
-pub fn edited_pyprojects(sh: &Shell, repo: &Monorepo) -> Result<Vec<String>> {
-    let dirty = git::dirty_files(sh)?;
-    Ok(dirty
-        .into_iter()
-        .filter(|f| match repo.owner_of(f) {
-            crate::monorepo::Owner::Package(i) => *f == repo.packages[i].pyproject_display(),
-            crate::monorepo::Owner::Nobody => false,
-        })
-        .collect())
-}
-
 /// `uv lock` in the packages of `pyprojects` (their `pyproject.toml` paths), and the lock files
 /// that a commit can take (those git does not ignore).
 pub fn lock_files(sh: &Shell, repo: &Monorepo, pyprojects: &[String]) -> Result<Vec<String>> {

@@ -403,3 +403,19 @@ impl Options {
         })
     }
 }
+
+/// The files of `p`'s finished build under `target/publish/` (name, size and path), when its
+/// manifest is there and intact: what `release` attaches to the GitHub release.
+pub fn built_files(
+    root: &std::path::Path,
+    p: &crate::monorepo::Package,
+) -> Option<Vec<(String, u64, std::path::PathBuf)>> {
+    let dir = build::out_dir(root, p);
+    let manifest = manifest::Manifest::load_intact(&dir)?;
+    Some(manifest.files.into_iter().map(|f| (f.filename.clone(), f.size, dir.join(&f.filename))).collect())
+}
+
+/// Which upload credentials the environment gives, for a plan: never their values.
+pub fn credentials() -> &'static str {
+    upload::Credentials::from_env().describe()
+}

@@ -16,7 +16,8 @@ use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
-    exec, flags, git, graph::Graph, monorepo::Monorepo, output, pypiserver::PypiServer, sample::UMBRELLA_VERSION,
+    exec, flags, git, graph::Graph, monorepo::Monorepo, output, pypiserver::PypiServer, requirement::PackageName,
+    sample::UMBRELLA_VERSION,
 };
 
 /// A child process that is stopped when the rehearsal ends, however it ends.
@@ -108,9 +109,9 @@ impl flags::Rehearse {
             ("GIT_COMMITTER_NAME", "Release Rehearsal".into()),
             ("GIT_COMMITTER_EMAIL", "rehearsal@example.com".into()),
         ];
-        let xtask = |args: &[&str]| -> Result<()> {
+        let xtask_at = |root: &Path, args: &[&str]| -> Result<()> {
             let mut c = Command::new(&me);
-            c.arg("--root").arg(&repo).args(args).env_remove("GITHUB_TOKEN").env_remove("GITHUB_STEP_SUMMARY");
+            c.arg("--root").arg(root).args(args).env_remove("GITHUB_TOKEN").env_remove("GITHUB_STEP_SUMMARY");
             for (k, v) in &env {
                 c.env(k, v);
             }
@@ -121,12 +122,12 @@ impl flags::Rehearse {
             }
             Ok(())
         };
+        let xtask = |args: &[&str]| xtask_at(&repo, args);
 
-        step(&format!("the index as it was after v{UMBRELLA_VERSION}: the released packages this release depends on"));
-        let seeds = previous_release(&repo)?;
-        let mut args = vec!["publish", "--index-url", &index_url, "--publish-url", &publish_url];
-        args.extend(seeds.iter().map(String::as_str));
-        xtask(&args)?;
+        step(&format!(
+            "the index as it was after v{UMBRELLA_VERSION}: the previous release of what this one depends on"
+        ));
+        seed_previous_release(sh, &repo, &dir.join("previous-release"), (&index_url, &publish_url), &xtask_at)?;
 
         step("phase 1: prepare the release and open its pull request");
         xtask(&["release", "prepare", "--bump", "patch", "--pr", "--index-url", &index_url])?;
@@ -145,48 +146,147 @@ impl flags::Rehearse {
         }
 
         step("phase 2: publish the merged release commit");
+        let before = index_files(&packages)?;
         xtask(&["release", "publish", "--index-url", &index_url, "--publish-url", &publish_url, "--wait", "2m"])?;
 
-        let tag = format!("v{version}");
-        let state = dir.join("github-state.json");
-        let body = ureq::get(&format!("http://{addr}/__state")).call()?.into_body().read_to_string()?;
-        std::fs::write(&state, body)?;
-        output::note(&format!(
-            "\nThe rehearsal released {version}:\n  \
-             the changelog:        {}\n  \
-             the packages:         {index_url}/simple/ (files in {})\n  \
-             the tag:              {tag} in {} and {}\n  \
-             the GitHub release:   {} (what the stand-in recorded: the release and the pull request)\n  \
-             GitHub requests:      {}\n\
-             Run the same commands against the sample yourself with `--root {}`.",
-            repo.join("CHANGELOG.md").display(),
-            packages.display(),
-            repo.display(),
-            origin.display(),
-            state.display(),
-            dir.join("github-requests.jsonl").display(),
-            repo.display()
-        ));
+        let state = ureq::get(&format!("http://{addr}/__state")).call()?.into_body().read_to_string()?;
+        std::fs::write(dir.join("github-state.json"), &state)?;
+        let results = Results {
+            version: &version,
+            notes: {
+                let _cd = sh.push_dir(&repo);
+                crate::changelog::notes(sh, &Monorepo::load(&repo)?, &version, Some(&format!("v{UMBRELLA_VERSION}")))?
+            },
+            uploaded: index_files(&packages)?.difference(&before).cloned().collect(),
+            tag: {
+                let _cd = sh.push_dir(&repo);
+                let tag = format!("v{version}");
+                git::short_subject(sh, &tag)?
+            },
+            github: serde_json::from_str(&state).context("the stand-in's state is not JSON")?,
+        };
+        output::note(&results.render(&dir, &index_url));
         drop(github);
         drop(index);
         Ok(())
     }
 }
 
+/// What the rehearsal made, shown at its end.
+struct Results<'a> {
+    version: &'a crate::version::Version,
+    /// The release's section of the changelog, as the GitHub release's notes.
+    notes: String,
+    /// The files this release added to the local index.
+    uploaded: Vec<String>,
+    /// The tagged commit: short hash and subject.
+    tag: String,
+    /// What the stand-in recorded: `{"releases": [...], "pulls": [...]}`.
+    github: serde_json::Value,
+}
+
+impl Results<'_> {
+    fn render(&self, dir: &Path, index_url: &str) -> String {
+        let v = self.version;
+        let mut out = format!("\n{} The rehearsal released {v}\n\n", output::green("==>"));
+        out += &format!("The new section of CHANGELOG.md:\n\n{}\n", self.notes.trim_end());
+        out += &format!("\nThe files it added to the local index ({index_url}/simple/):\n");
+        for f in &self.uploaded {
+            out += &format!("  {f}\n");
+        }
+        out += &format!("\nThe tag: v{v} at {}, in the sample and on its origin\n", self.tag);
+        for r in self.github["releases"].as_array().into_iter().flatten() {
+            out += &format!(
+                "\nThe GitHub release (in the stand-in): {} at {}, titled `{}`\n",
+                r["tag"].as_str().unwrap_or("?"),
+                r["target"].as_str().map_or("?", |t| &t[..t.len().min(10)]),
+                r["title"].as_str().unwrap_or("")
+            );
+            for a in r["assets"].as_array().into_iter().flatten() {
+                out += &format!("  asset {} ({} bytes)\n", a["name"].as_str().unwrap_or("?"), a["size"]);
+            }
+        }
+        for p in self.github["pulls"].as_array().into_iter().flatten() {
+            out += &format!(
+                "The release pull request: #{} {} from {}\n",
+                p["number"],
+                p["title"].as_str().unwrap_or("?"),
+                p["head"].as_str().unwrap_or("?")
+            );
+        }
+        out += &format!(
+            "\nEverything is under {}; run the same commands against the sample yourself with `--root {}`.",
+            dir.display(),
+            dir.join("monorepo").display()
+        );
+        out
+    }
+}
+
+/// The file names in the local index's package directory.
+fn index_files(dir: &Path) -> Result<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        names.insert(entry?.file_name().to_string_lossy().into_owned());
+    }
+    Ok(names)
+}
+
 fn step(what: &str) {
     output::note(&format!("\n{} {what}", output::green("==>")));
 }
 
-/// The packages of the previous release that this one needs on the index: the internal
-/// dependencies of every package whose version has not changed since the previous release tag.
-fn previous_release(root: &Path) -> Result<Vec<String>> {
-    let repo = Monorepo::load(root)?;
-    let graph = Graph::new(&repo.packages);
-    let sh = Shell::new()?;
-    sh.change_dir(root);
-    let changed = crate::publish::changed_since(&sh, &repo, &format!("v{UMBRELLA_VERSION}"))?;
-    let needed: BTreeSet<usize> = (0..repo.packages.len()).flat_map(|j| graph.dependencies(j).to_vec()).collect();
-    Ok(needed.difference(&changed).map(|&i| repo.packages[i].dir.clone()).collect())
+/// Publishes the previous release as it was at its tag, from a worktree checked out there:
+/// every package that a package of the release (at the tag or now) depends on, directly or not.
+/// Seeding from the working tree instead would publish today's versions under old names, and
+/// leave out the previous release of every package whose version changed since.
+fn seed_previous_release(
+    sh: &Shell,
+    repo: &Path,
+    tree: &Path,
+    urls: (&str, &str),
+    xtask_at: &dyn Fn(&Path, &[&str]) -> Result<()>,
+) -> Result<()> {
+    let tag = format!("v{UMBRELLA_VERSION}");
+    let _cd = sh.push_dir(repo);
+    if tree.exists() {
+        let _ = git::worktree_remove(sh, tree);
+        let _ = std::fs::remove_dir_all(tree);
+    }
+    git::worktree_add_detached(sh, tree, &tag)?;
+    let seeds = previous_release(&Monorepo::load(repo)?, &Monorepo::load(tree)?);
+    let mut args = vec!["publish", "--index-url", urls.0, "--publish-url", urls.1];
+    args.extend(seeds.iter().map(String::as_str));
+    xtask_at(tree, &args)?;
+    git::worktree_remove(sh, tree)?;
+    Ok(())
+}
+
+/// The directories, at the previous release, of the packages that some package depends on now
+/// or depended on then, with what those depend on in turn.
+fn previous_release(now: &Monorepo, then: &Monorepo) -> Vec<String> {
+    let needed = |repo: &Monorepo| -> BTreeSet<PackageName> {
+        let graph = Graph::new(&repo.packages);
+        (0..repo.packages.len())
+            .flat_map(|j| graph.dependencies(j).to_vec())
+            .map(|i| repo.packages[i].name.clone())
+            .collect()
+    };
+    let mut names = needed(now);
+    names.extend(needed(then));
+    let graph = Graph::new(&then.packages);
+    let mut seeds: BTreeSet<usize> =
+        then.packages.iter().enumerate().filter(|(_, p)| names.contains(&p.name)).map(|(i, _)| i).collect();
+    // Everything a seed needs must be on the index too.
+    let mut todo: Vec<usize> = seeds.iter().copied().collect();
+    while let Some(i) = todo.pop() {
+        for &d in graph.dependencies(i) {
+            if seeds.insert(d) {
+                todo.push(d);
+            }
+        }
+    }
+    seeds.into_iter().map(|i| then.packages[i].dir.clone()).collect()
 }
 
 /// What the stand-in answers for the pull requests of the sample's history: the squash

@@ -6,16 +6,18 @@
 //! each step checks its effect once more right before acting. A release that failed half-way
 //! is finished by running the same command again.
 
+mod hooks;
 mod prepare;
 mod publish;
+mod state;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use xshell::Shell;
 
 use crate::{
     flags::{self, Phase},
-    index,
+    index, output,
     version::Version,
 };
 
@@ -26,38 +28,48 @@ pub enum State {
     Done(String),
     /// To do: what it will do.
     Todo(String),
+    /// Could not be looked at (a service did not answer): what it will try. A real run tries,
+    /// and looks once more right before acting; a dry run cannot say, and fails.
+    Unknown(String),
     /// Not part of this run: why.
     Skipped(String),
 }
 
-#[derive(Debug, Clone)]
-pub struct Step {
+/// One step of a phase's plan: what was found, and what to do about it. `A` is the phase's
+/// action type; only steps to do (or unknown) carry one, and the executor runs exactly those.
+#[derive(Debug)]
+pub struct Step<A> {
     pub name: &'static str,
     pub state: State,
+    pub action: Option<A>,
 }
 
-impl Step {
-    pub fn done(name: &'static str, found: impl Into<String>) -> Step {
-        Step { name, state: State::Done(found.into()) }
+impl<A> Step<A> {
+    pub fn done(name: &'static str, found: impl Into<String>) -> Step<A> {
+        Step { name, state: State::Done(found.into()), action: None }
     }
-    pub fn todo(name: &'static str, what: impl Into<String>) -> Step {
-        Step { name, state: State::Todo(what.into()) }
+    pub fn todo(name: &'static str, what: impl Into<String>, action: A) -> Step<A> {
+        Step { name, state: State::Todo(what.into()), action: Some(action) }
     }
-    pub fn skipped(name: &'static str, why: impl Into<String>) -> Step {
-        Step { name, state: State::Skipped(why.into()) }
+    pub fn unknown(name: &'static str, what: impl Into<String>, action: A) -> Step<A> {
+        Step { name, state: State::Unknown(what.into()), action: Some(action) }
     }
-    fn json(&self) -> Value {
+    pub fn skipped(name: &'static str, why: impl Into<String>) -> Step<A> {
+        Step { name, state: State::Skipped(why.into()), action: None }
+    }
+    fn json(&self, phase: &str) -> Value {
         let (state, detail) = match &self.state {
             State::Done(d) => ("done", d),
             State::Todo(d) => ("todo", d),
+            State::Unknown(d) => ("unknown", d),
             State::Skipped(d) => ("skipped", d),
         };
-        json!({"step": self.name, "state": state, "detail": detail})
+        json!({"phase": phase, "step": self.name, "state": state, "detail": detail})
     }
 }
 
 /// The plan of a phase, as a person reads it.
-pub fn render(title: &str, steps: &[Step], dry_run: bool) -> String {
+pub fn render<A>(title: &str, steps: &[Step<A>], dry_run: bool) -> String {
     let mut out = format!("{title}\n");
     let width = steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for (n, step) in steps.iter().enumerate() {
@@ -65,6 +77,7 @@ pub fn render(title: &str, steps: &[Step], dry_run: bool) -> String {
             State::Done(d) => ("done", d.as_str()),
             State::Todo(d) if dry_run => ("would", d.as_str()),
             State::Todo(d) => ("todo", d.as_str()),
+            State::Unknown(d) => ("?", d.as_str()),
             State::Skipped(d) => ("skip", d.as_str()),
         };
         out += &format!("  {}. {:<width$}  {label:<5}  {detail}\n", n + 1, step.name);
@@ -72,28 +85,56 @@ pub fn render(title: &str, steps: &[Step], dry_run: bool) -> String {
     out
 }
 
-pub fn steps_json(phase: &str, version: &Version, steps: &[Step]) -> Value {
-    json!({"phase": phase, "version": version.to_string(), "steps": steps.iter().map(Step::json).collect::<Vec<_>>()})
+/// Carries out the steps that have an action, in order, each marked done once it succeeded.
+/// The first failure stops the run: the steps after it stay as they were, for a rerun.
+pub fn execute<A>(steps: &mut [Step<A>], mut act: impl FnMut(&A) -> Result<()>) -> Result<()> {
+    for step in steps.iter_mut() {
+        let Some(action) = step.action.take() else { continue };
+        act(&action).with_context(|| format!("the step `{}` failed", step.name))?;
+        let what = match &step.state {
+            State::Todo(d) | State::Unknown(d) => d.clone(),
+            State::Done(d) | State::Skipped(d) => d.clone(),
+        };
+        step.state = State::Done(format!("done by this run: {what}"));
+    }
+    Ok(())
 }
 
-/// The steps once a run carried out the ones to do: for `--json` and the step summary.
-pub fn finished(steps: &[Step]) -> Vec<Step> {
-    steps
-        .iter()
-        .map(|s| match &s.state {
-            State::Todo(d) => Step::done(s.name, format!("done by this run: {d}")),
-            _ => s.clone(),
-        })
-        .collect()
+/// What `--json` prints once for the whole run, whichever phases ran: every step with its phase.
+#[derive(Default)]
+pub struct Report {
+    phases: Vec<&'static str>,
+    version: Option<Version>,
+    steps: Vec<Value>,
+}
+
+impl Report {
+    /// Sets the steps of `phase`: its plan first, then the steps as they ended.
+    pub fn set<A>(&mut self, phase: &'static str, version: &Version, steps: &[Step<A>]) {
+        self.steps.retain(|s| s["phase"] != phase);
+        if !self.phases.contains(&phase) {
+            self.phases.push(phase);
+        }
+        self.version = Some(version.clone());
+        self.steps.extend(steps.iter().map(|s| s.json(phase)));
+    }
+    fn json(&self) -> Value {
+        let phase = match self.phases.as_slice() {
+            [one] => *one,
+            _ => "both",
+        };
+        json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string), "steps": self.steps})
+    }
 }
 
 /// The GitHub Actions step summary of a phase.
-pub fn summary(title: &str, steps: &[Step]) -> String {
+pub fn summary<A>(title: &str, steps: &[Step<A>]) -> String {
     let mut out = format!("### {title}\n\n| Step | State | Detail |\n| --- | --- | --- |\n");
     for step in steps {
         let (state, detail) = match &step.state {
             State::Done(d) => ("✅ done", d),
             State::Todo(d) => ("⏳ to do", d),
+            State::Unknown(d) => ("❔ unknown", d),
             State::Skipped(d) => ("⏭️ skipped", d),
         };
         out += &format!("| {} | {state} | {} |\n", step.name, detail.replace('|', "\\|"));
@@ -122,19 +163,25 @@ impl flags::Release {
         if let Some(wait) = &self.wait {
             index::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
         }
-        match phase {
-            Some(Phase::Prepare) => prepare::run(sh, &self).map(drop),
-            Some(Phase::Publish) => publish::run(sh, &self),
-            None => {
+        let mut report = Report::default();
+        let result = match phase {
+            Some(Phase::Prepare) => prepare::run(sh, &self, &mut report).map(drop),
+            Some(Phase::Publish) => publish::run(sh, &self, &mut report),
+            None => (|| {
                 // Locally, both in one go: prepare commits the release on the current branch,
                 // so that publish has a release commit to tag.
-                let version = prepare::run(sh, &self)?;
+                let version = prepare::run(sh, &self, &mut report)?;
                 if self.dry_run {
-                    return publish::planned(sh, &self, &version);
+                    return publish::planned(sh, &self, &version, &mut report);
                 }
-                publish::run(sh, &self)
-            }
+                publish::run(sh, &self, &mut report)
+            })(),
+        };
+        // One document for the whole run, also when it failed part-way: the steps as they ended.
+        if self.json && !report.steps.is_empty() {
+            output::json(&report.json());
         }
+        result
     }
 
     /// The bump kind of `prepare`: --bump, its old name, or patch.
@@ -151,16 +198,42 @@ mod tests {
     fn plans_read_as_a_checklist() {
         let steps = [
             Step::done("check before core", "`llama-index-core` 0.14.13 is already on the index"),
-            Step::todo("publish packages", "llama-index and 3 changed packages, in 2 waves"),
-            Step::skipped("GitHub release", "--offline"),
+            Step::todo("publish packages", "llama-index and 3 changed packages, in 2 waves", ()),
+            Step::unknown("GitHub release", "create `v0.14.13` (GitHub did not answer: 502)", ()),
+            Step::skipped("assets", "--offline"),
         ];
         expect_test::expect![[r#"
             Release 0.14.13: publish
               1. check before core  done   `llama-index-core` 0.14.13 is already on the index
               2. publish packages   would  llama-index and 3 changed packages, in 2 waves
-              3. GitHub release     skip   --offline
+              3. GitHub release     ?      create `v0.14.13` (GitHub did not answer: 502)
+              4. assets             skip   --offline
         "#]]
         .assert_eq(&render("Release 0.14.13: publish", &steps, true));
-        assert!(summary("t", &steps).contains("| GitHub release | ⏭️ skipped | --offline |"));
+        assert!(summary("t", &steps).contains("| assets | ⏭️ skipped | --offline |"));
+    }
+
+    #[test]
+    fn the_executor_runs_the_actions_in_order_and_stops_at_the_first_failure() {
+        let mut steps = vec![
+            Step::done("a", "found"),
+            Step::todo("b", "do b", 1),
+            Step::todo("c", "do c", 2),
+            Step::todo("d", "do d", 3),
+        ];
+        let mut ran = Vec::new();
+        let err = execute(&mut steps, |&n| {
+            ran.push(n);
+            if n == 2 {
+                anyhow::bail!("broken")
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+        assert_eq!(ran, [1, 2]);
+        assert_eq!(format!("{err:#}"), "the step `c` failed: broken");
+        assert_eq!(steps[1].state, State::Done("done by this run: do b".into()));
+        assert_eq!(steps[3].state, State::Todo("do d".into()));
     }
 }

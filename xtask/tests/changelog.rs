@@ -383,3 +383,67 @@ fn online_a_failed_batch_falls_back_to_the_subjects_with_a_warning() {
     );
     assert_eq!(warning.matches('#').count(), failed.len());
 }
+
+#[test]
+fn a_second_run_for_the_same_range_writes_nothing_and_says_so() {
+    let s = crafted();
+    xtask(&s.root(), &["changelog", "--date", "2026-01-21"], &[]).ok();
+    let once = s.read("CHANGELOG.md");
+    // Another day, the same range: the section is already there.
+    let again = xtask(&s.root(), &["changelog", "--date", "2026-01-22"], &[]).ok();
+    assert_eq!(s.read("CHANGELOG.md"), once, "the section is written once");
+    assert!(again.stderr.contains("CHANGELOG.md already has this section"), "{}", again.stderr);
+    let json = xtask(&s.root(), &["changelog", "--json"], &[]).ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!((v["written"].clone(), v["already_present"].clone()), (json!(false), json!(true)));
+    assert_eq!(s.read("CHANGELOG.md"), once);
+}
+
+#[test]
+fn notes_of_any_past_release_by_heading_or_by_the_tag_date_and_never_another_one() {
+    let s = crafted();
+    // A past release whose section has neither a core nor an umbrella heading, as most of the
+    // real changelog's: found by its tag's date.
+    let old = s.read("CHANGELOG.md");
+    let past = "## [2025-12-30]\n\n### llama-index-llms-openai [0.1.5]\n\n- An integration-only release ([#150](https://github.com/run-llama/llama_index/pull/150))\n\n";
+    s.write("CHANGELOG.md", &old.replacen("## [2025-12-18]", &format!("{past}## [2025-12-18]"), 1));
+    commit_all(&s.root(), "docs: the 0.14.11 notes");
+    let tagged = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "tag",
+            "-a",
+            "v0.14.11",
+            "-m",
+            "v0.14.11",
+            "v0.14.10",
+        ])
+        .current_dir(s.root())
+        .env("GIT_COMMITTER_DATE", "2025-12-30T12:00:00Z")
+        .status()
+        .unwrap();
+    assert!(tagged.success());
+    let notes = xtask(&s.root(), &["changelog", "notes", "--version", "0.14.11"], &[]).ok();
+    expect![[r#"
+        # Release Notes
+
+        ## [2025-12-30]
+
+        ### llama-index-llms-openai [0.1.5]
+
+        - An integration-only release ([#150](https://github.com/run-llama/llama_index/pull/150))
+    "#]]
+    .assert_eq(&notes.stdout);
+    // By core's heading.
+    let notes = xtask(&s.root(), &["changelog", "notes", "--version", "0.14.10"], &[]).ok();
+    assert!(notes.stdout.contains("### llama-index-core [0.14.10]"), "{}", notes.stdout);
+    // The working tree's version has no section yet: an error, not the previous release's notes.
+    let out = xtask(&s.root(), &["changelog", "notes", "--version", "0.14.12.1"], &[]).fails_with(1);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(out.stderr.contains("has no section for version `0.14.12.1`"), "{}", out.stderr);
+    let out = xtask(&s.root(), &["changelog", "notes", "--version", "0.14.13"], &[]).fails_with(1);
+    assert!(out.stderr.contains("no release tag to date it by"), "{}", out.stderr);
+}

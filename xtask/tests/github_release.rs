@@ -73,7 +73,7 @@ fn a_missing_release_is_none_then_a_created_one_is_found() {
     assert_eq!(
         gh.state()["releases"],
         json!([{"repo": "run-llama/llama_index", "tag": "v0.14.13", "target": sha, "title": "v0.14.13",
-                "body": "## llama-index-core [0.14.13]\n\n- a change\n", "draft": false}])
+                "body": "## llama-index-core [0.14.13]\n\n- a change\n", "draft": false, "assets": []}])
     );
     let calls: Vec<String> = gh.gh_calls().iter().map(|c| c.replace(&*dir.path().to_string_lossy(), "[DIR]")).collect();
     expect_test::expect![[r#"
@@ -171,4 +171,59 @@ fn the_release_lookup_answers_under_latency_whichever_request_wins() {
         let run = gh.gh(dir.path(), &commands::release_view_args(REPO, "v1.0.0")).ok();
         assert_eq!(commands::parse_release(&run.stdout).unwrap().target, "abc");
     }
+}
+
+/// Assets: the real `gh release upload` posts the file to the release's `upload_url` on the
+/// uploads host, with the token; the stand-in keeps name and size, `gh release view --json
+/// assets` lists them, and a second upload of the same name is refused.
+#[test]
+fn an_asset_is_uploaded_to_the_uploads_host_once() {
+    let gh = StandIn::start(&json!({}), &[]);
+    let (dir, notes) = workdir("notes\n");
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    gh.gh(dir.path(), &commands::release_create_args(REPO, "v0.14.13", sha, "v0.14.13", &notes)).ok();
+    let sdist = dir.path().join("llama_index-0.14.13.tar.gz");
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+    std::fs::write(&sdist, &bytes).unwrap();
+    let upload = gh
+        .gh(
+            dir.path(),
+            &[
+                std::ffi::OsStr::new("release"),
+                "upload".as_ref(),
+                "v0.14.13".as_ref(),
+                "--repo".as_ref(),
+                REPO.as_ref(),
+                sdist.as_os_str(),
+            ],
+        )
+        .ok();
+    let view = gh.gh(dir.path(), &["release", "view", "v0.14.13", "--repo", REPO, "--json", "assets"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&view.stdout).unwrap();
+    assert_eq!(
+        (v["assets"][0]["name"].as_str(), v["assets"][0]["size"].as_u64()),
+        (Some("llama_index-0.14.13.tar.gz"), Some(3000))
+    );
+    assert_eq!(gh.state()["releases"][0]["assets"], json!([{"name": "llama_index-0.14.13.tar.gz", "size": 3000}]));
+    let post = gh
+        .requests()
+        .into_iter()
+        .find(|r| r["method"] == "POST" && r["path"].as_str().unwrap().ends_with("/assets"))
+        .unwrap();
+    assert_eq!(post["path"], "/repos/run-llama/llama_index/releases/1001/assets");
+    let again = gh
+        .gh(
+            dir.path(),
+            &[
+                std::ffi::OsStr::new("release"),
+                "upload".as_ref(),
+                "v0.14.13".as_ref(),
+                "--repo".as_ref(),
+                REPO.as_ref(),
+                sdist.as_os_str(),
+            ],
+        )
+        .fails_with(1);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    assert_no_token(&gh, &[&upload, &view, &again]);
 }

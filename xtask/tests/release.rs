@@ -117,8 +117,8 @@ fn dry_runs_change_nothing_locally_or_remotely() {
     };
     let run = w.release(&["prepare", "--bump", "patch", "--pr", "--dry-run"]).ok();
     no_secrets(&run);
-    assert!(run.stdout.contains("2. bump versions   would  llama-index 0.14.12 → 0.14.13"), "{}", run.stdout);
-    assert!(run.stdout.contains("6. pull request    would  open `Release 0.14.13`"), "{}", run.stdout);
+    assert!(run.stdout.contains("bump versions   would  llama-index 0.14.12 → 0.14.13"), "{}", run.stdout);
+    assert!(run.stdout.contains("pull request    would  open `Release 0.14.13`"), "{}", run.stdout);
     unchanged("release prepare --dry-run", &fingerprint);
     let run = w.release(&["--bump", "minor", "--dry-run"]).ok();
     assert!(run.stdout.contains("Release 0.15.0: publish, after prepare's release commit"), "{}", run.stdout);
@@ -154,7 +154,7 @@ fn both_phases_finish_after_failures_at_each_step() {
     let flaky = StandIn::start(&known, &["--fail", "502", "--fail-after", "2"]);
     let run = w.release_with(&flaky, &["prepare", "--bump", "patch", "--pr"]).fails_with(1);
     no_secrets(&run);
-    assert!(run.stdout.contains("6. pull request    todo"), "{}", run.stdout);
+    assert!(run.stdout.contains("pull request    todo") || run.stdout.contains("pull request    ?"), "{}", run.stdout);
     assert!(
         !support::git(w.origin.path(), &["branch", "--list", "release/v0.14.13"]).is_empty(),
         "the branch was pushed before GitHub failed"
@@ -238,7 +238,10 @@ fn both_phases_finish_after_failures_at_each_step() {
 fn a_hotfix_from_an_old_tag() {
     let w = World::new(20, 6);
     // Main moved on to 0.15; the hotfix starts at v0.14.12 on its own branch.
+    // A minor release installs only because the compatibility wave widened the integrations'
+    // `llama-index-core<0.15` (real-release.md §3); the install proof checks it.
     let run = w.release(&["--bump", "minor", "--offline"]).ok();
+    assert!(run.stdout.contains("the compatibility wave in"), "{}", run.stdout);
     assert!(run.stderr.contains("finished release 0.15.0"), "{}", run.stderr);
     w.sample.git(&["switch", "--quiet", "-c", "hotfix/v0.14.12", "v0.14.12"]);
     w.sample.write("llama-index-core/llama_index/core/base.py", "# the fix\n");
@@ -268,4 +271,298 @@ fn first_changed_integration(w: &World) -> String {
                 && !w.sample.read(&format!("{p}/pyproject.toml")).contains("[tool.poetry]\nname")
         })
         .expect("a changed integration")
+}
+
+/// A one-package monorepo whose umbrella is its core (`packages.core = "."`), published with
+/// `--from-tag` at HEAD: nothing but core to publish, and no arithmetic on an empty list.
+#[test]
+fn a_monorepo_whose_core_is_the_umbrella() {
+    let dir = TempDir::new("core-is-umbrella");
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(root.join("solo")).unwrap();
+    std::fs::write(
+        root.join("pyproject.toml"),
+        "[project]\nname = \"solo\"\nversion = \"1.0.0\"\nrequires-python = \">=3.9\"\n\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("solo/__init__.py"), "").unwrap();
+    std::fs::write(root.join("release.toml"), "[packages]\ncore = \".\"\ninclude = []\n").unwrap();
+    std::fs::write(root.join("CHANGELOG.md"), "# ChangeLog\n\n<!--- generated changelog --->\n").unwrap();
+    support::git(&root, &["init", "--quiet", "--initial-branch", "main"]);
+    support::commit_all(&root, "Initial commit");
+    support::git(&root, &["tag", "v1.0.0"]);
+    let index = PypiServer::start();
+    let url = index.index_url();
+    let run: Run = std::process::Command::new(support::xtask_bin())
+        .args(["--root", root.to_str().unwrap(), "release", "publish", "--from-tag", "v1.0.0", "--dry-run"])
+        .args(["--offline", "--index-url", &url])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+        .into();
+    let run = run.ok();
+    assert!(run.stdout.contains("publish core"), "{}", run.stdout);
+    assert!(run.stdout.contains("no package besides core"), "{}", run.stdout);
+}
+
+/// `--json` prints one document for the whole run, both phases included; a dry run that cannot
+/// reach GitHub still shows every step, marks the GitHub ones unknown, and fails.
+#[test]
+fn one_json_document_and_an_honest_dry_run_when_github_is_unreachable() {
+    let w = World::new(20, 6);
+    let one_document = |run: &Run| -> serde_json::Value {
+        let mut docs = serde_json::Deserializer::from_str(&run.stdout).into_iter::<serde_json::Value>();
+        let doc = docs.next().expect("a JSON document").unwrap();
+        assert!(docs.next().is_none(), "exactly one JSON document:\n{}", run.stdout);
+        doc
+    };
+    let phases = |doc: &serde_json::Value| -> Vec<String> {
+        let mut p: Vec<String> =
+            doc["steps"].as_array().unwrap().iter().map(|s| s["phase"].as_str().unwrap().to_string()).collect();
+        p.dedup();
+        p
+    };
+    let run = w.release(&["--bump", "patch", "--dry-run", "--json"]).ok();
+    let doc = one_document(&run);
+    assert_eq!((doc["phase"].as_str(), doc["version"].as_str()), (Some("both"), Some("0.14.13")));
+    assert_eq!(phases(&doc), ["prepare", "publish"]);
+
+    // GitHub unreachable: a closed port behind the token.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unreachable: Vec<(String, String)> = w
+        .env(&w.github)
+        .into_iter()
+        .map(|(k, v)| if k == "HTTP_PROXY" { (k, format!("http://{closed}")) } else { (k, v) })
+        .collect();
+    let before = w.sample.fingerprint();
+    let url = w.index.index_url();
+    let args = ["release", "prepare", "--pr", "--dry-run", "--index-url", &url];
+    let run = github::xtask(&w.sample.root(), &args, &unreachable).fails_with(1);
+    for shown in ["bump versions   would", "changelog       ?", "release commit  would", "pull request    ?"] {
+        assert!(run.stdout.contains(shown), "{shown}:\n{}\n{}", run.stdout, run.stderr);
+    }
+    assert!(
+        run.stderr.contains("cannot say what the real run would do at `changelog`, `pull request`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.sample.fingerprint(), before, "the dry run changed nothing");
+
+    // Prepared and committed, publish's dry run with GitHub unreachable.
+    w.release(&["prepare", "--bump", "patch", "--commit", "--offline"]).ok();
+    let publish = w.index.publish_url();
+    let args = ["release", "publish", "--dry-run", "--json", "--index-url", &url, "--publish-url", &publish];
+    let run = github::xtask(&w.sample.root(), &args, &unreachable).fails_with(1);
+    let doc = one_document(&run);
+    let github_step = doc["steps"].as_array().unwrap().iter().find(|s| s["step"] == "GitHub release").unwrap().clone();
+    assert_eq!(github_step["state"], "unknown", "{doc}");
+    assert!(doc["steps"].as_array().unwrap().iter().any(|s| s["step"] == "tag" && s["state"] == "todo"), "{doc}");
+    no_secrets(&run);
+
+    // A real run of both phases: one document too, the steps as they ended.
+    let run = w.release(&["publish", "--json"]).ok();
+    let doc = one_document(&run);
+    assert!(doc["steps"].as_array().unwrap().iter().all(|s| s["state"] != "todo"), "{doc}");
+}
+
+/// Where a run of `release prepare` is killed: once stderr has a line starting with the text,
+/// or once the file (relative to the sample's root) exists.
+#[derive(Debug, Clone, Copy)]
+enum KillAt {
+    Line(&'static str),
+    File(&'static str),
+}
+
+/// Runs the xtask in its own process group and kills the whole group with SIGKILL at `at`.
+/// Returns what it printed on stderr before.
+fn run_and_kill(root: &Path, args: &[&str], env: &[(String, String)], at: KillAt) -> String {
+    use std::{io::BufRead, os::unix::process::CommandExt, process::Stdio};
+    let mut cmd = std::process::Command::new(support::xtask_bin());
+    cmd.arg("--root").arg(root).args(args).env("NO_COLOR", "1").envs(env.iter().cloned());
+    cmd.env_remove("GH_TOKEN").env_remove("GITHUB_TOKEN").env_remove("GITHUB_STEP_SUMMARY");
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0).spawn().unwrap();
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let hit = match rx.recv_timeout(std::time::Duration::from_millis(20)) {
+            Ok(line) => {
+                text += &format!("{line}\n");
+                matches!(at, KillAt::Line(prefix) if line.trim_start().starts_with(prefix))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("the run ended before {at:?}:\n{text}"),
+            Err(_) => false,
+        };
+        if hit || matches!(at, KillAt::File(f) if root.join(f).exists()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{at:?} never came:\n{text}");
+    }
+    // Only our own child's group, spelled `-s KILL -- -PGID` (some `kill`s read `-9 -PGID` as all).
+    assert!(pid > 1, "a real process group");
+    std::process::Command::new("kill").args(["-s", "KILL", "--", &format!("-{pid}")]).status().unwrap();
+    let _ = child.wait();
+    let _ = reader.join();
+    text
+}
+
+/// Killed anywhere in `release prepare --pr`, the same command run again finishes the release:
+/// one release commit with exactly the release's files and what its hook changed, pushed, and
+/// nothing left behind in the tree.
+#[test]
+fn prepare_killed_at_any_point_is_finished_by_a_rerun() {
+    let points = [
+        KillAt::Line("bumped"),
+        KillAt::Line("wrote"),
+        KillAt::Line("hook: wrote docs/api.md"),
+        KillAt::File("docs/.in-git-commit"),
+        KillAt::Line("committed"),
+    ];
+    for at in points {
+        let sample = Sample::new(20, 6);
+        let origin = TempDir::new("origin");
+        support::git(origin.path(), &["init", "--quiet", "--bare"]);
+        sample.git(&["remote", "add", "origin", origin.path().to_str().unwrap()]);
+        // A docs hook that regenerates a page, and sleeps while the test's flag file exists.
+        let (hold_hook, hold_git) = (sample.dir.path().join("hold-hook"), sample.dir.path().join("hold-git"));
+        sample.write(
+            "docs/hook.py",
+            "import os, pathlib, sys, time\n\
+             pathlib.Path('api.md').write_text('# API reference\\n')\n\
+             print('hook: wrote docs/api.md', file=sys.stderr, flush=True)\n\
+             while os.path.exists(os.environ['HOLD_HOOK']):\n    time.sleep(0.05)\n",
+        );
+        sample.write(
+            "release.toml",
+            "[release]\nprepare-hooks = [{ run = [\"python3\", \"hook.py\"], dir = \"docs\" }]\n",
+        );
+        support::commit_all(&sample.root(), "Add the docs hook (#900)");
+        sample.git(&["push", "--quiet", "origin", "main", "--tags"]);
+        // git's own pre-commit hook marks the moment git commit runs, and waits there too.
+        let git_hook = sample.root().join(".git/hooks/pre-commit");
+        std::fs::write(
+            &git_hook,
+            format!("#!/bin/sh\ntouch docs/.in-git-commit\nwhile [ -e '{}' ]; do sleep 0.05; done\nrm -f docs/.in-git-commit\n", hold_git.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&git_hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        // The hooks wait only where this round kills.
+        match at {
+            KillAt::Line("hook: wrote docs/api.md") => std::fs::write(&hold_hook, "").unwrap(),
+            KillAt::File(_) => std::fs::write(&hold_git, "").unwrap(),
+            _ => {}
+        }
+        let env = [("HOLD_HOOK".to_string(), hold_hook.display().to_string())];
+        let args = ["release", "prepare", "--bump", "patch", "--pr", "--offline", "--date", "2026-01-21"];
+        let before = run_and_kill(&sample.root(), &args, &env, at);
+        let _ = std::fs::remove_file(&hold_hook);
+        let _ = std::fs::remove_file(&hold_git);
+        let _ = std::fs::remove_file(sample.root().join("docs/.in-git-commit"));
+        let run = github::xtask(&sample.root(), &args, &env);
+        assert_eq!(
+            run.code, 0,
+            "the rerun after a kill at {at:?} failed\nbefore:\n{before}\nrerun:\n{}\n{}",
+            run.stdout, run.stderr
+        );
+
+        assert_eq!(sample.git(&["log", "-1", "--format=%s"]), "Release 0.14.13", "{at:?}");
+        let files = sample.git(&["show", "--name-only", "--format=", "HEAD"]);
+        assert_eq!(
+            files.lines().collect::<Vec<_>>(),
+            ["CHANGELOG.md", "docs/api.md", "llama-index-core/pyproject.toml", "pyproject.toml"],
+            "{at:?}"
+        );
+        assert_eq!(
+            sample.git(&["status", "--porcelain", "--untracked-files=all", "--ignored"]),
+            "",
+            "{at:?}: a clean tree"
+        );
+        assert_eq!(sample.read("CHANGELOG.md").matches("## [2026-01-21]").count(), 1, "{at:?}");
+        assert!(sample.read("llama-index-core/pyproject.toml").contains("version = \"0.14.13\""), "{at:?}");
+        assert_eq!(
+            support::git(origin.path(), &["rev-parse", "release/v0.14.13"]),
+            sample.git(&["rev-parse", "HEAD"]),
+            "{at:?}: pushed"
+        );
+        assert!(!sample.root().join(".git/xtask-release.json").exists(), "{at:?}: the record is gone");
+    }
+}
+
+/// A temporary file that a killed atomic write left in the tree is neither dirt nor kept.
+#[test]
+fn a_killed_writes_temporary_file_is_not_dirt_and_is_swept() {
+    let sample = Sample::new(20, 6);
+    sample.write(".pyproject.toml.xtask-99999", "[project]\nname = \"half-written\"\n");
+    let run = sample.xtask(&["release", "prepare", "--bump", "patch", "--commit", "--offline"]).ok();
+    assert!(run.stdout.contains("checks          done   clean tree"), "{}", run.stdout);
+    assert!(!sample.root().join(".pyproject.toml.xtask-99999").exists(), "swept by the write of pyproject.toml");
+    assert_eq!(sample.git(&["status", "--porcelain", "--untracked-files=all"]), "");
+}
+
+/// Core's tests gate its publication (the default gate: `uv sync`, then `uv run pytest tests`
+/// in core): while they fail nothing is published and the tree is left as committed; once they
+/// pass the release goes out, and the umbrella's sdist is attached to the GitHub release once.
+#[test]
+fn cores_tests_gate_the_release_and_the_umbrellas_sdist_is_attached_once() {
+    let w = World::new(20, 6);
+    w.sample.write(
+        "llama-index-core/tests/test_gate.py",
+        "import os\n\n\ndef test_core_is_not_broken():\n    assert os.environ.get('CORE_BROKEN') is None\n",
+    );
+    support::commit_all(&w.sample.root(), "test: core's gate (#950)");
+    w.sample.git(&["push", "--quiet", "origin", "main"]);
+    let before = w.files_on_index();
+    let broken = [("CORE_BROKEN".to_string(), "1".to_string())];
+    let mut env = w.env(&w.github);
+    env.extend(broken);
+    let url = w.index.index_url();
+    let publish = w.index.publish_url();
+    let args = ["release", "--bump", "patch", "--index-url", &url, "--publish-url", &publish, "--wait", "30s"];
+    let run = github::xtask(&w.sample.root(), &args, &env).fails_with(1);
+    assert!(run.stdout.contains("gate"), "{}", run.stdout);
+    assert!(run.stderr.contains("the gate before core failed, so nothing was published"), "{}", run.stderr);
+    assert!(run.stderr.contains("test_core_is_not_broken"), "pytest's output is shown:\n{}", run.stderr);
+    assert_eq!(w.files_on_index(), before, "nothing was published");
+    assert_eq!(
+        w.sample.git(&["status", "--porcelain", "--untracked-files=all"]),
+        "",
+        "the gate's lock file is not left"
+    );
+    no_secrets(&run);
+
+    // Fixed: the rerun passes the gate and finishes, with the umbrella's sdist attached.
+    let run = w.release(&["publish"]).ok();
+    assert!(run.stderr.contains("attached `llama_index-0.14.13.tar.gz`"), "{}", run.stderr);
+    let sdist = w.index.package_dir().join("llama_index-0.14.13.tar.gz");
+    let size = std::fs::metadata(&sdist).unwrap().len();
+    let assets = w.github.state()["releases"][0]["assets"].clone();
+    assert_eq!(assets, serde_json::json!([{"name": "llama_index-0.14.13.tar.gz", "size": size}]));
+    // Once: a rerun finds it there, same name and size.
+    let run = w.release(&["publish"]).ok();
+    assert!(run.stdout.contains("assets             done"), "{}", run.stdout);
+    assert_eq!(w.github.state()["releases"][0]["assets"].as_array().unwrap().len(), 1);
+}
+
+/// The install proof: a release whose umbrella does not import fails at the proof, with
+/// Python's message; its files stay published, and it is not tagged.
+#[test]
+fn a_release_that_does_not_import_fails_its_install_proof() {
+    let w = World::new(20, 6);
+    w.sample.write("_llama-index/llama_index/_umbrella.py", "raise ImportError('the umbrella is broken')\n");
+    support::commit_all(&w.sample.root(), "Break the umbrella (#960)");
+    w.sample.git(&["push", "--quiet", "origin", "main"]);
+    let run = w.release(&["--bump", "patch", "--offline"]).fails_with(1);
+    assert!(run.stderr.contains("the release is published but does not install"), "{}", run.stderr);
+    assert!(run.stderr.contains("ImportError: the umbrella is broken"), "{}", run.stderr);
+    assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index-0.14.13")), "the files stay published");
+    assert!(w.sample.git(&["tag", "--list", "v0.14.13"]).is_empty(), "a release that does not install is not tagged");
 }

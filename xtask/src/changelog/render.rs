@@ -134,9 +134,13 @@ fn closing_run(chars: &[char], from: usize, len: usize) -> Option<usize> {
 }
 
 /// The changelog with `section` inserted after the placeholder, which stays on top for the
-/// next release. The placeholder must appear exactly once.
+/// next release. The placeholder must appear exactly once on a line of its own (an escaped
+/// title that quotes it is text, not the placeholder).
 pub fn insert(file: &str, content: &str, placeholder: &str, section: &str) -> Result<String> {
-    let count = content.matches(placeholder).count();
+    let lines: Vec<usize> = line_starts(content)
+        .filter(|&i| content[i..].lines().next().is_some_and(|l| l.trim() == placeholder))
+        .collect();
+    let count = lines.len();
     match count {
         0 => bail!(
             "{file} has no placeholder `{placeholder}`; add it on a line of its own where new releases go \
@@ -145,60 +149,84 @@ pub fn insert(file: &str, content: &str, placeholder: &str, section: &str) -> Re
         1 => {}
         n => bail!("{file} has the placeholder `{placeholder}` {n} times; keep only the one above the newest release"),
     }
-    let (before, after) = content.split_once(placeholder).expect("counted once");
+    let at = lines[0] + content[lines[0]..].find(placeholder).unwrap_or(0);
+    let (before, after) = (&content[..at], &content[at + placeholder.len()..]);
     let after = after.trim_start_matches(['\n', '\r']);
     let rest = if after.is_empty() { String::new() } else { format!("\n{after}") };
     Ok(format!("{before}{placeholder}\n\n{section}{rest}"))
 }
 
+/// How to find one release's section, in order of trust.
+pub struct Find<'a> {
+    /// The package names whose `### <name> [<version>]` heading marks the release (core, umbrella).
+    pub names: &'a [&'a str],
+    pub version: &'a Version,
+    /// The changelog as it was at the previous release: a section not in it is this release's.
+    pub before: Option<&'a str>,
+    /// The release tag's date (`YYYY-MM-DD`), when the tag exists: the section of that date.
+    pub tag_date: Option<&'a str>,
+}
+
 /// The notes of one release: its `## [` section with `header` on top. The section is the one
-/// with a heading `### <umbrella> [<version>]`, else, when `version` is the working tree's
-/// umbrella version, the newest one (the release commit's own), never one found by date.
-pub fn notes(
-    file: &str,
-    content: &str,
-    placeholder: &str,
-    header: &str,
-    umbrella: &str,
-    version: &Version,
-    current: &Version,
-) -> Result<String> {
-    let start = content.find(placeholder).map_or(0, |i| i + placeholder.len());
+/// with a heading `### <core or umbrella> [<version>]`, else the one the release added since
+/// the previous release, else the one dated like the release tag. None of those: an error,
+/// never another release's notes.
+pub fn notes(file: &str, content: &str, placeholder: &str, header: &str, find: &Find) -> Result<String> {
+    let sections = sections(content, placeholder);
+    let version = find.version;
+    // Versions are compared as versions: `0.14.13` finds `[0.14.13.0]` too.
+    let is_heading = |line: &str| {
+        find.names.iter().any(|name| {
+            line.trim_end()
+                .strip_prefix(&format!("### {name} ["))
+                .and_then(|r| r.strip_suffix(']'))
+                .and_then(|v| v.parse::<Version>().ok())
+                .as_ref()
+                == Some(version)
+        })
+    };
+    let by_heading = sections.iter().find(|s| s.lines().any(is_heading));
+    let by_diff = || find.before.and_then(|old| sections.iter().find(|s| !old.contains(s.trim_end())));
+    let by_date = || {
+        find.tag_date.and_then(|d| {
+            let line = format!("## [{d}]");
+            sections.iter().find(|s| s.lines().next().is_some_and(|l| l.trim_end() == line))
+        })
+    };
+    let Some(section) = by_heading.or_else(by_diff).or_else(by_date) else {
+        let headings: Vec<String> = find.names.iter().map(|n| format!("`### {n} [{version}]`")).collect();
+        let date = match find.tag_date {
+            Some(d) => format!("no section dated `{d}`, the date of its release tag"),
+            None => "no release tag to date it by".to_string(),
+        };
+        bail!(
+            "{file} has no section for version `{version}`: no {} heading, and {date}; pass the version of a release the changelog has",
+            headings.join(" or ")
+        );
+    };
+    Ok(format!("{header}\n\n{}\n", section.trim_end()))
+}
+
+/// The byte offsets at which the lines of `text` start.
+fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).filter(move |&i| i < text.len())
+}
+
+/// The `## [` sections below the placeholder, newest first.
+fn sections<'a>(content: &'a str, placeholder: &str) -> Vec<&'a str> {
+    let start = line_starts(content)
+        .find(|&i| content[i..].lines().next().is_some_and(|l| l.trim() == placeholder))
+        .map_or(0, |i| i + content[i..].lines().next().map_or(0, str::len));
     let body = &content[start..];
-    let mut sections: Vec<&str> = Vec::new();
     let mut offsets: Vec<usize> = body.match_indices("\n## [").map(|(i, _)| i + 1).collect();
     if body.starts_with("## [") {
         offsets.insert(0, 0);
     }
-    for (k, &from) in offsets.iter().enumerate() {
-        let to = offsets.get(k + 1).copied().unwrap_or(body.len());
-        sections.push(&body[from..to]);
-    }
-    let prefix = format!("### {umbrella} [");
-    // Versions are compared as versions: `0.14.13` finds `[0.14.13.0]` too.
-    let is_heading = |line: &str| {
-        line.trim_end()
-            .strip_prefix(&prefix)
-            .and_then(|r| r.strip_suffix(']'))
-            .and_then(|v| v.parse::<Version>().ok())
-            .as_ref()
-            == Some(version)
-    };
-    let heading = format!("{prefix}{version}]");
-    let found = sections.iter().find(|s| s.lines().any(is_heading)).or_else(|| {
-        if version == current {
-            sections.first()
-        } else {
-            None
-        }
-    });
-    let Some(section) = found else {
-        bail!(
-            "{file} has no section for version `{version}`: no `{heading}` heading, and the working tree's version is \
-             `{current}`; pass the version of the release whose notes you want"
-        );
-    };
-    Ok(format!("{header}\n\n{}\n", section.trim_end()))
+    offsets
+        .iter()
+        .enumerate()
+        .map(|(k, &from)| &body[from..offsets.get(k + 1).copied().unwrap_or(body.len())])
+        .collect()
 }
 
 #[cfg(test)]
@@ -342,22 +370,17 @@ mod tests {
     }
 
     #[test]
-    fn notes_are_found_by_version_never_by_date() {
+    fn notes_are_found_by_heading_then_by_what_the_release_added_then_by_the_tag_date() {
         let p = "<!--- generated changelog --->";
         let file = format!(
             "# ChangeLog\n\n{p}\n\n## [2026-01-21]\n\n### llama-index-core [0.14.13]\n\n- new\n\n\
-             ## [2026-01-10]\n\n### llama-index [0.14.12]\n\n- old\n"
+             ## [2026-01-10]\n\n### llama-index [0.14.12]\n\n- old\n\n\
+             ## [2025-12-30]\n\n### llama-index-llms-openai [0.6.1]\n\n- older, no core or umbrella heading\n"
         );
-        let notes = |v: &str| {
-            notes(
-                "CHANGELOG.md",
-                &file,
-                p,
-                "# Release Notes",
-                "llama-index",
-                &v.parse().unwrap(),
-                &"0.14.13".parse().unwrap(),
-            )
+        let notes = |v: &str, before: Option<&str>, tag_date: Option<&str>| {
+            let version = v.parse().unwrap();
+            let find = Find { names: &["llama-index-core", "llama-index"], version: &version, before, tag_date };
+            notes("CHANGELOG.md", &file, p, "# Release Notes", &find)
         };
         expect![[r#"
             # Release Notes
@@ -368,18 +391,18 @@ mod tests {
 
             - new
         "#]]
-        .assert_eq(&notes("0.14.13").unwrap());
-        expect![[r#"
-            # Release Notes
-
-            ## [2026-01-10]
-
-            ### llama-index [0.14.12]
-
-            - old
-        "#]]
-        .assert_eq(&notes("0.14.12.0").unwrap());
-        let err = notes("0.14.11").unwrap_err().to_string();
-        assert!(err.starts_with("CHANGELOG.md has no section for version `0.14.11`"), "{err}");
+        .assert_eq(&notes("0.14.13", None, None).unwrap());
+        // The umbrella's heading, versions compared as versions.
+        assert!(notes("0.14.12.0", None, None).unwrap().contains("- old"));
+        // A release with neither heading: by the tag's date.
+        assert!(notes("0.14.11", None, Some("2025-12-30")).unwrap().contains("- older"));
+        // The section the release added, whatever its headings.
+        let before = file.replace("## [2026-01-21]\n\n### llama-index-core [0.14.13]\n\n- new\n\n", "");
+        assert!(notes("0.14.14", Some(&before), None).unwrap().contains("- new"));
+        // Nothing matches: an error, never the newest section.
+        let err = notes("0.14.11", None, Some("2025-11-01")).unwrap_err().to_string();
+        expect![[r#"CHANGELOG.md has no section for version `0.14.11`: no `### llama-index-core [0.14.11]` or `### llama-index [0.14.11]` heading, and no section dated `2025-11-01`, the date of its release tag; pass the version of a release the changelog has"#]].assert_eq(&err);
+        let err = notes("0.14.13.1", None, None).unwrap_err().to_string();
+        assert!(err.contains("no release tag to date it by"), "{err}");
     }
 }

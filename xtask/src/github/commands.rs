@@ -33,7 +33,7 @@ pub fn repo_arg(repository: &str, host: Option<&str>) -> String {
     }
 }
 
-fn argv<const N: usize>(args: [&str; N]) -> Vec<OsString> {
+pub fn argv<const N: usize>(args: [&str; N]) -> Vec<OsString> {
     args.into_iter().map(OsString::from).collect()
 }
 

@@ -100,7 +100,7 @@ fn build_in(
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
     let staging_arg = staging.to_string_lossy().into_owned();
-    let mut env = exec::child_env(&Credentials::VARIABLES);
+    let mut env = exec::child_env(&Credentials::WITHHELD);
     let (args, shown): (Vec<&str>, &str) = match backend {
         Backend::Uv if shared_env.is_some() => {
             (vec!["build", "--no-progress", "--no-build-isolation", "--out-dir", &staging_arg], "uv build")

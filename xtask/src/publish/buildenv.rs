@@ -55,7 +55,7 @@ pub fn create(root: &Path, uv: &Path, packages: &[&Package]) -> Option<BuildEnv>
         // Outside the monorepo: a virtualenv inside the root would end up in the umbrella's sdist.
         let dir = std::env::temp_dir().join(format!("xtask-build-env-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let env = exec::child_env(&super::upload::Credentials::VARIABLES);
+        let env = exec::child_env(&super::upload::Credentials::WITHHELD);
         let dir_arg = dir.to_string_lossy().into_owned();
         run(duct::cmd(uv, ["venv", "--quiet", &dir_arg]).full_env(env.clone()))?;
         let mut args = vec!["pip".to_string(), "install".into(), "--quiet".into(), "--python".into(), dir_arg];

@@ -38,7 +38,7 @@ pub fn run(root: &Path, p: &Package, hooks: &[Vec<String>], credentials: &Creden
         } else {
             exec::require(program, "for a build hook of `[build.hooks]` in release.toml")?
         };
-        let expr = duct::cmd(&program, args).dir(&dir).full_env(exec::child_env(&Credentials::VARIABLES)).stdin_null();
+        let expr = duct::cmd(&program, args).dir(&dir).full_env(exec::child_env(&Credentials::WITHHELD)).stdin_null();
         match exec::capture(expr) {
             Ok(exec::Captured { ok: true, .. }) => {}
             Ok(exec::Captured { ok: false, text }) => bail!(

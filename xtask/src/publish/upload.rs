@@ -13,6 +13,9 @@ pub struct Credentials {
     token: Option<String>,
     username: Option<String>,
     password: Option<String>,
+    /// Trusted publishing: in GitHub Actions with an ID token (`id-token: write`) and no
+    /// `UV_PUBLISH_*`, uv exchanges the job's token for a short-lived upload token on each call.
+    trusted: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -22,19 +25,44 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    pub const VARIABLES: [&'static str; 3] = ["UV_PUBLISH_TOKEN", "UV_PUBLISH_USERNAME", "UV_PUBLISH_PASSWORD"];
+    /// What GitHub Actions sets with `id-token: write`: only the upload child gets them.
+    pub const ID_TOKEN_VARIABLES: [&'static str; 2] =
+        ["ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"];
+    /// What no child gets from this process's environment: the upload child is given its own.
+    pub const WITHHELD: [&'static str; 5] = [
+        "UV_PUBLISH_TOKEN",
+        "UV_PUBLISH_USERNAME",
+        "UV_PUBLISH_PASSWORD",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ];
 
     pub fn from_env() -> Credentials {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Credentials {
-            token: var("UV_PUBLISH_TOKEN"),
-            username: var("UV_PUBLISH_USERNAME"),
-            password: var("UV_PUBLISH_PASSWORD"),
-        }
+        let (token, username, password) =
+            (var("UV_PUBLISH_TOKEN"), var("UV_PUBLISH_USERNAME"), var("UV_PUBLISH_PASSWORD"));
+        let in_actions = var("GITHUB_ACTIONS").as_deref() == Some("true");
+        let trusted = match (
+            in_actions && token.is_none() && username.is_none() && password.is_none(),
+            var(Self::ID_TOKEN_VARIABLES[0]),
+            var(Self::ID_TOKEN_VARIABLES[1]),
+        ) {
+            (true, Some(url), Some(request_token)) => Some((url, request_token)),
+            _ => None,
+        };
+        Credentials { token, username, password, trusted }
+    }
+
+    /// Whether uploads use trusted publishing (`uv publish --trusted-publishing always`).
+    pub fn trusted(&self) -> bool {
+        self.trusted.is_some()
     }
 
     /// How the credentials are given, for the plan: never their values.
     pub fn describe(&self) -> &'static str {
+        if self.trusted.is_some() {
+            return "trusted publishing: the GitHub Actions ID token, exchanged by uv for a short-lived upload token on each upload";
+        }
         match (&self.token, &self.username, &self.password) {
             (Some(_), _, _) => "token from UV_PUBLISH_TOKEN",
             (None, Some(_), Some(_)) => "username and password from UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD",
@@ -46,7 +74,8 @@ impl Credentials {
     /// `text` with every secret replaced by `[REDACTED]`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for secret in [&self.token, &self.password].into_iter().flatten() {
+        let request_token = self.trusted.as_ref().map(|(_, t)| t.clone());
+        for secret in [&self.token, &self.password, &request_token].into_iter().flatten() {
             out = out.replace(secret.as_str(), "[REDACTED]");
         }
         out
@@ -63,6 +92,9 @@ impl Credentials {
         };
         match backend {
             Backend::Uv => {
+                let (url, token) = self.trusted.clone().unzip();
+                put(Self::ID_TOKEN_VARIABLES[0], &url);
+                put(Self::ID_TOKEN_VARIABLES[1], &token);
                 put("UV_PUBLISH_TOKEN", &self.token);
                 put("UV_PUBLISH_USERNAME", &self.username);
                 put("UV_PUBLISH_PASSWORD", &self.password);
@@ -111,6 +143,9 @@ pub fn upload(
         Backend::Uv => {
             let mut args =
                 vec!["publish".to_string(), "--no-progress".into(), "--publish-url".into(), publish_url.into()];
+            if credentials.trusted() {
+                args.extend(["--trusted-publishing".into(), "always".into()]);
+            }
             args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
             (args, "uv publish", None)
         }
@@ -135,7 +170,7 @@ pub fn upload(
     };
     // The whole environment is given at once: duct applies nested `env`/`env_remove` calls
     // innermost first, which makes "remove, then set" easy to get wrong.
-    let mut env = exec::child_env(&Credentials::VARIABLES);
+    let mut env = exec::child_env(&Credentials::WITHHELD);
     // Retries are ours: uv's own would retry a new-project 429, which only makes it worse.
     env.insert("UV_HTTP_RETRIES".into(), "0".into());
     if backend == Backend::Poetry {
@@ -329,12 +364,20 @@ mod tests {
 
     #[test]
     fn credentials_never_show() {
-        let c = Credentials { token: Some("pypi-s3cret".into()), username: None, password: None };
+        let c = Credentials { token: Some("pypi-s3cret".into()), username: None, password: None, trusted: None };
         assert_eq!(c.redact("auth pypi-s3cret failed"), "auth [REDACTED] failed");
         assert_eq!(format!("{c:?}"), "Credentials([REDACTED])");
         assert_eq!(c.env(Backend::Poetry), [("POETRY_PYPI_TOKEN_XTASK", "pypi-s3cret".to_string())]);
-        let c = Credentials { token: None, username: Some("u".into()), password: Some("p4ss".into()) };
+        let c = Credentials { token: None, username: Some("u".into()), password: Some("p4ss".into()), trusted: None };
         assert_eq!(c.env(Backend::Poetry).len(), 2);
         assert_eq!(c.describe(), "username and password from UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD");
+        // Trusted publishing: only uv's upload child gets the ID-token request, and its token is redacted.
+        let c = Credentials {
+            trusted: Some(("https://actions/token?x=1".into(), "id-req-s3cret".into())),
+            ..Default::default()
+        };
+        assert!(c.trusted() && c.describe().starts_with("trusted publishing"));
+        assert_eq!(c.env(Backend::Uv).iter().map(|(k, _)| *k).collect::<Vec<_>>(), Credentials::ID_TOKEN_VARIABLES);
+        assert_eq!(c.redact("bearer id-req-s3cret"), "bearer [REDACTED]");
     }
 }

@@ -8,8 +8,12 @@ pub struct Request {
     pub method: String,
     /// The path without scheme, host or query: `/graphql`, `/api/graphql`, `/repos/o/r/releases`.
     pub path: String,
+    /// The query string without `?` (`name=x.tar.gz&label=`), empty when there is none.
+    pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body's length in bytes: an uploaded asset is binary, and `body` is its lossy text.
+    pub body_len: usize,
 }
 
 impl Request {
@@ -56,6 +60,7 @@ pub fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
         Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
         None => target,
     };
+    let query = path.split_once('?').map_or("", |(_, q)| q).to_string();
     let path = path.split('?').next().unwrap_or("/").to_string();
     let mut headers = Vec::new();
     loop {
@@ -67,7 +72,7 @@ pub fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
-    let mut request = Request { method, path, headers, body: String::new() };
+    let mut request = Request { method, path, query, headers, body: String::new(), body_len: 0 };
     let mut body = Vec::new();
     if request.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         loop {
@@ -85,6 +90,7 @@ pub fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
         body.resize(n, 0);
         reader.read_exact(&mut body)?;
     }
+    request.body_len = body.len();
     request.body = String::from_utf8_lossy(&body).into_owned();
     Ok(request)
 }

@@ -180,9 +180,12 @@ fn route(state: &State, request: &http::Request) -> http::Response {
             let (status, body) = graphql::answer(state, &request.body);
             http::Response::json(status, &body)
         }
-        (method, path) if path.starts_with("/repos/") => {
+        (method, path) if path.starts_with("/repos/") || path.starts_with("/api/uploads/repos/") => {
+            // GitHub Enterprise Server takes uploads at `/api/uploads/repos/…`, github.com at the
+            // uploads host's `/repos/…`: the same route.
+            let path = path.strip_prefix("/api/uploads").unwrap_or(path);
             let mut created = state.created.lock().expect("no panic while holding the lock");
-            rest::releases(&mut created, method, path, &request.body).unwrap_or_else(not_found)
+            rest::releases(&mut created, method, path, request).unwrap_or_else(not_found)
         }
         _ => not_found(),
     }
