@@ -603,8 +603,8 @@ fn a_requirement_the_wave_cannot_widen_stops_everything() {
     check(
         "llama-index-core>=0.14.0,<<0.15",
         expect![[r#"
-            error: the compatibility wave cannot be planned; nothing was changed, because:
-              llama-index-utils/llama-index-utils-qianfan/pyproject.toml: the requirement on `llama-index-core`: `<<0.15` is not a version specifier
+            error: 1 package cannot be read:
+              llama-index-utils/llama-index-utils-qianfan/pyproject.toml: `llama-index-core>=0.14.0,<<0.15`: `<<0.15` is not a version specifier: `<0.15` is not a PEP 440 version (expected something like `1.2.3`, `1.0rc1` or `2.0.post1`)
         "#]],
     );
 }
