@@ -244,7 +244,8 @@ fn a_hotfix_from_an_old_tag() {
     assert!(run.stdout.contains("the compatibility wave in"), "{}", run.stdout);
     assert!(run.stderr.contains("finished release 0.15.0"), "{}", run.stderr);
     w.sample.git(&["switch", "--quiet", "-c", "hotfix/v0.14.12", "v0.14.12"]);
-    w.sample.write("llama-index-core/llama_index/core/base.py", "# the fix\n");
+    let base = w.sample.read("llama-index-core/llama_index/core/base.py");
+    w.sample.write("llama-index-core/llama_index/core/base.py", &format!("{base}# the fix\n"));
     support::commit_all(&w.sample.root(), "fix: the hotfix (#30001)");
     let run = w.release(&["--from-tag", "v0.14.12", "--bump", "patch", "--offline"]).ok();
     no_secrets(&run);

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use super::upload::Credentials;
-use crate::{exec, monorepo::Package};
+use crate::{exec, git, monorepo::Package};
 
 /// The hooks of `p`: by its directory relative to the root.
 pub fn of<'a>(hooks: &'a std::collections::BTreeMap<String, Vec<Vec<String>>>, p: &Package) -> &'a [Vec<String>] {
@@ -26,8 +26,30 @@ pub fn shown(argv: &[String]) -> String {
     argv.iter().map(quote).collect::<Vec<_>>().join(" ")
 }
 
-/// Runs every hook of `p` in order; the first failure stops with the tail of its output.
+/// Runs every hook of `p` in order; the first failure stops with the tail of its output. Then
+/// puts back what the hooks changed in `p`'s tracked or unignored files (core's `uv sync` writes a
+/// `uv.lock`), so publishing leaves the tree as it was; the data they write is ignored and stays.
 pub fn run(root: &Path, p: &Package, hooks: &[Vec<String>], credentials: &Credentials) -> Result<()> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(root);
+    let prefix = format!("{}/", p.dir.trim_end_matches('/'));
+    let mine = |files: Vec<String>| -> Vec<String> {
+        files.into_iter().filter(|f| p.dir == "." || p.dir.is_empty() || f.starts_with(&prefix)).collect()
+    };
+    let before = mine(git::dirty_files(&sh)?);
+    let result = run_each(root, p, hooks, credentials);
+    let left: Vec<String> = mine(git::dirty_files(&sh)?).into_iter().filter(|f| !before.contains(f)).collect();
+    if !left.is_empty() {
+        git::restore(&sh, &left)?;
+        crate::output::status("restored", &format!("{}: the build hooks changed them", left.join(", ")));
+    }
+    result
+}
+
+fn run_each(root: &Path, p: &Package, hooks: &[Vec<String>], credentials: &Credentials) -> Result<()> {
     let dir = root.join(&p.dir);
     for argv in hooks {
         let (program, args) = argv.split_first().expect("the configuration has no empty commands");
