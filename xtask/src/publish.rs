@@ -232,6 +232,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         "index_url": report::shown_url(&dest.url),
         "publish_url": report::shown_url(&dest.publish_url),
         "new_projects_per_day": dest.new_projects_per_day,
+        "credentials": credentials.describe(),
     });
     if options.dry_run {
         let outcomes: BTreeMap<usize, Outcome> = what.into_iter().map(|(i, w)| (i, Outcome::Planned(w))).collect();

@@ -71,11 +71,17 @@ impl Credentials {
         }
     }
 
-    /// `text` with every secret replaced by `[REDACTED]`.
+    /// `text` with every secret replaced by `[REDACTED]`: ours, and the upload tokens that uv
+    /// minted by trusted publishing, which it prints for GitHub to mask (`::add-mask::TOKEN`)
+    /// before an upload that may then fail.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         let request_token = self.trusted.as_ref().map(|(_, t)| t.clone());
-        for secret in [&self.token, &self.password, &request_token].into_iter().flatten() {
+        let minted =
+            text.lines().filter_map(|l| l.trim().strip_prefix("::add-mask::")).map(|t| Some(t.trim().to_string()));
+        let secrets: Vec<Option<String>> =
+            [self.token.clone(), self.password.clone(), request_token].into_iter().chain(minted).collect();
+        for secret in secrets.iter().flatten().filter(|s| !s.is_empty()) {
             out = out.replace(secret.as_str(), "[REDACTED]");
         }
         out
@@ -295,7 +301,8 @@ fn classify(output: &str) -> Kind {
     if ["missing credentials", "invalid credentials", "authentication failed"].iter().any(|n| lower.contains(n)) {
         return Kind::Permanent;
     }
-    for prefix in ["status code ", "http error ", "status: ", "http status "] {
+    // uv says `error code 403` when the index refuses to mint a trusted-publishing token.
+    for prefix in ["status code ", "http error ", "status: ", "http status ", "error code "] {
         for (at, _) in lower.match_indices(prefix) {
             let digits: String = lower[at + prefix.len()..].chars().take_while(char::is_ascii_digit).collect();
             if let Ok(code) = digits.parse::<u16>() {
@@ -346,6 +353,8 @@ mod tests {
             ("Caused by: error sending request for url (http://x/)\n  Caused by: connection closed before message completed", Kind::Transient),
             ("Caused by: operation timed out", Kind::Transient),
             ("error: File is not a valid wheel", Kind::Permanent),
+            ("error: Failed to obtain token for trusted publishing\n  Caused by: Server returned error code 403 Forbidden, is trusted publishing correctly configured?", Kind::Permanent),
+            ("Caused by: Server returned error code 503 Service Unavailable, is trusted publishing correctly configured?", Kind::Transient),
             ("Caused by: error sending request for url (https://x/_/oidc/audience)\n  Caused by: Missing credentials for http://x/", Kind::Permanent),
         ];
         for (text, want) in cases {
@@ -379,5 +388,12 @@ mod tests {
         assert!(c.trusted() && c.describe().starts_with("trusted publishing"));
         assert_eq!(c.env(Backend::Uv).iter().map(|(k, _)| *k).collect::<Vec<_>>(), Credentials::ID_TOKEN_VARIABLES);
         assert_eq!(c.redact("bearer id-req-s3cret"), "bearer [REDACTED]");
+        // What uv prints of the token it minted, before an upload that then fails.
+        let printed =
+            "::add-mask::pypi-minted-1f2e\nerror: Upload failed with status code 403 (token pypi-minted-1f2e)";
+        assert_eq!(
+            c.redact(printed),
+            "::add-mask::[REDACTED]\nerror: Upload failed with status code 403 (token [REDACTED])"
+        );
     }
 }

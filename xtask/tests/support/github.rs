@@ -23,11 +23,18 @@ impl StandIn {
     /// Starts `standin` with `args` (e.g. `--latency-ms`, `--fail 502`), and `pulls` as the
     /// pull requests it knows (`{"123": {"title": …}}`).
     pub fn start(pulls: &serde_json::Value, args: &[&str]) -> StandIn {
+        StandIn::start_env(pulls, args, &[])
+    }
+
+    /// [`StandIn::start`] with `env` added to the stand-in's environment (its secrets, such as
+    /// `STANDIN_ID_TOKEN_REQUEST_TOKEN`).
+    pub fn start_env(pulls: &serde_json::Value, args: &[&str], env: &[(&str, &str)]) -> StandIn {
         let dir = TempDir::new("standin");
         let pulls_file = dir.path().join("pulls.json");
         std::fs::write(&pulls_file, pulls.to_string()).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_standin"))
             .env("STANDIN_TOKEN", TOKEN)
+            .envs(env.iter().copied())
             .arg("--pulls")
             .arg(&pulls_file)
             .arg("--log")

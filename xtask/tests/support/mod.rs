@@ -1,6 +1,7 @@
 //! The test harness: temporary monorepos with real git, and the xtask binary run against them.
 #![allow(dead_code)]
 
+pub mod oidc;
 pub mod proxy;
 pub mod pypiserver;
 pub mod wheels;

@@ -99,6 +99,7 @@ pub fn write_response(mut stream: &TcpStream, response: &Response) -> std::io::R
     let reason = match response.status {
         200 => "OK",
         201 => "Created",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         422 => "Unprocessable Entity",

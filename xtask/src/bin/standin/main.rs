@@ -8,8 +8,11 @@
 //! and can add latency, answer every API call with an error status, or as rate-limited.
 //! Routes are a match on method and path: GraphQL, and the REST release routes. Releases and
 //! pull requests that clients create are kept in memory (`rest::Created`), visible to later
-//! requests and to tests through `GET /__state`.
+//! requests and to tests through `GET /__state`. With `STANDIN_ID_TOKEN_REQUEST_TOKEN` and
+//! `STANDIN_ID_TOKEN_KEY` set, it is also the Actions ID-token endpoint (`actions`) that trusted
+//! publishing asks for a job's OIDC token.
 
+mod actions;
 mod graphql;
 mod http;
 mod rest;
@@ -32,6 +35,8 @@ const USAGE: &str =
   --fail-first N only the first N API requests (in arrival order)
   --fail-after N only the API requests after the first N
   --rate-limit   answer every GraphQL request as GitHub does when the rate limit is exhausted
+With STANDIN_ID_TOKEN_REQUEST_TOKEN and STANDIN_ID_TOKEN_KEY in the environment, `GET …/idtoken`
+is the Actions ID-token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL).
 Prints `listening on 127.0.0.1:PORT` on stdout once ready. `GET /__requests` is the request log,
 `GET /__state` the releases and pull requests created so far.";
 
@@ -51,11 +56,16 @@ fn redacted(header: Option<&str>) -> Option<String> {
 
 /// Whether the request carried the token in `STANDIN_TOKEN` (the environment, like every
 /// secret), so tests can tell that the right one arrived without the log holding it; `null`
-/// when no token is expected.
-fn token_ok(header: Option<&str>) -> Value {
-    match std::env::var("STANDIN_TOKEN") {
-        Ok(token) => json!(header.and_then(|h| h.split_once(' ')).is_some_and(|(_, sent)| sent.trim() == token)),
-        Err(_) => Value::Null,
+/// when no token is expected. The ID-token route expects the job's request token instead.
+fn token_ok(state: &State, request: &http::Request) -> Value {
+    let expected = match &state.id_token {
+        Some(secrets) if actions::is_id_token_request(request) => Some(secrets.request_token.clone()),
+        _ => std::env::var("STANDIN_TOKEN").ok(),
+    };
+    let header = request.header("authorization");
+    match expected {
+        Some(token) => json!(header.and_then(|h| h.split_once(' ')).is_some_and(|(_, sent)| sent.trim() == token)),
+        None => Value::Null,
     }
 }
 
@@ -72,6 +82,7 @@ pub struct State {
     started: Instant,
     log: Mutex<(Vec<Value>, Option<std::fs::File>)>,
     created: Mutex<rest::Created>,
+    id_token: Option<actions::Secrets>,
 }
 
 impl State {
@@ -108,7 +119,7 @@ impl State {
             "method": request.method,
             "path": request.path,
             "authorization": redacted(request.header("authorization")),
-            "token_ok": token_ok(request.header("authorization")),
+            "token_ok": token_ok(self, request),
             "user_agent": request.header("user-agent"),
             "pull_requests": numbers,
             "body": request.body,
@@ -170,6 +181,7 @@ fn route(state: &State, request: &http::Request) -> http::Response {
         return http::Response::json(status, &json!({"message": "Server Error"}));
     }
     match (request.method.as_str(), request.path.as_str()) {
+        _ if actions::is_id_token_request(request) => actions::id_token(state.id_token.as_ref(), request),
         ("POST", "/graphql" | "/api/graphql") => {
             if state.rate_limit {
                 let body = json!({"errors": [{"type": "RATE_LIMITED", "message": "API rate limit already exceeded for user ID 1."}]});
@@ -207,6 +219,7 @@ fn parse_args(args: Vec<String>) -> Result<(State, u16), String> {
         started: Instant::now(),
         log: Mutex::new((Vec::new(), None)),
         created: Mutex::new(rest::Created::default()),
+        id_token: actions::Secrets::from_env(),
     };
     let mut port = 0u16;
     let mut args = args.into_iter();

@@ -216,7 +216,7 @@ fn create(created: &mut Created, repo: String, body: &str) -> Response {
 }
 
 /// `gh` escapes the tag as a path segment (`a/v1` is `a%2Fv1`).
-fn percent_decode(segment: &str) -> String {
+pub fn percent_decode(segment: &str) -> String {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
