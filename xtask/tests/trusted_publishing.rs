@@ -101,7 +101,7 @@ fn assert_no_secret(index: &OidcIndex, places: &[(&str, &str)]) {
 fn uploads_with_a_fresh_minted_token_per_upload_and_no_stored_secret() {
     let s = sample();
     let github = github();
-    let index = OidcIndex::start(ID_TOKEN_KEY, false);
+    let index = OidcIndex::start(ID_TOKEN_KEY, &[]);
     let run = publish(&s, &github, &index, &PACKAGES).ok();
 
     // The plan says how it will authenticate, before any upload.
@@ -166,7 +166,7 @@ fn uploads_with_a_fresh_minted_token_per_upload_and_no_stored_secret() {
 fn a_refused_mint_is_a_clear_error_and_uploads_nothing() {
     let s = sample();
     let github = github();
-    let index = OidcIndex::start(ID_TOKEN_KEY, true);
+    let index = OidcIndex::start(ID_TOKEN_KEY, &["--refuse"]);
     let run = publish(&s, &github, &index, &["llama-index-instrumentation"]).fails_with(1);
     assert!(index.served().is_empty(), "nothing is uploaded: {:?}", index.served());
     assert!(run.stderr.contains("trusted publishing") && run.stderr.contains("403"), "{}", run.stderr);
@@ -190,6 +190,31 @@ fn a_refused_mint_is_a_clear_error_and_uploads_nothing() {
             ("stdout", &run.stdout),
             ("stderr", &run.stderr),
             ("the files the run left in the repository", &left),
+            ("the GitHub stand-in's log", &github_log(&github)),
+            ("the index stand-in's log", &index.log_text()),
+        ],
+    );
+}
+
+#[test]
+fn an_upload_refused_after_the_mint_shows_the_answer_but_never_the_token() {
+    let s = sample();
+    let github = github();
+    let index = OidcIndex::start(ID_TOKEN_KEY, &["--expire"]);
+    let run = publish(&s, &github, &index, &["llama-index-instrumentation"]).fails_with(1);
+    assert!(index.served().is_empty(), "nothing is uploaded: {:?}", index.served());
+    // uv printed the minted token for GitHub to mask, then pypiserver refused the upload.
+    assert_eq!(index.minted().len(), 1, "{:#?}", index.requests());
+    let uploads = to(&index, "POST", "/");
+    assert!(!uploads.is_empty() && uploads.iter().all(|u| u["status"] == 403 && u["minted"] == 1), "{uploads:#?}");
+    assert!(run.stderr.contains("403"), "the index's answer is shown: {}", run.stderr);
+    assert!(!run.stderr.contains("::add-mask::"), "{}", run.stderr);
+    assert_no_secret(
+        &index,
+        &[
+            ("stdout", &run.stdout),
+            ("stderr", &run.stderr),
+            ("the files the run left in the repository", &all_text(&s.root())),
             ("the GitHub stand-in's log", &github_log(&github)),
             ("the index stand-in's log", &index.log_text()),
         ],

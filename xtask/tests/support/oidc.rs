@@ -28,8 +28,9 @@ pub struct OidcIndex {
 
 impl OidcIndex {
     /// Starts the index. An ID token is genuine when it is for [`AUDIENCE`] and signed with
-    /// `id_token_key`; with `refuse`, every mint is refused (no trusted publisher configured).
-    pub fn start(id_token_key: &str, refuse: bool) -> OidcIndex {
+    /// `id_token_key`. `flags`: `--refuse` refuses every mint (no trusted publisher configured),
+    /// `--expire` makes every minted token expire before its upload.
+    pub fn start(id_token_key: &str, flags: &[&str]) -> OidcIndex {
         let dir = TempDir::new("oidc-index");
         certificates(dir.path());
         std::fs::create_dir_all(dir.path().join("packages")).unwrap();
@@ -49,11 +50,9 @@ impl OidcIndex {
             .arg(dir.path().join("requests.jsonl"))
             .arg("--minted")
             .arg(dir.path().join("minted.txt"))
+            .args(flags)
             .env("OIDC_ID_TOKEN_KEY", id_token_key)
             .stdout(Stdio::piped());
-        if refuse {
-            cmd.arg("--refuse");
-        }
         let mut child = cmd.spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();

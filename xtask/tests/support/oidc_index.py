@@ -13,7 +13,8 @@ htpasswd file holds one password per user, and concurrent uploads each hold a to
   when the ID token is genuine: a JWT whose audience is AUDIENCE and whose signature segment is
   `OIDC_ID_TOKEN_KEY` (the environment, like every secret; the GitHub stand-in signs with it),
   else 422 as the public index answers a token it cannot verify. Each mint makes a fresh token.
-  `--refuse` answers every mint with 403 (no trusted publisher configured).
+  `--refuse` answers every mint with 403 (no trusted publisher configured); with `--expire`,
+  pypiserver takes no minted token (each expires before its upload).
 
 The request log (`--log`, one JSON object per line) never holds a secret: `authorization` shows
 the scheme only, the mint's body is replaced by whether its ID token was the expected one
@@ -53,6 +54,7 @@ def parse_args():
     p.add_argument("--minted", required=True, help="where the minted tokens go, one per line")
     p.add_argument("--audience", default="xtask-test-index")
     p.add_argument("--refuse", action="store_true", help="answer every mint with 403")
+    p.add_argument("--expire", action="store_true", help="minted tokens expire before they are used")
     return p.parse_args()
 
 
@@ -178,7 +180,7 @@ def minted_number(header):
 def accepts(user, password):
     """pypiserver's check of an upload's credentials: `__token__` and a minted token."""
     with LOCK:
-        return user == "__token__" and password in MINTED
+        return user == "__token__" and password in MINTED and not ARGS.expire
 
 
 class QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
