@@ -86,8 +86,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         entry = {"method": self.command, "path": path, "authorization": redacted(self.headers.get("authorization"))}
         if self.command == "GET" and path == "/_/oidc/audience":
-            status, answer = 200, {"audience": ARGS.audience}
-            self.send_json(status, answer)
+            status = 200
+            self.send_json(status, {"audience": ARGS.audience})
         elif self.command == "POST" and path == "/_/oidc/mint-token":
             status = self.mint(body, entry)
         else:
