@@ -28,7 +28,7 @@ while IFS=$'\t' read -r name exe; do
   end=$(date +%s%N)
   ms=$(( (end - start) / 1000000 ))
   total=$((total + ms))
-  tests=$(jq -s '[.[] | select(.type == "test" and .event != "started")] | length' "$out/$name.json")
+  tests=$(jq -s '[.[] | select(.type == "test" and (.event == "ok" or .event == "failed" or .event == "ignored"))] | length' "$out/$name.json")
   printf '%-22s %8.1f %6d\n' "$name" "$(bc <<<"scale=1; $ms / 1000")" "$tests"
 done <"$out/binaries"
 printf '%-22s %8.1f\n' total "$(bc <<<"scale=1; $total / 1000")"
