@@ -2,7 +2,8 @@
 //! owns a path. Pure apart from reading the tree once in [`Monorepo::load`].
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeMap, HashMap},
+    io::ErrorKind,
     path::{Path, PathBuf},
 };
 
@@ -87,8 +88,10 @@ impl Monorepo {
                 crate::config::CONFIG_FILE
             );
         }
-        let (dirs, warnings) = discover(root, &config)?;
-        let read: Vec<Result<Package>> = read_all(root, &dirs);
+        let (candidates, locations, mut warnings) = candidates(root, &config)?;
+        let read = read_all(root, &candidates);
+        let (read, unmatched) = packages(&candidates, read, &locations);
+        warnings.extend(unmatched);
         let mut packages = Vec::with_capacity(read.len());
         let mut errors = Vec::new();
         for r in read {
@@ -261,20 +264,43 @@ pub fn normalize_rel(path: &Path) -> String {
     }
 }
 
-/// The package directories, relative and sorted, plus warnings for patterns that found nothing.
-fn discover(root: &Path, config: &Config) -> Result<(Vec<String>, Vec<String>)> {
+/// A configured package location: the umbrella's, core's, or a pattern of `packages`.
+struct Location {
+    pattern: String,
+    /// Warned of already (it does not exist), or the umbrella's or core's, which have errors of
+    /// their own when missing: no "matched no directory" warning.
+    quiet: bool,
+}
+
+/// A directory that the configured locations name, before anyone looked inside it.
+struct Candidate {
+    dir: String,
+    /// Which of the locations (umbrella, core, then `packages`) named it first.
+    location: usize,
+    /// Matched by `exclude`: not a package, though it counts as found for its location's
+    /// warning; its pyproject.toml is not read.
+    excluded: bool,
+}
+
+/// The directories the locations name, relative and sorted; and the
+/// locations, for the warnings of those that found nothing. Nothing is opened here but the
+/// directories the glob patterns walk through: whether a directory holds a pyproject.toml is
+/// learnt by reading it, once (`read_all`).
+fn candidates(root: &Path, config: &Config) -> Result<(Vec<Candidate>, Vec<Location>, Vec<String>)> {
     if !root.is_dir() {
         bail!("the root `{}` is not a directory; pass --root with the monorepo's path", root.display());
     }
-    let options =
-        glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
     let compile = |p: &str| glob::Pattern::new(p).map_err(|e| anyhow::anyhow!("`{p}` is not a glob pattern: {e}"));
     let excludes = config.exclude.iter().map(|p| compile(p)).collect::<Result<Vec<_>>>()?;
-    let mut found = BTreeSet::new();
+    let mut found: BTreeMap<String, usize> = BTreeMap::new();
     let mut warnings = Vec::new();
     let specials = [normalize_rel(&config.umbrella), normalize_rel(&config.core)];
-    let patterns = specials.iter().cloned().chain(config.packages.iter().cloned());
-    for pattern in patterns {
+    let mut locations: Vec<Location> = specials
+        .iter()
+        .chain(&config.packages)
+        .map(|pattern| Location { pattern: pattern.clone(), quiet: specials.contains(pattern) })
+        .collect();
+    for (location, Location { pattern, quiet }) in locations.iter_mut().enumerate() {
         let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
         let literal = parts.iter().take_while(|p| !has_glob(p)).count();
         let base = root.join(parts[..literal].join("/"));
@@ -283,47 +309,40 @@ fn discover(root: &Path, config: &Config) -> Result<(Vec<String>, Vec<String>)> 
                 "package location `{pattern}`: `{}` does not exist",
                 base.strip_prefix(root).unwrap_or(&base).display()
             ));
+            *quiet = true;
             continue;
         }
-        let before = found.len();
+        let mut add = |rel: String| {
+            found.entry(rel).or_insert(location);
+        };
         if literal == parts.len() {
-            if base.join("pyproject.toml").is_file() {
-                found.insert(normalize_rel(Path::new(&parts.join("/"))));
-            }
-        } else {
-            let matcher = compile(&parts.join("/"))?;
-            let mut dirs = Vec::new();
-            dirs_at_depth(root, &base, parts.len() - literal, &mut dirs)?;
-            for dir in dirs {
-                let rel = normalize_rel(dir.strip_prefix(root).unwrap_or(&dir));
-                if matcher.matches_with(&rel, options) && dir.join("pyproject.toml").is_file() {
-                    found.insert(rel);
-                }
-            }
+            add(normalize_rel(Path::new(&parts.join("/"))));
+            continue;
         }
-        if found.len() == before && !specials.contains(&pattern) {
-            warnings.push(format!("package location `{pattern}` matched no directory with a pyproject.toml"));
+        let mut dirs = Vec::new();
+        dirs_at_depth(root, &base, parts.len() - literal, &mut dirs)?;
+        // The walk returns exactly the directories at the pattern's depth, hidden ones left
+        // out: when every part after the literal ones is `*`, that is what the pattern matches.
+        let matcher = if parts[literal..].iter().all(|p| *p == "*") { None } else { Some(compile(&parts.join("/"))?) };
+        for dir in dirs {
+            let rel = normalize_rel(dir.strip_prefix(root).unwrap_or(&dir));
+            if matcher.as_ref().is_none_or(|m| m.matches_with(&rel, GLOB_OPTIONS)) {
+                add(rel);
+            }
         }
     }
-    // A pyproject.toml inside another package's tree (a stray or a test fixture) is not a package.
-    let all: Vec<String> = found.into_iter().collect();
-    let dirs = all
-        .iter()
-        .filter(|d| {
-            let mut dir = d.as_str();
-            while let Some(slash) = dir.rfind('/') {
-                dir = &dir[..slash];
-                if all.binary_search_by(|x| x.as_str().cmp(dir)).is_ok() {
-                    return false;
-                }
-            }
-            true
+    let candidates = found
+        .into_iter()
+        .map(|(dir, location)| {
+            let excluded = excludes.iter().any(|x| x.matches_with(&dir, GLOB_OPTIONS));
+            Candidate { dir, location, excluded }
         })
-        .filter(|d| !excludes.iter().any(|x| x.matches_with(d, options)))
-        .cloned()
         .collect();
-    Ok((dirs, warnings))
+    Ok((candidates, locations, warnings))
 }
+
+const GLOB_OPTIONS: glob::MatchOptions =
+    glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
 
 /// The directories exactly `depth` levels below `dir`, skipping hidden and build directories.
 /// A hand-rolled walk: it never opens the directories it returns, which halves the system calls
@@ -349,33 +368,97 @@ fn dirs_at_depth(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) 
     Ok(())
 }
 
-/// Reads every pyproject.toml, on all cores: this is most of `pkg info --all`'s time.
-fn read_all(root: &Path, dirs: &[String]) -> Vec<Result<Package>> {
-    let read = |dir: &String| -> Result<Package> {
-        let path = root.join(dir).join("pyproject.toml");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let display = if dir == "." { "pyproject.toml".to_string() } else { format!("{dir}/pyproject.toml") };
-        let p = Pyproject::parse(Path::new(&display), &text)?;
-        Ok(Package {
-            dir: dir.clone(),
-            name: PackageName::new(&p.name),
-            display_name: p.name,
-            version: p.version,
-            dependencies: p.dependencies,
-            requires_python: p.requires_python,
-            table: p.table,
-        })
+/// Reads every candidate's pyproject.toml, on all cores: this is most of `pkg info --all`'s
+/// time. `None` where there is none; opening it is how we learn that (one system call, not a
+/// stat and then an open).
+fn read_all(root: &Path, candidates: &[Candidate]) -> Vec<Option<Found>> {
+    let read = |c: &Candidate| -> Option<Found> {
+        let path = root.join(&c.dir).join("pyproject.toml");
+        if c.excluded {
+            return path.is_file().then_some(Found::Excluded);
+        }
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory) => {
+                return None
+            }
+            Err(e) => return Some(Found::Read(Err(anyhow::anyhow!("cannot read {}: {e}", path.display())))),
+        };
+        Some(Found::Read(parse_package(&c.dir, &text)))
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if dirs.len() < 64 || threads == 1 {
-        return dirs.iter().map(read).collect();
+    if candidates.len() < 64 || threads == 1 {
+        return candidates.iter().map(read).collect();
     }
     // Small batches taken in turn, so that no thread idles while another has a long queue.
-    let batches: Vec<&[String]> = dirs.chunks(32).collect();
+    let batches: Vec<&[Candidate]> = candidates.chunks(32).collect();
     crate::parallel::map(&batches, threads, |batch| batch.iter().map(read).collect::<Vec<_>>())
         .into_iter()
         .flatten()
         .collect()
+}
+
+/// A candidate with a pyproject.toml.
+enum Found {
+    Read(Result<Package>),
+    /// Matched by `exclude`, and not read.
+    Excluded,
+}
+
+fn parse_package(dir: &str, text: &str) -> Result<Package> {
+    let display = if dir == "." { "pyproject.toml".to_string() } else { format!("{dir}/pyproject.toml") };
+    let p = Pyproject::parse(Path::new(&display), text)?;
+    Ok(Package {
+        dir: dir.to_string(),
+        name: PackageName::new(&p.name),
+        display_name: p.name,
+        version: p.version,
+        dependencies: p.dependencies,
+        requires_python: p.requires_python,
+        table: p.table,
+    })
+}
+
+/// The packages among what was read, and the warnings of locations that found none. A
+/// pyproject.toml inside another package's tree (a stray or a test fixture) is not a package,
+/// and its errors are not the monorepo's.
+fn packages(
+    candidates: &[Candidate],
+    read: Vec<Option<Found>>,
+    locations: &[Location],
+) -> (Vec<Result<Package>>, Vec<String>) {
+    let found: Vec<&str> =
+        candidates.iter().zip(&read).filter(|(_, r)| r.is_some()).map(|(c, _)| c.dir.as_str()).collect();
+    let nested = |dir: &str| {
+        let mut dir = dir;
+        while let Some(slash) = dir.rfind('/') {
+            dir = &dir[..slash];
+            if found.binary_search(&dir).is_ok() {
+                return true;
+            }
+        }
+        false
+    };
+    let mut located = vec![false; locations.len()];
+    let mut packages = Vec::with_capacity(found.len());
+    for (c, r) in candidates.iter().zip(read) {
+        let Some(found) = r else { continue };
+        located[c.location] = true;
+        if let Found::Read(r) = found {
+            if !nested(&c.dir) {
+                packages.push(r);
+            }
+        }
+    }
+    let warnings = locations
+        .iter()
+        .zip(located)
+        .filter(|(l, located)| !located && !l.quiet)
+        .map(|(Location { pattern, .. }, _)| {
+            format!("package location `{pattern}` matched no directory with a pyproject.toml")
+        })
+        .collect();
+    (packages, warnings)
 }
 
 #[cfg(test)]
@@ -431,6 +514,10 @@ mod tests {
         write(&root, "llama-index-integrations/README.md", "not a category");
         write(&root, "llama-index-packs/pack1/pyproject.toml", &pyproject("llama-index-packs-one", &[]));
         write(&root, "llama-index-packs/not_a_pack/README.md", "");
+        // A broken fixture inside a package is not the monorepo's error; a directory named
+        // pyproject.toml is no package.
+        write(&root, "llama-index-packs/pack1/tests/data/pyproject.toml", "[project\nname = ");
+        write(&root, "llama-index-packs/odd/pyproject.toml/README.md", "");
 
         let repo = Monorepo::load(&root).unwrap();
         let dirs: Vec<_> = repo.packages.iter().map(|p| p.dir.as_str()).collect();
@@ -486,7 +573,7 @@ mod tests {
         write(&root, "llama-index-integrations/llms/llama-index-llms-a/pyproject.toml", &llm);
         let repo = Monorepo::load(&root).unwrap();
         let graph = crate::graph::Graph::new(&repo.packages);
-        let all: BTreeSet<usize> = (0..repo.packages.len()).collect();
+        let all: std::collections::BTreeSet<usize> = (0..repo.packages.len()).collect();
         let waves = graph.waves(&all, &repo.packages).unwrap();
         let names: Vec<Vec<&str>> =
             waves.iter().map(|w| w.iter().map(|&i| repo.packages[i].display_name.as_str()).collect()).collect();
