@@ -590,6 +590,7 @@ fn a_release_that_does_not_import_uploads_nothing_and_fails_its_install_proof() 
 /// too); a changed package that does not import stops it at the install check (the dry run
 /// cannot know without building). Nothing is uploaded either time, each message names the
 /// package, and once fixed, the rerun finishes, reusing the builds that did not change.
+/// `verify --built` checks the same outside the release.
 #[test]
 fn a_release_that_would_not_install_uploads_nothing_and_a_fixed_rerun_finishes() {
     let w = World::new(20, 6);
@@ -630,9 +631,15 @@ fn a_release_that_would_not_install_uploads_nothing_and_a_fixed_rerun_finishes()
     assert!(run.stderr.contains(&format!("`{name}` installs, but `import")), "names the package:\n{}", run.stderr);
     assert!(run.stderr.contains("No module named 'llama_index.core.no_such_module'"), "{}", run.stderr);
     assert_eq!(w.files_on_index(), before, "nothing was uploaded");
+    // `verify --built` is the same check, outside the release.
+    let url = w.index.index_url();
+    let run = w.xtask_at(&w.sample.root(), &["verify", "--built", "--index-url", &url], &[]).fails_with(1);
+    assert!(run.stderr.contains(&format!("`{name}` installs, but `import")), "{}", run.stderr);
     w.sample.write(&init, &module);
+    w.xtask_at(&w.sample.root(), &["verify", "--built", "--index-url", &url], &[]).ok();
+    assert_eq!(w.files_on_index(), before, "verify uploads nothing");
 
-    // Fixed: the rerun builds only what changed, passes the check, and publishes the release.
+    // Fixed: the rerun reuses the builds, passes the check, and publishes the release.
     let run = w.release(&["publish", "--json"]).ok();
     no_secrets(&run);
     assert!(run.stderr.contains("llama-index-core 0.14.13 (unchanged since the last build)"), "{}", run.stderr);
