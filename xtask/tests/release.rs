@@ -4,7 +4,11 @@
 
 mod support;
 
-use std::path::Path;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
 
 use support::{
     github::{self, StandIn},
@@ -29,21 +33,9 @@ impl World {
         support::git(origin.path(), &["init", "--quiet", "--bare"]);
         sample.git(&["remote", "add", "origin", origin.path().to_str().unwrap()]);
         sample.git(&["push", "--quiet", "origin", "main", "--tags"]);
-        let index = PypiServer::start();
+        let index = PypiServer::start_holding(&previous_release(&sample));
         let github = StandIn::start(&github::pulls_from_git(&sample.root(), "v0.14.10"), &[]);
-        let world = World { sample, origin, index, github };
-        // The previous release, as the index has it: every package at v0.14.12.
-        let previous = TempDir::new("previous");
-        let tree = previous.path().join("tree");
-        world.sample.git(&["worktree", "add", "--quiet", "--detach", tree.to_str().unwrap(), "v0.14.12"]);
-        let run = world.xtask_at(
-            &tree,
-            &["publish", "--all", "--index-url", &world.index.index_url(), "--publish-url", &world.index.publish_url()],
-            &[],
-        );
-        assert_eq!(run.code, 0, "seeding the index failed:\n{}", run.stderr);
-        world.sample.git(&["worktree", "remove", "--force", tree.to_str().unwrap()]);
-        world
+        World { sample, origin, index, github }
     }
 
     fn env(&self, github: &StandIn) -> Vec<(String, String)> {
@@ -54,12 +46,6 @@ impl World {
         env.push(("no_proxy".into(), "127.0.0.1".into()));
         env.push(("UV_PUBLISH_TOKEN".into(), INDEX_TOKEN.into()));
         env
-    }
-
-    fn xtask_at(&self, root: &Path, args: &[&str], extra: &[(String, String)]) -> Run {
-        let mut env = self.env(&self.github);
-        env.extend(extra.iter().cloned());
-        github::xtask(root, args, &env)
     }
 
     fn release(&self, args: &[&str]) -> Run {
@@ -85,6 +71,55 @@ impl World {
             .collect();
         files.sort();
         files
+    }
+}
+
+/// The previous release's files: every package of the sample at v0.14.12, published by the
+/// xtask from a worktree at the tag. Built once per tree and test process (the sample is
+/// deterministic), then copied to each world's index, so that every world does not build the
+/// same twenty packages again.
+fn previous_release(sample: &Sample) -> Vec<PathBuf> {
+    static BUILT: Mutex<BTreeMap<String, Vec<PathBuf>>> = Mutex::new(BTreeMap::new());
+    let tree = sample.git(&["rev-parse", "v0.14.12^{tree}"]);
+    // Held while building: a second world with the same tree waits for these files.
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(files) = built.get(&tree) {
+        return files.clone();
+    }
+    let seeds = Path::new(env!("CARGO_TARGET_TMPDIR")).join("release-seeds");
+    sweep_dead_processes(&seeds);
+    let dir = seeds.join(std::process::id().to_string()).join(&tree);
+    let index = PypiServer::start();
+    let worktree = TempDir::new("previous");
+    let tree_dir = worktree.path().join("tree");
+    sample.git(&["worktree", "add", "--quiet", "--detach", tree_dir.to_str().unwrap(), "v0.14.12"]);
+    let run = github::xtask(
+        &tree_dir,
+        &["publish", "--all", "--index-url", &index.index_url(), "--publish-url", &index.publish_url()],
+        &[("UV_PUBLISH_TOKEN".to_string(), INDEX_TOKEN.to_string())],
+    );
+    assert_eq!(run.code, 0, "seeding the index failed:\n{}", run.stderr);
+    sample.git(&["worktree", "remove", "--force", tree_dir.to_str().unwrap()]);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(index.package_dir()).unwrap() {
+        let from = entry.unwrap().path();
+        let to = dir.join(from.file_name().unwrap());
+        std::fs::copy(&from, &to).unwrap();
+        files.push(to);
+    }
+    files.sort();
+    built.insert(tree, files.clone());
+    files
+}
+
+/// Removes the seeds of test processes that have ended (this process's stay until the next run).
+fn sweep_dead_processes(seeds: &Path) {
+    for entry in std::fs::read_dir(seeds).into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !Path::new("/proc").join(&pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -25,9 +25,17 @@ impl PypiServer {
     /// (`-a . -P .`), as on a throwaway index. It also serves the tests' build wheels
     /// ([`super::wheels`]); uploads land in its own directory only.
     pub fn start() -> PypiServer {
+        PypiServer::start_holding(&[])
+    }
+
+    /// [`PypiServer::start`] with `files` already on the index, as uploaded before.
+    pub fn start_holding(files: &[PathBuf]) -> PypiServer {
         let wheels = super::wheels::dir();
         let dir = TempDir::new("pypiserver");
         std::fs::create_dir_all(dir.path().join("packages")).unwrap();
+        for file in files {
+            std::fs::copy(file, dir.path().join("packages").join(file.file_name().unwrap())).unwrap();
+        }
         let log = dir.path().join("server.log");
         let packages = dir.path().join("packages");
         match xtask::pypiserver::PypiServer::start_with(&tool("pypi-server"), &packages, &[&wheels], &log) {
