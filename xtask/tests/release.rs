@@ -48,6 +48,11 @@ impl World {
         env
     }
 
+    /// Any command in the sample, with the release's environment.
+    fn xtask(&self, args: &[&str]) -> Run {
+        github::xtask(&self.sample.root(), args, &self.env(&self.github))
+    }
+
     fn release(&self, args: &[&str]) -> Run {
         self.release_with(&self.github, args)
     }
@@ -611,7 +616,7 @@ fn a_release_that_does_not_import_uploads_nothing_and_fails_its_install_proof() 
     // Published anyway, outside the release: the check has nothing left to guard, the proof fails.
     let (url, publish) = (w.index.index_url(), w.index.publish_url());
     let args = ["publish", "--changed-since", "v0.14.12", "--index-url", &url, "--publish-url", &publish];
-    w.xtask_at(&w.sample.root(), &args, &[]).ok();
+    w.xtask(&args).ok();
     let run = w.release(&["publish", "--offline"]).fails_with(1);
     assert!(run.stdout.contains("install check      done"), "{}", run.stdout);
     assert!(run.stderr.contains("the release is published but does not install"), "{}", run.stderr);
@@ -668,10 +673,10 @@ fn a_release_that_would_not_install_uploads_nothing_and_a_fixed_rerun_finishes()
     assert_eq!(w.files_on_index(), before, "nothing was uploaded");
     // `verify --built` is the same check, outside the release.
     let url = w.index.index_url();
-    let run = w.xtask_at(&w.sample.root(), &["verify", "--built", "--index-url", &url], &[]).fails_with(1);
+    let run = w.xtask(&["verify", "--built", "--index-url", &url]).fails_with(1);
     assert!(run.stderr.contains(&format!("`{name}` installs, but `import")), "{}", run.stderr);
     w.sample.write(&init, &module);
-    w.xtask_at(&w.sample.root(), &["verify", "--built", "--index-url", &url], &[]).ok();
+    w.xtask(&["verify", "--built", "--index-url", &url]).ok();
     assert_eq!(w.files_on_index(), before, "verify uploads nothing");
 
     // Fixed: the rerun reuses the builds, passes the check, and publishes the release.
