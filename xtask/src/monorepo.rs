@@ -372,30 +372,32 @@ fn dirs_at_depth(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) 
 /// time. `None` where there is none; opening it is how we learn that (one system call, not a
 /// stat and then an open).
 fn read_all(root: &Path, candidates: &[Candidate]) -> Vec<Option<Found>> {
-    let read = |c: &Candidate| -> Option<Found> {
-        let path = root.join(&c.dir).join("pyproject.toml");
-        if c.excluded {
-            return path.is_file().then_some(Found::Excluded);
-        }
-        let text = match read_text(&path) {
-            Ok(text) => text,
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory) => {
-                return None
-            }
-            Err(e) => return Some(Found::Read(Err(anyhow::anyhow!("cannot read {}: {e}", path.display())))),
-        };
-        Some(Found::Read(parse_package(&c.dir, &text)))
+    // One buffer for a batch of files: a fresh one per file was a tenth of the time, in the
+    // allocator and in page faults.
+    let read_batch = |batch: &[Candidate]| -> Vec<Option<Found>> {
+        let mut text = String::with_capacity(16 * 1024);
+        batch.iter().map(|c| read(root, c, &mut text)).collect()
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if candidates.len() < 64 || threads == 1 {
-        return candidates.iter().map(read).collect();
+        return read_batch(candidates);
     }
     // Small batches taken in turn, so that no thread idles while another has a long queue.
     let batches: Vec<&[Candidate]> = candidates.chunks(32).collect();
-    crate::parallel::map(&batches, threads, |batch| batch.iter().map(read).collect::<Vec<_>>())
-        .into_iter()
-        .flatten()
-        .collect()
+    crate::parallel::map(&batches, threads, |batch| read_batch(batch)).into_iter().flatten().collect()
+}
+
+/// One candidate's package, read through `text`, the batch's buffer.
+fn read(root: &Path, c: &Candidate, text: &mut String) -> Option<Found> {
+    let path = root.join(&c.dir).join("pyproject.toml");
+    if c.excluded {
+        return path.is_file().then_some(Found::Excluded);
+    }
+    match read_text(&path, text) {
+        Ok(()) => Some(Found::Read(parse_package(&c.dir, text))),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory) => None,
+        Err(e) => Some(Found::Read(Err(anyhow::anyhow!("cannot read {}: {e}", path.display())))),
+    }
 }
 
 /// A candidate with a pyproject.toml.
@@ -405,15 +407,15 @@ enum Found {
     Excluded,
 }
 
-/// The file's text, in one open and two reads. Not `fs::read_to_string`, whose size hint costs
-/// one more system call per file (2,000 of them per load) for a file that fits the buffer.
-fn read_text(path: &Path) -> std::io::Result<String> {
+/// The file's text into `text`, in one open and two reads. Not `fs::read_to_string`, whose size
+/// hint costs one more system call per file (2,000 of them per load).
+fn read_text(path: &Path, text: &mut String) -> std::io::Result<()> {
     use std::io::Read;
+    text.clear();
     let file = std::fs::File::open(path)?;
-    let mut text = String::with_capacity(16 * 1024);
     // `take` hides the file from std's size-hint specialisation; it reads to the end.
-    file.take(u64::MAX).read_to_string(&mut text)?;
-    Ok(text)
+    file.take(u64::MAX).read_to_string(text)?;
+    Ok(())
 }
 
 fn parse_package(dir: &str, text: &str) -> Result<Package> {
