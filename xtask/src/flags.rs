@@ -204,9 +204,12 @@ xflags::xflags! {
         /// The whole release as typed, resumable steps: `release prepare`, then `release publish`.
         ///
         /// Two phases: `release prepare` (checks,
-        /// version bumps, changelog, release commit and pull request) and `release publish` (core,
-        /// a wait until the index serves it, the umbrella and the changed packages in dependency
-        /// order, the tag on the release commit, the GitHub release). Without a phase, both run
+        /// version bumps, changelog, release commit and pull request) and `release publish` (the
+        /// gate; the install check: before any upload, build what the release publishes and
+        /// install it from those builds plus the index, stopping the upload if it does not
+        /// install or import; core, a wait until the index serves it, the umbrella and the
+        /// changed packages in dependency order, the install proof from the index, the tag on
+        /// the release commit, the GitHub release). Without a phase, both run
         /// in one go. Every step first looks whether its effect is already there and skips it, so
         /// a failed release is finished by running the same command again.
         cmd release {
@@ -326,6 +329,11 @@ xflags::xflags! {
         /// simple API, then import each one's top-level modules. The simple pages lag the JSON
         /// API, so a resolver failure is retried until `--wait` is up.
         ///
+        /// With `--built`: would this release install? Before anything is uploaded, build every
+        /// package of the release that the index lacks (as `publish` builds them, reused when
+        /// unchanged), then install from those files plus the index and import each one.
+        /// `release publish` runs this check before its first upload.
+        ///
         /// With `--local`: the build check instead: build the umbrella from the working tree,
         /// install that wheel (dependencies from the index), import it.
         cmd verify {
@@ -334,6 +342,9 @@ xflags::xflags! {
             /// The previous release's tag: packages whose version changed since are this
             /// release's (default: the highest release tag below the version).
             optional --since tag: String
+            /// Build the release's packages the index lacks and install from those builds plus
+            /// the index (the check before any upload), instead of from the index alone.
+            optional --built
             /// Build the umbrella from the working tree and install that, instead of the release.
             optional --local
             /// The base of the index's JSON API (default: `index.url`); installs use its simple API.
@@ -569,6 +580,7 @@ pub struct Rehearse {
 pub struct Verify {
     pub version: Option<String>,
     pub since: Option<String>,
+    pub built: bool,
     pub local: bool,
     pub index_url: Option<String>,
     pub wait: Option<String>,

@@ -190,26 +190,8 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         clear_stale_staging(&builds_dir);
     }
 
-    // Look at the world: every selected package and every internal dependency of one.
     let index = Index::new(&dest.url);
-    let mut names = BTreeMap::new();
-    for &i in selected {
-        names.insert(i, repo.packages[i].name.clone());
-        for &d in graph.dependencies(i) {
-            names.insert(d, repo.packages[d].name.clone());
-        }
-    }
-    if !names.is_empty() {
-        output::status(
-            "checking",
-            &format!("{} on {}", report::count(names.len(), "project"), report::shown_url(&dest.url)),
-        );
-    }
-    let projects = remote::projects(&index, &names, options.jobs)?;
-    if selected.iter().any(|&i| repo.packages[i].dir == ".") && !git::is_ignored(sh, "target/publish/x") {
-        output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
-    }
-    let plan = plan::plan(&repo.packages, &graph, selected, &projects, dest.new_projects_per_day)?;
+    let plan = look(sh, repo, &graph, selected, options, &index)?;
 
     let header = format!(
         "{} {} to {} (index `{}`, read from {}) with {} (credentials: {}):",
@@ -269,6 +251,64 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let deferred = outcomes.values().filter(|o| matches!(o, Outcome::Deferred(_))).count();
     fail_unless_done(repo, selected, &failing, deferred, options, "not published")?;
     Ok(report_of(outcomes, &done.builds))
+}
+
+/// Looks at the index (every selected package and every internal dependency of one) and plans.
+fn look(
+    sh: &Shell,
+    repo: &Monorepo,
+    graph: &Graph,
+    selected: &BTreeSet<usize>,
+    options: &Options,
+    index: &Index,
+) -> Result<plan::Plan> {
+    let dest = &options.destination;
+    // Look at the world: every selected package and every internal dependency of one.
+    let mut names = BTreeMap::new();
+    for &i in selected {
+        names.insert(i, repo.packages[i].name.clone());
+        for &d in graph.dependencies(i) {
+            names.insert(d, repo.packages[d].name.clone());
+        }
+    }
+    if !names.is_empty() {
+        output::status(
+            "checking",
+            &format!("{} on {}", report::count(names.len(), "project"), report::shown_url(&dest.url)),
+        );
+    }
+    let projects = remote::projects(index, &names, options.jobs)?;
+    if selected.iter().any(|&i| repo.packages[i].dir == ".") && !git::is_ignored(sh, "target/publish/x") {
+        output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
+    }
+    plan::plan(&repo.packages, graph, selected, &projects, dest.new_projects_per_day)
+}
+
+/// Builds what publishing `selected` would build (hooks first; a build whose sources have not
+/// changed is reused), and uploads nothing: the build half of [`publish`], for the check before
+/// a release's first upload. Looks and plans as `publish` does, under the same lock; a package
+/// the plan blocks, or a build that fails, is the error. New projects past the quota are built
+/// too: a later run publishes them. Returns the directories of the builds.
+pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<Vec<PathBuf>> {
+    let credentials = upload::Credentials::from_env();
+    let tool = crate::exec::require(&options.backend.to_string(), "to build packages")?;
+    let builds_dir = build::builds_dir(&repo.root);
+    let _lock = lock::acquire(&builds_dir, options.wait)?;
+    clear_stale_staging(&builds_dir);
+    let index = Index::new(&options.destination.url);
+    let plan = look(sh, repo, &Graph::new(&repo.packages), selected, options, &index)?;
+    let blocked: Vec<String> = plan
+        .items
+        .iter()
+        .filter_map(|(&i, it)| it.blocked.as_ref().map(|why| format!("`{}`: {why}", repo.packages[i].display_name)))
+        .collect();
+    if !blocked.is_empty() {
+        bail!("{} cannot be published:\n  {}", report::count(blocked.len(), "package"), blocked.join("\n  "));
+    }
+    let cache = remote::Cache { dir: builds_dir.join("cache"), writable: true };
+    let ctx = run::Ctx { repo, plan: &plan, options, index: &index, cache, credentials: &credentials };
+    let builds = run::build_only(&ctx, &tool)?;
+    Ok(builds.into_values().map(|b| b.dir).collect())
 }
 
 /// The plan's line of new projects, with the index's quota.
@@ -402,6 +442,33 @@ impl Options {
             json: false,
             report_to_stderr: true,
         })
+    }
+}
+
+impl Options {
+    /// The options of a build without an upload (`verify --built`): `index_url` is read, and
+    /// is the only destination, for no file leaves the machine.
+    pub fn for_build(repo: &Monorepo, index_url: &str, wait: Duration) -> Options {
+        let destination = Destination {
+            name: "--index-url".into(),
+            url: index_url.to_string(),
+            publish_url: index_url.to_string(),
+            new_projects_per_day: None,
+        };
+        Options {
+            jobs: default_jobs(),
+            destination,
+            backend: repo.config.backend,
+            hooks: repo.config.hooks.clone(),
+            accept_changes: BTreeSet::new(),
+            artifact_check: false,
+            complete: false,
+            wait,
+            retries: 0,
+            dry_run: false,
+            json: false,
+            report_to_stderr: true,
+        }
     }
 }
 

@@ -1,9 +1,12 @@
 //! `cargo xtask verify`: proof that a release installs. In a fresh virtual environment outside
-//! the monorepo, `uv pip install` the release's packages from the index's simple API (or, with
+//! the monorepo, `uv pip install` the release's packages from the index's simple API (with
+//! `--built`, from the release's builds plus the index, before anything is uploaded; with
 //! `--local`, the umbrella's wheel built from the working tree), then import each one's
-//! top-level modules. `release publish` runs the same proof as its last step.
+//! top-level modules. `release publish` runs the check before its first upload and the proof
+//! as its last step.
 
 use std::{
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -11,7 +14,14 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{config, exec, flags, index, monorepo::Monorepo, output, publish, version::Version};
+use crate::{
+    config, exec, flags,
+    graph::Graph,
+    index::{self, Index},
+    monorepo::{Monorepo, Package},
+    output, publish,
+    version::Version,
+};
 
 impl flags::Verify {
     pub fn run(self, sh: &Shell) -> Result<()> {
@@ -21,78 +31,182 @@ impl flags::Verify {
             Some(w) => index::parse_duration(w).map_err(|e| flags::usage(format!("--wait: {e}")))?,
             None => Duration::from_secs(600),
         };
-        let scratch = Scratch::new()?;
-        let umbrella = repo.umbrella()?;
         if self.local {
-            if self.version.is_some() || self.since.is_some() {
+            if self.version.is_some() || self.since.is_some() || self.built {
                 return Err(flags::usage(
-                    "--local proves the working tree's build; --version and --since name a release",
+                    "--local proves the working tree's build of the umbrella; --version, --since and --built name a release",
                 ));
             }
-            let dist = scratch.0.join("dist");
-            let uv = exec::require("uv", "to build and install the umbrella")?;
-            let dir = repo.root.join(&umbrella.dir);
-            output::status("building", &format!("`{}` from the working tree", umbrella.name));
-            let _cd = sh.push_dir(&dir);
-            exec::run(cmd!(sh, "{uv} build --quiet --wheel --out-dir {dist}"))?;
-            let wheel = std::fs::read_dir(&dist)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| p.extension().is_some_and(|e| e == "whl"))
-                .with_context(|| format!("`uv build` wrote no wheel of `{}`", umbrella.name))?;
-            let install = vec![wheel.display().to_string()];
-            return prove(
-                sh,
-                &scratch.0,
-                &simple_url(&index_url),
-                &install,
-                &[umbrella.name.to_string()],
-                Duration::ZERO,
-            );
+            return local(sh, &repo, &index_url);
         }
+        let umbrella = repo.umbrella()?;
         let version: Version = match &self.version {
             Some(v) => v.parse().map_err(|e| flags::usage(format!("`--version {v}` is not a PEP 440 version: {e}")))?,
             None => umbrella.version.clone(),
         };
-        let since = match &self.since {
-            Some(tag) => tag.clone(),
-            None => crate::changelog::latest_tag(sh, &repo)?,
-        };
-        let names = released(sh, &repo, &since)?;
-        let requirements: Vec<String> = names.iter().map(|(n, v)| format!("{n}=={v}")).collect();
         if umbrella.version != version {
             bail!(
                 "the working tree's umbrella is at `{}`, not `{version}`; check out the release commit of `{version}` to prove it",
                 umbrella.version
             );
         }
-        let dists: Vec<String> = names.iter().map(|(n, _)| n.clone()).collect();
-        prove(sh, &scratch.0, &simple_url(&index_url), &requirements, &dists, wait)
+        let since = match &self.since {
+            Some(tag) => tag.clone(),
+            None => crate::changelog::latest_tag(sh, &repo)?,
+        };
+        let index = Index::new(&index_url);
+        let set = release_set(sh, &repo, &since)?;
+        let members = members_of(&repo, &index, &set)?;
+        members.refuse_unsatisfiable()?;
+        members.warn_apart();
+        let scratch = Scratch::new()?;
+        let simple = simple_url(&index_url);
+        if !self.built {
+            let from = Sources { simple: &simple, built: &[] };
+            return prove(sh, &scratch.0, &from, &members.requirements(), &members.dists(), wait);
+        }
+        let options = publish::Options::for_build(&repo, &index_url, wait);
+        let built = publish::build_only(sh, &repo, &set, &options)?;
+        let from = Sources { simple: &simple, built: &built };
+        prove(sh, &scratch.0, &from, &members.requirements(), &members.dists(), Duration::ZERO)
     }
 }
 
-/// The packages a release at HEAD published that install with it: the umbrella, core and every
-/// package whose version changed since `since`, as `(name, version)`. One whose requirement on
-/// core excludes this core cannot be installed with the release; it is published as it is (as
-/// the monorepo always did), and said out loud instead of failing the proof.
-pub fn released(sh: &Shell, repo: &Monorepo, since: &str) -> Result<Vec<(String, String)>> {
+/// `--local`: the umbrella's wheel built from the working tree, installed with the index.
+fn local(sh: &Shell, repo: &Monorepo, index_url: &str) -> Result<()> {
+    let scratch = Scratch::new()?;
+    let umbrella = repo.umbrella()?;
+    let dist = scratch.0.join("dist");
+    let uv = exec::require("uv", "to build and install the umbrella")?;
+    let dir = repo.root.join(&umbrella.dir);
+    output::status("building", &format!("`{}` from the working tree", umbrella.name));
+    {
+        let _cd = sh.push_dir(&dir);
+        exec::run(cmd!(sh, "{uv} build --quiet --wheel --out-dir {dist}"))?;
+    }
+    let wheel = std::fs::read_dir(&dist)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .with_context(|| format!("`uv build` wrote no wheel of `{}`", umbrella.name))?;
+    let install = vec![wheel.display().to_string()];
+    let from = Sources { simple: &simple_url(index_url), built: &[] };
+    prove(sh, &scratch.0, &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
+}
+
+/// The packages a release at HEAD publishes: the umbrella, core and every package whose
+/// version changed since `since`.
+pub fn release_set(sh: &Shell, repo: &Monorepo, since: &str) -> Result<BTreeSet<usize>> {
     let mut set = publish::changed_since(sh, repo, since)?;
     set.insert(repo.index_of(repo.umbrella()?));
-    let core = repo.core()?;
-    set.insert(repo.index_of(core));
-    let mut out = Vec::new();
-    for i in set {
-        let p = &repo.packages[i];
-        let on_core = p.dependencies.iter().find(|r| r.name == core.name);
-        if let Some(r) = on_core.filter(|r| r.allows(&core.version) == Ok(false)) {
-            output::warn(&format!(
-                "`{}` {} requires `{}{}`, which excludes this release's core {}; it was published, but cannot be installed with this release",
-                p.name, p.version, r.raw_name, r.specifiers, core.version
-            ));
-            continue;
-        }
-        out.push((p.name.to_string(), p.version.to_string()));
+    set.insert(repo.index_of(repo.core()?));
+    Ok(set)
+}
+
+/// [`members`] of `release`, with the versions the index holds of their internal dependencies.
+pub fn members_of(repo: &Monorepo, index: &Index, release: &BTreeSet<usize>) -> Result<Members> {
+    let graph = Graph::new(&repo.packages);
+    let deps: BTreeSet<usize> = release.iter().flat_map(|&i| graph.dependencies(i).iter().copied()).collect();
+    let projects = publish::projects(index, repo, &deps)?;
+    let on_index = projects
+        .into_iter()
+        .map(|(i, p)| {
+            let versions = p.map_or_else(Vec::new, |p| {
+                p.releases.into_iter().filter(|(_, files)| files.iter().any(|f| !f.yanked)).map(|(v, _)| v).collect()
+            });
+            (i, versions)
+        })
+        .collect();
+    Ok(members(&repo.packages, &graph, release, &on_index))
+}
+
+/// A release's packages as they install together.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Members {
+    /// `(name, version)` of each package installed with the release (the umbrella included).
+    pub install: Vec<(String, String)>,
+    /// Packages that install, but not with this release: a requirement on a package of the
+    /// release excludes its version and an older one on the index satisfies it (an integration
+    /// still on the previous core series). Published as they are, as the monorepo always did,
+    /// and said out loud instead of failing the proof.
+    pub apart: Vec<String>,
+    /// Requirements on a package of the monorepo that nothing satisfies, neither the release
+    /// nor any version on the index: no one could install the package.
+    pub unsatisfiable: Vec<String>,
+}
+
+impl Members {
+    /// What `uv pip install` is given: `name==version` of each package installed together.
+    pub fn requirements(&self) -> Vec<String> {
+        self.install.iter().map(|(n, v)| format!("{n}=={v}")).collect()
     }
-    Ok(out)
+    /// The distributions whose modules are imported.
+    pub fn dists(&self) -> Vec<String> {
+        self.install.iter().map(|(n, _)| n.clone()).collect()
+    }
+    pub fn warn_apart(&self) {
+        for why in &self.apart {
+            output::warn(why);
+        }
+    }
+    /// No one could install a package whose requirement nothing satisfies: an error naming each.
+    pub fn refuse_unsatisfiable(&self) -> Result<()> {
+        if self.unsatisfiable.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "the release would not install:\n  {}\nfix the requirement or ship the version it needs, and rerun",
+            self.unsatisfiable.join("\n  ")
+        )
+    }
+}
+
+/// Sorts the packages of `release` by whether they install with it: pure, over each required
+/// internal dependency's version in the release and `on_index` (its versions with files that
+/// are not yanked).
+pub fn members(
+    packages: &[Package],
+    graph: &Graph,
+    release: &BTreeSet<usize>,
+    on_index: &BTreeMap<usize, Vec<Version>>,
+) -> Members {
+    let mut m = Members::default();
+    for &i in release {
+        let p = &packages[i];
+        let mut apart = None;
+        for &d in graph.dependencies(i) {
+            let dep = &packages[d];
+            for r in p.dependencies.iter().filter(|r| r.name == dep.name && !r.optional) {
+                let allows = |v: &Version| r.allows(v) == Ok(true);
+                if release.contains(&d) && allows(&dep.version) {
+                    continue;
+                }
+                let on_index = on_index.get(&d).is_some_and(|vs| vs.iter().any(allows));
+                let wanted = format!("`{}` {} requires `{}{}`", p.name, p.version, r.raw_name, r.specifiers);
+                match (on_index, release.contains(&d)) {
+                    (true, false) => {}
+                    (true, true) => {
+                        apart.get_or_insert(format!(
+                            "{wanted}, which excludes this release's {}; it is published, but cannot be installed with this release",
+                            dep.version
+                        ));
+                    }
+                    (false, true) => m.unsatisfiable.push(format!(
+                        "{wanted}, which neither this release's {} nor any version on the index satisfies",
+                        dep.version
+                    )),
+                    (false, false) => m.unsatisfiable.push(format!(
+                        "{wanted}, which no version on the index satisfies, and the release does not ship `{}`",
+                        dep.name
+                    )),
+                }
+            }
+        }
+        match apart {
+            Some(why) => m.apart.push(why),
+            None => m.install.push((p.name.to_string(), p.version.to_string())),
+        }
+    }
+    m
 }
 
 /// The simple API next to a JSON API base: `…/pypi` becomes `…/simple/`, a pypiserver's root
@@ -120,10 +234,25 @@ impl Drop for Scratch {
     }
 }
 
-/// Installs `install` (requirements or wheel paths) into a fresh environment in `dir` from the
-/// simple index `simple` (third-party dependencies from the public index when it is another),
-/// retrying resolver failures until `wait` is up, then imports the top-level modules of `dists`.
-pub fn prove(sh: &Shell, dir: &Path, simple: &str, install: &[String], dists: &[String], wait: Duration) -> Result<()> {
+/// Where [`prove`] installs from: the simple index `simple` (third-party dependencies from the
+/// public index when it is another) and, before anything is uploaded, the directories of the
+/// release's builds, whose files stand in for the versions the index does not have yet.
+pub struct Sources<'a> {
+    pub simple: &'a str,
+    pub built: &'a [PathBuf],
+}
+
+/// Installs `install` (requirements or wheel paths) into a fresh environment in `dir` from
+/// `from`, retrying resolver failures until `wait` is up, then imports the top-level modules
+/// of `dists`. The error carries the resolver's or Python's message.
+pub fn prove(
+    sh: &Shell,
+    dir: &Path,
+    from: &Sources,
+    install: &[String],
+    dists: &[String],
+    wait: Duration,
+) -> Result<()> {
     let uv = exec::require("uv", "to install the release in a fresh environment")?;
     let venv = dir.join("venv");
     let _cd = sh.push_dir(dir);
@@ -131,18 +260,28 @@ pub fn prove(sh: &Shell, dir: &Path, simple: &str, install: &[String], dists: &[
     exec::run(cmd!(sh, "{uv} venv --quiet {venv}"))?;
     let python = if cfg!(windows) { venv.join("Scripts/python.exe") } else { venv.join("bin/python") };
     let public = simple_url(config::PUBLIC_INDEX_URL);
+    let simple = from.simple;
     // uv asks an `--extra-index-url` before the `--index-url`, and takes each name from the
     // first index that has it: the release's index first for the monorepo's packages, the
-    // public one (when it is another) only for the rest, as users get them.
-    let mut indexes = vec!["--index-url".to_string(), public.clone()];
+    // public one (when it is another) only for the rest, as users get them. Files under
+    // `--find-links` join whichever index has the name, so the builds add the versions the
+    // index lacks.
+    let mut sources = vec!["--index-url".to_string(), public.clone()];
     if simple != public {
-        indexes.extend(["--extra-index-url".to_string(), simple.to_string()]);
+        sources.extend(["--extra-index-url".to_string(), simple.to_string()]);
     }
-    output::status("installing", &format!("{} from {simple} into a fresh environment", install.join(" ")));
+    for dir in from.built {
+        sources.extend(["--find-links".to_string(), dir.display().to_string()]);
+    }
+    let builds = match from.built.len() {
+        0 => String::new(),
+        n => format!(" and {n} build{} of this run", if n == 1 { "" } else { "s" }),
+    };
+    output::status("installing", &format!("{} from {simple}{builds} into a fresh environment", install.join(" ")));
     let start = Instant::now();
     let mut pause = Duration::from_secs(2);
     loop {
-        let ix = &indexes;
+        let ix = &sources;
         let attempt = cmd!(sh, "{uv} pip install --quiet --refresh --python {python} {ix...} {install...}");
         match exec::run(attempt) {
             Ok(()) => break,
@@ -154,9 +293,7 @@ pub fn prove(sh: &Shell, dir: &Path, simple: &str, install: &[String], dists: &[
                 std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
                 pause = (pause * 2).min(Duration::from_secs(30));
             }
-            Err(e) => {
-                return Err(e).context("the release does not install from the index; the resolver said why above")
-            }
+            Err(e) => return Err(e).context("the release does not install; the resolver said why"),
         }
     }
     let script = dir.join("import_all.py");
@@ -175,9 +312,9 @@ fn first_line(e: &anyhow::Error) -> String {
 /// Imports the top-level modules of each named distribution: for each of its `.py` files, the
 /// outermost package (a directory with `__init__.py`) holding it, or the module itself inside
 /// namespace directories (`llama_index.core`, `llama_index._umbrella`). Prints what it imported;
-/// a failure exits non-zero with the traceback.
+/// a failure exits non-zero with the traceback and a last line naming the distribution.
 const IMPORT_ALL: &str = r#"
-import importlib, importlib.metadata as md, sys
+import importlib, importlib.metadata as md, sys, traceback
 done = []
 for dist in sys.argv[1:]:
     files = [str(f).replace("\\", "/") for f in (md.files(dist) or [])]
@@ -192,7 +329,11 @@ for dist in sys.argv[1:]:
     if not tops:
         sys.exit(f"{dist} installed no importable module")
     for name in tops:
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except BaseException as e:
+            traceback.print_exc()
+            sys.exit(f"`{dist}` installs, but `import {name}` fails: {type(e).__name__}: {e}")
     done.append(f"{dist}: {', '.join(tops)}")
 print("; ".join(done))
 "#;
@@ -203,5 +344,53 @@ mod tests {
     fn the_simple_api_sits_beside_the_json_api() {
         assert_eq!(super::simple_url("http://127.0.0.1:8080"), "http://127.0.0.1:8080/simple/");
         assert_eq!(super::simple_url("https://index.example/pypi/"), "https://index.example/simple/");
+    }
+
+    #[test]
+    fn members_install_together_apart_or_not_at_all() {
+        use crate::{
+            graph::Graph,
+            monorepo::Package,
+            pyproject::Table,
+            requirement::{PackageName, Requirement},
+        };
+        let pkg = |name: &str, version: &str, deps: &[&str]| Package {
+            dir: format!("dir/{name}"),
+            name: PackageName::new(name),
+            display_name: name.to_string(),
+            version: version.parse().unwrap(),
+            dependencies: deps.iter().map(|d| Requirement::parse(d).unwrap()).collect(),
+            requires_python: None,
+            table: Table::Project,
+        };
+        let packages = vec![
+            pkg("core", "0.15.0", &[]),
+            pkg("umbrella", "0.15.0", &["core>=0.15,<0.16"]),
+            pkg("old-series", "0.3.1", &["core>=0.14,<0.15"]),
+            pkg("from-the-future", "0.2.0", &["core>=0.16"]),
+            pkg("needs-unreleased", "1.0.1", &["helper>=2"]),
+            pkg("helper", "1.0.0", &[]),
+            pkg("with-extra", "1.0.0", &["core>=0.15", "helper>=9 ; extra == 'x'"]),
+        ];
+        let mut packages = packages;
+        packages[6].dependencies[1].optional = true;
+        let graph = Graph::new(&packages);
+        let release = [0, 1, 2, 3, 4, 6].into_iter().collect();
+        let on_index =
+            [(0, vec!["0.14.2".parse().unwrap()]), (5, vec!["1.0.0".parse().unwrap()])].into_iter().collect();
+        let m = super::members(&packages, &graph, &release, &on_index);
+        let shown = format!(
+            "install: {:?}\napart:\n  {}\nunsatisfiable:\n  {}",
+            m.install,
+            m.apart.join("\n  "),
+            m.unsatisfiable.join("\n  ")
+        );
+        expect_test::expect![[r#"
+            install: [("core", "0.15.0"), ("umbrella", "0.15.0"), ("from-the-future", "0.2.0"), ("needs-unreleased", "1.0.1"), ("with-extra", "1.0.0")]
+            apart:
+              `old-series` 0.3.1 requires `core>=0.14,<0.15`, which excludes this release's 0.15.0; it is published, but cannot be installed with this release
+            unsatisfiable:
+              `from-the-future` 0.2.0 requires `core>=0.16`, which neither this release's 0.15.0 nor any version on the index satisfies
+              `needs-unreleased` 1.0.1 requires `helper>=2`, which no version on the index satisfies, and the release does not ship `helper`"#]].assert_eq(&shown);
     }
 }

@@ -48,6 +48,11 @@ impl World {
         env
     }
 
+    /// Any command in the sample, with the release's environment.
+    fn xtask(&self, args: &[&str]) -> Run {
+        github::xtask(&self.sample.root(), args, &self.env(&self.github))
+    }
+
     fn release(&self, args: &[&str]) -> Run {
         self.release_with(&self.github, args)
     }
@@ -213,14 +218,17 @@ fn both_phases_finish_after_failures_at_each_step() {
     support::commit_all(&w.sample.root(), "Release 0.14.13 (#20301)");
     let release_commit = w.sample.git(&["rev-parse", "HEAD"]);
 
-    // publish: a changed package fails to build; core goes out, the rest waits for a rerun.
+    // publish: a changed package fails to build; the install check builds everything before
+    // the first upload, so nothing goes out, and a rerun after the fix finishes.
     let changed = first_changed_integration(&w);
     let pyproject = format!("{changed}/pyproject.toml");
     let good = w.sample.read(&pyproject);
     w.sample.write(&pyproject, &good.replace("build-backend = \"", "build-backend = \"no.such."));
+    let before = w.files_on_index();
     let run = w.release(&["publish", "--allow-dirty"]).fails_with(1);
     no_secrets(&run);
-    assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index_core-0.14.13")), "core was published");
+    assert!(run.stderr.contains("the step `install check` failed"), "{}", run.stderr);
+    assert_eq!(w.files_on_index(), before, "nothing was published");
     assert!(w.sample.git(&["tag", "--list", "v0.14.13"]).is_empty(), "no tag before every package is out");
     w.sample.write(&pyproject, &good);
 
@@ -588,17 +596,121 @@ fn cores_tests_gate_the_release_and_the_umbrellas_sdist_is_attached_once() {
     assert_eq!(w.github.state()["releases"][0]["assets"].as_array().unwrap().len(), 1);
 }
 
-/// The install proof: a release whose umbrella does not import fails at the proof, with
-/// Python's message; its files stay published, and it is not tagged.
+/// A release whose umbrella does not import: the install check before any upload stops it,
+/// with Python's message, and nothing is uploaded. Once its files are on the index anyway (an
+/// earlier run, another workflow), the install proof after the uploads fails the same way: the
+/// files stay published, and it is not tagged.
 #[test]
-fn a_release_that_does_not_import_fails_its_install_proof() {
+fn a_release_that_does_not_import_uploads_nothing_and_fails_its_install_proof() {
     let w = World::new(20, 6);
     w.sample.write("_llama-index/llama_index/_umbrella.py", "raise ImportError('the umbrella is broken')\n");
     support::commit_all(&w.sample.root(), "Break the umbrella (#960)");
     w.sample.git(&["push", "--quiet", "origin", "main"]);
+    let before = w.files_on_index();
     let run = w.release(&["--bump", "patch", "--offline"]).fails_with(1);
+    assert!(run.stderr.contains("the release would not install, so nothing was uploaded"), "{}", run.stderr);
+    assert!(run.stderr.contains("`llama-index` installs, but `import llama_index._umbrella` fails"), "{}", run.stderr);
+    assert!(run.stderr.contains("ImportError: the umbrella is broken"), "{}", run.stderr);
+    assert_eq!(w.files_on_index(), before, "nothing was uploaded");
+
+    // Published anyway, outside the release: the check has nothing left to guard, the proof fails.
+    let (url, publish) = (w.index.index_url(), w.index.publish_url());
+    let args = ["publish", "--changed-since", "v0.14.12", "--index-url", &url, "--publish-url", &publish];
+    w.xtask(&args).ok();
+    let run = w.release(&["publish", "--offline"]).fails_with(1);
+    assert!(run.stdout.contains("install check      done"), "{}", run.stdout);
     assert!(run.stderr.contains("the release is published but does not install"), "{}", run.stderr);
     assert!(run.stderr.contains("ImportError: the umbrella is broken"), "{}", run.stderr);
     assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index-0.14.13")), "the files stay published");
     assert!(w.sample.git(&["tag", "--list", "v0.14.13"]).is_empty(), "a release that does not install is not tagged");
+}
+
+/// "Would this release install?", before the first upload: a changed package that requires a
+/// core nothing ships stops the release before anything runs (the dry run knows, and fails
+/// too); a changed package that does not import stops it at the install check (the dry run
+/// cannot know without building). Nothing is uploaded either time, each message names the
+/// package, and once fixed, the rerun finishes, reusing the builds that did not change.
+/// `verify --built` checks the same outside the release.
+#[test]
+fn a_release_that_would_not_install_uploads_nothing_and_a_fixed_rerun_finishes() {
+    let w = World::new(20, 6);
+    w.release(&["prepare", "--bump", "patch", "--commit", "--offline"]).ok();
+    let before = w.files_on_index();
+    let changed = released_integration(&w);
+    let name = changed.rsplit('/').next().unwrap().to_string();
+
+    // A requirement on a core that neither the release (0.14.13) nor the index (0.14.12) has.
+    let pyproject = format!("{changed}/pyproject.toml");
+    let good = w.sample.read(&pyproject);
+    let line = good.lines().find(|l| l.trim_start().starts_with("\"llama-index-core")).expect("a core requirement");
+    w.sample.write(&pyproject, &good.replace(line, "    \"llama-index-core>=0.15\","));
+    let unsatisfiable = format!("`{name}` ");
+    for args in [&["publish", "--allow-dirty", "--dry-run"][..], &["publish", "--allow-dirty"]] {
+        let run = w.release(args).fails_with(1);
+        assert!(run.stderr.contains("the release would not install"), "{args:?}:\n{}", run.stderr);
+        assert!(run.stderr.contains(&unsatisfiable), "{args:?} names the package:\n{}", run.stderr);
+        assert!(run.stderr.contains("requires `llama-index-core>=0.15`, which neither this release's 0.14.13 nor any version on the index satisfies"), "{}", run.stderr);
+        assert_eq!(w.files_on_index(), before, "{args:?} uploaded nothing");
+    }
+    w.sample.write(&pyproject, &good);
+
+    // A module that imports what is not there: only building and installing reveal it.
+    let init = package_init(&w, &changed);
+    let module = w.sample.read(&init);
+    w.sample.write(&init, &format!("import llama_index.core.no_such_module\n{module}"));
+    let run = w.release(&["publish", "--allow-dirty", "--dry-run"]).ok();
+    assert!(
+        run.stdout.contains("install check      would  before any upload, build llama-index-core 0.14.13"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("shows only in the real run"), "{}", run.stderr);
+    let run = w.release(&["publish", "--allow-dirty"]).fails_with(1);
+    no_secrets(&run);
+    assert!(run.stderr.contains("the release would not install, so nothing was uploaded"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("`{name}` installs, but `import")), "names the package:\n{}", run.stderr);
+    assert!(run.stderr.contains("No module named 'llama_index.core.no_such_module'"), "{}", run.stderr);
+    assert_eq!(w.files_on_index(), before, "nothing was uploaded");
+    // `verify --built` is the same check, outside the release.
+    let url = w.index.index_url();
+    let run = w.xtask(&["verify", "--built", "--index-url", &url]).fails_with(1);
+    assert!(run.stderr.contains(&format!("`{name}` installs, but `import")), "{}", run.stderr);
+    w.sample.write(&init, &module);
+    w.xtask(&["verify", "--built", "--index-url", &url]).ok();
+    assert_eq!(w.files_on_index(), before, "verify uploads nothing");
+
+    // Fixed: the rerun reuses the builds, passes the check, and publishes the release.
+    let run = w.release(&["publish", "--json"]).ok();
+    no_secrets(&run);
+    assert!(run.stderr.contains("llama-index-core 0.14.13 (unchanged since the last build)"), "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let names: Vec<&str> = doc["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(&names[..4], ["check before core", "gate", "install check", "publish core"], "{doc}");
+    assert!(doc["steps"].as_array().unwrap().iter().all(|s| s["state"] == "done"), "{doc}");
+    assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index_core-0.14.13")), "core is published");
+}
+
+/// An integration with a `[project]` table whose version differs from v0.14.12's: one the
+/// release publishes.
+fn released_integration(w: &World) -> String {
+    let version = |text: &str| text.lines().find(|l| l.starts_with("version = ")).map(str::to_string);
+    let diff = w.sample.git(&["diff", "--name-only", "v0.14.12", "--", "llama-index-integrations"]);
+    diff.lines()
+        .filter(|f| f.ends_with("/pyproject.toml"))
+        .find(|f| {
+            let now = w.sample.read(f);
+            let then = w.sample.git(&["show", &format!("v0.14.12:{f}")]);
+            now.contains("[project]") && !now.contains("[tool.poetry]\nname") && version(&now) != version(&then)
+        })
+        .map(|f| f.trim_end_matches("/pyproject.toml").to_string())
+        .expect("an integration the release publishes")
+}
+
+/// The `__init__.py` of a package's own module (`llama_index/<kind>/<name>/__init__.py`).
+fn package_init(w: &World, dir: &str) -> String {
+    let base = w.sample.root().join(dir).join("llama_index");
+    let kind = std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().path()).find(|p| p.is_dir()).unwrap();
+    let module = std::fs::read_dir(&kind).unwrap().map(|e| e.unwrap().path()).find(|p| p.join("__init__.py").exists());
+    let init = module.expect("a package module").join("__init__.py");
+    init.strip_prefix(w.sample.root()).unwrap().display().to_string()
 }

@@ -226,7 +226,8 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
 
     // Build everything first: a broken build shows before anything is uploaded.
     let started = std::time::Instant::now();
-    let builds = build_all(ctx, tool, &finish);
+    let to_build: Vec<usize> = plan.waves.iter().flatten().copied().filter(|i| plan.items[i].builds()).collect();
+    let builds = build_all(ctx, tool, &to_build, &finish);
     let built = started.elapsed();
 
     // Then compare every build with its previous release, still before any upload.
@@ -284,10 +285,49 @@ fn check_all(
     checks.into_inner().expect("threads are done")
 }
 
-fn build_all(ctx: &Ctx, tool: &Path, finish: &(impl Fn(usize, Outcome) + Sync)) -> BTreeMap<usize, Build> {
-    let (repo, plan, options) = (ctx.repo, ctx.plan, ctx.options);
+/// Builds the packages of a plan that the index lacks, deferred ones included (a later run
+/// uploads them), and uploads nothing; every failing build is in the error. Wave by wave, in
+/// the order their uploads would come: a package's hooks may fill files that a dependant's
+/// build takes in (core's NLTK data, inside the umbrella's sdist).
+pub fn build_only(ctx: &Ctx, tool: &Path) -> Result<BTreeMap<usize, Build>> {
+    let plan = ctx.plan;
+    let failed = Mutex::new(Vec::new());
+    let finish = |i: usize, outcome: Outcome| {
+        let p = &ctx.repo.packages[i];
+        let why = match outcome {
+            Outcome::Failed(why) => why,
+            other => other.label().to_string(),
+        };
+        output::status("failed", &format!("{}: {why}", label(p)));
+        failed.lock().expect("no panics under the lock").push(format!("`{}`: {why}", p.display_name));
+    };
+    let mut builds = BTreeMap::new();
+    for wave in &plan.waves {
+        let to_build: Vec<usize> = wave
+            .iter()
+            .copied()
+            .filter(|i| {
+                let item = &plan.items[i];
+                item.blocked.is_none() && matches!(item.state, State::New | State::Partial { .. })
+            })
+            .collect();
+        builds.append(&mut build_all(ctx, tool, &to_build, &finish));
+    }
+    let failed = failed.into_inner().expect("threads are done");
+    if !failed.is_empty() {
+        anyhow::bail!("{} did not build:\n  {}", report::count(failed.len(), "package"), failed.join("\n  "));
+    }
+    Ok(builds)
+}
+
+fn build_all(
+    ctx: &Ctx,
+    tool: &Path,
+    to_build: &[usize],
+    finish: &(impl Fn(usize, Outcome) + Sync),
+) -> BTreeMap<usize, Build> {
+    let (repo, options) = (ctx.repo, ctx.options);
     let builds = Mutex::new(BTreeMap::new());
-    let to_build: Vec<usize> = plan.waves.iter().flatten().copied().filter(|i| plan.items[i].builds()).collect();
     let fresh: Vec<&Package> = to_build
         .iter()
         .map(|&i| &repo.packages[i])
@@ -297,7 +337,7 @@ fn build_all(ctx: &Ctx, tool: &Path, finish: &(impl Fn(usize, Outcome) + Sync)) 
         Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
         _ => None,
     };
-    parallel::map(&to_build, options.jobs, |&i| {
+    parallel::map(to_build, options.jobs, |&i| {
         let p = &repo.packages[i];
         output::status("building", &format!("{} ({})", label(p), p.dir));
         let env = shared_env.as_ref().map(buildenv::BuildEnv::path);

@@ -1,6 +1,8 @@
-//! `release publish`: on the release commit, check before core, publish core, wait until the
-//! index serves it, publish the umbrella and the changed packages in dependency order, tag the
-//! release commit itself, push the tag once, and create the GitHub release from the changelog.
+//! `release publish`: on the release commit, check before core, the gate, the install check
+//! (built files plus the index, before any upload), publish core, wait until the index serves
+//! it, publish the umbrella and the changed packages in dependency order, the install proof,
+//! tag the release commit itself, push the tag once, and create the GitHub release from the
+//! changelog.
 //!
 //! Look ([`World::look`]), plan ([`plan`]: the steps, each with its [`Action`] when there is
 //! something to do, and the problems that stop the release), then execute ([`act`]).
@@ -15,7 +17,7 @@ use crate::{
     changelog, check, flags, git, github,
     index::{self, Index, Project},
     monorepo::Monorepo,
-    output, publish,
+    output, publish, verify,
     version::Version,
 };
 
@@ -23,6 +25,7 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
     Gate,
+    InstallCheck,
     PublishCore,
     WaitForCore,
     PublishPackages,
@@ -53,6 +56,8 @@ struct World {
     rest: BTreeSet<usize>,
     /// Those of `rest` whose version is not on the index yet.
     missing: Vec<usize>,
+    /// The release's packages (core and `rest`) as they install together.
+    members: verify::Members,
     /// Where the release tag points locally, and whether that is an ancestor of HEAD.
     tag_at: Option<(String, bool)>,
     /// `None` without an `origin`; else where origin's tag points, or why it did not answer.
@@ -101,6 +106,13 @@ impl World {
             .copied()
             .filter(|&i| !has_version(projects.get(&i).and_then(Option::as_ref), &repo.packages[i].version))
             .collect();
+        let mut release = rest.clone();
+        release.insert(repo.index_of(core));
+        let members = verify::members_of(&repo, &index, &release)?;
+        let mut problems = problems;
+        if let Err(e) = members.refuse_unsatisfiable() {
+            problems.push(format!("{e:#}").replace('\n', "\n  "));
+        }
         let tag_at = match git::tag_commit(sh, &tag)? {
             Some(at) => {
                 let behind = at != sha && git::is_ancestor(sh, &at, "HEAD")?;
@@ -131,6 +143,7 @@ impl World {
             core_project,
             rest,
             missing,
+            members,
             tag_at,
             origin_tag,
             github,
@@ -185,6 +198,7 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         steps.push(Step::done("publish core", format!("`{name}` {version} is on the index")));
         steps.push(Step::done("wait for core", "the index serves it"));
         steps.insert(1, gate_step(w, true));
+        steps.insert(2, install_check_step(w));
     } else {
         let verdict = before_core(hotfix, name, version, w.core_project.as_ref(), &w.index_url);
         if !verdict.ok {
@@ -192,6 +206,7 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         }
         steps.push(Step::done("check before core", verdict.message));
         steps.push(gate_step(w, false));
+        steps.push(install_check_step(w));
         let to = format!("to {} with {}", w.publish_url, publish::credentials());
         steps.push(Step::todo(
             "publish core",
@@ -302,6 +317,35 @@ fn assets_step(w: &World) -> Step<Action> {
     }
 }
 
+/// Would the release install? Before its first upload: built, then installed from the builds
+/// plus the index. Once everything is on the index there is nothing left to check before an
+/// upload; the install proof after the uploads covers it.
+fn install_check_step(w: &World) -> Step<Action> {
+    let packages = &w.repo.packages;
+    let mut to_build: Vec<usize> = w.missing.clone();
+    if !w.core_there() {
+        to_build.insert(0, w.core);
+    }
+    if to_build.is_empty() {
+        return Step::done("install check", "every package of the release is on the index: nothing left to upload");
+    }
+    let names: Vec<String> =
+        to_build.iter().take(4).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
+    let more = if to_build.len() > 4 { format!(" and {} more", to_build.len() - 4) } else { String::new() };
+    let umbrella = w.repo.umbrella().map(|u| u.name.to_string()).unwrap_or_default();
+    Step::todo(
+        "install check",
+        format!(
+            "before any upload, build {}{more}, then in a fresh environment outside the monorepo install `{umbrella}=={}` and {} more packages of the release from those builds plus {}, and import each one; if it fails, nothing is uploaded",
+            names.join(", "),
+            w.version,
+            w.members.install.len().saturating_sub(1),
+            crate::verify::simple_url(&w.index_url),
+        ),
+        Action::InstallCheck,
+    )
+}
+
 fn prove_step(w: &World) -> Step<Action> {
     // The tag is made only after the proof passed, so a tag at the release commit says it did.
     if w.tag_at.as_ref().is_some_and(|(at, _)| *at == w.sha) {
@@ -356,7 +400,11 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     if !w.problems.is_empty() {
         bail!("the release cannot be published:\n  {}", w.problems.join("\n  "));
     }
+    w.members.warn_apart();
     if flags.dry_run {
+        if steps.iter().any(|s| s.action == Some(Action::InstallCheck)) {
+            output::note("dry run: the install check needs the builds, so what building and installing reveal shows only in the real run");
+        }
         return dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created");
     }
     let options = publish::Options::for_release(
@@ -407,14 +455,32 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
                 Ok(has_version(w.index.project(&core.name)?.as_ref(), &core.version).then_some(()))
             })
         }
+        Action::InstallCheck => {
+            let mut release = w.rest.clone();
+            release.insert(w.core);
+            // Before core, no run of this release has uploaded anything, and what the index holds
+            // has long been served; after it, an earlier run's uploads may still be on their way
+            // to the simple pages.
+            let wait = if w.core_there() { w.wait } else { Duration::ZERO };
+            let check = || {
+                let built = publish::build_only(sh, repo, &release, options)?;
+                let simple = verify::simple_url(&w.index_url);
+                let scratch = verify::Scratch::new()?;
+                let from = verify::Sources { simple: &simple, built: &built };
+                let m = &w.members;
+                verify::prove(sh, &scratch.0, &from, &m.requirements(), &m.dists(), wait)
+            };
+            check().context(
+                "the release would not install, so nothing was uploaded; fix it and rerun (unchanged builds are reused)",
+            )
+        }
         Action::PublishPackages => publish::publish(sh, repo, &w.rest, options).map(drop),
         Action::Prove => {
-            let released = crate::verify::released(sh, repo, &w.previous)?;
-            let install: Vec<String> = released.iter().map(|(n, v)| format!("{n}=={v}")).collect();
-            let dists: Vec<String> = released.into_iter().map(|(n, _)| n).collect();
-            let scratch = crate::verify::Scratch::new()?;
-            let simple = crate::verify::simple_url(&w.index_url);
-            crate::verify::prove(sh, &scratch.0, &simple, &install, &dists, w.wait)
+            let scratch = verify::Scratch::new()?;
+            let simple = verify::simple_url(&w.index_url);
+            let from = verify::Sources { simple: &simple, built: &[] };
+            let m = &w.members;
+            verify::prove(sh, &scratch.0, &from, &m.requirements(), &m.dists(), w.wait)
                 .context("the release is published but does not install; its files stay on the index")
         }
         Action::Tag => {
@@ -480,6 +546,14 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
         Step::todo(
             "check before core",
             format!("`{}` {version} must be newer than every version on the index", core.name),
+            (),
+        ),
+        Step::todo(
+            "install check",
+            format!(
+                "before any upload, build the release's packages, then install `{}=={version}` and every package of the release from those builds plus the index in a fresh environment, and import each one",
+                repo.umbrella()?.name
+            ),
             (),
         ),
         Step::todo("publish core", format!("build and upload `{}` {version}", core.name), ()),
