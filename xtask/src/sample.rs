@@ -418,6 +418,8 @@ fn pyproject(p: &Pkg) -> String {
     }
 }
 
+/// The umbrella ships only `_llama-index/llama_index` (as `llama_index`), in both targets, as the
+/// real one does: its sdist is six files, not the monorepo.
 fn umbrella_pyproject(version: &Version, core: &Version) -> String {
     format!(
         "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n\
@@ -426,7 +428,9 @@ fn umbrella_pyproject(version: &Version, core: &Version) -> String {
          requires-python = \">=3.9,<4.0\"\n\
          dependencies = [\n    \"llama-index-core>={core},<{}\",\n    \"llama-index-llms-openai>=0.1,<1\",\n\
          \x20   \"llama-index-embeddings-openai>=0.1,<1\",\n]\n\n\
-         [tool.hatch.build.targets.wheel]\npackages = [\"_llama-index/llama_index\"]\n",
+         [tool.hatch.build.targets.sdist]\ninclude = [\"_llama-index/llama_index\"]\n\n\
+         [tool.hatch.build.targets.wheel]\ninclude = [\"_llama-index/llama_index\"]\n\n\
+         [tool.hatch.build.targets.wheel.sources]\n\"_llama-index/llama_index\" = \"llama_index\"\n",
         core.next_minor()
     )
 }
