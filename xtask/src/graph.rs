@@ -103,18 +103,10 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{pyproject::Table, requirement::Requirement};
+    use crate::requirement::Requirement;
 
     fn pkg(name: &str, deps: &[&str]) -> Package {
-        Package {
-            dir: name.to_string(),
-            name: crate::requirement::PackageName::new(name),
-            display_name: name.to_string(),
-            version: "1.0".parse().unwrap(),
-            dependencies: deps.iter().map(|d| Requirement::parse(d).unwrap()).collect(),
-            requires_python: None,
-            table: Table::Project,
-        }
+        Package::sample(name, name, "1.0", deps)
     }
 
     #[test]

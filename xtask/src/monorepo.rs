@@ -31,6 +31,20 @@ pub struct Package {
 }
 
 impl Package {
+    /// A package for unit tests: `[project]` at `dir`, its requirements parsed (and valid).
+    #[cfg(test)]
+    pub fn sample(dir: &str, name: &str, version: &str, deps: &[&str]) -> Package {
+        Package {
+            dir: dir.to_string(),
+            name: PackageName::new(name),
+            display_name: name.to_string(),
+            version: version.parse().expect("a valid version"),
+            dependencies: deps.iter().map(|d| Requirement::parse(d).expect("a valid requirement")).collect(),
+            requires_python: None,
+            table: Table::Project,
+        }
+    }
+
     pub fn pyproject_path(&self, root: &Path) -> PathBuf {
         root.join(&self.dir).join("pyproject.toml")
     }

@@ -348,21 +348,9 @@ mod tests {
 
     #[test]
     fn members_install_together_apart_or_not_at_all() {
-        use crate::{
-            graph::Graph,
-            monorepo::Package,
-            pyproject::Table,
-            requirement::{PackageName, Requirement},
-        };
-        let pkg = |name: &str, version: &str, deps: &[&str]| Package {
-            dir: format!("dir/{name}"),
-            name: PackageName::new(name),
-            display_name: name.to_string(),
-            version: version.parse().unwrap(),
-            dependencies: deps.iter().map(|d| Requirement::parse(d).unwrap()).collect(),
-            requires_python: None,
-            table: Table::Project,
-        };
+        use crate::{graph::Graph, monorepo::Package};
+        let pkg =
+            |name: &str, version: &str, deps: &[&str]| Package::sample(&format!("dir/{name}"), name, version, deps);
         let packages = vec![
             pkg("core", "0.15.0", &[]),
             pkg("umbrella", "0.15.0", &["core>=0.15,<0.16"]),

@@ -228,18 +228,10 @@ pub fn decide(local: &[(String, String)], remote: &[(String, String)]) -> FileDe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{index::DistFile, pyproject::Table, requirement::PackageName};
+    use crate::index::DistFile;
 
     fn pkg(name: &str, version: &str, deps: &[&str]) -> Package {
-        Package {
-            dir: format!("dir/{name}"),
-            name: PackageName::new(name),
-            display_name: name.to_string(),
-            version: version.parse().unwrap(),
-            dependencies: deps.iter().map(|d| Requirement::parse(d).unwrap()).collect(),
-            requires_python: None,
-            table: Table::Project,
-        }
+        Package::sample(&format!("dir/{name}"), name, version, deps)
     }
 
     fn project(name: &str, versions: &[&str]) -> Option<Project> {

@@ -127,21 +127,9 @@ fn transitive_dependencies(graph: &Graph, i: usize) -> BTreeSet<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        pyproject::Table,
-        requirement::{PackageName, Requirement},
-    };
 
     fn pkg(dir: &str, name: &str, deps: &[&str]) -> Package {
-        Package {
-            dir: dir.into(),
-            name: PackageName::new(name),
-            display_name: name.into(),
-            version: "1.0".parse().unwrap(),
-            dependencies: deps.iter().map(|d| Requirement::parse(d).unwrap()).collect(),
-            requires_python: None,
-            table: Table::Project,
-        }
+        Package::sample(dir, name, "1.0", deps)
     }
 
     /// Directory names differ from project names, and requirements use other spellings: only
