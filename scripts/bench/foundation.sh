@@ -15,6 +15,12 @@ count=$("$xtask" --root "$repo" pkg info --all --json | grep -c '"name"')
 for build in release debug; do
   echo "pkg info --all --json, $count packages: median $(median_ms "$runs" "target/$build/xtask" --root "$repo" pkg info --all --json) ms over $runs runs ($build build)"
 done
+# BASELINE=path/to/another/xtask: the same measurement of another build (an older commit's
+# release binary, say), for a side-by-side figure on the same machine and load.
+if [[ -n "${BASELINE:-}" ]]; then
+  echo "pkg info --all --json, $count packages: median $(median_ms "$runs" "$BASELINE" --root "$repo" pkg info --all --json) ms over $runs runs (BASELINE)"
+  echo "pkg info --all --json, $count packages: median $(median_ms "$runs" target/release/xtask --root "$repo" pkg info --all --json) ms over $runs runs (release build, again)"
+fi
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
   target=target/bench/clean-build
