@@ -5,6 +5,7 @@
 
 mod backoff;
 mod changelog;
+mod bump;
 mod changeset;
 mod check;
 mod config;
@@ -28,10 +29,12 @@ mod rehearsal;
 mod release;
 mod requirement;
 mod sample;
+mod tags;
 mod test;
 mod url;
 mod verify;
 mod version;
+mod workspace;
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 

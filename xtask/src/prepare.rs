@@ -229,6 +229,7 @@ impl Plan {
 pub fn plan(repo: &Monorepo, kind: Bump) -> Result<Plan> {
     let umbrella = repo.umbrella()?;
     let core = repo.core()?;
+    repo.require_versions(&[umbrella, core])?;
     if umbrella.dir == core.dir {
         bail!(
             "the umbrella and the core package are both `{}`; set `packages.core` in release.toml to core's directory",

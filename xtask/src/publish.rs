@@ -70,6 +70,7 @@ impl flags::Publish {
         }
         let options = self.options(&repo)?;
         let selected = self.select(sh, &repo)?;
+        repo.require_versions(&selected.iter().map(|&i| &repo.packages[i]).collect::<Vec<_>>())?;
         if selected.is_empty() {
             output::note("nothing to publish: no selected package changed its version");
         }

@@ -209,6 +209,12 @@ fn parse(input: &str) -> Option<Version> {
 }
 
 impl Version {
+    /// `0`: the version of a package whose version is not read yet (a dynamic one), or could
+    /// not be (then the package says why).
+    pub fn placeholder() -> Version {
+        Version { epoch: 0, release: vec![0], pre: None, post: None, dev: None, local: Vec::new() }
+    }
+
     /// The part of the release at `i` (`major` is 0), 0 when absent.
     fn part(&self, i: usize) -> u64 {
         self.release.get(i).copied().unwrap_or(0)
