@@ -156,8 +156,13 @@ impl Monorepo {
         let mut repo = Monorepo::new(root.to_path_buf(), config, packages, warnings)?;
         repo.read_tag_versions();
         for p in &repo.packages {
-            if let Some(e) = &p.version_error {
-                repo.warnings.push(format!("{e}; commands that act on `{}` will fail", p.dir));
+            if p.version_error.is_some() {
+                repo.warnings.push(format!(
+                    "{}: its version cannot be read, so the commands that act on `{}` fail; `cargo xtask pkg version {}` says why",
+                    p.pyproject_display(),
+                    p.display_name,
+                    p.dir
+                ));
             }
         }
         Ok(repo)

@@ -179,8 +179,7 @@ fn a_uv_workspace_of_independent_packages_with_every_version_source() {
         libs/pdm 2.0.0
         libs/static 0.1.0"#]]
     .assert_eq(&versions.join("\n"));
-    expect_test::expect![[r#"
-        libs/broken/pyproject.toml: the version is dynamic and `[tool.hatch.version] path` names `gone.py`, which does not exist; create it with the version, or fix the setting; commands that act on `libs/broken` will fail"#]]
+    expect_test::expect!["libs/broken/pyproject.toml: its version cannot be read, so the commands that act on `broken` fail; `cargo xtask pkg version libs/broken` says why"]
     .assert_eq(&repo.warnings.join("\n"));
     assert!(repo.lockstep().is_empty(), "no umbrella, no core: every package is its own group");
     assert_eq!(repo.group_of(2), [2]);
