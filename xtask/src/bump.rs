@@ -40,3 +40,16 @@ pub fn version_edit(root: &Path, package: &Package, new: &Version) -> Result<Opt
     let text = source::replace(&old, range, &new.to_string());
     Ok(Some(FileChange { path, display, old, new: text }))
 }
+
+/// The version written in `text`, a version file of `package` (`shown` names it in errors):
+/// what the file said at another commit.
+pub fn version_in(package: &Package, shown: &str, text: &str) -> Result<Version> {
+    match &package.source {
+        VersionSource::File(file) => {
+            let range = source::locate(text, &file.how)
+                .with_context(|| format!("{shown}: no version literal such as `__version__ = \"1.0.0\"` ({})", file.via))?;
+            text[range].parse().map_err(|e| anyhow::anyhow!("{shown}: {e}"))
+        }
+        _ => Ok(pyproject::Pyproject::parse(Path::new(shown), text)?.version),
+    }
+}

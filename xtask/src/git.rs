@@ -205,6 +205,20 @@ pub fn log_with_paths(sh: &Shell, format: &str, range: &str) -> Result<String> {
     exec::read(cmd!(sh, "git -c core.quotePath=false log --no-renames --name-only -z {format} {range}"))
 }
 
+/// The subject and body of every commit of `range` (`TAG..HEAD`, or `HEAD` for all history)
+/// that touched `path`, newest first: what `--bump auto` reads.
+pub fn messages(sh: &Shell, range: &str, path: &str) -> Result<Vec<(String, String)>> {
+    let out = exec::read(cmd!(sh, "git log --format=%x1e%s%x1f%b {range} -- {path}"))?;
+    Ok(out
+        .split('\u{1e}')
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| {
+            let (subject, body) = r.split_once('\u{1f}').unwrap_or((r, ""));
+            (subject.trim().to_string(), body.trim().to_string())
+        })
+        .collect())
+}
+
 /// The subjects of HEAD's history, newest first.
 pub fn subjects(sh: &Shell) -> Result<Vec<String>> {
     Ok(exec::read(cmd!(sh, "git log --format=%s"))?.lines().map(str::to_string).collect())

@@ -9,6 +9,7 @@ mod bump;
 mod changeset;
 mod check;
 mod config;
+mod conventional;
 mod exec;
 mod flags;
 mod git;

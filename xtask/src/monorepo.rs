@@ -352,6 +352,19 @@ impl Monorepo {
         }
     }
 
+    /// The last release of package `i`'s group among `tags` (HEAD's ancestors): the tag with
+    /// the highest version under its pattern.
+    pub fn last_release(&self, i: usize, tags: &[String]) -> Option<(String, Version)> {
+        let (pattern, name) = self.tag_pattern(i);
+        crate::tags::last_release(&pattern, &name, tags)
+    }
+
+    /// The tag of `version` for package `i`'s group.
+    pub fn tag_for(&self, i: usize, version: &Version) -> String {
+        let (pattern, name) = self.tag_pattern(i);
+        crate::tags::render(&pattern, &name, version)
+    }
+
     /// The tag pattern of package `i`'s group, and the name its `{name}` stands for.
     pub fn tag_pattern(&self, i: usize) -> (String, String) {
         if self.lockstep().contains(&i) {

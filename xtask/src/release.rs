@@ -184,9 +184,14 @@ impl flags::Release {
         result
     }
 
-    /// The bump kind of `prepare`: --bump, its old name, or patch.
-    fn kind(&self) -> crate::version::Bump {
-        self.bump.or(self.version_type).unwrap_or(crate::version::Bump::Patch)
+    /// The bump of `prepare`: --bump, its old name, or patch.
+    fn choice(&self) -> crate::version::BumpChoice {
+        self.bump.or(self.version_type).unwrap_or(crate::version::BumpChoice::Kind(crate::version::Bump::Patch))
+    }
+
+    /// The bump kind of the umbrella and core's `prepare`, where `auto` is not possible.
+    fn kind(&self) -> Result<crate::version::Bump> {
+        self.choice().kind().map_err(flags::usage)
     }
 }
 
