@@ -46,6 +46,9 @@ pub struct Config {
     /// `[release.tags]`: a package's own tag pattern, by package directory.
     pub tags: BTreeMap<String, String>,
     pub changelog: PathBuf,
+    /// `changelog.package-file`: a package's own changelog (`{path}`, `{name}`), written by
+    /// `changelog --package` only when it exists.
+    pub package_changelog: String,
     pub placeholder: String,
     /// Prepended to a release's section to make the GitHub release notes.
     pub notes_header: String,
@@ -308,6 +311,7 @@ impl Default for Config {
             package_tag: DEFAULT_PACKAGE_TAG.to_string(),
             tags: BTreeMap::new(),
             changelog: PathBuf::from("CHANGELOG.md"),
+            package_changelog: "{path}/CHANGELOG.md".to_string(),
             placeholder: "<!--- generated changelog --->".to_string(),
             notes_header: "# Release Notes".to_string(),
             other_section: true,
@@ -471,6 +475,7 @@ impl Config {
                     "release.gate" => c.release_hooks.gate = parse_hooks(&p.to_string(), &name, value)?,
                     "release.assets" => c.release_hooks.assets = strings()?,
                     "changelog.file" => c.changelog = PathBuf::from(string()?),
+                    "changelog.package-file" => c.package_changelog = string()?,
                     "changelog.placeholder" => c.placeholder = string()?,
                     "changelog.notes-header" => c.notes_header = string()?,
                     "changelog.other-section" => {

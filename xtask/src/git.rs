@@ -205,6 +205,11 @@ pub fn log_with_paths(sh: &Shell, format: &str, range: &str) -> Result<String> {
     exec::read(cmd!(sh, "git -c core.quotePath=false log --no-renames --name-only -z {format} {range}"))
 }
 
+/// [`log_with_paths`] of the commits that touched `path` only: one package's history.
+pub fn log_with_paths_in(sh: &Shell, format: &str, range: &str, path: &str) -> Result<String> {
+    exec::read(cmd!(sh, "git -c core.quotePath=false log --no-renames --name-only -z {format} {range} -- {path}"))
+}
+
 /// The subject and body of every commit of `range` (`TAG..HEAD`, or `HEAD` for all history)
 /// that touched `path`, newest first: what `--bump auto` reads.
 pub fn messages(sh: &Shell, range: &str, path: &str) -> Result<Vec<(String, String)>> {

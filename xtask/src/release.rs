@@ -7,6 +7,7 @@
 //! is finished by running the same command again.
 
 mod hooks;
+mod packages;
 mod prepare;
 mod publish;
 mod state;
@@ -164,6 +165,13 @@ impl flags::Release {
             index::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
         }
         let mut report = Report::default();
+        if !self.paths.is_empty() {
+            let result = self.run_packages(sh, &mut report);
+            if self.json && !report.steps.is_empty() {
+                output::json(&report.json());
+            }
+            return result;
+        }
         let result = match phase {
             Some(Phase::Prepare) => prepare::run(sh, &self, &mut report).map(drop),
             Some(Phase::Publish) => publish::run(sh, &self, &mut report),
@@ -182,6 +190,22 @@ impl flags::Release {
             output::json(&report.json());
         }
         result
+    }
+
+    /// A release of named packages: each with its own tag, notes and GitHub release.
+    fn run_packages(&self, sh: &Shell, report: &mut Report) -> Result<()> {
+        if self.from_tag.is_some() {
+            return Err(flags::usage("--from-tag is for the umbrella and core's hotfixes, not for named packages"));
+        }
+        match self.phase {
+            Some(Phase::Prepare) => packages::run(sh, self, report).map(drop),
+            Some(Phase::Publish) => Err(flags::usage(
+                "`release publish` takes no paths: it publishes every package whose version the index lacks",
+            )),
+            None => Err(flags::usage(
+                "name the phase: `release prepare PATH…`, then `release publish` once the release is merged",
+            )),
+        }
     }
 
     /// The bump of `prepare`: --bump, its old name, or patch.
