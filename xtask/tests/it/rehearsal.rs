@@ -2,7 +2,7 @@
 //! a clean clone of the committed HEAD, releases a generated sample end to end against
 //! pypiserver and the GitHub stand-in, with no network and no credentials.
 
-mod support;
+use crate::support;
 
 use std::{path::PathBuf, process::Command};
 
