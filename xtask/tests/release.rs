@@ -586,7 +586,7 @@ fn a_formatting_hook_sees_the_files_the_hooks_before_it_wrote() {
     support::commit_all(&sample.root(), "Add the docs script and pre-commit (#900)");
     let run =
         sample.xtask(&["release", "prepare", "--bump", "patch", "--commit", "--offline", "--date", "2026-01-21"]).ok();
-
+    assert!(run.stderr.contains("changed docs/api_reference/core.md, docs/api_reference/llms.md"), "{}", run.stderr);
     let files = sample.git(&["show", "--name-only", "--format=", "HEAD"]);
     assert_eq!(
         files.lines().collect::<Vec<_>>(),
