@@ -26,6 +26,7 @@ mod pyproject;
 pub mod quickstart;
 mod release;
 mod requirement;
+mod shipped;
 mod test;
 mod url;
 mod verify;
