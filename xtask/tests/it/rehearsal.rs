@@ -79,7 +79,8 @@ fn quick_start(clone: &std::path::Path) -> String {
     let readme = std::fs::read_to_string(clone.join("README.md")).unwrap();
     let section = &readme[readme.find("## Quick start").expect("a quick start section")..];
     let block = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("a sh block");
-    let command = block.lines().map(|l| l.split('#').next().unwrap_or_default().trim()).find(|l| l.contains("rehearse"));
+    let command =
+        block.lines().map(|l| l.split('#').next().unwrap_or_default().trim()).find(|l| l.contains("rehearse"));
     let command = command.expect("a rehearsal command in the quick start").to_string();
     assert_eq!(command, "scripts/rehearse.sh", "the quick start runs the rehearsal script, at its defaults");
     command
