@@ -30,13 +30,14 @@ pub fn version_edit(root: &Path, package: &Package, new: &Version) -> Result<Opt
         VersionSource::Vcs { .. } => return Ok(None),
         VersionSource::File(f) => f,
     };
-    let display = package.version_file(root).with_context(|| {
-        format!("{}: the version file {} named is gone", package.pyproject_display(), file.via)
-    })?;
+    let display = package
+        .version_file(root)
+        .with_context(|| format!("{}: the version file {} named is gone", package.pyproject_display(), file.via))?;
     let path = root.join(&display);
     let old = std::fs::read_to_string(&path).with_context(|| format!("cannot read {display}"))?;
-    let range = source::locate(&old, &file.how)
-        .with_context(|| format!("{display}: no version literal any more ({}); write one such as `__version__ = \"{new}\"`", file.via))?;
+    let range = source::locate(&old, &file.how).with_context(|| {
+        format!("{display}: no version literal any more ({}); write one such as `__version__ = \"{new}\"`", file.via)
+    })?;
     let text = source::replace(&old, range, &new.to_string());
     Ok(Some(FileChange { path, display, old, new: text }))
 }
@@ -46,8 +47,9 @@ pub fn version_edit(root: &Path, package: &Package, new: &Version) -> Result<Opt
 pub fn version_in(package: &Package, shown: &str, text: &str) -> Result<Version> {
     match &package.source {
         VersionSource::File(file) => {
-            let range = source::locate(text, &file.how)
-                .with_context(|| format!("{shown}: no version literal such as `__version__ = \"1.0.0\"` ({})", file.via))?;
+            let range = source::locate(text, &file.how).with_context(|| {
+                format!("{shown}: no version literal such as `__version__ = \"1.0.0\"` ({})", file.via)
+            })?;
             text[range].parse().map_err(|e| anyhow::anyhow!("{shown}: {e}"))
         }
         _ => Ok(pyproject::Pyproject::parse(Path::new(shown), text)?.version),

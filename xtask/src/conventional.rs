@@ -44,7 +44,8 @@ pub fn heading(kind: &Kind) -> &'static str {
 }
 
 /// The order of the headings in the notes.
-pub const HEADINGS: [&str; 6] = ["Breaking changes", "Features", "Fixes", "Performance", "Documentation", "Other changes"];
+pub const HEADINGS: [&str; 6] =
+    ["Breaking changes", "Features", "Fixes", "Performance", "Documentation", "Other changes"];
 
 /// The bump `subjects` (with bodies) call for from `version`, and why, in words: breaking →
 /// major, `feat` → minor, the rest → patch; below 1.0 one level lower (breaking → minor,

@@ -4,8 +4,8 @@
 //! codes.
 
 mod backoff;
-mod changelog;
 mod bump;
+mod changelog;
 mod changeset;
 mod check;
 mod config;
@@ -24,12 +24,11 @@ mod parallel;
 mod pkg;
 mod prepare;
 mod publish;
-pub mod pypiserver;
 mod pyproject;
-mod rehearsal;
+pub mod quickstart;
 mod release;
 mod requirement;
-mod sample;
+mod shipped;
 mod tags;
 mod test;
 mod url;

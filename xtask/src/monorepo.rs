@@ -326,7 +326,13 @@ impl Monorepo {
     }
 
     pub fn umbrella(&self) -> Result<&Package> {
-        self.special(self.umbrella, &self.config.umbrella, "umbrella", "packages.umbrella", self.config.umbrella_required)
+        self.special(
+            self.umbrella,
+            &self.config.umbrella,
+            "umbrella",
+            "packages.umbrella",
+            self.config.umbrella_required,
+        )
     }
 
     pub fn core(&self) -> Result<&Package> {
@@ -340,16 +346,6 @@ impl Monorepo {
         group.sort_unstable();
         group.dedup();
         group
-    }
-
-    /// The release group of package `i`: the lockstep group for its members, else itself alone.
-    pub fn group_of(&self, i: usize) -> Vec<usize> {
-        let lockstep = self.lockstep();
-        if lockstep.contains(&i) {
-            lockstep
-        } else {
-            vec![i]
-        }
     }
 
     /// The last release of package `i`'s group among `tags` (HEAD's ancestors): the tag with
@@ -455,10 +451,11 @@ fn candidates(root: &Path, config: &Config) -> Result<(Vec<Candidate>, Vec<Locat
     // The umbrella and core are looked for where the configuration requires them, or where
     // their directories exist (a monorepo of independent packages has neither).
     let special = |dir: &Path, required: bool| (required || root.join(dir).is_dir()).then(|| normalize_rel(dir));
-    let specials: Vec<String> = [special(&config.umbrella, config.umbrella_required), special(&config.core, config.core_required)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let specials: Vec<String> =
+        [special(&config.umbrella, config.umbrella_required), special(&config.core, config.core_required)]
+            .into_iter()
+            .flatten()
+            .collect();
     // When neither is required, both are optional, and they come first among the locations.
     let optional_specials = if config.umbrella_required || config.core_required { 0 } else { specials.len() };
     let mut locations: Vec<Location> = specials
@@ -645,8 +642,9 @@ fn read_file_version(root: &Path, package: &Package, file: &VersionFile, text: &
     };
     let at = package.join(rel);
     read_text(&root.join(&at), text).map_err(|e| format!("{shown}: cannot read `{at}` ({}): {e}", file.via))?;
-    let range = crate::pyproject::source::locate(text, &file.how)
-        .ok_or_else(|| format!("{shown}: `{at}` ({}) has no version literal such as `__version__ = \"1.0.0\"`; write one", file.via))?;
+    let range = crate::pyproject::source::locate(text, &file.how).ok_or_else(|| {
+        format!("{shown}: `{at}` ({}) has no version literal such as `__version__ = \"1.0.0\"`; write one", file.via)
+    })?;
     text[range].parse().map_err(|e| format!("{shown}: `{at}` ({}): {e}", file.via))
 }
 

@@ -126,8 +126,13 @@ impl flags::Prepare {
         let moved: Vec<String> = plan.targets.iter().map(|t| format!("{} {}", t.name, t.new)).collect();
         output::status("prepared", &format!("{} ({} files changed)", moved.join(", "), plan.changes.changes.len()));
         if self.lock {
-            let files: Vec<String> =
-                plan.changes.changes.iter().map(|c| c.display.clone()).filter(|f| f.ends_with("pyproject.toml")).collect();
+            let files: Vec<String> = plan
+                .changes
+                .changes
+                .iter()
+                .map(|c| c.display.clone())
+                .filter(|f| f.ends_with("pyproject.toml"))
+                .collect();
             lock_files(sh, &repo, &files)?;
         }
         Ok(())

@@ -679,7 +679,9 @@ exact = "1.2.3"
         };
         check_missing(
             "[project]\nname = \"x\"\ndynamic = [\"version\"]\n",
-            expect![[r#"pkg/pyproject.toml: the version is dynamic (`dynamic = ["version"]`) and no source of it was found; tried `[tool.hatch.version]` (`path` or `source = "vcs"`), `[tool.setuptools.dynamic] version` (`attr` or `file`), `[tool.setuptools_scm]`, `[tool.pdm.version]` (`file` or `scm`), flit's `__version__`; configure one of them or write a static `version = "…"` in `[project]`"#]],
+            expect![[
+                r#"pkg/pyproject.toml: the version is dynamic (`dynamic = ["version"]`) and no source of it was found; tried `[tool.hatch.version]` (`path` or `source = "vcs"`), `[tool.setuptools.dynamic] version` (`attr` or `file`), `[tool.setuptools_scm]`, `[tool.pdm.version]` (`file` or `scm`), flit's `__version__`; configure one of them or write a static `version = "…"` in `[project]`"#
+            ]],
         );
         check(
             "[project]\nname = \"x\"\nversion = \"one\"\n",

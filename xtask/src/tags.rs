@@ -24,9 +24,7 @@ pub fn version_of(pattern: &str, name: &str, tag: &str) -> Option<Version> {
 /// The last release under `pattern` among `tags` (those reachable from HEAD): the highest
 /// version, not the newest tag, so a backport's tag never hides the main line's.
 pub fn last_release(pattern: &str, name: &str, tags: &[String]) -> Option<(String, Version)> {
-    tags.iter()
-        .filter_map(|t| version_of(pattern, name, t).map(|v| (t.clone(), v)))
-        .max_by(|a, b| a.1.cmp(&b.1))
+    tags.iter().filter_map(|t| version_of(pattern, name, t).map(|v| (t.clone(), v))).max_by(|a, b| a.1.cmp(&b.1))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! PEP 440 versions: parsed once, normalised, ordered and bumped. Never compared as strings.
 //!
-//! Bump rules (documented in the README):
+//! Bump rules (documented in `xtask/docs/commands.md`):
 //! - The release is read as `major.minor.patch`, missing parts being 0.
 //! - A pre-release or dev release is finished by the bump it precedes:
 //!   `1.0.0rc1` patch → `1.0.0`, `1.1.0b2` minor → `1.1.0`, `2.0.0.dev3` major → `2.0.0`,
@@ -80,7 +80,9 @@ impl FromStr for BumpChoice {
         if s.eq_ignore_ascii_case("auto") {
             return Ok(BumpChoice::Auto);
         }
-        s.parse().map(BumpChoice::Kind).map_err(|_| format!("`{s}` is not a bump kind: use `major`, `minor` or `patch` (or `auto` with package paths)"))
+        s.parse().map(BumpChoice::Kind).map_err(|_| {
+            format!("`{s}` is not a bump kind: use `major`, `minor` or `patch` (or `auto` with package paths)")
+        })
     }
 }
 

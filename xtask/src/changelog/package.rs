@@ -10,16 +10,10 @@ use serde_json::{json, Value};
 use xshell::Shell;
 
 use super::{history, Source, Titles};
-use crate::{
-    changeset::FileChange,
-    conventional, git, github,
-    monorepo::{Monorepo, Owner},
-    version::Version,
-};
+use crate::{changeset::FileChange, conventional, git, github, monorepo::Monorepo, version::Version};
 
 /// One package's notes, computed without writing.
 pub struct PackageNotes {
-    pub index: usize,
     /// `## acme-store 5.0.0 (2026-02-01)` and the grouped entries.
     pub text: String,
     /// The last release's tag; `None` when the package has none (all history counts).
@@ -39,7 +33,14 @@ struct Line {
 }
 
 /// The notes of package `i` at `version` (its new version in a release, else its current one).
-pub fn notes(sh: &Shell, repo: &Monorepo, i: usize, version: &Version, date: &str, offline: bool) -> Result<PackageNotes> {
+pub fn notes(
+    sh: &Shell,
+    repo: &Monorepo,
+    i: usize,
+    version: &Version,
+    date: &str,
+    offline: bool,
+) -> Result<PackageNotes> {
     let p = &repo.packages[i];
     let tags = git::merged_tags(sh)?;
     let since = repo.last_release(i, &tags).map(|(tag, _)| tag);
@@ -48,15 +49,9 @@ pub fn notes(sh: &Shell, repo: &Monorepo, i: usize, version: &Version, date: &st
     // The release commits of earlier runs (`release(acme-store): 5.0.0 (#70)`) are no change of their own.
     let mut commits = history::parse_log(&out);
     commits.retain(|c| !c.subject.starts_with("release(") && !c.subject.starts_with("release:"));
-    let unshipped: Vec<glob::Pattern> =
-        repo.config.bumps_unshipped.iter().filter_map(|g| glob::Pattern::new(g).ok()).collect();
-    let options = glob::MatchOptions { case_sensitive: true, require_literal_separator: false, require_literal_leading_dot: false };
-    // Only this package's shipped files credit it.
-    let owner = |path: &str| {
-        let inner = if p.dir == "." { path } else { path.strip_prefix(&format!("{}/", p.dir))? };
-        let mine = repo.owner_of(path) == Owner::Package(i);
-        (mine && !unshipped.iter().any(|g| g.matches_with(inner, options))).then_some(i)
-    };
+    // Only this package's shipped files credit it (`shipped.rs`: the bump check's rule too).
+    let shipped = crate::shipped::Shipped::new(repo);
+    let owner = |path: &str| shipped.owner(path).filter(|&j| j == i);
     let mut found = history::attribute(&commits, owner);
     found.prs.retain(|_, pr| !pr.packages.is_empty());
     let source = if offline || github::token_variable().is_none() { Source::Git } else { Source::GitHub };
@@ -89,7 +84,7 @@ pub fn notes(sh: &Shell, repo: &Monorepo, i: usize, version: &Version, date: &st
         "pull_requests": lines.iter().map(|l| json!({"number": l.number, "title": l.title, "url": l.url, "heading": l.heading})).collect::<Vec<_>>(),
         "text": text,
     });
-    Ok(PackageNotes { index: i, prs: lines.len(), text, since, change, json })
+    Ok(PackageNotes { prs: lines.len(), text, since, change, json })
 }
 
 /// `## name version (date)`, then one `###` heading per conventional type, newest first within.
@@ -138,7 +133,12 @@ mod tests {
     fn notes_are_grouped_by_type() {
         let line = |number, title: &str| {
             let heading = conventional::heading(&conventional::parse(title, ""));
-            Line { number, heading, title: title.to_string(), url: format!("https://github.com/acme/libs/pull/{number}") }
+            Line {
+                number,
+                heading,
+                title: title.to_string(),
+                url: format!("https://github.com/acme/libs/pull/{number}"),
+            }
         };
         let lines = [
             line(14, "fix(store): close the connection on error"),

@@ -73,7 +73,8 @@ pub fn choose(sh: &Shell, repo: &Monorepo, indices: &[usize], choice: BumpChoice
                 let range = since.as_ref().map_or_else(|| "HEAD".to_string(), |t| format!("{t}..HEAD"));
                 let commits = git::messages(sh, &range, &p.dir)?;
                 let (bump, why) = conventional::bump(&p.version, &commits);
-                let from = since.as_ref().map_or_else(|| "all history (no tag yet)".to_string(), |t| format!("since `{t}`"));
+                let from =
+                    since.as_ref().map_or_else(|| "all history (no tag yet)".to_string(), |t| format!("since `{t}`"));
                 (bump, Some(format!("{why}, {from}")))
             }
         };
@@ -196,14 +197,5 @@ impl Plan {
             "wave": self.wave.iter().map(super::wave_json).collect::<Vec<_>>(),
             "files": self.changes.changes.iter().map(|c| c.display.clone()).collect::<Vec<_>>(),
         })
-    }
-
-    /// Every package's new version: the targets' and the wave's, by directory.
-    pub fn moves(&self) -> Vec<(String, Version)> {
-        let mut moves: Vec<(String, Version)> = self.targets.iter().map(|t| (t.dir.clone(), t.new.clone())).collect();
-        moves.extend(self.wave.iter().filter(|m| m.new != m.old).map(|m| (m.dir.clone(), m.new.clone())));
-        moves.sort();
-        moves.dedup_by(|a, b| a.0 == b.0);
-        moves
     }
 }

@@ -57,7 +57,11 @@ pub fn detect(root: &toml_edit::Table, project_name: &str) -> Option<VersionSour
         }
         if let Some(path) = str_at(root, &["tool", "hatch", "version", "path"]) {
             // hatch's default pattern: `__version__` or `VERSION`.
-            return Some(file(vec![path.to_string()], assignment(&["__version__", "VERSION"]), "`[tool.hatch.version] path`"));
+            return Some(file(
+                vec![path.to_string()],
+                assignment(&["__version__", "VERSION"]),
+                "`[tool.hatch.version] path`",
+            ));
         }
     }
     if let Some(version) = get(root, &["tool", "setuptools", "dynamic", "version"]) {

@@ -139,9 +139,8 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
                 .map(|r| r.is_some())
                 .map_err(|e| super::prepare::first_line(&e))
         });
-        let pr = (!flags.offline).then(|| {
-            github::open_pr(sh, &repo.config.repository, &branch).map_err(|e| super::prepare::first_line(&e))
-        });
+        let pr = (!flags.offline)
+            .then(|| github::open_pr(sh, &repo.config.repository, &branch).map_err(|e| super::prepare::first_line(&e)));
         (origin, pr)
     } else {
         (None, None)
@@ -207,7 +206,8 @@ fn body(notes: &[PackageNotes]) -> (String, Option<String>) {
 
 fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
     let commit = flags.commit || flags.pr || flags.phase.is_none();
-    let mut steps = vec![Step::done("checks", if flags.allow_dirty { "tree not checked (--allow-dirty)" } else { "clean tree" })];
+    let mut steps =
+        vec![Step::done("checks", if flags.allow_dirty { "tree not checked (--allow-dirty)" } else { "clean tree" })];
     steps.push(match &w.bump {
         None => Step::done("bump versions", "every package is ahead of its last tag"),
         Some(p) => {
@@ -221,11 +221,18 @@ fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
     });
     let files = w.notes.iter().filter(|n| n.change.is_some()).count();
     steps.push(match (w.note_changes.len(), files) {
-        (_, 0) => Step::skipped("notes", "no package has a changelog file (`changelog.package-file`); the notes go to the pull request"),
+        (_, 0) => Step::skipped(
+            "notes",
+            "no package has a changelog file (`changelog.package-file`); the notes go to the pull request",
+        ),
         (0, _) => Step::done("notes", "every changelog file has its package's notes"),
         (n, _) => {
             let list: Vec<&str> = w.note_changes.iter().map(|c| c.display.as_str()).collect();
-            Step::todo("notes", format!("{n} changelog file{}: {}", if n == 1 { "" } else { "s" }, list.join(", ")), Action::Notes)
+            Step::todo(
+                "notes",
+                format!("{n} changelog file{}: {}", if n == 1 { "" } else { "s" }, list.join(", ")),
+                Action::Notes,
+            )
         }
     });
     let (title, branch) = (&w.title, &w.branch);
@@ -243,12 +250,17 @@ fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
     let push = format!("push `{branch}` to origin");
     steps.push(match &w.origin_branch {
         None => {
-            w.problems.push("there is no `origin` remote to push the release branch to; add one (`git remote add origin URL`)".into());
+            w.problems.push(
+                "there is no `origin` remote to push the release branch to; add one (`git remote add origin URL`)"
+                    .into(),
+            );
             Step::todo("push branch", push, Action::PushBranch)
         }
         Some(Ok(true)) if w.committed => Step::done("push branch", format!("origin has `{branch}`")),
         Some(Ok(_)) => Step::todo("push branch", push, Action::PushBranch),
-        Some(Err(e)) => Step::unknown("push branch", format!("{push} (origin did not answer: {e})"), Action::PushBranch),
+        Some(Err(e)) => {
+            Step::unknown("push branch", format!("{push} (origin did not answer: {e})"), Action::PushBranch)
+        }
     });
     let open = format!("open `{title}` from `{branch}` into `{}`", w.repo.config.branch);
     steps.push(match &w.pr {

@@ -64,9 +64,25 @@ fn lib(dir: &str, name: &str, version: &str, kind: Kind, tag: &str, deps: &[&str
 
 fn libs(count: usize) -> Vec<Lib> {
     let mut libs = vec![
-        lib("main", "acme", "1.2.11", Kind::Static, "1.2.11", &["acme-store>=4.2,<5.0.0", "acme-client>=0.4,<0.5"], &[]),
+        lib(
+            "main",
+            "acme",
+            "1.2.11",
+            Kind::Static,
+            "1.2.11",
+            &["acme-store>=4.2,<5.0.0", "acme-client>=0.4,<0.5"],
+            &[],
+        ),
         lib("store", "acme-store", "4.2.0", Kind::Hatch, "store==4.2.0", &["acme-schema>=0.14,<0.15"], &[]),
-        lib("client", "acme-client", "0.4.3", Kind::SetuptoolsAttr, "acme-client-v0.4.3", &["acme-schema>=0.14,<0.15.0"], &[]),
+        lib(
+            "client",
+            "acme-client",
+            "0.4.3",
+            Kind::SetuptoolsAttr,
+            "acme-client-v0.4.3",
+            &["acme-schema>=0.14,<0.15.0"],
+            &[],
+        ),
         lib("schema", "acme-schema", "0.14.2", Kind::SetuptoolsFile, "acme-schema-v0.14.2", &[], &[]),
         lib("cli", "acme-cli", "2.0.1", Kind::PdmFile, "acme-cli-v2.0.1", &["acme-client>=0.4.0,<0.5.0"], &[]),
         lib("utils", "acme-utils", "1.0.0", Kind::Flit, "acme-utils-v1.0.0", &[], &[]),
@@ -100,10 +116,9 @@ fn pyproject(l: &Lib) -> String {
                 .to_string(),
             dynamic,
         ),
-        Kind::SetuptoolsAttr => (
-            format!("{SETUPTOOLS}\n[tool.setuptools.dynamic]\nversion = {{ attr = \"{m}.__version__\" }}\n"),
-            dynamic,
-        ),
+        Kind::SetuptoolsAttr => {
+            (format!("{SETUPTOOLS}\n[tool.setuptools.dynamic]\nversion = {{ attr = \"{m}.__version__\" }}\n"), dynamic)
+        }
         Kind::SetuptoolsFile => {
             (format!("{SETUPTOOLS}\n[tool.setuptools.dynamic]\nversion = {{ file = \"VERSION\" }}\n"), dynamic)
         }
@@ -125,7 +140,10 @@ fn pyproject(l: &Lib) -> String {
         quoted(&l.deps)
     );
     if !l.test_deps.is_empty() {
-        text += &format!("\n[dependency-groups]\ntest = [\"pytest\", {{ include-group = \"lint\" }}]\nlint = [{}]\n", quoted(&l.test_deps));
+        text += &format!(
+            "\n[dependency-groups]\ntest = [\"pytest\", {{ include-group = \"lint\" }}]\nlint = [{}]\n",
+            quoted(&l.test_deps)
+        );
         text += "\n[tool.uv.sources]\n";
         for d in &l.test_deps {
             text += &format!("{d} = {{ workspace = true }}\n");
@@ -143,9 +161,10 @@ fn version_file(l: &Lib) -> Option<(String, String)> {
     let v = &l.version;
     match l.kind {
         Kind::Static | Kind::HatchVcs => None,
-        Kind::Hatch | Kind::SetuptoolsAttr => {
-            Some((format!("{}/src/{m}/__init__.py", l.dir), format!("\"\"\"{}.\"\"\"\n\n__version__ = \"{v}\"\n", l.name)))
-        }
+        Kind::Hatch | Kind::SetuptoolsAttr => Some((
+            format!("{}/src/{m}/__init__.py", l.dir),
+            format!("\"\"\"{}.\"\"\"\n\n__version__ = \"{v}\"\n", l.name),
+        )),
         Kind::SetuptoolsFile => Some((format!("{}/VERSION", l.dir), format!("{v}\n"))),
         Kind::PdmFile => Some((format!("{}/src/{m}/_version.py", l.dir), format!("__version__: str = '{v}'\n"))),
         Kind::Flit => Some((
