@@ -224,6 +224,11 @@ pub fn messages(sh: &Shell, range: &str, path: &str) -> Result<Vec<(String, Stri
         .collect())
 }
 
+/// The tags that point at `rev` (`git tag --points-at`).
+pub fn tags_at(sh: &Shell, rev: &str) -> Result<Vec<String>> {
+    Ok(exec::read(cmd!(sh, "git tag --points-at {rev}"))?.lines().map(str::to_string).collect())
+}
+
 /// The subject of HEAD.
 pub fn head_subject(sh: &Shell) -> Result<String> {
     exec::read(cmd!(sh, "git log -1 --format=%s"))

@@ -60,7 +60,7 @@ impl Package {
     pub fn version_file(&self, root: &Path) -> Option<String> {
         match &self.source {
             VersionSource::Static => Some(self.pyproject_display()),
-            VersionSource::File(f) => Some(self.join(&existing(root, &self.dir, f)?.to_string())),
+            VersionSource::File(f) => Some(self.join(existing(root, &self.dir, f)?)),
             VersionSource::Vcs { .. } => None,
         }
     }
@@ -174,10 +174,7 @@ impl Monorepo {
         if !self.packages.iter().any(|p| matches!(p.source, VersionSource::Vcs { .. })) {
             return;
         }
-        let tags = xshell::Shell::new().and_then(|sh| {
-            sh.change_dir(&self.root);
-            Ok(sh)
-        });
+        let tags = xshell::Shell::new().inspect(|sh| sh.change_dir(&self.root));
         let tags = tags.map_err(anyhow::Error::from).and_then(|sh| crate::git::merged_tags(&sh));
         for i in 0..self.packages.len() {
             let VersionSource::Vcs { via } = self.packages[i].source else { continue };
@@ -641,6 +638,9 @@ fn read_file_version(root: &Path, package: &Package, file: &VersionFile, text: &
         ));
     };
     let at = package.join(rel);
+    if let crate::pyproject::source::Written::Refused(why) = &file.how {
+        return Err(format!("{shown}: {why}"));
+    }
     read_text(&root.join(&at), text).map_err(|e| format!("{shown}: cannot read `{at}` ({}): {e}", file.via))?;
     let range = crate::pyproject::source::locate(text, &file.how).ok_or_else(|| {
         format!("{shown}: `{at}` ({}) has no version literal such as `__version__ = \"1.0.0\"`; write one", file.via)

@@ -60,6 +60,9 @@ pub struct Options {
     pub json: bool,
     /// The summary table goes to stderr: the caller (the release) owns stdout.
     pub report_to_stderr: bool,
+    /// Return the report when some packages failed (and their dependants were blocked), for a
+    /// caller that releases the others: a release of independent packages.
+    pub keep_going: bool,
 }
 
 impl flags::Publish {
@@ -99,6 +102,7 @@ impl flags::Publish {
             dry_run: self.dry_run,
             json: self.json,
             report_to_stderr: false,
+            keep_going: false,
         })
     }
 
@@ -166,6 +170,8 @@ pub struct PackageReport {
     /// `published`, `already published`, `built elsewhere`, `failed`, `blocked`, `deferred`,
     /// `stopped` or (dry runs) `planned`.
     pub result: &'static str,
+    /// Why it was not published, for those that were not.
+    pub why: Option<String>,
     /// Our build of it in this run (built or reused): each file's path and sha256. Empty when
     /// the version was on the index before and nothing was built.
     pub files: Vec<(PathBuf, String)>,
@@ -250,7 +256,10 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let failing: Vec<usize> =
         plan.waves.iter().flatten().copied().filter(|i| !outcomes.get(i).is_some_and(Outcome::is_done)).collect();
     let deferred = outcomes.values().filter(|o| matches!(o, Outcome::Deferred(_))).count();
-    fail_unless_done(repo, selected, &failing, deferred, options, "not published")?;
+    // The caller names what was held back, and releases the rest.
+    if !options.keep_going {
+        fail_unless_done(repo, selected, &failing, deferred, options, "not published")?;
+    }
     Ok(report_of(outcomes, &done.builds))
 }
 
@@ -376,6 +385,12 @@ fn report_of(outcomes: &BTreeMap<usize, Outcome>, builds: &BTreeMap<usize, build
         .map(|(&i, o)| PackageReport {
             package: i,
             result: o.label(),
+            why: match o {
+                Outcome::Failed(why) | Outcome::Blocked(why) | Outcome::Deferred(why) | Outcome::Stopped(why) => {
+                    Some(why.lines().next().unwrap_or_default().to_string())
+                }
+                _ => None,
+            },
             files: builds.get(&i).map_or_else(Vec::new, |b| {
                 b.manifest.files.iter().map(|f| (b.path(&f.filename), f.sha256.clone())).collect()
             }),
@@ -442,6 +457,7 @@ impl Options {
             dry_run: false,
             json: false,
             report_to_stderr: true,
+            keep_going: false,
         })
     }
 }
@@ -469,6 +485,7 @@ impl Options {
             dry_run: false,
             json: false,
             report_to_stderr: true,
+            keep_going: false,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::{
 };
 
 mod fast;
+pub mod pattern;
 pub mod source;
 
 pub use source::VersionSource;

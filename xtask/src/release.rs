@@ -11,6 +11,7 @@ mod packages;
 mod prepare;
 mod publish;
 mod state;
+mod tagged;
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -174,6 +175,10 @@ impl flags::Release {
         }
         let result = match phase {
             Some(Phase::Prepare) => prepare::run(sh, &self, &mut report).map(drop),
+            // A monorepo of independent packages: each package its own tag and GitHub release.
+            Some(Phase::Publish) if tagged::applies(&crate::monorepo::Monorepo::load(&sh.current_dir())?) => {
+                tagged::run(sh, &self, &mut report)
+            }
             Some(Phase::Publish) => publish::run(sh, &self, &mut report),
             None => (|| {
                 // Locally, both in one go: prepare commits the release on the current branch,

@@ -41,9 +41,22 @@ pub fn notes(
     date: &str,
     offline: bool,
 ) -> Result<PackageNotes> {
+    notes_since(sh, repo, i, version, date, offline, &git::merged_tags(sh)?)
+}
+
+/// [`notes`] with the tags HEAD descends from given: a release's own new tag left out, so that
+/// its notes still start at the tag before.
+pub fn notes_since(
+    sh: &Shell,
+    repo: &Monorepo,
+    i: usize,
+    version: &Version,
+    date: &str,
+    offline: bool,
+    tags: &[String],
+) -> Result<PackageNotes> {
     let p = &repo.packages[i];
-    let tags = git::merged_tags(sh)?;
-    let since = repo.last_release(i, &tags).map(|(tag, _)| tag);
+    let since = repo.last_release(i, tags).map(|(tag, _)| tag);
     let range = since.as_ref().map_or_else(|| "HEAD".to_string(), |t| format!("{t}..HEAD"));
     let out = git::log_with_paths_in(sh, history::LOG_FORMAT, &range, &p.dir)?;
     // The release commits of earlier runs (`release(acme-store): 5.0.0 (#70)`) are no change of their own.

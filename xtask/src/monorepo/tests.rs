@@ -232,3 +232,22 @@ fn dependency_groups_and_sources_are_edges_for_tests_only() {
     assert_eq!(graph.waves(&all, &repo.packages).unwrap().len(), 1, "no publish order from them");
     std::fs::remove_dir_all(root).unwrap();
 }
+
+#[test]
+fn hatch_custom_patterns_are_read_or_refused_by_name() {
+    let root = temp("pattern");
+    write(&root, "release.toml", "[packages]\ninclude = [\"libs/*\"]\n");
+    let tool = "[tool.hatch.version]\npath = \"a/about.py\"\npattern = 'BUILD = \"(?P<version>[^\"]+)\"'\n";
+    write(&root, "libs/a/pyproject.toml", &dynamic("a", tool));
+    write(&root, "libs/a/a/about.py", "NAME = \"a\"\nBUILD = \"3.1.4\"\n");
+    let tool = "[tool.hatch.version]\npath = \"b.py\"\npattern = 'v(\\d)(?P<version>.*)'\n";
+    write(&root, "libs/b/pyproject.toml", &dynamic("b", tool));
+    write(&root, "libs/b/b.py", "v1\n");
+    let repo = Monorepo::load(&root).unwrap();
+    assert_eq!(repo.packages[0].version.to_string(), "3.1.4");
+    let edit = crate::bump::version_edit(&root, &repo.packages[0], &"3.2.0".parse().unwrap()).unwrap().unwrap();
+    assert_eq!(edit.new, "NAME = \"a\"\nBUILD = \"3.2.0\"\n");
+    expect_test::expect![[r#"libs/b/pyproject.toml: hatch's `pattern` `v(\d)(?P<version>.*)` uses regular-expression operators outside the version group, which the release tool does not read; write the version as `__version__ = "…"` or use a simpler pattern"#]]
+    .assert_eq(repo.packages[1].version_error.as_deref().unwrap());
+    std::fs::remove_dir_all(root).unwrap();
+}

@@ -31,6 +31,10 @@ pub enum Written {
     Assignment(Vec<String>),
     /// The whole file is the version, surrounding whitespace aside.
     Whole,
+    /// Hatch's custom `pattern` (`pattern.rs`).
+    Pattern(super::pattern::Pattern),
+    /// A custom `pattern` the tool cannot read, and why.
+    Refused(String),
 }
 
 /// Every kind of source tried, for the error when none is found.
@@ -57,11 +61,11 @@ pub fn detect(root: &toml_edit::Table, project_name: &str) -> Option<VersionSour
         }
         if let Some(path) = str_at(root, &["tool", "hatch", "version", "path"]) {
             // hatch's default pattern: `__version__` or `VERSION`.
-            return Some(file(
-                vec![path.to_string()],
-                assignment(&["__version__", "VERSION"]),
-                "`[tool.hatch.version] path`",
-            ));
+            let how = match str_at(root, &["tool", "hatch", "version", "pattern"]) {
+                None => assignment(&["__version__", "VERSION"]),
+                Some(p) => super::pattern::parse(p).map_or_else(Written::Refused, Written::Pattern),
+            };
+            return Some(file(vec![path.to_string()], how, "`[tool.hatch.version] path`"));
         }
     }
     if let Some(version) = get(root, &["tool", "setuptools", "dynamic", "version"]) {
@@ -120,6 +124,8 @@ pub fn locate(text: &str, how: &Written) -> Option<std::ops::Range<usize>> {
             let end = text.trim_end().len();
             (end > start).then_some(start..end)
         }
+        Written::Pattern(p) => p.find(text),
+        Written::Refused(_) => None,
         Written::Assignment(names) => {
             let mut offset = 0;
             for line in text.split_inclusive('\n') {
