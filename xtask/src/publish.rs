@@ -142,7 +142,8 @@ pub fn destination(
                 name: "--index-url".into(),
                 url: url.clone(),
                 publish_url: publish.clone(),
-                new_projects_per_day: known.and_then(|d| d.new_projects_per_day),
+                new_projects_per_day: known.as_ref().and_then(|d| d.new_projects_per_day),
+                closed_after: known.and_then(|d| d.closed_after),
             })
         }
         (name, None, None) => config.destination(name).map_err(usage),
@@ -214,6 +215,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         "index_url": report::shown_url(&dest.url),
         "publish_url": report::shown_url(&dest.publish_url),
         "new_projects_per_day": dest.new_projects_per_day,
+        "closed_after": dest.closed_after.map(index::human),
         "credentials": credentials.describe(),
     });
     if options.dry_run {
@@ -281,7 +283,13 @@ fn look(
     if selected.iter().any(|&i| repo.packages[i].dir == ".") && !git::is_ignored(sh, "target/publish/x") {
         output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
     }
-    plan::plan(&repo.packages, graph, selected, &projects, dest.new_projects_per_day)
+    // The clock is read here, once: the plan is a pure function of it.
+    let limits = plan::Limits {
+        new_projects: dest.new_projects_per_day,
+        closed_after: dest.closed_after,
+        now: std::time::SystemTime::now(),
+    };
+    plan::plan(&repo.packages, graph, selected, &projects, &limits)
 }
 
 /// Builds what publishing `selected` would build (hooks first; a build whose sources have not
@@ -454,6 +462,7 @@ impl Options {
             url: index_url.to_string(),
             publish_url: index_url.to_string(),
             new_projects_per_day: None,
+            closed_after: None,
         };
         Options {
             jobs: default_jobs(),
