@@ -208,6 +208,9 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let ctx = run::Ctx { repo, plan: &plan, options, index: &index, cache, credentials: &credentials };
     let what = run::describe(&ctx)?;
     let text = report::plan_text(&repo.packages, &plan, &what, &header) + &new_projects(repo, &plan, dest);
+    // Checked for dry runs and real runs alike, before anything is built.
+    let no_credentials =
+        plan.items.values().any(plan::Item::may_upload).then(|| credentials.problem(&dest.publish_url)).flatten();
     let settings = json!({
         "dry_run": options.dry_run,
         "backend": options.backend.to_string(),
@@ -229,10 +232,18 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         let failing: Vec<usize> =
             outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Planned(p) if p.fails)).map(|(&i, _)| i).collect();
         let deferred = plan.items.values().filter(|it| it.deferred).count();
-        fail_unless_done(repo, selected, &failing, deferred, options, "would not be published")?;
-        return Ok(report_of(&outcomes, &BTreeMap::new()));
+        let verdict = fail_unless_done(repo, selected, &failing, deferred, options, "would not be published");
+        return match (verdict, no_credentials) {
+            (Err(e), Some(why)) => bail!("{e:#}\n{why}"),
+            (Err(e), None) => Err(e),
+            (Ok(()), Some(why)) => bail!(why),
+            (Ok(()), None) => Ok(report_of(&outcomes, &BTreeMap::new())),
+        };
     }
     output::note(&text);
+    if let Some(why) = no_credentials {
+        bail!(why);
+    }
 
     let tool = tool.expect("checked above for real runs");
     let done = run::execute(&ctx, &tool);
@@ -424,12 +435,10 @@ fn default_jobs() -> usize {
 
 impl Options {
     /// The options `release publish` uses: the configuration, overridden by its flags. The
-    /// destination is chosen as `publish` chooses it: `index` (`--index NAME`), or both URLs.
+    /// destination is the one [`destination`] chose from the release's flags.
     pub fn for_release(
         repo: &Monorepo,
-        index: Option<&str>,
-        index_url: Option<String>,
-        publish_url: Option<String>,
+        destination: Destination,
         wait: Duration,
         jobs: Option<usize>,
     ) -> Result<Options> {
@@ -438,7 +447,7 @@ impl Options {
         }
         Ok(Options {
             jobs: jobs.unwrap_or_else(default_jobs),
-            destination: destination(&repo.config, index, &index_url, &publish_url)?,
+            destination,
             backend: repo.config.backend,
             hooks: repo.config.hooks.clone(),
             accept_changes: repo.config.accept_changes.iter().cloned().collect(),
@@ -495,4 +504,10 @@ pub fn built_files(
 /// Which upload credentials the environment gives, for a plan: never their values.
 pub fn credentials() -> &'static str {
     upload::Credentials::from_env().describe()
+}
+
+/// Why uploads to `dest` cannot happen (no credentials), as `publish` says it: for the
+/// release's plan, so that its dry run fails where the real run would.
+pub fn credentials_problem(dest: &Destination) -> Option<String> {
+    upload::Credentials::from_env().problem(&dest.publish_url)
 }

@@ -248,6 +248,12 @@ impl Item {
     pub fn builds(&self) -> bool {
         self.blocked.is_none() && !self.deferred && matches!(self.state, State::New | State::Partial { .. })
     }
+
+    /// Whether this run may upload files of the package: it builds it, and the index still
+    /// accepts files for the version.
+    pub fn may_upload(&self) -> bool {
+        self.builds() && !matches!(self.state, State::Partial { closed: Some(_), .. })
+    }
 }
 
 /// What to do with each built file, given the files of the same version on the index.
