@@ -209,7 +209,7 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         steps.push(Step::done("check before core", verdict.message));
         steps.push(gate_step(w, false));
         steps.push(install_check_step(w));
-        let to = upload_destination(w);
+        let to = upload_destination(&w.destination);
         steps.push(Step::todo(
             "publish core",
             format!("build and upload `{name}` {version} {to}"),
@@ -387,14 +387,18 @@ fn packages_step(w: &World) -> Step<Action> {
     let more = if w.missing.len() > 6 { format!(" and {} more", w.missing.len() - 6) } else { String::new() };
     Step::todo(
         "publish packages",
-        format!("{} in dependency order: {}{more}; {}", w.missing.len(), names.join(", "), upload_destination(w)),
+        format!(
+            "{} in dependency order: {}{more}; {}",
+            w.missing.len(),
+            names.join(", "),
+            upload_destination(&w.destination)
+        ),
         Action::PublishPackages,
     )
 }
 
 /// Where the release's files go, stated before anything happens, as `publish` states it.
-fn upload_destination(w: &World) -> String {
-    let d = &w.destination;
+fn upload_destination(d: &Destination) -> String {
     format!(
         "to {} (index `{}`, read from {}) with {}",
         crate::url::shown(&d.publish_url),
@@ -553,6 +557,7 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
     let core = repo.core()?;
     let tag = repo.config.tag_for(version);
     let previous = flags.from_tag.clone().map_or_else(|| previous_tag(sh, &repo, version), Ok)?;
+    let destination = flags.destination(&repo.config)?;
     let mut steps: Vec<Step<()>> = vec![
         Step::todo(
             "check before core",
@@ -567,7 +572,11 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
             ),
             (),
         ),
-        Step::todo("publish core", format!("build and upload `{}` {version}", core.name), ()),
+        Step::todo(
+            "publish core",
+            format!("build and upload `{}` {version} {}", core.name, upload_destination(&destination)),
+            (),
+        ),
         Step::todo("wait for core", format!("poll the index until it serves `{}` {version}", core.name), ()),
         Step::todo(
             "publish packages",
@@ -613,7 +622,11 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
         output::data(&render(&heading, &steps, true));
     }
     report.set("publish", version, &steps);
-    Ok(())
+    // The new version's core is always uploaded: without credentials the real run fails there.
+    match publish::credentials_problem(&destination) {
+        Some(problem) => bail!("the release cannot be published:\n  {problem}"),
+        None => Ok(()),
+    }
 }
 
 /// The highest release tag below `version` that is an ancestor of HEAD.

@@ -163,6 +163,16 @@ fn dry_runs_change_nothing_locally_or_remotely() {
     let run = w.release(&["--bump", "minor", "--dry-run"]).ok();
     assert!(run.stdout.contains("Release 0.15.0: publish, after prepare's release commit"), "{}", run.stdout);
     unchanged("release --dry-run", &fingerprint);
+    // Both phases in one go without upload credentials: the publish phase would fail, so does
+    // the dry run, after the whole plan.
+    let (url, publish) = (w.index.index_url(), w.index.publish_url());
+    let without: Vec<(String, String)> =
+        w.env(&w.github).into_iter().filter(|(k, _)| k != "UV_PUBLISH_TOKEN").collect();
+    let args = ["release", "--bump", "minor", "--dry-run", "--index-url", &url, "--publish-url", &publish];
+    let run = github::xtask(&w.sample.root(), &args, &without).fails_with(1);
+    assert!(run.stdout.contains("Release 0.15.0: publish, after prepare's release commit"), "{}", run.stdout);
+    assert!(run.stderr.contains(&format!("no upload credentials for {publish}")), "{}", run.stderr);
+    unchanged("release --dry-run without credentials", &fingerprint);
     // Publishing before anything was prepared is refused, and says what to do.
     let run = w.release(&["publish", "--dry-run"]).fails_with(1);
     assert!(run.stderr.contains("run `cargo xtask release prepare` first"), "{}", run.stderr);
@@ -383,7 +393,10 @@ fn a_monorepo_whose_core_is_the_umbrella() {
     let url = index.index_url();
     let run: Run = std::process::Command::new(support::xtask_bin())
         .args(["--root", root.to_str().unwrap(), "release", "publish", "--from-tag", "v1.0.0", "--dry-run"])
-        .args(["--offline", "--index-url", &url])
+        // The whole destination (an index URL alone would upload to the default index), and
+        // credentials, without which the dry run fails as the real run would.
+        .args(["--offline", "--index-url", &url, "--publish-url", &index.publish_url()])
+        .env("UV_PUBLISH_TOKEN", "pypi-solo-test-token")
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
