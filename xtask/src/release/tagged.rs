@@ -48,6 +48,7 @@ struct World {
     released: Vec<Released>,
     origin: bool,
     wait: Duration,
+    destination: crate::config::Destination,
 }
 
 /// Whether `release publish` takes this path: a monorepo without the umbrella and core's group.
@@ -73,14 +74,7 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     if flags.dry_run {
         return super::publish::dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created");
     }
-    let mut options = publish::Options::for_release(
-        &w.repo,
-        None,
-        flags.index_url.clone().map(|u| u.0),
-        flags.publish_url.clone().map(|u| u.0),
-        w.wait,
-        flags.jobs.map(|n| n.0),
-    )?;
+    let mut options = publish::Options::for_release(&w.repo, w.destination.clone(), w.wait, flags.jobs.map(|n| n.0))?;
     options.keep_going = true;
     let mut held: Vec<String> = Vec::new();
     let result = super::execute(&mut steps, |&action| act(sh, &mut w, &options, action, &mut held));
@@ -114,8 +108,9 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
             bail!("{dirty}; the release publishes the release commit: commit or stash them, or pass `--allow-dirty`");
         }
     }
-    let url = flags.index_url.clone().map_or_else(|| repo.config.index_url.clone(), |u| u.0);
-    let index = Index::new(&url);
+    // Where it reads and uploads: chosen as `publish` chooses it.
+    let destination = flags.destination(&repo.config)?;
+    let index = Index::new(&destination.url);
     let jobs = flags.jobs.map_or(16, |n| n.0);
     let projects = crate::parallel::map(&repo.packages, jobs, |p| index.project(&p.name));
     let mut missing = BTreeSet::new();
@@ -163,7 +158,7 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
         .transpose()
         .map_err(flags::usage)?
         .unwrap_or(Duration::from_secs(300));
-    Ok(World { repo, sha, missing, released, origin, wait })
+    Ok(World { repo, sha, missing, released, origin, wait, destination })
 }
 
 fn plan(w: &World, flags: &flags::Release) -> Vec<Step<Action>> {
