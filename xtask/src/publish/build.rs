@@ -100,7 +100,6 @@ fn build_in(
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
     let staging_arg = staging.to_string_lossy().into_owned();
-    let mut env = exec::child_env(&Credentials::WITHHELD);
     let (args, shown): (Vec<&str>, &str) = match backend {
         Backend::Uv if shared_env.is_some() => {
             (vec!["build", "--no-progress", "--no-build-isolation", "--out-dir", &staging_arg], "uv build")
@@ -108,11 +107,11 @@ fn build_in(
         Backend::Uv => (vec!["build", "--no-progress", "--out-dir", &staging_arg], "uv build"),
         Backend::Poetry => (vec!["build", "--no-interaction", "--output", &staging_arg], "poetry build"),
     };
+    let mut cmd = exec::Cmd::new(tool).args(&args).dir(&src);
     if let Some(dir) = shared_env {
-        env.insert("VIRTUAL_ENV".into(), dir.to_string_lossy().into_owned());
+        cmd = cmd.env("VIRTUAL_ENV", dir);
     }
-    let expr = duct::cmd(tool, &args).dir(&src).full_env(env).stdin_null();
-    let exec::Captured { ok, text } = match exec::capture(expr) {
+    let exec::Captured { ok, text } = match cmd.capture() {
         Ok(captured) => captured,
         Err(e) => bail!("cannot run `{shown}` in {}: {e}", p.dir),
     };
