@@ -733,6 +733,12 @@ const SENTINELS: &[(&str, &str)] = &[
     ("MY_RELEASE_TOKEN", "sentinel-secrets-extra-0010"),
 ];
 
+/// Core's default build hooks (`config.rs`), which fetch the data its distributions ship.
+const CORE_BUILD_HOOKS: &str = r#"["uv", "sync"],
+    ["uv", "run", "python", "-c", "from llama_index.core.utils import globals_helper; print(globals_helper.stopwords); print(globals_helper.punkt_tokenizer)"],
+    ["uv", "run", "python", "-c", "from llama_index.core.utils import get_tokenizer; print(get_tokenizer())"],
+    ["uv", "run", "python", "-c", "from llama_index.core.utils import get_tokenizer; print(get_tokenizer('gpt-5-mini'))"]"#;
+
 /// Where each kind of child writes its whole environment (`NAME=value` lines), one file per run.
 const DUMPS: &str = "XTASK_SENTINEL_DUMPS";
 
@@ -793,7 +799,7 @@ fn credentials_reach_only_the_upload_and_gh() {
             "[release]\nprepare-hooks = [{{ run = {} }}]\ngate = [\n    {{ run = {} }},\n    \
              {{ run = [\"uv\", \"sync\"], dir = \"{{core}}\" }},\n    \
              {{ run = [\"uv\", \"run\", \"pytest\", \"tests\"], dir = \"{{core}}\" }},\n]\n\n\
-             [build.hooks]\n\"llama-index-core\" = [{}]\n\n[secrets]\nextra = [\"MY_RELEASE_TOKEN\"]\n",
+             [build.hooks]\n\"llama-index-core\" = [{}, {CORE_BUILD_HOOKS}]\n\n[secrets]\nextra = [\"MY_RELEASE_TOKEN\"]\n",
             dump_env("prepare-hook"),
             dump_env("gate-command"),
             dump_env("build-hook"),
