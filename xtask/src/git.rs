@@ -1,8 +1,6 @@
 //! A thin `git` wrapper: every call runs in the monorepo's root, and every error carries git's
 //! own stderr.
 
-use std::path::Path;
-
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
@@ -13,6 +11,8 @@ use crate::exec::Cmd;
 fn git(sh: &Shell) -> Cmd {
     Cmd::new("git").dir(sh.current_dir())
 }
+
+pub mod quickstart;
 
 /// Fails with an actionable error unless the shell's directory is inside a git work tree.
 pub fn ensure_repo(sh: &Shell) -> Result<()> {
@@ -196,11 +196,6 @@ pub fn log_with_paths(sh: &Shell, format: &str, range: &str) -> Result<String> {
         .read()
 }
 
-/// The subjects of HEAD's history, newest first.
-pub fn subjects(sh: &Shell) -> Result<Vec<String>> {
-    Ok(git(sh).args(["log", "--format=%s"]).read()?.lines().map(str::to_string).collect())
-}
-
 /// The subject of HEAD.
 pub fn head_subject(sh: &Shell) -> Result<String> {
     git(sh).args(["log", "-1", "--format=%s"]).read()
@@ -216,31 +211,10 @@ pub fn create_branch(sh: &Shell, branch: &str) -> Result<()> {
     git(sh).args(["switch", "--quiet", "--create"]).arg(branch).run()
 }
 
-/// Checks out `branch`.
-pub fn switch(sh: &Shell, branch: &str) -> Result<()> {
-    git(sh).args(["switch", "--quiet"]).arg(branch).run()
-}
-
-/// Checks out `branch`, discarding changes in the work tree.
-pub fn checkout_force(sh: &Shell, branch: &str) -> Result<()> {
-    git(sh).args(["checkout", "--quiet", "--force"]).arg(branch).run()
-}
-
 /// Commits exactly `paths` (staged first, whatever else is changed) with `message`.
 pub fn commit_paths(sh: &Shell, paths: &[String], message: &str) -> Result<()> {
     git(sh).args(["add", "--"]).args(paths).run()?;
     git(sh).args(["commit", "--quiet", "-m"]).arg(message).run()
-}
-
-/// Commits what is staged with `message`, as `name <email>`.
-pub fn commit_as(sh: &Shell, name: &str, email: &str, message: &str) -> Result<()> {
-    let (name, email) = (format!("user.name={name}"), format!("user.email={email}"));
-    git(sh).arg("-c").arg(name).arg("-c").arg(email).args(["commit", "--quiet", "-m"]).arg(message).run()
-}
-
-/// Stages the squashed changes of `branch` on top of HEAD, to be committed.
-pub fn squash_merge(sh: &Shell, branch: &str) -> Result<()> {
-    git(sh).args(["merge", "--quiet", "--squash"]).arg(branch).run()
 }
 
 /// Creates the lightweight tag `tag` on `commit`.
@@ -251,36 +225,6 @@ pub fn tag(sh: &Shell, tag: &str, commit: &str) -> Result<()> {
 /// Pushes `refspec` to `remote`.
 pub fn push(sh: &Shell, remote: &str, refspec: &str) -> Result<()> {
     git(sh).args(["push", "--quiet"]).arg(remote).arg(refspec).run()
-}
-
-/// Pushes `branch` and every tag to `remote`.
-pub fn push_with_tags(sh: &Shell, remote: &str, branch: &str) -> Result<()> {
-    git(sh).args(["push", "--quiet"]).arg(remote).arg(branch).arg("--tags").run()
-}
-
-/// Makes the shell's directory a new repository whose first branch is `branch`.
-pub fn init(sh: &Shell, branch: &str) -> Result<()> {
-    git(sh).args(["init", "--quiet"]).arg(format!("--initial-branch={branch}")).run()
-}
-
-/// Makes `dir` a new bare repository, to push to.
-pub fn init_bare(sh: &Shell, dir: &Path) -> Result<()> {
-    git(sh).args(["init", "--quiet", "--bare"]).arg(dir).run()
-}
-
-/// Adds the remote `name` at `url`.
-pub fn add_remote(sh: &Shell, name: &str, url: &Path) -> Result<()> {
-    git(sh).args(["remote", "add"]).arg(name).arg(url).run()
-}
-
-/// Sets `key` to `value` in the repository's configuration.
-pub fn set_config(sh: &Shell, key: &str, value: &str) -> Result<()> {
-    git(sh).arg("config").arg(key).arg(value).run()
-}
-
-/// Feeds `stream` to `git fast-import`, which must end it with `done`.
-pub fn fast_import(sh: &Shell, stream: String) -> Result<()> {
-    git(sh).args(["fast-import", "--quiet", "--done"]).stdin(stream).run()
 }
 
 /// The merge base of `rev` and HEAD, as a full commit id. No merge base (unrelated histories,
@@ -324,22 +268,6 @@ mod tests {
         expect!["the working tree has uncommitted changes (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10 and 2 more)"]
             .assert_eq(&super::describe_dirty(&many).unwrap());
     }
-}
-
-/// `rev`'s short hash and subject, `abc1234 Release 0.14.13 (#20301)`.
-pub fn short_subject(sh: &Shell, rev: &str) -> Result<String> {
-    let format = "--format=%h %s";
-    git(sh).args(["log", "-1"]).arg(format).arg(rev).read()
-}
-
-/// A worktree at `dir` with `rev` checked out, detached.
-pub fn worktree_add_detached(sh: &Shell, dir: &Path, rev: &str) -> Result<()> {
-    git(sh).args(["worktree", "add", "--quiet", "--detach"]).arg(dir).arg(rev).run()
-}
-
-/// Removes the worktree at `dir`, changes and all.
-pub fn worktree_remove(sh: &Shell, dir: &Path) -> Result<()> {
-    git(sh).args(["worktree", "remove", "--force"]).arg(dir).run()
 }
 
 /// Where `name` lives in the git directory (`git rev-parse --git-path`), relative to the root.

@@ -22,12 +22,11 @@ mod parallel;
 mod pkg;
 mod prepare;
 mod publish;
-pub mod pypiserver;
 mod pyproject;
-mod rehearsal;
+pub mod quickstart;
 mod release;
 mod requirement;
-mod sample;
+mod shipped;
 mod test;
 #[cfg(test)]
 mod tidy;

@@ -1,9 +1,7 @@
 //! The repository's GitHub workflows: every one passes actionlint (pinned in
 //! `scripts/bootstrap.sh`), and the README's CI section lists each one.
-// Tests start the xtask, servers and tools themselves; the product goes through its edge.
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

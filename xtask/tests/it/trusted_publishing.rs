@@ -3,10 +3,8 @@
 //! endpoint; the index's stand-in (`support/oidc.rs`) checks each ID token, mints an upload
 //! token for it, and its pypiserver takes uploads with minted tokens only. No secret of the
 //! exchange may show anywhere a person or a log could read it.
-// Tests start the xtask, servers and tools themselves; the product goes through its edge.
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
-mod support;
+use crate::support;
 
 use std::{path::Path, process::Command};
 

@@ -2,10 +2,8 @@
 //! (their backends and the sample core's hook dependencies from the test server's wheels,
 //! never the public index), uploaded to a real local pypiserver, with a fault-injecting proxy
 //! and `kill -9` in between. `XTASK_TEST_PACKAGES` scales the big test (30 by default).
-// Tests start the xtask, servers and tools themselves; the product goes through its edge.
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
-mod support;
+use crate::support;
 
 use std::{
     collections::BTreeSet,

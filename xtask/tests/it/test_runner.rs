@@ -2,10 +2,8 @@
 //! from a real local index (pypiserver), as in the real monorepo: dependants are tested against
 //! the working tree's changes, a dependant's failure is told apart from an old one by a rerun
 //! against the index's versions, and the tree is left as it was.
-// Tests start the xtask, servers and tools themselves; the product goes through its edge.
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

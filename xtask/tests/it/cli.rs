@@ -1,9 +1,7 @@
 //! The foundation's commands against generated monorepos: `sample`, `pkg info`, `pkg version`,
 //! `pkg changed`, `pkg bump`, `pkg exec`, and the errors a user can cause.
-// Tests start the xtask, servers and tools themselves; the product goes through its edge.
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
-mod support;
+use crate::support;
 
 use expect_test::expect;
 use support::{Sample, TempDir};
