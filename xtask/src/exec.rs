@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
-pub use command::Cmd;
+pub use command::{Cmd, Piped};
 pub use secrets::redact;
 
 /// Where `scripts/bootstrap.sh` installs the pinned tools: `$XTASK_TOOLS_DIR`, else

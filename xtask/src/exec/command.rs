@@ -249,11 +249,40 @@ impl Cmd {
         status.with_context(|| format!("cannot run `{}`", self.shown()))
     }
 
+    /// Starts a long-lived child that answers requests on its stdin and stdout; its stderr is
+    /// discarded (it must write everything else elsewhere).
+    pub fn spawn_piped(self) -> std::io::Result<Piped> {
+        let mut child = self.std().stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other("the child's pipes were not set up"));
+        };
+        Ok(Piped { child, stdin, stdout: std::io::BufReader::new(stdout) })
+    }
+
     /// Starts a long-lived child (a server) with the given stdout and stderr; the caller waits
     /// for it or kills it.
     pub fn spawn(self, stdout: Stdio, stderr: Stdio) -> Result<std::process::Child> {
         let child = self.std().stdout(stdout).stderr(stderr).spawn();
         child.with_context(|| format!("cannot start `{}`", self.shown()))
+    }
+}
+
+/// A long-lived child that answers requests: its stdin and stdout are pipes held here. Dropping
+/// it kills and reaps it, so no error path leaves it running; a child that reads its stdin to the
+/// end also exits by itself when this process dies, and Ctrl-C reaches it with the rest of the
+/// process group.
+pub struct Piped {
+    child: std::process::Child,
+    pub stdin: std::process::ChildStdin,
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
