@@ -1,10 +1,25 @@
 //! Running the outside world's programs: where the tools are, and commands whose errors carry
 //! the child's stderr (xshell's errors do not).
 
+mod watch;
+
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+pub use watch::{heartbeat, Ended, Watch, Watched};
 use xshell::Cmd;
+
+/// A child that must not hang the run (hooks, the gate): see [`watch::run`].
+pub fn watched(
+    program: &std::path::Path,
+    args: &[String],
+    dir: &std::path::Path,
+    env: std::collections::HashMap<String, String>,
+    watch: &Watch<'_>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<Watched> {
+    watch::run(program, args, dir, env, watch, out)
+}
 
 /// Where `scripts/bootstrap.sh` installs the pinned tools: `$XTASK_TOOLS_DIR`, else
 /// `target/tools` in the workspace that built this binary.

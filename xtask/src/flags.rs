@@ -85,7 +85,8 @@ xflags::xflags! {
         /// internal dependencies are visible. Our own interrupted upload is finished; new
         /// projects past the index's quota are deferred. The plan's first line says where files
         /// go; one run at a time per checkout. Credentials come from `UV_PUBLISH_TOKEN`, or
-        /// `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`.
+        /// `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`. A build hook that runs past its
+        /// `timeout` (`10m` unless `[build.hooks]` gives one) is killed with its children.
         cmd publish {
             /// Package directories, relative to the root.
             repeated paths: String
@@ -212,6 +213,11 @@ xflags::xflags! {
         /// the release commit, the GitHub release). Without a phase, both run
         /// in one go. Every step first looks whether its effect is already there and skips it, so
         /// a failed release is finished by running the same command again.
+        ///
+        /// Each hook of `[release]` (prepare hooks, the gate) runs with a time limit, its `timeout`
+        /// in release.toml (`10m` for a prepare hook, `30m` for the gate by default): at it, the
+        /// hook is killed with every process it started and the step fails with its last lines.
+        /// Off a terminal, a line every 30 s says what still runs and its last line of output.
         cmd release {
             /// `prepare` or `publish`; both in one go when left out.
             optional phase: Phase

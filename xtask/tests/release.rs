@@ -649,6 +649,93 @@ fn cores_tests_gate_the_release_and_the_umbrellas_sdist_is_attached_once() {
     assert_eq!(w.github.state()["releases"][0]["assets"].as_array().unwrap().len(), 1);
 }
 
+/// Issue 21.2: a gate that hangs (as core's tests do when a worker dies) is killed at its
+/// timeout with everything it started; the step fails naming it with its last lines, nothing is
+/// published, and once fixed the same release finishes.
+#[test]
+fn a_hung_gate_is_killed_at_its_timeout_and_the_release_resumes() {
+    let w = World::new(20, 6);
+    let pidfile = w.sample.dir.path().join("gate-grandchild.pid");
+    w.sample.write(
+        "llama-index-core/gate.py",
+        "import os, subprocess, sys, time\n\
+         if os.environ.get('GATE_HANGS'):\n\
+         \x20   worker = subprocess.Popen(['sleep', '600'])\n\
+         \x20   open(os.environ['GATE_PIDFILE'], 'w').write(str(worker.pid))\n\
+         \x20   for n in range(1, 26):\n\
+         \x20       print(f'collected line {n}')\n\
+         \x20   sys.stdout.flush()\n\
+         \x20   time.sleep(600)\n\
+         print('the gate passed')\n",
+    );
+    w.sample.write(
+        "release.toml",
+        "[release]\ngate = [{ run = [\"python3\", \"gate.py\"], dir = \"{core}\", timeout = \"3s\" }]\n",
+    );
+    support::commit_all(&w.sample.root(), "test: a gate that can hang (#951)");
+    w.sample.git(&["push", "--quiet", "origin", "main"]);
+    let before = w.files_on_index();
+    let mut env = w.env(&w.github);
+    env.push(("GATE_HANGS".into(), "1".into()));
+    env.push(("GATE_PIDFILE".into(), pidfile.display().to_string()));
+    let url = w.index.index_url();
+    let publish = w.index.publish_url();
+    let args = ["release", "--bump", "patch", "--index-url", &url, "--publish-url", &publish, "--wait", "30s"];
+    let run = github::xtask(&w.sample.root(), &args, &env).fails_with(1);
+    let error = &run.stderr[run.stderr.find("error:").expect("an error")..];
+    expect_test::expect![[r#"
+        error: the step `gate` failed
+          caused by: the gate before core failed, so nothing was published; fix it and rerun
+          caused by: the hook `python3 gate.py` in `llama-index-core` ran longer than its timeout (3s) and was killed with every process it started; its last lines:
+            collected line 6
+            collected line 7
+            collected line 8
+            collected line 9
+            collected line 10
+            collected line 11
+            collected line 12
+            collected line 13
+            collected line 14
+            collected line 15
+            collected line 16
+            collected line 17
+            collected line 18
+            collected line 19
+            collected line 20
+            collected line 21
+            collected line 22
+            collected line 23
+            collected line 24
+            collected line 25
+        if it only needs more time, raise its `timeout` in release.toml
+    "#]].assert_eq(error);
+    assert!(
+        error.contains(
+            "the hook `python3 gate.py` in `llama-index-core` ran longer than its timeout (3s) and was killed"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(error.contains("the gate before core failed, so nothing was published"), "{}", run.stderr);
+    let lines: Vec<&str> = error.lines().filter(|l| l.trim_start().starts_with("collected line")).collect();
+    assert_eq!(lines.len(), 20, "its last 20 lines:\n{error}");
+    assert_eq!((lines[0].trim(), lines[19].trim()), ("collected line 6", "collected line 25"));
+    assert!(error.contains("raise its `timeout` in release.toml"), "{error}");
+    // The grandchild it started went with it: gone, or a zombie until its new parent reaps it.
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    assert!(matches!(state, None | Some('Z' | 'X')), "the gate's worker {pid} still runs: {stat}");
+    assert_eq!(w.files_on_index(), before, "nothing was published");
+    assert_eq!(w.sample.git(&["status", "--porcelain", "--untracked-files=all"]), "", "the tree as committed");
+    no_secrets(&run);
+
+    // Fixed (it no longer hangs): the same release resumes and finishes.
+    let run = w.release(&["publish"]).ok();
+    assert!(run.stderr.contains("the gate passed"), "{}", run.stderr);
+    assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index_core-0.14.13")), "{:?}", w.files_on_index());
+}
+
 /// A release whose umbrella does not import: the install check before any upload stops it,
 /// with Python's message, and nothing is uploaded. Once its files are on the index anyway (an
 /// earlier run, another workflow), the install proof after the uploads fails the same way: the

@@ -64,7 +64,7 @@ pub fn build(
     tool: &Path,
     credentials: &Credentials,
     shared_env: Option<&Path>,
-    hooks: &[Vec<String>],
+    hooks: &[crate::config::BuildHook],
 ) -> Result<Build> {
     if let Some(build) = reusable(root, p, backend) {
         return Ok(build);
