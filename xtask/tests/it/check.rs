@@ -1,7 +1,7 @@
 //! `cargo xtask check` against a real local index (pypiserver seeded with real distributions),
 //! directly and through the fault-injecting proxy; and the harness those tests stand on.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

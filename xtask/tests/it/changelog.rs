@@ -2,7 +2,7 @@
 //! talking to the GitHub stand-in. The `defect N` notes refer to §10 of the spec of the tool
 //! this replaces; each has a test here showing the fix.
 
-mod support;
+use crate::support;
 
 use expect_test::expect;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! index (pypiserver) seeded with the previous release, and the real `gh` talking to the GitHub
 //! stand-in. Failures are injected at the steps, and the same command, rerun, finishes the job.
 
-mod support;
+use crate::support;
 
 use std::{
     collections::BTreeMap,
