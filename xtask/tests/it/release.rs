@@ -686,7 +686,7 @@ fn a_hung_gate_is_killed_at_its_timeout_and_the_release_resumes() {
     expect_test::expect![[r#"
         error: the step `gate` failed
           caused by: the gate before core failed, so nothing was published; fix it and rerun
-          caused by: the hook `python3 gate.py` in `llama-index-core` ran longer than its timeout (3s) and was killed with every process it started; its last lines:
+          caused by: the hook `python3 gate.py` in `llama-index-core` ran longer than its timeout (3s) and was killed with every process it started (if it only needs more time, raise its `timeout` in release.toml); its last lines:
             collected line 6
             collected line 7
             collected line 8
@@ -707,7 +707,6 @@ fn a_hung_gate_is_killed_at_its_timeout_and_the_release_resumes() {
             collected line 23
             collected line 24
             collected line 25
-        if it only needs more time, raise its `timeout` in release.toml
     "#]].assert_eq(error);
     assert!(
         error.contains(
