@@ -541,6 +541,78 @@ fn prepare_killed_at_any_point_is_finished_by_a_rerun() {
     }
 }
 
+/// A hook runs in a process group of its own (so that its timeout kills all it started); a
+/// signal that stops the run (Ctrl-C, CI's cancel) still reaches it and its children, and the
+/// same command run again finishes the release.
+#[test]
+fn a_signal_to_the_run_stops_the_hook_and_everything_it_started() {
+    use std::{io::BufRead, process::Stdio};
+    let sample = Sample::new(20, 6);
+    let pids = sample.dir.path().join("hook-pids");
+    sample.write(
+        "docs/hook.py",
+        "import os, pathlib, subprocess, sys, time\n\
+         pathlib.Path('api.md').write_text('# API reference\\n')\n\
+         if os.environ.get('HOOK_HANGS'):\n\
+         \x20   worker = subprocess.Popen(['sleep', '600'])\n\
+         \x20   open(os.environ['HOOK_PIDS'], 'w').write(f'{os.getpid()} {worker.pid}')\n\
+         \x20   print('hook: hanging', flush=True)\n\
+         \x20   time.sleep(600)\n",
+    );
+    sample.write("release.toml", "[release]\nprepare-hooks = [{ run = [\"python3\", \"hook.py\"], dir = \"docs\" }]\n");
+    support::commit_all(&sample.root(), "Add the docs hook (#900)");
+    let args = ["release", "prepare", "--bump", "patch", "--commit", "--offline", "--date", "2026-01-21"];
+    for signal in ["INT", "TERM"] {
+        let _ = std::fs::remove_file(&pids);
+        let mut child = std::process::Command::new(support::xtask_bin())
+            .arg("--root")
+            .arg(sample.root())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("HOOK_HANGS", "1")
+            .env("HOOK_PIDS", &pids)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            seen += &format!("{line}\n");
+            if line.starts_with("hook: hanging") {
+                break;
+            }
+        }
+        assert!(seen.contains("hook: hanging"), "{seen}");
+        // The run alone, as a terminal's Ctrl-C or a runner's cancel reaches it.
+        let pid = child.id().to_string();
+        std::process::Command::new("kill").args(["-s", signal, &pid]).status().unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "{signal}: {status:?}");
+        let text = std::fs::read_to_string(&pids).unwrap();
+        for pid in text.split_whitespace() {
+            // Gone, or a zombie until its new parent reaps it: not running either way.
+            let mut state = None;
+            for _ in 0..100 {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+                if matches!(state, None | Some('Z' | 'X')) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            if !matches!(state, None | Some('Z' | 'X')) {
+                // Not left running after the failure: only the pids the hook wrote.
+                std::process::Command::new("kill").args(["-s", "KILL", pid]).status().unwrap();
+                panic!("{signal}: {pid} of the hook still runs");
+            }
+        }
+    }
+    let run = sample.xtask(&args).ok();
+    assert!(run.stderr.contains("committed Release 0.14.13"), "{}", run.stderr);
+    assert_eq!(sample.git(&["status", "--porcelain", "--untracked-files=all"]), "");
+}
+
 /// A temporary file that a killed atomic write left in the tree is neither dirt nor kept.
 #[test]
 fn a_killed_writes_temporary_file_is_not_dirt_and_is_swept() {
