@@ -93,7 +93,12 @@ fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: bool) -> Result<Planne
         State::OnIndex => {
             format!("already on the index ({}): nothing to build", report::count(item.on_index.len(), "file"))
         }
-        State::Partial { missing } => match &reused {
+        State::Partial { missing, closed: Some(closed) } => {
+            let (text, fails) = describe_closed(ctx, p, item, missing, closed, reused.as_ref())?;
+            planned.fails = fails;
+            text
+        }
+        State::Partial { missing, closed: None } => match &reused {
             Some(b) => match compare(ctx, p, b, &item.on_index)? {
                 Compared::Ours(d) if d.upload.is_empty() => "already on the index, as built by us".into(),
                 Compared::Ours(d) => format!("our upload was interrupted: upload {}", d.upload.join(", ")),
@@ -151,6 +156,52 @@ fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: bool) -> Result<Planne
         }
     }
     Ok(planned)
+}
+
+/// What the plan says of a version the index closed, and whether the run fails on it. Nothing
+/// is uploaded to it: our own interrupted upload fails (a new version is the way out), another
+/// build's version stands as it is, and `--complete` is refused. Without a build of ours, the
+/// dry run cannot tell the two apart.
+fn describe_closed(
+    ctx: &Ctx,
+    p: &Package,
+    item: &Item,
+    missing: &[&str],
+    closed: &plan::Closed,
+    reused: Option<&Build>,
+) -> Result<(String, bool)> {
+    let without = missing.join(" and ");
+    let complete = ctx.options.complete;
+    Ok(match reused.map(|b| compare(ctx, p, b, &item.on_index)).transpose()? {
+        Some(Compared::Ours(d)) if d.upload.is_empty() => ("already on the index, as built by us".into(), false),
+        Some(Compared::Ours(_)) => (interrupted_and_closed(p, &without, closed), true),
+        Some(Compared::Elsewhere) => (elsewhere_and_closed(&without, closed, complete), complete),
+        None => (
+            format!(
+                "on the index without its {without}, {}: build, then upload nothing; fails if the files there are ours (release a new version){}",
+                closed.reason(),
+                if complete { "; `--complete` is refused" } else { "" }
+            ),
+            complete,
+        ),
+    })
+}
+
+/// Our own upload of a version stopped half-way, and the index closed the version since.
+fn interrupted_and_closed(p: &Package, without: &str, closed: &plan::Closed) -> String {
+    format!(
+        "our upload was interrupted and the version is {}; it stays without its {without}: release a new version (`cargo xtask pkg bump {} --bump patch`, then publish it)",
+        closed.reason(),
+        p.dir
+    )
+}
+
+fn elsewhere_and_closed(without: &str, closed: &plan::Closed, complete: bool) -> String {
+    if complete {
+        format!("built elsewhere, without its {without}: `--complete` refused: {}", closed.reason())
+    } else {
+        format!("built elsewhere, without its {without}: upload nothing, {}", closed.reason())
+    }
 }
 
 fn deferred_text(options: &Options) -> String {
@@ -441,11 +492,15 @@ fn publish_one(
     for _ in 0..3 {
         let decision = match compare(ctx, p, build, &on_index) {
             Ok(Compared::Ours(d)) => d,
-            Ok(Compared::Elsewhere) => return elsewhere(ctx, tool, p, build, &on_index, uploaded),
+            Ok(Compared::Elsewhere) => return elsewhere(ctx, tool, p, item, build, &on_index, uploaded),
             Err(e) => return Outcome::Failed(format!("{e:#}")),
         };
         if decision.upload.is_empty() && uploaded.is_empty() {
             return Outcome::AlreadyPublished { files: decision.same };
+        }
+        // Never attempted: the index would refuse every file.
+        if let State::Partial { missing, closed: Some(closed) } = &item.state {
+            return Outcome::Failed(interrupted_and_closed(p, &missing.join(" and "), closed));
         }
         let started = std::time::Instant::now();
         let sent = upload_files(ctx, tool, p, build, decision.upload);
@@ -480,11 +535,12 @@ fn publish_one(
 }
 
 /// The version is on the index from another build: published. A missing kind is warned
-/// about, and uploaded from our build only with `--complete`.
+/// about, and uploaded from our build only with `--complete`, which a closed version refuses.
 fn elsewhere(
     ctx: &Ctx,
     tool: &Path,
     p: &Package,
+    item: &Item,
     build: &Build,
     on_index: &[DistFile],
     uploaded: Vec<String>,
@@ -492,6 +548,14 @@ fn elsewhere(
     let missing = plan::missing_kinds(on_index);
     if missing.is_empty() || !uploaded.is_empty() {
         return Outcome::BuiltElsewhere { missing: Vec::new(), uploaded };
+    }
+    if let State::Partial { closed: Some(closed), .. } = &item.state {
+        let text = elsewhere_and_closed(&missing.join(" and "), closed, ctx.options.complete);
+        if ctx.options.complete {
+            return Outcome::Failed(text);
+        }
+        output::warn(&format!("{}: {text}", label(p)));
+        return Outcome::BuiltElsewhere { missing: missing.iter().map(|s| s.to_string()).collect(), uploaded };
     }
     if !ctx.options.complete {
         output::warn(&format!(

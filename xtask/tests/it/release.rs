@@ -163,6 +163,16 @@ fn dry_runs_change_nothing_locally_or_remotely() {
     let run = w.release(&["--bump", "minor", "--dry-run"]).ok();
     assert!(run.stdout.contains("Release 0.15.0: publish, after prepare's release commit"), "{}", run.stdout);
     unchanged("release --dry-run", &fingerprint);
+    // Both phases in one go without upload credentials: the publish phase would fail, so does
+    // the dry run, after the whole plan.
+    let (url, publish) = (w.index.index_url(), w.index.publish_url());
+    let without: Vec<(String, String)> =
+        w.env(&w.github).into_iter().filter(|(k, _)| k != "UV_PUBLISH_TOKEN").collect();
+    let args = ["release", "--bump", "minor", "--dry-run", "--index-url", &url, "--publish-url", &publish];
+    let run = github::xtask(&w.sample.root(), &args, &without).fails_with(1);
+    assert!(run.stdout.contains("Release 0.15.0: publish, after prepare's release commit"), "{}", run.stdout);
+    assert!(run.stderr.contains(&format!("no upload credentials for {publish}")), "{}", run.stderr);
+    unchanged("release --dry-run without credentials", &fingerprint);
     // Publishing before anything was prepared is refused, and says what to do.
     let run = w.release(&["publish", "--dry-run"]).fails_with(1);
     assert!(run.stderr.contains("run `cargo xtask release prepare` first"), "{}", run.stderr);
@@ -181,7 +191,51 @@ fn dry_runs_change_nothing_locally_or_remotely() {
     ] {
         assert!(run.stdout.contains(step), "{step}:\n{}", run.stdout);
     }
+    let to = format!(
+        "to {}/ (index `--index-url`, read from {}) with token from UV_PUBLISH_TOKEN",
+        w.index.url(),
+        w.index.url()
+    );
+    assert!(run.stdout.contains(&to), "the plan says where files go:\n{}", run.stdout);
     unchanged("release publish --dry-run after prepare", &fingerprint);
+    destinations_as_publish_takes_them(&w);
+    unchanged("release publish --dry-run with other destinations", &fingerprint);
+}
+
+/// `release publish` chooses its index as `publish` does, and its dry run fails where the real
+/// run would for want of upload credentials.
+fn destinations_as_publish_takes_them(w: &World) {
+    let (root, url) = (w.sample.root(), w.index.index_url());
+    let env = w.env(&w.github);
+    for (args, missing) in [
+        (&["release", "publish", "--dry-run", "--index-url", &url][..], "`--index-url` needs `--publish-url` too"),
+        (&["release", "--dry-run", "--index-url", &url], "`--index-url` needs `--publish-url` too"),
+        (&["release", "publish", "--dry-run", "--publish-url", &url], "`--publish-url` needs `--index-url` too"),
+        (&["release", "publish", "--dry-run", "--index", "nowhere"], "no index named `nowhere` in release.toml"),
+    ] {
+        let run = github::xtask(&root, args, &env).fails_with(2);
+        assert!(run.stderr.contains(missing), "{args:?}:\n{}", run.stderr);
+        assert!(run.stdout.is_empty(), "nothing is planned: {}", run.stdout);
+    }
+
+    // Without credentials, the dry run says so and fails, as the real run would.
+    let without: Vec<(String, String)> = env.iter().filter(|(k, _)| k != "UV_PUBLISH_TOKEN").cloned().collect();
+    let publish = format!("{url}/");
+    let args = ["release", "publish", "--dry-run", "--index-url", &url, "--publish-url", &publish, "--offline"];
+    let run = github::xtask(&root, &args, &without).fails_with(1);
+    assert!(run.stdout.contains("with none (set UV_PUBLISH_TOKEN"), "{}", run.stdout);
+    let said = format!(
+        "no upload credentials for {publish}: set UV_PUBLISH_TOKEN (or UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD), or publish from GitHub Actions with `id-token: write` (trusted publishing)"
+    );
+    assert!(run.stderr.contains(&said), "{}", run.stderr);
+
+    // By name, from release.toml: the plan names it.
+    std::fs::write(root.join("release.toml"), format!("[index.local]\nurl = \"{url}\"\npublish-url = \"{publish}\"\n"))
+        .unwrap();
+    let run = github::xtask(&root, &["release", "publish", "--dry-run", "--index", "local", "--allow-dirty"], &env);
+    std::fs::remove_file(root.join("release.toml")).unwrap();
+    let run = run.ok();
+    assert!(run.stdout.contains(&format!("to {publish} (index `local`, read from {url})")), "{}", run.stdout);
 }
 
 #[test]
@@ -339,7 +393,10 @@ fn a_monorepo_whose_core_is_the_umbrella() {
     let url = index.index_url();
     let run: Run = std::process::Command::new(support::xtask_bin())
         .args(["--root", root.to_str().unwrap(), "release", "publish", "--from-tag", "v1.0.0", "--dry-run"])
-        .args(["--offline", "--index-url", &url])
+        // The whole destination (an index URL alone would upload to the default index), and
+        // credentials, without which the dry run fails as the real run would.
+        .args(["--offline", "--index-url", &url, "--publish-url", &index.publish_url()])
+        .env("UV_PUBLISH_TOKEN", "pypi-solo-test-token")
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
