@@ -7,12 +7,13 @@
 //! run: `forward` passes SIGINT, SIGTERM and SIGHUP on to every watched group, then lets the
 //! signal end this process as it would have.
 
+// Part of the edge: `Cmd::watched` hands its command here to be spawned.
+#![allow(clippy::disallowed_types)]
+
 use std::{
-    collections::HashMap,
     io::{IsTerminal, Read, Write},
     os::fd::AsRawFd,
-    path::Path,
-    process::{Command, ExitStatus, Stdio},
+    process::{Command, ExitStatus},
     time::{Duration, Instant},
 };
 
@@ -40,7 +41,7 @@ pub enum Ended {
     TimedOut,
 }
 
-/// How it ended, and the end of what it printed (at most [`KEPT`] bytes).
+/// How it ended, and the end of what it printed (at most [`KEPT`] bytes, redacted).
 #[derive(Debug)]
 pub struct Watched {
     pub ended: Ended,
@@ -53,19 +54,10 @@ const KEPT: usize = 256 * 1024;
 /// After the child exits, how long a grandchild that holds the pipe open may keep it.
 const GRACE: Duration = Duration::from_secs(1);
 
-/// Runs `program` with `args` in `dir` with exactly `env`, watched as `watch` says; its output
-/// and heartbeats go to `out`. Only a child that cannot start is an error.
-pub fn run(
-    program: &Path,
-    args: &[String],
-    dir: &Path,
-    env: HashMap<String, String>,
-    watch: &Watch<'_>,
-    out: &mut dyn Write,
-) -> std::io::Result<Watched> {
+/// Runs `cmd` (argv, directory, environment and stdin set by `Cmd`), watched as `watch` says;
+/// its output and heartbeats go to `out`. Only a child that cannot start is an error.
+pub fn run(mut cmd: Command, watch: &Watch<'_>, out: &mut dyn Write) -> std::io::Result<Watched> {
     let (mut reader, writer) = std::io::pipe()?;
-    let mut cmd = Command::new(program);
-    cmd.args(args).current_dir(dir).env_clear().envs(env).stdin(Stdio::null());
     cmd.stdout(writer.try_clone()?).stderr(writer);
     // Its own group, so that the kill at the timeout reaches everything it started.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
@@ -86,11 +78,11 @@ pub fn run(
         if now >= deadline && exited.is_none() {
             kill_group(child.id());
             let _ = child.wait();
-            return Ok(Watched { ended: Ended::TimedOut, text: String::from_utf8_lossy(&kept).into_owned() });
+            return Ok(Watched { ended: Ended::TimedOut, text: super::redact(&String::from_utf8_lossy(&kept)) });
         }
         if let (Some(at), Some(period)) = (next_beat, watch.heartbeat) {
             if now >= at {
-                let _ = writeln!(out, "{}", beat(watch.label, now - start, last_line(&kept)));
+                let _ = writeln!(out, "{}", beat(watch.label, now - start, super::redact(&last_line(&kept))));
                 next_beat = Some(now + period);
             }
         }
@@ -99,7 +91,10 @@ pub fn run(
         }
         if let Some((status, at)) = exited {
             if !open || now >= at + GRACE {
-                return Ok(Watched { ended: Ended::Exited(status), text: String::from_utf8_lossy(&kept).into_owned() });
+                return Ok(Watched {
+                    ended: Ended::Exited(status),
+                    text: super::redact(&String::from_utf8_lossy(&kept)),
+                });
             }
         }
         // Wake for output, the next heartbeat, the deadline, or to look at the child again.
@@ -246,9 +241,7 @@ mod tests {
     fn sh(script: &str, timeout: Duration, heartbeat: Option<Duration>) -> (Watched, String) {
         let watch = Watch { label: "`hook`", timeout, heartbeat, echo: true };
         let mut out = Vec::new();
-        let args = ["-c".to_string(), script.to_string()];
-        let env = crate::exec::child_env(&[]);
-        let got = run(Path::new("/bin/sh"), &args, Path::new("."), env, &watch, &mut out).unwrap();
+        let got = crate::exec::Cmd::new("sh").args(["-c", script]).watched(&watch, &mut out).unwrap();
         (got, String::from_utf8(out).unwrap())
     }
 

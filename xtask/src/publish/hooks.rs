@@ -64,8 +64,10 @@ fn run_each(root: &Path, p: &Package, hooks: &[BuildHook], credentials: &Credent
         };
         let label = format!("the build hook `{}` of {}", shown(argv), p.display_name);
         let watch = exec::Watch { label: &label, timeout: hook.timeout, heartbeat: exec::heartbeat(), echo: false };
-        let env = exec::child_env(&Credentials::WITHHELD);
-        let watched = exec::watched(&program, args, &dir, env, &watch, &mut std::io::stderr())
+        let watched = exec::Cmd::new(&program)
+            .args(args)
+            .dir(&dir)
+            .watched(&watch, &mut std::io::stderr())
             .map_err(|e| anyhow::anyhow!("cannot run the build hook `{}` in `{}`: {e}", shown(argv), p.dir))?;
         let tail = || credentials.redact(&exec::tail(&watched.text, 20));
         match watched.ended {

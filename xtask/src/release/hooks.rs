@@ -9,17 +9,6 @@ use xshell::Shell;
 
 use crate::{config::Hook, exec, git, output};
 
-/// Credentials the release holds that no hook needs: uploads and GitHub are the tool's job.
-const WITHHELD: [&str; 7] = [
-    "UV_PUBLISH_TOKEN",
-    "UV_PUBLISH_USERNAME",
-    "UV_PUBLISH_PASSWORD",
-    "GH_TOKEN",
-    "GITHUB_TOKEN",
-    "GH_ENTERPRISE_TOKEN",
-    "GITHUB_ENTERPRISE_TOKEN",
-];
-
 /// How the plan shows the hooks: each one's argv and directory, or why it will not run.
 pub fn describe(root: &Path, hooks: &[Hook], core: &str, umbrella: &str) -> String {
     hooks
@@ -97,8 +86,11 @@ fn run_one(root: &Path, hook: &Hook, core: &str, umbrella: &str, files: &[String
     let shown = hook.display(core, umbrella);
     output::status("running", &shown);
     let watch = exec::Watch { label: &shown, timeout: hook.timeout, heartbeat: exec::heartbeat(), echo: true };
-    let watched = exec::watched(&program, args, &dir, exec::child_env(&WITHHELD), &watch, &mut std::io::stderr())
-        .with_context(|| format!("cannot run the hook {shown} in `{}`; is `{}` installed?", dir.display(), argv[0]))?;
+    // No credential: uploads and GitHub are the tool's job, never a hook's.
+    let watched =
+        exec::Cmd::new(&program).args(args).dir(&dir).watched(&watch, &mut std::io::stderr()).with_context(|| {
+            format!("cannot run the hook {shown} in `{}`; is `{}` installed?", dir.display(), argv[0])
+        })?;
     match watched.ended {
         exec::Ended::Exited(status) => Ok(status.success()),
         exec::Ended::TimedOut => bail!(
