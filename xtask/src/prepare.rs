@@ -18,7 +18,7 @@ use crate::{
     flags::{self, usage},
     git,
     monorepo::{Monorepo, Package},
-    output,
+    output, parallel,
     pyproject::{self, Pyproject, Table},
     requirement::PackageName,
     version::{Bump, Version},
@@ -35,11 +35,10 @@ impl flags::Prepare {
         git::ensure_repo(sh)?;
         let root = sh.current_dir();
         // `git status` walks the whole tree; reading and planning need not wait for it.
-        let (planned, dirty) = std::thread::scope(|s| {
-            let planned = s.spawn(|| Monorepo::load(&root).map(|repo| (plan(&repo, kind), repo)));
-            let dirty = if self.allow_dirty { Ok(None) } else { git::uncommitted_changes(sh) };
-            (planned.join().expect("planning does not panic"), dirty)
-        });
+        let (planned, dirty) = parallel::join(
+            || Monorepo::load(&root).map(|repo| (plan(&repo, kind), repo)),
+            || if self.allow_dirty { Ok(None) } else { git::uncommitted_changes(sh) },
+        );
         let (plan, repo) = planned?;
         for w in &repo.warnings {
             output::warn(w);

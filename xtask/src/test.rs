@@ -245,6 +245,7 @@ impl flags::Test {
 
     /// Every package on `jobs` threads, with progress; `--fail-fast` starts nothing new after a
     /// package that fails the run.
+    #[allow(clippy::disallowed_methods)] // the progress clock: one thread that only prints, beside the pool
     fn run_all(&self, repo: &Monorepo, ctx: &Context, ordered: &[Selected], jobs: usize) -> Vec<Report> {
         let stop = AtomicBool::new(false);
         let progress = progress::Progress::new(ordered.len());

@@ -8,13 +8,14 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
+    backoff::{self, Attempt, Backoff, Limit},
     config, exec, flags,
     graph::Graph,
     index::{self, Index},
@@ -278,23 +279,17 @@ pub fn prove(
         n => format!(" and {n} build{} of this run", if n == 1 { "" } else { "s" }),
     };
     output::status("installing", &format!("{} from {simple}{builds} into a fresh environment", install.join(" ")));
-    let start = Instant::now();
-    let mut pause = Duration::from_secs(2);
-    loop {
-        let ix = &sources;
-        let attempt = cmd!(sh, "{uv} pip install --quiet --refresh --python {python} {ix...} {install...}");
-        match exec::run(attempt) {
-            Ok(()) => break,
-            Err(e) if start.elapsed() < wait => {
-                output::status(
-                    "waiting",
-                    &format!("the index does not serve it all yet ({}); retrying", first_line(&e)),
-                );
-                std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
-                pause = (pause * 2).min(Duration::from_secs(30));
-            }
-            Err(e) => return Err(e).context("the release does not install; the resolver said why"),
-        }
+    let ix = &sources;
+    let attempt =
+        |_| match exec::run(cmd!(sh, "{uv} pip install --quiet --refresh --python {python} {ix...} {install...}")) {
+            Ok(()) => Ok::<_, anyhow::Error>(Attempt::Done(())),
+            Err(e) => Ok(Attempt::Again(e, None)),
+        };
+    let status = |e: &anyhow::Error, _: &backoff::Pause| {
+        output::status("waiting", &format!("the index does not serve it all yet ({}); retrying", first_line(e)))
+    };
+    if let Err(gave_up) = backoff::retry(INSTALL_BACKOFF, Limit::Within(wait), attempt, status)? {
+        return Err(gave_up.last).context("the release does not install; the resolver said why");
     }
     let script = dir.join("import_all.py");
     std::fs::write(&script, IMPORT_ALL).with_context(|| format!("cannot write {}", script.display()))?;
@@ -308,6 +303,9 @@ fn first_line(e: &anyhow::Error) -> String {
     let text = format!("{e:#}");
     text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_string()
 }
+
+/// The pauses between installs while the index's simple pages catch up: 2 s doubling to 30 s.
+const INSTALL_BACKOFF: Backoff = Backoff { first: Duration::from_secs(2), max: Duration::from_secs(30), jitter: false };
 
 /// Imports the top-level modules of each named distribution: for each of its `.py` files, the
 /// outermost package (a directory with `__init__.py`) holding it, or the module itself inside

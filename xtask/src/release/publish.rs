@@ -449,7 +449,7 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
                 .context("the gate before core failed, so nothing was published; fix it and rerun")
         }
         Action::Assets => attach_assets(sh, w),
-        Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options).map(drop),
+        Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options),
         Action::WaitForCore => {
             index::wait_for(&format!("`{}` {} on the index", core.name, core.version), w.wait, || {
                 Ok(has_version(w.index.project(&core.name)?.as_ref(), &core.version).then_some(()))
@@ -474,7 +474,7 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
                 "the release would not install, so nothing was uploaded; fix it and rerun (unchanged builds are reused)",
             )
         }
-        Action::PublishPackages => publish::publish(sh, repo, &w.rest, options).map(drop),
+        Action::PublishPackages => publish::publish(sh, repo, &w.rest, options),
         Action::Prove => {
             let scratch = verify::Scratch::new()?;
             let simple = verify::simple_url(&w.index_url);

@@ -43,10 +43,6 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// Every request is forwarded.
-    pub fn none() -> Faults {
-        Faults { fault: None, uploads_only: false, fail: 0, of: 1 }
-    }
     /// Every request fails.
     pub fn all(fault: Fault) -> Faults {
         Faults { fault: Some(fault), uploads_only: false, fail: 1, of: 1 }
