@@ -456,7 +456,7 @@ impl Config {
                     }
                     "index.url" | "index.publish-url" => {
                         let url = string()?;
-                        crate::url::check(&url).map_err(|e| crate::flags::usage(format!("{p}: `{name}`: {e}")))?;
+                        crate::url::check(&url).map_err(|e| crate::usage::usage(format!("{p}: `{name}`: {e}")))?;
                         *if key == "url" { &mut c.index_url } else { &mut c.publish_url } = url;
                     }
                     "build.backend" => {
@@ -551,7 +551,7 @@ fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) 
         // The same check as `[index]` and the flags get.
         let checked = || -> Result<String> {
             let u = string()?;
-            crate::url::check(&u).map_err(|e| crate::flags::usage(format!("{p}: `{name}.{key}`: {e}")))?;
+            crate::url::check(&u).map_err(|e| crate::usage::usage(format!("{p}: `{name}.{key}`: {e}")))?;
             Ok(u)
         };
         match key {

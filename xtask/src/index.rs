@@ -15,6 +15,7 @@ use crate::{
     backoff::{self, Attempt, Backoff, Limit},
     output,
     requirement::PackageName,
+    time::{human, parse_duration},
     version::Version,
 };
 
@@ -290,42 +291,6 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Res
 
 /// The pauses of waits for the index to show something: 1 s doubling to 30 s.
 const WAIT_BACKOFF: Backoff = Backoff { first: Duration::from_secs(1), max: Duration::from_secs(30), jitter: false };
-
-/// `30s`, `5m`, `1h`, `500ms`, or a combination such as `1m30s`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("`{text}` is not a duration; write it like `30s`, `5m` or `1h`");
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        let unit_end = rest[digits..].find(|c: char| c.is_ascii_digit()).map_or(rest.len(), |i| digits + i);
-        let unit = match &rest[digits..unit_end] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            _ => return Err(bad()),
-        };
-        total += unit.checked_mul(u32::try_from(n).map_err(|_| bad())?).ok_or_else(bad)?;
-        rest = &rest[unit_end..];
-    }
-    Ok(total)
-}
-
-/// A duration for people: `850ms`, `12s`, `4m05s`.
-pub fn human(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        0 => format!("{}ms", d.as_millis()),
-        1..60 => format!("{secs}s"),
-        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
-        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
-    }
-}
 
 #[cfg(test)]
 mod tests;

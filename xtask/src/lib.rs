@@ -29,9 +29,12 @@ mod pyproject;
 pub mod quickstart;
 mod release;
 mod requirement;
+mod scratch;
 mod shipped;
 mod test;
+mod time;
 mod url;
+mod usage;
 mod verify;
 mod version;
 
@@ -68,7 +71,7 @@ pub fn main() -> ExitCode {
     match run(flags, trailing) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let usage = e.downcast_ref::<flags::UsageError>().is_some();
+            let usage = e.downcast_ref::<usage::UsageError>().is_some();
             eprintln!("{}: {e}", output::red("error"));
             for cause in e.chain().skip(1) {
                 eprintln!("  caused by: {cause}");

@@ -15,8 +15,7 @@ use xshell::Shell;
 
 use crate::{
     changeset::{unified_diff, Changeset, FileChange},
-    flags::{self, usage},
-    git,
+    flags, git,
     monorepo::{Monorepo, Package},
     output, parallel,
     pyproject::{self, Pyproject, Table},
@@ -26,12 +25,7 @@ use crate::{
 
 impl flags::Prepare {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let kind = match (self.bump, self.version_type) {
-            (Some(_), Some(_)) => {
-                return Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag"))
-            }
-            (a, b) => a.or(b).unwrap_or(Bump::Patch),
-        };
+        let kind = flags::bump_kind(self.bump, self.version_type)?;
         git::ensure_repo(sh)?;
         let root = sh.current_dir();
         // `git status` walks the whole tree; reading and planning need not wait for it.

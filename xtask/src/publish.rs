@@ -30,12 +30,13 @@ use anyhow::{bail, Result};
 use serde_json::json;
 use xshell::Shell;
 
+use crate::time;
 use crate::{
     config::{Backend, Config, Destination},
     flags::{self, usage},
     git,
     graph::Graph,
-    index::{self, Index},
+    index::Index,
     monorepo::Monorepo,
     output,
 };
@@ -78,7 +79,7 @@ impl flags::Publish {
 
     fn options(&self, repo: &Monorepo) -> Result<Options> {
         let wait = match &self.wait {
-            Some(text) => index::parse_duration(text).map_err(|e| usage(format!("--wait: {e}")))?,
+            Some(text) => time::parse_duration(text).map_err(|e| usage(format!("--wait: {e}")))?,
             None => Duration::from_secs(300),
         };
         let (index_url, publish_url) = (self.index_url.clone().map(|u| u.0), self.publish_url.clone().map(|u| u.0));

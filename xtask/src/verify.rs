@@ -14,11 +14,13 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+use crate::scratch::Scratch;
+use crate::time;
 use crate::{
     backoff::{self, Attempt, Backoff, Limit},
     config, exec, flags,
     graph::Graph,
-    index::{self, Index},
+    index::Index,
     monorepo::{Monorepo, Package},
     output, publish,
     version::Version,
@@ -29,7 +31,7 @@ impl flags::Verify {
         let repo = Monorepo::load(&sh.current_dir())?;
         let index_url = self.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone());
         let wait = match &self.wait {
-            Some(w) => index::parse_duration(w).map_err(|e| flags::usage(format!("--wait: {e}")))?,
+            Some(w) => time::parse_duration(w).map_err(|e| flags::usage(format!("--wait: {e}")))?,
             None => Duration::from_secs(600),
         };
         if self.local {
@@ -60,24 +62,24 @@ impl flags::Verify {
         let members = members_of(&repo, &index, &set)?;
         members.refuse_unsatisfiable()?;
         members.warn_apart();
-        let scratch = Scratch::new()?;
+        let scratch = Scratch::new("verify")?;
         let simple = simple_url(&index_url);
         if !self.built {
             let from = Sources { simple: &simple, built: &[] };
-            return prove(sh, &scratch.0, &from, &members.requirements(), &members.dists(), wait);
+            return prove(sh, scratch.path(), &from, &members.requirements(), &members.dists(), wait);
         }
         let options = publish::Options::for_build(&repo, &index_url, wait);
         let built = publish::build_only(sh, &repo, &set, &options)?;
         let from = Sources { simple: &simple, built: &built };
-        prove(sh, &scratch.0, &from, &members.requirements(), &members.dists(), Duration::ZERO)
+        prove(sh, scratch.path(), &from, &members.requirements(), &members.dists(), Duration::ZERO)
     }
 }
 
 /// `--local`: the umbrella's wheel built from the working tree, installed with the index.
 fn local(sh: &Shell, repo: &Monorepo, index_url: &str) -> Result<()> {
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("verify")?;
     let umbrella = repo.umbrella()?;
-    let dist = scratch.0.join("dist");
+    let dist = scratch.join("dist");
     let uv = exec::require("uv", "to build and install the umbrella")?;
     let dir = repo.root.join(&umbrella.dir);
     output::status("building", &format!("`{}` from the working tree", umbrella.name));
@@ -91,7 +93,7 @@ fn local(sh: &Shell, repo: &Monorepo, index_url: &str) -> Result<()> {
         .with_context(|| format!("`uv build` wrote no wheel of `{}`", umbrella.name))?;
     let install = vec![wheel.display().to_string()];
     let from = Sources { simple: &simple_url(index_url), built: &[] };
-    prove(sh, &scratch.0, &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
+    prove(sh, scratch.path(), &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
 }
 
 /// The packages a release at HEAD publishes: the umbrella, core and every package whose
@@ -215,24 +217,6 @@ pub fn members(
 pub fn simple_url(json_base: &str) -> String {
     let base = json_base.trim_end_matches('/');
     format!("{}/simple/", base.strip_suffix("/pypi").unwrap_or(base))
-}
-
-/// A directory outside the monorepo, removed however the proof ends.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new() -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("xtask-verify-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Where [`prove`] installs from: the simple index `simple` (third-party dependencies from the

@@ -11,9 +11,10 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
+use crate::time;
 use crate::{
     backoff::{self, Attempt, Backoff, Limit},
-    index, output,
+    output,
 };
 
 /// How often a waiting run tries the lock again.
@@ -53,11 +54,11 @@ pub fn acquire(dir: &Path, wait: Duration) -> Result<Lock> {
             "another publish holds {} ({}) and did not finish within {}; wait for it to end, or pass a longer `--wait`",
             path.display(),
             gave_up.last,
-            index::human(wait)
+            time::human(wait)
         );
     }
     // Who holds it, for the next run to say.
-    let me = format!("process {}, started {}", std::process::id(), super::quota::utc(super::quota::now()));
+    let me = format!("process {}, started {}", std::process::id(), time::utc(time::now()));
     let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(me.as_bytes()));
     Ok(Lock { _file: file })
 }

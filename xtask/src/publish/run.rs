@@ -26,6 +26,7 @@ use super::{
     upload::{self, Credentials, Failure},
     Options,
 };
+use crate::time;
 use crate::{
     backoff::{self, Attempt, Backoff, Limit},
     config::Backend,
@@ -512,7 +513,7 @@ fn upload_files(
     };
     let status = |why: &String, pause: &backoff::Pause| {
         let last = why.lines().last().unwrap_or("").trim();
-        output::status("retrying", &format!("{} in {}: {last}", label(p), index::human(pause.pause)));
+        output::status("retrying", &format!("{} in {}: {last}", label(p), time::human(pause.pause)));
     };
     match backoff::retry(UPLOAD_BACKOFF, Limit::Retries(options.retries), attempt, status) {
         Ok(Ok(())) => Ok(uploaded),

@@ -13,6 +13,8 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use super::{prepare::first_line, render, Report, State, Step};
+use crate::scratch::Scratch;
+use crate::time;
 use crate::{
     changelog, check, flags, git, github,
     index::{self, Index, Project},
@@ -87,7 +89,7 @@ impl World {
         let wait = flags
             .wait
             .as_deref()
-            .map(index::parse_duration)
+            .map(time::parse_duration)
             .transpose()
             .map_err(flags::usage)?
             .unwrap_or(Duration::from_secs(300));
@@ -213,7 +215,7 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
             format!("build and upload `{name}` {version} {to}"),
             Action::PublishCore,
         ));
-        let poll = format!("poll the index until it serves `{name}` {version} (at most {})", index::human(w.wait));
+        let poll = format!("poll the index until it serves `{name}` {version} (at most {})", time::human(w.wait));
         steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
     }
     steps.push(packages_step(w));
@@ -358,7 +360,7 @@ fn prove_step(w: &World) -> Step<Action> {
             "in a fresh environment outside the monorepo, install `{}=={}` and every package of the release from {simple}, and import each one (retried for at most {})",
             w.repo.packages[w.repo.index_of(w.repo.umbrella().expect("looked at"))].name,
             w.version,
-            index::human(w.wait)
+            time::human(w.wait)
         ),
         Action::Prove,
     )
@@ -465,10 +467,10 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
             let check = || {
                 let built = publish::build_only(sh, repo, &release, options)?;
                 let simple = verify::simple_url(&w.index_url);
-                let scratch = verify::Scratch::new()?;
+                let scratch = Scratch::new("verify")?;
                 let from = verify::Sources { simple: &simple, built: &built };
                 let m = &w.members;
-                verify::prove(sh, &scratch.0, &from, &m.requirements(), &m.dists(), wait)
+                verify::prove(sh, scratch.path(), &from, &m.requirements(), &m.dists(), wait)
             };
             check().context(
                 "the release would not install, so nothing was uploaded; fix it and rerun (unchanged builds are reused)",
@@ -476,11 +478,11 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
         }
         Action::PublishPackages => publish::publish(sh, repo, &w.rest, options),
         Action::Prove => {
-            let scratch = verify::Scratch::new()?;
+            let scratch = Scratch::new("verify")?;
             let simple = verify::simple_url(&w.index_url);
             let from = verify::Sources { simple: &simple, built: &[] };
             let m = &w.members;
-            verify::prove(sh, &scratch.0, &from, &m.requirements(), &m.dists(), w.wait)
+            verify::prove(sh, scratch.path(), &from, &m.requirements(), &m.dists(), w.wait)
                 .context("the release is published but does not install; its files stay on the index")
         }
         Action::Tag => {
@@ -499,10 +501,10 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
                 return Ok(());
             }
             let notes = changelog::notes(sh, repo, &w.version, Some(&w.previous))?;
-            let file = std::env::temp_dir().join(format!("xtask-release-notes-{}.md", std::process::id()));
+            let scratch = Scratch::new("release-notes")?;
+            let file = scratch.join("notes.md");
             std::fs::write(&file, &notes).context("cannot write the release notes")?;
             let created = github::create_release(sh, &repo.config.repository, tag, sha, tag, &file);
-            let _ = std::fs::remove_file(&file);
             output::status("released", &format!("`{tag}` on GitHub: {}", created?.url));
             Ok(())
         }

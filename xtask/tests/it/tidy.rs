@@ -1,6 +1,6 @@
 //! The invariants of ARCHITECTURE.md that clippy cannot check (as rust-analyzer's `tidy`): the
-//! product's sources, read as text, start threads and pause only where the invariants say, never
-//! `unwrap`, hide no dead code, and each file says what it is. `xtask/clippy.toml` holds the
+//! product's sources, read as text, start threads, pause and make temporary directories only
+//! where the invariants say, never `unwrap`, hide no dead code, and each file says what it is. `xtask/clippy.toml` holds the
 //! rules clippy can check; together they fail the suite when a new site appears.
 
 use std::path::{Path, PathBuf};
@@ -82,6 +82,12 @@ fn only_the_retry_driver_pauses() {
     // `exec.rs`: a poll of a child's exit against its deadline, which is no retry.
     let found = sites(&["thread::sleep"], &["src/backoff.rs", "src/exec.rs"]);
     assert!(found.is_empty(), "retries and waits pause through `backoff::retry`:\n{}", found.join("\n"));
+}
+
+#[test]
+fn only_scratch_makes_temporary_directories() {
+    let found = sites(&["temp_dir()"], &["src/scratch.rs"]);
+    assert!(found.is_empty(), "temporary directories come from `scratch::Scratch`:\n{}", found.join("\n"));
 }
 
 #[test]
