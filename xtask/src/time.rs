@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 
-/// `30s`, `5m`, `1h`, `500ms`, or a combination such as `1m30s`.
+/// `30s`, `5m`, `1h`, `14d`, `500ms`, or a combination such as `1m30s`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}` is not a duration; write it like `30s`, `5m` or `1h`");
     let mut total = Duration::ZERO;
@@ -23,6 +23,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(1),
             "m" => Duration::from_secs(60),
             "h" => Duration::from_secs(3600),
+            "d" => Duration::from_secs(86_400),
             _ => return Err(bad()),
         };
         total += unit.checked_mul(u32::try_from(n).map_err(|_| bad())?).ok_or_else(bad)?;
@@ -31,10 +32,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// A duration for people: `850ms`, `12s`, `4m05s`.
+/// A duration for people: `850ms`, `12s`, `4m05s`, `2h05m`, `14d`, `3d04h`.
 pub fn human(d: Duration) -> String {
     let secs = d.as_secs();
     match secs {
+        86_400.. if secs % 86_400 < 3600 => format!("{}d", secs / 86_400),
+        86_400.. => format!("{}d{:02}h", secs / 86_400, secs % 86_400 / 3600),
         0 => format!("{}ms", d.as_millis()),
         1..60 => format!("{secs}s"),
         60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
@@ -104,6 +107,7 @@ mod tests {
         assert_eq!(ok("1h"), Ok(3_600_000));
         assert_eq!(ok("1m30s"), Ok(90_000));
         assert_eq!(ok("250ms"), Ok(250));
+        assert_eq!(ok("14d"), Ok(14 * 86_400_000));
         for bad in ["", "5", "m", "5x", "-1s", "1.5m", "99999999999h"] {
             assert_eq!(
                 parse_duration(bad),
@@ -112,6 +116,8 @@ mod tests {
         }
         assert_eq!(human(Duration::from_millis(850)), "850ms");
         assert_eq!(human(Duration::from_secs(245)), "4m05s");
+        assert_eq!(human(Duration::from_secs(14 * 86_400 + 59)), "14d");
+        assert_eq!(human(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3d04h");
     }
 
     #[test]

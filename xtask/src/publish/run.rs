@@ -2,7 +2,7 @@
 //! parallel; every build compared with its previous release; then uploads wave by wave, each
 //! package after its dependencies are visible, with transient failures retried, "file exists"
 //! answers checked against the index, and the dependants of a failure blocked. Every step prints
-//! a progress line on stderr. [`describe`] says the same things ahead of time, for the plan.
+//! a progress line on stderr. `describe.rs` says the same things ahead of time, for the plan.
 
 use std::{
     collections::BTreeMap,
@@ -19,10 +19,13 @@ use anyhow::Result;
 use super::{
     archive, artifact,
     build::{self, Build},
-    buildenv, hooks,
+    buildenv,
+    describe::{deferred_text, elsewhere_and_closed, interrupted_and_closed, stop_text},
+    frontend, hooks,
     plan::{self, Item, Plan, State},
     remote::{self, Cache},
-    report::{self, Outcome, Planned},
+    report::{self, Outcome},
+    timing::{Part, Phases, Timing},
     upload::{self, Credentials, Failure},
     Options,
 };
@@ -43,10 +46,11 @@ pub struct Ctx<'a> {
     pub index: &'a Index,
     pub cache: Cache,
     pub credentials: &'a Credentials,
+    pub timing: Timing,
 }
 
 impl Ctx<'_> {
-    fn accepted(&self, p: &Package) -> bool {
+    pub(super) fn accepted(&self, p: &Package) -> bool {
         self.options
             .accept_changes
             .iter()
@@ -54,108 +58,8 @@ impl Ctx<'_> {
     }
 }
 
-/// What will happen to each package, for the plan (and the dry run's exit code): decided per
-/// file and checked against the previous release where an earlier build can stand in for the
-/// one the run would make.
-pub fn describe(ctx: &Ctx) -> Result<BTreeMap<usize, Planned>> {
-    // In parallel: the artifact checks download and read the previous releases' files.
-    let items: Vec<(&usize, &Item)> = ctx.plan.items.iter().collect();
-    parallel::map(&items, ctx.options.jobs.max(8), |&(&i, item)| Ok((i, describe_one(ctx, i, item)?)))
-        .into_iter()
-        .collect()
-}
-
-fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
-    let p = &ctx.repo.packages[i];
-    let options = ctx.options;
-    let mut planned = Planned::default();
-    if let Some(why) = &item.blocked {
-        planned.what = format!("blocked: {why}");
-        planned.fails = true;
-        return Ok(planned);
-    }
-    if item.deferred {
-        planned.what = deferred_text(options);
-        planned.fails = true;
-        return Ok(planned);
-    }
-    let reused = build::reusable(&ctx.repo.root, p, options.backend);
-    planned.what = match &item.state {
-        State::OnIndex => {
-            format!("already on the index ({}): nothing to build", report::count(item.on_index.len(), "file"))
-        }
-        State::Partial { missing } => match &reused {
-            Some(b) => match compare(ctx, p, b, &item.on_index)? {
-                Compared::Ours(d) if d.upload.is_empty() => "already on the index, as built by us".into(),
-                Compared::Ours(d) => format!("our upload was interrupted: upload {}", d.upload.join(", ")),
-                Compared::Elsewhere if options.complete => {
-                    format!("built elsewhere, without its {}: upload ours (--complete)", missing.join(" and "))
-                }
-                Compared::Elsewhere => format!(
-                    "built elsewhere, without its {}: upload nothing (warned; `--complete` uploads ours)",
-                    missing.join(" and ")
-                ),
-            },
-            None => format!(
-                "on the index without its {}: build, then upload the rest if the files there are ours",
-                missing.join(" and ")
-            ),
-        },
-        State::New if item.new_project => "new project: build and upload".into(),
-        State::New => "build and upload".into(),
-        State::Yanked => unreachable!("yanked versions are blocked by the plan"),
-    };
-    if !item.builds() {
-        return Ok(planned);
-    }
-    let hooks = hooks::of(&options.hooks, p);
-    if !hooks.is_empty() {
-        planned.notes.push(match reused {
-            Some(_) => "hooks: not run, the last build is of the same sources".into(),
-            None => {
-                format!("before the build: {}", hooks.iter().map(|h| hooks::shown(h)).collect::<Vec<_>>().join("; "))
-            }
-        });
-    }
-    match (&item.previous, &reused) {
-        _ if !options.artifact_check => planned.notes.push("artifact check: skipped (--no-artifact-check)".into()),
-        (None, _) => planned.notes.push("artifact check: no earlier release on the index".into()),
-        (Some((v, _)), None) => planned
-            .notes
-            .push(format!("artifact check against {v} after the build (a dry run cannot know what building reveals)")),
-        (Some(_), Some(b)) => {
-            let check = artifact_check(ctx, item, b)?.expect("a previous release is there");
-            planned.notes.push(format!("artifact check {}", check.line()));
-            if !check.stop_reasons().is_empty() && !ctx.accepted(p) {
-                planned.what = stop_text(p, &check);
-                planned.fails = true;
-            }
-            planned.check = Some(check.to_json());
-        }
-    }
-    Ok(planned)
-}
-
-fn deferred_text(options: &Options) -> String {
-    let limit = options.destination.new_projects_per_day.map_or(String::new(), |n| format!(" of {n} per 24 hours"));
-    format!("deferred (new-project quota{limit} on the index `{}`)", options.destination.name)
-}
-
-/// The reasons on the first line (the summary's Detail), the lost files and the way out below.
-fn stop_text(p: &Package, check: &artifact::Check) -> String {
-    let mut text = format!("stopped by the artifact check: {}", check.stop_reasons().join("; "));
-    for lost in check.lost() {
-        text += &format!("\n  lost from the {lost}");
-    }
-    text += &format!(
-        "\n  if that is intended, pass `--accept-changes {}` (or list it in `publish.accept-changes` in release.toml)",
-        p.name
-    );
-    text
-}
-
 /// The artifact check of `build` against the previous release, when there is one.
-fn artifact_check(ctx: &Ctx, item: &Item, build: &Build) -> Result<Option<artifact::Check>> {
+pub(super) fn artifact_check(ctx: &Ctx, item: &Item, build: &Build) -> Result<Option<artifact::Check>> {
     let Some((version, files)) = &item.previous else { return Ok(None) };
     let mut theirs = Vec::new();
     for kind in plan::KINDS {
@@ -182,7 +86,7 @@ fn local(b: &Build) -> Vec<(String, String)> {
     b.manifest.files.iter().map(|f| (f.filename.clone(), f.sha256.clone())).collect()
 }
 
-fn label(p: &Package) -> String {
+pub(super) fn label(p: &Package) -> String {
     format!("{} {}", p.display_name, p.version)
 }
 
@@ -232,7 +136,9 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
     let built = started.elapsed();
 
     // Then compare every build with its previous release, still before any upload.
+    let started = std::time::Instant::now();
     let checks = if options.artifact_check { check_all(ctx, &builds, &finish) } else { BTreeMap::new() };
+    let checking = started.elapsed();
 
     let started = std::time::Instant::now();
     // Uploads mostly wait on the network and on visibility, not on the cores: run more of them.
@@ -249,15 +155,15 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
             finish(i, outcome);
         });
     }
-    let fresh = builds.values().filter(|b| !b.reused).count();
-    output::note(&format!(
-        "time: building {} ({fresh} fresh, {} at once) {:.1}s; uploading and waiting for visibility in {} {:.1}s",
-        report::count(builds.len(), "package"),
-        options.jobs,
-        built.as_secs_f64(),
-        report::count(plan.waves.len(), "wave"),
-        started.elapsed().as_secs_f64()
-    ));
+    output::note(&ctx.timing.line(&Phases {
+        packages: builds.len(),
+        fresh: builds.values().filter(|b| !b.reused).count(),
+        jobs: options.jobs,
+        building: built,
+        checking,
+        waves: plan.waves.len(),
+        uploading: started.elapsed(),
+    }));
     Done { outcomes: outcomes.into_inner().expect("threads are done"), checks, builds }
 }
 
@@ -338,13 +244,26 @@ fn build_all(
         Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
         _ => None,
     };
+    // Declared after the environment, so dropped (its frontends killed and reaped) before it.
+    let frontends =
+        shared_env.as_ref().filter(|_| options.build_frontend).and_then(|env| match frontend::Pool::new(env.path()) {
+            Ok(pool) => Some(pool),
+            Err(e) => {
+                output::note(&format!("building with `uv build` only: {e:#}"));
+                None
+            }
+        });
     parallel::map(to_build, options.jobs, |&i| {
         let p = &repo.packages[i];
         output::status("building", &format!("{} ({})", label(p), p.dir));
-        let env = shared_env.as_ref().map(buildenv::BuildEnv::path);
+        let shared = shared_env.as_ref().map(|env| build::Shared { env: env.path(), frontends: frontends.as_ref() });
         let hooks = hooks::of(&options.hooks, p);
-        match build::build(&repo.root, p, options.backend, tool, ctx.credentials, env, hooks) {
-            Ok(b) => {
+        match build::build(&repo.root, p, options.backend, tool, ctx.credentials, shared, hooks) {
+            Ok((b, took)) => {
+                if !b.reused {
+                    ctx.timing.add(Part::Hooks, took.hooks);
+                    ctx.timing.add(if took.by_frontend { Part::FrontendBuild } else { Part::ToolBuild }, took.build);
+                }
                 let files = b.manifest.files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>().join(", ");
                 let reused = if b.reused { " (unchanged since the last build)" } else { "" };
                 output::status("built", &format!("{}{reused}: {files}", label(p)));
@@ -357,14 +276,14 @@ fn build_all(
 }
 
 /// Our build against the index's files of its version.
-enum Compared {
+pub(super) enum Compared {
     /// Every file there is one of ours, byte for byte: upload the rest.
     Ours(plan::FileDecision),
     /// Some file there is not ours: another build published this version.
     Elsewhere,
 }
 
-fn compare(ctx: &Ctx, p: &Package, build: &Build, on_index: &[DistFile]) -> Result<Compared> {
+pub(super) fn compare(ctx: &Ctx, p: &Package, build: &Build, on_index: &[DistFile]) -> Result<Compared> {
     let remote = remote::files_with_digests(ctx.index, &p.name, &p.version, on_index, &ctx.cache)?;
     let decision = plan::decide(&local(build), &remote);
     let foreign = remote.iter().any(|(f, _)| !build.manifest.files.iter().any(|b| &b.filename == f));
@@ -389,11 +308,13 @@ fn publish_one(
             return Outcome::Blocked(format!("its dependency `{}` was not published", dep.display_name));
         }
         let want = need.exact.as_ref().map_or(need.requirement.to_string(), |v| format!("{} {v}", dep.display_name));
+        let started = std::time::Instant::now();
         let seen =
             index::wait_for(&format!("`{want}` on the index (needed by {})", p.display_name), options.wait, || {
                 let Some(project) = poll(index, &dep.name)? else { return Ok(None) };
                 Ok(need.satisfied_by(project.as_ref()).then_some(()))
             });
+        ctx.timing.add(Part::Wait, started.elapsed());
         if let Err(e) = seen {
             return Outcome::Blocked(format!("{e:#}"));
         }
@@ -407,16 +328,26 @@ fn publish_one(
     for _ in 0..3 {
         let decision = match compare(ctx, p, build, &on_index) {
             Ok(Compared::Ours(d)) => d,
-            Ok(Compared::Elsewhere) => return elsewhere(ctx, tool, p, build, &on_index, uploaded),
+            Ok(Compared::Elsewhere) => return elsewhere(ctx, tool, p, item, build, &on_index, uploaded),
             Err(e) => return Outcome::Failed(format!("{e:#}")),
         };
         if decision.upload.is_empty() && uploaded.is_empty() {
             return Outcome::AlreadyPublished { files: decision.same };
         }
-        match upload_files(ctx, tool, p, build, decision.upload) {
+        // Never attempted: the index would refuse every file.
+        if let State::Partial { missing, closed: Some(closed) } = &item.state {
+            return Outcome::Failed(interrupted_and_closed(p, &missing.join(" and "), closed));
+        }
+        let started = std::time::Instant::now();
+        let sent = upload_files(ctx, tool, p, build, decision.upload);
+        ctx.timing.add(Part::Upload, started.elapsed());
+        match sent {
             Ok(mut sent) => {
                 uploaded.append(&mut sent);
-                return visible(ctx, p, build, uploaded, decision.same);
+                let started = std::time::Instant::now();
+                let outcome = visible(ctx, p, build, uploaded, decision.same);
+                ctx.timing.add(Part::Wait, started.elapsed());
+                return outcome;
             }
             Err((mut sent, Failure::Quota(why))) => {
                 uploaded.append(&mut sent);
@@ -440,11 +371,12 @@ fn publish_one(
 }
 
 /// The version is on the index from another build: published. A missing kind is warned
-/// about, and uploaded from our build only with `--complete`.
+/// about, and uploaded from our build only with `--complete`, which a closed version refuses.
 fn elsewhere(
     ctx: &Ctx,
     tool: &Path,
     p: &Package,
+    item: &Item,
     build: &Build,
     on_index: &[DistFile],
     uploaded: Vec<String>,
@@ -452,6 +384,14 @@ fn elsewhere(
     let missing = plan::missing_kinds(on_index);
     if missing.is_empty() || !uploaded.is_empty() {
         return Outcome::BuiltElsewhere { missing: Vec::new(), uploaded };
+    }
+    if let State::Partial { closed: Some(closed), .. } = &item.state {
+        let text = elsewhere_and_closed(&missing.join(" and "), closed, ctx.options.complete);
+        if ctx.options.complete {
+            return Outcome::Failed(text);
+        }
+        output::warn(&format!("{}: {text}", label(p)));
+        return Outcome::BuiltElsewhere { missing: missing.iter().map(|s| s.to_string()).collect(), uploaded };
     }
     if !ctx.options.complete {
         output::warn(&format!(
