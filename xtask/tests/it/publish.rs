@@ -807,6 +807,46 @@ fn a_failing_hook_stops_its_package_and_dependants_before_any_upload() {
     assert!(files.iter().all(|f| f.starts_with("llama_index_instrumentation")) && files.len() == 2, "{files:?}");
 }
 
+/// Issue 21.2: a build hook that hangs is killed at its `timeout` and stops its package and
+/// its dependants like a failing one, with its last lines.
+#[test]
+fn a_build_hook_past_its_timeout_is_killed_and_stops_its_package() {
+    let (s, server) = setup(20, 5);
+    configure(
+        &s,
+        "[build.hooks]\n\"llama-index-core\" = [{ run = [\"python3\", \"-c\", \"import time; print('fetching nltk data', flush=True); time.sleep(600)\"], timeout = \"2s\" }]\n",
+    );
+    let dependant = &hatchling_packages(&s)[0];
+    let args = ["llama-index-core", "llama-index-instrumentation", dependant.as_str()];
+    let run = publish(&s, &server.index_url(), &args).fails_with(1);
+    assert!(
+        run.stderr.contains(
+            "in `llama-index-core` ran longer than its timeout (2s) and was killed with every process it started"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("    fetching nltk data"), "the tail of its output:\n{}", run.stderr);
+    assert!(run.stdout.contains("blocked"), "{}", run.stdout);
+    let files = served(&server);
+    assert!(files.iter().all(|f| f.starts_with("llama_index_instrumentation")) && files.len() == 2, "{files:?}");
+}
+
+/// What a child prints is redacted by whole values only: a long credential standing alone is
+/// masked, a short one (a password `pw`) is never searched for, so NLTK's message stays whole.
+#[test]
+fn child_output_is_redacted_by_whole_values_only() {
+    let (s, server) = setup(20, 5);
+    // From a file, so that the hook's argv (which the tool shows) holds no secret.
+    s.write("llama-index-core/said.txt", &format!("Resource stopwords not found\nauthorization: token {TOKEN}\n"));
+    configure(&s, "[build.hooks]\n\"llama-index-core\" = [[\"sh\", \"-c\", \"cat said.txt; exit 3\"]]\n");
+    let run = publish_env(&s, &server.index_url(), &["llama-index-core"], &[("UV_PUBLISH_PASSWORD", "pw")]);
+    let run = run.fails_with(1);
+    assert!(run.stderr.contains("    Resource stopwords not found"), "{}", run.stderr);
+    assert!(run.stderr.contains("    authorization: token [REDACTED]"), "{}", run.stderr);
+    assert!(!run.stderr.contains(TOKEN) && !run.stdout.contains(TOKEN), "{}", run.stderr);
+}
+
 #[test]
 fn new_projects_past_the_quota_are_deferred_and_the_dry_run_says_so() {
     let (s, server) = setup(20, 5);
