@@ -243,6 +243,10 @@ xflags::xflags! {
             optional --wait duration: String
             /// publish: how many packages to build at once (default: the number of cores).
             optional -j, --jobs n: Count
+            /// publish: leave this package (a name or a directory) out of the release on purpose,
+            /// with every package that requires it; repeat for several. Not core or the umbrella,
+            /// nor what they require. Released later by the same command without it.
+            repeated --hold package: String
             /// Ask neither GitHub nor the index (prepare), skip the GitHub steps (publish).
             optional --offline
             /// Print every step with what it would do or found done, and change nothing.
@@ -532,6 +536,7 @@ pub struct Release {
     pub publish_url: Option<Url>,
     pub wait: Option<String>,
     pub jobs: Option<Count>,
+    pub hold: Vec<String>,
     pub offline: bool,
     pub dry_run: bool,
     pub json: bool,
