@@ -93,9 +93,10 @@ impl Holds {
         self.held.contains_key(&i)
     }
 
-    /// Whether core or the umbrella is held back: then nothing is.
+    /// Whether core or the umbrella, to be uploaded, is held back: then nothing is. (One that an
+    /// earlier run published is out already, whatever this run holds back.)
     pub fn release_held(&self, scope: &Scope) -> bool {
-        self.contains(scope.core) || self.contains(scope.umbrella)
+        scope.ends().any(|i| self.contains(i))
     }
 
     /// Whether anything is held back by a failure rather than on purpose: the run exits 1.
@@ -116,15 +117,12 @@ impl Holds {
     /// The error when core or the umbrella is held back: every root behind them, in full.
     pub fn release_error(&self, scope: &Scope, packages: &[Package]) -> anyhow::Error {
         let mut behind: BTreeSet<usize> = BTreeSet::new();
-        for i in [scope.core, scope.umbrella] {
+        for i in scope.ends() {
             behind.extend(self.held.get(&i).into_iter().flatten().copied());
         }
         let details: Vec<String> = behind.iter().map(|r| self.roots[r].detail()).collect();
-        let names: Vec<String> = [scope.core, scope.umbrella]
-            .into_iter()
-            .filter(|&i| self.contains(i))
-            .map(|i| format!("`{}`", packages[i].display_name))
-            .collect();
+        let names: Vec<String> =
+            scope.ends().filter(|&i| self.contains(i)).map(|i| format!("`{}`", packages[i].display_name)).collect();
         let is = if names.len() == 1 { "is" } else { "are" };
         anyhow::anyhow!(
             "{}\nthe release would not install, so nothing was uploaded ({} {is} held back); fix it and rerun (unchanged builds are reused)",
@@ -158,6 +156,11 @@ impl Scope {
             together: members.together.clone(),
             graph: Graph::new(&repo.packages),
         }
+    }
+
+    /// Core and the umbrella, those of them this run uploads.
+    fn ends(&self) -> impl Iterator<Item = usize> + '_ {
+        [self.core, self.umbrella].into_iter().filter(|i| self.uploads.contains(i))
     }
 
     /// What this run uploads: the uploads not held back.
@@ -221,7 +224,7 @@ pub fn planned(
         return (holds, problems);
     }
     let mut behind: BTreeSet<usize> = BTreeSet::new();
-    for i in [scope.core, scope.umbrella] {
+    for i in scope.ends() {
         behind.extend(holds.held.get(&i).into_iter().flatten().copied());
     }
     let cannot: Vec<&str> = behind
@@ -238,8 +241,8 @@ pub fn planned(
         ));
     }
     for r in behind.iter().filter(|r| holds.roots[r] == Why::OnPurpose) {
-        let needs: Vec<String> = [scope.core, scope.umbrella]
-            .into_iter()
+        let needs: Vec<String> = scope
+            .ends()
             .filter(|&i| holds.held.get(&i).is_some_and(|b| b.contains(r)))
             .map(|i| format!("`{}`", packages[i].display_name))
             .collect();

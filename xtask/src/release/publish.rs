@@ -664,7 +664,10 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
         Step::todo("wait for core", format!("poll the index until it serves `{}` {version}", core.name), ()),
         Step::todo(
             "publish packages",
-            format!("the umbrella and every package whose version changed since `{previous}`, in dependency order"),
+            format!(
+                "the umbrella and every package whose version changed since `{previous}`, in dependency order{}",
+                held_on_purpose(&flags.hold)
+            ),
             (),
         ),
         Step::todo(
@@ -707,6 +710,17 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
     }
     report.set("publish", version, &steps);
     Ok(())
+}
+
+/// `, except what --hold leaves out (…)` for the one-go dry run, which cannot look yet.
+fn held_on_purpose(hold: &[String]) -> String {
+    match hold {
+        [] => String::new(),
+        _ => format!(
+            ", except what `--hold` leaves out ({}) and what requires it",
+            hold.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// The highest release tag below `version` that is an ancestor of HEAD.
