@@ -15,10 +15,8 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{
-    exec, flags, git, graph::Graph, monorepo::Monorepo, output, pypiserver::PypiServer, requirement::PackageName,
-    sample::UMBRELLA_VERSION,
-};
+use super::{pypiserver::PypiServer, sample::UMBRELLA_VERSION};
+use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output, requirement::PackageName};
 
 /// A child process that is stopped when the rehearsal ends, however it ends.
 struct Service(Child);
@@ -46,7 +44,7 @@ impl flags::Rehearse {
         let standin = me.with_file_name("standin");
         if !standin.is_file() {
             bail!(
-                "the GitHub stand-in `{}` is not built; run `cargo build --package xtask --bins` first",
+                "the GitHub stand-in `{}` is not built; run `cargo build --package xtask --package standin` first",
                 standin.display()
             );
         }
@@ -67,11 +65,11 @@ impl flags::Rehearse {
         let n = self.packages.unwrap_or(40).to_string();
         let prs = self.prs.unwrap_or(40).to_string();
         exec::run(cmd!(sh, "{me} sample {repo} --packages {n} --prs {prs} --force"))?;
-        git::init_bare(sh, &origin)?;
+        git::quickstart::init_bare(sh, &origin)?;
         {
             let _cd = sh.push_dir(&repo);
-            git::add_remote(sh, "origin", &origin)?;
-            git::push_with_tags(sh, "origin", "main")?;
+            git::quickstart::add_remote(sh, "origin", &origin)?;
+            git::quickstart::push_with_tags(sh, "origin", "main")?;
         }
 
         step("a local package index (pypiserver) and the GitHub stand-in, on loopback");
@@ -139,9 +137,9 @@ impl flags::Rehearse {
         {
             let _cd = sh.push_dir(&repo);
             let subject = format!("Release {version} (#{number})");
-            git::switch(sh, "main")?;
-            git::squash_merge(sh, &branch)?;
-            git::commit_as(sh, "Maintainer", "maintainer@example.com", &subject)?;
+            git::quickstart::switch(sh, "main")?;
+            git::quickstart::squash_merge(sh, &branch)?;
+            git::quickstart::commit_as(sh, "Maintainer", "maintainer@example.com", &subject)?;
             git::push(sh, "origin", "main")?;
         }
 
@@ -161,7 +159,7 @@ impl flags::Rehearse {
             tag: {
                 let _cd = sh.push_dir(&repo);
                 let tag = format!("v{version}");
-                git::short_subject(sh, &tag)?
+                git::quickstart::short_subject(sh, &tag)?
             },
             github: serde_json::from_str(&state).context("the stand-in's state is not JSON")?,
         };
@@ -250,15 +248,15 @@ fn seed_previous_release(
     let tag = format!("v{UMBRELLA_VERSION}");
     let _cd = sh.push_dir(repo);
     if tree.exists() {
-        let _ = git::worktree_remove(sh, tree);
+        let _ = git::quickstart::worktree_remove(sh, tree);
         let _ = std::fs::remove_dir_all(tree);
     }
-    git::worktree_add_detached(sh, tree, &tag)?;
+    git::quickstart::worktree_add_detached(sh, tree, &tag)?;
     let seeds = previous_release(&Monorepo::load(repo)?, &Monorepo::load(tree)?);
     let mut args = vec!["publish", "--index-url", urls.0, "--publish-url", urls.1];
     args.extend(seeds.iter().map(String::as_str));
     xtask_at(tree, &args)?;
-    git::worktree_remove(sh, tree)?;
+    git::quickstart::worktree_remove(sh, tree)?;
     Ok(())
 }
 
@@ -294,7 +292,7 @@ fn previous_release(now: &Monorepo, then: &Monorepo) -> Vec<String> {
 fn pull_requests(sh: &Shell, repo: &Path) -> Result<serde_json::Value> {
     let _cd = sh.push_dir(repo);
     let mut pulls = serde_json::Map::new();
-    for subject in &git::subjects(sh)? {
+    for subject in &git::quickstart::subjects(sh)? {
         if let Some(n) = crate::changelog::history::pr_number(subject) {
             let title = crate::changelog::history::subject_title(subject);
             pulls.insert(n.to_string(), serde_json::json!({"title": title, "author": "contributor", "files": []}));

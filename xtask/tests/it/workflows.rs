@@ -1,7 +1,7 @@
 //! The repository's GitHub workflows: every one passes actionlint (pinned in
 //! `scripts/bootstrap.sh`), and the README's CI section lists each one.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! `cargo xtask prepare` on generated monorepos: the plan, whole edited files, the original's
 //! defects (§10 items 13 and 14), the dirty-tree rule, and bad input that must write nothing.
 
-mod support;
+use crate::support;
 
 use expect_test::{expect, Expect};
 use support::{commit_all, Sample};

@@ -3,7 +3,7 @@
 //! never the public index), uploaded to a real local pypiserver, with a fault-injecting proxy
 //! and `kill -9` in between. `XTASK_TEST_PACKAGES` scales the big test (30 by default).
 
-mod support;
+use crate::support;
 
 use std::{
     collections::BTreeSet,

@@ -70,6 +70,27 @@ pub fn xtask_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_xtask"))
 }
 
+/// The GitHub stand-in's binary, a crate of its own (`xtask/standin`): cargo builds the binaries
+/// of the package under test only, so the first call builds it (a no-op when it is up to date)
+/// into the target directory beside the xtask binary, with the same profile.
+pub fn standin_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = xtask_bin().parent().unwrap().to_path_buf();
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "--quiet", "--package", "standin", "--bin", "standin"]);
+            if dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let out = build.current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+            assert!(out.status.success(), "cargo build --package standin: {}", String::from_utf8_lossy(&out.stderr));
+            dir.join("standin")
+        })
+        .clone()
+}
+
 /// The pinned tools installed by `scripts/bootstrap.sh`.
 pub fn tool(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tools/bin").join(name);

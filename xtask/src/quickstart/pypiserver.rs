@@ -1,5 +1,5 @@
 //! A real local package index: `pypi-server` on a free loopback port, serving one directory,
-//! stopped when dropped. `rehearse` runs one, and so do the tests (`tests/support/pypiserver.rs`).
+//! stopped when dropped. `rehearse` runs one, and so do the tests (`tests/it/support/pypiserver.rs`).
 
 use std::{
     io::{Read, Write},

@@ -4,7 +4,7 @@
 //! token for it, and its pypiserver takes uploads with minted tokens only. No secret of the
 //! exchange may show anywhere a person or a log could read it.
 
-mod support;
+use crate::support;
 
 use std::{path::Path, process::Command};
 

@@ -1,6 +1,6 @@
 //! `cargo xtask fmt` and `cargo xtask lint`: the monorepo's pre-commit hooks, run through uv.
 
-mod support;
+use crate::support;
 
 use support::Sample;
 

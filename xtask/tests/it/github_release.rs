@@ -3,7 +3,7 @@
 //! itself, so these tests cannot drift from what the xtask runs; the functions around it only add
 //! `exec::require`, the `--repo` host and error wording, which the unit tests in `github.rs` cover.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{

@@ -3,7 +3,7 @@
 //! the working tree's changes, a dependant's failure is told apart from an old one by a rerun
 //! against the index's versions, and the tree is left as it was.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -1,8 +1,9 @@
-//! The README's quick start: `scripts/rehearse.sh`, exactly as written and at its defaults, from
-//! a clean clone of the committed HEAD, releases a generated sample end to end against
-//! pypiserver and the GitHub stand-in, with no network and no credentials.
+//! The README's quick start: its rehearsal command (`scripts/rehearse.sh`), read from the README
+//! and run exactly as written and at its defaults, from a clean clone of the committed HEAD,
+//! releases a generated sample end to end against pypiserver and the GitHub stand-in, with no
+//! network and no credentials.
 
-mod support;
+use crate::support;
 
 use std::{path::PathBuf, process::Command};
 
@@ -21,7 +22,7 @@ fn the_quick_start_works_on_a_clean_clone() {
     // compiled dependencies between runs (the clone's xtask itself is always rebuilt, since its
     // sources live at another path). Everything else is the clone's: its scripts, its sources,
     // and its `target/rehearsal`.
-    let out = Command::new(clone.join("scripts/rehearse.sh"))
+    let out = Command::new(clone.join(quick_start(&clone)))
         .current_dir(&clone)
         .env("XTASK_TOOLS_DIR", here.join("target/tools"))
         .env("CARGO_TARGET_DIR", here.join("target/quickstart"))
@@ -71,4 +72,16 @@ fn the_quick_start_works_on_a_clean_clone() {
         serde_json::from_str(&std::fs::read_to_string(rehearsal.join("github-state.json")).unwrap()).unwrap();
     assert_eq!(state["releases"][0]["tag"], "v0.14.13");
     assert_eq!(state["pulls"][0]["title"], "Release 0.14.13");
+}
+
+/// The rehearsal command of the README's quick start, as written there (its comment dropped).
+fn quick_start(clone: &std::path::Path) -> String {
+    let readme = std::fs::read_to_string(clone.join("README.md")).unwrap();
+    let section = &readme[readme.find("## Quick start").expect("a quick start section")..];
+    let block = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("a sh block");
+    let command =
+        block.lines().map(|l| l.split('#').next().unwrap_or_default().trim()).find(|l| l.contains("rehearse"));
+    let command = command.expect("a rehearsal command in the quick start").to_string();
+    assert_eq!(command, "scripts/rehearse.sh", "the quick start runs the rehearsal script, at its defaults");
+    command
 }

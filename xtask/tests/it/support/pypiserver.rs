@@ -9,14 +9,14 @@ use std::{
 
 // Not every test binary that includes the harness asks for it.
 #[allow(unused_imports)]
-pub use xtask::pypiserver::http_get_status;
+pub use xtask::quickstart::pypiserver::http_get_status;
 
 use super::{tool, Run, TempDir};
 
 /// The library's server (the one `rehearse` runs), with the temporary directory it serves.
 pub struct PypiServer {
     // Declared first, so that the server stops before its directory is removed.
-    server: xtask::pypiserver::PypiServer,
+    server: xtask::quickstart::pypiserver::PypiServer,
     dir: TempDir,
 }
 
@@ -38,7 +38,7 @@ impl PypiServer {
         }
         let log = dir.path().join("server.log");
         let packages = dir.path().join("packages");
-        match xtask::pypiserver::PypiServer::start_with(&tool("pypi-server"), &packages, &[&wheels], &log) {
+        match xtask::quickstart::pypiserver::PypiServer::start_with(&tool("pypi-server"), &packages, &[&wheels], &log) {
             Ok(server) => PypiServer { server, dir },
             Err(e) => panic!("{e:#}; its log:\n{}", std::fs::read_to_string(&log).unwrap_or_default()),
         }

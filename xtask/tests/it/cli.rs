@@ -1,7 +1,7 @@
 //! The foundation's commands against generated monorepos: `sample`, `pkg info`, `pkg version`,
 //! `pkg changed`, `pkg bump`, `pkg exec`, and the errors a user can cause.
 
-mod support;
+use crate::support;
 
 use expect_test::expect;
 use support::{Sample, TempDir};

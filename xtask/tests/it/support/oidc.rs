@@ -34,7 +34,7 @@ impl OidcIndex {
         let dir = TempDir::new("oidc-index");
         certificates(dir.path());
         std::fs::create_dir_all(dir.path().join("packages")).unwrap();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/oidc_index.py");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/oidc_index.py");
         let mut cmd = Command::new(tool("python"));
         cmd.arg(script)
             .arg("--cert")

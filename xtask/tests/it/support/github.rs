@@ -32,7 +32,7 @@ impl StandIn {
         let dir = TempDir::new("standin");
         let pulls_file = dir.path().join("pulls.json");
         std::fs::write(&pulls_file, pulls.to_string()).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_standin"))
+        let mut child = Command::new(super::standin_bin())
             .env("STANDIN_TOKEN", TOKEN)
             .envs(env.iter().copied())
             .arg("--pulls")
