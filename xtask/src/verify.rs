@@ -16,7 +16,7 @@ use xshell::{cmd, Shell};
 
 mod imports;
 
-pub use imports::Failure as ImportFailure;
+pub use imports::{error as import_error, Failure as ImportFailure};
 
 use crate::{
     config, exec, flags,

@@ -136,7 +136,7 @@ impl Scope {
     /// `ends`: core and the umbrella; `missing`: the packages of `release` besides core that
     /// the index lacks.
     pub fn new(
-        repo: &Monorepo,
+        packages: &[Package],
         ends: (usize, usize),
         release: BTreeSet<usize>,
         missing: &[usize],
@@ -148,14 +148,7 @@ impl Scope {
         if !core_there {
             uploads.insert(core);
         }
-        Scope {
-            core,
-            umbrella,
-            release,
-            uploads,
-            together: members.together.clone(),
-            graph: Graph::new(&repo.packages),
-        }
+        Scope { core, umbrella, release, uploads, together: members.together.clone(), graph: Graph::new(packages) }
     }
 
     /// Core and the umbrella, those of them this run uploads.
@@ -275,7 +268,10 @@ pub fn check(
 ) -> Result<()> {
     let packages = &repo.packages;
     let scratch = verify::Scratch::new()?;
-    for round in 0.. {
+    // Each round holds back at least one package, or ends the check.
+    let mut round = 0;
+    loop {
+        round += 1;
         if holds.release_held(scope) {
             return Err(holds.release_error(scope, packages));
         }
@@ -305,8 +301,14 @@ pub fn check(
         )? {
             Found::Ok => return Ok(()),
             Found::NotImported(failed) => {
+                let of = |f: &verify::ImportFailure| {
+                    proven.iter().copied().find(|&i| packages[i].name.to_string() == f.dist)
+                };
+                if failed.iter().any(|f| of(f).is_none()) {
+                    return Err(anyhow::anyhow!("{}", verify::import_error(&failed)));
+                }
                 for f in failed {
-                    let Some(&i) = proven.iter().find(|&&i| packages[i].name.to_string() == f.dist) else { continue };
+                    let i = of(&f).expect("checked above");
                     hold(holds, scope, packages, i, Why::Import { message: f.message, traceback: f.traceback });
                 }
                 // What imported beside the failures does not require them: proven as it is.
@@ -327,7 +329,6 @@ pub fn check(
             }
         }
     }
-    unreachable!("every round holds back a package or returns")
 }
 
 /// Installs each of `proven` alone with what it requires: those that fail, with the resolver's message.
@@ -358,4 +359,37 @@ fn hold(holds: &mut Holds, scope: &Scope, packages: &[Package], i: usize, why: W
     let p = &packages[i];
     output::warn(&format!("held back `{}` {}: {}", p.display_name, p.version, why.line()));
     holds.add(scope, i, why);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::Members;
+
+    #[test]
+    fn the_check_proves_the_uploads_with_the_umbrella_and_what_they_require() {
+        let pkg = |name: &str, deps: &[&str]| Package::sample(name, name, "1.0", deps);
+        // core <- umbrella -> llm (on the index); core <- vs (uploaded) <- pack (uploaded); old (apart).
+        let packages = vec![
+            pkg("core", &[]),
+            pkg("umbrella", &["core", "llm"]),
+            pkg("llm", &["core"]),
+            pkg("vs", &["core"]),
+            pkg("pack", &["vs"]),
+            pkg("old", &["core"]),
+        ];
+        let members = Members { together: [0, 1, 2, 3, 4].into_iter().collect(), ..Members::default() };
+        // Core is on the index (an earlier run); llm too (published on merge).
+        let scope = Scope::new(&packages, (0, 1), (0..6).collect(), &[1, 3, 4, 5], true, &members);
+        let mut holds = Holds::default();
+        let names = |set: &BTreeSet<usize>| set.iter().map(|&i| packages[i].name.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&scope.proven(&holds)), ["umbrella", "vs", "pack"]);
+        assert_eq!(names(&scope.installed(&scope.proven(&holds))), ["core", "umbrella", "llm", "vs", "pack"]);
+        holds.add(&scope, 3, Why::Install("no".into()));
+        assert_eq!(names(&scope.uploading(&holds)), ["umbrella", "old"]);
+        assert_eq!(names(&scope.proven(&holds)), ["umbrella"]);
+        // llm fails too, but is on the index: it is out already, and holds back what requires it.
+        holds.add(&scope, 2, Why::Import { message: "m".into(), traceback: String::new() });
+        assert!(holds.release_held(&scope), "the umbrella requires llm");
+    }
 }

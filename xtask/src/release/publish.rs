@@ -123,8 +123,8 @@ impl World {
         let mut problems = problems;
         let core_there = has_version(core_project.as_ref(), &core.version);
         let (core, umbrella) = (repo.index_of(core), repo.index_of(umbrella));
-        let scope = Scope::new(&repo, (core, umbrella), release, &missing, core_there, &members);
-        let on_purpose = holds_asked(&repo, &scope, &flags.hold)?;
+        let scope = Scope::new(&repo.packages, (core, umbrella), release, &missing, core_there, &members);
+        let on_purpose = held::asked(&repo, &scope, &flags.hold)?;
         let ids: Vec<usize> = on_purpose.iter().map(|(i, _)| *i).collect();
         let (holds, more) = install::planned(&repo.packages, &scope, &members, &ids);
         problems.extend(more);
@@ -178,34 +178,6 @@ impl World {
     fn core_there(&self) -> bool {
         has_version(self.core_project.as_ref(), &self.repo.packages[self.core].version)
     }
-}
-
-/// The packages `--hold` names (a name or a directory), each with the directory a rerun's
-/// command gives; one the run does not upload is only a warning.
-fn holds_asked(repo: &Monorepo, scope: &Scope, asked: &[String]) -> Result<Vec<(usize, String)>> {
-    let mut found = Vec::new();
-    for arg in asked {
-        let name = crate::requirement::PackageName::new(arg);
-        let by_name = repo.packages.iter().position(|p| p.name == name);
-        let by_dir = || repo.relative(arg).ok().and_then(|d| repo.at_dir(&d)).map(|p| repo.index_of(p));
-        let Some(i) = by_name.or_else(by_dir) else {
-            return Err(flags::usage(format!(
-                "`--hold {arg}` names no package of the monorepo; give a package's name or directory"
-            )));
-        };
-        let p = &repo.packages[i];
-        if !scope.uploads.contains(&i) {
-            output::warn(&format!(
-                "`--hold {arg}`: this release does not upload `{}` {}; nothing to hold",
-                p.display_name, p.version
-            ));
-            continue;
-        }
-        found.push((i, p.dir.clone()));
-    }
-    found.sort_unstable();
-    found.dedup();
-    Ok(found)
 }
 
 /// What must hold before anything is published; every problem is reported at once.
@@ -456,7 +428,7 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     let heading = format!("Release {}: publish at {}", w.version, w.short());
     let show = |text: &str| if flags.json { output::note(text) } else { output::data(text) };
     // stdout carries the one JSON document of the run with --json; the plan goes to stderr.
-    show(&(render(&heading, &steps, flags.dry_run) + &held_text(&w)));
+    show(&(render(&heading, &steps, flags.dry_run) + &held::shown(&w.repo.packages, &w.scope, &w.holds, &w.rerun)));
     report.set("publish", &w.version, &steps);
     report.held(held::json(&w.repo.packages, &w.scope, &w.holds, &w.rerun));
     if !w.problems.is_empty() {
@@ -468,7 +440,7 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
             output::note("dry run: the install check needs the builds, so what building and installing reveal shows only in the real run");
         }
         dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created")?;
-        return held_verdict(&w, true);
+        return held::verdict(&w.repo.packages, &w.scope, &w.holds, true);
     }
     let options = publish::Options::for_release(
         &w.repo,
@@ -486,51 +458,13 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     let md = held::markdown(&w.repo.packages, &w.scope, &w.holds, &w.rerun);
     output::github_summary(&(super::summary(&heading, &steps) + &md));
     result?;
-    let text = held_text(&w);
+    let text = held::shown(&w.repo.packages, &w.scope, &w.holds, &w.rerun);
     if !text.is_empty() {
         show(&text);
     }
-    held_verdict(&w, false)?;
+    held::verdict(&w.repo.packages, &w.scope, &w.holds, false)?;
     output::status("finished", &format!("release {}", w.version));
     Ok(())
-}
-
-/// The packages held back, with why and the command that releases each, unless the release
-/// itself is held (its error says why).
-fn held_text(w: &World) -> String {
-    if w.holds.release_held(&w.scope) {
-        return String::new();
-    }
-    held::text(&w.repo.packages, &w.scope, &w.holds, &w.rerun)
-}
-
-/// A run that held a package back for a failure fails, after everything else went out; one
-/// held back only on purpose succeeds.
-fn held_verdict(w: &World, dry_run: bool) -> Result<()> {
-    let listed: Vec<String> = w
-        .holds
-        .held
-        .keys()
-        .filter(|i| w.scope.uploads.contains(i))
-        .map(|&i| format!("`{}`", w.repo.packages[i].display_name))
-        .collect();
-    if listed.is_empty() {
-        return Ok(());
-    }
-    if !w.holds.failed() {
-        output::note(&format!("held back on purpose (--hold): {}", listed.join(", ")));
-        return Ok(());
-    }
-    bail!(
-        "{} held back: {}; the rest of the release {}; release them after a fix with the command shown for each",
-        publish_count(listed.len()),
-        listed.join(", "),
-        if dry_run { "would go out" } else { "went out" }
-    )
-}
-
-fn publish_count(n: usize) -> String {
-    format!("{n} package{}", if n == 1 { "" } else { "s" })
 }
 
 /// A dry run that could not look at everything cannot say what the real run would do: it shows
