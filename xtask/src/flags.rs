@@ -114,6 +114,9 @@ xflags::xflags! {
             repeated --accept-changes package: String
             /// Skip the comparison with the previous release (stated in the plan).
             optional --no-artifact-check
+            /// Build every package with its own `uv build` process, without the build
+            /// frontend that builds package after package in one Python process per worker.
+            optional --no-build-frontend
             /// Upload the missing files (a missing sdist) of versions another build put on the
             /// index, from our own build.
             optional --complete
@@ -468,6 +471,7 @@ pub struct Publish {
     pub retries: Option<u32>,
     pub accept_changes: Vec<String>,
     pub no_artifact_check: bool,
+    pub no_build_frontend: bool,
     pub complete: bool,
     pub dry_run: bool,
     pub json: bool,

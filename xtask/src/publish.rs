@@ -9,6 +9,7 @@ mod archive;
 mod artifact;
 mod build;
 mod buildenv;
+mod frontend;
 mod hooks;
 mod lock;
 mod manifest;
@@ -18,6 +19,7 @@ mod remote;
 mod report;
 mod run;
 mod sha256;
+mod timing;
 mod upload;
 
 use std::{
@@ -52,6 +54,8 @@ pub struct Options {
     /// Package names (or directories) the artifact check may not stop.
     pub accept_changes: BTreeSet<String>,
     pub artifact_check: bool,
+    /// Build through the build frontend where it can (`--no-build-frontend` turns it off).
+    pub build_frontend: bool,
     /// Upload the kinds missing from another build's version from ours.
     pub complete: bool,
     pub wait: Duration,
@@ -92,6 +96,7 @@ impl flags::Publish {
             hooks: repo.config.hooks.clone(),
             accept_changes: accept,
             artifact_check: !self.no_artifact_check,
+            build_frontend: !self.no_build_frontend,
             complete: self.complete,
             wait,
             retries: self.retries.unwrap_or(4),
@@ -203,7 +208,15 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     );
     let header = report::header(&plan, options.dry_run, &to);
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: !options.dry_run };
-    let ctx = run::Ctx { repo, plan: &plan, options, index: &index, cache, credentials: &credentials };
+    let ctx = run::Ctx {
+        repo,
+        plan: &plan,
+        options,
+        index: &index,
+        cache,
+        credentials: &credentials,
+        timing: Default::default(),
+    };
     let what = run::describe(&ctx)?;
     let text = report::plan_text(&repo.packages, &plan, &what, &header) + &new_projects(repo, &plan, dest);
     let settings = json!({
@@ -323,7 +336,15 @@ pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, optio
         .filter_map(|(&i, it)| it.blocked.as_ref().map(|why| (i, format!("cannot be published: {why}"))))
         .collect();
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: true };
-    let ctx = run::Ctx { repo, plan: &plan, options, index: &index, cache, credentials: &credentials };
+    let ctx = run::Ctx {
+        repo,
+        plan: &plan,
+        options,
+        index: &index,
+        cache,
+        credentials: &credentials,
+        timing: Default::default(),
+    };
     let (builds, build_failures) = run::build_only(&ctx, &tool);
     failed.extend(build_failures);
     Ok(Built { dirs: builds.into_iter().map(|(i, b)| (i, b.dir)).collect(), failed })
@@ -453,6 +474,7 @@ impl Options {
             hooks: repo.config.hooks.clone(),
             accept_changes: repo.config.accept_changes.iter().cloned().collect(),
             artifact_check: true,
+            build_frontend: true,
             complete: false,
             wait,
             retries: 4,
@@ -480,6 +502,7 @@ impl Options {
             hooks: repo.config.hooks.clone(),
             accept_changes: BTreeSet::new(),
             artifact_check: false,
+            build_frontend: true,
             complete: false,
             wait,
             retries: 0,

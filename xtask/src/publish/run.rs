@@ -19,10 +19,11 @@ use anyhow::Result;
 use super::{
     archive, artifact,
     build::{self, Build},
-    buildenv, hooks,
+    buildenv, frontend, hooks,
     plan::{self, Item, Plan, State},
     remote::{self, Cache},
     report::{self, Outcome, Planned},
+    timing::{Part, Phases, Timing},
     upload::{self, Credentials, Failure},
     Options,
 };
@@ -42,6 +43,7 @@ pub struct Ctx<'a> {
     pub index: &'a Index,
     pub cache: Cache,
     pub credentials: &'a Credentials,
+    pub timing: Timing,
 }
 
 impl Ctx<'_> {
@@ -59,12 +61,20 @@ impl Ctx<'_> {
 pub fn describe(ctx: &Ctx) -> Result<BTreeMap<usize, Planned>> {
     // In parallel: the artifact checks download and read the previous releases' files.
     let items: Vec<(&usize, &Item)> = ctx.plan.items.iter().collect();
-    parallel::map(&items, ctx.options.jobs.max(8), |&(&i, item)| Ok((i, describe_one(ctx, i, item)?)))
+    // As `build_all` decides: a shared environment, and frontends in it, for more than one build.
+    let fresh = items
+        .iter()
+        .filter(|(&i, item)| {
+            item.builds() && build::reusable(&ctx.repo.root, &ctx.repo.packages[i], ctx.options.backend).is_none()
+        })
+        .count();
+    let shared = fresh > 1;
+    parallel::map(&items, ctx.options.jobs.max(8), |&(&i, item)| Ok((i, describe_one(ctx, i, item, shared)?)))
         .into_iter()
         .collect()
 }
 
-fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
+fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: bool) -> Result<Planned> {
     let p = &ctx.repo.packages[i];
     let options = ctx.options;
     let mut planned = Planned::default();
@@ -115,6 +125,11 @@ fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
                 format!("before the build: {}", hooks.iter().map(|h| hooks::shown(h)).collect::<Vec<_>>().join("; "))
             }
         });
+    }
+    if reused.is_none() {
+        planned.notes.push(
+            frontend::way(&ctx.repo.root, p, options.backend, shared, options.build_frontend).note(options.backend),
+        );
     }
     match (&item.previous, &reused) {
         _ if !options.artifact_check => planned.notes.push("artifact check: skipped (--no-artifact-check)".into()),
@@ -231,7 +246,9 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
     let built = started.elapsed();
 
     // Then compare every build with its previous release, still before any upload.
+    let started = std::time::Instant::now();
     let checks = if options.artifact_check { check_all(ctx, &builds, &finish) } else { BTreeMap::new() };
+    let checking = started.elapsed();
 
     let started = std::time::Instant::now();
     // Uploads mostly wait on the network and on visibility, not on the cores: run more of them.
@@ -248,15 +265,15 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
             finish(i, outcome);
         });
     }
-    let fresh = builds.values().filter(|b| !b.reused).count();
-    output::note(&format!(
-        "time: building {} ({fresh} fresh, {} at once) {:.1}s; uploading and waiting for visibility in {} {:.1}s",
-        report::count(builds.len(), "package"),
-        options.jobs,
-        built.as_secs_f64(),
-        report::count(plan.waves.len(), "wave"),
-        started.elapsed().as_secs_f64()
-    ));
+    output::note(&ctx.timing.line(&Phases {
+        packages: builds.len(),
+        fresh: builds.values().filter(|b| !b.reused).count(),
+        jobs: options.jobs,
+        building: built,
+        checking,
+        waves: plan.waves.len(),
+        uploading: started.elapsed(),
+    }));
     Done { outcomes: outcomes.into_inner().expect("threads are done"), checks, builds }
 }
 
@@ -333,13 +350,26 @@ fn build_all(
         Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
         _ => None,
     };
+    // Declared after the environment, so dropped (its frontends killed and reaped) before it.
+    let frontends =
+        shared_env.as_ref().filter(|_| options.build_frontend).and_then(|env| match frontend::Pool::new(env.path()) {
+            Ok(pool) => Some(pool),
+            Err(e) => {
+                output::note(&format!("building with `uv build` only: {e:#}"));
+                None
+            }
+        });
     parallel::map(to_build, options.jobs, |&i| {
         let p = &repo.packages[i];
         output::status("building", &format!("{} ({})", label(p), p.dir));
-        let env = shared_env.as_ref().map(buildenv::BuildEnv::path);
+        let shared = shared_env.as_ref().map(|env| build::Shared { env: env.path(), frontends: frontends.as_ref() });
         let hooks = hooks::of(&options.hooks, p);
-        match build::build(&repo.root, p, options.backend, tool, ctx.credentials, env, hooks) {
-            Ok(b) => {
+        match build::build(&repo.root, p, options.backend, tool, ctx.credentials, shared, hooks) {
+            Ok((b, took)) => {
+                if !b.reused {
+                    ctx.timing.add(Part::Hooks, took.hooks);
+                    ctx.timing.add(if took.by_frontend { Part::FrontendBuild } else { Part::ToolBuild }, took.build);
+                }
                 let files = b.manifest.files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>().join(", ");
                 let reused = if b.reused { " (unchanged since the last build)" } else { "" };
                 output::status("built", &format!("{}{reused}: {files}", label(p)));
@@ -384,11 +414,13 @@ fn publish_one(
             return Outcome::Blocked(format!("its dependency `{}` was not published", dep.display_name));
         }
         let want = need.exact.as_ref().map_or(need.requirement.to_string(), |v| format!("{} {v}", dep.display_name));
+        let started = std::time::Instant::now();
         let seen =
             index::wait_for(&format!("`{want}` on the index (needed by {})", p.display_name), options.wait, || {
                 let Some(project) = poll(index, &dep.name)? else { return Ok(None) };
                 Ok(need.satisfied_by(project.as_ref()).then_some(()))
             });
+        ctx.timing.add(Part::Wait, started.elapsed());
         if let Err(e) = seen {
             return Outcome::Blocked(format!("{e:#}"));
         }
@@ -408,10 +440,16 @@ fn publish_one(
         if decision.upload.is_empty() && uploaded.is_empty() {
             return Outcome::AlreadyPublished { files: decision.same };
         }
-        match upload_files(ctx, tool, p, build, decision.upload) {
+        let started = std::time::Instant::now();
+        let sent = upload_files(ctx, tool, p, build, decision.upload);
+        ctx.timing.add(Part::Upload, started.elapsed());
+        match sent {
             Ok(mut sent) => {
                 uploaded.append(&mut sent);
-                return visible(ctx, p, build, uploaded, decision.same);
+                let started = std::time::Instant::now();
+                let outcome = visible(ctx, p, build, uploaded, decision.same);
+                ctx.timing.add(Part::Wait, started.elapsed());
+                return outcome;
             }
             Err((mut sent, Failure::Quota(why))) => {
                 uploaded.append(&mut sent);

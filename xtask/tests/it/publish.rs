@@ -6,7 +6,7 @@
 use crate::support;
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -97,6 +97,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
         wave 1 (1 package):
           llama-index-core 0.14.12 (llama-index-core): new project: build and upload
             before the build: uv sync; uv run python -c 'from llama_index.core.utils import globals_helper; print(globals_helper.stopwords); print(globals_helper.punkt_tokenizer)'; uv run python -c 'from llama_index.core.utils import get_tokenizer; print(get_tokenizer())'; uv run python -c 'from llama_index.core.utils import get_tokenizer; print(get_tokenizer('\''gpt-5-mini'\''))'
+            build: `uv build` (the only package to build, in its own environment)
             artifact check: no earlier release on the index
         wave 2 (1 package):
           llama-index-vector-stores-openai 0.5.3 (llama-index-integrations/vector_stores/llama-index-vector-stores-openai): blocked: needs `llama-index-embeddings-openai>=0.6.1`, which is neither on the index nor selected; publish `llama-index-embeddings-openai` too (add `llama-index-integrations/embeddings/llama-index-embeddings-openai`)
@@ -764,4 +765,171 @@ fn without_addresses(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Adds a setuptools package to the sample, committed: the shape of the monorepo's few
+/// integrations that still build with setuptools.
+const SETUPTOOLS_PACKAGE: &str = "llama-index-integrations/tools/llama-index-tools-legacy-setup";
+
+fn add_setuptools_package(s: &Sample) {
+    let dir = SETUPTOOLS_PACKAGE;
+    s.write(
+        &format!("{dir}/pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"llama-index-tools-legacy-setup\"\nversion = \"0.1.0\"\n\
+         description = \"llama-index legacy_setup integration\"\nreadme = \"README.md\"\n\
+         requires-python = \">=3.9,<4.0\"\ndependencies = []\n\n\
+         [tool.setuptools.packages.find]\ninclude = [\"llama_index*\"]\nnamespaces = true\n",
+    );
+    s.write(&format!("{dir}/README.md"), "# Legacy setup\n");
+    s.write(&format!("{dir}/llama_index/tools/legacy_setup/__init__.py"), "VALUE = 1\n");
+    support::commit_all(&s.root(), "Add a setuptools integration");
+}
+
+/// The sha256 of every file in `dir`, by name. A setuptools sdist is digested without the
+/// times in it: setuptools stamps the sdist (its gzip header, its generated files) with the time
+/// of the build, so two `uv build`s a second apart already differ; its wheel is exact under
+/// `SOURCE_DATE_EPOCH`.
+fn digests(dir: &Path) -> BTreeMap<String, String> {
+    use sha2::Digest;
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue; // `uv build`'s .gitignore in its output directory
+        }
+        let digest = if name.starts_with("llama_index_tools_legacy_setup") && name.ends_with(".tar.gz") {
+            sdist_without_times(&path)
+        } else {
+            format!("{:x}", sha2::Sha256::digest(std::fs::read(&path).unwrap()))
+        };
+        out.insert(name, digest);
+    }
+    out
+}
+
+/// The sha256 of an sdist's members (name, type, mode, owner, contents) without their times.
+fn sdist_without_times(path: &Path) -> String {
+    let code = "import hashlib, sys, tarfile\nh = hashlib.sha256()\nt = tarfile.open(sys.argv[1])\nfor m in t.getmembers():\n    h.update(repr((m.name, m.type, m.mode, m.uname, m.gname, m.size)).encode())\n    if m.isfile(): h.update(t.extractfile(m).read())\nprint('members:' + h.hexdigest())";
+    let out = Command::new(support::tool("python")).args(["-c", code]).arg(path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Every package built by `uv build` on its own (isolated, as before the shared environment and
+/// the frontend), into one directory.
+fn uv_build_each(s: &Sample, server: &PypiServer, env: &[(&str, &str)]) -> TempDir {
+    let out = TempDir::new("uv-build-each");
+    let info: serde_json::Value =
+        serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
+    for p in info.as_array().unwrap() {
+        let dir = p["path"].as_str().unwrap();
+        let run: Run = Command::new(support::tool("uv"))
+            .args(["build", "--no-progress", "--out-dir"])
+            .arg(out.path())
+            .current_dir(s.root().join(dir))
+            .envs(server.build_env())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 0, "uv build in {dir}: {}", run.stderr);
+    }
+    out
+}
+
+#[test]
+fn the_build_frontend_uploads_the_same_bytes_as_uv_build() {
+    let (s, server) = setup(20, 5);
+    add_setuptools_package(&s);
+    let env = [("SOURCE_DATE_EPOCH", "1700000000")];
+    let dry = publish_env(&s, &server.index_url(), &["--all", "--dry-run"], &env).ok();
+    assert!(
+        dry.stdout
+            .contains("    build: in the build frontend (setuptools.build_meta), with `uv build` if that fails\n")
+            && dry.stdout.contains(
+                "    build: in the build frontend (poetry.core.masonry.api), with `uv build` if that fails\n"
+            )
+            && dry
+                .stdout
+                .contains("    build: in the build frontend (hatchling.build), with `uv build` if that fails\n"),
+        "the plan says which way each package is built:\n{}",
+        dry.stdout
+    );
+    let run = publish_env(&s, &server.index_url(), &["--all"], &env).ok();
+    // Core (with its build hooks), the umbrella, hatchling, poetry-core and setuptools packages:
+    // all 22 through the frontend, none falling back.
+    assert!(run.stderr.contains(" 22 by the build frontend "), "{}", run.stderr);
+    assert!(run.stderr.contains(" 0 by the tool's command "), "{}", run.stderr);
+    assert!(!run.stderr.contains("could not build it"), "{}", run.stderr);
+    let ours = digests(&server.package_dir());
+    let theirs = digests(uv_build_each(&s, &server, &env).path());
+    assert_eq!(ours.len(), 44, "{ours:#?}");
+    assert_eq!(ours, theirs, "the uploaded files are byte for byte what `uv build` makes");
+}
+
+/// The processes that carry `marker` in their environment and run the build frontend.
+fn frontends_with(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let has = |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+        if has(&environ, marker) && has(&cmdline, "xtask-frontend.py") {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Waits (up to a minute) for `done`; false if it never came.
+fn eventually(done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    done()
+}
+
+#[test]
+fn the_build_frontends_end_with_the_run_however_it_ends() {
+    use std::os::unix::process::CommandExt;
+    let (s, server) = setup(20, 5);
+    // A run that finishes: its frontends are reaped before it exits.
+    let value = format!("finished-{}", std::process::id());
+    let marker = format!("XTASK_TEST_MARKER={value}");
+    publish_env(&s, &server.index_url(), &["--all"], &[("XTASK_TEST_MARKER", &value)]).ok();
+    assert_eq!(frontends_with(&marker), Vec::<u32>::new(), "no frontend outlives a finished run");
+    // Killed (SIGKILL, the xtask alone), or interrupted (SIGINT to the group, as Ctrl-C does)
+    // while its frontends build: they stop by themselves.
+    for (signal, group) in [("KILL", false), ("INT", true)] {
+        let fresh = PypiServer::start();
+        s.use_build_index(&fresh);
+        std::fs::remove_dir_all(s.root().join("target/publish")).unwrap();
+        let value = format!("{signal}-{}", std::process::id());
+        let marker = format!("XTASK_TEST_MARKER={value}");
+        let upload = format!("{}/", fresh.index_url());
+        let mut child = Command::new(xtask_bin())
+            .arg("--root")
+            .arg(s.root())
+            .args(["publish", "--all", "--index-url", &fresh.index_url(), "--publish-url", &upload])
+            .env("NO_COLOR", "1")
+            .env("XTASK_TEST_MARKER", &value)
+            .envs(s.env.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        assert!(eventually(|| !frontends_with(&marker).is_empty()), "a frontend started ({signal})");
+        let target = if group { format!("-{}", child.id()) } else { child.id().to_string() };
+        Command::new("kill").args(["-s", signal, "--", &target]).status().unwrap();
+        let _ = child.wait();
+        assert!(eventually(|| frontends_with(&marker).is_empty()), "the frontends outlived the run ({signal})");
+    }
 }

@@ -29,6 +29,8 @@ const DOWNLOADS: &[(&[&str], &[&str])] = &[
     (&["--no-deps"], &["hatchling==1.33.0"]),
     (&["--no-deps"], &["hatchling==1.28.0"]),
     (&["--no-deps"], &["pydantic-core==2.46.5"]),
+    // The backend of the setuptools package that the build frontend's tests add to a sample.
+    (&["--no-deps"], &["setuptools==80.9.0"]),
 ];
 
 /// The directory of wheels, downloading them the first time (one process at a time).
