@@ -9,6 +9,7 @@ mod archive;
 mod artifact;
 mod build;
 mod buildenv;
+mod describe;
 mod frontend;
 mod hooks;
 mod lock;
@@ -147,7 +148,8 @@ pub fn destination(
                 name: "--index-url".into(),
                 url: url.clone(),
                 publish_url: publish.clone(),
-                new_projects_per_day: known.and_then(|d| d.new_projects_per_day),
+                new_projects_per_day: known.as_ref().and_then(|d| d.new_projects_per_day),
+                closed_after: known.and_then(|d| d.closed_after),
             })
         }
         (name, None, None) => config.destination(name).map_err(usage),
@@ -217,8 +219,11 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         credentials: &credentials,
         timing: Default::default(),
     };
-    let what = run::describe(&ctx)?;
+    let what = describe::describe(&ctx)?;
     let text = report::plan_text(&repo.packages, &plan, &what, &header) + &new_projects(repo, &plan, dest);
+    // Checked for dry runs and real runs alike, before anything is built.
+    let no_credentials =
+        plan.items.values().any(plan::Item::may_upload).then(|| credentials.problem(&dest.publish_url)).flatten();
     let settings = json!({
         "dry_run": options.dry_run,
         "backend": options.backend.to_string(),
@@ -226,6 +231,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         "index_url": report::shown_url(&dest.url),
         "publish_url": report::shown_url(&dest.publish_url),
         "new_projects_per_day": dest.new_projects_per_day,
+        "closed_after": dest.closed_after.map(index::human),
         "credentials": credentials.describe(),
     });
     if options.dry_run {
@@ -239,10 +245,18 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         let failing: Vec<usize> =
             outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Planned(p) if p.fails)).map(|(&i, _)| i).collect();
         let deferred = plan.items.values().filter(|it| it.deferred).count();
-        fail_unless_done(repo, selected, &failing, deferred, options, "would not be published")?;
-        return Ok(report_of(&outcomes, &BTreeMap::new()));
+        let verdict = fail_unless_done(repo, selected, &failing, deferred, options, "would not be published");
+        return match (verdict, no_credentials) {
+            (Err(e), Some(why)) => bail!("{e:#}\n{why}"),
+            (Err(e), None) => Err(e),
+            (Ok(()), Some(why)) => bail!(why),
+            (Ok(()), None) => Ok(report_of(&outcomes, &BTreeMap::new())),
+        };
     }
     output::note(&text);
+    if let Some(why) = no_credentials {
+        bail!(why);
+    }
 
     let tool = tool.expect("checked above for real runs");
     let done = run::execute(&ctx, &tool);
@@ -293,7 +307,13 @@ fn look(
     if selected.iter().any(|&i| repo.packages[i].dir == ".") && !git::is_ignored(sh, "target/publish/x") {
         output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
     }
-    plan::plan(&repo.packages, graph, selected, &projects, dest.new_projects_per_day)
+    // The clock is read here, once: the plan is a pure function of it.
+    let limits = plan::Limits {
+        new_projects: dest.new_projects_per_day,
+        closed_after: dest.closed_after,
+        now: std::time::SystemTime::now(),
+    };
+    plan::plan(&repo.packages, graph, selected, &projects, &limits)
 }
 
 /// What [`build_only`] made of each package it was given.
@@ -455,12 +475,10 @@ fn default_jobs() -> usize {
 
 impl Options {
     /// The options `release publish` uses: the configuration, overridden by its flags. The
-    /// destination is chosen as `publish` chooses it: `index` (`--index NAME`), or both URLs.
+    /// destination is the one [`destination`] chose from the release's flags.
     pub fn for_release(
         repo: &Monorepo,
-        index: Option<&str>,
-        index_url: Option<String>,
-        publish_url: Option<String>,
+        destination: Destination,
         wait: Duration,
         jobs: Option<usize>,
     ) -> Result<Options> {
@@ -469,7 +487,7 @@ impl Options {
         }
         Ok(Options {
             jobs: jobs.unwrap_or_else(default_jobs),
-            destination: destination(&repo.config, index, &index_url, &publish_url)?,
+            destination,
             backend: repo.config.backend,
             hooks: repo.config.hooks.clone(),
             accept_changes: repo.config.accept_changes.iter().cloned().collect(),
@@ -494,6 +512,7 @@ impl Options {
             url: index_url.to_string(),
             publish_url: index_url.to_string(),
             new_projects_per_day: None,
+            closed_after: None,
         };
         Options {
             jobs: default_jobs(),
@@ -527,4 +546,10 @@ pub fn built_files(
 /// Which upload credentials the environment gives, for a plan: never their values.
 pub fn credentials() -> &'static str {
     upload::Credentials::from_env().describe()
+}
+
+/// Why uploads to `dest` cannot happen (no credentials), as `publish` says it: for the
+/// release's plan, so that its dry run fails where the real run would.
+pub fn credentials_problem(dest: &Destination) -> Option<String> {
+    upload::Credentials::from_env().problem(&dest.publish_url)
 }

@@ -12,7 +12,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 mod imports;
 
@@ -41,7 +41,7 @@ impl flags::Verify {
                     "--local proves the working tree's build of the umbrella; --version, --since and --built name a release",
                 ));
             }
-            return local(sh, &repo, &index_url);
+            return local(&repo, &index_url);
         }
         let umbrella = repo.umbrella()?;
         let version: Version = match &self.version {
@@ -67,34 +67,31 @@ impl flags::Verify {
         let simple = simple_url(&index_url);
         if !self.built {
             let from = Sources { simple: &simple, built: &[] };
-            return prove(sh, &scratch.0, &from, &members.requirements(), &members.dists(), wait);
+            return prove(&scratch.0, &from, &members.requirements(), &members.dists(), wait);
         }
         let options = publish::Options::for_build(&repo, &index_url, wait);
         let built = publish::build_only(sh, &repo, &set, &options)?.all_or_error(&repo)?;
         let from = Sources { simple: &simple, built: &built };
-        prove(sh, &scratch.0, &from, &members.requirements(), &members.dists(), Duration::ZERO)
+        prove(&scratch.0, &from, &members.requirements(), &members.dists(), Duration::ZERO)
     }
 }
 
 /// `--local`: the umbrella's wheel built from the working tree, installed with the index.
-fn local(sh: &Shell, repo: &Monorepo, index_url: &str) -> Result<()> {
+fn local(repo: &Monorepo, index_url: &str) -> Result<()> {
     let scratch = Scratch::new()?;
     let umbrella = repo.umbrella()?;
     let dist = scratch.0.join("dist");
     let uv = exec::require("uv", "to build and install the umbrella")?;
     let dir = repo.root.join(&umbrella.dir);
     output::status("building", &format!("`{}` from the working tree", umbrella.name));
-    {
-        let _cd = sh.push_dir(&dir);
-        exec::run(cmd!(sh, "{uv} build --quiet --wheel --out-dir {dist}"))?;
-    }
+    exec::Cmd::new(&uv).args(["build", "--quiet", "--wheel", "--out-dir"]).arg(&dist).dir(&dir).run()?;
     let wheel = std::fs::read_dir(&dist)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
         .with_context(|| format!("`uv build` wrote no wheel of `{}`", umbrella.name))?;
     let install = vec![wheel.display().to_string()];
     let from = Sources { simple: &simple_url(index_url), built: &[] };
-    prove(sh, &scratch.0, &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
+    prove(&scratch.0, &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
 }
 
 /// The packages a release at HEAD publishes: the umbrella, core and every package whose
@@ -280,15 +277,8 @@ pub enum Found {
 /// Installs `install` (requirements or wheel paths) into a fresh environment in `dir` from
 /// `from`, retrying resolver failures until `wait` is up, then imports the top-level modules
 /// of `dists`. The error carries the resolver's or Python's message.
-pub fn prove(
-    sh: &Shell,
-    dir: &Path,
-    from: &Sources,
-    install: &[String],
-    dists: &[String],
-    wait: Duration,
-) -> Result<()> {
-    match check(sh, dir, from, install, dists, wait)? {
+pub fn prove(dir: &Path, from: &Sources, install: &[String], dists: &[String], wait: Duration) -> Result<()> {
+    match check(dir, from, install, dists, wait)? {
         Found::Ok => Ok(()),
         Found::NotInstalled(e) => Err(e).context("the release does not install; the resolver said why"),
         Found::NotImported(failed) => Err(imports::error(&failed)),
@@ -296,20 +286,12 @@ pub fn prove(
 }
 
 /// [`prove`], with what failed as data: only a tool that cannot run is an error.
-pub fn check(
-    sh: &Shell,
-    dir: &Path,
-    from: &Sources,
-    install: &[String],
-    dists: &[String],
-    wait: Duration,
-) -> Result<Found> {
+pub fn check(dir: &Path, from: &Sources, install: &[String], dists: &[String], wait: Duration) -> Result<Found> {
     let uv = exec::require("uv", "to install the release in a fresh environment")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let venv = dir.join("venv");
-    let _cd = sh.push_dir(dir);
-    let _no_env = sh.push_env("VIRTUAL_ENV", "");
-    exec::run(cmd!(sh, "{uv} venv --quiet {venv}"))?;
+    // Without credentials, as every child: the packages' imports below run code that is not ours.
+    exec::Cmd::new(&uv).args(["venv", "--quiet"]).arg(&venv).dir(dir).run()?;
     let python = if cfg!(windows) { venv.join("Scripts/python.exe") } else { venv.join("bin/python") };
     let public = simple_url(config::PUBLIC_INDEX_URL);
     let simple = from.simple;
@@ -333,9 +315,8 @@ pub fn check(
     let start = Instant::now();
     let mut pause = Duration::from_secs(2);
     loop {
-        let ix = &sources;
-        let attempt = cmd!(sh, "{uv} pip install --quiet --refresh --python {python} {ix...} {install...}");
-        match exec::run(attempt) {
+        let attempt = exec::Cmd::new(&uv).args(["pip", "install", "--quiet", "--refresh", "--python"]).arg(&python);
+        match attempt.args(&sources).args(install).dir(dir).run() {
             Ok(()) => break,
             Err(e) if start.elapsed() < wait => {
                 output::status(
@@ -351,7 +332,7 @@ pub fn check(
     if dists.is_empty() {
         return Ok(Found::Ok);
     }
-    let imported = imports::run(sh, dir, &python, dists)?;
+    let imported = imports::run(dir, &python, dists)?;
     if !imported.failed.is_empty() {
         return Ok(Found::NotImported(imported.failed));
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::plan::Plan;
+use super::plan::{Plan, State};
 use crate::{monorepo::Package, output};
 
 /// How one selected package ended (or, in a dry run, what would happen to it).
@@ -107,10 +107,10 @@ pub use crate::url::shown as shown_url;
 
 /// The plan's header: how many packages are uploaded, and what the others are.
 pub fn header(plan: &Plan, dry_run: bool, rest: &str) -> String {
-    use super::plan::State;
     let items = plan.items.values();
-    let uploads = items.clone().filter(|it| it.builds()).count();
-    let on_index = items.clone().filter(|it| it.blocked.is_none() && it.state == State::OnIndex).count();
+    let uploads = items.clone().filter(|it| it.may_upload()).count();
+    // On the index whole, or partly where the index accepts no more files for the version.
+    let on_index = items.clone().filter(|it| it.blocked.is_none() && !it.deferred && !it.may_upload()).count();
     let blocked = items.clone().filter(|it| it.blocked.is_some()).count();
     let deferred = items.filter(|it| it.blocked.is_none() && it.deferred).count();
     let others: Vec<String> = [(on_index, "already on the index"), (blocked, "blocked"), (deferred, "deferred")]
@@ -219,6 +219,10 @@ pub fn json_report(
             let item = &plan.items[&i];
             let mut v = json!({"name": p.display_name, "version": p.version.to_string(), "path": p.dir, "wave": w,
                                "result": label, "new_project": item.new_project});
+            // Only where it matters: a version with a kind missing that the index closed.
+            if let State::Partial { closed: Some(closed), .. } = &item.state {
+                v["closed"] = json!(closed.reason());
+            }
             match outcomes.get(&i) {
                 Some(Outcome::Published { uploaded, skipped }) => {
                     v["uploaded"] = json!(uploaded);
@@ -288,6 +292,7 @@ mod tests {
                 sha256: None,
                 yanked: false,
                 url: None,
+                uploaded: None,
             };
             let wheel =
                 |v: &str| DistFile { filename: format!("{}-{v}-py3-none-any.whl", name.replace('-', "_")), ..file(v) };
@@ -306,7 +311,12 @@ mod tests {
         .collect();
         let graph = Graph::new(&packages);
         let selected: BTreeSet<usize> = (0..4).collect();
-        let plan = super::super::plan::plan(&packages, &graph, &selected, &remote, None).unwrap();
+        let limits = super::super::plan::Limits {
+            new_projects: None,
+            closed_after: None,
+            now: std::time::SystemTime::UNIX_EPOCH,
+        };
+        let plan = super::super::plan::plan(&packages, &graph, &selected, &remote, &limits).unwrap();
         let header = super::header(&plan, false, "to [SERVER]/ (…):");
         let text = super::plan_text(&packages, &plan, &BTreeMap::new(), &header);
         expect_test::expect![[r#"

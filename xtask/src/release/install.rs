@@ -292,7 +292,6 @@ pub fn check(
         let sources = verify::Sources { simple: from.simple, built: &dirs };
         let dir = scratch.0.join(format!("round-{round}"));
         match verify::check(
-            sh,
             &dir,
             &sources,
             &scope.pins(packages, &installed),
@@ -316,7 +315,7 @@ pub fn check(
             }
             Found::NotInstalled(e) => {
                 let alone =
-                    isolate(sh, &scratch.0.join(format!("round-{round}-alone")), scope, packages, &proven, &sources)?;
+                    isolate(&scratch.0.join(format!("round-{round}-alone")), scope, packages, &proven, &sources)?;
                 if alone.is_empty() {
                     // Each installs on its own, not together: no one package to hold back.
                     return Err(
@@ -333,7 +332,6 @@ pub fn check(
 
 /// Installs each of `proven` alone with what it requires: those that fail, with the resolver's message.
 fn isolate(
-    sh: &Shell,
     dir: &std::path::Path,
     scope: &Scope,
     packages: &[Package],
@@ -347,7 +345,7 @@ fn isolate(
         let installed = scope.installed(&one);
         let dir = dir.join(packages[i].name.to_string());
         if let Found::NotInstalled(e) =
-            verify::check(sh, &dir, sources, &scope.pins(packages, &installed), &[], Duration::ZERO)?
+            verify::check(&dir, sources, &scope.pins(packages, &installed), &[], Duration::ZERO)?
         {
             failed.push((i, format!("{e:#}")));
         }

@@ -19,7 +19,9 @@ use super::{
     render, Report, State, Step,
 };
 use crate::{
-    changelog, check, flags, git, github,
+    changelog, check,
+    config::Destination,
+    flags, git, github,
     index::{self, Index, Project},
     monorepo::Monorepo,
     output, publish, verify,
@@ -50,8 +52,8 @@ struct World {
     sha: String,
     index: Index,
     index_url: String,
-    /// Where uploads go.
-    publish_url: String,
+    /// The one index read and uploaded to, chosen as `publish` chooses it.
+    destination: Destination,
     wait: Duration,
     /// The previous release's tag: where "changed packages" and the changelog's section start.
     previous: String,
@@ -92,9 +94,9 @@ impl World {
         let version = umbrella.version.clone();
         let tag = config.tag_for(&version);
         let sha = git::head(sh)?;
-        let index_url = flags.index_url.clone().map_or_else(|| config.index_url.clone(), |u| u.0);
+        let destination = flags.destination(config)?;
+        let index_url = destination.url.clone();
         let index = Index::new(&index_url);
-        let publish_url = flags.publish_url.clone().map_or_else(|| config.publish_url.clone(), |u| u.0);
         let wait = flags
             .wait
             .as_deref()
@@ -151,7 +153,7 @@ impl World {
             sha,
             index,
             index_url,
-            publish_url,
+            destination,
             wait,
             previous,
             core,
@@ -225,7 +227,7 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         steps.push(Step::done("check before core", verdict.message));
         steps.push(gate_step(w, false));
         steps.push(install_check_step(w));
-        let to = format!("to {} with {}", w.publish_url, publish::credentials());
+        let to = upload_destination(&w.destination);
         steps.push(Step::todo(
             "publish core",
             format!("build and upload `{name}` {version} {to}"),
@@ -235,6 +237,10 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
     }
     steps.push(packages_step(w));
+    let uploads = steps.iter().any(|s| matches!(s.action, Some(Action::PublishCore | Action::PublishPackages)));
+    if let Some(problem) = uploads.then(|| publish::credentials_problem(&w.destination)).flatten() {
+        w.problems.push(problem);
+    }
     steps.push(prove_step(w));
     let (tag, short) = (w.tag.clone(), w.short().to_string());
     steps.push(match &w.tag_at {
@@ -417,8 +423,24 @@ fn packages_step(w: &World) -> Step<Action> {
     let more = if uploading.len() > 6 { format!(" and {} more", uploading.len() - 6) } else { String::new() };
     Step::todo(
         "publish packages",
-        format!("{} in dependency order: {}{more}{held}", uploading.len(), names.join(", ")),
+        format!(
+            "{} in dependency order: {}{more}; {}{held}",
+            uploading.len(),
+            names.join(", "),
+            upload_destination(&w.destination)
+        ),
         Action::PublishPackages,
+    )
+}
+
+/// Where the release's files go, stated before anything happens, as `publish` states it.
+fn upload_destination(d: &Destination) -> String {
+    format!(
+        "to {} (index `{}`, read from {}) with {}",
+        crate::url::shown(&d.publish_url),
+        d.name,
+        crate::url::shown(&d.url),
+        publish::credentials()
     )
 }
 
@@ -442,14 +464,7 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
         dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created")?;
         return held::verdict(&w.repo.packages, &w.scope, &w.holds, true);
     }
-    let options = publish::Options::for_release(
-        &w.repo,
-        None,
-        flags.index_url.clone().map(|u| u.0),
-        flags.publish_url.clone().map(|u| u.0),
-        w.wait,
-        flags.jobs.map(|n| n.0),
-    )?;
+    let options = publish::Options::for_release(&w.repo, w.destination.clone(), w.wait, flags.jobs.map(|n| n.0))?;
     let mut holds = std::mem::take(&mut w.holds);
     let result = super::execute(&mut steps, |&action| act(sh, &w, &mut holds, &options, action));
     w.holds = holds;
@@ -518,7 +533,7 @@ fn act(sh: &Shell, w: &World, holds: &mut Holds, options: &publish::Options, act
             let proven = w.scope.proven(holds);
             let pins = w.scope.pins(&w.repo.packages, &w.scope.installed(&proven));
             let dists = w.scope.dists(&w.repo.packages, &proven);
-            verify::prove(sh, &scratch.0, &from, &pins, &dists, w.wait)
+            verify::prove(&scratch.0, &from, &pins, &dists, w.wait)
                 .context("the release is published but does not install; its files stay on the index")
         }
         Action::Tag => {
@@ -580,6 +595,7 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
     let core = repo.core()?;
     let tag = repo.config.tag_for(version);
     let previous = flags.from_tag.clone().map_or_else(|| previous_tag(sh, &repo, version), Ok)?;
+    let destination = flags.destination(&repo.config)?;
     let mut steps: Vec<Step<()>> = vec![
         Step::todo(
             "check before core",
@@ -594,7 +610,11 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
             ),
             (),
         ),
-        Step::todo("publish core", format!("build and upload `{}` {version}", core.name), ()),
+        Step::todo(
+            "publish core",
+            format!("build and upload `{}` {version} {}", core.name, upload_destination(&destination)),
+            (),
+        ),
         Step::todo("wait for core", format!("poll the index until it serves `{}` {version}", core.name), ()),
         Step::todo(
             "publish packages",
@@ -643,7 +663,11 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
         output::data(&render(&heading, &steps, true));
     }
     report.set("publish", version, &steps);
-    Ok(())
+    // The new version's core is always uploaded: without credentials the real run fails there.
+    match publish::credentials_problem(&destination) {
+        Some(problem) => bail!("the release cannot be published:\n  {problem}"),
+        None => Ok(()),
+    }
 }
 
 /// `, except what --hold leaves out (…)` for the one-go dry run, which cannot look yet.

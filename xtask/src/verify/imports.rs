@@ -4,10 +4,8 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use xshell::{cmd, Shell};
-
 use crate::exec;
+use anyhow::{Context, Result};
 
 /// A distribution that installed but whose modules do not all import.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,11 +26,12 @@ pub struct Imported {
 
 /// Imports the top-level modules of each of `dists` with `python`; the script is written into
 /// `dir`. Only a script that cannot run is an error; failing imports are [`Imported::failed`].
-pub fn run(sh: &Shell, dir: &Path, python: &Path, dists: &[String]) -> Result<Imported> {
+pub fn run(dir: &Path, python: &Path, dists: &[String]) -> Result<Imported> {
     let script = dir.join("import_all.py");
     std::fs::write(&script, IMPORT_ALL).with_context(|| format!("cannot write {}", script.display()))?;
-    let out =
-        exec::read(cmd!(sh, "{python} {script} {dists...}")).context("importing the installed packages failed")?;
+    // Without credentials, as every child: the packages' imports run code that is not ours.
+    let out = exec::Cmd::new(python).arg(&script).args(dists).dir(dir).read();
+    let out = out.context("importing the installed packages failed")?;
     let last = out.lines().last().unwrap_or_default();
     let v: serde_json::Value =
         serde_json::from_str(last).with_context(|| format!("the import script printed no result:\n{out}"))?;
