@@ -28,6 +28,9 @@ pub struct Rerun {
 impl Rerun {
     pub fn new(flags: &flags::Release, previous: &str, at: &str, on_purpose: Vec<(usize, String)>) -> Rerun {
         let mut base = format!("cargo xtask release publish --from-tag {previous}");
+        if let Some(name) = &flags.index {
+            base += &format!(" --index {name}");
+        }
         if let Some(url) = &flags.index_url {
             base += &format!(" --index-url {}", crate::url::shown(&url.0));
         }
