@@ -92,6 +92,8 @@ xflags::xflags! {
         /// run at a time per checkout. Credentials come from `UV_PUBLISH_TOKEN`, or
         /// `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`, or trusted publishing in GitHub
         /// Actions; without any, a run that would upload fails before building, dry runs too.
+        /// A build hook that runs past its `timeout` (`10m` unless `[build.hooks]` gives one)
+        /// is killed with its children.
         cmd publish {
             /// Package directories, relative to the root.
             repeated paths: String
@@ -223,6 +225,11 @@ xflags::xflags! {
         /// a failed release is finished by running the same command again. The index is chosen
         /// as `publish` chooses it (`--index NAME`, or `--index-url` with `--publish-url`), and
         /// the plan says where files go; without upload credentials it fails, dry runs too.
+        ///
+        /// Each hook of `[release]` (prepare hooks, the gate) runs with a time limit, its `timeout`
+        /// in release.toml (`10m` for a prepare hook, `30m` for the gate by default): at it, the
+        /// hook is killed with every process it started and the step fails with its last lines.
+        /// Off a terminal, a line every 30 s says what still runs and its last line of output.
         cmd release {
             /// `prepare` or `publish`; both in one go when left out.
             optional phase: Phase

@@ -51,7 +51,7 @@ pub struct Options {
     pub destination: Destination,
     pub backend: Backend,
     /// `[build.hooks]`, by package directory.
-    pub hooks: BTreeMap<String, Vec<Vec<String>>>,
+    pub hooks: BTreeMap<String, Vec<crate::config::BuildHook>>,
     /// Package names (or directories) the artifact check may not stop.
     pub accept_changes: BTreeSet<String>,
     pub artifact_check: bool,

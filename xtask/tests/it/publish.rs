@@ -807,6 +807,31 @@ fn a_failing_hook_stops_its_package_and_dependants_before_any_upload() {
     assert!(files.iter().all(|f| f.starts_with("llama_index_instrumentation")) && files.len() == 2, "{files:?}");
 }
 
+/// Issue 21.2: a build hook that hangs is killed at its `timeout` and stops its package and
+/// its dependants like a failing one, with its last lines.
+#[test]
+fn a_build_hook_past_its_timeout_is_killed_and_stops_its_package() {
+    let (s, server) = setup(20, 5);
+    configure(
+        &s,
+        "[build.hooks]\n\"llama-index-core\" = [{ run = [\"python3\", \"-c\", \"import time; print('fetching nltk data', flush=True); time.sleep(600)\"], timeout = \"2s\" }]\n",
+    );
+    let dependant = &hatchling_packages(&s)[0];
+    let args = ["llama-index-core", "llama-index-instrumentation", dependant.as_str()];
+    let run = publish(&s, &server.index_url(), &args).fails_with(1);
+    assert!(
+        run.stderr.contains(
+            "in `llama-index-core` ran longer than its timeout (2s) and was killed with every process it started"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("    fetching nltk data"), "the tail of its output:\n{}", run.stderr);
+    assert!(run.stdout.contains("blocked"), "{}", run.stdout);
+    let files = served(&server);
+    assert!(files.iter().all(|f| f.starts_with("llama_index_instrumentation")) && files.len() == 2, "{files:?}");
+}
+
 /// What a child prints is redacted by whole values only: a long credential standing alone is
 /// masked, a short one (a password `pw`) is never searched for, so NLTK's message stays whole.
 #[test]

@@ -598,6 +598,78 @@ fn prepare_killed_at_any_point_is_finished_by_a_rerun() {
     }
 }
 
+/// A hook runs in a process group of its own (so that its timeout kills all it started); a
+/// signal that stops the run (Ctrl-C, CI's cancel) still reaches it and its children, and the
+/// same command run again finishes the release.
+#[test]
+fn a_signal_to_the_run_stops_the_hook_and_everything_it_started() {
+    use std::{io::BufRead, process::Stdio};
+    let sample = Sample::new(20, 6);
+    let pids = sample.dir.path().join("hook-pids");
+    sample.write(
+        "docs/hook.py",
+        "import os, pathlib, subprocess, sys, time\n\
+         pathlib.Path('api.md').write_text('# API reference\\n')\n\
+         if os.environ.get('HOOK_HANGS'):\n\
+         \x20   worker = subprocess.Popen(['sleep', '600'])\n\
+         \x20   open(os.environ['HOOK_PIDS'], 'w').write(f'{os.getpid()} {worker.pid}')\n\
+         \x20   print('hook: hanging', flush=True)\n\
+         \x20   time.sleep(600)\n",
+    );
+    sample.write("release.toml", "[release]\nprepare-hooks = [{ run = [\"python3\", \"hook.py\"], dir = \"docs\" }]\n");
+    support::commit_all(&sample.root(), "Add the docs hook (#900)");
+    let args = ["release", "prepare", "--bump", "patch", "--commit", "--offline", "--date", "2026-01-21"];
+    for signal in ["INT", "TERM"] {
+        let _ = std::fs::remove_file(&pids);
+        let mut child = std::process::Command::new(support::xtask_bin())
+            .arg("--root")
+            .arg(sample.root())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("HOOK_HANGS", "1")
+            .env("HOOK_PIDS", &pids)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            seen += &format!("{line}\n");
+            if line.starts_with("hook: hanging") {
+                break;
+            }
+        }
+        assert!(seen.contains("hook: hanging"), "{seen}");
+        // The run alone, as a terminal's Ctrl-C or a runner's cancel reaches it.
+        let pid = child.id().to_string();
+        std::process::Command::new("kill").args(["-s", signal, &pid]).status().unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "{signal}: {status:?}");
+        let text = std::fs::read_to_string(&pids).unwrap();
+        for pid in text.split_whitespace() {
+            // Gone, or a zombie until its new parent reaps it: not running either way.
+            let mut state = None;
+            for _ in 0..100 {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+                if matches!(state, None | Some('Z' | 'X')) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            if !matches!(state, None | Some('Z' | 'X')) {
+                // Not left running after the failure: only the pids the hook wrote.
+                std::process::Command::new("kill").args(["-s", "KILL", pid]).status().unwrap();
+                panic!("{signal}: {pid} of the hook still runs");
+            }
+        }
+    }
+    let run = sample.xtask(&args).ok();
+    assert!(run.stderr.contains("committed Release 0.14.13"), "{}", run.stderr);
+    assert_eq!(sample.git(&["status", "--porcelain", "--untracked-files=all"]), "");
+}
+
 /// A temporary file that a killed atomic write left in the tree is neither dirt nor kept.
 #[test]
 fn a_killed_writes_temporary_file_is_not_dirt_and_is_swept() {
@@ -704,6 +776,92 @@ fn cores_tests_gate_the_release_and_the_umbrellas_sdist_is_attached_once() {
     let run = w.release(&["publish"]).ok();
     assert!(run.stdout.contains("assets             done"), "{}", run.stdout);
     assert_eq!(w.github.state()["releases"][0]["assets"].as_array().unwrap().len(), 1);
+}
+
+/// Issue 21.2: a gate that hangs (as core's tests do when a worker dies) is killed at its
+/// timeout with everything it started; the step fails naming it with its last lines, nothing is
+/// published, and once fixed the same release finishes.
+#[test]
+fn a_hung_gate_is_killed_at_its_timeout_and_the_release_resumes() {
+    let w = World::new(20, 6);
+    let pidfile = w.sample.dir.path().join("gate-grandchild.pid");
+    w.sample.write(
+        "llama-index-core/gate.py",
+        "import os, subprocess, sys, time\n\
+         if os.environ.get('GATE_HANGS'):\n\
+         \x20   worker = subprocess.Popen(['sleep', '600'])\n\
+         \x20   open(os.environ['GATE_PIDFILE'], 'w').write(str(worker.pid))\n\
+         \x20   for n in range(1, 26):\n\
+         \x20       print(f'collected line {n}')\n\
+         \x20   sys.stdout.flush()\n\
+         \x20   time.sleep(600)\n\
+         print('the gate passed')\n",
+    );
+    w.sample.write(
+        "release.toml",
+        "[release]\ngate = [{ run = [\"python3\", \"gate.py\"], dir = \"{core}\", timeout = \"3s\" }]\n",
+    );
+    support::commit_all(&w.sample.root(), "test: a gate that can hang (#951)");
+    w.sample.git(&["push", "--quiet", "origin", "main"]);
+    let before = w.files_on_index();
+    let mut env = w.env(&w.github);
+    env.push(("GATE_HANGS".into(), "1".into()));
+    env.push(("GATE_PIDFILE".into(), pidfile.display().to_string()));
+    let url = w.index.index_url();
+    let publish = w.index.publish_url();
+    let args = ["release", "--bump", "patch", "--index-url", &url, "--publish-url", &publish, "--wait", "30s"];
+    let run = github::xtask(&w.sample.root(), &args, &env).fails_with(1);
+    let error = &run.stderr[run.stderr.find("error:").expect("an error")..];
+    expect_test::expect![[r#"
+        error: the step `gate` failed
+          caused by: the gate before core failed, so nothing was published; fix it and rerun
+          caused by: the hook `python3 gate.py` in `llama-index-core` ran longer than its timeout (3s) and was killed with every process it started (if it only needs more time, raise its `timeout` in release.toml); its last lines:
+            collected line 6
+            collected line 7
+            collected line 8
+            collected line 9
+            collected line 10
+            collected line 11
+            collected line 12
+            collected line 13
+            collected line 14
+            collected line 15
+            collected line 16
+            collected line 17
+            collected line 18
+            collected line 19
+            collected line 20
+            collected line 21
+            collected line 22
+            collected line 23
+            collected line 24
+            collected line 25
+    "#]].assert_eq(error);
+    assert!(
+        error.contains(
+            "the hook `python3 gate.py` in `llama-index-core` ran longer than its timeout (3s) and was killed"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(error.contains("the gate before core failed, so nothing was published"), "{}", run.stderr);
+    let lines: Vec<&str> = error.lines().filter(|l| l.trim_start().starts_with("collected line")).collect();
+    assert_eq!(lines.len(), 20, "its last 20 lines:\n{error}");
+    assert_eq!((lines[0].trim(), lines[19].trim()), ("collected line 6", "collected line 25"));
+    assert!(error.contains("raise its `timeout` in release.toml"), "{error}");
+    // The grandchild it started went with it: gone, or a zombie until its new parent reaps it.
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    assert!(matches!(state, None | Some('Z' | 'X')), "the gate's worker {pid} still runs: {stat}");
+    assert_eq!(w.files_on_index(), before, "nothing was published");
+    assert_eq!(w.sample.git(&["status", "--porcelain", "--untracked-files=all"]), "", "the tree as committed");
+    no_secrets(&run);
+
+    // Fixed (it no longer hangs): the same release resumes and finishes.
+    let run = w.release(&["publish"]).ok();
+    assert!(run.stderr.contains("the gate passed"), "{}", run.stderr);
+    assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index_core-0.14.13")), "{:?}", w.files_on_index());
 }
 
 /// A release whose umbrella does not import: the install check before any upload stops it,
