@@ -38,7 +38,7 @@ impl Scratch {
     }
 
     /// `name` inside it.
-    pub fn join(&self, name: &str) -> PathBuf {
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
         self.0.join(name)
     }
 }
