@@ -4,6 +4,7 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
@@ -47,6 +48,8 @@ pub struct Config {
     pub publish_url: String,
     /// `index.new-projects-per-day`; `None`: the default of the index (see [`Destination`]).
     pub new_projects_per_day: Option<u32>,
+    /// `index.closed-after`; `None`: the default of the index (see [`Destination`]).
+    pub closed_after: Option<Duration>,
     /// `[index.NAME]`: other indexes, chosen with `publish --index NAME`.
     pub indexes: BTreeMap<String, NamedIndex>,
     /// `[index]` sets one of `url` and `publish-url` without the other: no default destination.
@@ -54,7 +57,7 @@ pub struct Config {
     pub backend: Backend,
     /// `[build.hooks]`: commands (argv) run in a package's directory before it is built, by
     /// package directory relative to the root, in order.
-    pub hooks: BTreeMap<String, Vec<Vec<String>>>,
+    pub hooks: BTreeMap<String, Vec<BuildHook>>,
     /// `publish.accept-changes`: package names whose artifact check may not stop them.
     pub accept_changes: Vec<String>,
     /// Commands the release runs at its named points (`[release]` in release.toml).
@@ -69,6 +72,9 @@ pub struct Config {
     pub bumps_unshipped: Vec<String>,
     pub bumps_down: Severity,
     pub bumps_jump: Severity,
+    /// `[secrets] extra`: more credential variables, kept from every child like the built-in
+    /// list of `exec/secrets.rs` (read at start-up by [`secret_names`]).
+    pub secrets_extra: Vec<String>,
 }
 
 /// An index of `[index.NAME]`: where to read and where to upload are one choice.
@@ -77,6 +83,7 @@ pub struct NamedIndex {
     pub url: String,
     pub publish_url: String,
     pub new_projects_per_day: Option<u32>,
+    pub closed_after: Option<Duration>,
 }
 
 /// The index a publish reads and uploads to, as chosen: by name, by URLs, or the default.
@@ -88,6 +95,9 @@ pub struct Destination {
     pub publish_url: String,
     /// New projects allowed per 24 hours; `None`: no limit.
     pub new_projects_per_day: Option<u32>,
+    /// How long after its first file the index still accepts files for a version; `None`: for
+    /// ever.
+    pub closed_after: Option<Duration>,
 }
 
 /// The public index allows 4 new projects per 24 hours, per user and per IP; other indexes
@@ -95,7 +105,20 @@ pub struct Destination {
 pub const PUBLIC_NEW_PROJECTS_PER_DAY: u32 = 4;
 
 fn default_quota(url: &str, set: Option<u32>) -> Option<u32> {
-    set.or((url.trim_end_matches('/') == PUBLIC_INDEX_URL).then_some(PUBLIC_NEW_PROJECTS_PER_DAY))
+    set.or(is_public(url).then_some(PUBLIC_NEW_PROJECTS_PER_DAY))
+}
+
+/// The public index closes a version to new files 14 days after its first file (warehouse
+/// issue 19727): a missing sdist can never be added after that. Other indexes never close one
+/// unless the configuration says so.
+pub const PUBLIC_CLOSED_AFTER: Duration = Duration::from_secs(14 * 86_400);
+
+fn default_closed_after(url: &str, set: Option<Duration>) -> Option<Duration> {
+    set.or(is_public(url).then_some(PUBLIC_CLOSED_AFTER))
+}
+
+fn is_public(url: &str) -> bool {
+    url.trim_end_matches('/') == PUBLIC_INDEX_URL
 }
 
 /// One command of a release hook: argv only, no shell.
@@ -109,6 +132,20 @@ pub struct Hook {
     pub if_exists: Option<String>,
     /// When it fails having changed files (as formatters do), run it once more; that run decides.
     pub rerun_on_change: bool,
+    /// How long it may run before its process group is killed and it fails (`timeout`).
+    pub timeout: Duration,
+}
+
+/// A hook's time limit unless it says otherwise: a hung tool must not hold the release (and
+/// its credentials) for CI's six hours. The gate runs core's whole test suite: longer.
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+pub const GATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// One command of `[build.hooks]`: argv only, and its time limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildHook {
+    pub run: Vec<String>,
+    pub timeout: Duration,
 }
 
 /// The release's hooks, the LlamaIndex workflows' steps by default.
@@ -130,7 +167,9 @@ impl Default for Hooks {
             dir: dir.to_string(),
             if_exists: if_exists.map(str::to_string),
             rerun_on_change,
+            timeout: HOOK_TIMEOUT,
         };
+        let gate = |run: &[&str]| Hook { timeout: GATE_TIMEOUT, ..hook(run, "{core}", None, false) };
         Hooks {
             prepare: vec![
                 // pre_release.yml: the API reference pages and the docs navigation.
@@ -149,10 +188,7 @@ impl Default for Hooks {
                 ),
             ],
             // release.yml: core's tests gate its publication.
-            gate: vec![
-                hook(&["uv", "sync"], "{core}", None, false),
-                hook(&["uv", "run", "pytest", "tests"], "{core}", None, false),
-            ],
+            gate: vec![gate(&["uv", "sync"]), gate(&["uv", "run", "pytest", "tests"])],
             // release.yml: `gh release create … dist/*.tar.gz` attaches the umbrella's sdist.
             assets: vec![".".to_string()],
         }
@@ -196,7 +232,7 @@ impl Hook {
     }
 }
 
-fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item) -> Result<Vec<Hook>> {
+fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item, timeout: Duration) -> Result<Vec<Hook>> {
     let bad = || {
         format!("{p}: `{name}` must be an array of tables like `{{ run = [\"uv\", \"sync\"], dir = \"llama-index-core\" }}`")
     };
@@ -211,7 +247,7 @@ fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item) -> Result<Vec<Hook>
     };
     let mut hooks = Vec::new();
     for t in tables {
-        let mut hook = Hook { run: Vec::new(), dir: ".".into(), if_exists: None, rerun_on_change: false };
+        let mut hook = Hook { run: Vec::new(), dir: ".".into(), if_exists: None, rerun_on_change: false, timeout };
         for (key, v) in t.iter() {
             match key {
                 "run" => {
@@ -229,8 +265,9 @@ fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item) -> Result<Vec<Hook>
                     hook.rerun_on_change =
                         v.as_bool().with_context(|| format!("{p}: `{name}.rerun-on-change` must be true or false"))?
                 }
+                "timeout" => hook.timeout = hook_timeout(p, name, v)?,
                 _ => bail!(
-                    "{p}: unknown setting `{name}.{key}`; a hook has `run`, `dir`, `if-exists` and `rerun-on-change`"
+                    "{p}: unknown setting `{name}.{key}`; a hook has `run`, `dir`, `if-exists`, `rerun-on-change` and `timeout`"
                 ),
             }
         }
@@ -240,6 +277,16 @@ fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item) -> Result<Vec<Hook>
         hooks.push(hook);
     }
     Ok(hooks)
+}
+
+/// A hook's `timeout`: a duration such as `90s`, `10m` or `1h30m`, more than zero.
+fn hook_timeout(p: &str, name: &str, v: &toml_edit::Item) -> Result<Duration> {
+    let text = v.as_str().with_context(|| format!("{p}: `{name}.timeout` must be a string such as \"10m\""))?;
+    match crate::index::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => bail!("{p}: `{name}.timeout` is `{text}`; give a time longer than zero, such as \"10m\""),
+        Err(e) => bail!("{p}: `{name}.timeout`: {e}"),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +345,7 @@ impl Default for Config {
             index_url: PUBLIC_INDEX_URL.to_string(),
             publish_url: PUBLIC_UPLOAD_URL.to_string(),
             new_projects_per_day: None,
+            closed_after: None,
             indexes: BTreeMap::new(),
             half_index: false,
             backend: Backend::Uv,
@@ -318,6 +366,7 @@ impl Default for Config {
             ]),
             bumps_down: Severity::Fail,
             bumps_jump: Severity::Warn,
+            secrets_extra: Vec::new(),
         }
     }
 }
@@ -345,8 +394,8 @@ pub fn inside_root(path: &Path) -> Option<String> {
 
 /// The release workflow's fill of core's NLTK and tiktoken caches, which core's wheel must
 /// carry (its hatch include globs pick them up; without them the build succeeds, 115 files short).
-fn default_hooks() -> BTreeMap<String, Vec<Vec<String>>> {
-    let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+fn default_hooks() -> BTreeMap<String, Vec<BuildHook>> {
+    let argv = |v: &[&str]| BuildHook { run: v.iter().map(|s| s.to_string()).collect(), timeout: HOOK_TIMEOUT };
     let run = |code: &str| argv(&["uv", "run", "python", "-c", code]);
     let core = vec![
         argv(&["uv", "sync"]),
@@ -369,6 +418,7 @@ impl Config {
                 url: self.index_url.clone(),
                 publish_url: self.publish_url.clone(),
                 new_projects_per_day: default_quota(&self.index_url, self.new_projects_per_day),
+                closed_after: default_closed_after(&self.index_url, self.closed_after),
             }),
             Some(name) => {
                 let Some(i) = self.indexes.get(name) else {
@@ -387,12 +437,15 @@ impl Config {
                     url: i.url.clone(),
                     publish_url: i.publish_url.clone(),
                     new_projects_per_day: default_quota(&i.url, i.new_projects_per_day),
+                    closed_after: default_closed_after(&i.url, i.closed_after),
                 })
             }
         }
     }
 
     /// The defaults, overridden by `<root>/release.toml` when it exists.
+    ///
+    /// `[secrets] extra` is also read apart, by [`secret_names`], before anything runs.
     pub fn load(root: &Path) -> Result<Config> {
         let path = root.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
@@ -431,6 +484,7 @@ impl Config {
                 };
                 match name.as_str() {
                     "index.new-projects-per-day" => c.new_projects_per_day = Some(count(&p, &name, value)?),
+                    "index.closed-after" => c.closed_after = Some(duration(&p, &name, value)?),
                     "build.hooks" => c.hooks = hooks(&p, value)?,
                     "publish.accept-changes" => c.accept_changes = strings()?,
                     _ if section == "index" && value.is_table_like() => {
@@ -444,8 +498,10 @@ impl Config {
                     "github.repository" => c.repository = string()?,
                     "release.branch" => c.branch = string()?,
                     "release.tag" => c.tag = string()?,
-                    "release.prepare-hooks" => c.release_hooks.prepare = parse_hooks(&p.to_string(), &name, value)?,
-                    "release.gate" => c.release_hooks.gate = parse_hooks(&p.to_string(), &name, value)?,
+                    "release.prepare-hooks" => {
+                        c.release_hooks.prepare = parse_hooks(&p.to_string(), &name, value, HOOK_TIMEOUT)?
+                    }
+                    "release.gate" => c.release_hooks.gate = parse_hooks(&p.to_string(), &name, value, GATE_TIMEOUT)?,
                     "release.assets" => c.release_hooks.assets = strings()?,
                     "changelog.file" => c.changelog = PathBuf::from(string()?),
                     "changelog.placeholder" => c.placeholder = string()?,
@@ -473,6 +529,7 @@ impl Config {
                         }
                     }
                     "bumps.unshipped" => c.bumps_unshipped = strings()?,
+                    "secrets.extra" => c.secrets_extra = variable_names(&p, &name, strings()?)?,
                     "bumps.down" => {
                         c.bumps_down = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
                     }
@@ -533,6 +590,12 @@ impl Config {
     }
 }
 
+/// A duration such as `"14d"` (`index::parse_duration`).
+fn duration(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<Duration> {
+    let text = value.as_str().with_context(|| format!("{p}: `{name}` must be a duration such as \"14d\""))?;
+    crate::index::parse_duration(text).map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))
+}
+
 fn count(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<u32> {
     value
         .as_integer()
@@ -540,12 +603,14 @@ fn count(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Res
         .with_context(|| format!("{p}: `{name}` must be a whole number, 0 or more"))
 }
 
-/// `[index.NAME]`: `url` and `publish-url`, both, and optionally `new-projects-per-day`.
+/// `[index.NAME]`: `url` and `publish-url`, both, and optionally `new-projects-per-day` and
+/// `closed-after`.
 fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<NamedIndex> {
     let table = value.as_table_like().expect("checked by the caller");
     let mut url = None;
     let mut publish_url = None;
     let mut quota = None;
+    let mut closed_after = None;
     for (key, v) in table.iter() {
         let string = || v.as_str().map(str::to_string).with_context(|| format!("{p}: `{name}.{key}` must be a string"));
         // The same check as `[index]` and the flags get.
@@ -558,40 +623,86 @@ fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) 
             "url" => url = Some(checked()?),
             "publish-url" => publish_url = Some(checked()?),
             "new-projects-per-day" => quota = Some(count(p, &format!("{name}.{key}"), v)?),
+            "closed-after" => closed_after = Some(duration(p, &format!("{name}.{key}"), v)?),
             _ => bail!(
-                "{p}: unknown setting `{name}.{key}`; an index has `url`, `publish-url` and `new-projects-per-day`"
+                "{p}: unknown setting `{name}.{key}`; an index has `url`, `publish-url`, `new-projects-per-day` and `closed-after`"
             ),
         }
     }
     match (url, publish_url) {
-        (Some(url), Some(publish_url)) => Ok(NamedIndex { url, publish_url, new_projects_per_day: quota }),
+        (Some(url), Some(publish_url)) => {
+            Ok(NamedIndex { url, publish_url, new_projects_per_day: quota, closed_after })
+        }
         _ => bail!("{p}: `[{name}]` needs both `url` (the JSON API, to read) and `publish-url` (to upload)"),
     }
 }
 
-/// `[build.hooks]`: `"package/dir" = [["argv", "…"], …]`.
-fn hooks(p: &impl std::fmt::Display, value: &toml_edit::Item) -> Result<BTreeMap<String, Vec<Vec<String>>>> {
+/// `[build.hooks]`: `"package/dir" = [["argv", "…"], { run = ["argv", "…"], timeout = "20m" }, …]`.
+fn hooks(p: &impl std::fmt::Display, value: &toml_edit::Item) -> Result<BTreeMap<String, Vec<BuildHook>>> {
     let bad = |key: &str| {
-        format!("{p}: `build.hooks.\"{key}\"` must be a list of commands, each a list of strings (argv), like `[[\"uv\", \"sync\"]]`")
+        format!("{p}: `build.hooks.\"{key}\"` must be a list of commands, each a list of strings (argv), like `[[\"uv\", \"sync\"]]`, or a table like `{{ run = [\"uv\", \"sync\"], timeout = \"20m\" }}`")
     };
     let table =
         value.as_table_like().with_context(|| format!("{p}: `build.hooks` must be a table of package directories"))?;
+    let argv_of = |v: &toml_edit::Value| -> Option<Vec<String>> {
+        v.as_array()
+            .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<Vec<String>>>())
+            .filter(|argv| !argv.is_empty())
+    };
     let mut out = BTreeMap::new();
     for (dir, commands) in table.iter() {
         let list = commands.as_array().with_context(|| bad(dir))?;
-        let mut argvs = Vec::new();
+        let mut found = Vec::new();
         for command in list.iter() {
-            let argv: Option<Vec<String>> = command
-                .as_array()
-                .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<_>>());
-            match argv {
-                Some(argv) if !argv.is_empty() => argvs.push(argv),
-                _ => bail!(bad(dir)),
-            }
+            let hook = match command.as_inline_table() {
+                None => BuildHook { run: argv_of(command).with_context(|| bad(dir))?, timeout: HOOK_TIMEOUT },
+                Some(t) => {
+                    let name = format!("build.hooks.\"{dir}\"");
+                    let mut hook = BuildHook { run: Vec::new(), timeout: HOOK_TIMEOUT };
+                    for (key, v) in t.iter() {
+                        match key {
+                            "run" => hook.run = argv_of(v).with_context(|| bad(dir))?,
+                            "timeout" => {
+                                hook.timeout = hook_timeout(&p.to_string(), &name, &toml_edit::Item::Value(v.clone()))?
+                            }
+                            _ => {
+                                bail!("{p}: unknown setting `{key}` in `{name}`; a build hook has `run` and `timeout`")
+                            }
+                        }
+                    }
+                    if hook.run.is_empty() {
+                        bail!(bad(dir));
+                    }
+                    hook
+                }
+            };
+            found.push(hook);
         }
-        out.insert(dir.trim_end_matches('/').to_string(), argvs);
+        out.insert(dir.trim_end_matches('/').to_string(), found);
     }
     Ok(out)
+}
+
+/// `[secrets] extra` of `<root>/release.toml`, read at start-up before any thread or child
+/// runs, so that those variables leave the environment with the built-in ones. A file that
+/// cannot be read or parsed gives none here: [`Config::load`] then reports it before any
+/// command that uses the configuration runs a child.
+pub fn secret_names(root: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(root.join(CONFIG_FILE)) else { return Vec::new() };
+    let Ok(doc) = Document::parse(text) else { return Vec::new() };
+    let extra = doc.get("secrets").and_then(|s| s.get("extra")).and_then(|e| e.as_array());
+    extra.into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+}
+
+/// Checks that `names` are environment variable names (`MY_TOKEN`).
+fn variable_names(p: &impl std::fmt::Display, key: &str, names: Vec<String>) -> Result<Vec<String>> {
+    let valid = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    match names.iter().find(|n| !valid(n)) {
+        Some(bad) => {
+            bail!("{p}: `{key}` has `{bad}`, which is not an environment variable's name (letters, digits and `_`)")
+        }
+        None => Ok(names),
+    }
 }
 
 #[cfg(test)]
@@ -608,6 +719,23 @@ mod tests {
         assert_eq!(err.to_string(), format!("release.toml: `changelog.file` is `../CHANGELOG.md`, {OUTSIDE}"));
         let err = Config::parse(Path::new("release.toml"), "[packages]\ninclude = [\"/x/*\"]\n").unwrap_err();
         assert_eq!(err.to_string(), format!("release.toml: `packages.include` has `/x/*`, {OUTSIDE}"));
+    }
+
+    #[test]
+    fn secrets_extra_are_variable_names() {
+        let c = Config::parse(Path::new("release.toml"), "[secrets]\nextra = [\"MY_TOKEN\", \"X2\"]\n").unwrap();
+        assert_eq!(c.secrets_extra, ["MY_TOKEN", "X2"]);
+        let err = Config::parse(Path::new("release.toml"), "[secrets]\nextra = [\"MY-TOKEN\"]\n").unwrap_err();
+        expect_test::expect!["release.toml: `secrets.extra` has `MY-TOKEN`, which is not an environment variable's name (letters, digits and `_`)"]
+            .assert_eq(&err.to_string());
+        let dir = std::env::temp_dir().join(format!("xtask-secret-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(secret_names(&dir).is_empty(), "no release.toml");
+        std::fs::write(dir.join(CONFIG_FILE), "[secrets]\nextra = [\"MY_TOKEN\"]\n").unwrap();
+        assert_eq!(secret_names(&dir), ["MY_TOKEN"]);
+        std::fs::write(dir.join(CONFIG_FILE), "[secrets\n").unwrap();
+        assert!(secret_names(&dir).is_empty(), "an invalid file is reported by `Config::load`");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -658,21 +786,29 @@ new-projects-per-day = 2
 [index.test]
 url = "http://127.0.0.1:2"
 publish-url = "http://127.0.0.1:2/"
+closed-after = "3d12h"
 [build.hooks]
-"pkgs/a" = [["make", "data"], ["true"]]
+"pkgs/a" = [["make", "data"], { run = ["true"], timeout = "90s" }]
 [publish]
 accept-changes = ["a"]
 "#,
         )
         .unwrap();
         let d = c.destination(None).unwrap();
-        assert_eq!((d.name.as_str(), d.new_projects_per_day), ("default", Some(2)));
+        assert_eq!((d.name.as_str(), d.new_projects_per_day, d.closed_after), ("default", Some(2), None));
+        assert_eq!(c.destination(Some("test")).unwrap().closed_after, Some(Duration::from_secs(84 * 3600)));
         let t = c.destination(Some("test")).unwrap();
         assert_eq!(
             (t.url.as_str(), t.publish_url.as_str(), t.new_projects_per_day),
             ("http://127.0.0.1:2", "http://127.0.0.1:2/", None)
         );
-        assert_eq!(c.hooks["pkgs/a"], [vec!["make".to_string(), "data".into()], vec!["true".into()]]);
+        assert_eq!(
+            c.hooks["pkgs/a"],
+            [
+                BuildHook { run: vec!["make".to_string(), "data".into()], timeout: HOOK_TIMEOUT },
+                BuildHook { run: vec!["true".into()], timeout: Duration::from_secs(90) }
+            ]
+        );
         assert_eq!(c.accept_changes, ["a"]);
         let err = c.destination(Some("prod")).unwrap_err();
         assert_eq!(err, "no index named `prod` in release.toml; the indexes are `default`, `test` (add `[index.prod]` with `url` and `publish-url`)");
@@ -681,6 +817,9 @@ accept-changes = ["a"]
             Some(4),
             "the public index's quota"
         );
+        assert_eq!(Config::default().destination(None).unwrap().closed_after, Some(PUBLIC_CLOSED_AFTER));
+        let set = Config::parse(Path::new("release.toml"), "[index]\nclosed-after = \"30d\"\n").unwrap();
+        assert_eq!(set.destination(None).unwrap().closed_after, Some(Duration::from_secs(30 * 86_400)));
         assert_eq!(Config::default().hooks["llama-index-core"].len(), 4, "uv sync and the three cache fills");
 
         let half = Config::parse(Path::new("release.toml"), "[index]\nurl = \"http://x\"\n").unwrap();
@@ -689,7 +828,13 @@ accept-changes = ["a"]
         for (text, want) in [
             ("[index.t]\nurl = \"http://x\"\n", "`[index.t]` needs both `url`"),
             ("[build.hooks]\n\"a\" = [\"make\"]\n", "must be a list of commands"),
+            ("[build.hooks]\n\"a\" = [{ run = [\"make\"], timeout = \"soon\" }]\n", "`soon` is not a duration"),
+            ("[build.hooks]\n\"a\" = [{ run = [\"make\"], after = \"1\" }]\n", "a build hook has `run` and `timeout`"),
+            ("[release]\ngate = [{ run = [\"x\"], timeout = \"0s\" }]\n", "give a time longer than zero"),
+            ("[release]\ngate = [{ run = [\"x\"], timeout = 5 }]\n", "must be a string such as"),
             ("[index]\nnew-projects-per-day = -1\n", "must be a whole number"),
+            ("[index]\nclosed-after = 14\n", "`index.closed-after` must be a duration such as \"14d\""),
+            ("[index.t]\nclosed-after = \"2w\"\n", "`index.t.closed-after`: `2w` is not a duration"),
         ] {
             let err = Config::parse(Path::new("release.toml"), text).unwrap_err().to_string();
             assert!(err.contains(want), "{text}: {err}");

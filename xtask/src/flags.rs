@@ -63,7 +63,9 @@ xflags::xflags! {
             ///
             /// Everything after `--` is the command and its arguments, passed as they are (no
             /// shell). Output is printed per package when it finishes; the exit code is 1 when
-            /// any run failed.
+            /// any run failed. The command is yours, so it keeps your environment, credentials
+            /// included (`GH_TOKEN`, `UV_PUBLISH_*`, …): every other child of the xtask gets
+            /// none. Secrets of 8 characters or more are masked in what it prints.
             cmd exec {
                 /// Package directories, relative to the root.
                 repeated paths: String
@@ -83,9 +85,15 @@ xflags::xflags! {
         /// its previous release on the index (a build that lost files or half its size stops);
         /// then the packages are uploaded in waves of the dependency order, each once its
         /// internal dependencies are visible. Our own interrupted upload is finished; new
-        /// projects past the index's quota are deferred. The plan's first line says where files
-        /// go; one run at a time per checkout. Credentials come from `UV_PUBLISH_TOKEN`, or
-        /// `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`.
+        /// projects past the index's quota are deferred. A version the index closed to new
+        /// files (its first file older than the index's `closed-after`: 14 days on the public
+        /// index) gets nothing more: our own interrupted upload of it fails (release a new
+        /// version), `--complete` is refused. The plan's first line says where files go; one
+        /// run at a time per checkout. Credentials come from `UV_PUBLISH_TOKEN`, or
+        /// `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`, or trusted publishing in GitHub
+        /// Actions; without any, a run that would upload fails before building, dry runs too.
+        /// A build hook that runs past its `timeout` (`10m` unless `[build.hooks]` gives one)
+        /// is killed with its children.
         cmd publish {
             /// Package directories, relative to the root.
             repeated paths: String
@@ -118,7 +126,7 @@ xflags::xflags! {
             /// frontend that builds package after package in one Python process per worker.
             optional --no-build-frontend
             /// Upload the missing files (a missing sdist) of versions another build put on the
-            /// index, from our own build.
+            /// index, from our own build (refused for a version the index closed).
             optional --complete
             /// Print the plan and build nothing, upload nothing; exits as the real run would.
             optional --dry-run
@@ -208,13 +216,22 @@ xflags::xflags! {
         ///
         /// Two phases: `release prepare` (checks,
         /// version bumps, changelog, release commit and pull request) and `release publish` (the
-        /// gate; the install check: before any upload, build what the release publishes and
-        /// install it from those builds plus the index, stopping the upload if it does not
-        /// install or import; core, a wait until the index serves it, the umbrella and the
-        /// changed packages in dependency order, the install proof from the index, the tag on
-        /// the release commit, the GitHub release). Without a phase, both run
+        /// gate; the install check: before any upload, build what the release uploads and
+        /// install it with the umbrella from those builds plus the index; a package that does
+        /// not build, install or import is held back with what requires it, and core or the
+        /// umbrella failing holds back the release; core, a wait until the index serves it, the
+        /// umbrella and the changed packages in dependency order, the install proof from the
+        /// index, the tag on the release commit, the GitHub release; a run that held a package
+        /// back exits 1 and says how to release it). Without a phase, both run
         /// in one go. Every step first looks whether its effect is already there and skips it, so
-        /// a failed release is finished by running the same command again.
+        /// a failed release is finished by running the same command again. The index is chosen
+        /// as `publish` chooses it (`--index NAME`, or `--index-url` with `--publish-url`), and
+        /// the plan says where files go; without upload credentials it fails, dry runs too.
+        ///
+        /// Each hook of `[release]` (prepare hooks, the gate) runs with a time limit, its `timeout`
+        /// in release.toml (`10m` for a prepare hook, `30m` for the gate by default): at it, the
+        /// hook is killed with every process it started and the step fails with its last lines.
+        /// Off a terminal, a line every 30 s says what still runs and its last line of output.
         cmd release {
             /// `prepare` or `publish`; both in one go when left out.
             optional phase: Phase
@@ -238,14 +255,22 @@ xflags::xflags! {
             optional --allow-dirty
             /// prepare: run `uv lock` in every rewritten package, and commit the locks (needs the index).
             optional --lock
-            /// The base of the index's JSON API (default: `index.url` in release.toml).
+            /// The index to read and upload to, by its name in release.toml (`[index.NAME]`;
+            /// `default` is `[index]`), as `publish --index` takes it.
+            optional --index name: String
+            /// The base of the index's JSON API (default: `index.url` in release.toml); to
+            /// publish, give --publish-url too.
             optional --index-url url: Url
-            /// publish: where distributions are uploaded (default: `index.publish-url`).
+            /// publish: where distributions are uploaded; needs --index-url.
             optional --publish-url url: Url
             /// publish: how long to wait for uploads to appear on the index (default 5m).
             optional --wait duration: String
             /// publish: how many packages to build at once (default: the number of cores).
             optional -j, --jobs n: Count
+            /// publish: leave this package (a name or a directory) out of the release on purpose,
+            /// with every package that requires it; repeat for several. Not core or the umbrella,
+            /// nor what they require. Released later by the same command without it.
+            repeated --hold package: String
             /// Ask neither GitHub nor the index (prepare), skip the GitHub steps (publish).
             optional --offline
             /// Print every step with what it would do or found done, and change nothing.
@@ -532,10 +557,12 @@ pub struct Release {
     pub date: Option<String>,
     pub allow_dirty: bool,
     pub lock: bool,
+    pub index: Option<String>,
     pub index_url: Option<Url>,
     pub publish_url: Option<Url>,
     pub wait: Option<String>,
     pub jobs: Option<Count>,
+    pub hold: Vec<String>,
     pub offline: bool,
     pub dry_run: bool,
     pub json: bool,

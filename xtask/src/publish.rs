@@ -9,6 +9,7 @@ mod archive;
 mod artifact;
 mod build;
 mod buildenv;
+mod describe;
 mod frontend;
 mod hooks;
 mod lock;
@@ -50,7 +51,7 @@ pub struct Options {
     pub destination: Destination,
     pub backend: Backend,
     /// `[build.hooks]`, by package directory.
-    pub hooks: BTreeMap<String, Vec<Vec<String>>>,
+    pub hooks: BTreeMap<String, Vec<crate::config::BuildHook>>,
     /// Package names (or directories) the artifact check may not stop.
     pub accept_changes: BTreeSet<String>,
     pub artifact_check: bool,
@@ -147,7 +148,8 @@ pub fn destination(
                 name: "--index-url".into(),
                 url: url.clone(),
                 publish_url: publish.clone(),
-                new_projects_per_day: known.and_then(|d| d.new_projects_per_day),
+                new_projects_per_day: known.as_ref().and_then(|d| d.new_projects_per_day),
+                closed_after: known.and_then(|d| d.closed_after),
             })
         }
         (name, None, None) => config.destination(name).map_err(usage),
@@ -198,16 +200,15 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let index = Index::new(&dest.url);
     let plan = look(sh, repo, &graph, selected, options, &index)?;
 
-    let header = format!(
-        "{} {} to {} (index `{}`, read from {}) with {} (credentials: {}):",
-        if options.dry_run { "Would upload" } else { "Uploading" },
-        report::count(selected.len(), "package"),
+    let to = format!(
+        "to {} (index `{}`, read from {}) with {} (credentials: {}):",
         report::shown_url(&dest.publish_url),
         dest.name,
         report::shown_url(&dest.url),
         options.backend,
         credentials.describe()
     );
+    let header = report::header(&plan, options.dry_run, &to);
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: !options.dry_run };
     let ctx = run::Ctx {
         repo,
@@ -218,8 +219,11 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         credentials: &credentials,
         timing: Default::default(),
     };
-    let what = run::describe(&ctx)?;
+    let what = describe::describe(&ctx)?;
     let text = report::plan_text(&repo.packages, &plan, &what, &header) + &new_projects(repo, &plan, dest);
+    // Checked for dry runs and real runs alike, before anything is built.
+    let no_credentials =
+        plan.items.values().any(plan::Item::may_upload).then(|| credentials.problem(&dest.publish_url)).flatten();
     let settings = json!({
         "dry_run": options.dry_run,
         "backend": options.backend.to_string(),
@@ -227,6 +231,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         "index_url": report::shown_url(&dest.url),
         "publish_url": report::shown_url(&dest.publish_url),
         "new_projects_per_day": dest.new_projects_per_day,
+        "closed_after": dest.closed_after.map(index::human),
         "credentials": credentials.describe(),
     });
     if options.dry_run {
@@ -240,10 +245,18 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         let failing: Vec<usize> =
             outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Planned(p) if p.fails)).map(|(&i, _)| i).collect();
         let deferred = plan.items.values().filter(|it| it.deferred).count();
-        fail_unless_done(repo, selected, &failing, deferred, options, "would not be published")?;
-        return Ok(report_of(&outcomes, &BTreeMap::new()));
+        let verdict = fail_unless_done(repo, selected, &failing, deferred, options, "would not be published");
+        return match (verdict, no_credentials) {
+            (Err(e), Some(why)) => bail!("{e:#}\n{why}"),
+            (Err(e), None) => Err(e),
+            (Ok(()), Some(why)) => bail!(why),
+            (Ok(()), None) => Ok(report_of(&outcomes, &BTreeMap::new())),
+        };
     }
     output::note(&text);
+    if let Some(why) = no_credentials {
+        bail!(why);
+    }
 
     let tool = tool.expect("checked above for real runs");
     let done = run::execute(&ctx, &tool);
@@ -294,15 +307,42 @@ fn look(
     if selected.iter().any(|&i| repo.packages[i].dir == ".") && !git::is_ignored(sh, "target/publish/x") {
         output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
     }
-    plan::plan(&repo.packages, graph, selected, &projects, dest.new_projects_per_day)
+    // The clock is read here, once: the plan is a pure function of it.
+    let limits = plan::Limits {
+        new_projects: dest.new_projects_per_day,
+        closed_after: dest.closed_after,
+        now: std::time::SystemTime::now(),
+    };
+    plan::plan(&repo.packages, graph, selected, &projects, &limits)
+}
+
+/// What [`build_only`] made of each package it was given.
+#[derive(Debug, Default)]
+pub struct Built {
+    /// The directory of each package's build (made by this run or reused).
+    pub dirs: BTreeMap<usize, PathBuf>,
+    /// Why each package that did not build failed: its build, or the plan's block.
+    pub failed: BTreeMap<usize, String>,
+}
+
+impl Built {
+    /// Every build failure as one error naming each package.
+    pub fn all_or_error(self, repo: &Monorepo) -> Result<Vec<PathBuf>> {
+        if self.failed.is_empty() {
+            return Ok(self.dirs.into_values().collect());
+        }
+        let failed: Vec<String> =
+            self.failed.iter().map(|(&i, why)| format!("`{}`: {why}", repo.packages[i].display_name)).collect();
+        bail!("{} did not build:\n  {}", report::count(failed.len(), "package"), failed.join("\n  "))
+    }
 }
 
 /// Builds what publishing `selected` would build (hooks first; a build whose sources have not
 /// changed is reused), and uploads nothing: the build half of [`publish`], for the check before
 /// a release's first upload. Looks and plans as `publish` does, under the same lock; a package
-/// the plan blocks, or a build that fails, is the error. New projects past the quota are built
-/// too: a later run publishes them. Returns the directories of the builds.
-pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<Vec<PathBuf>> {
+/// the plan blocks, or whose build fails, is in [`Built::failed`], and the others are built all
+/// the same. New projects past the quota are built too: a later run publishes them.
+pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<Built> {
     let credentials = upload::Credentials::from_env();
     let tool = crate::exec::require(&options.backend.to_string(), "to build packages")?;
     let builds_dir = build::builds_dir(&repo.root);
@@ -310,14 +350,11 @@ pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, optio
     clear_stale_staging(&builds_dir);
     let index = Index::new(&options.destination.url);
     let plan = look(sh, repo, &Graph::new(&repo.packages), selected, options, &index)?;
-    let blocked: Vec<String> = plan
+    let mut failed: BTreeMap<usize, String> = plan
         .items
         .iter()
-        .filter_map(|(&i, it)| it.blocked.as_ref().map(|why| format!("`{}`: {why}", repo.packages[i].display_name)))
+        .filter_map(|(&i, it)| it.blocked.as_ref().map(|why| (i, format!("cannot be published: {why}"))))
         .collect();
-    if !blocked.is_empty() {
-        bail!("{} cannot be published:\n  {}", report::count(blocked.len(), "package"), blocked.join("\n  "));
-    }
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: true };
     let ctx = run::Ctx {
         repo,
@@ -328,8 +365,9 @@ pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, optio
         credentials: &credentials,
         timing: Default::default(),
     };
-    let builds = run::build_only(&ctx, &tool)?;
-    Ok(builds.into_values().map(|b| b.dir).collect())
+    let (builds, build_failures) = run::build_only(&ctx, &tool);
+    failed.extend(build_failures);
+    Ok(Built { dirs: builds.into_iter().map(|(i, b)| (i, b.dir)).collect(), failed })
 }
 
 /// The plan's line of new projects, with the index's quota.
@@ -437,12 +475,10 @@ fn default_jobs() -> usize {
 
 impl Options {
     /// The options `release publish` uses: the configuration, overridden by its flags. The
-    /// destination is chosen as `publish` chooses it: `index` (`--index NAME`), or both URLs.
+    /// destination is the one [`destination`] chose from the release's flags.
     pub fn for_release(
         repo: &Monorepo,
-        index: Option<&str>,
-        index_url: Option<String>,
-        publish_url: Option<String>,
+        destination: Destination,
         wait: Duration,
         jobs: Option<usize>,
     ) -> Result<Options> {
@@ -451,7 +487,7 @@ impl Options {
         }
         Ok(Options {
             jobs: jobs.unwrap_or_else(default_jobs),
-            destination: destination(&repo.config, index, &index_url, &publish_url)?,
+            destination,
             backend: repo.config.backend,
             hooks: repo.config.hooks.clone(),
             accept_changes: repo.config.accept_changes.iter().cloned().collect(),
@@ -476,6 +512,7 @@ impl Options {
             url: index_url.to_string(),
             publish_url: index_url.to_string(),
             new_projects_per_day: None,
+            closed_after: None,
         };
         Options {
             jobs: default_jobs(),
@@ -509,4 +546,10 @@ pub fn built_files(
 /// Which upload credentials the environment gives, for a plan: never their values.
 pub fn credentials() -> &'static str {
     upload::Credentials::from_env().describe()
+}
+
+/// Why uploads to `dest` cannot happen (no credentials), as `publish` says it: for the
+/// release's plan, so that its dry run fails where the real run would.
+pub fn credentials_problem(dest: &Destination) -> Option<String> {
+    upload::Credentials::from_env().problem(&dest.publish_url)
 }

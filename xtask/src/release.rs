@@ -6,7 +6,9 @@
 //! each step checks its effect once more right before acting. A release that failed half-way
 //! is finished by running the same command again.
 
+mod held;
 mod hooks;
+mod install;
 mod prepare;
 mod publish;
 mod state;
@@ -106,6 +108,8 @@ pub struct Report {
     phases: Vec<&'static str>,
     version: Option<Version>,
     steps: Vec<Value>,
+    /// The packages `release publish` held back (absent from the JSON when none).
+    held: Vec<Value>,
 }
 
 impl Report {
@@ -118,12 +122,21 @@ impl Report {
         self.version = Some(version.clone());
         self.steps.extend(steps.iter().map(|s| s.json(phase)));
     }
+    /// Sets the packages held back from the release.
+    pub fn held(&mut self, held: Vec<Value>) {
+        self.held = held;
+    }
     fn json(&self) -> Value {
         let phase = match self.phases.as_slice() {
             [one] => *one,
             _ => "both",
         };
-        json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string), "steps": self.steps})
+        let mut doc =
+            json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string), "steps": self.steps});
+        if !self.held.is_empty() {
+            doc["held"] = json!(self.held);
+        }
+        doc
     }
 }
 
@@ -147,13 +160,14 @@ impl flags::Release {
         let phase = self.phase;
         let prepare_only =
             self.bump.is_some() || self.version_type.is_some() || self.commit || self.pr || self.date.is_some();
-        let publish_only = self.publish_url.is_some() || self.wait.is_some() || self.jobs.is_some();
+        let publish_only =
+            self.publish_url.is_some() || self.wait.is_some() || self.jobs.is_some() || !self.hold.is_empty();
         match phase {
             Some(Phase::Publish) if prepare_only => {
                 return Err(flags::usage("--bump, --commit, --pr and --date belong to `release prepare`"));
             }
             Some(Phase::Prepare) if publish_only => {
-                return Err(flags::usage("--publish-url, --wait and --jobs belong to `release publish`"));
+                return Err(flags::usage("--publish-url, --wait, --jobs and --hold belong to `release publish`"));
             }
             _ => {}
         }
@@ -162,6 +176,13 @@ impl flags::Release {
         }
         if let Some(wait) = &self.wait {
             index::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
+        }
+        // The index is chosen before anything runs: a publish that would read one index and
+        // upload to another is a usage error, as in `publish`.
+        let config = crate::config::Config::load(&sh.current_dir())?;
+        match phase {
+            Some(Phase::Prepare) => drop(self.read_url(&config)?),
+            _ => drop(self.destination(&config)?),
         }
         let mut report = Report::default();
         let result = match phase {
@@ -182,6 +203,24 @@ impl flags::Release {
             output::json(&report.json());
         }
         result
+    }
+
+    /// Where `release publish` reads and uploads: chosen exactly as `publish` chooses it
+    /// (`--index NAME`, or `--index-url` with `--publish-url`, or `[index]`).
+    fn destination(&self, config: &crate::config::Config) -> Result<crate::config::Destination> {
+        let (url, publish_url) = (self.index_url.clone().map(|u| u.0), self.publish_url.clone().map(|u| u.0));
+        crate::publish::destination(config, self.index.as_deref(), &url, &publish_url)
+    }
+
+    /// The index `release prepare` reads (it uploads nothing): `--index-url`, the URL of
+    /// `--index NAME`, or `index.url`.
+    fn read_url(&self, config: &crate::config::Config) -> Result<String> {
+        match (&self.index, &self.index_url) {
+            (Some(_), Some(_)) => Err(flags::usage("give `--index NAME` or `--index-url`, not both")),
+            (Some(name), None) => Ok(config.destination(Some(name)).map_err(flags::usage)?.url),
+            (None, Some(url)) => Ok(url.0.clone()),
+            (None, None) => Ok(config.index_url.clone()),
+        }
     }
 
     /// The bump kind of `prepare`: --bump, its old name, or patch.

@@ -2,7 +2,7 @@
 //! parallel; every build compared with its previous release; then uploads wave by wave, each
 //! package after its dependencies are visible, with transient failures retried, "file exists"
 //! answers checked against the index, and the dependants of a failure blocked. Every step prints
-//! a progress line on stderr. [`describe`] says the same things ahead of time, for the plan.
+//! a progress line on stderr. `describe.rs` says the same things ahead of time, for the plan.
 
 use std::{
     collections::BTreeMap,
@@ -19,10 +19,12 @@ use anyhow::Result;
 use super::{
     archive, artifact,
     build::{self, Build},
-    buildenv, frontend, hooks,
+    buildenv,
+    describe::{deferred_text, elsewhere_and_closed, interrupted_and_closed, stop_text},
+    frontend, hooks,
     plan::{self, Item, Plan, State},
     remote::{self, Cache},
-    report::{self, Outcome, Planned},
+    report::Outcome,
     timing::{Part, Phases, Timing},
     upload::{self, Credentials, Failure},
     Options,
@@ -47,7 +49,7 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn accepted(&self, p: &Package) -> bool {
+    pub(super) fn accepted(&self, p: &Package) -> bool {
         self.options
             .accept_changes
             .iter()
@@ -55,121 +57,8 @@ impl Ctx<'_> {
     }
 }
 
-/// What will happen to each package, for the plan (and the dry run's exit code): decided per
-/// file and checked against the previous release where an earlier build can stand in for the
-/// one the run would make.
-pub fn describe(ctx: &Ctx) -> Result<BTreeMap<usize, Planned>> {
-    // In parallel: the artifact checks download and read the previous releases' files.
-    let items: Vec<(&usize, &Item)> = ctx.plan.items.iter().collect();
-    // As `build_all` decides: a shared environment, and frontends in it, for more than one build.
-    let fresh = items
-        .iter()
-        .filter(|(&i, item)| {
-            item.builds() && build::reusable(&ctx.repo.root, &ctx.repo.packages[i], ctx.options.backend).is_none()
-        })
-        .count();
-    let shared = fresh > 1;
-    parallel::map(&items, ctx.options.jobs.max(8), |&(&i, item)| Ok((i, describe_one(ctx, i, item, shared)?)))
-        .into_iter()
-        .collect()
-}
-
-fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: bool) -> Result<Planned> {
-    let p = &ctx.repo.packages[i];
-    let options = ctx.options;
-    let mut planned = Planned::default();
-    if let Some(why) = &item.blocked {
-        planned.what = format!("blocked: {why}");
-        planned.fails = true;
-        return Ok(planned);
-    }
-    if item.deferred {
-        planned.what = deferred_text(options);
-        planned.fails = true;
-        return Ok(planned);
-    }
-    let reused = build::reusable(&ctx.repo.root, p, options.backend);
-    planned.what = match &item.state {
-        State::OnIndex => {
-            format!("already on the index ({}): nothing to build", report::count(item.on_index.len(), "file"))
-        }
-        State::Partial { missing } => match &reused {
-            Some(b) => match compare(ctx, p, b, &item.on_index)? {
-                Compared::Ours(d) if d.upload.is_empty() => "already on the index, as built by us".into(),
-                Compared::Ours(d) => format!("our upload was interrupted: upload {}", d.upload.join(", ")),
-                Compared::Elsewhere if options.complete => {
-                    format!("built elsewhere, without its {}: upload ours (--complete)", missing.join(" and "))
-                }
-                Compared::Elsewhere => format!(
-                    "built elsewhere, without its {}: upload nothing (warned; `--complete` uploads ours)",
-                    missing.join(" and ")
-                ),
-            },
-            None => format!(
-                "on the index without its {}: build, then upload the rest if the files there are ours",
-                missing.join(" and ")
-            ),
-        },
-        State::New if item.new_project => "new project: build and upload".into(),
-        State::New => "build and upload".into(),
-        State::Yanked => unreachable!("yanked versions are blocked by the plan"),
-    };
-    if !item.builds() {
-        return Ok(planned);
-    }
-    let hooks = hooks::of(&options.hooks, p);
-    if !hooks.is_empty() {
-        planned.notes.push(match reused {
-            Some(_) => "hooks: not run, the last build is of the same sources".into(),
-            None => {
-                format!("before the build: {}", hooks.iter().map(|h| hooks::shown(h)).collect::<Vec<_>>().join("; "))
-            }
-        });
-    }
-    if reused.is_none() {
-        planned.notes.push(
-            frontend::way(&ctx.repo.root, p, options.backend, shared, options.build_frontend).note(options.backend),
-        );
-    }
-    match (&item.previous, &reused) {
-        _ if !options.artifact_check => planned.notes.push("artifact check: skipped (--no-artifact-check)".into()),
-        (None, _) => planned.notes.push("artifact check: no earlier release on the index".into()),
-        (Some((v, _)), None) => planned
-            .notes
-            .push(format!("artifact check against {v} after the build (a dry run cannot know what building reveals)")),
-        (Some(_), Some(b)) => {
-            let check = artifact_check(ctx, item, b)?.expect("a previous release is there");
-            planned.notes.push(format!("artifact check {}", check.line()));
-            if !check.stop_reasons().is_empty() && !ctx.accepted(p) {
-                planned.what = stop_text(p, &check);
-                planned.fails = true;
-            }
-            planned.check = Some(check.to_json());
-        }
-    }
-    Ok(planned)
-}
-
-fn deferred_text(options: &Options) -> String {
-    let limit = options.destination.new_projects_per_day.map_or(String::new(), |n| format!(" of {n} per 24 hours"));
-    format!("deferred (new-project quota{limit} on the index `{}`)", options.destination.name)
-}
-
-/// The reasons on the first line (the summary's Detail), the lost files and the way out below.
-fn stop_text(p: &Package, check: &artifact::Check) -> String {
-    let mut text = format!("stopped by the artifact check: {}", check.stop_reasons().join("; "));
-    for lost in check.lost() {
-        text += &format!("\n  lost from the {lost}");
-    }
-    text += &format!(
-        "\n  if that is intended, pass `--accept-changes {}` (or list it in `publish.accept-changes` in release.toml)",
-        p.name
-    );
-    text
-}
-
 /// The artifact check of `build` against the previous release, when there is one.
-fn artifact_check(ctx: &Ctx, item: &Item, build: &Build) -> Result<Option<artifact::Check>> {
+pub(super) fn artifact_check(ctx: &Ctx, item: &Item, build: &Build) -> Result<Option<artifact::Check>> {
     let Some((version, files)) = &item.previous else { return Ok(None) };
     let mut theirs = Vec::new();
     for kind in plan::KINDS {
@@ -196,7 +85,7 @@ fn local(b: &Build) -> Vec<(String, String)> {
     b.manifest.files.iter().map(|f| (f.filename.clone(), f.sha256.clone())).collect()
 }
 
-fn label(p: &Package) -> String {
+pub(super) fn label(p: &Package) -> String {
     format!("{} {}", p.display_name, p.version)
 }
 
@@ -306,9 +195,9 @@ fn check_all(
 /// uploads them), and uploads nothing; every failing build is in the error. Wave by wave, in
 /// the order their uploads would come: a package's hooks may fill files that a dependant's
 /// build takes in (core's NLTK data, inside the umbrella's sdist).
-pub fn build_only(ctx: &Ctx, tool: &Path) -> Result<BTreeMap<usize, Build>> {
+pub fn build_only(ctx: &Ctx, tool: &Path) -> (BTreeMap<usize, Build>, BTreeMap<usize, String>) {
     let plan = ctx.plan;
-    let failed = Mutex::new(Vec::new());
+    let failed = Mutex::new(BTreeMap::new());
     let finish = |i: usize, outcome: Outcome| {
         let p = &ctx.repo.packages[i];
         let why = match outcome {
@@ -316,7 +205,7 @@ pub fn build_only(ctx: &Ctx, tool: &Path) -> Result<BTreeMap<usize, Build>> {
             other => other.label().to_string(),
         };
         output::status("failed", &format!("{}: {why}", label(p)));
-        failed.lock().expect("no panics under the lock").push(format!("`{}`: {why}", p.display_name));
+        failed.lock().expect("no panics under the lock").insert(i, why);
     };
     let mut builds = BTreeMap::new();
     for wave in &plan.waves {
@@ -330,11 +219,7 @@ pub fn build_only(ctx: &Ctx, tool: &Path) -> Result<BTreeMap<usize, Build>> {
             .collect();
         builds.append(&mut build_all(ctx, tool, &to_build, &finish));
     }
-    let failed = failed.into_inner().expect("threads are done");
-    if !failed.is_empty() {
-        anyhow::bail!("{} did not build:\n  {}", report::count(failed.len(), "package"), failed.join("\n  "));
-    }
-    Ok(builds)
+    (builds, failed.into_inner().expect("threads are done"))
 }
 
 fn build_all(
@@ -386,14 +271,14 @@ fn build_all(
 }
 
 /// Our build against the index's files of its version.
-enum Compared {
+pub(super) enum Compared {
     /// Every file there is one of ours, byte for byte: upload the rest.
     Ours(plan::FileDecision),
     /// Some file there is not ours: another build published this version.
     Elsewhere,
 }
 
-fn compare(ctx: &Ctx, p: &Package, build: &Build, on_index: &[DistFile]) -> Result<Compared> {
+pub(super) fn compare(ctx: &Ctx, p: &Package, build: &Build, on_index: &[DistFile]) -> Result<Compared> {
     let remote = remote::files_with_digests(ctx.index, &p.name, &p.version, on_index, &ctx.cache)?;
     let decision = plan::decide(&local(build), &remote);
     let foreign = remote.iter().any(|(f, _)| !build.manifest.files.iter().any(|b| &b.filename == f));
@@ -438,11 +323,15 @@ fn publish_one(
     for _ in 0..3 {
         let decision = match compare(ctx, p, build, &on_index) {
             Ok(Compared::Ours(d)) => d,
-            Ok(Compared::Elsewhere) => return elsewhere(ctx, tool, p, build, &on_index, uploaded),
+            Ok(Compared::Elsewhere) => return elsewhere(ctx, tool, p, item, build, &on_index, uploaded),
             Err(e) => return Outcome::Failed(format!("{e:#}")),
         };
         if decision.upload.is_empty() && uploaded.is_empty() {
             return Outcome::AlreadyPublished { files: decision.same };
+        }
+        // Never attempted: the index would refuse every file.
+        if let State::Partial { missing, closed: Some(closed) } = &item.state {
+            return Outcome::Failed(interrupted_and_closed(p, &missing.join(" and "), closed));
         }
         let started = std::time::Instant::now();
         let sent = upload_files(ctx, tool, p, build, decision.upload);
@@ -477,11 +366,12 @@ fn publish_one(
 }
 
 /// The version is on the index from another build: published. A missing kind is warned
-/// about, and uploaded from our build only with `--complete`.
+/// about, and uploaded from our build only with `--complete`, which a closed version refuses.
 fn elsewhere(
     ctx: &Ctx,
     tool: &Path,
     p: &Package,
+    item: &Item,
     build: &Build,
     on_index: &[DistFile],
     uploaded: Vec<String>,
@@ -489,6 +379,14 @@ fn elsewhere(
     let missing = plan::missing_kinds(on_index);
     if missing.is_empty() || !uploaded.is_empty() {
         return Outcome::BuiltElsewhere { missing: Vec::new(), uploaded };
+    }
+    if let State::Partial { closed: Some(closed), .. } = &item.state {
+        let text = elsewhere_and_closed(&missing.join(" and "), closed, ctx.options.complete);
+        if ctx.options.complete {
+            return Outcome::Failed(text);
+        }
+        output::warn(&format!("{}: {text}", label(p)));
+        return Outcome::BuiltElsewhere { missing: missing.iter().map(|s| s.to_string()).collect(), uploaded };
     }
     if !ctx.options.complete {
         output::warn(&format!(

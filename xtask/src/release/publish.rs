@@ -12,9 +12,16 @@ use std::{collections::BTreeSet, time::Duration};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{prepare::first_line, render, Report, State, Step};
+use super::{
+    held,
+    install::{self, Holds, Scope},
+    prepare::first_line,
+    render, Report, State, Step,
+};
 use crate::{
-    changelog, check, flags, git, github,
+    changelog, check,
+    config::Destination,
+    flags, git, github,
     index::{self, Index, Project},
     monorepo::Monorepo,
     output, publish, verify,
@@ -45,8 +52,8 @@ struct World {
     sha: String,
     index: Index,
     index_url: String,
-    /// Where uploads go.
-    publish_url: String,
+    /// The one index read and uploaded to, chosen as `publish` chooses it.
+    destination: Destination,
     wait: Duration,
     /// The previous release's tag: where "changed packages" and the changelog's section start.
     previous: String,
@@ -58,6 +65,12 @@ struct World {
     missing: Vec<usize>,
     /// The release's packages (core and `rest`) as they install together.
     members: verify::Members,
+    /// What this run uploads and proves.
+    scope: Scope,
+    /// What is held back: from the start `--hold` and unsatisfiable requirements, then what the
+    /// install check finds.
+    holds: Holds,
+    rerun: held::Rerun,
     /// Where the release tag points locally, and whether that is an ancestor of HEAD.
     tag_at: Option<(String, bool)>,
     /// `None` without an `origin`; else where origin's tag points, or why it did not answer.
@@ -81,9 +94,9 @@ impl World {
         let version = umbrella.version.clone();
         let tag = config.tag_for(&version);
         let sha = git::head(sh)?;
-        let index_url = flags.index_url.clone().map_or_else(|| config.index_url.clone(), |u| u.0);
+        let destination = flags.destination(config)?;
+        let index_url = destination.url.clone();
         let index = Index::new(&index_url);
-        let publish_url = flags.publish_url.clone().map_or_else(|| config.publish_url.clone(), |u| u.0);
         let wait = flags
             .wait
             .as_deref()
@@ -101,7 +114,7 @@ impl World {
         rest.insert(repo.index_of(umbrella));
         rest.remove(&repo.index_of(core));
         let projects = publish::projects(&index, &repo, &rest)?;
-        let missing = rest
+        let missing: Vec<usize> = rest
             .iter()
             .copied()
             .filter(|&i| !has_version(projects.get(&i).and_then(Option::as_ref), &repo.packages[i].version))
@@ -110,9 +123,14 @@ impl World {
         release.insert(repo.index_of(core));
         let members = verify::members_of(&repo, &index, &release)?;
         let mut problems = problems;
-        if let Err(e) = members.refuse_unsatisfiable() {
-            problems.push(format!("{e:#}").replace('\n', "\n  "));
-        }
+        let core_there = has_version(core_project.as_ref(), &core.version);
+        let (core, umbrella) = (repo.index_of(core), repo.index_of(umbrella));
+        let scope = Scope::new(&repo.packages, (core, umbrella), release, &missing, core_there, &members);
+        let on_purpose = held::asked(&repo, &scope, &flags.hold)?;
+        let ids: Vec<usize> = on_purpose.iter().map(|(i, _)| *i).collect();
+        let (holds, more) = install::planned(&repo.packages, &scope, &members, &ids);
+        problems.extend(more);
+        let rerun = held::Rerun::new(flags, &previous, &sha[..sha.len().min(10)], on_purpose);
         let tag_at = match git::tag_commit(sh, &tag)? {
             Some(at) => {
                 let behind = at != sha && git::is_ancestor(sh, &at, "HEAD")?;
@@ -129,14 +147,13 @@ impl World {
             Some(Ok(Some(_))) => Some(github::release_assets(sh, &config.repository, &tag).map_err(|e| first_line(&e))),
             _ => None,
         };
-        let core = repo.index_of(core);
         Ok(World {
             version,
             tag,
             sha,
             index,
             index_url,
-            publish_url,
+            destination,
             wait,
             previous,
             core,
@@ -144,6 +161,9 @@ impl World {
             rest,
             missing,
             members,
+            scope,
+            holds,
+            rerun,
             tag_at,
             origin_tag,
             github,
@@ -207,7 +227,7 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         steps.push(Step::done("check before core", verdict.message));
         steps.push(gate_step(w, false));
         steps.push(install_check_step(w));
-        let to = format!("to {} with {}", w.publish_url, publish::credentials());
+        let to = upload_destination(&w.destination);
         steps.push(Step::todo(
             "publish core",
             format!("build and upload `{name}` {version} {to}"),
@@ -217,6 +237,10 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
     }
     steps.push(packages_step(w));
+    let uploads = steps.iter().any(|s| matches!(s.action, Some(Action::PublishCore | Action::PublishPackages)));
+    if let Some(problem) = uploads.then(|| publish::credentials_problem(&w.destination)).flatten() {
+        w.problems.push(problem);
+    }
     steps.push(prove_step(w));
     let (tag, short) = (w.tag.clone(), w.short().to_string());
     steps.push(match &w.tag_at {
@@ -317,33 +341,46 @@ fn assets_step(w: &World) -> Step<Action> {
     }
 }
 
-/// Would the release install? Before its first upload: built, then installed from the builds
-/// plus the index. Once everything is on the index there is nothing left to check before an
-/// upload; the install proof after the uploads covers it.
+/// Would what this run uploads install? Before its first upload: built, then installed with
+/// the umbrella from the builds plus the index. Once everything is on the index (or held back)
+/// there is nothing left to check before an upload; the install proof after the uploads covers
+/// it.
 fn install_check_step(w: &World) -> Step<Action> {
     let packages = &w.repo.packages;
-    let mut to_build: Vec<usize> = w.missing.clone();
-    if !w.core_there() {
-        to_build.insert(0, w.core);
+    let uploading = w.scope.uploading(&w.holds);
+    let held = held_note(w);
+    if uploading.is_empty() {
+        return Step::done(
+            "install check",
+            format!("every package of the release is on the index: nothing left to upload{held}"),
+        );
     }
-    if to_build.is_empty() {
-        return Step::done("install check", "every package of the release is on the index: nothing left to upload");
-    }
+    // Core first, as it is published first.
+    let order = uploading.iter().filter(|&&i| i == w.core).chain(uploading.iter().filter(|&&i| i != w.core));
     let names: Vec<String> =
-        to_build.iter().take(4).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
-    let more = if to_build.len() > 4 { format!(" and {} more", to_build.len() - 4) } else { String::new() };
-    let umbrella = w.repo.umbrella().map(|u| u.name.to_string()).unwrap_or_default();
+        order.take(4).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
+    let more = if uploading.len() > 4 { format!(" and {} more", uploading.len() - 4) } else { String::new() };
+    let umbrella = &packages[w.scope.umbrella].name;
+    let installed = w.scope.installed(&w.scope.proven(&w.holds));
     Step::todo(
         "install check",
         format!(
-            "before any upload, build {}{more}, then in a fresh environment outside the monorepo install `{umbrella}=={}` and {} more packages of the release from those builds plus {}, and import each one; if it fails, nothing is uploaded",
+            "before any upload, build {}{more}, then in a fresh environment outside the monorepo install `{umbrella}=={}` and {} more packages of the release from those builds plus {}, and import each package it uploads; a package that fails is held back with what requires it, and if core or the umbrella fails, nothing is uploaded{held}",
             names.join(", "),
             w.version,
-            w.members.install.len().saturating_sub(1),
+            installed.len().saturating_sub(1),
             crate::verify::simple_url(&w.index_url),
         ),
         Action::InstallCheck,
     )
+}
+
+/// `; 2 held back (listed below)` when the plan holds packages back.
+fn held_note(w: &World) -> String {
+    match w.holds.held.keys().filter(|i| w.scope.uploads.contains(i)).count() {
+        0 => String::new(),
+        n => format!("; {n} held back (listed below)"),
+    }
 }
 
 fn prove_step(w: &World) -> Step<Action> {
@@ -355,7 +392,7 @@ fn prove_step(w: &World) -> Step<Action> {
     Step::todo(
         "install proof",
         format!(
-            "in a fresh environment outside the monorepo, install `{}=={}` and every package of the release from {simple}, and import each one (retried for at most {})",
+            "in a fresh environment outside the monorepo, install `{}=={}` with the packages this run uploads and what they require from the release, from {simple}, and import each uploaded one (retried for at most {})",
             w.repo.packages[w.repo.index_of(w.repo.umbrella().expect("looked at"))].name,
             w.version,
             index::human(w.wait)
@@ -376,13 +413,34 @@ fn packages_step(w: &World) -> Step<Action> {
             },
         );
     }
+    let uploading: Vec<usize> = w.missing.iter().copied().filter(|&i| !w.holds.contains(i)).collect();
+    let held = held_note(w);
+    if uploading.is_empty() {
+        return Step::skipped("publish packages", format!("nothing but what is held back{held}"));
+    }
     let names: Vec<String> =
-        w.missing.iter().take(6).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
-    let more = if w.missing.len() > 6 { format!(" and {} more", w.missing.len() - 6) } else { String::new() };
+        uploading.iter().take(6).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
+    let more = if uploading.len() > 6 { format!(" and {} more", uploading.len() - 6) } else { String::new() };
     Step::todo(
         "publish packages",
-        format!("{} in dependency order: {}{more}", w.missing.len(), names.join(", ")),
+        format!(
+            "{} in dependency order: {}{more}; {}{held}",
+            uploading.len(),
+            names.join(", "),
+            upload_destination(&w.destination)
+        ),
         Action::PublishPackages,
+    )
+}
+
+/// Where the release's files go, stated before anything happens, as `publish` states it.
+fn upload_destination(d: &Destination) -> String {
+    format!(
+        "to {} (index `{}`, read from {}) with {}",
+        crate::url::shown(&d.publish_url),
+        d.name,
+        crate::url::shown(&d.url),
+        publish::credentials()
     )
 }
 
@@ -390,13 +448,11 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     let mut w = World::look(sh, flags)?;
     let mut steps = plan(&mut w, flags.from_tag.is_some());
     let heading = format!("Release {}: publish at {}", w.version, w.short());
-    if flags.json {
-        // stdout carries the one JSON document of the run; the plan goes to stderr.
-        output::note(&render(&heading, &steps, flags.dry_run));
-    } else {
-        output::data(&render(&heading, &steps, flags.dry_run));
-    }
+    let show = |text: &str| if flags.json { output::note(text) } else { output::data(text) };
+    // stdout carries the one JSON document of the run with --json; the plan goes to stderr.
+    show(&(render(&heading, &steps, flags.dry_run) + &held::shown(&w.repo.packages, &w.scope, &w.holds, &w.rerun)));
     report.set("publish", &w.version, &steps);
+    report.held(held::json(&w.repo.packages, &w.scope, &w.holds, &w.rerun));
     if !w.problems.is_empty() {
         bail!("the release cannot be published:\n  {}", w.problems.join("\n  "));
     }
@@ -405,20 +461,23 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
         if steps.iter().any(|s| s.action == Some(Action::InstallCheck)) {
             output::note("dry run: the install check needs the builds, so what building and installing reveal shows only in the real run");
         }
-        return dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created");
+        dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created")?;
+        return held::verdict(&w.repo.packages, &w.scope, &w.holds, true);
     }
-    let options = publish::Options::for_release(
-        &w.repo,
-        None,
-        flags.index_url.clone().map(|u| u.0),
-        flags.publish_url.clone().map(|u| u.0),
-        w.wait,
-        flags.jobs.map(|n| n.0),
-    )?;
-    let result = super::execute(&mut steps, |&action| act(sh, &w, &options, action));
+    let options = publish::Options::for_release(&w.repo, w.destination.clone(), w.wait, flags.jobs.map(|n| n.0))?;
+    let mut holds = std::mem::take(&mut w.holds);
+    let result = super::execute(&mut steps, |&action| act(sh, &w, &mut holds, &options, action));
+    w.holds = holds;
     report.set("publish", &w.version, &steps);
-    output::github_summary(&super::summary(&heading, &steps));
+    report.held(held::json(&w.repo.packages, &w.scope, &w.holds, &w.rerun));
+    let md = held::markdown(&w.repo.packages, &w.scope, &w.holds, &w.rerun);
+    output::github_summary(&(super::summary(&heading, &steps) + &md));
     result?;
+    let text = held::shown(&w.repo.packages, &w.scope, &w.holds, &w.rerun);
+    if !text.is_empty() {
+        show(&text);
+    }
+    held::verdict(&w.repo.packages, &w.scope, &w.holds, false)?;
     output::status("finished", &format!("release {}", w.version));
     Ok(())
 }
@@ -439,7 +498,7 @@ pub fn dry_run_verdict<A>(steps: &[Step<A>], nothing: &str) -> Result<()> {
 
 /// Carries out one step; each looks once more right before acting where another run may have
 /// done it meanwhile.
-fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Result<()> {
+fn act(sh: &Shell, w: &World, holds: &mut Holds, options: &publish::Options, action: Action) -> Result<()> {
     let (repo, tag, sha) = (&w.repo, &w.tag, &w.sha);
     let core = &repo.packages[w.core];
     match action {
@@ -456,31 +515,25 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
             })
         }
         Action::InstallCheck => {
-            let mut release = w.rest.clone();
-            release.insert(w.core);
             // Before core, no run of this release has uploaded anything, and what the index holds
             // has long been served; after it, an earlier run's uploads may still be on their way
             // to the simple pages.
             let wait = if w.core_there() { w.wait } else { Duration::ZERO };
-            let check = || {
-                let built = publish::build_only(sh, repo, &release, options)?;
-                let simple = verify::simple_url(&w.index_url);
-                let scratch = verify::Scratch::new()?;
-                let from = verify::Sources { simple: &simple, built: &built };
-                let m = &w.members;
-                verify::prove(sh, &scratch.0, &from, &m.requirements(), &m.dists(), wait)
-            };
-            check().context(
-                "the release would not install, so nothing was uploaded; fix it and rerun (unchanged builds are reused)",
-            )
+            let simple = verify::simple_url(&w.index_url);
+            install::check(sh, repo, &w.scope, holds, options, &install::Source { simple: &simple, wait })
         }
-        Action::PublishPackages => publish::publish(sh, repo, &w.rest, options).map(drop),
+        Action::PublishPackages => {
+            let rest: BTreeSet<usize> = w.rest.iter().copied().filter(|&i| !holds.contains(i)).collect();
+            publish::publish(sh, repo, &rest, options).map(drop)
+        }
         Action::Prove => {
             let scratch = verify::Scratch::new()?;
             let simple = verify::simple_url(&w.index_url);
             let from = verify::Sources { simple: &simple, built: &[] };
-            let m = &w.members;
-            verify::prove(sh, &scratch.0, &from, &m.requirements(), &m.dists(), w.wait)
+            let proven = w.scope.proven(holds);
+            let pins = w.scope.pins(&w.repo.packages, &w.scope.installed(&proven));
+            let dists = w.scope.dists(&w.repo.packages, &proven);
+            verify::prove(&scratch.0, &from, &pins, &dists, w.wait)
                 .context("the release is published but does not install; its files stay on the index")
         }
         Action::Tag => {
@@ -542,6 +595,7 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
     let core = repo.core()?;
     let tag = repo.config.tag_for(version);
     let previous = flags.from_tag.clone().map_or_else(|| previous_tag(sh, &repo, version), Ok)?;
+    let destination = flags.destination(&repo.config)?;
     let mut steps: Vec<Step<()>> = vec![
         Step::todo(
             "check before core",
@@ -556,11 +610,18 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
             ),
             (),
         ),
-        Step::todo("publish core", format!("build and upload `{}` {version}", core.name), ()),
+        Step::todo(
+            "publish core",
+            format!("build and upload `{}` {version} {}", core.name, upload_destination(&destination)),
+            (),
+        ),
         Step::todo("wait for core", format!("poll the index until it serves `{}` {version}", core.name), ()),
         Step::todo(
             "publish packages",
-            format!("the umbrella and every package whose version changed since `{previous}`, in dependency order"),
+            format!(
+                "the umbrella and every package whose version changed since `{previous}`, in dependency order{}",
+                held_on_purpose(&flags.hold)
+            ),
             (),
         ),
         Step::todo(
@@ -602,7 +663,22 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
         output::data(&render(&heading, &steps, true));
     }
     report.set("publish", version, &steps);
-    Ok(())
+    // The new version's core is always uploaded: without credentials the real run fails there.
+    match publish::credentials_problem(&destination) {
+        Some(problem) => bail!("the release cannot be published:\n  {problem}"),
+        None => Ok(()),
+    }
+}
+
+/// `, except what --hold leaves out (…)` for the one-go dry run, which cannot look yet.
+fn held_on_purpose(hold: &[String]) -> String {
+    match hold {
+        [] => String::new(),
+        _ => format!(
+            ", except what `--hold` leaves out ({}) and what requires it",
+            hold.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// The highest release tag below `version` that is an ancestor of HEAD.

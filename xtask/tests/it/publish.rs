@@ -93,7 +93,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     .fails_with(1);
     let text = run.stdout.replace(&server.url(), "[SERVER]");
     expect_test::expect![[r#"
-        Would upload 3 packages to [SERVER]/ (index `--index-url`, read from [SERVER]) with uv (credentials: token from UV_PUBLISH_TOKEN):
+        Would upload 1 package (2 blocked) to [SERVER]/ (index `--index-url`, read from [SERVER]) with uv (credentials: token from UV_PUBLISH_TOKEN):
         wave 1 (1 package):
           llama-index-core 0.14.12 (llama-index-core): new project: build and upload
             before the build: uv sync; uv run python -c 'from llama_index.core.utils import globals_helper; print(globals_helper.stopwords); print(globals_helper.punkt_tokenizer)'; uv run python -c 'from llama_index.core.utils import get_tokenizer; print(get_tokenizer())'; uv run python -c 'from llama_index.core.utils import get_tokenizer; print(get_tokenizer('\''gpt-5-mini'\''))'
@@ -316,6 +316,95 @@ fn our_own_partial_upload_is_resumed_even_on_a_fresh_runner() {
         assert!(run.stdout.contains("1 file uploaded, 1 already there"), "{}", run.stdout);
         assert_eq!(served(&server), all);
     }
+}
+
+/// The index stand-in: pypiserver behind the proxy, which serves upload times as the public
+/// index does; it closes versions 14 days after their first file, as the public index does.
+#[test]
+fn a_version_the_index_closed_is_never_uploaded_to() {
+    let (s, server) = setup(20, 5);
+    let dirs = hatchling_packages(&s);
+    let (ours, theirs) = (dirs[0].as_str(), dirs[1].as_str());
+    publish(&s, &server.index_url(), &["llama-index-core", ours]).ok();
+    // Our upload of `ours` stopped after its wheel; another build published `theirs`' wheel.
+    let sdist = served(&server).into_iter().find(|f| f.ends_with(".tar.gz") && !f.starts_with("llama_index_core"));
+    std::fs::remove_file(server.package_dir().join(sdist.unwrap())).unwrap();
+    let wheel: Vec<PathBuf> = old_workflow_build(&s, &server, theirs)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "whl"))
+        .collect();
+    server.upload(&wheel);
+    let before = served(&server);
+
+    let proxy = FaultProxy::start(&server.url(), Faults::none());
+    proxy.serve_upload_times(Some("2026-01-05T09:30:00.000000Z"));
+    let standin = proxy.url();
+    configure(
+        &s,
+        &format!("[index.standin]\nurl = \"{standin}\"\npublish-url = \"{standin}/\"\nclosed-after = \"14d\"\n"),
+    );
+    let run = |args: &[&str]| {
+        s.xtask_env(&[&["publish", "--index", "standin"][..], args].concat(), &[("UV_PUBLISH_TOKEN", TOKEN)])
+    };
+
+    // The dry run and its JSON say so, and fail as the real run does: our version is stuck.
+    let dry = run(&[ours, theirs, "--dry-run", "--json"]).fails_with(1);
+    let report: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    assert_eq!(report["closed_after"], "14d", "{report:#}");
+    let packages = report["packages"].as_array().unwrap();
+    let of = |dir: &str| packages.iter().find(|p| p["path"] == dir).unwrap().clone();
+    for p in [of(ours), of(theirs)] {
+        assert!(
+            p["closed"]
+                .as_str()
+                .unwrap()
+                .starts_with("closed: the index no longer accepts files for this version (its first file is "),
+            "{p:#}"
+        );
+    }
+    let plan = of(ours)["plan"].as_str().unwrap().to_string();
+    assert!(
+        plan.starts_with(
+            "our upload was interrupted and the version is closed: the index no longer accepts files for this version"
+        ),
+        "{plan}"
+    );
+    assert!(plan.ends_with(&format!("it stays without its sdist: release a new version (`cargo xtask pkg bump {ours} --bump patch`, then publish it)")), "{plan}");
+    assert_eq!(of(ours)["fails"], true);
+    let plan = of(theirs)["plan"].as_str().unwrap().to_string();
+    assert!(
+        plan.starts_with("on the index without its sdist, closed: the index no longer accepts files for this version"),
+        "{plan}"
+    );
+
+    // The real run: nothing is attempted; ours fails saying what to do, theirs stands as it is.
+    let real = run(&[ours, theirs]).fails_with(1);
+    let line = |dir: &str| {
+        real.stdout.lines().find(|l| l.contains(dir.rsplit('/').next().unwrap())).unwrap_or_default().to_string()
+    };
+    assert!(
+        line(ours).contains("failed") && line(ours).contains("our upload was interrupted and the version is closed"),
+        "{}",
+        real.stdout
+    );
+    assert!(line(theirs).contains("built elsewhere, without its sdist (warned)"), "{}", real.stdout);
+    assert!(real.stderr.contains("built elsewhere, without its sdist: upload nothing, closed: the index no longer accepts files for this version"), "{}", real.stderr);
+    // `--complete` is refused with the same reason.
+    let complete = run(&[theirs, "--complete"]).fails_with(1);
+    assert!(
+        complete.stdout.contains("`--complete` refused: closed: the index no longer accepts files for this version"),
+        "{}",
+        complete.stdout
+    );
+    assert_eq!(proxy.uploads(), 0, "no upload was attempted");
+    assert_eq!(served(&server), before);
+
+    // The same files uploaded today: the version is open, and our upload is finished.
+    let now = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().unwrap().stdout;
+    proxy.serve_upload_times(Some(String::from_utf8_lossy(&now).trim()));
+    let open = run(&[ours]).ok();
+    assert!(open.stdout.contains("1 file uploaded, 1 already there"), "{}", open.stdout);
+    assert_eq!(served(&server).len(), before.len() + 1);
 }
 
 #[test]
@@ -628,9 +717,21 @@ fn one_destination_given_whole_and_stated_first() {
         run.stderr
     );
     configure(&s, &format!("[index.local]\nurl = \"{index}\"\npublish-url = \"{index}/\"\n"));
-    let run = s.xtask(&["publish", "llama-index-instrumentation", "--dry-run", "--index", "local"]).ok();
+    // Without credentials the real run cannot upload: the dry run says so, and fails as it would.
+    let run = s.xtask(&["publish", "llama-index-instrumentation", "--dry-run", "--index", "local"]).fails_with(1);
     let first = run.stdout.lines().next().unwrap().replace(&server.url(), "[SERVER]");
     expect_test::expect!["Would upload 1 package to [SERVER]/ (index `local`, read from [SERVER]) with uv (credentials: none (set UV_PUBLISH_TOKEN, or UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD)):"].assert_eq(&first);
+    let said = run.stderr.lines().find(|l| l.contains("no upload credentials")).unwrap_or_default();
+    expect_test::expect!["error: no upload credentials for [SERVER]/: set UV_PUBLISH_TOKEN (or UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD), or publish from GitHub Actions with `id-token: write` (trusted publishing)"]
+        .assert_eq(&said.replace(&server.url(), "[SERVER]"));
+    let real = s.xtask(&["publish", "llama-index-instrumentation", "--index", "local"]).fails_with(1);
+    assert!(real.stderr.contains("no upload credentials for"), "the real run fails the same way:\n{}", real.stderr);
+    assert!(served(&server).is_empty(), "nothing was uploaded");
+    s.xtask_env(
+        &["publish", "llama-index-instrumentation", "--dry-run", "--index", "local"],
+        &[("UV_PUBLISH_TOKEN", TOKEN)],
+    )
+    .ok();
     s.xtask_env(&["publish", "llama-index-instrumentation", "--index", "local"], &[("UV_PUBLISH_TOKEN", TOKEN)]).ok();
     assert_eq!(served(&server).len(), 2, "uploaded to the named index");
 }
@@ -704,6 +805,46 @@ fn a_failing_hook_stops_its_package_and_dependants_before_any_upload() {
     assert!(run.stdout.contains("blocked"), "{}", run.stdout);
     let files = served(&server);
     assert!(files.iter().all(|f| f.starts_with("llama_index_instrumentation")) && files.len() == 2, "{files:?}");
+}
+
+/// Issue 21.2: a build hook that hangs is killed at its `timeout` and stops its package and
+/// its dependants like a failing one, with its last lines.
+#[test]
+fn a_build_hook_past_its_timeout_is_killed_and_stops_its_package() {
+    let (s, server) = setup(20, 5);
+    configure(
+        &s,
+        "[build.hooks]\n\"llama-index-core\" = [{ run = [\"python3\", \"-c\", \"import time; print('fetching nltk data', flush=True); time.sleep(600)\"], timeout = \"2s\" }]\n",
+    );
+    let dependant = &hatchling_packages(&s)[0];
+    let args = ["llama-index-core", "llama-index-instrumentation", dependant.as_str()];
+    let run = publish(&s, &server.index_url(), &args).fails_with(1);
+    assert!(
+        run.stderr.contains(
+            "in `llama-index-core` ran longer than its timeout (2s) and was killed with every process it started"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("    fetching nltk data"), "the tail of its output:\n{}", run.stderr);
+    assert!(run.stdout.contains("blocked"), "{}", run.stdout);
+    let files = served(&server);
+    assert!(files.iter().all(|f| f.starts_with("llama_index_instrumentation")) && files.len() == 2, "{files:?}");
+}
+
+/// What a child prints is redacted by whole values only: a long credential standing alone is
+/// masked, a short one (a password `pw`) is never searched for, so NLTK's message stays whole.
+#[test]
+fn child_output_is_redacted_by_whole_values_only() {
+    let (s, server) = setup(20, 5);
+    // From a file, so that the hook's argv (which the tool shows) holds no secret.
+    s.write("llama-index-core/said.txt", &format!("Resource stopwords not found\nauthorization: token {TOKEN}\n"));
+    configure(&s, "[build.hooks]\n\"llama-index-core\" = [[\"sh\", \"-c\", \"cat said.txt; exit 3\"]]\n");
+    let run = publish_env(&s, &server.index_url(), &["llama-index-core"], &[("UV_PUBLISH_PASSWORD", "pw")]);
+    let run = run.fails_with(1);
+    assert!(run.stderr.contains("    Resource stopwords not found"), "{}", run.stderr);
+    assert!(run.stderr.contains("    authorization: token [REDACTED]"), "{}", run.stderr);
+    assert!(!run.stderr.contains(TOKEN) && !run.stdout.contains(TOKEN), "{}", run.stderr);
 }
 
 #[test]

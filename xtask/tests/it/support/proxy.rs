@@ -1,7 +1,9 @@
 //! A fault-injecting HTTP proxy on loopback, std only: placed between the tool and a real
 //! index, it forwards requests and fails a chosen share of them (HTTP 500, a reset connection,
 //! or a stall longer than the client's read timeout), deterministically, to prove retries,
-//! timeouts and waiting loops. One request per connection (`Connection: close`).
+//! timeouts and waiting loops. One request per connection (`Connection: close`). It can also
+//! add the upload times pypiserver's JSON API lacks (`upload_time_iso_8601`), as the public
+//! index serves them.
 
 use std::{
     io::{Read, Write},
@@ -80,6 +82,8 @@ struct State {
     faults: Mutex<(Faults, u64)>,
     requests: AtomicUsize,
     stop: AtomicBool,
+    /// Given to every file of every project's JSON answer, when set.
+    upload_time: Mutex<Option<String>>,
 }
 
 pub struct FaultProxy {
@@ -99,6 +103,7 @@ impl FaultProxy {
             requests: AtomicUsize::new(0),
             uploads: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            upload_time: Mutex::new(None),
         });
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -129,6 +134,12 @@ impl FaultProxy {
     /// How many uploads (POST requests) arrived, failed ones included.
     pub fn uploads(&self) -> usize {
         self.state.uploads.load(Ordering::SeqCst)
+    }
+
+    /// From the next request on, every file of a project's JSON answer says it was uploaded at
+    /// `time` (`2026-01-01T00:00:00Z`); `None` forwards the answers as they are.
+    pub fn serve_upload_times(&self, time: Option<&str>) {
+        *self.state.upload_time.lock().unwrap() = time.map(str::to_string);
     }
 
     /// Changes the faults from the next request on, and restarts their count.
@@ -291,5 +302,40 @@ fn forward(state: &State, client: &mut TcpStream, head: &[String], mut body: Vec
     if upstream.write_all(out.as_bytes()).and_then(|()| upstream.write_all(&body)).is_err() {
         return;
     }
-    let _ = std::io::copy(&mut upstream, client);
+    let time = state.upload_time.lock().unwrap().clone();
+    match time.filter(|_| method == "GET" && target.split('?').next().unwrap_or("").ends_with("/json")) {
+        Some(time) => {
+            let mut answer = Vec::new();
+            if upstream.read_to_end(&mut answer).is_ok() {
+                let _ = client.write_all(&with_upload_times(&answer, &time));
+            }
+        }
+        None => {
+            let _ = std::io::copy(&mut upstream, client);
+        }
+    }
+}
+
+/// A project's JSON answer (whole, with its head) with `upload_time_iso_8601` on every file;
+/// anything else is returned as it came.
+fn with_upload_times(answer: &[u8], time: &str) -> Vec<u8> {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else { return answer.to_vec() };
+    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&answer[end + 4..]) else {
+        return answer.to_vec();
+    };
+    let Some(releases) = json.get_mut("releases").and_then(|r| r.as_object_mut()) else { return answer.to_vec() };
+    for files in releases.values_mut().filter_map(|f| f.as_array_mut()) {
+        for file in files.iter_mut().filter_map(|f| f.as_object_mut()) {
+            file.insert("upload_time_iso_8601".into(), time.into());
+        }
+    }
+    let body = json.to_string();
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let mut out: String = head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    out += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    out.into_bytes()
 }
