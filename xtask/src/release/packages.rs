@@ -101,7 +101,7 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
     // A package ahead of its last tag is bumped already (by an earlier run, or by hand).
     let ahead = |i: usize| repo.last_release(i, &tags).is_some_and(|(_, v)| repo.packages[i].version > v);
     let to_bump: Vec<usize> = indices.iter().copied().filter(|&i| !ahead(i)).collect();
-    let mut targets = plan_packages::choose(sh, &repo, &to_bump, flags.choice())?;
+    let mut targets = plan_packages::choose(sh, &repo, &to_bump, flags.choice()?)?;
     let bump = if targets.is_empty() { None } else { Some(plan_packages::plan(&repo, targets.clone())?) };
     for &i in indices.iter().filter(|&&i| ahead(i)) {
         let p = &repo.packages[i];
@@ -119,8 +119,8 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
     }
     targets.sort_by(|a, b| a.dir.cmp(&b.dir));
     let date = match &flags.date {
-        Some(d) => changelog::parse_date(d)?,
-        None => changelog::today_utc(),
+        Some(d) => crate::time::parse_date(d)?,
+        None => crate::time::today_utc(),
     };
     let mut notes = Vec::new();
     for t in &targets {

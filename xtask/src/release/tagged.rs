@@ -12,12 +12,7 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use super::{render, Report, Step};
-use crate::{
-    changelog, flags, git, github,
-    index::{self, Index},
-    monorepo::Monorepo,
-    output, publish,
-};
+use crate::{changelog, flags, git, github, index::Index, monorepo::Monorepo, output, publish};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
@@ -74,8 +69,7 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     if flags.dry_run {
         return super::publish::dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created");
     }
-    let mut options = publish::Options::for_release(&w.repo, w.destination.clone(), w.wait, flags.jobs.map(|n| n.0))?;
-    options.keep_going = true;
+    let options = publish::Options::for_release(&w.repo, w.destination.clone(), w.wait, flags.jobs.map(|n| n.0))?;
     let mut held: Vec<String> = Vec::new();
     let result = super::execute(&mut steps, |&action| act(sh, &mut w, &options, action, &mut held));
     report.set("publish", &version, &steps);
@@ -124,7 +118,7 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
     let sha = git::head(sh)?;
     let tags = git::merged_tags(sh)?;
     let origin = git::remote_url(sh, "origin")?.is_some();
-    let date = changelog::today_utc();
+    let date = crate::time::today_utc();
     let mut released = Vec::new();
     let at_head = git::tags_at(sh, "HEAD")?;
     for (i, p) in repo.packages.iter().enumerate() {
@@ -154,7 +148,7 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
     let wait = flags
         .wait
         .as_deref()
-        .map(index::parse_duration)
+        .map(crate::time::parse_duration)
         .transpose()
         .map_err(flags::usage)?
         .unwrap_or(Duration::from_secs(300));
@@ -207,19 +201,34 @@ fn plan(w: &World, flags: &flags::Release) -> Vec<Step<Action>> {
 fn act(sh: &Shell, w: &mut World, options: &publish::Options, action: Action, held: &mut Vec<String>) -> Result<()> {
     match action {
         Action::Publish => {
-            let report = publish::publish(sh, &w.repo, &w.missing, options);
-            // A failure holds back itself and its dependants (`publish` blocks them); the others
-            // are tagged and released.
-            let report = report.context("the publish stopped; rerun to finish it")?;
-            for p in &report.packages {
-                if !matches!(p.result, "published" | "already published" | "built elsewhere") {
-                    let pkg = &w.repo.packages[p.package];
-                    let why = p.why.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
-                    held.push(format!("{} {}: {}{why}", pkg.display_name, pkg.version, p.result));
-                    w.released.retain(|r| r.index != p.package);
+            // Registry truth decides what went out: what the index still lacks failed (its
+            // reason is in publish's summary), and holds back what requires it
+            // (`Graph::held_back`, the install check's rule); the others are tagged and released.
+            let published = publish::publish(sh, &w.repo, &w.missing, options);
+            let index = Index::new(&options.destination.url);
+            let mut failed = BTreeSet::new();
+            for &i in &w.missing {
+                let p = &w.repo.packages[i];
+                if !index.project(&p.name)?.is_some_and(|proj| proj.releases.contains_key(&p.version)) {
+                    failed.insert(i);
                 }
             }
-            Ok(())
+            let graph = crate::graph::Graph::new(&w.repo.packages);
+            for (i, causes) in graph.held_back(&w.missing, &failed) {
+                let p = &w.repo.packages[i];
+                let why = if causes.contains(&i) {
+                    "not published (the summary above says why)".to_string()
+                } else {
+                    let names: Vec<&str> = causes.iter().map(|&c| w.repo.packages[c].display_name.as_str()).collect();
+                    format!("requires {}, which was not published", names.join(", "))
+                };
+                held.push(format!("{} {}: {why}", p.display_name, p.version));
+                w.released.retain(|r| r.index != i);
+            }
+            match published {
+                Err(e) if held.is_empty() => Err(e),
+                _ => Ok(()),
+            }
         }
         Action::Tag => {
             for r in w.released.iter_mut().filter(|r| !r.tagged) {

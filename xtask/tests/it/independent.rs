@@ -286,7 +286,7 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
     assert!(
         failed
             .stderr
-            .contains("held back (not tagged, not released; the others went out):\n  acme-store 4.3.0: failed"),
+            .contains("held back (not tagged, not released; the others went out):\n  acme-store 4.3.0: not published (the summary above says why)"),
         "{}",
         failed.stderr
     );
