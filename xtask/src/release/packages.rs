@@ -299,11 +299,10 @@ fn act(sh: &Shell, w: &mut World, flags: &flags::Release, action: Action) -> Res
             if github::open_pr(sh, &config.repository, &w.branch)?.is_some() {
                 return Ok(());
             }
-            let file = std::env::temp_dir().join(format!("xtask-release-pr-{}.md", std::process::id()));
+            let scratch = crate::scratch::Scratch::new("release-pr")?;
+            let file = scratch.join("body.md");
             std::fs::write(&file, &w.body).context("cannot write the pull request's body")?;
-            let pr = github::create_pr(sh, &config.repository, &config.branch, &w.branch, &w.title, &file);
-            let _ = std::fs::remove_file(&file);
-            let pr = pr?;
+            let pr = github::create_pr(sh, &config.repository, &config.branch, &w.branch, &w.title, &file)?;
             output::status("opened", &format!("#{} {}: {}", pr.number, w.title, pr.url));
         }
     }

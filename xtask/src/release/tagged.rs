@@ -252,11 +252,11 @@ fn act(sh: &Shell, w: &mut World, options: &publish::Options, action: Action, he
                 if github::release(sh, &repository, &r.tag)?.is_some() {
                     continue;
                 }
-                let file = std::env::temp_dir().join(format!("xtask-release-notes-{}.md", std::process::id()));
+                let scratch = crate::scratch::Scratch::new("release-notes")?;
+                let file = scratch.join("notes.md");
                 std::fs::write(&file, &r.notes).context("cannot write the release notes")?;
-                let created = github::create_release(sh, &repository, &r.tag, &w.sha, &r.tag, &file);
-                let _ = std::fs::remove_file(&file);
-                output::status("released", &format!("`{}` on GitHub: {}", r.tag, created?.url));
+                let created = github::create_release(sh, &repository, &r.tag, &w.sha, &r.tag, &file)?;
+                output::status("released", &format!("`{}` on GitHub: {}", r.tag, created.url));
             }
             Ok(())
         }
