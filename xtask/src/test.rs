@@ -7,6 +7,7 @@
 //! index's versions. Every other outcome is counted for what it is (the original counted
 //! timeouts and install failures as passed).
 
+mod locks;
 mod progress;
 mod report;
 mod run;
@@ -181,6 +182,7 @@ impl flags::Test {
         let uv = exec::require("uv", "to run the packages' tests")?;
         let (python_path, python_version) = interpreter(sh, &uv, self.python.as_deref())?;
         let scratch = Scratch::new()?;
+        let journal = journal(sh, repo, &scratch)?;
         // Longest first, so the last package to finish is a short one; stable, so packages
         // without timings keep directory order.
         let mut order: Vec<usize> = (0..selection.len()).collect();
@@ -213,6 +215,8 @@ impl flags::Test {
             diff_cover: self.cov_fail_under.zip(self.base_ref.clone()),
             wheels,
             scratch: scratch.0.join("coverage"),
+            strict_locks: self.strict_locks,
+            journal,
         };
         let reports = self.run_all(repo, &ctx, &ordered, options.jobs);
         let sum = |f: fn(&run::Steps) -> f64| reports.iter().map(|r| f(&r.steps)).sum::<f64>();
@@ -281,6 +285,11 @@ impl flags::Test {
             output::json(&report::document(rows, python, shard));
         } else {
             output::data(&report::render(rows));
+        }
+        for r in rows {
+            if let Some(lock) = &r.stale_lock {
+                output::warn(&lock.warning(&r.path));
+            }
         }
         for r in rows.iter().filter(|r| !r.log.is_empty() && (r.fails_run || r.verdict == "already failing")) {
             eprintln!(
@@ -353,12 +362,27 @@ fn not_run(s: &Selected) -> Report {
     Report {
         package: s.package,
         outcome: run::Outcome::NotRun,
+        stale_lock: None,
         baseline: None,
         coverage: run::Coverage::default(),
         seconds: 0.0,
         steps: run::Steps::default(),
         log: String::new(),
     }
+}
+
+/// This run's journal of the stale locks it relocks, in the git directory (never dirt); first,
+/// the locks that an earlier run was killed before putting back go back.
+fn journal(sh: &Shell, repo: &Monorepo, scratch: &Scratch) -> Result<locks::Journal> {
+    let base = match git::git_path(sh, "xtask-test-locks") {
+        Ok(path) => repo.root.join(path),
+        // Not a git checkout: the journal lives as long as the run.
+        Err(_) => scratch.0.join("locks"),
+    };
+    for file in locks::recover(&base, &repo.root)? {
+        output::warn(&format!("put back `{file}`, which an interrupted `cargo xtask test` had locked afresh"));
+    }
+    locks::Journal::create(&base)
 }
 
 /// The interpreter uv picks (for `--python`, the one it names) and its version.

@@ -161,9 +161,103 @@ fn a_tracked_lock_is_only_read_and_a_stale_one_is_reported() {
             .replace("dependencies = [\n", "dependencies = [\n    \"iniconfig>=1\",\n");
     x.s.write(&format!("{EMBEDDINGS}/pyproject.toml"), &pyproject);
     support::commit_all(&x.s.root(), "Add a dependency without locking (#904)");
-    let out = x.test(&[EMBEDDINGS, "--json"]).fails_with(1);
+    let out = x.test(&[EMBEDDINGS, "--json", "--strict-locks"]).fails_with(1);
     assert_eq!(results(&out.stdout), triples(&[(EMBEDDINGS, "uv.lock is out of date; run `uv lock`", "failed")]));
     assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked, "never rewritten");
+    assert_eq!(x.status(), "");
+}
+
+/// Locks `dir` with the test index, and commits the lock.
+fn lock_and_commit(x: &Indexed, dir: &str) -> String {
+    let lock = std::process::Command::new(support::tool("uv"))
+        .arg("lock")
+        .current_dir(x.s.root().join(dir))
+        .env("UV_DEFAULT_INDEX", x.env())
+        .output()
+        .unwrap();
+    assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
+    support::commit_all(&x.s.root(), &format!("Lock {dir} (#910)"));
+    x.s.read(&format!("{dir}/uv.lock"))
+}
+
+#[test]
+fn a_package_bumped_without_relocking_is_tested_with_a_fresh_lock_and_its_lock_put_back() {
+    let x = Indexed::new();
+    let locked = lock_and_commit(&x, EMBEDDINGS);
+    // A version bump without `uv lock`, as in the real monorepo's commits: the lock records the
+    // package's own version, so `uv sync --locked` refuses it.
+    let pyproject = x.s.read(&format!("{EMBEDDINGS}/pyproject.toml"));
+    let line = pyproject.lines().find(|l| l.starts_with("version = ")).unwrap().to_string();
+    x.s.write(&format!("{EMBEDDINGS}/pyproject.toml"), &pyproject.replacen(&line, "version = \"9.9.9\"", 1));
+    support::commit_all(&x.s.root(), "Bump the embeddings without locking (#911)");
+
+    let out = x.test(&[EMBEDDINGS, "--json"]).ok();
+    assert_eq!(results(&out.stdout), triples(&[(EMBEDDINGS, "passed", "passed")]), "{}", out.stderr);
+    let row = &packages(&out.stdout)[0];
+    assert_eq!(
+        row["stale_lock"],
+        serde_json::json!({"file": format!("{EMBEDDINGS}/uv.lock"), "fix": "uv lock", "directory": EMBEDDINGS})
+    );
+    let warning = format!(
+        "`{EMBEDDINGS}/uv.lock` is out of date: tested with a fresh lock, the tree's put back as it was; run `uv lock` in `{EMBEDDINGS}`"
+    );
+    assert_eq!(row["warnings"], serde_json::json!([warning]));
+    assert!(out.stderr.contains(&format!("warning: {warning}")), "{}", out.stderr);
+    assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked, "the tree's lock, byte for byte");
+    assert_eq!(x.status(), "", "the tree ends as it began");
+
+    // The table and the step summary say it too, with the command that fixes it.
+    let summary = x.s.dir.path().join("summary.md");
+    let out = x.s.xtask_env(
+        &["test", EMBEDDINGS],
+        &[("UV_DEFAULT_INDEX", &x.env()), ("GITHUB_STEP_SUMMARY", &summary.display().to_string())],
+    );
+    let out = out.ok();
+    assert!(out.stdout.contains("passed (stale uv.lock)"), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("  cd {EMBEDDINGS} && uv lock\n")), "{}", out.stdout);
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains(&format!("- `cd {EMBEDDINGS} && uv lock`")), "{md}");
+    assert_eq!(x.status(), "");
+
+    // --strict-locks fails it untested, as before.
+    let out = x.test(&[EMBEDDINGS, "--json", "--strict-locks"]).fails_with(1);
+    assert_eq!(results(&out.stdout), triples(&[(EMBEDDINGS, "uv.lock is out of date; run `uv lock`", "failed")]));
+    assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked);
+    assert_eq!(x.status(), "");
+}
+
+#[test]
+fn a_stale_lock_that_cannot_be_resolved_is_its_own_failure_without_a_rerun_against_the_base() {
+    let x = Indexed::new();
+    let locked = lock_and_commit(&x, EMBEDDINGS);
+    // A requirement nothing satisfies, committed without locking, before the base: the
+    // embeddings are a dependant of the change to core below, not changed themselves.
+    let pyproject =
+        x.s.read(&format!("{EMBEDDINGS}/pyproject.toml"))
+            .replace("dependencies = [\n", "dependencies = [\n    \"iniconfig>=999\",\n");
+    x.s.write(&format!("{EMBEDDINGS}/pyproject.toml"), &pyproject);
+    support::commit_all(&x.s.root(), "Require what does not exist (#912)");
+    x.s.git(&["tag", "base"]);
+    x.break_core();
+    support::commit_all(&x.s.root(), "Change how core chunks text (#913)");
+
+    let out = x.test(&["--base-ref", "base", "llama-index-core", EMBEDDINGS, "--json"]).ok();
+    let unresolvable = "the stale lock cannot be resolved; run `uv lock` to see why";
+    assert_eq!(
+        results(&out.stdout),
+        triples(&[("llama-index-core", "passed", "passed"), (EMBEDDINGS, unresolvable, "already failing")]),
+        "{}",
+        out.stderr
+    );
+    let row = packages(&out.stdout).into_iter().find(|p| p["path"] == EMBEDDINGS).unwrap();
+    assert_eq!(row["baseline"], Value::Null, "no rerun against the base: it could not lock either");
+    assert!(out.stderr.contains("No solution found"), "its log says why: {}", out.stderr);
+    assert!(!out.stderr.contains("again against the index's versions"), "{}", out.stderr);
+    assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked);
+    assert_eq!(x.status(), "");
+    // Changed itself, it fails the run.
+    let out = x.test(&[EMBEDDINGS, "--json"]).fails_with(1);
+    assert_eq!(results(&out.stdout), triples(&[(EMBEDDINGS, unresolvable, "failed")]));
     assert_eq!(x.status(), "");
 }
 
