@@ -183,6 +183,7 @@ impl flags::Test {
         let (python_path, python_version) = interpreter(sh, &uv, self.python.as_deref())?;
         let scratch = Scratch::new()?;
         let journal = journal(sh, repo, &scratch)?;
+        locks::catch_interrupts();
         // Longest first, so the last package to finish is a short one; stable, so packages
         // without timings keep directory order.
         let mut order: Vec<usize> = (0..selection.len()).collect();
@@ -219,6 +220,15 @@ impl flags::Test {
             journal,
         };
         let reports = self.run_all(repo, &ctx, &ordered, options.jobs);
+        if locks::interrupted() {
+            drop(ctx);
+            bail!(
+                "interrupted after {} of {} package(s), so nothing is reported; every lock the run relocked \
+                 is back as it was",
+                reports.len(),
+                selection.len()
+            );
+        }
         let sum = |f: fn(&run::Steps) -> f64| reports.iter().map(|r| f(&r.steps)).sum::<f64>();
         output::note(&format!(
             "time: {:.1}s in all; building {} local wheel(s) {wheel_seconds:.1}s; summed over packages: \
@@ -253,7 +263,7 @@ impl flags::Test {
         let stop = AtomicBool::new(false);
         let progress = progress::Progress::new(ordered.len());
         let work = |sel: &Selected| {
-            if stop.load(Ordering::Relaxed) {
+            if stop.load(Ordering::Relaxed) || locks::interrupted() {
                 return None; // Reported as not run.
             }
             let dir = &repo.packages[sel.package].dir;

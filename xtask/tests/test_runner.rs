@@ -226,6 +226,63 @@ fn a_package_bumped_without_relocking_is_tested_with_a_fresh_lock_and_its_lock_p
     assert_eq!(x.status(), "");
 }
 
+/// Starts `cargo xtask test DIR` on `x`, and returns it once `DIR`'s lock differs from `locked`
+/// (the run has relocked it).
+fn start_until_relocked(x: &Indexed, dir: &str, locked: &str) -> std::process::Child {
+    let mut child = std::process::Command::new(support::xtask_bin())
+        .arg("--root")
+        .arg(x.s.root())
+        .args(["test", dir])
+        .env("NO_COLOR", "1")
+        .env("UV_DEFAULT_INDEX", x.env())
+        .env("GITHUB_STEP_SUMMARY", "")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = x.s.root().join(dir).join("uv.lock");
+    while std::fs::read_to_string(&lock).is_ok_and(|now| now == locked) {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it relocked `{dir}`");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child
+}
+
+#[test]
+fn an_interrupted_run_puts_the_lock_back_and_a_killed_ones_is_put_back_by_the_next() {
+    let x = Indexed::new();
+    let locked = lock_and_commit(&x, EMBEDDINGS);
+    let pyproject = x.s.read(&format!("{EMBEDDINGS}/pyproject.toml"));
+    let line = pyproject.lines().find(|l| l.starts_with("version = ")).unwrap().to_string();
+    x.s.write(&format!("{EMBEDDINGS}/pyproject.toml"), &pyproject.replacen(&line, "version = \"9.9.9\"", 1));
+    support::commit_all(&x.s.root(), "Bump the embeddings without locking (#914)");
+
+    // SIGTERM (as a CI runner's cancel sends): the run starts nothing new, puts the lock back
+    // and says it was interrupted.
+    let child = start_until_relocked(&x, EMBEDDINGS, &locked);
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let out: Run = child.wait_with_output().unwrap().into();
+    let out = out.fails_with(1);
+    assert!(out.stderr.contains("error: interrupted after 1 of 1 package(s)"), "{}", out.stderr);
+    assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked, "put back before the run ended");
+    assert_eq!(x.status(), "");
+
+    // SIGKILL leaves the fresh lock in the tree; the next run puts it back first, and says so.
+    let mut child = start_until_relocked(&x, EMBEDDINGS, &locked);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_ne!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked);
+    let out = x.test(&[EMBEDDINGS, "--dry-run"]).ok();
+    assert_ne!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked, "a dry run writes nothing: {}", out.stderr);
+    let out = x.test(&[EMBEDDINGS]).ok();
+    let put_back =
+        format!("warning: put back `{EMBEDDINGS}/uv.lock`, which an interrupted `cargo xtask test` had locked afresh");
+    assert!(out.stderr.contains(&put_back), "{}", out.stderr);
+    assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked);
+    assert_eq!(x.status(), "");
+}
+
 #[test]
 fn a_stale_lock_that_cannot_be_resolved_is_its_own_failure_without_a_rerun_against_the_base() {
     let x = Indexed::new();

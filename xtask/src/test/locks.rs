@@ -7,15 +7,38 @@
 //! exclusive lock on the journal's `.held` file while it lives (the kernel releases it however the
 //! process ends), so the next `cargo xtask test` tells a live run's journal from a killed one's
 //! and puts back what the killed run left relocked (`recover`).
+//!
+//! A first SIGINT (Ctrl-C) or SIGTERM does not kill the run: it starts no new step, so the
+//! package being run ends (a terminal's Ctrl-C has stopped its children already) and its lock
+//! goes back (`catch_interrupts`). A second one ends the process at once.
 
 use std::{
     fs::File,
     path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
 };
 
 use anyhow::{Context as _, Result};
 
 use crate::{changeset, output};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// From here on, the first SIGINT or SIGTERM sets [`interrupted`] instead of ending the process;
+/// the second one ends it as it would have.
+pub fn catch_interrupts() {
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // In this order: the default action runs only once the flag is already set.
+        let _ = signal_hook::flag::register_conditional_default(signal, &INTERRUPTED);
+        let _ = signal_hook::flag::register(signal, &INTERRUPTED);
+    }
+}
+
+/// Whether the run was asked to stop: no new package or step starts.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 /// This run's journal of the locks it rewrote.
 pub struct Journal {

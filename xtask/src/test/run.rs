@@ -467,6 +467,10 @@ pub fn run_until(
     deadline: Instant,
     log: &mut String,
 ) -> Option<bool> {
+    if super::locks::interrupted() {
+        log.push_str(&format!("not run, the run was interrupted: {}\n", argv.join(" ")));
+        return Some(false);
+    }
     log.push_str(&format!("$ {}\n", argv.join(" ")));
     let mut cmd = duct::cmd(&argv[0], &argv[1..]).dir(dir).env_remove("VIRTUAL_ENV");
     for (k, v) in env {
