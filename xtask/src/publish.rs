@@ -215,7 +215,9 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         "publish_url": report::shown_url(&dest.publish_url),
         "new_projects_per_day": dest.new_projects_per_day,
         "credentials": credentials.describe(),
+        "tools": crate::exec::tools_json(&[&options.backend.to_string()]),
     });
+    let tools = format!("tools: {}", crate::exec::tools_line(&[&options.backend.to_string()]));
     if options.dry_run {
         let outcomes: BTreeMap<usize, Outcome> = what.into_iter().map(|(i, w)| (i, Outcome::Planned(w))).collect();
         if options.json {
@@ -223,6 +225,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         } else {
             output::data(&text);
         }
+        output::note(&tools);
         output::note("dry run: nothing was built and nothing was uploaded");
         let failing: Vec<usize> =
             outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Planned(p) if p.fails)).map(|(&i, _)| i).collect();
@@ -231,6 +234,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         return Ok(report_of(&outcomes, &BTreeMap::new()));
     }
     output::note(&text);
+    output::note(&tools);
 
     let tool = tool.expect("checked above for real runs");
     let done = run::execute(&ctx, &tool);

@@ -106,6 +106,7 @@ pub struct Report {
     phases: Vec<&'static str>,
     version: Option<Version>,
     steps: Vec<Value>,
+    tools: Vec<&'static str>,
 }
 
 impl Report {
@@ -123,7 +124,20 @@ impl Report {
             [one] => *one,
             _ => "both",
         };
-        json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string), "steps": self.steps})
+        json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string), "steps": self.steps,
+               "tools": crate::exec::tools_json(&self.tools)})
+    }
+}
+
+/// The programs a release runs: uv (builds, the install check), gh (the pull request, the GitHub
+/// release), and poetry when `release.toml` publishes with it.
+fn tools(sh: &Shell) -> Vec<&'static str> {
+    let poetry =
+        crate::config::Config::load(&sh.current_dir()).is_ok_and(|c| c.backend == crate::config::Backend::Poetry);
+    if poetry {
+        vec!["uv", "gh", "poetry"]
+    } else {
+        vec!["uv", "gh"]
     }
 }
 
@@ -163,7 +177,9 @@ impl flags::Release {
         if let Some(wait) = &self.wait {
             index::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
         }
-        let mut report = Report::default();
+        // Which programs the steps run, before the plans: the bootstrapped ones win over PATH's.
+        let mut report = Report { tools: tools(sh), ..Report::default() };
+        output::note(&format!("tools: {}", crate::exec::tools_line(&report.tools)));
         let result = match phase {
             Some(Phase::Prepare) => prepare::run(sh, &self, &mut report).map(drop),
             Some(Phase::Publish) => publish::run(sh, &self, &mut report),

@@ -153,7 +153,8 @@ impl flags::Test {
                            "local_packages": local(s), "expected_seconds": (e * 100.0).round() / 100.0})
                 })
                 .collect();
-            output::json(&json!({"shard": shard.map(|s| s.to_string()), "packages": packages}));
+            let tools = exec::tools_json(&tools(repo, selection));
+            output::json(&json!({"shard": shard.map(|s| s.to_string()), "packages": packages, "tools": tools}));
             return;
         }
         let rows: Vec<Vec<String>> = selection
@@ -167,7 +168,11 @@ impl flags::Test {
         output::data(&output::table(&["Package", "Reason", "Local packages", "Expected"], &rows));
         let total: f64 = expected.iter().sum();
         let shard = shard.map_or(String::new(), |s| format!(" (shard {s})"));
-        output::note(&format!("would test {} package(s){shard}, about {total:.0}s of work", selection.len()));
+        output::note(&format!(
+            "would test {} package(s){shard}, about {total:.0}s of work, with {}",
+            selection.len(),
+            exec::tools_line(&tools(repo, selection))
+        ));
     }
 
     fn execute(
@@ -190,11 +195,13 @@ impl flags::Test {
         order.sort_by(|&a, &b| expected[b].total_cmp(&expected[a]));
         let ordered: Vec<Selected> = order.iter().map(|&i| selection[i].clone()).collect();
         let locals: BTreeSet<usize> = selection.iter().flat_map(|s| s.local.iter().copied()).collect();
+        let tools = tools(repo, &selection);
         output::note(&format!(
-            "testing {} package(s) with {} job(s), Python {python_version}{}; local packages: {}",
+            "testing {} package(s) with {} job(s), Python {python_version}{}, {}; local packages: {}",
             selection.len(),
             options.jobs,
             options.shard.map_or(String::new(), |s| format!(", shard {s}")),
+            exec::tools_line(&tools),
             if locals.is_empty() {
                 "none".to_string()
             } else {
@@ -232,13 +239,15 @@ impl flags::Test {
         let sum = |f: fn(&run::Steps) -> f64| reports.iter().map(|r| f(&r.steps)).sum::<f64>();
         output::note(&format!(
             "time: {:.1}s in all; building {} local wheel(s) {wheel_seconds:.1}s; summed over packages: \
-             installing environments {:.1}s, local packages {:.1}s, tests {:.1}s, reruns against the base {:.1}s",
+             installing environments {:.1}s, local packages {:.1}s, tests {:.1}s, reruns against the base {:.1}s; \
+             with {}",
             started.elapsed().as_secs_f64(),
             locals.len(),
             sum(|s| s.install),
             sum(|s| s.local),
             sum(|s| s.tests),
             sum(|s| s.baseline),
+            exec::tools_line(&tools),
         ));
         selection.sort_by(|a, b| repo.packages[a.package].dir.cmp(&repo.packages[b.package].dir));
         let rows: Vec<Row> = selection
@@ -254,7 +263,7 @@ impl flags::Test {
             }
             timings.write(path)?;
         }
-        self.finish(&rows, &python_version.to_string(), options.shard.map(|s| s.to_string()))
+        self.finish(&rows, &python_version.to_string(), options.shard.map(|s| s.to_string()), &tools)
     }
 
     /// Every package on `jobs` threads, with progress; `--fail-fast` starts nothing new after a
@@ -290,9 +299,11 @@ impl flags::Test {
 
     /// Prints the results (table or JSON), the failures' logs and the step summary; the error
     /// says what failed the run.
-    fn finish(&self, rows: &[Row], python: &str, shard: Option<String>) -> Result<()> {
+    fn finish(&self, rows: &[Row], python: &str, shard: Option<String>, tools: &[&str]) -> Result<()> {
         if self.json {
-            output::json(&report::document(rows, python, shard));
+            let mut doc = report::document(rows, python, shard);
+            doc["tools"] = exec::tools_json(tools);
+            output::json(&doc);
         } else {
             output::data(&report::render(rows));
         }
@@ -378,6 +389,16 @@ fn not_run(s: &Selected) -> Report {
         seconds: 0.0,
         steps: run::Steps::default(),
         log: String::new(),
+    }
+}
+
+/// The tools the run uses: uv, and poetry when a legacy `[tool.poetry]` package is selected.
+fn tools(repo: &Monorepo, selection: &[Selected]) -> Vec<&'static str> {
+    let poetry = selection.iter().any(|s| repo.packages[s.package].table == crate::pyproject::Table::Poetry);
+    if poetry {
+        vec!["uv", "poetry"]
+    } else {
+        vec!["uv"]
     }
 }
 

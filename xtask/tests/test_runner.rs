@@ -205,6 +205,9 @@ fn a_package_bumped_without_relocking_is_tested_with_a_fresh_lock_and_its_lock_p
     assert!(out.stderr.contains(&format!("warning: {warning}")), "{}", out.stderr);
     assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked, "the tree's lock, byte for byte");
     assert_eq!(x.status(), "", "the tree ends as it began");
+    let time = out.stderr.lines().find(|l| l.starts_with("time: ")).unwrap();
+    assert!(time.contains("; with uv ") && time.contains("(bootstrapped;"), "which uv ran: {time}");
+    assert_eq!(packages(&out.stdout).len(), 1);
 
     // The table and the step summary say it too, with the command that fixes it.
     let summary = x.s.dir.path().join("summary.md");
@@ -546,4 +549,34 @@ fn merge_joins_shards_results_into_one_summary_and_updates_timings() {
     let t: Value = serde_json::from_str(&std::fs::read_to_string(&timings).unwrap()).unwrap();
     assert_eq!(t["packages"]["a-pkg"], 3.0, "the slowest Python's time: {t}");
     assert_eq!(t["packages"]["b-pkg"], 4.0);
+}
+
+#[test]
+fn the_plan_and_json_say_which_uv_runs_and_how_it_was_chosen() {
+    let s = Sample::new(20, 0);
+    let uv = support::tool("uv");
+    let version = std::process::Command::new(&uv).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).split_whitespace().nth(1).unwrap().to_string();
+    let placeholders = |text: &str| {
+        text.replace(&uv.parent().unwrap().display().to_string(), "[TOOLS]").replace(&version, "[VERSION]")
+    };
+    // Bootstrapped first.
+    let out = s.xtask(&["test", "llama-index-core", "--dry-run"]).ok();
+    let note = out.stderr.lines().find(|l| l.starts_with("would test")).unwrap();
+    expect_test::expect!["would test 1 package(s), about 1s of work, with uv [VERSION] at [TOOLS]/uv (bootstrapped; `XTASK_UV` chooses another)"]
+        .assert_eq(&placeholders(note));
+    let out = s.xtask(&["test", "llama-index-core", "--dry-run", "--json"]).ok();
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        placeholders(&doc["tools"].to_string()),
+        r#"{"uv":{"from":"bootstrapped","path":"[TOOLS]/uv","version":"[VERSION]"}}"#
+    );
+    // XTASK_UV chooses another: a path, or a name on PATH.
+    let out =
+        s.xtask_env(&["test", "llama-index-core", "--dry-run", "--json"], &[("XTASK_UV", &uv.display().to_string())]);
+    let doc: Value = serde_json::from_str(&out.ok().stdout).unwrap();
+    assert_eq!(doc["tools"]["uv"]["from"], "XTASK_UV");
+    let out = s.xtask_env(&["test", "llama-index-core"], &[("XTASK_UV", "no-such-uv")]).fails_with(1);
+    expect_test::expect!["error: `XTASK_UV` names `no-such-uv` for `uv`, which is not a program here: give a path to it, or a name on PATH"]
+        .assert_eq(out.stderr.trim_end());
 }

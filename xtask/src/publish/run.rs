@@ -250,12 +250,14 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
     }
     let fresh = builds.values().filter(|b| !b.reused).count();
     output::note(&format!(
-        "time: building {} ({fresh} fresh, {} at once) {:.1}s; uploading and waiting for visibility in {} {:.1}s",
+        "time: building {} ({fresh} fresh, {} at once) {:.1}s; uploading and waiting for visibility in {} {:.1}s; \
+         with {}",
         report::count(builds.len(), "package"),
         options.jobs,
         built.as_secs_f64(),
         report::count(plan.waves.len(), "wave"),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        crate::exec::tools_line(&[&options.backend.to_string()]),
     ));
     Done { outcomes: outcomes.into_inner().expect("threads are done"), checks, builds }
 }
