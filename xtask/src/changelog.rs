@@ -17,7 +17,7 @@ use crate::{
     changeset,
     flags::{self, usage},
     git, github,
-    monorepo::{Monorepo, Owner},
+    monorepo::Monorepo,
     output,
 };
 use history::{Attribution, Commit};
@@ -118,11 +118,10 @@ pub fn generate(sh: &Shell, repo: &Monorepo, since: Option<&str>, date: String, 
         None => latest_tag(sh, repo)?,
     };
     let commits = walk(sh, &since)?;
-    let owner = |path: &str| match repo.owner_of(path) {
-        Owner::Package(i) => Some(i),
-        Owner::Nobody => None,
-    };
-    let found = history::attribute(&commits, owner);
+    // A pull request credits the packages whose shipped files it changed: one that only
+    // relocked (`uv.lock`) or touched tests needs no release of them, and gets no line there.
+    let shipped = crate::shipped::Shipped::new(repo);
+    let found = history::attribute(&commits, |path| shipped.owner(path));
     if found.prs.is_empty() {
         bail!(
             "no pull requests since `{since}`: {} commit{} in the range, none with a `(#N)` suffix; \

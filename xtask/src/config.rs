@@ -65,7 +65,7 @@ pub struct Config {
     pub wave_widen: bool,
     pub wave_bump: Option<crate::version::Bump>,
     /// `check --bumps`: glob patterns (relative to a package's directory) of files a change to
-    /// which needs no new version, and how a version that went down or skipped a release counts.
+    /// which needs no new version (and credits no package in the changelog: `shipped.rs`), and how a version that went down or skipped a release counts.
     pub bumps_unshipped: Vec<String>,
     pub bumps_down: Severity,
     pub bumps_jump: Severity,
@@ -306,7 +306,16 @@ impl Default for Config {
             release_hooks: Hooks::default(),
             wave_widen: true,
             wave_bump: Some(crate::version::Bump::Patch),
-            bumps_unshipped: strings(&["tests/**", "docs/**", "examples/**", "*.md"]),
+            // Lock files pin the package's own development environment, never what it requires.
+            bumps_unshipped: strings(&[
+                "tests/**",
+                "docs/**",
+                "examples/**",
+                "*.md",
+                "uv.lock",
+                "poetry.lock",
+                "pdm.lock",
+            ]),
             bumps_down: Severity::Fail,
             bumps_jump: Severity::Warn,
         }

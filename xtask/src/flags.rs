@@ -177,7 +177,7 @@ xflags::xflags! {
         ///
         /// With --bumps, the pull request check instead: every package whose shipped files
         /// changed since the merge base with --base-ref has a new version (files matching
-        /// `bumps.unshipped`, by default tests, docs, examples and Markdown, need none), no
+        /// `bumps.unshipped`, by default tests, docs, examples, Markdown and lock files, need none), no
         /// version went down or skipped a release, none is on the index already (with
         /// --index-url), and no internal requirement excludes its dependency's version.
         cmd check {

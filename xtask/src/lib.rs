@@ -28,6 +28,7 @@ mod rehearsal;
 mod release;
 mod requirement;
 mod sample;
+mod shipped;
 mod test;
 mod url;
 mod verify;

@@ -110,6 +110,52 @@ fn mask_commit(line: &str) -> String {
     }
 }
 
+/// Issue 21.5: a pull request that only relocked (the root `uv.lock`, an integration's) credits
+/// no package, as it needs no bump; one that also changed code credits only that code's package.
+#[test]
+fn lock_files_credit_no_package() {
+    let s = crafted();
+    let (core_lock, openai_lock) = ("llama-index-core/uv.lock", format!("{OPENAI}/uv.lock"));
+    for f in ["uv.lock", core_lock, &openai_lock] {
+        s.write(f, "version = 1\n");
+    }
+    commit_all(&s.root(), "chore: add the lock files (#206)");
+    for f in ["uv.lock", core_lock, &openai_lock] {
+        s.write(f, "version = 1\nrevision = 3\n");
+    }
+    commit_all(&s.root(), "chore: relock everything (#207)");
+    s.write("uv.lock", "version = 1\nrevision = 4\n");
+    s.write(&format!("{OPENAI}/llama_index/z.py"), "# z\n");
+    commit_all(&s.root(), "feat: openai z, relocked (#208)");
+    let dry = xtask(&s.root(), &["changelog", "--dry-run", "--date", "2026-01-21"], &[]).ok();
+    expect![[r#"
+        ## [2026-01-21]
+
+        ### llama-index-core [0.14.12]
+
+        - Fix: handle tool calls (#20237) ([#203](https://github.com/run-llama/llama_index/pull/203))
+        - fix: escape `[tag]` \] and \<!--- generated changelog ---> in titles ([#205](https://github.com/run-llama/llama_index/pull/205))
+
+        ### llama-index-llms-openai [0.1.7]
+
+        - \# starts a heading, \[WIP\] Unterstützung 🚀 ([#204](https://github.com/run-llama/llama_index/pull/204))
+        - fix: escape `[tag]` \] and \<!--- generated changelog ---> in titles ([#205](https://github.com/run-llama/llama_index/pull/205))
+        - feat: openai z, relocked ([#208](https://github.com/run-llama/llama_index/pull/208))
+
+        ### llama-index-vector-stores-volcengine-mysql [0.4.4]
+
+        - feat: volcengine mysql filters ([#201](https://github.com/run-llama/llama_index/pull/201))
+
+        ### Other changes
+
+        - docs: explain the release flow ([#202](https://github.com/run-llama/llama_index/pull/202))
+        - chore: add the lock files ([#206](https://github.com/run-llama/llama_index/pull/206))
+        - chore: relock everything ([#207](https://github.com/run-llama/llama_index/pull/207))
+    "#]]
+    .assert_eq(&dry.stdout);
+    assert!(!dry.stdout.contains("### llama-index ["), "{}", dry.stdout);
+}
+
 #[test]
 fn json_has_packages_versions_and_orphans() {
     let s = crafted();

@@ -436,6 +436,60 @@ fn the_bump_check_names_every_problem_and_its_fix() {
     .assert_eq(&serde_json::to_string_pretty(&v).unwrap());
 }
 
+/// Issues 18.8 and 21.5: a pull request that only relocked (`uv.lock`, `poetry.lock`,
+/// `pdm.lock`, the root's included) needs no bump of any package.
+#[test]
+fn the_bump_check_needs_no_bump_for_lock_files() {
+    let s = sample();
+    s.git(&["switch", "--quiet", "-c", "pr"]);
+    for f in
+        ["uv.lock".to_string(), format!("{LLMS}/uv.lock"), format!("{PACKS}/poetry.lock"), format!("{TOOLS}/pdm.lock")]
+    {
+        change(&s, &f, |t| t + "# relocked\n", "chore: relock (#910)");
+    }
+    let run = s.xtask(&["check", "--bumps", "--base-ref", "main", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let packages: Vec<(String, usize, usize)> = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let shipped = p["shipped_files"].as_array().unwrap().len();
+            (p["name"].as_str().unwrap().to_string(), shipped, p["unshipped_files"].as_u64().unwrap() as usize)
+        })
+        .collect();
+    expect![[r#"
+        [
+            (
+                "llama-index",
+                0,
+                1,
+            ),
+            (
+                "llama-index-llms-openai",
+                0,
+                1,
+            ),
+            (
+                "llama-index-tools-openai-classic",
+                0,
+                1,
+            ),
+            (
+                "llama-index-packs-weaviate",
+                0,
+                1,
+            ),
+        ]
+    "#]]
+    .assert_debug_eq(&packages);
+    assert_eq!(v["ok"], true, "{}", run.stdout);
+    // The same files with a pattern list that leaves lock files out: each is a forgotten bump.
+    s.write("release.toml", "[bumps]\nunshipped = [\"*.md\"]\n");
+    let run = s.xtask(&["check", "--bumps", "--base-ref", "main"]).fails_with(1);
+    assert!(run.stdout.contains("1 shipped file changed since the merge base (uv.lock)"), "{}", run.stdout);
+}
+
 #[test]
 fn the_bump_check_fails_a_version_the_index_has_and_a_dependant_left_behind() {
     let server = PypiServer::start();

@@ -552,6 +552,59 @@ fn a_killed_writes_temporary_file_is_not_dirt_and_is_swept() {
     assert_eq!(sample.git(&["status", "--porcelain", "--untracked-files=all"]), "");
 }
 
+/// Issue 21.1, with the default prepare hooks: the docs script generates pages, and pre-commit,
+/// run after it, is given those pages too, so the release commit carries them formatted.
+#[test]
+fn a_formatting_hook_sees_the_files_the_hooks_before_it_wrote() {
+    let sample = Sample::new(20, 6);
+    sample.write(
+        "docs/scripts/prepare_for_build.py",
+        "import pathlib\n\
+         out = pathlib.Path('api_reference')\n\
+         out.mkdir(exist_ok=True)\n\
+         for name in ['core', 'llms']:\n    (out / f'{name}.md').write_text(f'# {name}   \\n\\n::: llama_index.{name}  \\n')\n",
+    );
+    // A local formatter, as LlamaIndex's pre-commit formats Markdown: trailing spaces go.
+    sample.write(
+        ".pre-commit-config.yaml",
+        "repos:\n  - repo: local\n    hooks:\n      - id: whitespace-format\n        name: strip trailing whitespace\n        \
+         language: system\n        entry: sh -c 'for f in \"$@\"; do sed -i \"s/[[:space:]]*$//\" \"$f\"; done' --\n        \
+         files: \\.md$\n",
+    );
+    // The docs are a project of their own with a lock, as in the real monorepo, so the script's
+    // `uv run` changes nothing else.
+    sample.write(
+        "docs/pyproject.toml",
+        "[project]\nname = \"docs\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = []\n\n[tool.uv]\npackage = false\n",
+    );
+    let lock = std::process::Command::new(support::tool("uv"))
+        .arg("lock")
+        .current_dir(sample.root().join("docs"))
+        .output()
+        .unwrap();
+    assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
+    support::commit_all(&sample.root(), "Add the docs script and pre-commit (#900)");
+    let run =
+        sample.xtask(&["release", "prepare", "--bump", "patch", "--commit", "--offline", "--date", "2026-01-21"]).ok();
+    assert!(run.stderr.contains("changed docs/api_reference/core.md, docs/api_reference/llms.md"), "{}", run.stderr);
+    let files = sample.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(
+        files.lines().collect::<Vec<_>>(),
+        [
+            "CHANGELOG.md",
+            "docs/api_reference/core.md",
+            "docs/api_reference/llms.md",
+            "llama-index-core/pyproject.toml",
+            "pyproject.toml"
+        ]
+    );
+    for name in ["core", "llms"] {
+        let committed = sample.git(&["show", &format!("HEAD:docs/api_reference/{name}.md")]);
+        assert_eq!(committed, format!("# {name}\n\n::: llama_index.{name}"), "formatted in the commit");
+    }
+    assert_eq!(sample.git(&["status", "--porcelain", "--untracked-files=all"]), "");
+}
+
 /// Core's tests gate its publication (the default gate: `uv sync`, then `uv run pytest tests`
 /// in core): while they fail nothing is published and the tree is left as committed; once they
 /// pass the release goes out, and the umbrella's sdist is attached to the GitHub release once.

@@ -75,9 +75,9 @@ pub struct PullRequest {
     /// The squash subject without `(#N)`: the title when GitHub is not asked.
     pub subject_title: String,
     pub commits: Vec<String>,
-    /// Indexes of the packages it touched.
+    /// Indexes of the packages whose files it changed (their shipped files, as `owner` says).
     pub packages: BTreeSet<usize>,
-    /// Changed paths that belong to no package.
+    /// Changed paths that credit no package.
     pub unowned: Vec<String>,
 }
 

@@ -13,9 +13,10 @@ use crate::{
     config::Severity,
     flags, git,
     index::Index,
-    monorepo::{Monorepo, Owner},
+    monorepo::Monorepo,
     output,
     pyproject::Pyproject,
+    shipped::{Class, Shipped},
     version::Version,
 };
 
@@ -260,23 +261,19 @@ fn changes(
     files: &[String],
     only: Option<&BTreeSet<usize>>,
 ) -> Result<Vec<Change>> {
-    let options = glob::MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: false,
-        require_literal_leading_dot: false,
-    };
-    let unshipped: Vec<glob::Pattern> =
-        repo.config.bumps_unshipped.iter().filter_map(|p| glob::Pattern::new(p).ok()).collect();
+    let shipped = Shipped::new(repo);
     let mut by_package: BTreeMap<usize, Change> = BTreeMap::new();
     let mut touched = Vec::new();
     for file in files {
-        let Owner::Package(i) = repo.owner_of(file) else { continue };
+        let (i, ships) = match shipped.classify(file) {
+            Class::Shipped(i) => (i, true),
+            Class::Unshipped(i) => (i, false),
+            Class::Nobody => continue,
+        };
         if only.is_some_and(|o| !o.contains(&i)) {
             continue;
         }
         let p = &repo.packages[i];
-        let inner =
-            if p.dir == "." { file.as_str() } else { file.strip_prefix(&format!("{}/", p.dir)).unwrap_or(file) };
         let c = by_package.entry(i).or_insert_with(|| Change {
             index: i,
             shipped: Vec::new(),
@@ -286,10 +283,10 @@ fn changes(
         if *file == p.pyproject_display() {
             touched.push(i);
         }
-        if unshipped.iter().any(|g| g.matches_with(inner, options)) {
-            c.unshipped += 1;
-        } else {
+        if ships {
             c.shipped.push(file.clone());
+        } else {
+            c.unshipped += 1;
         }
     }
     // The base versions of the packages whose pyproject.toml changed, in one `git cat-file`.

@@ -41,7 +41,16 @@ pub fn any_applies(root: &Path, hooks: &[Hook]) -> bool {
 }
 
 /// Runs `hooks` in order; the first failure stops them, with the hook and its exit status.
-pub fn run_all(sh: &Shell, root: &Path, hooks: &[Hook], core: &str, umbrella: &str, files: &[String]) -> Result<()> {
+/// `files` gives each hook's `{files}` as it starts (and again for its rerun), so a hook sees
+/// what the hooks before it changed: the formatter formats the docs the docs hook generated.
+pub fn run_all(
+    sh: &Shell,
+    root: &Path,
+    hooks: &[Hook],
+    core: &str,
+    umbrella: &str,
+    files: &dyn Fn() -> Result<Vec<String>>,
+) -> Result<()> {
     for hook in hooks {
         if let Some(p) = &hook.if_exists {
             if !root.join(p).exists() {
@@ -50,13 +59,13 @@ pub fn run_all(sh: &Shell, root: &Path, hooks: &[Hook], core: &str, umbrella: &s
             }
         }
         let before = git::dirty_files(sh)?;
-        let ok = run_one(root, hook, core, umbrella, files)?;
+        let ok = run_one(root, hook, core, umbrella, &files()?)?;
         if ok {
             continue;
         }
         if hook.rerun_on_change && git::dirty_files(sh)? != before {
             output::status("rerunning", &format!("{}: it changed files", hook.display(core, umbrella)));
-            if run_one(root, hook, core, umbrella, files)? {
+            if run_one(root, hook, core, umbrella, &files()?)? {
                 continue;
             }
         }
@@ -69,7 +78,7 @@ pub fn run_all(sh: &Shell, root: &Path, hooks: &[Hook], core: &str, umbrella: &s
 /// writes a lock file), so that what is published is what was committed.
 pub fn run_gate(sh: &Shell, root: &Path, hooks: &[Hook], core: &str, umbrella: &str) -> Result<()> {
     let before = git::dirty_files(sh)?;
-    let result = run_all(sh, root, hooks, core, umbrella, &[]);
+    let result = run_all(sh, root, hooks, core, umbrella, &|| Ok(Vec::new()));
     let left: Vec<String> = git::dirty_files(sh)?.into_iter().filter(|f| !before.contains(f)).collect();
     if !left.is_empty() {
         git::restore(sh, &left)?;

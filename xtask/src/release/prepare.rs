@@ -382,7 +382,9 @@ fn act(sh: &Shell, w: &mut World, flags: &flags::Release, action: Action) -> Res
         Action::Hooks => {
             let (core, umbrella) = dirs(&w.repo);
             let files = changed_files(sh, w)?;
-            hooks::run_all(sh, &w.repo.root, &w.repo.config.release_hooks.prepare, &core, &umbrella, &files)
+            // Each hook sees the files changed so far, those of the hooks before it included.
+            let so_far = || changed_files(sh, w);
+            hooks::run_all(sh, &w.repo.root, &w.repo.config.release_hooks.prepare, &core, &umbrella, &so_far)
                 .context("a prepare hook failed; fix it and rerun the same command: what is done stays done")?;
             if let Some(m) = &mut w.marker {
                 m.hooks_done = true;
