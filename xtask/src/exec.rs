@@ -11,7 +11,11 @@ use xshell::Cmd;
 pub fn tools_dir() -> PathBuf {
     match std::env::var_os("XTASK_TOOLS_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tools"),
+        // The workspace's directory, without a `..` in the paths that plans print.
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tools"),
+            |workspace| workspace.join("target/tools"),
+        ),
     }
 }
 
