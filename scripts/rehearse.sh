@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/bootstrap.sh
-cargo build --quiet --package xtask --bins
+cargo build --quiet --package xtask --package standin
 exec "${CARGO_TARGET_DIR:-target}/debug/xtask" rehearse "$@"

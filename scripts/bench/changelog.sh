@@ -10,7 +10,7 @@ source scripts/bench/lib.sh
 runs=${RUNS:-15}
 online_runs=${ONLINE_RUNS:-5}
 
-cargo build --quiet --release --package xtask --bins
+cargo build --quiet --release --package xtask --package standin
 xtask=target/release/xtask
 standin=target/release/standin
 gh=target/tools/bin/gh

@@ -290,7 +290,13 @@ mod tests {
             let (v, flag) = word.split_once(':').unwrap_or((word, ""));
             let files = match flag {
                 "0" => vec![],
-                f => vec![DistFile { filename: format!("x-{v}.tar.gz"), sha256: None, yanked: f == "y", url: None }],
+                f => vec![DistFile {
+                    filename: format!("x-{v}.tar.gz"),
+                    sha256: None,
+                    yanked: f == "y",
+                    url: None,
+                    uploaded: None,
+                }],
             };
             p.releases.insert(v.parse().unwrap(), files);
         }

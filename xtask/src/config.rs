@@ -4,6 +4,7 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
@@ -47,6 +48,8 @@ pub struct Config {
     pub publish_url: String,
     /// `index.new-projects-per-day`; `None`: the default of the index (see [`Destination`]).
     pub new_projects_per_day: Option<u32>,
+    /// `index.closed-after`; `None`: the default of the index (see [`Destination`]).
+    pub closed_after: Option<Duration>,
     /// `[index.NAME]`: other indexes, chosen with `publish --index NAME`.
     pub indexes: BTreeMap<String, NamedIndex>,
     /// `[index]` sets one of `url` and `publish-url` without the other: no default destination.
@@ -77,6 +80,7 @@ pub struct NamedIndex {
     pub url: String,
     pub publish_url: String,
     pub new_projects_per_day: Option<u32>,
+    pub closed_after: Option<Duration>,
 }
 
 /// The index a publish reads and uploads to, as chosen: by name, by URLs, or the default.
@@ -88,6 +92,9 @@ pub struct Destination {
     pub publish_url: String,
     /// New projects allowed per 24 hours; `None`: no limit.
     pub new_projects_per_day: Option<u32>,
+    /// How long after its first file the index still accepts files for a version; `None`: for
+    /// ever.
+    pub closed_after: Option<Duration>,
 }
 
 /// The public index allows 4 new projects per 24 hours, per user and per IP; other indexes
@@ -95,7 +102,20 @@ pub struct Destination {
 pub const PUBLIC_NEW_PROJECTS_PER_DAY: u32 = 4;
 
 fn default_quota(url: &str, set: Option<u32>) -> Option<u32> {
-    set.or((url.trim_end_matches('/') == PUBLIC_INDEX_URL).then_some(PUBLIC_NEW_PROJECTS_PER_DAY))
+    set.or(is_public(url).then_some(PUBLIC_NEW_PROJECTS_PER_DAY))
+}
+
+/// The public index closes a version to new files 14 days after its first file (warehouse
+/// issue 19727): a missing sdist can never be added after that. Other indexes never close one
+/// unless the configuration says so.
+pub const PUBLIC_CLOSED_AFTER: Duration = Duration::from_secs(14 * 86_400);
+
+fn default_closed_after(url: &str, set: Option<Duration>) -> Option<Duration> {
+    set.or(is_public(url).then_some(PUBLIC_CLOSED_AFTER))
+}
+
+fn is_public(url: &str) -> bool {
+    url.trim_end_matches('/') == PUBLIC_INDEX_URL
 }
 
 /// One command of a release hook: argv only, no shell.
@@ -298,6 +318,7 @@ impl Default for Config {
             index_url: PUBLIC_INDEX_URL.to_string(),
             publish_url: PUBLIC_UPLOAD_URL.to_string(),
             new_projects_per_day: None,
+            closed_after: None,
             indexes: BTreeMap::new(),
             half_index: false,
             backend: Backend::Uv,
@@ -369,6 +390,7 @@ impl Config {
                 url: self.index_url.clone(),
                 publish_url: self.publish_url.clone(),
                 new_projects_per_day: default_quota(&self.index_url, self.new_projects_per_day),
+                closed_after: default_closed_after(&self.index_url, self.closed_after),
             }),
             Some(name) => {
                 let Some(i) = self.indexes.get(name) else {
@@ -387,6 +409,7 @@ impl Config {
                     url: i.url.clone(),
                     publish_url: i.publish_url.clone(),
                     new_projects_per_day: default_quota(&i.url, i.new_projects_per_day),
+                    closed_after: default_closed_after(&i.url, i.closed_after),
                 })
             }
         }
@@ -431,6 +454,7 @@ impl Config {
                 };
                 match name.as_str() {
                     "index.new-projects-per-day" => c.new_projects_per_day = Some(count(&p, &name, value)?),
+                    "index.closed-after" => c.closed_after = Some(duration(&p, &name, value)?),
                     "build.hooks" => c.hooks = hooks(&p, value)?,
                     "publish.accept-changes" => c.accept_changes = strings()?,
                     _ if section == "index" && value.is_table_like() => {
@@ -533,6 +557,12 @@ impl Config {
     }
 }
 
+/// A duration such as `"14d"` (`index::parse_duration`).
+fn duration(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<Duration> {
+    let text = value.as_str().with_context(|| format!("{p}: `{name}` must be a duration such as \"14d\""))?;
+    crate::index::parse_duration(text).map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))
+}
+
 fn count(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<u32> {
     value
         .as_integer()
@@ -540,12 +570,14 @@ fn count(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Res
         .with_context(|| format!("{p}: `{name}` must be a whole number, 0 or more"))
 }
 
-/// `[index.NAME]`: `url` and `publish-url`, both, and optionally `new-projects-per-day`.
+/// `[index.NAME]`: `url` and `publish-url`, both, and optionally `new-projects-per-day` and
+/// `closed-after`.
 fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<NamedIndex> {
     let table = value.as_table_like().expect("checked by the caller");
     let mut url = None;
     let mut publish_url = None;
     let mut quota = None;
+    let mut closed_after = None;
     for (key, v) in table.iter() {
         let string = || v.as_str().map(str::to_string).with_context(|| format!("{p}: `{name}.{key}` must be a string"));
         // The same check as `[index]` and the flags get.
@@ -558,13 +590,16 @@ fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) 
             "url" => url = Some(checked()?),
             "publish-url" => publish_url = Some(checked()?),
             "new-projects-per-day" => quota = Some(count(p, &format!("{name}.{key}"), v)?),
+            "closed-after" => closed_after = Some(duration(p, &format!("{name}.{key}"), v)?),
             _ => bail!(
-                "{p}: unknown setting `{name}.{key}`; an index has `url`, `publish-url` and `new-projects-per-day`"
+                "{p}: unknown setting `{name}.{key}`; an index has `url`, `publish-url`, `new-projects-per-day` and `closed-after`"
             ),
         }
     }
     match (url, publish_url) {
-        (Some(url), Some(publish_url)) => Ok(NamedIndex { url, publish_url, new_projects_per_day: quota }),
+        (Some(url), Some(publish_url)) => {
+            Ok(NamedIndex { url, publish_url, new_projects_per_day: quota, closed_after })
+        }
         _ => bail!("{p}: `[{name}]` needs both `url` (the JSON API, to read) and `publish-url` (to upload)"),
     }
 }
@@ -658,6 +693,7 @@ new-projects-per-day = 2
 [index.test]
 url = "http://127.0.0.1:2"
 publish-url = "http://127.0.0.1:2/"
+closed-after = "3d12h"
 [build.hooks]
 "pkgs/a" = [["make", "data"], ["true"]]
 [publish]
@@ -666,7 +702,8 @@ accept-changes = ["a"]
         )
         .unwrap();
         let d = c.destination(None).unwrap();
-        assert_eq!((d.name.as_str(), d.new_projects_per_day), ("default", Some(2)));
+        assert_eq!((d.name.as_str(), d.new_projects_per_day, d.closed_after), ("default", Some(2), None));
+        assert_eq!(c.destination(Some("test")).unwrap().closed_after, Some(Duration::from_secs(84 * 3600)));
         let t = c.destination(Some("test")).unwrap();
         assert_eq!(
             (t.url.as_str(), t.publish_url.as_str(), t.new_projects_per_day),
@@ -681,6 +718,9 @@ accept-changes = ["a"]
             Some(4),
             "the public index's quota"
         );
+        assert_eq!(Config::default().destination(None).unwrap().closed_after, Some(PUBLIC_CLOSED_AFTER));
+        let set = Config::parse(Path::new("release.toml"), "[index]\nclosed-after = \"30d\"\n").unwrap();
+        assert_eq!(set.destination(None).unwrap().closed_after, Some(Duration::from_secs(30 * 86_400)));
         assert_eq!(Config::default().hooks["llama-index-core"].len(), 4, "uv sync and the three cache fills");
 
         let half = Config::parse(Path::new("release.toml"), "[index]\nurl = \"http://x\"\n").unwrap();
@@ -690,6 +730,8 @@ accept-changes = ["a"]
             ("[index.t]\nurl = \"http://x\"\n", "`[index.t]` needs both `url`"),
             ("[build.hooks]\n\"a\" = [\"make\"]\n", "must be a list of commands"),
             ("[index]\nnew-projects-per-day = -1\n", "must be a whole number"),
+            ("[index]\nclosed-after = 14\n", "`index.closed-after` must be a duration such as \"14d\""),
+            ("[index.t]\nclosed-after = \"2w\"\n", "`index.t.closed-after`: `2w` is not a duration"),
         ] {
             let err = Config::parse(Path::new("release.toml"), text).unwrap_err().to_string();
             assert!(err.contains(want), "{text}: {err}");

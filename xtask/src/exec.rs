@@ -272,6 +272,48 @@ pub fn capture_until(expr: duct::Expression, deadline: std::time::Instant) -> st
     }
 }
 
+/// A long-lived child that answers requests: its stdin and stdout are pipes held here, its stderr
+/// is discarded (it must write everything else elsewhere). Dropping it kills and reaps it, so no
+/// error path leaves it running; a child that reads its stdin to the end also exits by itself
+/// when this process dies, and Ctrl-C reaches it with the rest of the process group.
+pub struct Piped {
+    child: std::process::Child,
+    pub stdin: std::process::ChildStdin,
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+/// Starts `program args` in `dir` with exactly `env` (build it with [`child_env`]).
+pub fn spawn_piped(
+    program: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+    dir: &std::path::Path,
+    env: std::collections::HashMap<String, String>,
+) -> std::io::Result<Piped> {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(std::io::Error::other("the child's pipes were not set up"));
+    };
+    Ok(Piped { child, stdin, stdout: std::io::BufReader::new(stdout) })
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// This process's environment without an active virtualenv (uv and poetry would otherwise
 /// build or publish from it) and without the variables `secrets`, for a child that has no use
 /// for them.

@@ -83,9 +83,13 @@ xflags::xflags! {
         /// its previous release on the index (a build that lost files or half its size stops);
         /// then the packages are uploaded in waves of the dependency order, each once its
         /// internal dependencies are visible. Our own interrupted upload is finished; new
-        /// projects past the index's quota are deferred. The plan's first line says where files
-        /// go; one run at a time per checkout. Credentials come from `UV_PUBLISH_TOKEN`, or
-        /// `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`.
+        /// projects past the index's quota are deferred. A version the index closed to new
+        /// files (its first file older than the index's `closed-after`: 14 days on the public
+        /// index) gets nothing more: our own interrupted upload of it fails (release a new
+        /// version), `--complete` is refused. The plan's first line says where files go; one
+        /// run at a time per checkout. Credentials come from `UV_PUBLISH_TOKEN`, or
+        /// `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`, or trusted publishing in GitHub
+        /// Actions; without any, a run that would upload fails before building, dry runs too.
         cmd publish {
             /// Package directories, relative to the root.
             repeated paths: String
@@ -114,8 +118,11 @@ xflags::xflags! {
             repeated --accept-changes package: String
             /// Skip the comparison with the previous release (stated in the plan).
             optional --no-artifact-check
+            /// Build every package with its own `uv build` process, without the build
+            /// frontend that builds package after package in one Python process per worker.
+            optional --no-build-frontend
             /// Upload the missing files (a missing sdist) of versions another build put on the
-            /// index, from our own build.
+            /// index, from our own build (refused for a version the index closed).
             optional --complete
             /// Print the plan and build nothing, upload nothing; exits as the real run would.
             optional --dry-run
@@ -211,7 +218,9 @@ xflags::xflags! {
         /// changed packages in dependency order, the install proof from the index, the tag on
         /// the release commit, the GitHub release). Without a phase, both run
         /// in one go. Every step first looks whether its effect is already there and skips it, so
-        /// a failed release is finished by running the same command again.
+        /// a failed release is finished by running the same command again. The index is chosen
+        /// as `publish` chooses it (`--index NAME`, or `--index-url` with `--publish-url`), and
+        /// the plan says where files go; without upload credentials it fails, dry runs too.
         cmd release {
             /// `prepare` or `publish`; both in one go when left out.
             optional phase: Phase
@@ -235,9 +244,13 @@ xflags::xflags! {
             optional --allow-dirty
             /// prepare: run `uv lock` in every rewritten package, and commit the locks (needs the index).
             optional --lock
-            /// The base of the index's JSON API (default: `index.url` in release.toml).
+            /// The index to read and upload to, by its name in release.toml (`[index.NAME]`;
+            /// `default` is `[index]`), as `publish --index` takes it.
+            optional --index name: String
+            /// The base of the index's JSON API (default: `index.url` in release.toml); to
+            /// publish, give --publish-url too.
             optional --index-url url: Url
-            /// publish: where distributions are uploaded (default: `index.publish-url`).
+            /// publish: where distributions are uploaded; needs --index-url.
             optional --publish-url url: Url
             /// publish: how long to wait for uploads to appear on the index (default 5m).
             optional --wait duration: String
@@ -466,6 +479,7 @@ pub struct Publish {
     pub retries: Option<u32>,
     pub accept_changes: Vec<String>,
     pub no_artifact_check: bool,
+    pub no_build_frontend: bool,
     pub complete: bool,
     pub dry_run: bool,
     pub json: bool,
@@ -532,6 +546,7 @@ pub struct Release {
     pub date: Option<String>,
     pub allow_dirty: bool,
     pub lock: bool,
+    pub index: Option<String>,
     pub index_url: Option<Url>,
     pub publish_url: Option<Url>,
     pub wait: Option<String>,

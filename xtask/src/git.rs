@@ -1,12 +1,12 @@
 //! A thin `git` wrapper: every call runs in the monorepo's root, and every error carries git's
 //! own stderr.
 
-use std::path::Path;
-
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::exec;
+
+pub mod quickstart;
 
 /// Fails with an actionable error unless the shell's directory is inside a git work tree.
 pub fn ensure_repo(sh: &Shell) -> Result<()> {
@@ -205,11 +205,6 @@ pub fn log_with_paths(sh: &Shell, format: &str, range: &str) -> Result<String> {
     exec::read(cmd!(sh, "git -c core.quotePath=false log --no-renames --name-only -z {format} {range}"))
 }
 
-/// The subjects of HEAD's history, newest first.
-pub fn subjects(sh: &Shell) -> Result<Vec<String>> {
-    Ok(exec::read(cmd!(sh, "git log --format=%s"))?.lines().map(str::to_string).collect())
-}
-
 /// The subject of HEAD.
 pub fn head_subject(sh: &Shell) -> Result<String> {
     exec::read(cmd!(sh, "git log -1 --format=%s"))
@@ -225,31 +220,10 @@ pub fn create_branch(sh: &Shell, branch: &str) -> Result<()> {
     exec::run(cmd!(sh, "git switch --quiet --create {branch}"))
 }
 
-/// Checks out `branch`.
-pub fn switch(sh: &Shell, branch: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git switch --quiet {branch}"))
-}
-
-/// Checks out `branch`, discarding changes in the work tree.
-pub fn checkout_force(sh: &Shell, branch: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git checkout --quiet --force {branch}"))
-}
-
 /// Commits exactly `paths` (staged first, whatever else is changed) with `message`.
 pub fn commit_paths(sh: &Shell, paths: &[String], message: &str) -> Result<()> {
     exec::run(cmd!(sh, "git add -- {paths...}"))?;
     exec::run(cmd!(sh, "git commit --quiet -m {message}"))
-}
-
-/// Commits what is staged with `message`, as `name <email>`.
-pub fn commit_as(sh: &Shell, name: &str, email: &str, message: &str) -> Result<()> {
-    let (name, email) = (format!("user.name={name}"), format!("user.email={email}"));
-    exec::run(cmd!(sh, "git -c {name} -c {email} commit --quiet -m {message}"))
-}
-
-/// Stages the squashed changes of `branch` on top of HEAD, to be committed.
-pub fn squash_merge(sh: &Shell, branch: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git merge --quiet --squash {branch}"))
 }
 
 /// Creates the lightweight tag `tag` on `commit`.
@@ -260,36 +234,6 @@ pub fn tag(sh: &Shell, tag: &str, commit: &str) -> Result<()> {
 /// Pushes `refspec` to `remote`.
 pub fn push(sh: &Shell, remote: &str, refspec: &str) -> Result<()> {
     exec::run(cmd!(sh, "git push --quiet {remote} {refspec}"))
-}
-
-/// Pushes `branch` and every tag to `remote`.
-pub fn push_with_tags(sh: &Shell, remote: &str, branch: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git push --quiet {remote} {branch} --tags"))
-}
-
-/// Makes the shell's directory a new repository whose first branch is `branch`.
-pub fn init(sh: &Shell, branch: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git init --quiet --initial-branch={branch}"))
-}
-
-/// Makes `dir` a new bare repository, to push to.
-pub fn init_bare(sh: &Shell, dir: &Path) -> Result<()> {
-    exec::run(cmd!(sh, "git init --quiet --bare {dir}"))
-}
-
-/// Adds the remote `name` at `url`.
-pub fn add_remote(sh: &Shell, name: &str, url: &Path) -> Result<()> {
-    exec::run(cmd!(sh, "git remote add {name} {url}"))
-}
-
-/// Sets `key` to `value` in the repository's configuration.
-pub fn set_config(sh: &Shell, key: &str, value: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git config {key} {value}"))
-}
-
-/// Feeds `stream` to `git fast-import`, which must end it with `done`.
-pub fn fast_import(sh: &Shell, stream: String) -> Result<()> {
-    exec::run(cmd!(sh, "git fast-import --quiet --done").stdin(stream))
 }
 
 /// The merge base of `rev` and HEAD, as a full commit id. No merge base (unrelated histories,
@@ -332,22 +276,6 @@ mod tests {
         expect!["the working tree has uncommitted changes (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10 and 2 more)"]
             .assert_eq(&super::describe_dirty(&many).unwrap());
     }
-}
-
-/// `rev`'s short hash and subject, `abc1234 Release 0.14.13 (#20301)`.
-pub fn short_subject(sh: &Shell, rev: &str) -> Result<String> {
-    let format = "--format=%h %s";
-    exec::read(cmd!(sh, "git log -1 {format} {rev}"))
-}
-
-/// A worktree at `dir` with `rev` checked out, detached.
-pub fn worktree_add_detached(sh: &Shell, dir: &Path, rev: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git worktree add --quiet --detach {dir} {rev}"))
-}
-
-/// Removes the worktree at `dir`, changes and all.
-pub fn worktree_remove(sh: &Shell, dir: &Path) -> Result<()> {
-    exec::run(cmd!(sh, "git worktree remove --force {dir}"))
 }
 
 /// Where `name` lives in the git directory (`git rev-parse --git-path`), relative to the root.

@@ -3,10 +3,14 @@
 //! errors that name the URL and what to do.
 //!
 //! Two answer shapes are understood: the public Python package index's (`releases` maps each
-//! version to files with `filename`, `digests.sha256` and `yanked`) and pypiserver's (`releases`
-//! maps each version to files with only a `url`).
+//! version to files with `filename`, `digests.sha256`, `yanked` and `upload_time_iso_8601`) and
+//! pypiserver's (`releases` maps each version to files with only a `url`).
 
-use std::{collections::BTreeMap, io::ErrorKind, time::Duration, time::Instant};
+use std::{
+    collections::BTreeMap,
+    io::ErrorKind,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -95,6 +99,9 @@ pub struct DistFile {
     pub yanked: bool,
     /// Where the file can be downloaded, to hash it when the index gives no digest.
     pub url: Option<String>,
+    /// When it was uploaded (`upload_time_iso_8601`); absent on pypiserver. The first file's
+    /// time says whether the index still accepts files for the version (`closed-after`).
+    pub uploaded: Option<SystemTime>,
 }
 
 impl Project {
@@ -267,7 +274,58 @@ fn parse_file(file: &Value) -> Option<DistFile> {
         _ => false,
     };
     let url = url.map(|_| url_path.to_string());
-    Some(DistFile { filename, sha256, yanked, url })
+    // `upload_time` is the same instant without its zone (UTC), on older answers.
+    let uploaded = ["upload_time_iso_8601", "upload_time"]
+        .into_iter()
+        .find_map(|key| file.get(key).and_then(Value::as_str).and_then(parse_timestamp));
+    Some(DistFile { filename, sha256, yanked, url, uploaded })
+}
+
+/// An RFC 3339 time in UTC as the index writes it: `2026-01-05T12:34:56.123456Z`, fractions
+/// and the `Z` optional. Anything else (another zone, a malformed date) is `None`: an upload
+/// time that cannot be read closes nothing.
+pub fn parse_timestamp(text: &str) -> Option<SystemTime> {
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let (date, time) = text.split_once('T')?;
+    let time =
+        time.split_once('.').map_or(
+            time,
+            |(whole, fraction)| {
+                if fraction.chars().all(|c| c.is_ascii_digit()) {
+                    whole
+                } else {
+                    "-"
+                }
+            },
+        );
+    let numbers = |s: &str, n: usize| -> Option<Vec<u64>> {
+        let parts: Vec<u64> = s.split(['-', ':']).map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        (parts.len() == n).then_some(parts)
+    };
+    let (d, t) = (numbers(date, 3)?, numbers(time, 3)?);
+    let days_in_month = match d[1] {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if d[0] % 4 == 0 && (d[0] % 100 != 0 || d[0] % 400 == 0) => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d[0] < 1970 || d[2] == 0 || d[2] > days_in_month || t[0] > 23 || t[1] > 59 || t[2] > 60 {
+        return None;
+    }
+    let secs = days_from_civil(d[0], d[1], d[2]) * 86_400 + t[0] * 3600 + t[1] * 60 + t[2];
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Days since 1970-01-01 of a date from 1970 on (Howard Hinnant's days-from-civil algorithm,
+/// the inverse of `changelog::civil_date`).
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Calls `probe` until it yields `Some`, pausing with backoff (1 s doubling to 30 s), and fails
@@ -290,7 +348,7 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Res
     }
 }
 
-/// `30s`, `5m`, `1h`, `500ms`, or a combination such as `1m30s`.
+/// `30s`, `5m`, `1h`, `14d`, `500ms`, or a combination such as `1m30s`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}` is not a duration; write it like `30s`, `5m` or `1h`");
     let mut total = Duration::ZERO;
@@ -307,6 +365,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(1),
             "m" => Duration::from_secs(60),
             "h" => Duration::from_secs(3600),
+            "d" => Duration::from_secs(86_400),
             _ => return Err(bad()),
         };
         total += unit.checked_mul(u32::try_from(n).map_err(|_| bad())?).ok_or_else(bad)?;
@@ -315,10 +374,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// A duration for people: `850ms`, `12s`, `4m05s`.
+/// A duration for people: `850ms`, `12s`, `4m05s`, `2h05m`, `14d`, `3d04h`.
 pub fn human(d: Duration) -> String {
     let secs = d.as_secs();
     match secs {
+        86_400.. if secs % 86_400 < 3600 => format!("{}d", secs / 86_400),
+        86_400.. => format!("{}d{:02}h", secs / 86_400, secs % 86_400 / 3600),
         0 => format!("{}ms", d.as_millis()),
         1..60 => format!("{secs}s"),
         60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),

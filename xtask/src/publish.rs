@@ -9,6 +9,7 @@ mod archive;
 mod artifact;
 mod build;
 mod buildenv;
+mod frontend;
 mod hooks;
 mod lock;
 mod manifest;
@@ -18,6 +19,7 @@ mod remote;
 mod report;
 mod run;
 mod sha256;
+mod timing;
 mod upload;
 
 use std::{
@@ -52,6 +54,8 @@ pub struct Options {
     /// Package names (or directories) the artifact check may not stop.
     pub accept_changes: BTreeSet<String>,
     pub artifact_check: bool,
+    /// Build through the build frontend where it can (`--no-build-frontend` turns it off).
+    pub build_frontend: bool,
     /// Upload the kinds missing from another build's version from ours.
     pub complete: bool,
     pub wait: Duration,
@@ -92,6 +96,7 @@ impl flags::Publish {
             hooks: repo.config.hooks.clone(),
             accept_changes: accept,
             artifact_check: !self.no_artifact_check,
+            build_frontend: !self.no_build_frontend,
             complete: self.complete,
             wait,
             retries: self.retries.unwrap_or(4),
@@ -142,7 +147,8 @@ pub fn destination(
                 name: "--index-url".into(),
                 url: url.clone(),
                 publish_url: publish.clone(),
-                new_projects_per_day: known.and_then(|d| d.new_projects_per_day),
+                new_projects_per_day: known.as_ref().and_then(|d| d.new_projects_per_day),
+                closed_after: known.and_then(|d| d.closed_after),
             })
         }
         (name, None, None) => config.destination(name).map_err(usage),
@@ -204,9 +210,20 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         credentials.describe()
     );
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: !options.dry_run };
-    let ctx = run::Ctx { repo, plan: &plan, options, index: &index, cache, credentials: &credentials };
+    let ctx = run::Ctx {
+        repo,
+        plan: &plan,
+        options,
+        index: &index,
+        cache,
+        credentials: &credentials,
+        timing: Default::default(),
+    };
     let what = run::describe(&ctx)?;
     let text = report::plan_text(&repo.packages, &plan, &what, &header) + &new_projects(repo, &plan, dest);
+    // Checked for dry runs and real runs alike, before anything is built.
+    let no_credentials =
+        plan.items.values().any(plan::Item::may_upload).then(|| credentials.problem(&dest.publish_url)).flatten();
     let settings = json!({
         "dry_run": options.dry_run,
         "backend": options.backend.to_string(),
@@ -214,6 +231,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         "index_url": report::shown_url(&dest.url),
         "publish_url": report::shown_url(&dest.publish_url),
         "new_projects_per_day": dest.new_projects_per_day,
+        "closed_after": dest.closed_after.map(index::human),
         "credentials": credentials.describe(),
         "tools": crate::exec::tools_json(&[&options.backend.to_string()]),
     });
@@ -230,11 +248,19 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         let failing: Vec<usize> =
             outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Planned(p) if p.fails)).map(|(&i, _)| i).collect();
         let deferred = plan.items.values().filter(|it| it.deferred).count();
-        fail_unless_done(repo, selected, &failing, deferred, options, "would not be published")?;
-        return Ok(report_of(&outcomes, &BTreeMap::new()));
+        let verdict = fail_unless_done(repo, selected, &failing, deferred, options, "would not be published");
+        return match (verdict, no_credentials) {
+            (Err(e), Some(why)) => bail!("{e:#}\n{why}"),
+            (Err(e), None) => Err(e),
+            (Ok(()), Some(why)) => bail!(why),
+            (Ok(()), None) => Ok(report_of(&outcomes, &BTreeMap::new())),
+        };
     }
     output::note(&text);
     output::note(&tools);
+    if let Some(why) = no_credentials {
+        bail!(why);
+    }
 
     let tool = tool.expect("checked above for real runs");
     let done = run::execute(&ctx, &tool);
@@ -285,7 +311,13 @@ fn look(
     if selected.iter().any(|&i| repo.packages[i].dir == ".") && !git::is_ignored(sh, "target/publish/x") {
         output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
     }
-    plan::plan(&repo.packages, graph, selected, &projects, dest.new_projects_per_day)
+    // The clock is read here, once: the plan is a pure function of it.
+    let limits = plan::Limits {
+        new_projects: dest.new_projects_per_day,
+        closed_after: dest.closed_after,
+        now: std::time::SystemTime::now(),
+    };
+    plan::plan(&repo.packages, graph, selected, &projects, &limits)
 }
 
 /// Builds what publishing `selected` would build (hooks first; a build whose sources have not
@@ -310,7 +342,15 @@ pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, optio
         bail!("{} cannot be published:\n  {}", report::count(blocked.len(), "package"), blocked.join("\n  "));
     }
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: true };
-    let ctx = run::Ctx { repo, plan: &plan, options, index: &index, cache, credentials: &credentials };
+    let ctx = run::Ctx {
+        repo,
+        plan: &plan,
+        options,
+        index: &index,
+        cache,
+        credentials: &credentials,
+        timing: Default::default(),
+    };
     let builds = run::build_only(&ctx, &tool)?;
     Ok(builds.into_values().map(|b| b.dir).collect())
 }
@@ -420,12 +460,10 @@ fn default_jobs() -> usize {
 
 impl Options {
     /// The options `release publish` uses: the configuration, overridden by its flags. The
-    /// destination is chosen as `publish` chooses it: `index` (`--index NAME`), or both URLs.
+    /// destination is the one [`destination`] chose from the release's flags.
     pub fn for_release(
         repo: &Monorepo,
-        index: Option<&str>,
-        index_url: Option<String>,
-        publish_url: Option<String>,
+        destination: Destination,
         wait: Duration,
         jobs: Option<usize>,
     ) -> Result<Options> {
@@ -434,11 +472,12 @@ impl Options {
         }
         Ok(Options {
             jobs: jobs.unwrap_or_else(default_jobs),
-            destination: destination(&repo.config, index, &index_url, &publish_url)?,
+            destination,
             backend: repo.config.backend,
             hooks: repo.config.hooks.clone(),
             accept_changes: repo.config.accept_changes.iter().cloned().collect(),
             artifact_check: true,
+            build_frontend: true,
             complete: false,
             wait,
             retries: 4,
@@ -458,6 +497,7 @@ impl Options {
             url: index_url.to_string(),
             publish_url: index_url.to_string(),
             new_projects_per_day: None,
+            closed_after: None,
         };
         Options {
             jobs: default_jobs(),
@@ -466,6 +506,7 @@ impl Options {
             hooks: repo.config.hooks.clone(),
             accept_changes: BTreeSet::new(),
             artifact_check: false,
+            build_frontend: true,
             complete: false,
             wait,
             retries: 0,
@@ -490,4 +531,10 @@ pub fn built_files(
 /// Which upload credentials the environment gives, for a plan: never their values.
 pub fn credentials() -> &'static str {
     upload::Credentials::from_env().describe()
+}
+
+/// Why uploads to `dest` cannot happen (no credentials), as `publish` says it: for the
+/// release's plan, so that its dry run fails where the real run would.
+pub fn credentials_problem(dest: &Destination) -> Option<String> {
+    upload::Credentials::from_env().problem(&dest.publish_url)
 }

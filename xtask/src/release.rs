@@ -131,10 +131,8 @@ impl Report {
 
 /// The programs a release runs: uv (builds, the install check), gh (the pull request, the GitHub
 /// release), and poetry when `release.toml` publishes with it.
-fn tools(sh: &Shell) -> Vec<&'static str> {
-    let poetry =
-        crate::config::Config::load(&sh.current_dir()).is_ok_and(|c| c.backend == crate::config::Backend::Poetry);
-    if poetry {
+fn tools(config: &crate::config::Config) -> Vec<&'static str> {
+    if config.backend == crate::config::Backend::Poetry {
         vec!["uv", "gh", "poetry"]
     } else {
         vec!["uv", "gh"]
@@ -177,8 +175,15 @@ impl flags::Release {
         if let Some(wait) = &self.wait {
             index::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
         }
+        // The index is chosen before anything runs: a publish that would read one index and
+        // upload to another is a usage error, as in `publish`.
+        let config = crate::config::Config::load(&sh.current_dir())?;
+        match phase {
+            Some(Phase::Prepare) => drop(self.read_url(&config)?),
+            _ => drop(self.destination(&config)?),
+        }
         // Which programs the steps run, before the plans: the bootstrapped ones win over PATH's.
-        let mut report = Report { tools: tools(sh), ..Report::default() };
+        let mut report = Report { tools: tools(&config), ..Report::default() };
         output::note(&format!("tools: {}", crate::exec::tools_line(&report.tools)));
         let result = match phase {
             Some(Phase::Prepare) => prepare::run(sh, &self, &mut report).map(drop),
@@ -198,6 +203,24 @@ impl flags::Release {
             output::json(&report.json());
         }
         result
+    }
+
+    /// Where `release publish` reads and uploads: chosen exactly as `publish` chooses it
+    /// (`--index NAME`, or `--index-url` with `--publish-url`, or `[index]`).
+    fn destination(&self, config: &crate::config::Config) -> Result<crate::config::Destination> {
+        let (url, publish_url) = (self.index_url.clone().map(|u| u.0), self.publish_url.clone().map(|u| u.0));
+        crate::publish::destination(config, self.index.as_deref(), &url, &publish_url)
+    }
+
+    /// The index `release prepare` reads (it uploads nothing): `--index-url`, the URL of
+    /// `--index NAME`, or `index.url`.
+    fn read_url(&self, config: &crate::config::Config) -> Result<String> {
+        match (&self.index, &self.index_url) {
+            (Some(_), Some(_)) => Err(flags::usage("give `--index NAME` or `--index-url`, not both")),
+            (Some(name), None) => Ok(config.destination(Some(name)).map_err(flags::usage)?.url),
+            (None, Some(url)) => Ok(url.0.clone()),
+            (None, None) => Ok(config.index_url.clone()),
+        }
     }
 
     /// The bump kind of `prepare`: --bump, its old name, or patch.

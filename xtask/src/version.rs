@@ -1,6 +1,6 @@
 //! PEP 440 versions: parsed once, normalised, ordered and bumped. Never compared as strings.
 //!
-//! Bump rules (documented in the README):
+//! Bump rules (documented in `xtask/docs/commands.md`):
 //! - The release is read as `major.minor.patch`, missing parts being 0.
 //! - A pre-release or dev release is finished by the bump it precedes:
 //!   `1.0.0rc1` patch → `1.0.0`, `1.1.0b2` minor → `1.1.0`, `2.0.0.dev3` major → `2.0.0`,

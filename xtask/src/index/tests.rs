@@ -13,10 +13,14 @@ fn check(body: &str, want: Expect) {
                 out += &format!("{version}\n");
                 for f in files {
                     out += &format!(
-                        "  {} sha256={} yanked={}\n",
+                        "  {} sha256={} yanked={}{}\n",
                         f.filename,
                         f.sha256.as_deref().unwrap_or("-"),
-                        f.yanked
+                        f.yanked,
+                        f.uploaded.map_or(String::new(), |t| format!(
+                            " uploaded={}",
+                            t.duration_since(UNIX_EPOCH).unwrap().as_secs()
+                        ))
                     );
                 }
             }
@@ -31,11 +35,12 @@ fn check(body: &str, want: Expect) {
 fn public_index_shape() {
     check(
         r#"{"info": {"name": "llama-index-core", "version": "0.14.12"}, "releases": {
-            "0.14.12": [{"filename": "llama_index_core-0.14.12.tar.gz", "digests": {"md5": "x", "sha256": "ab12"}, "yanked": false}],
+            "0.14.12": [{"filename": "llama_index_core-0.14.12.tar.gz", "digests": {"md5": "x", "sha256": "ab12"}, "yanked": false,
+                         "upload_time": "2026-01-01T00:00:00", "upload_time_iso_8601": "2026-01-01T00:00:00.123456Z"}],
             "0.14.2": [{"filename": "llama_index_core-0.14.2-py3-none-any.whl", "digests": {"sha256": "cd34"}, "yanked": true}],
             "0.15.0rc1": [],
             "1.0": [{"filename": "a-1.0.tar.gz", "yanked": "broken metadata"}],
-            "1.0.0": [{"filename": "a-1.0.0.tar.gz"}],
+            "1.0.0": [{"filename": "a-1.0.0.tar.gz", "upload_time": "2024-02-29T23:59:59"}],
             "not-a-version": [{"filename": "x.tar.gz"}]
         }}"#,
         expect![[r#"
@@ -43,11 +48,11 @@ fn public_index_shape() {
             0.14.2
               llama_index_core-0.14.2-py3-none-any.whl sha256=cd34 yanked=true
             0.14.12
-              llama_index_core-0.14.12.tar.gz sha256=ab12 yanked=false
+              llama_index_core-0.14.12.tar.gz sha256=ab12 yanked=false uploaded=1767225600
             0.15.0rc1
             1.0
               a-1.0.tar.gz sha256=- yanked=true
-              a-1.0.0.tar.gz sha256=- yanked=false
+              a-1.0.0.tar.gz sha256=- yanked=false uploaded=1709251199
         "#]],
     );
 }
@@ -94,11 +99,35 @@ fn durations() {
     assert_eq!(ok("1h"), Ok(3_600_000));
     assert_eq!(ok("1m30s"), Ok(90_000));
     assert_eq!(ok("250ms"), Ok(250));
+    assert_eq!(ok("14d"), Ok(14 * 86_400_000));
     for bad in ["", "5", "m", "5x", "-1s", "1.5m", "99999999999h"] {
         assert_eq!(parse_duration(bad), Err(format!("`{bad}` is not a duration; write it like `30s`, `5m` or `1h`")));
     }
     assert_eq!(human(Duration::from_millis(850)), "850ms");
     assert_eq!(human(Duration::from_secs(245)), "4m05s");
+    assert_eq!(human(Duration::from_secs(14 * 86_400 + 59)), "14d");
+    assert_eq!(human(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3d04h");
+}
+
+#[test]
+fn upload_times() {
+    let secs = |s: &str| parse_timestamp(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs());
+    assert_eq!(secs("1970-01-01T00:00:00Z"), Some(0));
+    assert_eq!(secs("2026-01-01T00:00:00.000000Z"), Some(1_767_225_600));
+    assert_eq!(secs("2024-02-29T23:59:59"), Some(1_709_251_199));
+    assert_eq!(secs("2025-12-31T23:59:59.5Z"), Some(1_767_225_599));
+    for bad in [
+        "",
+        "2026-01-01",
+        "2026-02-29T00:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-01-01T24:00:00Z",
+        "2026-01-01T00:00:00+02:00",
+        "1969-12-31T23:59:59Z",
+        "2026-01-01T00:00:00.x",
+    ] {
+        assert_eq!(secs(bad), None, "{bad}");
+    }
 }
 
 #[test]

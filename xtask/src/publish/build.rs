@@ -2,11 +2,15 @@
 //! through a staging directory renamed into place, so that a killed build never leaves a
 //! manifest behind and a finished one is reused while its sources stay the same.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 use anyhow::{bail, Context, Result};
 
 use super::{
+    frontend::{self, Pool, Way},
     manifest::{self, Manifest},
     upload::Credentials,
 };
@@ -53,28 +57,67 @@ pub fn reusable(root: &Path, p: &Package, backend: Backend) -> Option<Build> {
     .then_some(Build { manifest, dir, reused: true })
 }
 
+/// How long a fresh build took, for the run's `time:` line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Took {
+    pub hooks: std::time::Duration,
+    pub build: std::time::Duration,
+    /// Built by the frontend (else by the tool's command).
+    pub by_frontend: bool,
+}
+
+/// Where a build happens: the run's shared environment and its frontends, when it has them.
+#[derive(Clone, Copy)]
+pub struct Shared<'a> {
+    pub env: &'a Path,
+    pub frontends: Option<&'a Pool>,
+}
+
 /// Builds `p` (or reuses its earlier build), after running its `hooks`. Credentials are
 /// removed from the build's environment: a build backend runs code from the package and has no
-/// use for them. `shared_env`: the run's build environment ([`super::buildenv`]), used with
-/// `--no-build-isolation`; a build that fails there is retried in isolation.
+/// use for them. `shared`: the run's build environment ([`super::buildenv`]), used with
+/// `--no-build-isolation`, and its frontends ([`super::frontend`]); a build that fails in the
+/// frontend is retried with `uv build` there, and one that fails there is retried in isolation.
 pub fn build(
     root: &Path,
     p: &Package,
     backend: Backend,
     tool: &Path,
     credentials: &Credentials,
-    shared_env: Option<&Path>,
+    shared: Option<Shared>,
     hooks: &[Vec<String>],
-) -> Result<Build> {
+) -> Result<(Build, Took)> {
     if let Some(build) = reusable(root, p, backend) {
-        return Ok(build);
+        return Ok((build, Took::default()));
     }
+    let started = Instant::now();
     super::hooks::run(root, p, hooks, credentials)?;
-    match (shared_env, backend) {
-        (Some(env), Backend::Uv) => build_in(root, p, backend, tool, credentials, Some(env))
-            .or_else(|_| build_in(root, p, backend, tool, credentials, None)),
-        _ => build_in(root, p, backend, tool, credentials, None),
+    let hooks_took = started.elapsed();
+    let started = Instant::now();
+    let took = |by_frontend| Took { hooks: hooks_took, build: started.elapsed(), by_frontend };
+    let Some(shared) = shared.filter(|_| backend == Backend::Uv) else {
+        return Ok((build_in(root, p, backend, tool, credentials, None)?, took(false)));
+    };
+    if let (Some(pool), Way::Frontend(name)) = (shared.frontends, frontend::way(root, p, backend, true, true)) {
+        match build_in(root, p, backend, tool, credentials, Some(With::Frontend(pool, &name))) {
+            Ok(b) => return Ok((b, took(true))),
+            Err(e) => crate::output::note(&format!(
+                "{} {}: the build frontend could not build it, building with `uv build`: {}",
+                p.display_name,
+                p.version,
+                e.to_string().lines().next().unwrap_or("")
+            )),
+        }
     }
+    let b = build_in(root, p, backend, tool, credentials, Some(With::Env(shared.env)))
+        .or_else(|_| build_in(root, p, backend, tool, credentials, None))?;
+    Ok((b, took(false)))
+}
+
+/// A build in the shared environment: by the frontend with this backend, or by `uv build`.
+enum With<'a> {
+    Frontend(&'a Pool, &'a str),
+    Env(&'a Path),
 }
 
 fn build_in(
@@ -83,7 +126,7 @@ fn build_in(
     backend: Backend,
     tool: &Path,
     credentials: &Credentials,
-    shared_env: Option<&Path>,
+    with: Option<With>,
 ) -> Result<Build> {
     let src = root.join(&p.dir);
     let source = manifest::source_digest(&src)?;
@@ -99,31 +142,17 @@ fn build_in(
     let staging = parent.join(format!(".staging-{}-{}-{}", p.name, p.version, std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-    let staging_arg = staging.to_string_lossy().into_owned();
-    let mut env = exec::child_env(&Credentials::WITHHELD);
-    let (args, shown): (Vec<&str>, &str) = match backend {
-        Backend::Uv if shared_env.is_some() => {
-            (vec!["build", "--no-progress", "--no-build-isolation", "--out-dir", &staging_arg], "uv build")
+    let shown = match (&with, backend) {
+        (Some(With::Frontend(pool, name)), _) => {
+            if let Err(e) = pool.build(&src, &staging, name) {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e.context(format!("the build frontend failed in `{}`", p.dir)));
+            }
+            "the build frontend"
         }
-        Backend::Uv => (vec!["build", "--no-progress", "--out-dir", &staging_arg], "uv build"),
-        Backend::Poetry => (vec!["build", "--no-interaction", "--output", &staging_arg], "poetry build"),
+        (Some(With::Env(env)), _) => run_tool(p, backend, tool, credentials, &src, &staging, Some(env))?,
+        (None, _) => run_tool(p, backend, tool, credentials, &src, &staging, None)?,
     };
-    if let Some(dir) = shared_env {
-        env.insert("VIRTUAL_ENV".into(), dir.to_string_lossy().into_owned());
-    }
-    let expr = duct::cmd(tool, &args).dir(&src).full_env(env).stdin_null();
-    let exec::Captured { ok, text } = match exec::capture(expr) {
-        Ok(captured) => captured,
-        Err(e) => bail!("cannot run `{shown}` in {}: {e}", p.dir),
-    };
-    if !ok {
-        let _ = std::fs::remove_dir_all(&staging);
-        bail!(
-            "`{shown}` failed in `{}`:\n{}\nfix the build (run `{shown}` in that directory to see it), then rerun",
-            p.dir,
-            credentials.redact(&exec::tail(&text, 15))
-        );
-    }
     let files = Manifest::scan(&staging)?;
     let missing: Vec<&str> = super::plan::KINDS
         .into_iter()
@@ -131,7 +160,7 @@ fn build_in(
         .collect();
     if !missing.is_empty() {
         let _ = std::fs::remove_dir_all(&staging);
-        bail!("`{shown}` in `{}` made no {}; a release needs a wheel and an sdist", p.dir, missing.join(" and no "));
+        bail!("{shown} in `{}` made no {}; a release needs a wheel and an sdist", p.dir, missing.join(" and no "));
     }
     let manifest = Manifest {
         name: p.display_name.clone(),
@@ -147,4 +176,45 @@ fn build_in(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&staging, &dir).with_context(|| format!("cannot move the build into {}", dir.display()))?;
     Ok(Build { manifest, dir, reused: false })
+}
+
+/// `uv build` or `poetry build` of `src` into `staging`; what it is called, for messages.
+fn run_tool(
+    p: &Package,
+    backend: Backend,
+    tool: &Path,
+    credentials: &Credentials,
+    src: &Path,
+    staging: &Path,
+    shared_env: Option<&Path>,
+) -> Result<&'static str> {
+    let staging_arg = staging.to_string_lossy().into_owned();
+    let mut env = exec::child_env(&Credentials::WITHHELD);
+    let (args, shown): (Vec<&str>, &str) = match backend {
+        Backend::Uv if shared_env.is_some() => {
+            (vec!["build", "--no-progress", "--no-build-isolation", "--out-dir", &staging_arg], "`uv build`")
+        }
+        Backend::Uv => (vec!["build", "--no-progress", "--out-dir", &staging_arg], "`uv build`"),
+        Backend::Poetry => (vec!["build", "--no-interaction", "--output", &staging_arg], "`poetry build`"),
+    };
+    if let Some(dir) = shared_env {
+        env.insert("VIRTUAL_ENV".into(), dir.to_string_lossy().into_owned());
+    }
+    let expr = duct::cmd(tool, &args).dir(src).full_env(env).stdin_null();
+    let exec::Captured { ok, text } = match exec::capture(expr) {
+        Ok(captured) => captured,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(staging);
+            bail!("cannot run {shown} in {}: {e}", p.dir)
+        }
+    };
+    if !ok {
+        let _ = std::fs::remove_dir_all(staging);
+        bail!(
+            "{shown} failed in `{}`:\n{}\nfix the build (run {shown} in that directory to see it), then rerun",
+            p.dir,
+            credentials.redact(&exec::tail(&text, 15))
+        );
+    }
+    Ok(shown)
 }

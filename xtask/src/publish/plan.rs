@@ -1,8 +1,12 @@
-//! The publish plan, as pure functions of the monorepo and the index's state: which packages
-//! changed, the waves of the dependency order, what each package waits for, what is blocked
-//! from the start, and which built files to upload, skip or refuse.
+//! The publish plan, as pure functions of the monorepo and the index's state (and of the
+//! clock, passed in): which packages changed, the waves of the dependency order, what each
+//! package waits for, what is blocked from the start, which versions the index closed to new
+//! files, and which built files to upload, skip or refuse.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::{Duration, SystemTime},
+};
 
 use anyhow::Result;
 
@@ -58,8 +62,9 @@ pub enum State {
     /// A wheel and an sdist that are not yanked: published, whoever built it; nothing is built.
     OnIndex,
     /// Some files, a kind missing: our own interrupted upload (same sha256: upload the rest) or
-    /// another build's (upload nothing but warn); only a build tells them apart.
-    Partial { missing: Vec<&'static str> },
+    /// another build's (upload nothing but warn); only a build tells them apart. `closed`: the
+    /// index no longer accepts files for the version, so the missing kinds are never uploaded.
+    Partial { missing: Vec<&'static str>, closed: Option<Closed> },
     /// Only yanked files: the version is spent (file names can never be uploaded again).
     Yanked,
 }
@@ -75,7 +80,52 @@ pub fn missing_kinds(files: &[crate::index::DistFile]) -> Vec<&'static str> {
         .collect()
 }
 
-fn state(files: &[crate::index::DistFile]) -> State {
+/// A version the index no longer accepts files for: its first file is older than the index's
+/// `closed-after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    /// How long ago the first file of the version was uploaded.
+    pub age: Duration,
+    /// The index's `closed-after`.
+    pub after: Duration,
+}
+
+impl Closed {
+    /// Why nothing can be added, for the plan, the outcome and the JSON.
+    pub fn reason(&self) -> String {
+        format!(
+            "{CLOSED} (its first file is {} old; the index closes a version {} after its first file)",
+            crate::index::human(self.age),
+            crate::index::human(self.after)
+        )
+    }
+}
+
+/// What a closed version is reported as, wherever it shows.
+pub const CLOSED: &str = "closed: the index no longer accepts files for this version";
+
+/// What the index allows, and the time now: the inputs of the plan that are not the index's
+/// state.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How many new projects the index accepts in this run (`None`: no limit).
+    pub new_projects: Option<u32>,
+    /// How long after its first file the index accepts files for a version (`None`: for ever).
+    pub closed_after: Option<Duration>,
+    pub now: SystemTime,
+}
+
+/// Whether the version of `files` is closed: its earliest upload time is older than
+/// `closed_after`. Without upload times (pypiserver), nothing is known to be closed.
+pub fn closed(files: &[crate::index::DistFile], limits: &Limits) -> Option<Closed> {
+    let after = limits.closed_after?;
+    let first = files.iter().filter_map(|f| f.uploaded).min()?;
+    // A first file "from the future" (a skewed clock) is taken as just uploaded.
+    let age = limits.now.duration_since(first).unwrap_or(Duration::ZERO);
+    (age > after).then_some(Closed { age, after })
+}
+
+fn state(files: &[crate::index::DistFile], limits: &Limits) -> State {
     if files.is_empty() {
         State::New
     } else if files.iter().all(|f| f.yanked) {
@@ -83,7 +133,7 @@ fn state(files: &[crate::index::DistFile]) -> State {
     } else {
         match missing_kinds(files) {
             missing if missing.is_empty() => State::OnIndex,
-            missing => State::Partial { missing },
+            missing => State::Partial { missing, closed: closed(files, limits) },
         }
     }
 }
@@ -116,17 +166,16 @@ impl Need {
 
 /// Plans the publication of `selected`. `remote` holds what the index knows about every
 /// selected package and every internal dependency of one (`None`: the project is not there).
-/// `new_projects`: how many new projects the index accepts in this run (`None`: no limit).
 pub fn plan(
     packages: &[Package],
     graph: &Graph,
     selected: &BTreeSet<usize>,
     remote: &BTreeMap<usize, Option<Project>>,
-    new_projects: Option<u32>,
+    limits: &Limits,
 ) -> Result<Plan> {
     let waves = graph.waves(selected, packages)?;
     let mut items: BTreeMap<usize, Item> = BTreeMap::new();
-    let mut quota_left = new_projects;
+    let mut quota_left = limits.new_projects;
     for wave in &waves {
         for &i in wave {
             let p = &packages[i];
@@ -171,7 +220,7 @@ pub fn plan(
                     }
                 }
             }
-            let state = state(&on_index);
+            let state = state(&on_index, limits);
             if state == State::Yanked {
                 blocked.push(format!(
                     "every file of {} on the index is yanked, and a file name can never be uploaded again; bump the version (`cargo xtask pkg bump {}`)",
@@ -198,6 +247,12 @@ impl Item {
     /// Whether this run builds the package: a version the index lacks, or lacks a kind of.
     pub fn builds(&self) -> bool {
         self.blocked.is_none() && !self.deferred && matches!(self.state, State::New | State::Partial { .. })
+    }
+
+    /// Whether this run may upload files of the package: it builds it, and the index still
+    /// accepts files for the version.
+    pub fn may_upload(&self) -> bool {
+        self.builds() && !matches!(self.state, State::Partial { closed: Some(_), .. })
     }
 }
 
@@ -230,13 +285,23 @@ mod tests {
     use super::*;
     use crate::index::DistFile;
 
+    /// A clock far from any upload time of these tests, and no closing.
+    fn open(new_projects: Option<u32>) -> Limits {
+        Limits { new_projects, closed_after: None, now: SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 31) }
+    }
+
     fn pkg(name: &str, version: &str, deps: &[&str]) -> Package {
         Package::sample(&format!("dir/{name}"), name, version, deps)
     }
 
     fn project(name: &str, versions: &[&str]) -> Option<Project> {
-        let file =
-            |v: &str| DistFile { filename: format!("{name}-{v}.tar.gz"), sha256: None, yanked: false, url: None };
+        let file = |v: &str| DistFile {
+            filename: format!("{name}-{v}.tar.gz"),
+            sha256: None,
+            yanked: false,
+            url: None,
+            uploaded: None,
+        };
         Some(Project {
             name: name.to_string(),
             releases: versions.iter().map(|v| (v.parse().unwrap(), vec![file(v)])).collect(),
@@ -265,7 +330,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let plan = plan(&packages, &graph, &selected, &remote, None).unwrap();
+        let plan = plan(&packages, &graph, &selected, &remote, &open(None)).unwrap();
         assert_eq!(plan.waves, vec![vec![0, 4], vec![1], vec![2], vec![3]]);
         let show = |i: usize| {
             let item = &plan.items[&i];
@@ -301,7 +366,7 @@ mod tests {
         let graph = Graph::new(&packages);
         let selected: BTreeSet<usize> = [1].into_iter().collect();
         let remote = [(0, project("core", &["0.2.0"])), (1, None)].into_iter().collect();
-        let err = plan(&packages, &graph, &selected, &remote, None).unwrap_err().to_string();
+        let err = plan(&packages, &graph, &selected, &remote, &open(None)).unwrap_err().to_string();
         expect_test::expect!["dir/emb/pyproject.toml: malformed requirement `core>=0.2 garbage`: `>=0.2 garbage` is not a version specifier: expected one version after `>=`; separate specifiers with commas (`>=1.0,<2.0`)"].assert_eq(&err);
     }
 
@@ -317,7 +382,8 @@ mod tests {
         ];
         let graph = Graph::new(&packages);
         let selected: BTreeSet<usize> = (0..6).collect();
-        let file = |f: &str, yanked: bool| DistFile { filename: f.into(), sha256: None, yanked, url: None };
+        let file =
+            |f: &str, yanked: bool| DistFile { filename: f.into(), sha256: None, yanked, url: None, uploaded: None };
         let with = |files: Vec<DistFile>| {
             Some(Project {
                 name: "x".into(),
@@ -347,7 +413,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let plan = plan(&packages, &graph, &selected, &remote, Some(2)).unwrap();
+        let plan = plan(&packages, &graph, &selected, &remote, &open(Some(2))).unwrap();
         let show: Vec<String> = (0..6)
             .map(|i| {
                 let it = &plan.items[&i];
@@ -363,9 +429,74 @@ mod tests {
             b New new=true deferred=true blocked=None
             c New new=true deferred=false blocked=Some("its dependency `b` is deferred by the new-project quota")
             old Yanked new=false deferred=false blocked=Some("every file of 2.0.0 on the index is yanked, and a file name can never be uploaded again; bump the version (`cargo xtask pkg bump dir/old`)")
-            half Partial { missing: ["sdist"] } new=false deferred=false blocked=None"#]]
+            half Partial { missing: ["sdist"], closed: None } new=false deferred=false blocked=None"#]]
         .assert_eq(&show.join("\n"));
         assert_eq!(plan.items[&4].previous.as_ref().map(|(v, _)| v.to_string()), Some("1.0.0".into()));
+    }
+
+    #[test]
+    fn versions_close_after_their_first_file() {
+        let day = Duration::from_secs(86_400);
+        let now = SystemTime::UNIX_EPOCH + 20_000 * day;
+        let file = |f: &str, days_ago: Option<u32>| DistFile {
+            filename: f.into(),
+            sha256: None,
+            yanked: false,
+            url: None,
+            uploaded: days_ago.map(|d| now - d * day),
+        };
+        let one = |name: &str, files: Vec<DistFile>| {
+            Some(Project { name: name.into(), releases: [("1.0.0".parse().unwrap(), files)].into_iter().collect() })
+        };
+        let wheel = |n: &str, days: Option<u32>| file(&format!("{n}-1.0.0-py3-none-any.whl"), days);
+        let sdist = |n: &str, days: Option<u32>| file(&format!("{n}-1.0.0.tar.gz"), days);
+        let cases = [
+            ("old-half", one("old-half", vec![wheel("old-half", Some(20))])),
+            // The first file decides: a later upload of another kind does not reopen it.
+            ("mixed", one("mixed", vec![file("mixed-1.0.0-cp312-x.whl", Some(15)), wheel("mixed", Some(1))])),
+            ("fresh-half", one("fresh-half", vec![wheel("fresh-half", Some(3))])),
+            ("edge", one("edge", vec![sdist("edge", Some(14))])),
+            ("no-times", one("no-times", vec![wheel("no-times", None)])),
+            ("old-whole", one("old-whole", vec![wheel("old-whole", Some(400)), sdist("old-whole", Some(400))])),
+            // Uploaded "tomorrow" by a skewed clock: open.
+            (
+                "future",
+                one("future", vec![wheel("future", Some(0)).clone()]).map(|mut p| {
+                    p.releases.values_mut().for_each(|f| f[0].uploaded = Some(now + day));
+                    p
+                }),
+            ),
+        ];
+        let packages: Vec<Package> = cases.iter().map(|(n, _)| pkg(n, "1.0.0", &[])).collect();
+        let graph = Graph::new(&packages);
+        let selected: BTreeSet<usize> = (0..packages.len()).collect();
+        let remote: BTreeMap<usize, Option<Project>> = cases.into_iter().map(|(_, p)| p).enumerate().collect();
+        let show = |closed_after: Option<Duration>| {
+            let limits = Limits { new_projects: None, closed_after, now };
+            let plan = plan(&packages, &graph, &selected, &remote, &limits).unwrap();
+            let lines: Vec<String> = plan
+                .items
+                .iter()
+                .map(|(&i, it)| match &it.state {
+                    State::Partial { missing, closed: Some(c) } => {
+                        format!("{}: without {}: {}", packages[i].name, missing.join("+"), c.reason())
+                    }
+                    other => format!("{}: {other:?}", packages[i].name),
+                })
+                .collect();
+            lines.join("\n")
+        };
+        expect_test::expect![[r#"
+            old-half: without sdist: closed: the index no longer accepts files for this version (its first file is 20d old; the index closes a version 14d after its first file)
+            mixed: without sdist: closed: the index no longer accepts files for this version (its first file is 15d old; the index closes a version 14d after its first file)
+            fresh-half: Partial { missing: ["sdist"], closed: None }
+            edge: Partial { missing: ["wheel"], closed: None }
+            no-times: Partial { missing: ["sdist"], closed: None }
+            old-whole: OnIndex
+            future: Partial { missing: ["sdist"], closed: None }"#]]
+        .assert_eq(&show(Some(14 * day)));
+        // An index that never closes a version (any but the public one, by default).
+        assert!(!show(None).contains("closed: the index"), "{}", show(None));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::plan::Plan;
+use super::plan::{Plan, State};
 use crate::{monorepo::Package, output};
 
 /// How one selected package ended (or, in a dry run, what would happen to it).
@@ -199,6 +199,10 @@ pub fn json_report(
             let item = &plan.items[&i];
             let mut v = json!({"name": p.display_name, "version": p.version.to_string(), "path": p.dir, "wave": w,
                                "result": label, "new_project": item.new_project});
+            // Only where it matters: a version with a kind missing that the index closed.
+            if let State::Partial { closed: Some(closed), .. } = &item.state {
+                v["closed"] = json!(closed.reason());
+            }
             match outcomes.get(&i) {
                 Some(Outcome::Published { uploaded, skipped }) => {
                     v["uploaded"] = json!(uploaded);

@@ -19,10 +19,11 @@ use anyhow::Result;
 use super::{
     archive, artifact,
     build::{self, Build},
-    buildenv, hooks,
+    buildenv, frontend, hooks,
     plan::{self, Item, Plan, State},
     remote::{self, Cache},
     report::{self, Outcome, Planned},
+    timing::{Part, Phases, Timing},
     upload::{self, Credentials, Failure},
     Options,
 };
@@ -42,6 +43,7 @@ pub struct Ctx<'a> {
     pub index: &'a Index,
     pub cache: Cache,
     pub credentials: &'a Credentials,
+    pub timing: Timing,
 }
 
 impl Ctx<'_> {
@@ -59,12 +61,20 @@ impl Ctx<'_> {
 pub fn describe(ctx: &Ctx) -> Result<BTreeMap<usize, Planned>> {
     // In parallel: the artifact checks download and read the previous releases' files.
     let items: Vec<(&usize, &Item)> = ctx.plan.items.iter().collect();
-    parallel::map(&items, ctx.options.jobs.max(8), |&(&i, item)| Ok((i, describe_one(ctx, i, item)?)))
+    // As `build_all` decides: a shared environment, and frontends in it, for more than one build.
+    let fresh = items
+        .iter()
+        .filter(|(&i, item)| {
+            item.builds() && build::reusable(&ctx.repo.root, &ctx.repo.packages[i], ctx.options.backend).is_none()
+        })
+        .count();
+    let shared = fresh > 1;
+    parallel::map(&items, ctx.options.jobs.max(8), |&(&i, item)| Ok((i, describe_one(ctx, i, item, shared)?)))
         .into_iter()
         .collect()
 }
 
-fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
+fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: bool) -> Result<Planned> {
     let p = &ctx.repo.packages[i];
     let options = ctx.options;
     let mut planned = Planned::default();
@@ -83,7 +93,12 @@ fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
         State::OnIndex => {
             format!("already on the index ({}): nothing to build", report::count(item.on_index.len(), "file"))
         }
-        State::Partial { missing } => match &reused {
+        State::Partial { missing, closed: Some(closed) } => {
+            let (text, fails) = describe_closed(ctx, p, item, missing, closed, reused.as_ref())?;
+            planned.fails = fails;
+            text
+        }
+        State::Partial { missing, closed: None } => match &reused {
             Some(b) => match compare(ctx, p, b, &item.on_index)? {
                 Compared::Ours(d) if d.upload.is_empty() => "already on the index, as built by us".into(),
                 Compared::Ours(d) => format!("our upload was interrupted: upload {}", d.upload.join(", ")),
@@ -116,6 +131,11 @@ fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
             }
         });
     }
+    if reused.is_none() {
+        planned.notes.push(
+            frontend::way(&ctx.repo.root, p, options.backend, shared, options.build_frontend).note(options.backend),
+        );
+    }
     match (&item.previous, &reused) {
         _ if !options.artifact_check => planned.notes.push("artifact check: skipped (--no-artifact-check)".into()),
         (None, _) => planned.notes.push("artifact check: no earlier release on the index".into()),
@@ -133,6 +153,52 @@ fn describe_one(ctx: &Ctx, i: usize, item: &Item) -> Result<Planned> {
         }
     }
     Ok(planned)
+}
+
+/// What the plan says of a version the index closed, and whether the run fails on it. Nothing
+/// is uploaded to it: our own interrupted upload fails (a new version is the way out), another
+/// build's version stands as it is, and `--complete` is refused. Without a build of ours, the
+/// dry run cannot tell the two apart.
+fn describe_closed(
+    ctx: &Ctx,
+    p: &Package,
+    item: &Item,
+    missing: &[&str],
+    closed: &plan::Closed,
+    reused: Option<&Build>,
+) -> Result<(String, bool)> {
+    let without = missing.join(" and ");
+    let complete = ctx.options.complete;
+    Ok(match reused.map(|b| compare(ctx, p, b, &item.on_index)).transpose()? {
+        Some(Compared::Ours(d)) if d.upload.is_empty() => ("already on the index, as built by us".into(), false),
+        Some(Compared::Ours(_)) => (interrupted_and_closed(p, &without, closed), true),
+        Some(Compared::Elsewhere) => (elsewhere_and_closed(&without, closed, complete), complete),
+        None => (
+            format!(
+                "on the index without its {without}, {}: build, then upload nothing; fails if the files there are ours (release a new version){}",
+                closed.reason(),
+                if complete { "; `--complete` is refused" } else { "" }
+            ),
+            complete,
+        ),
+    })
+}
+
+/// Our own upload of a version stopped half-way, and the index closed the version since.
+fn interrupted_and_closed(p: &Package, without: &str, closed: &plan::Closed) -> String {
+    format!(
+        "our upload was interrupted and the version is {}; it stays without its {without}: release a new version (`cargo xtask pkg bump {} --bump patch`, then publish it)",
+        closed.reason(),
+        p.dir
+    )
+}
+
+fn elsewhere_and_closed(without: &str, closed: &plan::Closed, complete: bool) -> String {
+    if complete {
+        format!("built elsewhere, without its {without}: `--complete` refused: {}", closed.reason())
+    } else {
+        format!("built elsewhere, without its {without}: upload nothing, {}", closed.reason())
+    }
 }
 
 fn deferred_text(options: &Options) -> String {
@@ -231,7 +297,9 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
     let built = started.elapsed();
 
     // Then compare every build with its previous release, still before any upload.
+    let started = std::time::Instant::now();
     let checks = if options.artifact_check { check_all(ctx, &builds, &finish) } else { BTreeMap::new() };
+    let checking = started.elapsed();
 
     let started = std::time::Instant::now();
     // Uploads mostly wait on the network and on visibility, not on the cores: run more of them.
@@ -248,17 +316,16 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
             finish(i, outcome);
         });
     }
-    let fresh = builds.values().filter(|b| !b.reused).count();
-    output::note(&format!(
-        "time: building {} ({fresh} fresh, {} at once) {:.1}s; uploading and waiting for visibility in {} {:.1}s; \
-         with {}",
-        report::count(builds.len(), "package"),
-        options.jobs,
-        built.as_secs_f64(),
-        report::count(plan.waves.len(), "wave"),
-        started.elapsed().as_secs_f64(),
-        crate::exec::tools_line(&[&options.backend.to_string()]),
-    ));
+    let line = ctx.timing.line(&Phases {
+        packages: builds.len(),
+        fresh: builds.values().filter(|b| !b.reused).count(),
+        jobs: options.jobs,
+        building: built,
+        checking,
+        waves: plan.waves.len(),
+        uploading: started.elapsed(),
+    });
+    output::note(&format!("{line}; with {}", crate::exec::tools_line(&[&options.backend.to_string()])));
     Done { outcomes: outcomes.into_inner().expect("threads are done"), checks, builds }
 }
 
@@ -339,13 +406,26 @@ fn build_all(
         Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
         _ => None,
     };
+    // Declared after the environment, so dropped (its frontends killed and reaped) before it.
+    let frontends =
+        shared_env.as_ref().filter(|_| options.build_frontend).and_then(|env| match frontend::Pool::new(env.path()) {
+            Ok(pool) => Some(pool),
+            Err(e) => {
+                output::note(&format!("building with `uv build` only: {e:#}"));
+                None
+            }
+        });
     parallel::map(to_build, options.jobs, |&i| {
         let p = &repo.packages[i];
         output::status("building", &format!("{} ({})", label(p), p.dir));
-        let env = shared_env.as_ref().map(buildenv::BuildEnv::path);
+        let shared = shared_env.as_ref().map(|env| build::Shared { env: env.path(), frontends: frontends.as_ref() });
         let hooks = hooks::of(&options.hooks, p);
-        match build::build(&repo.root, p, options.backend, tool, ctx.credentials, env, hooks) {
-            Ok(b) => {
+        match build::build(&repo.root, p, options.backend, tool, ctx.credentials, shared, hooks) {
+            Ok((b, took)) => {
+                if !b.reused {
+                    ctx.timing.add(Part::Hooks, took.hooks);
+                    ctx.timing.add(if took.by_frontend { Part::FrontendBuild } else { Part::ToolBuild }, took.build);
+                }
                 let files = b.manifest.files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>().join(", ");
                 let reused = if b.reused { " (unchanged since the last build)" } else { "" };
                 output::status("built", &format!("{}{reused}: {files}", label(p)));
@@ -390,11 +470,13 @@ fn publish_one(
             return Outcome::Blocked(format!("its dependency `{}` was not published", dep.display_name));
         }
         let want = need.exact.as_ref().map_or(need.requirement.to_string(), |v| format!("{} {v}", dep.display_name));
+        let started = std::time::Instant::now();
         let seen =
             index::wait_for(&format!("`{want}` on the index (needed by {})", p.display_name), options.wait, || {
                 let Some(project) = poll(index, &dep.name)? else { return Ok(None) };
                 Ok(need.satisfied_by(project.as_ref()).then_some(()))
             });
+        ctx.timing.add(Part::Wait, started.elapsed());
         if let Err(e) = seen {
             return Outcome::Blocked(format!("{e:#}"));
         }
@@ -408,16 +490,26 @@ fn publish_one(
     for _ in 0..3 {
         let decision = match compare(ctx, p, build, &on_index) {
             Ok(Compared::Ours(d)) => d,
-            Ok(Compared::Elsewhere) => return elsewhere(ctx, tool, p, build, &on_index, uploaded),
+            Ok(Compared::Elsewhere) => return elsewhere(ctx, tool, p, item, build, &on_index, uploaded),
             Err(e) => return Outcome::Failed(format!("{e:#}")),
         };
         if decision.upload.is_empty() && uploaded.is_empty() {
             return Outcome::AlreadyPublished { files: decision.same };
         }
-        match upload_files(ctx, tool, p, build, decision.upload) {
+        // Never attempted: the index would refuse every file.
+        if let State::Partial { missing, closed: Some(closed) } = &item.state {
+            return Outcome::Failed(interrupted_and_closed(p, &missing.join(" and "), closed));
+        }
+        let started = std::time::Instant::now();
+        let sent = upload_files(ctx, tool, p, build, decision.upload);
+        ctx.timing.add(Part::Upload, started.elapsed());
+        match sent {
             Ok(mut sent) => {
                 uploaded.append(&mut sent);
-                return visible(ctx, p, build, uploaded, decision.same);
+                let started = std::time::Instant::now();
+                let outcome = visible(ctx, p, build, uploaded, decision.same);
+                ctx.timing.add(Part::Wait, started.elapsed());
+                return outcome;
             }
             Err((mut sent, Failure::Quota(why))) => {
                 uploaded.append(&mut sent);
@@ -441,11 +533,12 @@ fn publish_one(
 }
 
 /// The version is on the index from another build: published. A missing kind is warned
-/// about, and uploaded from our build only with `--complete`.
+/// about, and uploaded from our build only with `--complete`, which a closed version refuses.
 fn elsewhere(
     ctx: &Ctx,
     tool: &Path,
     p: &Package,
+    item: &Item,
     build: &Build,
     on_index: &[DistFile],
     uploaded: Vec<String>,
@@ -453,6 +546,14 @@ fn elsewhere(
     let missing = plan::missing_kinds(on_index);
     if missing.is_empty() || !uploaded.is_empty() {
         return Outcome::BuiltElsewhere { missing: Vec::new(), uploaded };
+    }
+    if let State::Partial { closed: Some(closed), .. } = &item.state {
+        let text = elsewhere_and_closed(&missing.join(" and "), closed, ctx.options.complete);
+        if ctx.options.complete {
+            return Outcome::Failed(text);
+        }
+        output::warn(&format!("{}: {text}", label(p)));
+        return Outcome::BuiltElsewhere { missing: missing.iter().map(|s| s.to_string()).collect(), uploaded };
     }
     if !ctx.options.complete {
         output::warn(&format!(

@@ -53,6 +53,18 @@ impl Credentials {
         Credentials { token, username, password, trusted }
     }
 
+    /// Why an upload to `publish_url` would fail before it starts: no credentials at all and no
+    /// trusted publishing, which every index that takes uploads refuses.
+    pub fn problem(&self, publish_url: &str) -> Option<String> {
+        let none = self.token.is_none() && self.username.is_none() && self.password.is_none() && self.trusted.is_none();
+        none.then(|| {
+            format!(
+                "no upload credentials for {}: set UV_PUBLISH_TOKEN (or UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD), or publish from GitHub Actions with `id-token: write` (trusted publishing)",
+                crate::url::shown(publish_url)
+            )
+        })
+    }
+
     /// Whether uploads use trusted publishing (`uv publish --trusted-publishing always`).
     pub fn trusted(&self) -> bool {
         self.trusted.is_some()

@@ -485,7 +485,7 @@ fn checks(sh: &Shell, flags: &flags::Release, w: &World) -> Result<Vec<String>> 
         }
     }
     if !flags.offline {
-        let url = flags.index_url.clone().map_or_else(|| repo.config.index_url.clone(), |u| u.0);
+        let url = flags.read_url(&repo.config)?;
         if let Err(e) = Index::new(&url).project(&repo.core()?.name) {
             problems.push(format!(
                 "the package index does not answer: {e:#}; pass --index-url, or --offline to prepare without it"

@@ -14,7 +14,9 @@ use xshell::Shell;
 
 use super::{prepare::first_line, render, Report, State, Step};
 use crate::{
-    changelog, check, flags, git, github,
+    changelog, check,
+    config::Destination,
+    flags, git, github,
     index::{self, Index, Project},
     monorepo::Monorepo,
     output, publish, verify,
@@ -45,8 +47,8 @@ struct World {
     sha: String,
     index: Index,
     index_url: String,
-    /// Where uploads go.
-    publish_url: String,
+    /// The one index read and uploaded to, chosen as `publish` chooses it.
+    destination: Destination,
     wait: Duration,
     /// The previous release's tag: where "changed packages" and the changelog's section start.
     previous: String,
@@ -81,9 +83,9 @@ impl World {
         let version = umbrella.version.clone();
         let tag = config.tag_for(&version);
         let sha = git::head(sh)?;
-        let index_url = flags.index_url.clone().map_or_else(|| config.index_url.clone(), |u| u.0);
+        let destination = flags.destination(config)?;
+        let index_url = destination.url.clone();
         let index = Index::new(&index_url);
-        let publish_url = flags.publish_url.clone().map_or_else(|| config.publish_url.clone(), |u| u.0);
         let wait = flags
             .wait
             .as_deref()
@@ -136,7 +138,7 @@ impl World {
             sha,
             index,
             index_url,
-            publish_url,
+            destination,
             wait,
             previous,
             core,
@@ -207,7 +209,7 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         steps.push(Step::done("check before core", verdict.message));
         steps.push(gate_step(w, false));
         steps.push(install_check_step(w));
-        let to = format!("to {} with {}", w.publish_url, publish::credentials());
+        let to = upload_destination(&w.destination);
         steps.push(Step::todo(
             "publish core",
             format!("build and upload `{name}` {version} {to}"),
@@ -217,6 +219,10 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
         steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
     }
     steps.push(packages_step(w));
+    let uploads = steps.iter().any(|s| matches!(s.action, Some(Action::PublishCore | Action::PublishPackages)));
+    if let Some(problem) = uploads.then(|| publish::credentials_problem(&w.destination)).flatten() {
+        w.problems.push(problem);
+    }
     steps.push(prove_step(w));
     let (tag, short) = (w.tag.clone(), w.short().to_string());
     steps.push(match &w.tag_at {
@@ -381,8 +387,24 @@ fn packages_step(w: &World) -> Step<Action> {
     let more = if w.missing.len() > 6 { format!(" and {} more", w.missing.len() - 6) } else { String::new() };
     Step::todo(
         "publish packages",
-        format!("{} in dependency order: {}{more}", w.missing.len(), names.join(", ")),
+        format!(
+            "{} in dependency order: {}{more}; {}",
+            w.missing.len(),
+            names.join(", "),
+            upload_destination(&w.destination)
+        ),
         Action::PublishPackages,
+    )
+}
+
+/// Where the release's files go, stated before anything happens, as `publish` states it.
+fn upload_destination(d: &Destination) -> String {
+    format!(
+        "to {} (index `{}`, read from {}) with {}",
+        crate::url::shown(&d.publish_url),
+        d.name,
+        crate::url::shown(&d.url),
+        publish::credentials()
     )
 }
 
@@ -407,14 +429,7 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
         }
         return dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created");
     }
-    let options = publish::Options::for_release(
-        &w.repo,
-        None,
-        flags.index_url.clone().map(|u| u.0),
-        flags.publish_url.clone().map(|u| u.0),
-        w.wait,
-        flags.jobs.map(|n| n.0),
-    )?;
+    let options = publish::Options::for_release(&w.repo, w.destination.clone(), w.wait, flags.jobs.map(|n| n.0))?;
     let result = super::execute(&mut steps, |&action| act(sh, &w, &options, action));
     report.set("publish", &w.version, &steps);
     output::github_summary(&super::summary(&heading, &steps));
@@ -542,6 +557,7 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
     let core = repo.core()?;
     let tag = repo.config.tag_for(version);
     let previous = flags.from_tag.clone().map_or_else(|| previous_tag(sh, &repo, version), Ok)?;
+    let destination = flags.destination(&repo.config)?;
     let mut steps: Vec<Step<()>> = vec![
         Step::todo(
             "check before core",
@@ -556,7 +572,11 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
             ),
             (),
         ),
-        Step::todo("publish core", format!("build and upload `{}` {version}", core.name), ()),
+        Step::todo(
+            "publish core",
+            format!("build and upload `{}` {version} {}", core.name, upload_destination(&destination)),
+            (),
+        ),
         Step::todo("wait for core", format!("poll the index until it serves `{}` {version}", core.name), ()),
         Step::todo(
             "publish packages",
@@ -602,7 +622,11 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
         output::data(&render(&heading, &steps, true));
     }
     report.set("publish", version, &steps);
-    Ok(())
+    // The new version's core is always uploaded: without credentials the real run fails there.
+    match publish::credentials_problem(&destination) {
+        Some(problem) => bail!("the release cannot be published:\n  {problem}"),
+        None => Ok(()),
+    }
 }
 
 /// The highest release tag below `version` that is an ancestor of HEAD.

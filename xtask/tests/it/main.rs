@@ -1,0 +1,18 @@
+//! The integration tests, one binary with a module per area (linking the library once, not once
+//! per area): end-to-end runs of the xtask on generated monorepos with real git, uv, poetry,
+//! pypiserver and the real `gh` against the GitHub stand-in. `support/` is the shared harness.
+
+mod support;
+
+mod changelog;
+mod check;
+mod cli;
+mod github_release;
+mod lint;
+mod prepare;
+mod publish;
+mod rehearsal;
+mod release;
+mod test_runner;
+mod trusted_publishing;
+mod workflows;

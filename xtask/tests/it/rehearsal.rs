@@ -1,0 +1,87 @@
+//! The README's quick start: its rehearsal command (`scripts/rehearse.sh`), read from the README
+//! and run exactly as written and at its defaults, from a clean clone of the committed HEAD,
+//! releases a generated sample end to end against pypiserver and the GitHub stand-in, with no
+//! network and no credentials.
+
+use crate::support;
+
+use std::{path::PathBuf, process::Command};
+
+use support::{Run, TempDir};
+
+#[test]
+fn the_quick_start_works_on_a_clean_clone() {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = TempDir::new("quickstart");
+    let clone = dir.path().join("clone");
+    let out = Command::new("git").args(["clone", "--quiet", "--no-hardlinks"]).arg(&here).arg(&clone).output().unwrap();
+    assert!(out.status.success(), "git clone: {}", String::from_utf8_lossy(&out.stderr));
+    // Two shortcuts, both through settings the scripts honour, so that the test does not pay
+    // for a fresh machine each time: the tools this checkout already bootstrapped (the same
+    // pins, checked by bootstrap.sh's stamp), and a target directory of its own that keeps the
+    // compiled dependencies between runs (the clone's xtask itself is always rebuilt, since its
+    // sources live at another path). Everything else is the clone's: its scripts, its sources,
+    // and its `target/rehearsal`.
+    let out = Command::new(clone.join(quick_start(&clone)))
+        .current_dir(&clone)
+        .env("XTASK_TOOLS_DIR", here.join("target/tools"))
+        .env("CARGO_TARGET_DIR", here.join("target/quickstart"))
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GH_TOKEN")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let run = Run::from(out).ok();
+    let err = &run.stderr;
+    assert!(err.contains("==> The rehearsal released 0.14.13"), "{err}");
+    let results = &err[err.find("==> The rehearsal released").unwrap()..];
+    // The results are shown, not only pointed at: the changelog section, the new files on the
+    // index, the tag and the GitHub release.
+    for shown in [
+        "The new section of CHANGELOG.md:",
+        "### llama-index-core [0.14.13]",
+        "llama_index_core-0.14.13-py3-none-any.whl",
+        "llama_index-0.14.13.tar.gz",
+        "The tag: v0.14.13 at ",
+        "Release 0.14.13 (#",
+        "The GitHub release (in the stand-in): v0.14.13 at ",
+        "The release pull request: #",
+    ] {
+        assert!(results.contains(shown), "{shown}:\n{results}");
+    }
+    let rehearsal = clone.join("target/rehearsal");
+    let repo = rehearsal.join("monorepo");
+    assert_eq!(
+        support::git(&repo, &["rev-parse", "v0.14.13^{commit}"]),
+        support::git(&repo, &["rev-parse", "main"]),
+        "the tag is on the release commit"
+    );
+    assert!(support::git(&repo, &["log", "-1", "--format=%s"]).starts_with("Release 0.14.13 (#"));
+    let changelog = std::fs::read_to_string(repo.join("CHANGELOG.md")).unwrap();
+    assert!(changelog.contains("### llama-index-core [0.14.13]"), "{changelog}");
+    let index: Vec<String> = std::fs::read_dir(rehearsal.join("index"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // The previous release as it was at its tag, and this release.
+    for prefix in ["llama_index_core-0.14.12", "llama_index_core-0.14.13", "llama_index-0.14.13"] {
+        assert!(index.iter().any(|f| f.starts_with(prefix)), "{prefix}: {index:?}");
+    }
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rehearsal.join("github-state.json")).unwrap()).unwrap();
+    assert_eq!(state["releases"][0]["tag"], "v0.14.13");
+    assert_eq!(state["pulls"][0]["title"], "Release 0.14.13");
+}
+
+/// The rehearsal command of the README's quick start, as written there (its comment dropped).
+fn quick_start(clone: &std::path::Path) -> String {
+    let readme = std::fs::read_to_string(clone.join("README.md")).unwrap();
+    let section = &readme[readme.find("## Quick start").expect("a quick start section")..];
+    let block = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("a sh block");
+    let command =
+        block.lines().map(|l| l.split('#').next().unwrap_or_default().trim()).find(|l| l.contains("rehearse"));
+    let command = command.expect("a rehearsal command in the quick start").to_string();
+    assert_eq!(command, "scripts/rehearse.sh", "the quick start runs the rehearsal script, at its defaults");
+    command
+}
