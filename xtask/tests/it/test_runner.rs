@@ -557,9 +557,10 @@ fn the_plan_and_json_say_which_uv_runs_and_how_it_was_chosen() {
     let uv = support::tool("uv");
     let version = std::process::Command::new(&uv).arg("--version").output().unwrap();
     let version = String::from_utf8_lossy(&version.stdout).split_whitespace().nth(1).unwrap().to_string();
-    let placeholders = |text: &str| {
-        text.replace(&uv.parent().unwrap().display().to_string(), "[TOOLS]").replace(&version, "[VERSION]")
-    };
+    // The xtask prints the tools' directory without the harness's `xtask/..`.
+    let tools = std::fs::canonicalize(uv.parent().unwrap()).unwrap();
+    let placeholders =
+        |text: &str| text.replace(&tools.display().to_string(), "[TOOLS]").replace(&version, "[VERSION]");
     // Bootstrapped first.
     let out = s.xtask(&["test", "llama-index-core", "--dry-run"]).ok();
     let note = out.stderr.lines().find(|l| l.starts_with("would test")).unwrap();
