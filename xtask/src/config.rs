@@ -72,6 +72,9 @@ pub struct Config {
     pub bumps_unshipped: Vec<String>,
     pub bumps_down: Severity,
     pub bumps_jump: Severity,
+    /// `[secrets] extra`: more credential variables, kept from every child like the built-in
+    /// list of `exec/secrets.rs` (read at start-up by [`secret_names`]).
+    pub secrets_extra: Vec<String>,
 }
 
 /// An index of `[index.NAME]`: where to read and where to upload are one choice.
@@ -339,6 +342,7 @@ impl Default for Config {
             ]),
             bumps_down: Severity::Fail,
             bumps_jump: Severity::Warn,
+            secrets_extra: Vec::new(),
         }
     }
 }
@@ -416,6 +420,8 @@ impl Config {
     }
 
     /// The defaults, overridden by `<root>/release.toml` when it exists.
+    ///
+    /// `[secrets] extra` is also read apart, by [`secret_names`], before anything runs.
     pub fn load(root: &Path) -> Result<Config> {
         let path = root.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
@@ -497,6 +503,7 @@ impl Config {
                         }
                     }
                     "bumps.unshipped" => c.bumps_unshipped = strings()?,
+                    "secrets.extra" => c.secrets_extra = variable_names(&p, &name, strings()?)?,
                     "bumps.down" => {
                         c.bumps_down = string()?.parse().map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))?
                     }
@@ -629,6 +636,28 @@ fn hooks(p: &impl std::fmt::Display, value: &toml_edit::Item) -> Result<BTreeMap
     Ok(out)
 }
 
+/// `[secrets] extra` of `<root>/release.toml`, read at start-up before any thread or child
+/// runs, so that those variables leave the environment with the built-in ones. A file that
+/// cannot be read or parsed gives none here: [`Config::load`] then reports it before any
+/// command that uses the configuration runs a child.
+pub fn secret_names(root: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(root.join(CONFIG_FILE)) else { return Vec::new() };
+    let Ok(doc) = Document::parse(text) else { return Vec::new() };
+    let extra = doc.get("secrets").and_then(|s| s.get("extra")).and_then(|e| e.as_array());
+    extra.into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+}
+
+/// Checks that `names` are environment variable names (`MY_TOKEN`).
+fn variable_names(p: &impl std::fmt::Display, key: &str, names: Vec<String>) -> Result<Vec<String>> {
+    let valid = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    match names.iter().find(|n| !valid(n)) {
+        Some(bad) => {
+            bail!("{p}: `{key}` has `{bad}`, which is not an environment variable's name (letters, digits and `_`)")
+        }
+        None => Ok(names),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -643,6 +672,23 @@ mod tests {
         assert_eq!(err.to_string(), format!("release.toml: `changelog.file` is `../CHANGELOG.md`, {OUTSIDE}"));
         let err = Config::parse(Path::new("release.toml"), "[packages]\ninclude = [\"/x/*\"]\n").unwrap_err();
         assert_eq!(err.to_string(), format!("release.toml: `packages.include` has `/x/*`, {OUTSIDE}"));
+    }
+
+    #[test]
+    fn secrets_extra_are_variable_names() {
+        let c = Config::parse(Path::new("release.toml"), "[secrets]\nextra = [\"MY_TOKEN\", \"X2\"]\n").unwrap();
+        assert_eq!(c.secrets_extra, ["MY_TOKEN", "X2"]);
+        let err = Config::parse(Path::new("release.toml"), "[secrets]\nextra = [\"MY-TOKEN\"]\n").unwrap_err();
+        expect_test::expect!["release.toml: `secrets.extra` has `MY-TOKEN`, which is not an environment variable's name (letters, digits and `_`)"]
+            .assert_eq(&err.to_string());
+        let dir = std::env::temp_dir().join(format!("xtask-secret-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(secret_names(&dir).is_empty(), "no release.toml");
+        std::fs::write(dir.join(CONFIG_FILE), "[secrets]\nextra = [\"MY_TOKEN\"]\n").unwrap();
+        assert_eq!(secret_names(&dir), ["MY_TOKEN"]);
+        std::fs::write(dir.join(CONFIG_FILE), "[secrets\n").unwrap();
+        assert!(secret_names(&dir).is_empty(), "an invalid file is reported by `Config::load`");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

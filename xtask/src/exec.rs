@@ -1,10 +1,16 @@
-//! Running the outside world's programs: where the tools are, and commands whose errors carry
-//! the child's stderr (xshell's errors do not).
+//! The process edge: the only module that starts child processes ([`Cmd`], in `exec/command.rs`),
+//! the one list of credential variables and the store that holds them (`exec/secrets.rs`), and
+//! where the tools are. No child inherits a credential: a call site asks for one by name.
+
+mod command;
+pub mod secrets;
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use xshell::Cmd;
+
+pub use command::{Cmd, Piped};
+pub use secrets::redact;
 
 /// Where `scripts/bootstrap.sh` installs the pinned tools: `$XTASK_TOOLS_DIR`, else
 /// `target/tools` in the workspace that built this binary.
@@ -137,11 +143,7 @@ fn version_output(path: &std::path::Path) -> Result<String> {
     if let Some((_, out)) = SEEN.lock().ok().and_then(|s| s.iter().find(|(p, _)| p == path).cloned()) {
         return Ok(out);
     }
-    let output = std::process::Command::new(path)
-        .arg("--version")
-        .output()
-        .with_context(|| format!("cannot run `{} --version`", path.display()))?;
-    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    let out = Cmd::new(path).arg("--version").output()?.stdout_lossy();
     if let Ok(mut seen) = SEEN.lock() {
         seen.push((path.to_path_buf(), out.clone()));
     }
@@ -201,44 +203,11 @@ fn check_version(name: &str, path: &std::path::Path, output: &str, minimum: &str
     Ok(())
 }
 
-/// Runs `cmd` and returns its stdout without the trailing newline.
-pub fn read(cmd: Cmd<'_>) -> Result<String> {
-    let shown = cmd.to_string();
-    let output = cmd.ignore_status().quiet().output().with_context(|| format!("cannot run `{shown}`"))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        bail!("`{shown}` failed ({}):\n{}", output.status, stderr.trim_end());
-    }
-    let mut out = String::from_utf8(output.stdout).with_context(|| format!("`{shown}` printed invalid UTF-8"))?;
-    while out.ends_with('\n') || out.ends_with('\r') {
-        out.pop();
-    }
-    Ok(out)
-}
-
-/// Runs `cmd` for its effect; on failure the error carries its stderr.
-pub fn run(cmd: Cmd<'_>) -> Result<()> {
-    read(cmd).map(drop)
-}
-
-/// What a child printed, stdout and stderr merged in the order it wrote them, and whether it
-/// exited with success.
+/// What a child printed, stdout and stderr merged in the order it wrote them (redacted), and
+/// whether it exited with success.
 pub struct Captured {
     pub ok: bool,
     pub text: String,
-}
-
-/// Runs `expr` with its stderr merged into its stdout and both captured. Only a child that cannot
-/// start is an error here; a failed one is `ok: false`, its text for the caller to show.
-pub fn capture(expr: duct::Expression) -> std::io::Result<Captured> {
-    let (status, text) = capture_status(expr)?;
-    Ok(Captured { ok: status.success(), text })
-}
-
-/// [`capture`], with the child's exit status, for a report that shows it.
-pub fn capture_status(expr: duct::Expression) -> std::io::Result<(std::process::ExitStatus, String)> {
-    let out = expr.stderr_to_stdout().stdout_capture().unchecked().run()?;
-    Ok((out.status, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
 /// An exit status for people: `exit code 3`, or `killed by signal 9` on unix.
@@ -251,74 +220,6 @@ pub fn describe(status: std::process::ExitStatus) -> String {
         return format!("killed by signal {signal}");
     }
     status.to_string()
-}
-
-/// Like [`capture`], but the child is killed at `deadline`: `None` then, with what it printed
-/// lost (a test run that hangs has its log cut there).
-pub fn capture_until(expr: duct::Expression, deadline: std::time::Instant) -> std::io::Result<Option<Captured>> {
-    let handle = expr.stderr_to_stdout().stdout_capture().unchecked().start()?;
-    loop {
-        if let Some(out) = handle.try_wait()? {
-            return Ok(Some(Captured {
-                ok: out.status.success(),
-                text: String::from_utf8_lossy(&out.stdout).into_owned(),
-            }));
-        }
-        if std::time::Instant::now() >= deadline {
-            let _ = handle.kill();
-            return Ok(None);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-/// A long-lived child that answers requests: its stdin and stdout are pipes held here, its stderr
-/// is discarded (it must write everything else elsewhere). Dropping it kills and reaps it, so no
-/// error path leaves it running; a child that reads its stdin to the end also exits by itself
-/// when this process dies, and Ctrl-C reaches it with the rest of the process group.
-pub struct Piped {
-    child: std::process::Child,
-    pub stdin: std::process::ChildStdin,
-    pub stdout: std::io::BufReader<std::process::ChildStdout>,
-}
-
-/// Starts `program args` in `dir` with exactly `env` (build it with [`child_env`]).
-pub fn spawn_piped(
-    program: &std::path::Path,
-    args: &[&std::ffi::OsStr],
-    dir: &std::path::Path,
-    env: std::collections::HashMap<String, String>,
-) -> std::io::Result<Piped> {
-    use std::process::Stdio;
-    let mut child = std::process::Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .envs(env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(std::io::Error::other("the child's pipes were not set up"));
-    };
-    Ok(Piped { child, stdin, stdout: std::io::BufReader::new(stdout) })
-}
-
-impl Drop for Piped {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// This process's environment without an active virtualenv (uv and poetry would otherwise
-/// build or publish from it) and without the variables `secrets`, for a child that has no use
-/// for them.
-pub fn child_env(secrets: &[&str]) -> std::collections::HashMap<String, String> {
-    std::env::vars().filter(|(k, _)| k != "VIRTUAL_ENV" && !secrets.contains(&k.as_str())).collect()
 }
 
 /// The last `n` non-blank lines of a child's output, indented, for an error message.

@@ -63,7 +63,9 @@ xflags::xflags! {
             ///
             /// Everything after `--` is the command and its arguments, passed as they are (no
             /// shell). Output is printed per package when it finishes; the exit code is 1 when
-            /// any run failed.
+            /// any run failed. The command is yours, so it keeps your environment, credentials
+            /// included (`GH_TOKEN`, `UV_PUBLISH_*`, …): every other child of the xtask gets
+            /// none. Secrets of 8 characters or more are masked in what it prints.
             cmd exec {
                 /// Package directories, relative to the root.
                 repeated paths: String

@@ -2,16 +2,22 @@
 //! own stderr.
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::exec;
+use crate::exec::Cmd;
+
+/// `git` in the shell's directory: the one way this module (and so the xtask) runs git. Git gets
+/// no credential: pushes authenticate through the checkout's own configuration.
+fn git(sh: &Shell) -> Cmd {
+    Cmd::new("git").dir(sh.current_dir())
+}
 
 pub mod quickstart;
 
 /// Fails with an actionable error unless the shell's directory is inside a git work tree.
 pub fn ensure_repo(sh: &Shell) -> Result<()> {
-    let inside = cmd!(sh, "git rev-parse --is-inside-work-tree").ignore_status().quiet().ignore_stderr().read();
-    if inside.map(|s| s.trim() == "true").ok() != Some(true) {
+    let inside = git(sh).args(["rev-parse", "--is-inside-work-tree"]).output();
+    if inside.map(|o| o.stdout_lossy().trim() == "true").ok() != Some(true) {
         bail!(
             "`{}` is not a git repository; pass --root with the path of the monorepo's checkout",
             sh.current_dir().display()
@@ -23,15 +29,7 @@ pub fn ensure_repo(sh: &Shell) -> Result<()> {
 /// Fails with an actionable error unless `rev` names a commit.
 pub fn ensure_commit(sh: &Shell, rev: &str) -> Result<()> {
     let spec = format!("{rev}^{{commit}}");
-    if cmd!(sh, "git rev-parse --verify --quiet {spec}")
-        .ignore_status()
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .output()?
-        .status
-        .success()
-    {
+    if git(sh).args(["rev-parse", "--verify", "--quiet"]).arg(spec).output()?.status.success() {
         return Ok(());
     }
     bail!("`{rev}` is not a commit of this repository; fetch it (`git fetch origin {rev}`) or pass another ref")
@@ -42,35 +40,34 @@ pub fn changed_files(sh: &Shell, base: &str) -> Result<Vec<String>> {
     ensure_repo(sh)?;
     ensure_commit(sh, base)?;
     let range = format!("{base}...HEAD");
-    let out = exec::read(cmd!(sh, "git -c core.quotePath=false diff --name-only --no-renames {range}"))?;
+    let out = git(sh).args(["-c", "core.quotePath=false", "diff", "--name-only", "--no-renames"]).arg(range).read()?;
     Ok(out.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
 }
 
 /// The checked-out branch's short name, or `None` when HEAD is detached.
 pub fn current_branch(sh: &Shell) -> Result<Option<String>> {
-    let out = cmd!(sh, "git symbolic-ref --quiet --short HEAD").ignore_status().quiet().output()?;
+    let out = git(sh).args(["symbolic-ref", "--quiet", "--short", "HEAD"]).output()?;
     match out.status.code() {
-        Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string())),
+        Some(0) => Ok(Some(out.stdout_lossy().trim().to_string())),
         // Exit 1 without a message is git's way of saying "detached".
         Some(1) if out.stderr.is_empty() => Ok(None),
-        _ => bail!("`git symbolic-ref HEAD` failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()),
+        _ => bail!("`git symbolic-ref HEAD` failed:\n{}", out.stderr.trim_end()),
     }
 }
 
 /// The full commit id `rev` names, or `None` when it names no commit.
 pub fn commit_of(sh: &Shell, rev: &str) -> Result<Option<String>> {
     let spec = format!("{rev}^{{commit}}");
-    let out = cmd!(sh, "git rev-parse --verify --quiet {spec}").ignore_status().quiet().ignore_stderr().output()?;
-    Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    let out = git(sh).args(["rev-parse", "--verify", "--quiet"]).arg(spec).output()?;
+    Ok(out.status.success().then(|| out.stdout_lossy().trim().to_string()))
 }
 
 /// Paths with uncommitted changes, untracked files included (`git status --porcelain`). Without
 /// optional locks: a status killed half-way must not leave an `index.lock` that fails the rerun.
 pub fn dirty_files(sh: &Shell) -> Result<Vec<String>> {
-    let out = exec::read(cmd!(
-        sh,
-        "git --no-optional-locks -c core.quotePath=false status --porcelain --untracked-files=all"
-    ))?;
+    let out = git(sh)
+        .args(["--no-optional-locks", "-c", "core.quotePath=false", "status", "--porcelain", "--untracked-files=all"])
+        .read()?;
     // A temporary file of an atomic write that a kill left behind is not dirt (`changeset.rs`).
     let temp = |path: &str| crate::changeset::is_temp(path.rsplit('/').next().unwrap_or(path));
     Ok(out.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_string()).filter(|p| !temp(p)).collect())
@@ -97,13 +94,9 @@ pub fn files_at(sh: &Shell, rev: &str, paths: &[String]) -> Result<Vec<Option<St
     ensure_repo(sh)?;
     ensure_commit(sh, rev)?;
     let input: String = paths.iter().map(|p| format!("{rev}:{p}\n")).collect();
-    let output = cmd!(sh, "git cat-file --batch").stdin(input).ignore_status().quiet().output()?;
+    let output = git(sh).args(["cat-file", "--batch"]).stdin(input).output()?;
     if !output.status.success() {
-        bail!(
-            "`git cat-file --batch` failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        );
+        bail!("`git cat-file --batch` failed ({}):\n{}", output.status, output.stderr.trim_end());
     }
     let mut out = Vec::with_capacity(paths.len());
     let mut rest: &[u8] = &output.stdout;
@@ -131,26 +124,23 @@ pub fn files_at(sh: &Shell, rev: &str, paths: &[String]) -> Result<Vec<Option<St
 /// The URL of remote `name`, or `None` when there is no such remote.
 pub fn remote_url(sh: &Shell, name: &str) -> Result<Option<String>> {
     let key = format!("remote.{name}.url");
-    let out = cmd!(sh, "git config --get {key}").ignore_status().quiet().output()?;
-    Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    let out = git(sh).args(["config", "--get"]).arg(key).output()?;
+    Ok(out.status.success().then(|| out.stdout_lossy().trim().to_string()))
 }
 
 /// The commit `refname` points at on `remote` (`git ls-remote`), or `None` when it is not there.
 pub fn remote_ref(sh: &Shell, remote: &str, refname: &str) -> Result<Option<String>> {
-    let out = exec::read(cmd!(sh, "git ls-remote {remote} {refname}"))?;
+    let out = git(sh).arg("ls-remote").arg(remote).arg(refname).read()?;
     Ok(out.lines().find(|l| l.ends_with(refname)).and_then(|l| l.split_whitespace().next()).map(str::to_string))
 }
 
 /// Whether `ancestor` is `descendant` or one of its ancestors.
 pub fn is_ancestor(sh: &Shell, ancestor: &str, descendant: &str) -> Result<bool> {
-    let out = cmd!(sh, "git merge-base --is-ancestor {ancestor} {descendant}").ignore_status().quiet().output()?;
+    let out = git(sh).args(["merge-base", "--is-ancestor"]).arg(ancestor).arg(descendant).output()?;
     match out.status.code() {
         Some(0) => Ok(true),
         Some(1) => Ok(false),
-        _ => bail!(
-            "`git merge-base --is-ancestor {ancestor} {descendant}` failed:\n{}",
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        ),
+        _ => bail!("`git merge-base --is-ancestor {ancestor} {descendant}` failed:\n{}", out.stderr.trim_end()),
     }
 }
 
@@ -161,21 +151,18 @@ pub fn tag_commit(sh: &Shell, tag: &str) -> Result<Option<String>> {
 
 /// Whether git ignores `path` (relative to the root); false outside a repository.
 pub fn is_ignored(sh: &Shell, path: &str) -> bool {
-    cmd!(sh, "git check-ignore --quiet --no-index {path}")
-        .ignore_status()
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .output()
-        .is_ok_and(|o| o.status.success())
+    git(sh).args(["check-ignore", "--quiet", "--no-index"]).arg(path).output().is_ok_and(|o| o.status.success())
 }
 
 /// The date of `tag` (`YYYY-MM-DD` in UTC): the tagger's for an annotated tag, the commit's for
 /// a lightweight one; `None` when there is no such tag.
 pub fn tag_date(sh: &Shell, tag: &str) -> Result<Option<String>> {
     let refname = format!("refs/tags/{tag}");
-    let _utc = sh.push_env("TZ", "UTC");
-    let out = exec::read(cmd!(sh, "git for-each-ref --format=%(creatordate:format-local:%Y-%m-%d) {refname}"))?;
+    let out = git(sh)
+        .args(["for-each-ref", "--format=%(creatordate:format-local:%Y-%m-%d)"])
+        .arg(refname)
+        .env("TZ", "UTC")
+        .read()?;
     Ok(Some(out.trim().to_string()).filter(|d| !d.is_empty()))
 }
 
@@ -184,9 +171,9 @@ pub fn restore(sh: &Shell, paths: &[String]) -> Result<()> {
     let root = sh.current_dir();
     for path in paths {
         let tracked =
-            cmd!(sh, "git ls-files --error-unmatch -- {path}").quiet().ignore_stdout().ignore_stderr().run().is_ok();
+            git(sh).args(["ls-files", "--error-unmatch", "--"]).arg(path).output().is_ok_and(|o| o.status.success());
         if tracked {
-            exec::run(cmd!(sh, "git checkout --quiet HEAD -- {path}"))?;
+            git(sh).args(["checkout", "--quiet", "HEAD", "--"]).arg(path).run()?;
         } else {
             std::fs::remove_file(root.join(path)).with_context(|| format!("cannot remove `{path}`"))?;
         }
@@ -196,44 +183,48 @@ pub fn restore(sh: &Shell, paths: &[String]) -> Result<()> {
 
 /// The tags that are ancestors of HEAD (`git tag --merged HEAD`).
 pub fn merged_tags(sh: &Shell) -> Result<Vec<String>> {
-    Ok(exec::read(cmd!(sh, "git tag --merged HEAD --list"))?.lines().map(str::to_string).collect())
+    Ok(git(sh).args(["tag", "--merged", "HEAD", "--list"]).read()?.lines().map(str::to_string).collect())
 }
 
 /// Every commit of `range` in `format`, each followed by its changed paths, NUL-separated
 /// (`git log --name-only -z`): the one walk the changelog reads.
 pub fn log_with_paths(sh: &Shell, format: &str, range: &str) -> Result<String> {
-    exec::read(cmd!(sh, "git -c core.quotePath=false log --no-renames --name-only -z {format} {range}"))
+    git(sh)
+        .args(["-c", "core.quotePath=false", "log", "--no-renames", "--name-only", "-z"])
+        .arg(format)
+        .arg(range)
+        .read()
 }
 
 /// The subject of HEAD.
 pub fn head_subject(sh: &Shell) -> Result<String> {
-    exec::read(cmd!(sh, "git log -1 --format=%s"))
+    git(sh).args(["log", "-1", "--format=%s"]).read()
 }
 
 /// HEAD's full commit id.
 pub fn head(sh: &Shell) -> Result<String> {
-    exec::read(cmd!(sh, "git rev-parse HEAD"))
+    git(sh).args(["rev-parse", "HEAD"]).read()
 }
 
 /// Creates `branch` at HEAD and checks it out.
 pub fn create_branch(sh: &Shell, branch: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git switch --quiet --create {branch}"))
+    git(sh).args(["switch", "--quiet", "--create"]).arg(branch).run()
 }
 
 /// Commits exactly `paths` (staged first, whatever else is changed) with `message`.
 pub fn commit_paths(sh: &Shell, paths: &[String], message: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git add -- {paths...}"))?;
-    exec::run(cmd!(sh, "git commit --quiet -m {message}"))
+    git(sh).args(["add", "--"]).args(paths).run()?;
+    git(sh).args(["commit", "--quiet", "-m"]).arg(message).run()
 }
 
 /// Creates the lightweight tag `tag` on `commit`.
 pub fn tag(sh: &Shell, tag: &str, commit: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git tag {tag} {commit}"))
+    git(sh).arg("tag").arg(tag).arg(commit).run()
 }
 
 /// Pushes `refspec` to `remote`.
 pub fn push(sh: &Shell, remote: &str, refspec: &str) -> Result<()> {
-    exec::run(cmd!(sh, "git push --quiet {remote} {refspec}"))
+    git(sh).args(["push", "--quiet"]).arg(remote).arg(refspec).run()
 }
 
 /// The merge base of `rev` and HEAD, as a full commit id. No merge base (unrelated histories,
@@ -241,14 +232,14 @@ pub fn push(sh: &Shell, remote: &str, refspec: &str) -> Result<()> {
 pub fn merge_base(sh: &Shell, rev: &str) -> Result<String> {
     ensure_repo(sh)?;
     ensure_commit(sh, rev)?;
-    let out = cmd!(sh, "git merge-base {rev} HEAD").ignore_status().quiet().output()?;
+    let out = git(sh).arg("merge-base").arg(rev).arg("HEAD").output()?;
     match out.status.code() {
-        Some(0) => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+        Some(0) => Ok(out.stdout_lossy().trim().to_string()),
         Some(1) if out.stderr.is_empty() => bail!(
             "`{rev}` and HEAD have no merge base (unrelated histories, or a shallow clone); fetch the history \
              (`git fetch --unshallow origin`, or `fetch-depth: 0` in `actions/checkout`) or pass another --base-ref"
         ),
-        _ => bail!("`git merge-base {rev} HEAD` failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()),
+        _ => bail!("`git merge-base {rev} HEAD` failed:\n{}", out.stderr.trim_end()),
     }
 }
 
@@ -256,7 +247,8 @@ pub fn merge_base(sh: &Shell, rev: &str) -> Result<String> {
 /// to the root and sorted. Untracked files are left out: listing them walks the whole tree,
 /// which costs more than the rest of a check of 2,000 packages.
 pub fn changed_since(sh: &Shell, commit: &str) -> Result<Vec<String>> {
-    let diff = exec::read(cmd!(sh, "git -c core.quotePath=false diff --name-only --no-renames {commit}"))?;
+    let diff =
+        git(sh).args(["-c", "core.quotePath=false", "diff", "--name-only", "--no-renames"]).arg(commit).read()?;
     let mut files: Vec<String> = diff.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
     files.sort();
     Ok(files)
@@ -280,5 +272,5 @@ mod tests {
 
 /// Where `name` lives in the git directory (`git rev-parse --git-path`), relative to the root.
 pub fn git_path(sh: &Shell, name: &str) -> Result<String> {
-    exec::read(cmd!(sh, "git rev-parse --git-path {name}"))
+    git(sh).args(["rev-parse", "--git-path"]).arg(name).read()
 }

@@ -3,8 +3,9 @@
 //! steps' reads and writes (`release`, `create_release`, `open_pr`, `create_pr`), whose command
 //! lines and output parsing are in `github/commands.rs`.
 //!
-//! Tokens reach `gh` only through the environment it inherits; they are never in argv, and are
-//! masked in any text of `gh`'s that ends up in an error.
+//! Tokens reach `gh` only through its environment, asked for by name from the credential store
+//! (`exec/secrets.rs`); they are never in argv, and are masked in any text of `gh`'s that ends
+//! up in an error.
 
 pub mod commands;
 
@@ -12,9 +13,9 @@ use std::{collections::BTreeMap, ffi::OsString, path::Path};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::exec;
+use crate::exec::{self, secrets, Cmd};
 
 pub use commands::{pr_create_args, pr_list_args, release_create_args, release_view_args, repo_arg, Pr, Release};
 
@@ -25,12 +26,15 @@ pub const BATCH: usize = 50;
 /// secondary rate limits.
 pub const CONCURRENCY: usize = 4;
 
-/// The environment variables `gh` takes a token from.
-const TOKEN_VARIABLES: &[&str] = &["GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"];
-
 /// The name of the first token variable that is set, if any: the tool asks GitHub only then.
 pub fn token_variable() -> Option<&'static str> {
-    TOKEN_VARIABLES[..3].iter().copied().find(|v| std::env::var_os(v).is_some_and(|t| !t.is_empty()))
+    secrets::GITHUB[..3].iter().copied().find(|v| secrets::value(v).is_some())
+}
+
+/// `gh` with `args`, in `dir`, with the GitHub token (the only credential it gets) and no prompts.
+fn gh_cmd(gh: &Path, dir: &Path) -> Cmd {
+    let cmd = Cmd::new(gh).dir(dir).env("GH_PROMPT_DISABLED", "1").env("GH_NO_UPDATE_NOTIFIER", "1");
+    secrets::GITHUB.iter().fold(cmd, |cmd, name| cmd.credential(name))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,26 +71,17 @@ pub fn pull_requests(sh: &Shell, repository: &str, numbers: &[u64]) -> Result<BT
     Ok(answers.into_iter().flatten().collect())
 }
 
-// duct rather than xshell: a `Shell` cannot be shared between the query threads.
 fn run_query(gh: &Path, root: &Path, owner: &str, name: &str, batch: &[u64]) -> Vec<(u64, Lookup)> {
     let query = format!("query={}", query(batch));
     let args = ["api", "graphql", "-f", &query, "-f", &format!("owner={owner}"), "-f", &format!("name={name}")];
-    let run = duct::cmd(gh, args)
-        .dir(root)
-        .env("GH_PROMPT_DISABLED", "1")
-        .env("GH_NO_UPDATE_NOTIFIER", "1")
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run();
-    let answers = match run {
-        Ok(out) => parse(batch, &String::from_utf8_lossy(&out.stdout), &String::from_utf8_lossy(&out.stderr)),
-        Err(e) => Err(format!("cannot run `{}`: {e}", gh.display())),
+    let answers = match gh_cmd(gh, root).args(args).output() {
+        Ok(out) => parse(batch, &out.stdout_lossy(), &out.stderr),
+        Err(e) => Err(format!("{e:#}")),
     };
     match answers {
         Ok(found) => batch.iter().map(|n| (*n, found.get(n).cloned().map_or(Lookup::Unknown, Lookup::Found))).collect(),
         Err(e) => {
-            let e = redact(&e);
+            let e = exec::redact(&e);
             batch.iter().map(|n| (*n, Lookup::Failed(e.clone()))).collect()
         }
     }
@@ -244,25 +239,8 @@ struct Answer {
 /// is an error here; the caller reads a failure's text.
 fn gh(sh: &Shell, purpose: &str, args: Vec<OsString>) -> Result<Answer> {
     let gh = exec::require("gh", purpose)?;
-    let cmd = cmd!(sh, "{gh} {args...}").env("GH_PROMPT_DISABLED", "1").env("GH_NO_UPDATE_NOTIFIER", "1");
-    let shown = cmd.to_string();
-    let output = cmd.ignore_status().quiet().output().with_context(|| format!("cannot run `{shown}`"))?;
-    Ok(Answer {
-        ok: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: redact(&String::from_utf8_lossy(&output.stderr)),
-    })
-}
-
-/// `text` with the value of every token variable masked.
-fn redact(text: &str) -> String {
-    let mut out = text.to_string();
-    for var in TOKEN_VARIABLES {
-        if let Some(token) = std::env::var(var).ok().filter(|t| t.len() >= 4) {
-            out = out.replace(&token, "[TOKEN]");
-        }
-    }
-    out
+    let output = gh_cmd(&gh, sh.current_dir().as_path()).args(args).output()?;
+    Ok(Answer { ok: output.status.success(), stdout: output.stdout_lossy(), stderr: output.stderr })
 }
 
 #[cfg(test)]
@@ -274,8 +252,8 @@ mod tests {
         // The one token variable no other test reads, so setting it races with nothing.
         std::env::set_var("GITHUB_ENTERPRISE_TOKEN", "ghe_secret_value");
         assert_eq!(
-            redact("gh: Bad credentials for ghe_secret_value (HTTP 401)"),
-            "gh: Bad credentials for [TOKEN] (HTTP 401)"
+            exec::redact("gh: Bad credentials for ghe_secret_value (HTTP 401)"),
+            "gh: Bad credentials for [REDACTED] (HTTP 401)"
         );
         std::env::remove_var("GITHUB_ENTERPRISE_TOKEN");
     }

@@ -28,6 +28,8 @@ mod release;
 mod requirement;
 mod shipped;
 mod test;
+#[cfg(test)]
+mod tidy;
 mod url;
 mod verify;
 mod version;
@@ -92,8 +94,13 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
     {
         return Err(flags::usage("only `pkg exec` takes a command after `--`"));
     }
+    let root = root(flags.root)?;
+    // Still single-threaded here, as changing the environment requires: from now on no
+    // credential is in this process's environment, and only a call site that asks for one by
+    // name passes it to a child (`exec/secrets.rs`).
+    exec::secrets::take_from_environment(&config::secret_names(&root));
     let sh = Shell::new()?;
-    sh.change_dir(root(flags.root)?);
+    sh.change_dir(root);
     match flags.subcommand {
         flags::XtaskCmd::Pkg(cmd) => cmd.run(&sh, trailing),
         flags::XtaskCmd::Changelog(cmd) => cmd.run(&sh),

@@ -2,7 +2,7 @@
 //! nobody has to install pre-commit. `fmt` runs only the formatting hooks.
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use crate::{exec, flags, output};
 
@@ -83,10 +83,10 @@ fn pre_commit(sh: &Shell, hooks: &[String], all_files: bool) -> Result<()> {
     // Set up every hook first, captured: a repository that cannot be fetched is then said
     // plainly, not mistaken for a hook that failed.
     output::status("installing", &format!("the hooks with {pre_commit} ({source})"));
-    let setup = duct::cmd(&uv, ["tool", "run", "--quiet", "--from", &pre_commit, "pre-commit", "install-hooks"])
-        .dir(sh.current_dir())
-        .env_remove("VIRTUAL_ENV");
-    let exec::Captured { ok, text } = exec::capture(setup).with_context(|| "cannot run pre-commit through uv")?;
+    let setup = exec::Cmd::new(&uv)
+        .args(["tool", "run", "--quiet", "--from", &pre_commit, "pre-commit", "install-hooks"])
+        .dir(sh.current_dir());
+    let exec::Captured { ok, text } = setup.capture().with_context(|| "cannot run pre-commit through uv")?;
     if !ok {
         if let Some(reason) = fetch_failure(&text) {
             bail!(
@@ -105,8 +105,12 @@ fn pre_commit(sh: &Shell, hooks: &[String], all_files: bool) -> Result<()> {
         let name = hook.first().map_or("pre-commit".to_string(), |h| h.to_string());
         output::status("running", &format!("pre-commit {}", hook.first().map_or("(all hooks)", |h| h.as_str())));
         // Streamed, so the hooks' own output reaches the user as they run.
-        let mut command: std::process::Command =
-            cmd!(sh, "{uv} tool run --quiet --from {pre_commit} pre-commit run {scope...} {hook...}").into();
+        let command = exec::Cmd::new(&uv)
+            .args(["tool", "run", "--quiet", "--from", &pre_commit, "pre-commit", "run"])
+            .args(scope)
+            .args(hook)
+            .dir(sh.current_dir())
+            .keep_virtualenv();
         let ok = command.status().with_context(|| "cannot run pre-commit through uv")?.success();
         if !ok {
             failed.push(name);

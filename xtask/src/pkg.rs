@@ -204,7 +204,9 @@ impl flags::Exec {
 /// Runs one command in `dir` with its output captured (stderr merged into stdout): whether it
 /// succeeded, how it exited (for the report), and what it printed.
 fn run_in(dir: &std::path::Path, program: &str, args: &[String]) -> (bool, String, String) {
-    match exec::capture_status(duct::cmd(program, args).dir(dir).env_remove("VIRTUAL_ENV")) {
+    // The user's own command, run as if they had typed it: it keeps every credential
+    // (`pkg exec --help` says so), and its output is still redacted.
+    match exec::Cmd::new(program).args(args).dir(dir).all_credentials().capture_status() {
         Ok((status, text)) => (status.success(), exec::describe(status), text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             (false, "did not start".into(), format!("cannot run `{program}`: not found on PATH"))

@@ -9,6 +9,7 @@ mod archive;
 mod artifact;
 mod build;
 mod buildenv;
+mod describe;
 mod frontend;
 mod hooks;
 mod lock;
@@ -219,7 +220,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         credentials: &credentials,
         timing: Default::default(),
     };
-    let what = run::describe(&ctx)?;
+    let what = describe::describe(&ctx)?;
     let text = report::plan_text(&repo.packages, &plan, &what, &header) + &new_projects(repo, &plan, dest);
     // Checked for dry runs and real runs alike, before anything is built.
     let no_credentials =

@@ -23,7 +23,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 use serde_json::json;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output, parallel};
 use report::Row;
@@ -419,13 +419,18 @@ fn journal(sh: &Shell, repo: &Monorepo, scratch: &Scratch) -> Result<locks::Jour
 /// The interpreter uv picks (for `--python`, the one it names) and its version.
 fn interpreter(sh: &Shell, uv: &Path, request: Option<&str>) -> Result<(PathBuf, crate::version::Version)> {
     let args: Vec<&str> = request.into_iter().collect();
-    let python = exec::read(cmd!(sh, "{uv} python find {args...}")).with_context(|| match request {
+    // `uv python find` prefers an active virtualenv, as the user would expect.
+    let python = exec::Cmd::new(uv).dir(sh.current_dir()).args(["python", "find"]).args(args).keep_virtualenv().read();
+    let python = python.with_context(|| match request {
         Some(r) => format!(
             "uv finds no Python `{r}` on this machine; install it (`uv python install {r}`) or choose another --python"
         ),
         None => "uv finds no Python interpreter; install one (`uv python install`)".to_string(),
     })?;
-    let version = exec::read(cmd!(sh, "{python} -c 'import platform; print(platform.python_version())'"))?;
+    let version = exec::Cmd::new(&python)
+        .dir(sh.current_dir())
+        .args(["-c", "import platform; print(platform.python_version())"])
+        .read()?;
     let version = version
         .parse()
         .map_err(|e| anyhow::anyhow!("the interpreter uv found (`{python}`) reports an odd version: {e}"))?;

@@ -12,7 +12,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use crate::{
     config, exec, flags,
@@ -37,7 +37,7 @@ impl flags::Verify {
                     "--local proves the working tree's build of the umbrella; --version, --since and --built name a release",
                 ));
             }
-            return local(sh, &repo, &index_url);
+            return local(&repo, &index_url);
         }
         let umbrella = repo.umbrella()?;
         let version: Version = match &self.version {
@@ -63,34 +63,31 @@ impl flags::Verify {
         let simple = simple_url(&index_url);
         if !self.built {
             let from = Sources { simple: &simple, built: &[] };
-            return prove(sh, &scratch.0, &from, &members.requirements(), &members.dists(), wait);
+            return prove(&scratch.0, &from, &members.requirements(), &members.dists(), wait);
         }
         let options = publish::Options::for_build(&repo, &index_url, wait);
         let built = publish::build_only(sh, &repo, &set, &options)?;
         let from = Sources { simple: &simple, built: &built };
-        prove(sh, &scratch.0, &from, &members.requirements(), &members.dists(), Duration::ZERO)
+        prove(&scratch.0, &from, &members.requirements(), &members.dists(), Duration::ZERO)
     }
 }
 
 /// `--local`: the umbrella's wheel built from the working tree, installed with the index.
-fn local(sh: &Shell, repo: &Monorepo, index_url: &str) -> Result<()> {
+fn local(repo: &Monorepo, index_url: &str) -> Result<()> {
     let scratch = Scratch::new()?;
     let umbrella = repo.umbrella()?;
     let dist = scratch.0.join("dist");
     let uv = exec::require("uv", "to build and install the umbrella")?;
     let dir = repo.root.join(&umbrella.dir);
     output::status("building", &format!("`{}` from the working tree", umbrella.name));
-    {
-        let _cd = sh.push_dir(&dir);
-        exec::run(cmd!(sh, "{uv} build --quiet --wheel --out-dir {dist}"))?;
-    }
+    exec::Cmd::new(&uv).args(["build", "--quiet", "--wheel", "--out-dir"]).arg(&dist).dir(&dir).run()?;
     let wheel = std::fs::read_dir(&dist)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
         .with_context(|| format!("`uv build` wrote no wheel of `{}`", umbrella.name))?;
     let install = vec![wheel.display().to_string()];
     let from = Sources { simple: &simple_url(index_url), built: &[] };
-    prove(sh, &scratch.0, &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
+    prove(&scratch.0, &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
 }
 
 /// The packages a release at HEAD publishes: the umbrella, core and every package whose
@@ -245,19 +242,11 @@ pub struct Sources<'a> {
 /// Installs `install` (requirements or wheel paths) into a fresh environment in `dir` from
 /// `from`, retrying resolver failures until `wait` is up, then imports the top-level modules
 /// of `dists`. The error carries the resolver's or Python's message.
-pub fn prove(
-    sh: &Shell,
-    dir: &Path,
-    from: &Sources,
-    install: &[String],
-    dists: &[String],
-    wait: Duration,
-) -> Result<()> {
+pub fn prove(dir: &Path, from: &Sources, install: &[String], dists: &[String], wait: Duration) -> Result<()> {
     let uv = exec::require("uv", "to install the release in a fresh environment")?;
     let venv = dir.join("venv");
-    let _cd = sh.push_dir(dir);
-    let _no_env = sh.push_env("VIRTUAL_ENV", "");
-    exec::run(cmd!(sh, "{uv} venv --quiet {venv}"))?;
+    // Without credentials, as every child: the packages' imports below run code that is not ours.
+    exec::Cmd::new(&uv).args(["venv", "--quiet"]).arg(&venv).dir(dir).run()?;
     let python = if cfg!(windows) { venv.join("Scripts/python.exe") } else { venv.join("bin/python") };
     let public = simple_url(config::PUBLIC_INDEX_URL);
     let simple = from.simple;
@@ -281,9 +270,8 @@ pub fn prove(
     let start = Instant::now();
     let mut pause = Duration::from_secs(2);
     loop {
-        let ix = &sources;
-        let attempt = cmd!(sh, "{uv} pip install --quiet --refresh --python {python} {ix...} {install...}");
-        match exec::run(attempt) {
+        let attempt = exec::Cmd::new(&uv).args(["pip", "install", "--quiet", "--refresh", "--python"]).arg(&python);
+        match attempt.args(&sources).args(install).dir(dir).run() {
             Ok(()) => break,
             Err(e) if start.elapsed() < wait => {
                 output::status(
@@ -298,8 +286,8 @@ pub fn prove(
     }
     let script = dir.join("import_all.py");
     std::fs::write(&script, IMPORT_ALL).with_context(|| format!("cannot write {}", script.display()))?;
-    let out =
-        exec::read(cmd!(sh, "{python} {script} {dists...}")).context("importing the installed packages failed")?;
+    let out = exec::Cmd::new(&python).arg(&script).args(dists).dir(dir).read();
+    let out = out.context("importing the installed packages failed")?;
     output::status("imported", out.trim());
     Ok(())
 }

@@ -16,11 +16,9 @@ pub fn lock_all(root: &Path, dirs: &[String]) -> Result<()> {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let plural = if dirs.len() == 1 { "" } else { "s" };
     output::note(&format!("locking {} package{plural} with `uv lock`, {} at once", dirs.len(), jobs.min(dirs.len())));
-    let env = exec::child_env(&[]);
     let results = parallel::map(dirs, jobs, |dir| {
         let started = Instant::now();
-        let expr = duct::cmd(&uv, ["lock"]).dir(root.join(dir)).full_env(&env);
-        let (ok, text) = match exec::capture(expr) {
+        let (ok, text) = match exec::Cmd::new(&uv).arg("lock").dir(root.join(dir)).capture() {
             Ok(c) => (c.ok, c.text),
             Err(e) => (false, format!("cannot run `{}`: {e}", uv.display())),
         };

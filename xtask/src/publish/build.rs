@@ -189,7 +189,6 @@ fn run_tool(
     shared_env: Option<&Path>,
 ) -> Result<&'static str> {
     let staging_arg = staging.to_string_lossy().into_owned();
-    let mut env = exec::child_env(&Credentials::WITHHELD);
     let (args, shown): (Vec<&str>, &str) = match backend {
         Backend::Uv if shared_env.is_some() => {
             (vec!["build", "--no-progress", "--no-build-isolation", "--out-dir", &staging_arg], "`uv build`")
@@ -197,11 +196,11 @@ fn run_tool(
         Backend::Uv => (vec!["build", "--no-progress", "--out-dir", &staging_arg], "`uv build`"),
         Backend::Poetry => (vec!["build", "--no-interaction", "--output", &staging_arg], "`poetry build`"),
     };
+    let mut cmd = exec::Cmd::new(tool).args(&args).dir(src);
     if let Some(dir) = shared_env {
-        env.insert("VIRTUAL_ENV".into(), dir.to_string_lossy().into_owned());
+        cmd = cmd.env("VIRTUAL_ENV", dir);
     }
-    let expr = duct::cmd(tool, &args).dir(src).full_env(env).stdin_null();
-    let exec::Captured { ok, text } = match exec::capture(expr) {
+    let exec::Captured { ok, text } = match cmd.capture() {
         Ok(captured) => captured,
         Err(e) => {
             let _ = std::fs::remove_dir_all(staging);

@@ -55,12 +55,8 @@ pub fn create(root: &Path, uv: &Path, packages: &[&Package]) -> Option<BuildEnv>
         // Outside the monorepo: a virtualenv inside the root would end up in the umbrella's sdist.
         let dir = std::env::temp_dir().join(format!("xtask-build-env-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let env = exec::child_env(&super::upload::Credentials::WITHHELD);
-        let dir_arg = dir.to_string_lossy().into_owned();
-        run(duct::cmd(uv, ["venv", "--quiet", &dir_arg]).full_env(env.clone()))?;
-        let mut args = vec!["pip".to_string(), "install".into(), "--quiet".into(), "--python".into(), dir_arg];
-        args.extend(requires);
-        run(duct::cmd(uv, &args).full_env(env))?;
+        run(exec::Cmd::new(uv).args(["venv", "--quiet"]).arg(&dir))?;
+        run(exec::Cmd::new(uv).args(["pip", "install", "--quiet", "--python"]).arg(&dir).args(requires))?;
         Ok(dir)
     })();
     match made {
@@ -72,8 +68,8 @@ pub fn create(root: &Path, uv: &Path, packages: &[&Package]) -> Option<BuildEnv>
     }
 }
 
-fn run(expr: duct::Expression) -> Result<()> {
-    let out = exec::capture(expr.stdin_null())?;
+fn run(cmd: exec::Cmd) -> Result<()> {
+    let out = cmd.capture()?;
     if !out.ok {
         bail!("{}", out.text.trim_end());
     }

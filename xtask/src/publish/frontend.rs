@@ -128,14 +128,13 @@ impl Pool {
         let bin = self.env.join(if cfg!(windows) { "Scripts" } else { "bin" });
         let python = bin.join(if cfg!(windows) { "python.exe" } else { "python" });
         // What `uv build` sets for its hooks, on top of the environment it was given.
-        let mut env = exec::child_env(&super::upload::Credentials::WITHHELD);
         let path = std::env::var_os("PATH").unwrap_or_default();
         let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(&path)))?;
-        env.insert("PATH".into(), path.to_string_lossy().into_owned());
-        env.insert("VIRTUAL_ENV".into(), self.env.to_string_lossy().into_owned());
-        env.insert("CLICOLOR_FORCE".into(), "1".into());
-        env.insert("PYTHONIOENCODING".into(), "utf-8:backslashreplace".into());
-        exec::spawn_piped(&python, &[self.script.as_os_str()], &self.env, env)
+        // No credential: the build backends and their plugins run in this process.
+        let cmd = exec::Cmd::new(&python).arg(&self.script).dir(&self.env).env("PATH", path);
+        let cmd = cmd.env("VIRTUAL_ENV", &self.env).env("CLICOLOR_FORCE", "1");
+        cmd.env("PYTHONIOENCODING", "utf-8:backslashreplace")
+            .spawn_piped()
             .with_context(|| format!("cannot start the build frontend with {}", python.display()))
     }
 }

@@ -60,8 +60,7 @@ fn run_each(root: &Path, p: &Package, hooks: &[Vec<String>], credentials: &Crede
         } else {
             exec::require(program, "for a build hook of `[build.hooks]` in release.toml")?
         };
-        let expr = duct::cmd(&program, args).dir(&dir).full_env(exec::child_env(&Credentials::WITHHELD)).stdin_null();
-        match exec::capture(expr) {
+        match exec::Cmd::new(&program).args(args).dir(&dir).capture() {
             Ok(exec::Captured { ok: true, .. }) => {}
             Ok(exec::Captured { ok: false, text }) => bail!(
                 "the build hook `{}` failed in `{}`, so nothing of it was built or uploaded:\n{}\nfix it (or `[build.hooks]` in release.toml), then rerun",

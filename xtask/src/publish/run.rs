@@ -2,7 +2,7 @@
 //! parallel; every build compared with its previous release; then uploads wave by wave, each
 //! package after its dependencies are visible, with transient failures retried, "file exists"
 //! answers checked against the index, and the dependants of a failure blocked. Every step prints
-//! a progress line on stderr. [`describe`] says the same things ahead of time, for the plan.
+//! a progress line on stderr. `describe.rs` says the same things ahead of time, for the plan.
 
 use std::{
     collections::BTreeMap,
@@ -19,10 +19,12 @@ use anyhow::Result;
 use super::{
     archive, artifact,
     build::{self, Build},
-    buildenv, frontend, hooks,
+    buildenv,
+    describe::{deferred_text, elsewhere_and_closed, interrupted_and_closed, stop_text},
+    frontend, hooks,
     plan::{self, Item, Plan, State},
     remote::{self, Cache},
-    report::{self, Outcome, Planned},
+    report::{self, Outcome},
     timing::{Part, Phases, Timing},
     upload::{self, Credentials, Failure},
     Options,
@@ -47,7 +49,7 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn accepted(&self, p: &Package) -> bool {
+    pub(super) fn accepted(&self, p: &Package) -> bool {
         self.options
             .accept_changes
             .iter()
@@ -55,172 +57,8 @@ impl Ctx<'_> {
     }
 }
 
-/// What will happen to each package, for the plan (and the dry run's exit code): decided per
-/// file and checked against the previous release where an earlier build can stand in for the
-/// one the run would make.
-pub fn describe(ctx: &Ctx) -> Result<BTreeMap<usize, Planned>> {
-    // In parallel: the artifact checks download and read the previous releases' files.
-    let items: Vec<(&usize, &Item)> = ctx.plan.items.iter().collect();
-    // As `build_all` decides: a shared environment, and frontends in it, for more than one build.
-    let fresh = items
-        .iter()
-        .filter(|(&i, item)| {
-            item.builds() && build::reusable(&ctx.repo.root, &ctx.repo.packages[i], ctx.options.backend).is_none()
-        })
-        .count();
-    let shared = fresh > 1;
-    parallel::map(&items, ctx.options.jobs.max(8), |&(&i, item)| Ok((i, describe_one(ctx, i, item, shared)?)))
-        .into_iter()
-        .collect()
-}
-
-fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: bool) -> Result<Planned> {
-    let p = &ctx.repo.packages[i];
-    let options = ctx.options;
-    let mut planned = Planned::default();
-    if let Some(why) = &item.blocked {
-        planned.what = format!("blocked: {why}");
-        planned.fails = true;
-        return Ok(planned);
-    }
-    if item.deferred {
-        planned.what = deferred_text(options);
-        planned.fails = true;
-        return Ok(planned);
-    }
-    let reused = build::reusable(&ctx.repo.root, p, options.backend);
-    planned.what = match &item.state {
-        State::OnIndex => {
-            format!("already on the index ({}): nothing to build", report::count(item.on_index.len(), "file"))
-        }
-        State::Partial { missing, closed: Some(closed) } => {
-            let (text, fails) = describe_closed(ctx, p, item, missing, closed, reused.as_ref())?;
-            planned.fails = fails;
-            text
-        }
-        State::Partial { missing, closed: None } => match &reused {
-            Some(b) => match compare(ctx, p, b, &item.on_index)? {
-                Compared::Ours(d) if d.upload.is_empty() => "already on the index, as built by us".into(),
-                Compared::Ours(d) => format!("our upload was interrupted: upload {}", d.upload.join(", ")),
-                Compared::Elsewhere if options.complete => {
-                    format!("built elsewhere, without its {}: upload ours (--complete)", missing.join(" and "))
-                }
-                Compared::Elsewhere => format!(
-                    "built elsewhere, without its {}: upload nothing (warned; `--complete` uploads ours)",
-                    missing.join(" and ")
-                ),
-            },
-            None => format!(
-                "on the index without its {}: build, then upload the rest if the files there are ours",
-                missing.join(" and ")
-            ),
-        },
-        State::New if item.new_project => "new project: build and upload".into(),
-        State::New => "build and upload".into(),
-        State::Yanked => unreachable!("yanked versions are blocked by the plan"),
-    };
-    if !item.builds() {
-        return Ok(planned);
-    }
-    let hooks = hooks::of(&options.hooks, p);
-    if !hooks.is_empty() {
-        planned.notes.push(match reused {
-            Some(_) => "hooks: not run, the last build is of the same sources".into(),
-            None => {
-                format!("before the build: {}", hooks.iter().map(|h| hooks::shown(h)).collect::<Vec<_>>().join("; "))
-            }
-        });
-    }
-    if reused.is_none() {
-        planned.notes.push(
-            frontend::way(&ctx.repo.root, p, options.backend, shared, options.build_frontend).note(options.backend),
-        );
-    }
-    match (&item.previous, &reused) {
-        _ if !options.artifact_check => planned.notes.push("artifact check: skipped (--no-artifact-check)".into()),
-        (None, _) => planned.notes.push("artifact check: no earlier release on the index".into()),
-        (Some((v, _)), None) => planned
-            .notes
-            .push(format!("artifact check against {v} after the build (a dry run cannot know what building reveals)")),
-        (Some(_), Some(b)) => {
-            let check = artifact_check(ctx, item, b)?.expect("a previous release is there");
-            planned.notes.push(format!("artifact check {}", check.line()));
-            if !check.stop_reasons().is_empty() && !ctx.accepted(p) {
-                planned.what = stop_text(p, &check);
-                planned.fails = true;
-            }
-            planned.check = Some(check.to_json());
-        }
-    }
-    Ok(planned)
-}
-
-/// What the plan says of a version the index closed, and whether the run fails on it. Nothing
-/// is uploaded to it: our own interrupted upload fails (a new version is the way out), another
-/// build's version stands as it is, and `--complete` is refused. Without a build of ours, the
-/// dry run cannot tell the two apart.
-fn describe_closed(
-    ctx: &Ctx,
-    p: &Package,
-    item: &Item,
-    missing: &[&str],
-    closed: &plan::Closed,
-    reused: Option<&Build>,
-) -> Result<(String, bool)> {
-    let without = missing.join(" and ");
-    let complete = ctx.options.complete;
-    Ok(match reused.map(|b| compare(ctx, p, b, &item.on_index)).transpose()? {
-        Some(Compared::Ours(d)) if d.upload.is_empty() => ("already on the index, as built by us".into(), false),
-        Some(Compared::Ours(_)) => (interrupted_and_closed(p, &without, closed), true),
-        Some(Compared::Elsewhere) => (elsewhere_and_closed(&without, closed, complete), complete),
-        None => (
-            format!(
-                "on the index without its {without}, {}: build, then upload nothing; fails if the files there are ours (release a new version){}",
-                closed.reason(),
-                if complete { "; `--complete` is refused" } else { "" }
-            ),
-            complete,
-        ),
-    })
-}
-
-/// Our own upload of a version stopped half-way, and the index closed the version since.
-fn interrupted_and_closed(p: &Package, without: &str, closed: &plan::Closed) -> String {
-    format!(
-        "our upload was interrupted and the version is {}; it stays without its {without}: release a new version (`cargo xtask pkg bump {} --bump patch`, then publish it)",
-        closed.reason(),
-        p.dir
-    )
-}
-
-fn elsewhere_and_closed(without: &str, closed: &plan::Closed, complete: bool) -> String {
-    if complete {
-        format!("built elsewhere, without its {without}: `--complete` refused: {}", closed.reason())
-    } else {
-        format!("built elsewhere, without its {without}: upload nothing, {}", closed.reason())
-    }
-}
-
-fn deferred_text(options: &Options) -> String {
-    let limit = options.destination.new_projects_per_day.map_or(String::new(), |n| format!(" of {n} per 24 hours"));
-    format!("deferred (new-project quota{limit} on the index `{}`)", options.destination.name)
-}
-
-/// The reasons on the first line (the summary's Detail), the lost files and the way out below.
-fn stop_text(p: &Package, check: &artifact::Check) -> String {
-    let mut text = format!("stopped by the artifact check: {}", check.stop_reasons().join("; "));
-    for lost in check.lost() {
-        text += &format!("\n  lost from the {lost}");
-    }
-    text += &format!(
-        "\n  if that is intended, pass `--accept-changes {}` (or list it in `publish.accept-changes` in release.toml)",
-        p.name
-    );
-    text
-}
-
 /// The artifact check of `build` against the previous release, when there is one.
-fn artifact_check(ctx: &Ctx, item: &Item, build: &Build) -> Result<Option<artifact::Check>> {
+pub(super) fn artifact_check(ctx: &Ctx, item: &Item, build: &Build) -> Result<Option<artifact::Check>> {
     let Some((version, files)) = &item.previous else { return Ok(None) };
     let mut theirs = Vec::new();
     for kind in plan::KINDS {
@@ -247,7 +85,7 @@ fn local(b: &Build) -> Vec<(String, String)> {
     b.manifest.files.iter().map(|f| (f.filename.clone(), f.sha256.clone())).collect()
 }
 
-fn label(p: &Package) -> String {
+pub(super) fn label(p: &Package) -> String {
     format!("{} {}", p.display_name, p.version)
 }
 
@@ -438,14 +276,14 @@ fn build_all(
 }
 
 /// Our build against the index's files of its version.
-enum Compared {
+pub(super) enum Compared {
     /// Every file there is one of ours, byte for byte: upload the rest.
     Ours(plan::FileDecision),
     /// Some file there is not ours: another build published this version.
     Elsewhere,
 }
 
-fn compare(ctx: &Ctx, p: &Package, build: &Build, on_index: &[DistFile]) -> Result<Compared> {
+pub(super) fn compare(ctx: &Ctx, p: &Package, build: &Build, on_index: &[DistFile]) -> Result<Compared> {
     let remote = remote::files_with_digests(ctx.index, &p.name, &p.version, on_index, &ctx.cache)?;
     let decision = plan::decide(&local(build), &remote);
     let foreign = remote.iter().any(|(f, _)| !build.manifest.files.iter().any(|b| &b.filename == f));

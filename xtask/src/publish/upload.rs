@@ -3,10 +3,13 @@
 
 use std::{path::Path, path::PathBuf};
 
-use crate::{config::Backend, exec};
+use crate::{
+    config::Backend,
+    exec::{self, secrets},
+};
 
-/// The upload credentials, read once from the environment under uv's names, whichever backend
-/// uploads. They are never put on a command line, and [`Credentials::redact`] blanks them out
+/// The upload credentials, read once from the credential store (`exec/secrets.rs`) under uv's
+/// names, whichever backend uploads. They are never put on a command line, and [`Credentials::redact`] blanks them out
 /// of anything a child printed before it reaches the user.
 #[derive(Clone, Default)]
 pub struct Credentials {
@@ -28,20 +31,11 @@ impl Credentials {
     /// What GitHub Actions sets with `id-token: write`: only the upload child gets them.
     pub const ID_TOKEN_VARIABLES: [&'static str; 2] =
         ["ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"];
-    /// What no child gets from this process's environment: the upload child is given its own.
-    pub const WITHHELD: [&'static str; 5] = [
-        "UV_PUBLISH_TOKEN",
-        "UV_PUBLISH_USERNAME",
-        "UV_PUBLISH_PASSWORD",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    ];
-
     pub fn from_env() -> Credentials {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let var = secrets::value;
         let (token, username, password) =
             (var("UV_PUBLISH_TOKEN"), var("UV_PUBLISH_USERNAME"), var("UV_PUBLISH_PASSWORD"));
-        let in_actions = var("GITHUB_ACTIONS").as_deref() == Some("true");
+        let in_actions = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
         let trusted = match (
             in_actions && token.is_none() && username.is_none() && password.is_none(),
             var(Self::ID_TOKEN_VARIABLES[0]),
@@ -87,17 +81,10 @@ impl Credentials {
     /// minted by trusted publishing, which it prints for GitHub to mask (`::add-mask::TOKEN`)
     /// before an upload that may then fail. Those lines go: only the runner reads them.
     pub fn redact(&self, text: &str) -> String {
-        let kept: Vec<&str> = text.lines().filter(|l| !l.trim().starts_with("::add-mask::")).collect();
-        let mut out = kept.join("\n");
         let request_token = self.trusted.as_ref().map(|(_, t)| t.clone());
-        let minted =
-            text.lines().filter_map(|l| l.trim().strip_prefix("::add-mask::")).map(|t| Some(t.trim().to_string()));
-        let secrets: Vec<Option<String>> =
-            [self.token.clone(), self.password.clone(), request_token].into_iter().chain(minted).collect();
-        for secret in secrets.iter().flatten().filter(|s| !s.is_empty()) {
-            out = out.replace(secret.as_str(), "[REDACTED]");
-        }
-        out
+        let own: Vec<String> =
+            [self.token.clone(), self.password.clone(), request_token].into_iter().flatten().collect();
+        secrets::redact_also(text, &own)
     }
 
     /// The environment of the upload child: uv reads our names itself; poetry's are mapped to
@@ -187,19 +174,16 @@ pub fn upload(
             )
         }
     };
-    // The whole environment is given at once: duct applies nested `env`/`env_remove` calls
-    // innermost first, which makes "remove, then set" easy to get wrong.
-    let mut env = exec::child_env(&Credentials::WITHHELD);
     // Retries are ours: uv's own would retry a new-project 429, which only makes it worse.
-    env.insert("UV_HTTP_RETRIES".into(), "0".into());
+    let mut cmd = exec::Cmd::new(tool).args(&args).dir(package_dir).env("UV_HTTP_RETRIES", "0");
     if backend == Backend::Poetry {
-        env.insert("POETRY_REPOSITORIES_XTASK_URL".into(), publish_url.into());
+        cmd = cmd.env("POETRY_REPOSITORIES_XTASK_URL", publish_url);
     }
+    // The one child that gets the upload credentials (from the store, under the tool's names).
     for (name, value) in credentials.env(backend) {
-        env.insert(name.into(), value);
+        cmd = cmd.env(name, value);
     }
-    let expr = duct::cmd(tool, &args).dir(package_dir).full_env(env).stdin_null();
-    match exec::capture(expr) {
+    match cmd.capture() {
         Ok(exec::Captured { ok: true, .. }) => Ok(()),
         Ok(exec::Captured { ok: false, text }) => {
             let text = credentials.redact(&text);

@@ -5,7 +5,7 @@ use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::Child,
     time::{Duration, Instant},
 };
 
@@ -32,15 +32,11 @@ impl PypiServer {
         for _ in 0..5 {
             let port = free_port()?;
             let out = std::fs::File::create(log).with_context(|| format!("cannot write {}", log.display()))?;
-            let mut child = Command::new(program)
+            let mut child = crate::exec::Cmd::new(program)
                 .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-a", ".", "-P", "."])
                 .arg(packages)
                 .args(also)
-                .stdin(Stdio::null())
-                .stdout(out.try_clone()?)
-                .stderr(out)
-                .spawn()
-                .with_context(|| format!("cannot start `{}`", program.display()))?;
+                .spawn(out.try_clone()?.into(), out.into())?;
             if wait_ready(&mut child, port)? {
                 return Ok(PypiServer { child, port });
             }

@@ -9,11 +9,11 @@ use std::{
     collections::BTreeSet,
     io::{BufRead, BufReader},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
 };
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::{pypiserver::PypiServer, sample::UMBRELLA_VERSION};
 use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output, requirement::PackageName};
@@ -64,7 +64,7 @@ impl flags::Rehearse {
         step("a sample monorepo with its history, and a remote to push to");
         let n = self.packages.unwrap_or(40).to_string();
         let prs = self.prs.unwrap_or(40).to_string();
-        exec::run(cmd!(sh, "{me} sample {repo} --packages {n} --prs {prs} --force"))?;
+        exec::Cmd::new(&me).arg("sample").arg(&repo).args(["--packages", &n, "--prs", &prs, "--force"]).run()?;
         git::quickstart::init_bare(sh, &origin)?;
         {
             let _cd = sh.push_dir(&repo);
@@ -78,13 +78,12 @@ impl flags::Rehearse {
         let publish_url = format!("{index_url}/");
         let pulls = dir.join("github-pulls.json");
         std::fs::write(&pulls, pull_requests(sh, &repo)?.to_string())?;
-        let mut github = Command::new(&standin)
+        let mut github = exec::Cmd::new(&standin)
             .args(["--port", "0", "--pulls"])
             .arg(&pulls)
             .arg("--log")
             .arg(dir.join("github-requests.jsonl"))
-            .stdout(Stdio::piped())
-            .spawn()
+            .spawn(Stdio::piped(), Stdio::inherit())
             .context("cannot start the GitHub stand-in")?;
         let mut line = String::new();
         BufReader::new(github.stdout.take().expect("piped")).read_line(&mut line)?;
@@ -108,10 +107,10 @@ impl flags::Rehearse {
             ("GIT_COMMITTER_EMAIL", "rehearsal@example.com".into()),
         ];
         let xtask_at = |root: &Path, args: &[&str]| -> Result<()> {
-            let mut c = Command::new(&me);
-            c.arg("--root").arg(root).args(args).env_remove("GITHUB_TOKEN").env_remove("GITHUB_STEP_SUMMARY");
+            // The rehearsal's own stand-in tokens (`env`), never the user's: the edge gives none.
+            let mut c = exec::Cmd::new(&me).arg("--root").arg(root).args(args).env_remove("GITHUB_STEP_SUMMARY");
             for (k, v) in &env {
-                c.env(k, v);
+                c = c.env(k, v);
             }
             output::note(&format!("\n$ cargo xtask {}", args.join(" ")));
             let status = c.status().context("cannot run the xtask")?;

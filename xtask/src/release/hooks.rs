@@ -1,27 +1,12 @@
 //! Running the release's hooks (`[release]` in release.toml): argv only, in their directory,
 //! with no credential in their environment, their output on stderr so stdout stays data.
 
-use std::{
-    os::fd::AsFd,
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use crate::{config::Hook, exec, git, output};
-
-/// Credentials the release holds that no hook needs: uploads and GitHub are the tool's job.
-const WITHHELD: [&str; 7] = [
-    "UV_PUBLISH_TOKEN",
-    "UV_PUBLISH_USERNAME",
-    "UV_PUBLISH_PASSWORD",
-    "GH_TOKEN",
-    "GITHUB_TOKEN",
-    "GH_ENTERPRISE_TOKEN",
-    "GITHUB_ENTERPRISE_TOKEN",
-];
 
 /// How the plan shows the hooks: each one's argv and directory, or why it will not run.
 pub fn describe(root: &Path, hooks: &[Hook], core: &str, umbrella: &str) -> String {
@@ -96,13 +81,8 @@ fn run_one(root: &Path, hook: &Hook, core: &str, umbrella: &str, files: &[String
     let (program, args) = argv.split_first().context("a hook has an empty `run`")?;
     let program = exec::find(program).unwrap_or_else(|| program.into());
     output::status("running", &hook.display(core, umbrella));
-    let stderr = std::io::stderr().as_fd().try_clone_to_owned().context("cannot share stderr with a hook")?;
-    let mut cmd = Command::new(&program);
-    cmd.args(args).current_dir(&dir).stdin(Stdio::null()).stdout(Stdio::from(stderr)).env_remove("VIRTUAL_ENV");
-    for var in WITHHELD {
-        cmd.env_remove(var);
-    }
-    let status = cmd.status().with_context(|| {
+    // No credential: uploads and GitHub are the tool's job, never a hook's.
+    let status = exec::Cmd::new(&program).args(args).dir(&dir).status_on_stderr().with_context(|| {
         format!(
             "cannot run the hook {} in `{}`; is `{}` installed?",
             hook.display(core, umbrella),

@@ -483,7 +483,7 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
                 let scratch = verify::Scratch::new()?;
                 let from = verify::Sources { simple: &simple, built: &built };
                 let m = &w.members;
-                verify::prove(sh, &scratch.0, &from, &m.requirements(), &m.dists(), wait)
+                verify::prove(&scratch.0, &from, &m.requirements(), &m.dists(), wait)
             };
             check().context(
                 "the release would not install, so nothing was uploaded; fix it and rerun (unchanged builds are reused)",
@@ -495,7 +495,7 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
             let simple = verify::simple_url(&w.index_url);
             let from = verify::Sources { simple: &simple, built: &[] };
             let m = &w.members;
-            verify::prove(sh, &scratch.0, &from, &m.requirements(), &m.dists(), w.wait)
+            verify::prove(&scratch.0, &from, &m.requirements(), &m.dists(), w.wait)
                 .context("the release is published but does not install; its files stay on the index")
         }
         Action::Tag => {

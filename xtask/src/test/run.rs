@@ -472,11 +472,11 @@ pub fn run_until(
         return Some(false);
     }
     log.push_str(&format!("$ {}\n", argv.join(" ")));
-    let mut cmd = duct::cmd(&argv[0], &argv[1..]).dir(dir).env_remove("VIRTUAL_ENV");
+    let mut cmd = crate::exec::Cmd::new(&argv[0]).args(&argv[1..]).dir(dir);
     for (k, v) in env {
         cmd = cmd.env(k, v);
     }
-    match crate::exec::capture_until(cmd, deadline) {
+    match cmd.capture_until(deadline) {
         Ok(Some(out)) => {
             log.push_str(&out.text);
             Some(out.ok)

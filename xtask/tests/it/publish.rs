@@ -807,6 +807,21 @@ fn a_failing_hook_stops_its_package_and_dependants_before_any_upload() {
     assert!(files.iter().all(|f| f.starts_with("llama_index_instrumentation")) && files.len() == 2, "{files:?}");
 }
 
+/// What a child prints is redacted by whole values only: a long credential standing alone is
+/// masked, a short one (a password `pw`) is never searched for, so NLTK's message stays whole.
+#[test]
+fn child_output_is_redacted_by_whole_values_only() {
+    let (s, server) = setup(20, 5);
+    // From a file, so that the hook's argv (which the tool shows) holds no secret.
+    s.write("llama-index-core/said.txt", &format!("Resource stopwords not found\nauthorization: token {TOKEN}\n"));
+    configure(&s, "[build.hooks]\n\"llama-index-core\" = [[\"sh\", \"-c\", \"cat said.txt; exit 3\"]]\n");
+    let run = publish_env(&s, &server.index_url(), &["llama-index-core"], &[("UV_PUBLISH_PASSWORD", "pw")]);
+    let run = run.fails_with(1);
+    assert!(run.stderr.contains("    Resource stopwords not found"), "{}", run.stderr);
+    assert!(run.stderr.contains("    authorization: token [REDACTED]"), "{}", run.stderr);
+    assert!(!run.stderr.contains(TOKEN) && !run.stdout.contains(TOKEN), "{}", run.stderr);
+}
+
 #[test]
 fn new_projects_past_the_quota_are_deferred_and_the_dry_run_says_so() {
     let (s, server) = setup(20, 5);

@@ -824,3 +824,180 @@ fn package_init(w: &World, dir: &str) -> String {
     let init = module.expect("a package module").join("__init__.py");
     init.strip_prefix(w.sample.root()).unwrap().display().to_string()
 }
+
+/// Every credential variable of the one list (`xtask/src/exec/secrets.rs`) and a
+/// `[secrets] extra` name, each with a value of its own. `GH_TOKEN` and `UV_PUBLISH_TOKEN` hold
+/// the real tokens of the stand-in and the index ([`World::env`]).
+const SENTINELS: &[(&str, &str)] = &[
+    ("GITHUB_TOKEN", "sentinel-github-token-0001"),
+    ("GH_ENTERPRISE_TOKEN", "sentinel-gh-enterprise-0002"),
+    ("GITHUB_ENTERPRISE_TOKEN", "sentinel-github-enterprise-0003"),
+    ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "sentinel-id-token-request-0004"),
+    ("ACTIONS_ID_TOKEN_REQUEST_URL", "https://sentinel-id-token-request-url.invalid/0005"),
+    ("ACTIONS_RUNTIME_TOKEN", "sentinel-actions-runtime-0006"),
+    ("POETRY_PYPI_TOKEN_PYPI", "sentinel-poetry-token-0007"),
+    ("POETRY_HTTP_BASIC_PYPI_PASSWORD", "sentinel-poetry-basic-0008"),
+    ("TWINE_PASSWORD", "sentinel-twine-password-0009"),
+    ("MY_RELEASE_TOKEN", "sentinel-secrets-extra-0010"),
+];
+
+/// Core's default build hooks (`config.rs`), which fetch the data its distributions ship.
+const CORE_BUILD_HOOKS: &str = r#"["uv", "sync"],
+    ["uv", "run", "python", "-c", "from llama_index.core.utils import globals_helper; print(globals_helper.stopwords); print(globals_helper.punkt_tokenizer)"],
+    ["uv", "run", "python", "-c", "from llama_index.core.utils import get_tokenizer; print(get_tokenizer())"],
+    ["uv", "run", "python", "-c", "from llama_index.core.utils import get_tokenizer; print(get_tokenizer('gpt-5-mini'))"]"#;
+
+/// Where each kind of child writes its whole environment (`NAME=value` lines), one file per run.
+const DUMPS: &str = "XTASK_SENTINEL_DUMPS";
+
+/// A shell command for a hook that writes its environment as `kind-PID.env`.
+fn dump_env(kind: &str) -> String {
+    format!("[\"sh\", \"-c\", \"env > \\\"${DUMPS}/{kind}-$$.env\\\"\"]")
+}
+
+/// Python that writes its process's environment as `kind-PID.env` (a missing `XTASK_SENTINEL_DUMPS`
+/// fails loudly: the child must still get the rest of the environment).
+fn python_dump(kind: &str) -> String {
+    format!(
+        "import os as _os, pathlib as _pathlib\n_pathlib.Path(_os.environ[\"{DUMPS}\"], \
+         f\"{kind}-{{_os.getpid()}}.env\").write_text(\"\\n\".join(f\"{{k}}={{v}}\" for k, v in _os.environ.items()))\n"
+    )
+}
+
+/// The kinds of child that wrote an environment into `dir`, with how many runs each.
+fn dumped_kinds(dir: &Path) -> BTreeMap<String, usize> {
+    let mut kinds = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let kind = name.rsplit_once('-').map_or(name.as_str(), |(kind, _)| kind).to_string();
+        *kinds.entry(kind).or_insert(0) += 1;
+    }
+    kinds
+}
+
+/// Each credential, by name or by value, that any environment in `dir` holds: `file: NAME`.
+fn leaked(dir: &Path, credentials: &[(String, String)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        for (name, value) in credentials {
+            if text.contains(value.as_str()) || text.lines().any(|l| l.starts_with(&format!("{name}="))) {
+                found.push(format!("{file}: {name}"));
+            }
+        }
+    }
+    found
+}
+
+/// The credentials a release holds, each set to a sentinel, reach no child that runs code of the
+/// monorepo or of its dependencies: a prepare hook, a gate command and core's tests in the gate,
+/// a build hook, hatchling's custom build hook (the build backend), the umbrella's import in the
+/// install check and the install proof, a test run by `cargo xtask test`, a pre-commit hook run
+/// by `lint`. In the same run the uploads and the GitHub calls, which ask for theirs by name,
+/// still work, and the user's own command (`pkg exec`) keeps them.
+#[test]
+fn credentials_reach_only_the_upload_and_gh() {
+    let w = World::new(20, 6);
+    let dumps = TempDir::new("environments");
+    w.sample.write(
+        "release.toml",
+        &format!(
+            "[release]\nprepare-hooks = [{{ run = {} }}]\ngate = [\n    {{ run = {} }},\n    \
+             {{ run = [\"uv\", \"sync\"], dir = \"{{core}}\" }},\n    \
+             {{ run = [\"uv\", \"run\", \"pytest\", \"tests\"], dir = \"{{core}}\" }},\n]\n\n\
+             [build.hooks]\n\"llama-index-core\" = [{}, {CORE_BUILD_HOOKS}]\n\n[secrets]\nextra = [\"MY_RELEASE_TOKEN\"]\n",
+            dump_env("prepare-hook"),
+            dump_env("gate-command"),
+            dump_env("build-hook"),
+        ),
+    );
+    w.sample.write(
+        "llama-index-core/tests/test_environment.py",
+        &format!("{}\n\ndef test_it_runs():\n    pass\n", python_dump("pytest")),
+    );
+    // Hatchling runs the core's `hatch_build.py` in the build backend's process, for the sdist
+    // and for the wheel built from it.
+    w.sample.write(
+        "llama-index-core/hatch_build.py",
+        &format!(
+            "from hatchling.builders.hooks.plugin.interface import BuildHookInterface\n\n\n\
+             class CustomBuildHook(BuildHookInterface):\n    def initialize(self, version, build_data):\n        \
+             import os as _os, pathlib as _pathlib\n        _pathlib.Path(_os.environ[\"{DUMPS}\"], \
+             f\"hatch-build-hook-{{_os.getpid()}}.env\").write_text(\"\\n\".join(f\"{{k}}={{v}}\" for k, v in _os.environ.items()))\n"
+        ),
+    );
+    let core = w.sample.read("llama-index-core/pyproject.toml");
+    let core = core.replacen(
+        "[tool.hatch.build.targets.sdist]\ninclude = [",
+        "[tool.hatch.build.targets.sdist]\ninclude = [\"hatch_build.py\", ",
+        1,
+    );
+    w.sample.write(
+        "llama-index-core/pyproject.toml",
+        &format!("{core}\n[tool.hatch.build.hooks.custom]\npath = \"hatch_build.py\"\n"),
+    );
+    let umbrella = w.sample.read("_llama-index/llama_index/_umbrella.py");
+    w.sample.write("_llama-index/llama_index/_umbrella.py", &format!("{umbrella}{}", python_dump("import")));
+    support::commit_all(&w.sample.root(), "Record what each child gets (#970)");
+    w.sample.git(&["push", "--quiet", "origin", "main"]);
+
+    let mut env = w.env(&w.github);
+    env.extend(SENTINELS.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env.push((DUMPS.to_string(), dumps.path().display().to_string()));
+    let credentials: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k == "GH_TOKEN" || k == "UV_PUBLISH_TOKEN" || SENTINELS.iter().any(|(s, _)| s == k))
+        .cloned()
+        .collect();
+    assert_eq!(credentials.len(), SENTINELS.len() + 2);
+    let url = w.index.index_url();
+    let publish = w.index.publish_url();
+    let args = ["release", "--bump", "patch", "--index-url", &url, "--publish-url", &publish, "--wait", "30s"];
+    let run = github::xtask(&w.sample.root(), &args, &env).ok();
+    for (name, value) in &credentials {
+        assert!(!run.stdout.contains(value.as_str()) && !run.stderr.contains(value.as_str()), "{name} was printed");
+    }
+
+    // The uploads and the GitHub calls worked, with the tokens they asked for.
+    let files = w.files_on_index();
+    assert!(files.iter().any(|f| f.starts_with("llama_index_core-0.14.13")), "{files:?}");
+    assert!(files.iter().any(|f| f.starts_with("llama_index-0.14.13")), "{files:?}");
+    assert_eq!(w.github.state()["releases"][0]["tag"], "v0.14.13", "{}", w.github.state());
+    let requests = w.github.requests();
+    assert!(!requests.is_empty() && requests.iter().all(|r| r["token_ok"] == true), "{requests:?}");
+
+    // A test run by `cargo xtask test`, and a pre-commit hook run by `lint`.
+    let simple = format!("{}/simple", w.index.url());
+    let mut test_env = env.clone();
+    test_env.extend([("UV_DEFAULT_INDEX".to_string(), simple), ("GITHUB_STEP_SUMMARY".to_string(), String::new())]);
+    let before = dumped_kinds(dumps.path()).get("pytest").copied().unwrap_or(0);
+    github::xtask(&w.sample.root(), &["test", "llama-index-core"], &test_env).ok();
+    let after = dumped_kinds(dumps.path()).get("pytest").copied().unwrap_or(0);
+    assert!(after > before, "the test runner ran core's tests");
+    w.sample.write(
+        ".pre-commit-config.yaml",
+        &format!(
+            "repos:\n  - repo: local\n    hooks:\n      - id: environment\n        name: environment\n        \
+             language: system\n        entry: sh -c 'env > \"${DUMPS}/lint-hook-$$.env\"'\n        \
+             pass_filenames: false\n        always_run: true\n"
+        ),
+    );
+    support::commit_all(&w.sample.root(), "Lint (#971)");
+    github::xtask(&w.sample.root(), &["lint"], &env).ok();
+
+    let kinds = dumped_kinds(dumps.path());
+    for kind in ["prepare-hook", "gate-command", "pytest", "build-hook", "hatch-build-hook", "lint-hook"] {
+        assert!(kinds.contains_key(kind), "no `{kind}` ran: {kinds:?}");
+    }
+    assert!(kinds["import"] >= 2, "the install check and the install proof import the umbrella: {kinds:?}");
+    let leaks = leaked(dumps.path(), &credentials);
+    assert!(leaks.is_empty(), "credentials reached children:\n{}", leaks.join("\n"));
+
+    // The user's own command keeps them (and what it prints is masked).
+    let check =
+        "test \"$MY_RELEASE_TOKEN\" = sentinel-secrets-extra-0010 && test -n \"$GH_TOKEN\" && echo \"$GITHUB_TOKEN\"";
+    let run = github::xtask(&w.sample.root(), &["pkg", "exec", "llama-index-core", "--", "sh", "-c", check], &env).ok();
+    assert!(run.stdout.contains("[REDACTED]") && !run.stdout.contains("sentinel-github-token-0001"), "{}", run.stdout);
+}
