@@ -51,7 +51,7 @@ pub struct Options {
     pub destination: Destination,
     pub backend: Backend,
     /// `[build.hooks]`, by package directory.
-    pub hooks: BTreeMap<String, Vec<Vec<String>>>,
+    pub hooks: BTreeMap<String, Vec<crate::config::BuildHook>>,
     /// Package names (or directories) the artifact check may not stop.
     pub accept_changes: BTreeSet<String>,
     pub artifact_check: bool,
@@ -200,16 +200,15 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let index = Index::new(&dest.url);
     let plan = look(sh, repo, &graph, selected, options, &index)?;
 
-    let header = format!(
-        "{} {} to {} (index `{}`, read from {}) with {} (credentials: {}):",
-        if options.dry_run { "Would upload" } else { "Uploading" },
-        report::count(selected.len(), "package"),
+    let to = format!(
+        "to {} (index `{}`, read from {}) with {} (credentials: {}):",
         report::shown_url(&dest.publish_url),
         dest.name,
         report::shown_url(&dest.url),
         options.backend,
         credentials.describe()
     );
+    let header = report::header(&plan, options.dry_run, &to);
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: !options.dry_run };
     let ctx = run::Ctx {
         repo,
@@ -321,12 +320,33 @@ fn look(
     plan::plan(&repo.packages, graph, selected, &projects, &limits)
 }
 
+/// What [`build_only`] made of each package it was given.
+#[derive(Debug, Default)]
+pub struct Built {
+    /// The directory of each package's build (made by this run or reused).
+    pub dirs: BTreeMap<usize, PathBuf>,
+    /// Why each package that did not build failed: its build, or the plan's block.
+    pub failed: BTreeMap<usize, String>,
+}
+
+impl Built {
+    /// Every build failure as one error naming each package.
+    pub fn all_or_error(self, repo: &Monorepo) -> Result<Vec<PathBuf>> {
+        if self.failed.is_empty() {
+            return Ok(self.dirs.into_values().collect());
+        }
+        let failed: Vec<String> =
+            self.failed.iter().map(|(&i, why)| format!("`{}`: {why}", repo.packages[i].display_name)).collect();
+        bail!("{} did not build:\n  {}", report::count(failed.len(), "package"), failed.join("\n  "))
+    }
+}
+
 /// Builds what publishing `selected` would build (hooks first; a build whose sources have not
 /// changed is reused), and uploads nothing: the build half of [`publish`], for the check before
 /// a release's first upload. Looks and plans as `publish` does, under the same lock; a package
-/// the plan blocks, or a build that fails, is the error. New projects past the quota are built
-/// too: a later run publishes them. Returns the directories of the builds.
-pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<Vec<PathBuf>> {
+/// the plan blocks, or whose build fails, is in [`Built::failed`], and the others are built all
+/// the same. New projects past the quota are built too: a later run publishes them.
+pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<Built> {
     let credentials = upload::Credentials::from_env();
     let tool = crate::exec::require(&options.backend.to_string(), "to build packages")?;
     let builds_dir = build::builds_dir(&repo.root);
@@ -334,14 +354,11 @@ pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, optio
     clear_stale_staging(&builds_dir);
     let index = Index::new(&options.destination.url);
     let plan = look(sh, repo, &Graph::new(&repo.packages), selected, options, &index)?;
-    let blocked: Vec<String> = plan
+    let mut failed: BTreeMap<usize, String> = plan
         .items
         .iter()
-        .filter_map(|(&i, it)| it.blocked.as_ref().map(|why| format!("`{}`: {why}", repo.packages[i].display_name)))
+        .filter_map(|(&i, it)| it.blocked.as_ref().map(|why| (i, format!("cannot be published: {why}"))))
         .collect();
-    if !blocked.is_empty() {
-        bail!("{} cannot be published:\n  {}", report::count(blocked.len(), "package"), blocked.join("\n  "));
-    }
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: true };
     let ctx = run::Ctx {
         repo,
@@ -352,8 +369,9 @@ pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, optio
         credentials: &credentials,
         timing: Default::default(),
     };
-    let builds = run::build_only(&ctx, &tool)?;
-    Ok(builds.into_values().map(|b| b.dir).collect())
+    let (builds, build_failures) = run::build_only(&ctx, &tool);
+    failed.extend(build_failures);
+    Ok(Built { dirs: builds.into_iter().map(|(i, b)| (i, b.dir)).collect(), failed })
 }
 
 /// The plan's line of new projects, with the index's quota.

@@ -6,7 +6,9 @@
 //! each step checks its effect once more right before acting. A release that failed half-way
 //! is finished by running the same command again.
 
+mod held;
 mod hooks;
+mod install;
 mod prepare;
 mod publish;
 mod state;
@@ -107,6 +109,8 @@ pub struct Report {
     version: Option<Version>,
     steps: Vec<Value>,
     tools: Vec<&'static str>,
+    /// The packages `release publish` held back (absent from the JSON when none).
+    held: Vec<Value>,
 }
 
 impl Report {
@@ -119,13 +123,21 @@ impl Report {
         self.version = Some(version.clone());
         self.steps.extend(steps.iter().map(|s| s.json(phase)));
     }
+    /// Sets the packages held back from the release.
+    pub fn held(&mut self, held: Vec<Value>) {
+        self.held = held;
+    }
     fn json(&self) -> Value {
         let phase = match self.phases.as_slice() {
             [one] => *one,
             _ => "both",
         };
-        json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string), "steps": self.steps,
-               "tools": crate::exec::tools_json(&self.tools)})
+        let mut doc = json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string),
+                             "steps": self.steps, "tools": crate::exec::tools_json(&self.tools)});
+        if !self.held.is_empty() {
+            doc["held"] = json!(self.held);
+        }
+        doc
     }
 }
 
@@ -159,13 +171,14 @@ impl flags::Release {
         let phase = self.phase;
         let prepare_only =
             self.bump.is_some() || self.version_type.is_some() || self.commit || self.pr || self.date.is_some();
-        let publish_only = self.publish_url.is_some() || self.wait.is_some() || self.jobs.is_some();
+        let publish_only =
+            self.publish_url.is_some() || self.wait.is_some() || self.jobs.is_some() || !self.hold.is_empty();
         match phase {
             Some(Phase::Publish) if prepare_only => {
                 return Err(flags::usage("--bump, --commit, --pr and --date belong to `release prepare`"));
             }
             Some(Phase::Prepare) if publish_only => {
-                return Err(flags::usage("--publish-url, --wait and --jobs belong to `release publish`"));
+                return Err(flags::usage("--publish-url, --wait, --jobs and --hold belong to `release publish`"));
             }
             _ => {}
         }

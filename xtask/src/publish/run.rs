@@ -24,7 +24,7 @@ use super::{
     frontend, hooks,
     plan::{self, Item, Plan, State},
     remote::{self, Cache},
-    report::{self, Outcome},
+    report::Outcome,
     timing::{Part, Phases, Timing},
     upload::{self, Credentials, Failure},
     Options,
@@ -196,9 +196,9 @@ fn check_all(
 /// uploads them), and uploads nothing; every failing build is in the error. Wave by wave, in
 /// the order their uploads would come: a package's hooks may fill files that a dependant's
 /// build takes in (core's NLTK data, inside the umbrella's sdist).
-pub fn build_only(ctx: &Ctx, tool: &Path) -> Result<BTreeMap<usize, Build>> {
+pub fn build_only(ctx: &Ctx, tool: &Path) -> (BTreeMap<usize, Build>, BTreeMap<usize, String>) {
     let plan = ctx.plan;
-    let failed = Mutex::new(Vec::new());
+    let failed = Mutex::new(BTreeMap::new());
     let finish = |i: usize, outcome: Outcome| {
         let p = &ctx.repo.packages[i];
         let why = match outcome {
@@ -206,7 +206,7 @@ pub fn build_only(ctx: &Ctx, tool: &Path) -> Result<BTreeMap<usize, Build>> {
             other => other.label().to_string(),
         };
         output::status("failed", &format!("{}: {why}", label(p)));
-        failed.lock().expect("no panics under the lock").push(format!("`{}`: {why}", p.display_name));
+        failed.lock().expect("no panics under the lock").insert(i, why);
     };
     let mut builds = BTreeMap::new();
     for wave in &plan.waves {
@@ -220,11 +220,7 @@ pub fn build_only(ctx: &Ctx, tool: &Path) -> Result<BTreeMap<usize, Build>> {
             .collect();
         builds.append(&mut build_all(ctx, tool, &to_build, &finish));
     }
-    let failed = failed.into_inner().expect("threads are done");
-    if !failed.is_empty() {
-        anyhow::bail!("{} did not build:\n  {}", report::count(failed.len(), "package"), failed.join("\n  "));
-    }
-    Ok(builds)
+    (builds, failed.into_inner().expect("threads are done"))
 }
 
 fn build_all(
