@@ -93,7 +93,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     .fails_with(1);
     let text = run.stdout.replace(&server.url(), "[SERVER]");
     expect_test::expect![[r#"
-        Would upload 3 packages to [SERVER]/ (index `--index-url`, read from [SERVER]) with uv (credentials: token from UV_PUBLISH_TOKEN):
+        Would upload 1 package (2 blocked) to [SERVER]/ (index `--index-url`, read from [SERVER]) with uv (credentials: token from UV_PUBLISH_TOKEN):
         wave 1 (1 package):
           llama-index-core 0.14.12 (llama-index-core): new project: build and upload
             before the build: uv sync; uv run python -c 'from llama_index.core.utils import globals_helper; print(globals_helper.stopwords); print(globals_helper.punkt_tokenizer)'; uv run python -c 'from llama_index.core.utils import get_tokenizer; print(get_tokenizer())'; uv run python -c 'from llama_index.core.utils import get_tokenizer; print(get_tokenizer('\''gpt-5-mini'\''))'
