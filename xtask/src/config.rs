@@ -282,7 +282,7 @@ fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item, timeout: Duration) 
 /// A hook's `timeout`: a duration such as `90s`, `10m` or `1h30m`, more than zero.
 fn hook_timeout(p: &str, name: &str, v: &toml_edit::Item) -> Result<Duration> {
     let text = v.as_str().with_context(|| format!("{p}: `{name}.timeout` must be a string such as \"10m\""))?;
-    match crate::index::parse_duration(text) {
+    match crate::time::parse_duration(text) {
         Ok(d) if !d.is_zero() => Ok(d),
         Ok(_) => bail!("{p}: `{name}.timeout` is `{text}`; give a time longer than zero, such as \"10m\""),
         Err(e) => bail!("{p}: `{name}.timeout`: {e}"),
@@ -512,7 +512,7 @@ impl Config {
                     }
                     "index.url" | "index.publish-url" => {
                         let url = string()?;
-                        crate::url::check(&url).map_err(|e| crate::flags::usage(format!("{p}: `{name}`: {e}")))?;
+                        crate::url::check(&url).map_err(|e| crate::usage::usage(format!("{p}: `{name}`: {e}")))?;
                         *if key == "url" { &mut c.index_url } else { &mut c.publish_url } = url;
                     }
                     "build.backend" => {
@@ -590,10 +590,10 @@ impl Config {
     }
 }
 
-/// A duration such as `"14d"` (`index::parse_duration`).
+/// A duration such as `"14d"` (`time::parse_duration`).
 fn duration(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<Duration> {
     let text = value.as_str().with_context(|| format!("{p}: `{name}` must be a duration such as \"14d\""))?;
-    crate::index::parse_duration(text).map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))
+    crate::time::parse_duration(text).map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))
 }
 
 fn count(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<u32> {
@@ -616,7 +616,7 @@ fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) 
         // The same check as `[index]` and the flags get.
         let checked = || -> Result<String> {
             let u = string()?;
-            crate::url::check(&u).map_err(|e| crate::flags::usage(format!("{p}: `{name}.{key}`: {e}")))?;
+            crate::url::check(&u).map_err(|e| crate::usage::usage(format!("{p}: `{name}.{key}`: {e}")))?;
             Ok(u)
         };
         match key {

@@ -236,7 +236,8 @@ mod tests {
 
     #[test]
     fn a_tool_is_the_variables_then_the_bootstrapped_one_then_the_paths() {
-        let dir = std::env::temp_dir().join(format!("xtask-exec-locate-{}", std::process::id()));
+        let scratch = crate::scratch::Scratch::new("exec-locate").unwrap();
+        let dir = scratch.path();
         let (tools, on_path, other) = (dir.join("tools"), dir.join("path"), dir.join("other"));
         for d in [&tools, &on_path, &other] {
             std::fs::create_dir_all(d).unwrap();
@@ -254,7 +255,6 @@ mod tests {
         assert_eq!(at(Some(&explicit), &tools), Some((other.join("uv"), Origin::Variable)));
         assert_eq!(at(Some("missing"), &tools), None, "a choice that is not there is no fallback");
         assert_eq!(variable("pypi-server"), "XTASK_PYPI_SERVER");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -649,20 +649,16 @@ impl Xtask {
 }
 // generated end
 
-/// A mistake in how the command was called: reported with exit code 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
+// The commands raise usage errors as `flags::usage`, next to the flags they check.
+pub use crate::usage::{usage, UsageError};
 
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// The bump kind of `--bump` or its old name `--version-type` (`pkg bump`, `prepare`, `release`):
+/// patch when neither is given, a usage error when both are.
+pub fn bump_kind(bump: Option<BumpKind>, version_type: Option<BumpKind>) -> anyhow::Result<BumpKind> {
+    match (bump, version_type) {
+        (Some(_), Some(_)) => Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag")),
+        (a, b) => Ok(a.or(b).unwrap_or(BumpKind::Patch)),
     }
-}
-
-impl std::error::Error for UsageError {}
-
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    UsageError(message.into()).into()
 }
 
 /// A number of things at once (`-j`): at least 1, since 0 would run nothing. Checked while
@@ -714,11 +710,6 @@ impl FromStr for Phase {
 impl Bump {
     /// `--bump`, or its old name `--version-type`; patch when neither is given.
     pub fn kind(&self) -> anyhow::Result<BumpKind> {
-        match (self.bump, self.version_type) {
-            (Some(_), Some(_)) => {
-                Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag"))
-            }
-            (a, b) => Ok(a.or(b).unwrap_or(BumpKind::Patch)),
-        }
+        bump_kind(self.bump, self.version_type)
     }
 }

@@ -33,12 +33,13 @@ use anyhow::{bail, Result};
 use serde_json::json;
 use xshell::Shell;
 
+use crate::time;
 use crate::{
     config::{Backend, Config, Destination},
     flags::{self, usage},
     git,
     graph::Graph,
-    index::{self, Index},
+    index::Index,
     monorepo::Monorepo,
     output,
 };
@@ -78,12 +79,12 @@ impl flags::Publish {
         if selected.is_empty() {
             output::note("nothing to publish: no selected package changed its version");
         }
-        publish(sh, &repo, &selected, &options).map(drop)
+        publish(sh, &repo, &selected, &options)
     }
 
     fn options(&self, repo: &Monorepo) -> Result<Options> {
         let wait = match &self.wait {
-            Some(text) => index::parse_duration(text).map_err(|e| usage(format!("--wait: {e}")))?,
+            Some(text) => time::parse_duration(text).map_err(|e| usage(format!("--wait: {e}")))?,
             None => Duration::from_secs(300),
         };
         let (index_url, publish_url) = (self.index_url.clone().map(|u| u.0), self.publish_url.clone().map(|u| u.0));
@@ -156,31 +157,10 @@ pub fn destination(
     }
 }
 
-/// What a publish did, for callers: `release publish` attaches the umbrella's sdist and attests
-/// every file from it.
-#[derive(Debug, Default)]
-#[allow(dead_code)] // read by `release publish`
-pub struct Report {
-    pub packages: Vec<PackageReport>,
-}
-
-#[derive(Debug)]
-#[allow(dead_code)] // read by `release publish`
-pub struct PackageReport {
-    /// Index into the monorepo's packages.
-    pub package: usize,
-    /// `published`, `already published`, `built elsewhere`, `failed`, `blocked`, `deferred`,
-    /// `stopped` or (dry runs) `planned`.
-    pub result: &'static str,
-    /// Our build of it in this run (built or reused): each file's path and sha256. Empty when
-    /// the version was on the index before and nothing was built.
-    pub files: Vec<(PathBuf, String)>,
-}
-
 /// Publishes `selected`: looks at the index, plans the waves, prints the plan; then (unless a
 /// dry run) builds what the index lacks and uploads wave by wave. Fails unless every selected
 /// package ends up published or already was; a dry run fails where the real run would.
-pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<Report> {
+pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<()> {
     let credentials = upload::Credentials::from_env();
     let graph = Graph::new(&repo.packages);
     let dest = &options.destination;
@@ -231,7 +211,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         "index_url": report::shown_url(&dest.url),
         "publish_url": report::shown_url(&dest.publish_url),
         "new_projects_per_day": dest.new_projects_per_day,
-        "closed_after": dest.closed_after.map(index::human),
+        "closed_after": dest.closed_after.map(time::human),
         "credentials": credentials.describe(),
         "tools": crate::exec::tools_json(&[&options.backend.to_string()]),
     });
@@ -253,7 +233,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
             (Err(e), Some(why)) => bail!("{e:#}\n{why}"),
             (Err(e), None) => Err(e),
             (Ok(()), Some(why)) => bail!(why),
-            (Ok(()), None) => Ok(report_of(&outcomes, &BTreeMap::new())),
+            (Ok(()), None) => Ok(()),
         };
     }
     output::note(&text);
@@ -279,8 +259,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let failing: Vec<usize> =
         plan.waves.iter().flatten().copied().filter(|i| !outcomes.get(i).is_some_and(Outcome::is_done)).collect();
     let deferred = outcomes.values().filter(|o| matches!(o, Outcome::Deferred(_))).count();
-    fail_unless_done(repo, selected, &failing, deferred, options, "not published")?;
-    Ok(report_of(outcomes, &done.builds))
+    fail_unless_done(repo, selected, &failing, deferred, options, "not published")
 }
 
 /// Looks at the index (every selected package and every internal dependency of one) and plans.
@@ -430,20 +409,6 @@ fn fail_unless_done(
         report::count(selected.len(), "package"),
         names.join(", ")
     )
-}
-
-fn report_of(outcomes: &BTreeMap<usize, Outcome>, builds: &BTreeMap<usize, build::Build>) -> Report {
-    let packages = outcomes
-        .iter()
-        .map(|(&i, o)| PackageReport {
-            package: i,
-            result: o.label(),
-            files: builds.get(&i).map_or_else(Vec::new, |b| {
-                b.manifest.files.iter().map(|f| (b.path(&f.filename), f.sha256.clone())).collect()
-            }),
-        })
-        .collect();
-    Report { packages }
 }
 
 /// Staging directories of runs that died (the lock says none is running now).

@@ -17,9 +17,10 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use xshell::Shell;
 
+use crate::time;
 use crate::{
     flags::{self, Phase},
-    index, output,
+    output,
     version::Version,
 };
 
@@ -182,11 +183,9 @@ impl flags::Release {
             }
             _ => {}
         }
-        if self.bump.is_some() && self.version_type.is_some() {
-            return Err(flags::usage("give the bump kind once: `--bump` and `--version-type` are the same flag"));
-        }
+        self.kind()?;
         if let Some(wait) = &self.wait {
-            index::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
+            time::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
         }
         // The index is chosen before anything runs: a publish that would read one index and
         // upload to another is a usage error, as in `publish`.
@@ -237,8 +236,8 @@ impl flags::Release {
     }
 
     /// The bump kind of `prepare`: --bump, its old name, or patch.
-    fn kind(&self) -> crate::version::Bump {
-        self.bump.or(self.version_type).unwrap_or(crate::version::Bump::Patch)
+    fn kind(&self) -> Result<crate::version::Bump> {
+        flags::bump_kind(self.bump, self.version_type)
     }
 }
 

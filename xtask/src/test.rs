@@ -25,6 +25,7 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::json;
 use xshell::Shell;
 
+use crate::scratch::Scratch;
 use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output, parallel};
 use report::Row;
 use run::{Context, Report};
@@ -186,7 +187,7 @@ impl flags::Test {
     ) -> Result<()> {
         let uv = exec::require("uv", "to run the packages' tests")?;
         let (python_path, python_version) = interpreter(sh, &uv, self.python.as_deref())?;
-        let scratch = Scratch::new()?;
+        let scratch = Scratch::new("test")?;
         let journal = journal(sh, repo, &scratch)?;
         locks::catch_interrupts();
         // Longest first, so the last package to finish is a short one; stable, so packages
@@ -209,7 +210,7 @@ impl flags::Test {
             }
         ));
         let started = std::time::Instant::now();
-        let wheels = build_wheels(repo, &uv, &locals, &scratch.0.join("wheels"), options.jobs);
+        let wheels = build_wheels(repo, &uv, &locals, &scratch.join("wheels"), options.jobs);
         let wheel_seconds = started.elapsed().as_secs_f64();
         let ctx = Context {
             root: repo.root.clone(),
@@ -222,7 +223,7 @@ impl flags::Test {
             cov: self.cov,
             diff_cover: self.cov_fail_under.zip(self.base_ref.clone()),
             wheels,
-            scratch: scratch.0.join("coverage"),
+            scratch: scratch.join("coverage"),
             strict_locks: self.strict_locks,
             journal,
         };
@@ -268,6 +269,7 @@ impl flags::Test {
 
     /// Every package on `jobs` threads, with progress; `--fail-fast` starts nothing new after a
     /// package that fails the run.
+    #[allow(clippy::disallowed_methods)] // the progress clock: one thread that only prints, beside the pool
     fn run_all(&self, repo: &Monorepo, ctx: &Context, ordered: &[Selected], jobs: usize) -> Vec<Report> {
         let stop = AtomicBool::new(false);
         let progress = progress::Progress::new(ordered.len());
@@ -408,7 +410,7 @@ fn journal(sh: &Shell, repo: &Monorepo, scratch: &Scratch) -> Result<locks::Jour
     let base = match git::git_path(sh, "xtask-test-locks") {
         Ok(path) => repo.root.join(path),
         // Not a git checkout: the journal lives as long as the run.
-        Err(_) => scratch.0.join("locks"),
+        Err(_) => scratch.join("locks"),
     };
     for file in locks::recover(&base, &repo.root)? {
         output::warn(&format!("put back `{file}`, which an interrupted `cargo xtask test` had locked afresh"));
@@ -472,22 +474,4 @@ fn build_wheel(src: &Path, uv: &Path, out: &Path) -> Result<PathBuf, String> {
         .ok()
         .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "whl")));
     wheel.ok_or_else(|| format!("`uv build --wheel` wrote no wheel into `{}`\n{log}", out.display()))
-}
-
-/// A scratch directory outside the tree for wheels and coverage data, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("xtask-test-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

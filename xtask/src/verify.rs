@@ -8,7 +8,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
@@ -18,10 +18,13 @@ mod imports;
 
 pub use imports::{error as import_error, Failure as ImportFailure};
 
+use crate::scratch::Scratch;
+use crate::time;
 use crate::{
+    backoff::{self, Attempt, Backoff, Limit},
     config, exec, flags,
     graph::Graph,
-    index::{self, Index},
+    index::Index,
     monorepo::{Monorepo, Package},
     output, publish,
     version::Version,
@@ -32,7 +35,7 @@ impl flags::Verify {
         let repo = Monorepo::load(&sh.current_dir())?;
         let index_url = self.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone());
         let wait = match &self.wait {
-            Some(w) => index::parse_duration(w).map_err(|e| flags::usage(format!("--wait: {e}")))?,
+            Some(w) => time::parse_duration(w).map_err(|e| flags::usage(format!("--wait: {e}")))?,
             None => Duration::from_secs(600),
         };
         if self.local {
@@ -63,24 +66,24 @@ impl flags::Verify {
         let members = members_of(&repo, &index, &set)?;
         members.refuse_unsatisfiable()?;
         members.warn_apart();
-        let scratch = Scratch::new()?;
+        let scratch = Scratch::new("verify")?;
         let simple = simple_url(&index_url);
         if !self.built {
             let from = Sources { simple: &simple, built: &[] };
-            return prove(&scratch.0, &from, &members.requirements(), &members.dists(), wait);
+            return prove(scratch.path(), &from, &members.requirements(), &members.dists(), wait);
         }
         let options = publish::Options::for_build(&repo, &index_url, wait);
         let built = publish::build_only(sh, &repo, &set, &options)?.all_or_error(&repo)?;
         let from = Sources { simple: &simple, built: &built };
-        prove(&scratch.0, &from, &members.requirements(), &members.dists(), Duration::ZERO)
+        prove(scratch.path(), &from, &members.requirements(), &members.dists(), Duration::ZERO)
     }
 }
 
 /// `--local`: the umbrella's wheel built from the working tree, installed with the index.
 fn local(repo: &Monorepo, index_url: &str) -> Result<()> {
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("verify")?;
     let umbrella = repo.umbrella()?;
-    let dist = scratch.0.join("dist");
+    let dist = scratch.join("dist");
     let uv = exec::require("uv", "to build and install the umbrella")?;
     let dir = repo.root.join(&umbrella.dir);
     output::status("building", &format!("`{}` from the working tree", umbrella.name));
@@ -91,7 +94,7 @@ fn local(repo: &Monorepo, index_url: &str) -> Result<()> {
         .with_context(|| format!("`uv build` wrote no wheel of `{}`", umbrella.name))?;
     let install = vec![wheel.display().to_string()];
     let from = Sources { simple: &simple_url(index_url), built: &[] };
-    prove(&scratch.0, &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
+    prove(scratch.path(), &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
 }
 
 /// The packages a release at HEAD publishes: the umbrella, core and every package whose
@@ -237,24 +240,6 @@ pub fn simple_url(json_base: &str) -> String {
     format!("{}/simple/", base.strip_suffix("/pypi").unwrap_or(base))
 }
 
-/// A directory outside the monorepo, removed however the proof ends.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new() -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("xtask-verify-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Where [`prove`] installs from: the simple index `simple` (third-party dependencies from the
 /// public index when it is another) and, before anything is uploaded, the directories of the
 /// release's builds, whose files stand in for the versions the index does not have yet.
@@ -312,22 +297,18 @@ pub fn check(dir: &Path, from: &Sources, install: &[String], dists: &[String], w
         n => format!(" and {n} build{} of this run", if n == 1 { "" } else { "s" }),
     };
     output::status("installing", &format!("{} from {simple}{builds} into a fresh environment", install.join(" ")));
-    let start = Instant::now();
-    let mut pause = Duration::from_secs(2);
-    loop {
-        let attempt = exec::Cmd::new(&uv).args(["pip", "install", "--quiet", "--refresh", "--python"]).arg(&python);
-        match attempt.args(&sources).args(install).dir(dir).run() {
-            Ok(()) => break,
-            Err(e) if start.elapsed() < wait => {
-                output::status(
-                    "waiting",
-                    &format!("the index does not serve it all yet ({}); retrying", first_line(&e)),
-                );
-                std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
-                pause = (pause * 2).min(Duration::from_secs(30));
-            }
-            Err(e) => return Ok(Found::NotInstalled(e)),
+    let attempt = |_| {
+        let install_cmd = exec::Cmd::new(&uv).args(["pip", "install", "--quiet", "--refresh", "--python"]).arg(&python);
+        match install_cmd.args(&sources).args(install).dir(dir).run() {
+            Ok(()) => Ok::<_, anyhow::Error>(Attempt::Done(())),
+            Err(e) => Ok(Attempt::Again(e, None)),
         }
+    };
+    let status = |e: &anyhow::Error, _: &backoff::Pause| {
+        output::status("waiting", &format!("the index does not serve it all yet ({}); retrying", first_line(e)))
+    };
+    if let Err(gave_up) = backoff::retry(INSTALL_BACKOFF, Limit::Within(wait), attempt, status)? {
+        return Ok(Found::NotInstalled(gave_up.last));
     }
     if dists.is_empty() {
         return Ok(Found::Ok);
@@ -344,6 +325,9 @@ fn first_line(e: &anyhow::Error) -> String {
     let text = format!("{e:#}");
     text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_string()
 }
+
+/// The pauses between installs while the index's simple pages catch up: 2 s doubling to 30 s.
+const INSTALL_BACKOFF: Backoff = Backoff { first: Duration::from_secs(2), max: Duration::from_secs(30), jitter: false };
 
 #[cfg(test)]
 mod tests {

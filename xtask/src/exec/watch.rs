@@ -103,6 +103,8 @@ pub fn run(mut cmd: Command, watch: &Watch<'_>, out: &mut dyn Write) -> std::io:
             wait = wait.min(at.saturating_duration_since(now));
         }
         if !open {
+            // A poll of the child, not a retry (`xtask/clippy.toml`).
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(wait);
             continue;
         }
@@ -229,7 +231,7 @@ fn last_line(kept: &[u8]) -> String {
 
 /// `     running `uv run pytest tests` in `llama-index-core` for 1m30s; last line: `…``
 fn beat(label: &str, elapsed: Duration, last: String) -> String {
-    let elapsed = crate::index::human(Duration::from_secs(elapsed.as_secs()));
+    let elapsed = crate::time::human(Duration::from_secs(elapsed.as_secs()));
     let last = if last.is_empty() { "no output yet".to_string() } else { format!("last line: {last}") };
     format!("{:>12} {label} for {elapsed}; {last}", "running")
 }

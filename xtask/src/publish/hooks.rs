@@ -82,7 +82,7 @@ fn run_each(root: &Path, p: &Package, hooks: &[BuildHook], credentials: &Credent
                 "the build hook `{}` in `{}` ran longer than its timeout ({}) and was killed with every process it started, so nothing of it was built or uploaded (fix it, or give it more time with `timeout` in `[build.hooks]` in release.toml, then rerun); its last lines:\n{}",
                 shown(argv),
                 p.dir,
-                crate::index::human(hook.timeout),
+                crate::time::human(hook.timeout),
                 tail()
             ),
         }

@@ -96,7 +96,7 @@ fn run_one(root: &Path, hook: &Hook, core: &str, umbrella: &str, files: &[String
         exec::Ended::TimedOut => bail!(
             "the hook {shown} ran longer than its timeout ({}) and was killed with every process it started \
              (if it only needs more time, raise its `timeout` in release.toml); its last lines:\n{}",
-            crate::index::human(hook.timeout),
+            crate::time::human(hook.timeout),
             exec::tail(&watched.text, 20)
         ),
     }

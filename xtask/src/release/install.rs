@@ -267,7 +267,7 @@ pub fn check(
     from: &Source,
 ) -> Result<()> {
     let packages = &repo.packages;
-    let scratch = verify::Scratch::new()?;
+    let scratch = crate::scratch::Scratch::new("verify")?;
     // Each round holds back at least one package, or ends the check.
     let mut round = 0;
     loop {
@@ -290,7 +290,7 @@ pub fn check(
         }
         let dirs: Vec<PathBuf> = built.dirs.into_values().collect();
         let sources = verify::Sources { simple: from.simple, built: &dirs };
-        let dir = scratch.0.join(format!("round-{round}"));
+        let dir = scratch.join(format!("round-{round}"));
         match verify::check(
             &dir,
             &sources,
@@ -314,8 +314,7 @@ pub fn check(
                 return if holds.release_held(scope) { Err(holds.release_error(scope, packages)) } else { Ok(()) };
             }
             Found::NotInstalled(e) => {
-                let alone =
-                    isolate(&scratch.0.join(format!("round-{round}-alone")), scope, packages, &proven, &sources)?;
+                let alone = isolate(&scratch.join(format!("round-{round}-alone")), scope, packages, &proven, &sources)?;
                 if alone.is_empty() {
                     // Each installs on its own, not together: no one package to hold back.
                     return Err(

@@ -18,6 +18,8 @@ use super::{
     prepare::first_line,
     render, Report, State, Step,
 };
+use crate::scratch::Scratch;
+use crate::time;
 use crate::{
     changelog, check,
     config::Destination,
@@ -100,7 +102,7 @@ impl World {
         let wait = flags
             .wait
             .as_deref()
-            .map(index::parse_duration)
+            .map(time::parse_duration)
             .transpose()
             .map_err(flags::usage)?
             .unwrap_or(Duration::from_secs(300));
@@ -233,7 +235,7 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
             format!("build and upload `{name}` {version} {to}"),
             Action::PublishCore,
         ));
-        let poll = format!("poll the index until it serves `{name}` {version} (at most {})", index::human(w.wait));
+        let poll = format!("poll the index until it serves `{name}` {version} (at most {})", time::human(w.wait));
         steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
     }
     steps.push(packages_step(w));
@@ -395,7 +397,7 @@ fn prove_step(w: &World) -> Step<Action> {
             "in a fresh environment outside the monorepo, install `{}=={}` with the packages this run uploads and what they require from the release, from {simple}, and import each uploaded one (retried for at most {})",
             w.repo.packages[w.repo.index_of(w.repo.umbrella().expect("looked at"))].name,
             w.version,
-            index::human(w.wait)
+            time::human(w.wait)
         ),
         Action::Prove,
     )
@@ -508,7 +510,7 @@ fn act(sh: &Shell, w: &World, holds: &mut Holds, options: &publish::Options, act
                 .context("the gate before core failed, so nothing was published; fix it and rerun")
         }
         Action::Assets => attach_assets(sh, w),
-        Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options).map(drop),
+        Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options),
         Action::WaitForCore => {
             index::wait_for(&format!("`{}` {} on the index", core.name, core.version), w.wait, || {
                 Ok(has_version(w.index.project(&core.name)?.as_ref(), &core.version).then_some(()))
@@ -524,16 +526,16 @@ fn act(sh: &Shell, w: &World, holds: &mut Holds, options: &publish::Options, act
         }
         Action::PublishPackages => {
             let rest: BTreeSet<usize> = w.rest.iter().copied().filter(|&i| !holds.contains(i)).collect();
-            publish::publish(sh, repo, &rest, options).map(drop)
+            publish::publish(sh, repo, &rest, options)
         }
         Action::Prove => {
-            let scratch = verify::Scratch::new()?;
+            let scratch = Scratch::new("verify")?;
             let simple = verify::simple_url(&w.index_url);
             let from = verify::Sources { simple: &simple, built: &[] };
             let proven = w.scope.proven(holds);
             let pins = w.scope.pins(&w.repo.packages, &w.scope.installed(&proven));
             let dists = w.scope.dists(&w.repo.packages, &proven);
-            verify::prove(&scratch.0, &from, &pins, &dists, w.wait)
+            verify::prove(scratch.path(), &from, &pins, &dists, w.wait)
                 .context("the release is published but does not install; its files stay on the index")
         }
         Action::Tag => {
@@ -552,10 +554,10 @@ fn act(sh: &Shell, w: &World, holds: &mut Holds, options: &publish::Options, act
                 return Ok(());
             }
             let notes = changelog::notes(sh, repo, &w.version, Some(&w.previous))?;
-            let file = std::env::temp_dir().join(format!("xtask-release-notes-{}.md", std::process::id()));
+            let scratch = Scratch::new("release-notes")?;
+            let file = scratch.join("notes.md");
             std::fs::write(&file, &notes).context("cannot write the release notes")?;
             let created = github::create_release(sh, &repo.config.repository, tag, sha, tag, &file);
-            let _ = std::fs::remove_file(&file);
             output::status("released", &format!("`{tag}` on GitHub: {}", created?.url));
             Ok(())
         }

@@ -183,16 +183,16 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("xtask-locks-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    fn temp(name: &str) -> crate::scratch::Scratch {
+        let dir = crate::scratch::Scratch::new(name).unwrap();
         std::fs::create_dir_all(dir.join("root/pkg")).unwrap();
         dir
     }
 
     #[test]
     fn a_relocked_file_is_put_back_byte_for_byte_when_dropped_or_restored() {
-        let dir = temp("guard");
+        let scratch = temp("locks-guard");
+        let dir = scratch.path();
         let root = dir.join("root");
         let lock = root.join("pkg/uv.lock");
         std::fs::write(&lock, "version = 1\r\n# no final newline").unwrap();
@@ -209,12 +209,12 @@ mod tests {
         assert!(!journal.backup("pkg/uv.lock").exists(), "the copy goes once the lock is back");
         drop(journal);
         assert_eq!(std::fs::read_dir(dir.join("journal")).unwrap().count(), 0);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_killed_runs_locks_are_put_back_and_a_live_runs_are_left_alone() {
-        let dir = temp("recover");
+        let scratch = temp("locks-recover");
+        let dir = scratch.path();
         let root = dir.join("root");
         let base = dir.join("journal");
         let lock = root.join("pkg/uv.lock");
@@ -233,6 +233,5 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&lock).unwrap(), "original");
         assert_eq!(std::fs::read_dir(&base).unwrap().count(), 0);
         assert_eq!(recover(&base, &root).unwrap(), Vec::<String>::new(), "a second recovery has nothing to do");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
