@@ -297,7 +297,7 @@ xflags::xflags! {
             /// Also test the packages that depend on the named ones, directly or not.
             optional --with-dependants
             /// How many packages at once (default: the number of cores).
-            optional -j, --jobs n: usize
+            optional -j, --jobs n: Count
             /// Start no new package after the first failure.
             optional --fail-fast
             /// Measure coverage (pytest-cov); the table shows the total.
@@ -380,7 +380,7 @@ xflags::xflags! {
             /// Build the umbrella from the working tree and install that, instead of the release.
             optional --local
             /// The base of the index's JSON API (default: `index.url`); installs use its simple API.
-            optional --index-url url: String
+            optional --index-url url: Url
             /// How long to retry while the index does not serve the files yet (default: 10m).
             optional --wait duration: String
         }
@@ -578,7 +578,7 @@ pub struct Test {
 
     pub base_ref: Option<String>,
     pub with_dependants: bool,
-    pub jobs: Option<usize>,
+    pub jobs: Option<Count>,
     pub fail_fast: bool,
     pub cov: bool,
     pub cov_fail_under: Option<u32>,
@@ -618,7 +618,7 @@ pub struct Verify {
     pub since: Option<String>,
     pub built: bool,
     pub local: bool,
-    pub index_url: Option<String>,
+    pub index_url: Option<Url>,
     pub wait: Option<String>,
 }
 

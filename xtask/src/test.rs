@@ -78,9 +78,6 @@ impl flags::Test {
     }
 
     fn validate(&self) -> Result<Options> {
-        if self.jobs == Some(0) {
-            return Err(flags::usage("`-j 0` runs nothing: give at least 1 job"));
-        }
         if self.timeout == Some(0) {
             return Err(flags::usage("`--timeout 0` leaves no time to run: give at least 1 second"));
         }
@@ -99,7 +96,7 @@ impl flags::Test {
             return Err(flags::usage("--selection is the whole selection: give no package directories with it"));
         }
         let shard = self.shard.as_deref().map(str::parse::<Shard>).transpose().map_err(flags::usage)?;
-        let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let jobs = self.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j.0);
         Ok(Options { jobs, timeout: Duration::from_secs(self.timeout.unwrap_or(600)), shard })
     }
 
