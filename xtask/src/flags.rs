@@ -313,7 +313,7 @@ xflags::xflags! {
             /// Also test the packages that depend on the named ones, directly or not.
             optional --with-dependants
             /// How many packages at once (default: the number of cores).
-            optional -j, --jobs n: usize
+            optional -j, --jobs n: Count
             /// Start no new package after the first failure.
             optional --fail-fast
             /// Measure coverage (pytest-cov); the table shows the total.
@@ -328,6 +328,10 @@ xflags::xflags! {
             optional --python version: String
             /// Dependants that fail against the index's versions too fail the run as well.
             optional --strict
+            /// A stale lock (uv.lock or poetry.lock older than its pyproject.toml) fails its
+            /// package, untested. Without it, the package is tested with a fresh lock, the tree's
+            /// lock is put back as it was, and the stale lock is a warning.
+            optional --strict-locks
             /// Run the K-th of N disjoint parts of the selection (`2/4`), balanced by --timings.
             optional --shard k_of_n: String
             /// A JSON file of each package's seconds: read to balance shards, updated after the run.
@@ -392,7 +396,7 @@ xflags::xflags! {
             /// Build the umbrella from the working tree and install that, instead of the release.
             optional --local
             /// The base of the index's JSON API (default: `index.url`); installs use its simple API.
-            optional --index-url url: String
+            optional --index-url url: Url
             /// How long to retry while the index does not serve the files yet (default: 10m).
             optional --wait duration: String
         }
@@ -597,13 +601,14 @@ pub struct Test {
 
     pub base_ref: Option<String>,
     pub with_dependants: bool,
-    pub jobs: Option<usize>,
+    pub jobs: Option<Count>,
     pub fail_fast: bool,
     pub cov: bool,
     pub cov_fail_under: Option<u32>,
     pub timeout: Option<u64>,
     pub python: Option<String>,
     pub strict: bool,
+    pub strict_locks: bool,
     pub shard: Option<String>,
     pub timings: Option<PathBuf>,
     pub dry_run: bool,
@@ -636,7 +641,7 @@ pub struct Verify {
     pub since: Option<String>,
     pub built: bool,
     pub local: bool,
-    pub index_url: Option<String>,
+    pub index_url: Option<Url>,
     pub wait: Option<String>,
 }
 

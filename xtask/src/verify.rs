@@ -33,7 +33,7 @@ use crate::{
 impl flags::Verify {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let repo = Monorepo::load(&sh.current_dir())?;
-        let index_url = self.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone());
+        let index_url = self.index_url.clone().map_or_else(|| repo.config.index_url.clone(), |u| u.0);
         let wait = match &self.wait {
             Some(w) => time::parse_duration(w).map_err(|e| flags::usage(format!("--wait: {e}")))?,
             None => Duration::from_secs(600),
