@@ -12,13 +12,14 @@
 # compare the ratios of one run.
 # RUNS (default 3) runs of each; SIZES (default "40 200"); OLD_RUNS (default RUNS) runs of the
 # old loop, which takes minutes per run (its `uv lock`s); OLD_MAX (default 200): no old loop
-# for larger sizes.
+# for larger sizes; PLAIN_MAX (default 200): no plain `uv build` loop for larger sizes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
 runs=${RUNS:-3}
 old_runs=${OLD_RUNS:-$runs}
 old_max=${OLD_MAX:-200}
+plain_max=${PLAIN_MAX:-200}
 sizes=${SIZES:-40 200}
 root=$(pwd)
 tools=$root/target/tools/bin
@@ -144,12 +145,11 @@ for packages in $sizes; do
     if ((r <= do_old)); then
       fresh_copy; start_server; old_loop; uploaded_all "the old loop"; stop_server
     fi
-    fresh_copy; rm -rf "$work/plain"; plain+=("$(plain_builds)")
+    if ((packages <= plain_max)); then fresh_copy; rm -rf "$work/plain"; plain+=("$(plain_builds)"); fi
     fresh_copy; start_server; before+=("$(xtask_publish --no-build-frontend)"); uploaded_all "xtask publish --no-build-frontend"; stop_server
     fresh_copy; start_server; after+=("$(xtask_publish)"); uploaded_all "xtask publish"; stop_server
   done
 
-  plain_median=$(printf '%s\n' "${plain[@]}" | median)
   before_median=$(printf '%s\n' "${before[@]}" | cut -f1 | median)
   after_median=$(printf '%s\n' "${after[@]}" | cut -f1 | median)
   echo "== ${#dirs[@]} packages in $waves waves, -j $(nproc), $runs runs =="
@@ -160,14 +160,19 @@ for packages in $sizes; do
   else
     echo "old sequential loop: not run for $packages packages (OLD_MAX=$old_max)"
   fi
-  echo "plain \`uv build\`, one package after another: median ${plain_median}s (${plain[*]} ms)"
+  if ((packages <= plain_max)); then
+    plain_median=$(printf '%s\n' "${plain[@]}" | median)
+    echo "plain \`uv build\`, one package after another: median ${plain_median}s (${plain[*]} ms)"
+  else
+    echo "plain \`uv build\` loop: not run for $packages packages (PLAIN_MAX=$plain_max)"
+  fi
   echo "xtask publish --no-build-frontend (a \`uv build\` per package): $(printf '%s\n' "${before[@]}" | breakdown)"
   echo "xtask publish (build frontend): $(printf '%s\n' "${after[@]}" | breakdown)"
   b_before=$(printf '%s\n' "${before[@]}" | cut -f2 | building)
   b_after=$(printf '%s\n' "${after[@]}" | cut -f2 | building)
   echo "ratios of medians:"
   echo "  building phase, per-package \`uv build\` / frontend: $(ratio "$b_before" "$b_after")"
-  echo "  publish: plain \`uv build\` loop / xtask publish: $(ratio "$plain_median" "$after_median")"
+  ((packages > plain_max)) || echo "  publish: plain \`uv build\` loop / xtask publish: $(ratio "$plain_median" "$after_median")"
   ((do_old == 0)) || echo "  publish: old sequential loop / xtask publish: $(ratio "$old_median" "$after_median")"
   echo "  publish: --no-build-frontend / xtask publish: $(ratio "$before_median" "$after_median")"
 done

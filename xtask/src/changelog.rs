@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use xshell::Shell;
 
+use crate::time;
 use crate::{
     changeset,
     flags::{self, usage},
@@ -42,8 +43,8 @@ enum Source {
 impl flags::Generate {
     fn run(self, sh: &Shell) -> Result<()> {
         let date = match &self.date {
-            Some(d) => parse_date(d)?,
-            None => today_utc(),
+            Some(d) => time::parse_date(d)?,
+            None => time::today_utc(),
         };
         let repo = Monorepo::load(&sh.current_dir())?;
         for w in &repo.warnings {
@@ -453,71 +454,3 @@ fn title_differs<'a>(found: &'a Attribution, titles: &'a Titles) -> Vec<(u64, &'
 
 /// How many items the audit lists before it summarises the rest (JSON has them all).
 const AUDIT_LIST: usize = 20;
-
-/// `YYYY-MM-DD`, checked against the calendar (`2026-02-31` is not a date).
-pub fn parse_date(text: &str) -> Result<String> {
-    let parts: Vec<&str> = text.split('-').collect();
-    let ok = parts.len() == 3
-        && [4, 2, 2].iter().zip(&parts).all(|(len, p)| p.len() == *len && p.bytes().all(|b| b.is_ascii_digit()))
-        && match (parts[0].parse::<u32>(), parts[1].parse::<u32>(), parts[2].parse::<u32>()) {
-            (Ok(year), Ok(month @ 1..=12), Ok(day)) => {
-                let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-                let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-                (1..=days[month as usize - 1]).contains(&day)
-            }
-            _ => false,
-        };
-    if !ok {
-        return Err(usage(format!("`--date {text}` is not a date; write it as YYYY-MM-DD, e.g. `--date 2026-01-21`")));
-    }
-    Ok(text.to_string())
-}
-
-pub fn today_utc() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    civil_date(secs)
-}
-
-/// The UTC calendar date of a Unix time (Howard Hinnant's days-to-civil algorithm).
-pub fn civil_date(unix_secs: u64) -> String {
-    let z = (unix_secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil_date(0), "1970-01-01");
-        assert_eq!(civil_date(1_767_225_600), "2026-01-01");
-        assert_eq!(civil_date(1_709_164_800), "2024-02-29");
-        assert_eq!(civil_date(1_767_225_599), "2025-12-31");
-        assert_eq!(parse_date("2026-01-21").unwrap(), "2026-01-21");
-        assert_eq!(parse_date("2024-02-29").unwrap(), "2024-02-29");
-        for bad in [
-            "2026-1-21",
-            "21-01-2026",
-            "2026-13-01",
-            "2026-01-32",
-            "today",
-            "2026-01-2x",
-            "2026-02-31",
-            "2026-02-29",
-            "2100-02-29",
-            "2026-04-31",
-        ] {
-            let err = parse_date(bad).unwrap_err();
-            assert!(err.downcast_ref::<flags::UsageError>().is_some(), "{bad}");
-        }
-    }
-}

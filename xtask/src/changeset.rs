@@ -206,7 +206,8 @@ mod tests {
         ] {
             assert_eq!(is_temp(name), temp, "{name}");
         }
-        let dir = std::env::temp_dir().join(format!("xtask-sweep-{}", std::process::id()));
+        let scratch = crate::scratch::Scratch::new("sweep").unwrap();
+        let dir = scratch.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let stale = dir.join(".a.toml.xtask-99999");
         std::fs::write(&stale, "half").unwrap();
@@ -220,7 +221,8 @@ mod tests {
 
     #[test]
     fn apply_is_all_or_nothing() {
-        let dir = std::env::temp_dir().join(format!("xtask-changeset-{}", std::process::id()));
+        let scratch = crate::scratch::Scratch::new("changeset").unwrap();
+        let dir = scratch.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let a = dir.join("a.txt");
         std::fs::write(&a, "old a").unwrap();

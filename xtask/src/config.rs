@@ -57,7 +57,7 @@ pub struct Config {
     pub backend: Backend,
     /// `[build.hooks]`: commands (argv) run in a package's directory before it is built, by
     /// package directory relative to the root, in order.
-    pub hooks: BTreeMap<String, Vec<Vec<String>>>,
+    pub hooks: BTreeMap<String, Vec<BuildHook>>,
     /// `publish.accept-changes`: package names whose artifact check may not stop them.
     pub accept_changes: Vec<String>,
     /// Commands the release runs at its named points (`[release]` in release.toml).
@@ -132,6 +132,20 @@ pub struct Hook {
     pub if_exists: Option<String>,
     /// When it fails having changed files (as formatters do), run it once more; that run decides.
     pub rerun_on_change: bool,
+    /// How long it may run before its process group is killed and it fails (`timeout`).
+    pub timeout: Duration,
+}
+
+/// A hook's time limit unless it says otherwise: a hung tool must not hold the release (and
+/// its credentials) for CI's six hours. The gate runs core's whole test suite: longer.
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+pub const GATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// One command of `[build.hooks]`: argv only, and its time limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildHook {
+    pub run: Vec<String>,
+    pub timeout: Duration,
 }
 
 /// The release's hooks, the LlamaIndex workflows' steps by default.
@@ -153,7 +167,9 @@ impl Default for Hooks {
             dir: dir.to_string(),
             if_exists: if_exists.map(str::to_string),
             rerun_on_change,
+            timeout: HOOK_TIMEOUT,
         };
+        let gate = |run: &[&str]| Hook { timeout: GATE_TIMEOUT, ..hook(run, "{core}", None, false) };
         Hooks {
             prepare: vec![
                 // pre_release.yml: the API reference pages and the docs navigation.
@@ -172,10 +188,7 @@ impl Default for Hooks {
                 ),
             ],
             // release.yml: core's tests gate its publication.
-            gate: vec![
-                hook(&["uv", "sync"], "{core}", None, false),
-                hook(&["uv", "run", "pytest", "tests"], "{core}", None, false),
-            ],
+            gate: vec![gate(&["uv", "sync"]), gate(&["uv", "run", "pytest", "tests"])],
             // release.yml: `gh release create … dist/*.tar.gz` attaches the umbrella's sdist.
             assets: vec![".".to_string()],
         }
@@ -219,7 +232,7 @@ impl Hook {
     }
 }
 
-fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item) -> Result<Vec<Hook>> {
+fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item, timeout: Duration) -> Result<Vec<Hook>> {
     let bad = || {
         format!("{p}: `{name}` must be an array of tables like `{{ run = [\"uv\", \"sync\"], dir = \"llama-index-core\" }}`")
     };
@@ -234,7 +247,7 @@ fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item) -> Result<Vec<Hook>
     };
     let mut hooks = Vec::new();
     for t in tables {
-        let mut hook = Hook { run: Vec::new(), dir: ".".into(), if_exists: None, rerun_on_change: false };
+        let mut hook = Hook { run: Vec::new(), dir: ".".into(), if_exists: None, rerun_on_change: false, timeout };
         for (key, v) in t.iter() {
             match key {
                 "run" => {
@@ -252,8 +265,9 @@ fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item) -> Result<Vec<Hook>
                     hook.rerun_on_change =
                         v.as_bool().with_context(|| format!("{p}: `{name}.rerun-on-change` must be true or false"))?
                 }
+                "timeout" => hook.timeout = hook_timeout(p, name, v)?,
                 _ => bail!(
-                    "{p}: unknown setting `{name}.{key}`; a hook has `run`, `dir`, `if-exists` and `rerun-on-change`"
+                    "{p}: unknown setting `{name}.{key}`; a hook has `run`, `dir`, `if-exists`, `rerun-on-change` and `timeout`"
                 ),
             }
         }
@@ -263,6 +277,16 @@ fn parse_hooks(p: &str, name: &str, value: &toml_edit::Item) -> Result<Vec<Hook>
         hooks.push(hook);
     }
     Ok(hooks)
+}
+
+/// A hook's `timeout`: a duration such as `90s`, `10m` or `1h30m`, more than zero.
+fn hook_timeout(p: &str, name: &str, v: &toml_edit::Item) -> Result<Duration> {
+    let text = v.as_str().with_context(|| format!("{p}: `{name}.timeout` must be a string such as \"10m\""))?;
+    match crate::time::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => bail!("{p}: `{name}.timeout` is `{text}`; give a time longer than zero, such as \"10m\""),
+        Err(e) => bail!("{p}: `{name}.timeout`: {e}"),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,8 +394,8 @@ pub fn inside_root(path: &Path) -> Option<String> {
 
 /// The release workflow's fill of core's NLTK and tiktoken caches, which core's wheel must
 /// carry (its hatch include globs pick them up; without them the build succeeds, 115 files short).
-fn default_hooks() -> BTreeMap<String, Vec<Vec<String>>> {
-    let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+fn default_hooks() -> BTreeMap<String, Vec<BuildHook>> {
+    let argv = |v: &[&str]| BuildHook { run: v.iter().map(|s| s.to_string()).collect(), timeout: HOOK_TIMEOUT };
     let run = |code: &str| argv(&["uv", "run", "python", "-c", code]);
     let core = vec![
         argv(&["uv", "sync"]),
@@ -474,8 +498,10 @@ impl Config {
                     "github.repository" => c.repository = string()?,
                     "release.branch" => c.branch = string()?,
                     "release.tag" => c.tag = string()?,
-                    "release.prepare-hooks" => c.release_hooks.prepare = parse_hooks(&p.to_string(), &name, value)?,
-                    "release.gate" => c.release_hooks.gate = parse_hooks(&p.to_string(), &name, value)?,
+                    "release.prepare-hooks" => {
+                        c.release_hooks.prepare = parse_hooks(&p.to_string(), &name, value, HOOK_TIMEOUT)?
+                    }
+                    "release.gate" => c.release_hooks.gate = parse_hooks(&p.to_string(), &name, value, GATE_TIMEOUT)?,
                     "release.assets" => c.release_hooks.assets = strings()?,
                     "changelog.file" => c.changelog = PathBuf::from(string()?),
                     "changelog.placeholder" => c.placeholder = string()?,
@@ -486,7 +512,7 @@ impl Config {
                     }
                     "index.url" | "index.publish-url" => {
                         let url = string()?;
-                        crate::url::check(&url).map_err(|e| crate::flags::usage(format!("{p}: `{name}`: {e}")))?;
+                        crate::url::check(&url).map_err(|e| crate::usage::usage(format!("{p}: `{name}`: {e}")))?;
                         *if key == "url" { &mut c.index_url } else { &mut c.publish_url } = url;
                     }
                     "build.backend" => {
@@ -564,10 +590,10 @@ impl Config {
     }
 }
 
-/// A duration such as `"14d"` (`index::parse_duration`).
+/// A duration such as `"14d"` (`time::parse_duration`).
 fn duration(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<Duration> {
     let text = value.as_str().with_context(|| format!("{p}: `{name}` must be a duration such as \"14d\""))?;
-    crate::index::parse_duration(text).map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))
+    crate::time::parse_duration(text).map_err(|e| anyhow::anyhow!("{p}: `{name}`: {e}"))
 }
 
 fn count(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) -> Result<u32> {
@@ -590,7 +616,7 @@ fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) 
         // The same check as `[index]` and the flags get.
         let checked = || -> Result<String> {
             let u = string()?;
-            crate::url::check(&u).map_err(|e| crate::flags::usage(format!("{p}: `{name}.{key}`: {e}")))?;
+            crate::url::check(&u).map_err(|e| crate::usage::usage(format!("{p}: `{name}.{key}`: {e}")))?;
             Ok(u)
         };
         match key {
@@ -611,27 +637,48 @@ fn named_index(p: &impl std::fmt::Display, name: &str, value: &toml_edit::Item) 
     }
 }
 
-/// `[build.hooks]`: `"package/dir" = [["argv", "…"], …]`.
-fn hooks(p: &impl std::fmt::Display, value: &toml_edit::Item) -> Result<BTreeMap<String, Vec<Vec<String>>>> {
+/// `[build.hooks]`: `"package/dir" = [["argv", "…"], { run = ["argv", "…"], timeout = "20m" }, …]`.
+fn hooks(p: &impl std::fmt::Display, value: &toml_edit::Item) -> Result<BTreeMap<String, Vec<BuildHook>>> {
     let bad = |key: &str| {
-        format!("{p}: `build.hooks.\"{key}\"` must be a list of commands, each a list of strings (argv), like `[[\"uv\", \"sync\"]]`")
+        format!("{p}: `build.hooks.\"{key}\"` must be a list of commands, each a list of strings (argv), like `[[\"uv\", \"sync\"]]`, or a table like `{{ run = [\"uv\", \"sync\"], timeout = \"20m\" }}`")
     };
     let table =
         value.as_table_like().with_context(|| format!("{p}: `build.hooks` must be a table of package directories"))?;
+    let argv_of = |v: &toml_edit::Value| -> Option<Vec<String>> {
+        v.as_array()
+            .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<Vec<String>>>())
+            .filter(|argv| !argv.is_empty())
+    };
     let mut out = BTreeMap::new();
     for (dir, commands) in table.iter() {
         let list = commands.as_array().with_context(|| bad(dir))?;
-        let mut argvs = Vec::new();
+        let mut found = Vec::new();
         for command in list.iter() {
-            let argv: Option<Vec<String>> = command
-                .as_array()
-                .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<_>>());
-            match argv {
-                Some(argv) if !argv.is_empty() => argvs.push(argv),
-                _ => bail!(bad(dir)),
-            }
+            let hook = match command.as_inline_table() {
+                None => BuildHook { run: argv_of(command).with_context(|| bad(dir))?, timeout: HOOK_TIMEOUT },
+                Some(t) => {
+                    let name = format!("build.hooks.\"{dir}\"");
+                    let mut hook = BuildHook { run: Vec::new(), timeout: HOOK_TIMEOUT };
+                    for (key, v) in t.iter() {
+                        match key {
+                            "run" => hook.run = argv_of(v).with_context(|| bad(dir))?,
+                            "timeout" => {
+                                hook.timeout = hook_timeout(&p.to_string(), &name, &toml_edit::Item::Value(v.clone()))?
+                            }
+                            _ => {
+                                bail!("{p}: unknown setting `{key}` in `{name}`; a build hook has `run` and `timeout`")
+                            }
+                        }
+                    }
+                    if hook.run.is_empty() {
+                        bail!(bad(dir));
+                    }
+                    hook
+                }
+            };
+            found.push(hook);
         }
-        out.insert(dir.trim_end_matches('/').to_string(), argvs);
+        out.insert(dir.trim_end_matches('/').to_string(), found);
     }
     Ok(out)
 }
@@ -741,7 +788,7 @@ url = "http://127.0.0.1:2"
 publish-url = "http://127.0.0.1:2/"
 closed-after = "3d12h"
 [build.hooks]
-"pkgs/a" = [["make", "data"], ["true"]]
+"pkgs/a" = [["make", "data"], { run = ["true"], timeout = "90s" }]
 [publish]
 accept-changes = ["a"]
 "#,
@@ -755,7 +802,13 @@ accept-changes = ["a"]
             (t.url.as_str(), t.publish_url.as_str(), t.new_projects_per_day),
             ("http://127.0.0.1:2", "http://127.0.0.1:2/", None)
         );
-        assert_eq!(c.hooks["pkgs/a"], [vec!["make".to_string(), "data".into()], vec!["true".into()]]);
+        assert_eq!(
+            c.hooks["pkgs/a"],
+            [
+                BuildHook { run: vec!["make".to_string(), "data".into()], timeout: HOOK_TIMEOUT },
+                BuildHook { run: vec!["true".into()], timeout: Duration::from_secs(90) }
+            ]
+        );
         assert_eq!(c.accept_changes, ["a"]);
         let err = c.destination(Some("prod")).unwrap_err();
         assert_eq!(err, "no index named `prod` in release.toml; the indexes are `default`, `test` (add `[index.prod]` with `url` and `publish-url`)");
@@ -775,6 +828,10 @@ accept-changes = ["a"]
         for (text, want) in [
             ("[index.t]\nurl = \"http://x\"\n", "`[index.t]` needs both `url`"),
             ("[build.hooks]\n\"a\" = [\"make\"]\n", "must be a list of commands"),
+            ("[build.hooks]\n\"a\" = [{ run = [\"make\"], timeout = \"soon\" }]\n", "`soon` is not a duration"),
+            ("[build.hooks]\n\"a\" = [{ run = [\"make\"], after = \"1\" }]\n", "a build hook has `run` and `timeout`"),
+            ("[release]\ngate = [{ run = [\"x\"], timeout = \"0s\" }]\n", "give a time longer than zero"),
+            ("[release]\ngate = [{ run = [\"x\"], timeout = 5 }]\n", "must be a string such as"),
             ("[index]\nnew-projects-per-day = -1\n", "must be a whole number"),
             ("[index]\nclosed-after = 14\n", "`index.closed-after` must be a duration such as \"14d\""),
             ("[index.t]\nclosed-after = \"2w\"\n", "`index.t.closed-after`: `2w` is not a duration"),

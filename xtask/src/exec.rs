@@ -1,9 +1,10 @@
-//! The process edge: the only module that starts child processes ([`Cmd`], in `exec/command.rs`),
-//! the one list of credential variables and the store that holds them (`exec/secrets.rs`), and
-//! where the tools are. No child inherits a credential: a call site asks for one by name.
+//! The process edge: the only module that starts child processes ([`Cmd`], in `exec/command.rs`;
+//! [`Cmd::watched`] for hooks, in `exec/watch.rs`), the one list of credential variables and the
+//! store that holds them (`exec/secrets.rs`), and where the tools are. No child inherits a credential: a call site asks for one by name.
 
 mod command;
 pub mod secrets;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use anyhow::{bail, Context, Result};
 
 pub use command::{Cmd, Piped};
 pub use secrets::redact;
+pub use watch::{heartbeat, Ended, Watch, Watched};
 
 /// Where `scripts/bootstrap.sh` installs the pinned tools: `$XTASK_TOOLS_DIR`, else
 /// `target/tools` in the workspace that built this binary.

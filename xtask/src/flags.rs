@@ -92,6 +92,8 @@ xflags::xflags! {
         /// run at a time per checkout. Credentials come from `UV_PUBLISH_TOKEN`, or
         /// `UV_PUBLISH_USERNAME` and `UV_PUBLISH_PASSWORD`, or trusted publishing in GitHub
         /// Actions; without any, a run that would upload fails before building, dry runs too.
+        /// A build hook that runs past its `timeout` (`10m` unless `[build.hooks]` gives one)
+        /// is killed with its children.
         cmd publish {
             /// Package directories, relative to the root.
             repeated paths: String
@@ -214,15 +216,22 @@ xflags::xflags! {
         ///
         /// Two phases: `release prepare` (checks,
         /// version bumps, changelog, release commit and pull request) and `release publish` (the
-        /// gate; the install check: before any upload, build what the release publishes and
-        /// install it from those builds plus the index, stopping the upload if it does not
-        /// install or import; core, a wait until the index serves it, the umbrella and the
-        /// changed packages in dependency order, the install proof from the index, the tag on
-        /// the release commit, the GitHub release). Without a phase, both run
+        /// gate; the install check: before any upload, build what the release uploads and
+        /// install it with the umbrella from those builds plus the index; a package that does
+        /// not build, install or import is held back with what requires it, and core or the
+        /// umbrella failing holds back the release; core, a wait until the index serves it, the
+        /// umbrella and the changed packages in dependency order, the install proof from the
+        /// index, the tag on the release commit, the GitHub release; a run that held a package
+        /// back exits 1 and says how to release it). Without a phase, both run
         /// in one go. Every step first looks whether its effect is already there and skips it, so
         /// a failed release is finished by running the same command again. The index is chosen
         /// as `publish` chooses it (`--index NAME`, or `--index-url` with `--publish-url`), and
         /// the plan says where files go; without upload credentials it fails, dry runs too.
+        ///
+        /// Each hook of `[release]` (prepare hooks, the gate) runs with a time limit, its `timeout`
+        /// in release.toml (`10m` for a prepare hook, `30m` for the gate by default): at it, the
+        /// hook is killed with every process it started and the step fails with its last lines.
+        /// Off a terminal, a line every 30 s says what still runs and its last line of output.
         cmd release {
             /// `prepare` or `publish`; both in one go when left out.
             optional phase: Phase
@@ -258,6 +267,10 @@ xflags::xflags! {
             optional --wait duration: String
             /// publish: how many packages to build at once (default: the number of cores).
             optional -j, --jobs n: Count
+            /// publish: leave this package (a name or a directory) out of the release on purpose,
+            /// with every package that requires it; repeat for several. Not core or the umbrella,
+            /// nor what they require. Released later by the same command without it.
+            repeated --hold package: String
             /// Ask neither GitHub nor the index (prepare), skip the GitHub steps (publish).
             optional --offline
             /// Print every step with what it would do or found done, and change nothing.
@@ -284,7 +297,7 @@ xflags::xflags! {
             /// Also test the packages that depend on the named ones, directly or not.
             optional --with-dependants
             /// How many packages at once (default: the number of cores).
-            optional -j, --jobs n: usize
+            optional -j, --jobs n: Count
             /// Start no new package after the first failure.
             optional --fail-fast
             /// Measure coverage (pytest-cov); the table shows the total.
@@ -363,7 +376,7 @@ xflags::xflags! {
             /// Build the umbrella from the working tree and install that, instead of the release.
             optional --local
             /// The base of the index's JSON API (default: `index.url`); installs use its simple API.
-            optional --index-url url: String
+            optional --index-url url: Url
             /// How long to retry while the index does not serve the files yet (default: 10m).
             optional --wait duration: String
         }
@@ -549,6 +562,7 @@ pub struct Release {
     pub publish_url: Option<Url>,
     pub wait: Option<String>,
     pub jobs: Option<Count>,
+    pub hold: Vec<String>,
     pub offline: bool,
     pub dry_run: bool,
     pub json: bool,
@@ -560,7 +574,7 @@ pub struct Test {
 
     pub base_ref: Option<String>,
     pub with_dependants: bool,
-    pub jobs: Option<usize>,
+    pub jobs: Option<Count>,
     pub fail_fast: bool,
     pub cov: bool,
     pub cov_fail_under: Option<u32>,
@@ -599,7 +613,7 @@ pub struct Verify {
     pub since: Option<String>,
     pub built: bool,
     pub local: bool,
-    pub index_url: Option<String>,
+    pub index_url: Option<Url>,
     pub wait: Option<String>,
 }
 
@@ -630,20 +644,16 @@ impl Xtask {
 }
 // generated end
 
-/// A mistake in how the command was called: reported with exit code 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
+// The commands raise usage errors as `flags::usage`, next to the flags they check.
+pub use crate::usage::{usage, UsageError};
 
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// The bump kind of `--bump` or its old name `--version-type` (`pkg bump`, `prepare`, `release`):
+/// patch when neither is given, a usage error when both are.
+pub fn bump_kind(bump: Option<BumpKind>, version_type: Option<BumpKind>) -> anyhow::Result<BumpKind> {
+    match (bump, version_type) {
+        (Some(_), Some(_)) => Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag")),
+        (a, b) => Ok(a.or(b).unwrap_or(BumpKind::Patch)),
     }
-}
-
-impl std::error::Error for UsageError {}
-
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    UsageError(message.into()).into()
 }
 
 /// A number of things at once (`-j`): at least 1, since 0 would run nothing. Checked while
@@ -695,11 +705,6 @@ impl FromStr for Phase {
 impl Bump {
     /// `--bump`, or its old name `--version-type`; patch when neither is given.
     pub fn kind(&self) -> anyhow::Result<BumpKind> {
-        match (self.bump, self.version_type) {
-            (Some(_), Some(_)) => {
-                Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag"))
-            }
-            (a, b) => Ok(a.or(b).unwrap_or(BumpKind::Patch)),
-        }
+        bump_kind(self.bump, self.version_type)
     }
 }

@@ -254,6 +254,11 @@ pub fn changed_since(sh: &Shell, commit: &str) -> Result<Vec<String>> {
     Ok(files)
 }
 
+/// Where `name` lives in the git directory (`git rev-parse --git-path`), relative to the root.
+pub fn git_path(sh: &Shell, name: &str) -> Result<String> {
+    git(sh).args(["rev-parse", "--git-path"]).arg(name).read()
+}
+
 #[cfg(test)]
 mod tests {
     use expect_test::expect;
@@ -268,9 +273,4 @@ mod tests {
         expect!["the working tree has uncommitted changes (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10 and 2 more)"]
             .assert_eq(&super::describe_dirty(&many).unwrap());
     }
-}
-
-/// Where `name` lives in the git directory (`git rev-parse --git-path`), relative to the root.
-pub fn git_path(sh: &Shell, name: &str) -> Result<String> {
-    git(sh).args(["rev-parse", "--git-path"]).arg(name).read()
 }

@@ -1,7 +1,7 @@
 //! The internal dependency graph: which package of the monorepo depends on which.
 //! Indices are positions in [`Monorepo::packages`](crate::monorepo::Monorepo).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{bail, Result};
 
@@ -66,6 +66,32 @@ impl Graph {
             }
         }
         seen
+    }
+
+    /// What a release holds back when `failed` cannot go out: each failed package and every
+    /// package of `release` that requires one, directly or through others, mapped to the failed
+    /// packages behind it (a failed package's own entry holds itself). Required edges only: an
+    /// extra that installs a failed package does not hold back the package offering it, which
+    /// installs without it. The walk crosses packages outside `release` (a dependant of a
+    /// dependant is still a dependant); only members of `release` are returned. Pure: the
+    /// install check of `release publish` and per-package releases hold back by this one rule.
+    pub fn held_back(&self, release: &BTreeSet<usize>, failed: &BTreeSet<usize>) -> BTreeMap<usize, BTreeSet<usize>> {
+        let mut held: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+        for &f in failed {
+            let mut seen = BTreeSet::from([f]);
+            let mut stack = vec![f];
+            while let Some(i) = stack.pop() {
+                for &d in &self.rdeps[i] {
+                    if seen.insert(d) {
+                        stack.push(d);
+                    }
+                }
+            }
+            for i in seen.into_iter().filter(|i| release.contains(i) || *i == f) {
+                held.entry(i).or_default().insert(f);
+            }
+        }
+        held
     }
 
     /// `subset` in waves: every package comes after the packages of `subset` it depends on.
@@ -145,6 +171,42 @@ mod tests {
         assert_eq!(g.dependencies(0), &[] as &[usize]);
         // A change to the integration still affects core, whose extra installs it.
         assert_eq!(g.dependants(&[1].into_iter().collect(), false), [0].into_iter().collect());
+    }
+
+    #[test]
+    fn a_failure_holds_back_itself_and_what_requires_it() {
+        // core <- emb <- vs <- pack;  core <- llm;  core offers an extra installing `other`.
+        let mut core = pkg("core", &[]);
+        core.dependencies.push(Requirement { optional: true, ..Requirement::parse("other>=1").unwrap() });
+        let packages = vec![
+            core,
+            pkg("emb", &["core>=1"]),
+            pkg("vs", &["emb"]),
+            pkg("pack", &["vs"]),
+            pkg("llm", &["core"]),
+            pkg("other", &[]),
+        ];
+        let g = Graph::new(&packages);
+        let set = |v: &[usize]| v.iter().copied().collect::<BTreeSet<_>>();
+        let shown = |held: BTreeMap<usize, BTreeSet<usize>>| {
+            held.iter()
+                .map(|(i, why)| {
+                    let why: Vec<&str> = why.iter().map(|&f| packages[f].display_name.as_str()).collect();
+                    format!("{} ({})", packages[*i].display_name, why.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        // `emb` is not released; its dependant `vs` is, and `pack` through it.
+        assert_eq!(shown(g.held_back(&set(&[0, 2, 3, 4, 5]), &set(&[1]))), "emb (emb); vs (emb); pack (emb)");
+        // An extra's package failing holds back nothing else.
+        assert_eq!(shown(g.held_back(&set(&[0, 5]), &set(&[5]))), "other (other)");
+        // Two failures: what requires both names both.
+        assert_eq!(
+            shown(g.held_back(&set(&[0, 1, 2, 3, 4]), &set(&[0, 2]))),
+            "core (core); emb (core); vs (core, vs); pack (core, vs); llm (core)"
+        );
+        assert!(g.held_back(&set(&[0, 1]), &set(&[])).is_empty());
     }
 
     #[test]

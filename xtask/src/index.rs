@@ -9,13 +9,19 @@
 use std::{
     collections::BTreeMap,
     io::ErrorKind,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::{backoff::Backoff, output, requirement::PackageName, version::Version};
+use crate::{
+    backoff::{self, Attempt, Backoff, Limit},
+    output,
+    requirement::PackageName,
+    time::{human, parse_duration},
+    version::Version,
+};
 
 /// Settings of the HTTP client. `XTASK_HTTP_TIMEOUT` (`30s`, `2m`) overrides the read timeout,
 /// for slow networks and for tests that stall the index on purpose.
@@ -45,7 +51,7 @@ impl Default for Http {
 impl Http {
     /// The pauses between attempts.
     pub fn backoff(&self) -> Backoff {
-        Backoff { first: self.backoff, max: self.max_backoff }
+        Backoff { first: self.backoff, max: self.max_backoff, jitter: true }
     }
 
     pub fn from_env() -> Http {
@@ -161,39 +167,38 @@ impl Index {
 
     /// GETs `url`: its body on 200, `None` on 404, retrying what may pass.
     fn get(&self, url: &str, accept: &str) -> Result<Option<Vec<u8>>> {
-        let mut attempt = 0;
-        loop {
-            let (problem, retry_after) = match self.agent.get(url).header("Accept", accept).call() {
+        let attempt = |_| -> Result<Attempt<Option<Vec<u8>>, String>> {
+            Ok(match self.agent.get(url).header("Accept", accept).call() {
                 Ok(mut response) => match response.status().as_u16() {
                     200 => match response.body_mut().with_config().limit(1 << 30).read_to_vec() {
-                        Ok(body) => return Ok(Some(body)),
-                        Err(e) if is_transient(&e) => (format!("reading the answer failed: {e}"), None),
+                        Ok(body) => Attempt::Done(Some(body)),
+                        Err(e) if is_transient(&e) => Attempt::Again(format!("reading the answer failed: {e}"), None),
                         Err(e) => bail!("cannot read the answer of {url}: {e}; check that the index URL is right and rerun"),
                     },
-                    404 => return Ok(None),
+                    404 => Attempt::Done(None),
                     code @ (429 | 500..=599) => {
                         let after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.trim().parse().ok());
-                        (format!("the index answered HTTP {code}"), after.map(|s: u64| Duration::from_secs(s.min(60))))
+                        let after = after.map(|s: u64| Duration::from_secs(s.min(60)));
+                        Attempt::Again(format!("the index answered HTTP {code}"), after)
                     }
                     code => bail!(
                         "{url} answered HTTP {code}; check the index URL (`--index-url` or `index.url` in release.toml) and your access to it"
                     ),
                 },
-                Err(e) if is_transient(&e) => (describe(&e), None),
+                Err(e) if is_transient(&e) => Attempt::Again(describe(&e), None),
                 Err(e) => bail!("cannot fetch {url}: {}; check the index URL and your network, then rerun", describe(&e)),
-            };
-            if attempt >= self.http.retries {
-                return Err(Unreachable(format!(
-                    "cannot fetch {url}: {problem} ({} attempts); check that the index is up and reachable, then rerun",
-                    attempt + 1
-                ))
-                .into());
-            }
-            let pause = self.http.backoff().pause(attempt, retry_after);
-            output::status("retrying", &format!("{url} in {}: {problem}", human(pause)));
-            std::thread::sleep(pause);
-            attempt += 1;
-        }
+            })
+        };
+        let status = |problem: &String, p: &backoff::Pause| {
+            output::status("retrying", &format!("{url} in {}: {problem}", human(p.pause)))
+        };
+        backoff::retry(self.http.backoff(), Limit::Retries(self.http.retries), attempt, status)?.map_err(|gave_up| {
+            Unreachable(format!(
+                "cannot fetch {url}: {} ({} attempts); check that the index is up and reachable, then rerun",
+                gave_up.last, gave_up.attempts
+            ))
+            .into()
+        })
     }
 }
 
@@ -331,61 +336,19 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
 /// Calls `probe` until it yields `Some`, pausing with backoff (1 s doubling to 30 s), and fails
 /// when `timeout` has passed. Says on stderr what it waits for and for how long it has waited.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<Option<T>>) -> Result<T> {
-    let start = Instant::now();
-    let mut pause = Duration::from_secs(1);
-    loop {
-        if let Some(found) = probe()? {
-            return Ok(found);
-        }
-        let waited = start.elapsed();
-        if waited >= timeout {
-            bail!("gave up waiting for {what} after {}; rerun later, or pass a longer `--wait`", human(waited));
-        }
-        let pause_now = pause.min(timeout - waited);
-        output::status("waiting", &format!("for {what} ({} of {} waited)", human(waited), human(timeout)));
-        std::thread::sleep(pause_now);
-        pause = (pause * 2).min(Duration::from_secs(30));
-    }
+    let attempt = |_| -> Result<_> { Ok(probe()?.map_or(Attempt::Again((), None), Attempt::Done)) };
+    let status = |_: &(), p: &backoff::Pause| {
+        output::status("waiting", &format!("for {what} ({} of {} waited)", human(p.waited), human(timeout)))
+    };
+    let gave_up = match backoff::retry(WAIT_BACKOFF, Limit::Within(timeout), attempt, status)? {
+        Ok(found) => return Ok(found),
+        Err(gave_up) => gave_up,
+    };
+    bail!("gave up waiting for {what} after {}; rerun later, or pass a longer `--wait`", human(gave_up.waited))
 }
 
-/// `30s`, `5m`, `1h`, `14d`, `500ms`, or a combination such as `1m30s`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("`{text}` is not a duration; write it like `30s`, `5m` or `1h`");
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        let unit_end = rest[digits..].find(|c: char| c.is_ascii_digit()).map_or(rest.len(), |i| digits + i);
-        let unit = match &rest[digits..unit_end] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            "d" => Duration::from_secs(86_400),
-            _ => return Err(bad()),
-        };
-        total += unit.checked_mul(u32::try_from(n).map_err(|_| bad())?).ok_or_else(bad)?;
-        rest = &rest[unit_end..];
-    }
-    Ok(total)
-}
-
-/// A duration for people: `850ms`, `12s`, `4m05s`, `2h05m`, `14d`, `3d04h`.
-pub fn human(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        86_400.. if secs % 86_400 < 3600 => format!("{}d", secs / 86_400),
-        86_400.. => format!("{}d{:02}h", secs / 86_400, secs % 86_400 / 3600),
-        0 => format!("{}ms", d.as_millis()),
-        1..60 => format!("{secs}s"),
-        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
-        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
-    }
-}
+/// The pauses of waits for the index to show something: 1 s doubling to 30 s.
+const WAIT_BACKOFF: Backoff = Backoff { first: Duration::from_secs(1), max: Duration::from_secs(30), jitter: false };
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,10 @@
-//! `cargo xtask`: the release tool of a Python monorepo, as a library so that the binary, the
-//! GitHub stand-in and the tests share code. This file declares the modules, parses the command
+//! `cargo xtask`: the release tool of a Python monorepo, as a library so that the binary and the
+//! tests share code. This file declares the modules, parses the command
 //! line, sets up the one [`Shell`] at the monorepo's root, dispatches, and turns errors into exit
 //! codes.
+
+// Unit tests start threads and pause freely; the rules of `xtask/clippy.toml` are the product's.
+#![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 mod backoff;
 mod changelog;
@@ -26,11 +29,14 @@ mod pyproject;
 pub mod quickstart;
 mod release;
 mod requirement;
+mod scratch;
 mod shipped;
 mod test;
 #[cfg(test)]
 mod tidy;
+mod time;
 mod url;
+mod usage;
 mod verify;
 mod version;
 
@@ -67,7 +73,7 @@ pub fn main() -> ExitCode {
     match run(flags, trailing) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let usage = e.downcast_ref::<flags::UsageError>().is_some();
+            let usage = e.downcast_ref::<usage::UsageError>().is_some();
             eprintln!("{}: {e}", output::red("error"));
             for cause in e.chain().skip(1) {
                 eprintln!("  caused by: {cause}");

@@ -506,10 +506,7 @@ mod tests {
     }
 
     fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("xtask-monorepo-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        crate::scratch::Scratch::new(&format!("monorepo-{name}")).unwrap().keep()
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The one way to run work on several threads: a bounded pool of scoped threads over a slice,
-//! the results in the order of the input.
+//! the results in the order of the input (`map`), and two pieces of work side by side (`join`).
 
 use std::sync::{
     atomic::{AtomicUsize, Ordering},
@@ -10,6 +10,7 @@ use std::sync::{
 /// item as it finishes one, so that no thread idles while another has a long queue. The results
 /// come back in the order of `items`, whatever order the work finished in. With one job or one
 /// item it runs on the calling thread.
+#[allow(clippy::disallowed_methods)] // the one thread pool
 pub fn map<T: Sync, R: Send>(items: &[T], jobs: usize, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = jobs.max(1).min(items.len());
     if threads <= 1 {
@@ -33,6 +34,17 @@ pub fn map<T: Sync, R: Send>(items: &[T], jobs: usize, work: impl Fn(&T) -> R + 
     let mut done = done.into_inner().expect("threads are done");
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// `a` and `b` side by side: `a` on a second thread, `b` on the calling one; both results.
+#[allow(clippy::disallowed_methods)] // the one thread pool
+pub fn join<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+    std::thread::scope(|s| {
+        let a = s.spawn(a);
+        let b = b();
+        // A panic in `a` is a bug of ours: let it go on unwinding as it would on this thread.
+        (a.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), b)
+    })
 }
 
 #[cfg(test)]

@@ -15,10 +15,9 @@ use xshell::Shell;
 
 use crate::{
     changeset::{unified_diff, Changeset, FileChange},
-    flags::{self, usage},
-    git,
+    flags, git,
     monorepo::{Monorepo, Package},
-    output,
+    output, parallel,
     pyproject::{self, Pyproject, Table},
     requirement::PackageName,
     version::{Bump, Version},
@@ -26,20 +25,14 @@ use crate::{
 
 impl flags::Prepare {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let kind = match (self.bump, self.version_type) {
-            (Some(_), Some(_)) => {
-                return Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag"))
-            }
-            (a, b) => a.or(b).unwrap_or(Bump::Patch),
-        };
+        let kind = flags::bump_kind(self.bump, self.version_type)?;
         git::ensure_repo(sh)?;
         let root = sh.current_dir();
         // `git status` walks the whole tree; reading and planning need not wait for it.
-        let (planned, dirty) = std::thread::scope(|s| {
-            let planned = s.spawn(|| Monorepo::load(&root).map(|repo| (plan(&repo, kind), repo)));
-            let dirty = if self.allow_dirty { Ok(None) } else { git::uncommitted_changes(sh) };
-            (planned.join().expect("planning does not panic"), dirty)
-        });
+        let (planned, dirty) = parallel::join(
+            || Monorepo::load(&root).map(|repo| (plan(&repo, kind), repo)),
+            || if self.allow_dirty { Ok(None) } else { git::uncommitted_changes(sh) },
+        );
         let (plan, repo) = planned?;
         for w in &repo.warnings {
             output::warn(w);

@@ -33,12 +33,13 @@ use anyhow::{bail, Result};
 use serde_json::json;
 use xshell::Shell;
 
+use crate::time;
 use crate::{
     config::{Backend, Config, Destination},
     flags::{self, usage},
     git,
     graph::Graph,
-    index::{self, Index},
+    index::Index,
     monorepo::Monorepo,
     output,
 };
@@ -51,7 +52,7 @@ pub struct Options {
     pub destination: Destination,
     pub backend: Backend,
     /// `[build.hooks]`, by package directory.
-    pub hooks: BTreeMap<String, Vec<Vec<String>>>,
+    pub hooks: BTreeMap<String, Vec<crate::config::BuildHook>>,
     /// Package names (or directories) the artifact check may not stop.
     pub accept_changes: BTreeSet<String>,
     pub artifact_check: bool,
@@ -78,12 +79,12 @@ impl flags::Publish {
         if selected.is_empty() {
             output::note("nothing to publish: no selected package changed its version");
         }
-        publish(sh, &repo, &selected, &options).map(drop)
+        publish(sh, &repo, &selected, &options)
     }
 
     fn options(&self, repo: &Monorepo) -> Result<Options> {
         let wait = match &self.wait {
-            Some(text) => index::parse_duration(text).map_err(|e| usage(format!("--wait: {e}")))?,
+            Some(text) => time::parse_duration(text).map_err(|e| usage(format!("--wait: {e}")))?,
             None => Duration::from_secs(300),
         };
         let (index_url, publish_url) = (self.index_url.clone().map(|u| u.0), self.publish_url.clone().map(|u| u.0));
@@ -156,31 +157,10 @@ pub fn destination(
     }
 }
 
-/// What a publish did, for callers: `release publish` attaches the umbrella's sdist and attests
-/// every file from it.
-#[derive(Debug, Default)]
-#[allow(dead_code)] // read by `release publish`
-pub struct Report {
-    pub packages: Vec<PackageReport>,
-}
-
-#[derive(Debug)]
-#[allow(dead_code)] // read by `release publish`
-pub struct PackageReport {
-    /// Index into the monorepo's packages.
-    pub package: usize,
-    /// `published`, `already published`, `built elsewhere`, `failed`, `blocked`, `deferred`,
-    /// `stopped` or (dry runs) `planned`.
-    pub result: &'static str,
-    /// Our build of it in this run (built or reused): each file's path and sha256. Empty when
-    /// the version was on the index before and nothing was built.
-    pub files: Vec<(PathBuf, String)>,
-}
-
 /// Publishes `selected`: looks at the index, plans the waves, prints the plan; then (unless a
 /// dry run) builds what the index lacks and uploads wave by wave. Fails unless every selected
 /// package ends up published or already was; a dry run fails where the real run would.
-pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<Report> {
+pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<()> {
     let credentials = upload::Credentials::from_env();
     let graph = Graph::new(&repo.packages);
     let dest = &options.destination;
@@ -200,16 +180,15 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let index = Index::new(&dest.url);
     let plan = look(sh, repo, &graph, selected, options, &index)?;
 
-    let header = format!(
-        "{} {} to {} (index `{}`, read from {}) with {} (credentials: {}):",
-        if options.dry_run { "Would upload" } else { "Uploading" },
-        report::count(selected.len(), "package"),
+    let to = format!(
+        "to {} (index `{}`, read from {}) with {} (credentials: {}):",
         report::shown_url(&dest.publish_url),
         dest.name,
         report::shown_url(&dest.url),
         options.backend,
         credentials.describe()
     );
+    let header = report::header(&plan, options.dry_run, &to);
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: !options.dry_run };
     let ctx = run::Ctx {
         repo,
@@ -232,7 +211,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         "index_url": report::shown_url(&dest.url),
         "publish_url": report::shown_url(&dest.publish_url),
         "new_projects_per_day": dest.new_projects_per_day,
-        "closed_after": dest.closed_after.map(index::human),
+        "closed_after": dest.closed_after.map(time::human),
         "credentials": credentials.describe(),
     });
     if options.dry_run {
@@ -251,7 +230,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
             (Err(e), Some(why)) => bail!("{e:#}\n{why}"),
             (Err(e), None) => Err(e),
             (Ok(()), Some(why)) => bail!(why),
-            (Ok(()), None) => Ok(report_of(&outcomes, &BTreeMap::new())),
+            (Ok(()), None) => Ok(()),
         };
     }
     output::note(&text);
@@ -276,8 +255,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
     let failing: Vec<usize> =
         plan.waves.iter().flatten().copied().filter(|i| !outcomes.get(i).is_some_and(Outcome::is_done)).collect();
     let deferred = outcomes.values().filter(|o| matches!(o, Outcome::Deferred(_))).count();
-    fail_unless_done(repo, selected, &failing, deferred, options, "not published")?;
-    Ok(report_of(outcomes, &done.builds))
+    fail_unless_done(repo, selected, &failing, deferred, options, "not published")
 }
 
 /// Looks at the index (every selected package and every internal dependency of one) and plans.
@@ -317,12 +295,33 @@ fn look(
     plan::plan(&repo.packages, graph, selected, &projects, &limits)
 }
 
+/// What [`build_only`] made of each package it was given.
+#[derive(Debug, Default)]
+pub struct Built {
+    /// The directory of each package's build (made by this run or reused).
+    pub dirs: BTreeMap<usize, PathBuf>,
+    /// Why each package that did not build failed: its build, or the plan's block.
+    pub failed: BTreeMap<usize, String>,
+}
+
+impl Built {
+    /// Every build failure as one error naming each package.
+    pub fn all_or_error(self, repo: &Monorepo) -> Result<Vec<PathBuf>> {
+        if self.failed.is_empty() {
+            return Ok(self.dirs.into_values().collect());
+        }
+        let failed: Vec<String> =
+            self.failed.iter().map(|(&i, why)| format!("`{}`: {why}", repo.packages[i].display_name)).collect();
+        bail!("{} did not build:\n  {}", report::count(failed.len(), "package"), failed.join("\n  "))
+    }
+}
+
 /// Builds what publishing `selected` would build (hooks first; a build whose sources have not
 /// changed is reused), and uploads nothing: the build half of [`publish`], for the check before
 /// a release's first upload. Looks and plans as `publish` does, under the same lock; a package
-/// the plan blocks, or a build that fails, is the error. New projects past the quota are built
-/// too: a later run publishes them. Returns the directories of the builds.
-pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<Vec<PathBuf>> {
+/// the plan blocks, or whose build fails, is in [`Built::failed`], and the others are built all
+/// the same. New projects past the quota are built too: a later run publishes them.
+pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options: &Options) -> Result<Built> {
     let credentials = upload::Credentials::from_env();
     let tool = crate::exec::require(&options.backend.to_string(), "to build packages")?;
     let builds_dir = build::builds_dir(&repo.root);
@@ -330,14 +329,11 @@ pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, optio
     clear_stale_staging(&builds_dir);
     let index = Index::new(&options.destination.url);
     let plan = look(sh, repo, &Graph::new(&repo.packages), selected, options, &index)?;
-    let blocked: Vec<String> = plan
+    let mut failed: BTreeMap<usize, String> = plan
         .items
         .iter()
-        .filter_map(|(&i, it)| it.blocked.as_ref().map(|why| format!("`{}`: {why}", repo.packages[i].display_name)))
+        .filter_map(|(&i, it)| it.blocked.as_ref().map(|why| (i, format!("cannot be published: {why}"))))
         .collect();
-    if !blocked.is_empty() {
-        bail!("{} cannot be published:\n  {}", report::count(blocked.len(), "package"), blocked.join("\n  "));
-    }
     let cache = remote::Cache { dir: builds_dir.join("cache"), writable: true };
     let ctx = run::Ctx {
         repo,
@@ -348,8 +344,9 @@ pub fn build_only(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, optio
         credentials: &credentials,
         timing: Default::default(),
     };
-    let builds = run::build_only(&ctx, &tool)?;
-    Ok(builds.into_values().map(|b| b.dir).collect())
+    let (builds, build_failures) = run::build_only(&ctx, &tool);
+    failed.extend(build_failures);
+    Ok(Built { dirs: builds.into_iter().map(|(i, b)| (i, b.dir)).collect(), failed })
 }
 
 /// The plan's line of new projects, with the index's quota.
@@ -408,20 +405,6 @@ fn fail_unless_done(
         report::count(selected.len(), "package"),
         names.join(", ")
     )
-}
-
-fn report_of(outcomes: &BTreeMap<usize, Outcome>, builds: &BTreeMap<usize, build::Build>) -> Report {
-    let packages = outcomes
-        .iter()
-        .map(|(&i, o)| PackageReport {
-            package: i,
-            result: o.label(),
-            files: builds.get(&i).map_or_else(Vec::new, |b| {
-                b.manifest.files.iter().map(|f| (b.path(&f.filename), f.sha256.clone())).collect()
-            }),
-        })
-        .collect();
-    Report { packages }
 }
 
 /// Staging directories of runs that died (the lock says none is running now).

@@ -6,7 +6,9 @@
 //! each step checks its effect once more right before acting. A release that failed half-way
 //! is finished by running the same command again.
 
+mod held;
 mod hooks;
+mod install;
 mod prepare;
 mod publish;
 mod state;
@@ -15,9 +17,10 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use xshell::Shell;
 
+use crate::time;
 use crate::{
     flags::{self, Phase},
-    index, output,
+    output,
     version::Version,
 };
 
@@ -106,6 +109,8 @@ pub struct Report {
     phases: Vec<&'static str>,
     version: Option<Version>,
     steps: Vec<Value>,
+    /// The packages `release publish` held back (absent from the JSON when none).
+    held: Vec<Value>,
 }
 
 impl Report {
@@ -118,12 +123,21 @@ impl Report {
         self.version = Some(version.clone());
         self.steps.extend(steps.iter().map(|s| s.json(phase)));
     }
+    /// Sets the packages held back from the release.
+    pub fn held(&mut self, held: Vec<Value>) {
+        self.held = held;
+    }
     fn json(&self) -> Value {
         let phase = match self.phases.as_slice() {
             [one] => *one,
             _ => "both",
         };
-        json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string), "steps": self.steps})
+        let mut doc =
+            json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string), "steps": self.steps});
+        if !self.held.is_empty() {
+            doc["held"] = json!(self.held);
+        }
+        doc
     }
 }
 
@@ -147,21 +161,20 @@ impl flags::Release {
         let phase = self.phase;
         let prepare_only =
             self.bump.is_some() || self.version_type.is_some() || self.commit || self.pr || self.date.is_some();
-        let publish_only = self.publish_url.is_some() || self.wait.is_some() || self.jobs.is_some();
+        let publish_only =
+            self.publish_url.is_some() || self.wait.is_some() || self.jobs.is_some() || !self.hold.is_empty();
         match phase {
             Some(Phase::Publish) if prepare_only => {
                 return Err(flags::usage("--bump, --commit, --pr and --date belong to `release prepare`"));
             }
             Some(Phase::Prepare) if publish_only => {
-                return Err(flags::usage("--publish-url, --wait and --jobs belong to `release publish`"));
+                return Err(flags::usage("--publish-url, --wait, --jobs and --hold belong to `release publish`"));
             }
             _ => {}
         }
-        if self.bump.is_some() && self.version_type.is_some() {
-            return Err(flags::usage("give the bump kind once: `--bump` and `--version-type` are the same flag"));
-        }
+        self.kind()?;
         if let Some(wait) = &self.wait {
-            index::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
+            time::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
         }
         // The index is chosen before anything runs: a publish that would read one index and
         // upload to another is a usage error, as in `publish`.
@@ -210,8 +223,8 @@ impl flags::Release {
     }
 
     /// The bump kind of `prepare`: --bump, its old name, or patch.
-    fn kind(&self) -> crate::version::Bump {
-        self.bump.or(self.version_type).unwrap_or(crate::version::Bump::Patch)
+    fn kind(&self) -> Result<crate::version::Bump> {
+        flags::bump_kind(self.bump, self.version_type)
     }
 }
 

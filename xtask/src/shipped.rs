@@ -64,7 +64,8 @@ mod tests {
 
     #[test]
     fn lock_files_tests_and_docs_are_not_shipped() {
-        let dir = std::env::temp_dir().join(format!("xtask-shipped-{}", std::process::id()));
+        let scratch = crate::scratch::Scratch::new("shipped").unwrap();
+        let dir = scratch.path().to_path_buf();
         let write = |rel: &str, text: &str| {
             let path = dir.join(rel);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();

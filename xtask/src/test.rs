@@ -24,6 +24,7 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::json;
 use xshell::Shell;
 
+use crate::scratch::Scratch;
 use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output, parallel};
 use report::Row;
 use run::{Context, Report};
@@ -76,9 +77,6 @@ impl flags::Test {
     }
 
     fn validate(&self) -> Result<Options> {
-        if self.jobs == Some(0) {
-            return Err(flags::usage("`-j 0` runs nothing: give at least 1 job"));
-        }
         if self.timeout == Some(0) {
             return Err(flags::usage("`--timeout 0` leaves no time to run: give at least 1 second"));
         }
@@ -97,7 +95,7 @@ impl flags::Test {
             return Err(flags::usage("--selection is the whole selection: give no package directories with it"));
         }
         let shard = self.shard.as_deref().map(str::parse::<Shard>).transpose().map_err(flags::usage)?;
-        let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let jobs = self.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j.0);
         Ok(Options { jobs, timeout: Duration::from_secs(self.timeout.unwrap_or(600)), shard })
     }
 
@@ -180,7 +178,7 @@ impl flags::Test {
     ) -> Result<()> {
         let uv = exec::require("uv", "to run the packages' tests")?;
         let (python_path, python_version) = interpreter(sh, &uv, self.python.as_deref())?;
-        let scratch = Scratch::new()?;
+        let scratch = Scratch::new("test")?;
         // Longest first, so the last package to finish is a short one; stable, so packages
         // without timings keep directory order.
         let mut order: Vec<usize> = (0..selection.len()).collect();
@@ -199,7 +197,7 @@ impl flags::Test {
             }
         ));
         let started = std::time::Instant::now();
-        let wheels = build_wheels(repo, &uv, &locals, &scratch.0.join("wheels"), options.jobs);
+        let wheels = build_wheels(repo, &uv, &locals, &scratch.join("wheels"), options.jobs);
         let wheel_seconds = started.elapsed().as_secs_f64();
         let ctx = Context {
             root: repo.root.clone(),
@@ -212,7 +210,7 @@ impl flags::Test {
             cov: self.cov,
             diff_cover: self.cov_fail_under.zip(self.base_ref.clone()),
             wheels,
-            scratch: scratch.0.join("coverage"),
+            scratch: scratch.join("coverage"),
         };
         let reports = self.run_all(repo, &ctx, &ordered, options.jobs);
         let sum = |f: fn(&run::Steps) -> f64| reports.iter().map(|r| f(&r.steps)).sum::<f64>();
@@ -245,6 +243,7 @@ impl flags::Test {
 
     /// Every package on `jobs` threads, with progress; `--fail-fast` starts nothing new after a
     /// package that fails the run.
+    #[allow(clippy::disallowed_methods)] // the progress clock: one thread that only prints, beside the pool
     fn run_all(&self, repo: &Monorepo, ctx: &Context, ordered: &[Selected], jobs: usize) -> Vec<Report> {
         let stop = AtomicBool::new(false);
         let progress = progress::Progress::new(ordered.len());
@@ -417,22 +416,4 @@ fn build_wheel(src: &Path, uv: &Path, out: &Path) -> Result<PathBuf, String> {
         .ok()
         .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "whl")));
     wheel.ok_or_else(|| format!("`uv build --wheel` wrote no wheel into `{}`\n{log}", out.display()))
-}
-
-/// A scratch directory outside the tree for wheels and coverage data, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("xtask-test-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

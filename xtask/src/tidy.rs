@@ -1,6 +1,8 @@
 //! Invariants of the source tree that the compiler does not check, as plain tests that read
-//! the tree and name each offending `file:line` (rust-analyzer's `tidy.rs`). Clippy's
-//! `disallowed-*` rules in `clippy.toml` say the same where clippy can see it.
+//! the tree and name each offending `file:line` (rust-analyzer's `tidy.rs`): the process edge,
+//! git in `git.rs`, threads, pauses and temporary directories only where ARCHITECTURE.md says,
+//! no `unwrap` in the product, no allowance that hides dead code, a `//!` header on every file.
+//! Clippy's `disallowed-*` rules in `xtask/clippy.toml` say the same where clippy can see it.
 
 use std::path::{Path, PathBuf};
 
@@ -84,4 +86,106 @@ fn the_rules_find_what_they_forbid() {
     ];
     let found = offenders(&files, SPAWNS, |name| name == "src/exec.rs");
     assert_eq!(found, [format!("src/a.rs:2: let c = std::{}::new(\"x\");", SPAWNS[0])]);
+}
+
+/// The product's code: `src/` without its unit tests (`tests.rs` files, this file, and each
+/// `#[cfg(test)] mod` to its closing brace), so that what tests do freely is not counted.
+fn product() -> Vec<(String, String)> {
+    let files = sources(Path::new("src")).into_iter();
+    let files =
+        files.filter(|(name, _)| !name.ends_with("/tests.rs") && !name.contains("/tests/") && name != "src/tidy.rs");
+    files.map(|(name, text)| (name, without_tests(&text))).collect()
+}
+
+fn without_tests(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line == "#[cfg(test)]" {
+            match lines.next() {
+                Some(header) if header.starts_with("mod ") && header.ends_with('{') => {
+                    // Up to the module's closing brace; the blank lines keep the numbering.
+                    let skipped = lines.by_ref().take_while(|l| *l != "}").count();
+                    out.push_str(&"\n".repeat(skipped + 3));
+                    continue;
+                }
+                Some(header) => {
+                    out.push_str(&format!("\n{}\n", if header.starts_with("mod ") { "" } else { header }));
+                    continue;
+                }
+                None => break,
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn only_the_pool_starts_threads() {
+    // `test.rs`: the progress clock, one thread that only prints, beside the pool.
+    let needles = ["thread::spawn", "thread::scope", "thread::Builder"];
+    let found = offenders(&product(), &needles, |name| name == "src/parallel.rs" || name == "src/test.rs");
+    assert!(found.is_empty(), "threads start only in `parallel::map` and `parallel::join`:\n{}", found.join("\n"));
+}
+
+#[test]
+fn only_the_retry_driver_pauses() {
+    // The edge polls its children (an exit against a deadline, a hook's heartbeat): no retries.
+    let allowed = |name: &str| name == "src/backoff.rs" || name.starts_with("src/exec/");
+    let found = offenders(&product(), &["thread::sleep"], allowed);
+    assert!(found.is_empty(), "retries and waits pause through `backoff::retry`:\n{}", found.join("\n"));
+}
+
+#[test]
+fn only_scratch_makes_temporary_directories() {
+    let found = offenders(&product(), &["temp_dir()"], |name| name == "src/scratch.rs");
+    assert!(found.is_empty(), "temporary directories come from `scratch::Scratch`:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_product_never_unwraps() {
+    // A user can cause almost any failure; what cannot fail says why with `expect`.
+    let found = offenders(&product(), &[".unwrap()"], |_| false);
+    assert!(
+        found.is_empty(),
+        "return an error that says what to do, or `expect` with the reason:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn no_dead_code_is_hidden() {
+    // xflags' generated block carries its own allowances for the parsers we do not call.
+    let needles: Vec<String> = ["dead_code", "unused"].iter().map(|lint| format!("allow({lint}")).collect();
+    let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "standin"] {
+        for (name, text) in sources(Path::new(dir)) {
+            let text = match (text.find("// generated start"), text.find("// generated end")) {
+                (Some(start), Some(end)) => format!("{}{}", &text[..start], &text[end..]),
+                _ => text,
+            };
+            files.push((name, text));
+        }
+    }
+    let found = offenders(&files, &needles, |_| false);
+    assert!(found.is_empty(), "delete dead code rather than allow it:\n{}", found.join("\n"));
+}
+
+#[test]
+fn every_file_says_what_it_is() {
+    let mut found = Vec::new();
+    for dir in ["src", "tests", "standin"] {
+        found.extend(sources(Path::new(dir)).into_iter().filter(|(_, text)| !text.starts_with("//!")).map(|(n, _)| n));
+    }
+    assert!(found.is_empty(), "begin each file with a `//!` header:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_product_is_read_without_its_tests() {
+    let text = "fn a() {}\n#[cfg(test)]\nmod tests {\n    fn b() { x.unwrap(); }\n}\nfn c() { y.unwrap(); }\n";
+    let found = offenders(&[("src/a.rs".to_string(), without_tests(text))], &[".unwrap()"], |_| false);
+    assert_eq!(found, ["src/a.rs:6: fn c() { y.unwrap(); }"]);
 }

@@ -8,16 +8,23 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
+mod imports;
+
+pub use imports::{error as import_error, Failure as ImportFailure};
+
+use crate::scratch::Scratch;
+use crate::time;
 use crate::{
+    backoff::{self, Attempt, Backoff, Limit},
     config, exec, flags,
     graph::Graph,
-    index::{self, Index},
+    index::Index,
     monorepo::{Monorepo, Package},
     output, publish,
     version::Version,
@@ -26,9 +33,9 @@ use crate::{
 impl flags::Verify {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let repo = Monorepo::load(&sh.current_dir())?;
-        let index_url = self.index_url.clone().unwrap_or_else(|| repo.config.index_url.clone());
+        let index_url = self.index_url.clone().map_or_else(|| repo.config.index_url.clone(), |u| u.0);
         let wait = match &self.wait {
-            Some(w) => index::parse_duration(w).map_err(|e| flags::usage(format!("--wait: {e}")))?,
+            Some(w) => time::parse_duration(w).map_err(|e| flags::usage(format!("--wait: {e}")))?,
             None => Duration::from_secs(600),
         };
         if self.local {
@@ -59,24 +66,24 @@ impl flags::Verify {
         let members = members_of(&repo, &index, &set)?;
         members.refuse_unsatisfiable()?;
         members.warn_apart();
-        let scratch = Scratch::new()?;
+        let scratch = Scratch::new("verify")?;
         let simple = simple_url(&index_url);
         if !self.built {
             let from = Sources { simple: &simple, built: &[] };
-            return prove(&scratch.0, &from, &members.requirements(), &members.dists(), wait);
+            return prove(scratch.path(), &from, &members.requirements(), &members.dists(), wait);
         }
         let options = publish::Options::for_build(&repo, &index_url, wait);
-        let built = publish::build_only(sh, &repo, &set, &options)?;
+        let built = publish::build_only(sh, &repo, &set, &options)?.all_or_error(&repo)?;
         let from = Sources { simple: &simple, built: &built };
-        prove(&scratch.0, &from, &members.requirements(), &members.dists(), Duration::ZERO)
+        prove(scratch.path(), &from, &members.requirements(), &members.dists(), Duration::ZERO)
     }
 }
 
 /// `--local`: the umbrella's wheel built from the working tree, installed with the index.
 fn local(repo: &Monorepo, index_url: &str) -> Result<()> {
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("verify")?;
     let umbrella = repo.umbrella()?;
-    let dist = scratch.0.join("dist");
+    let dist = scratch.join("dist");
     let uv = exec::require("uv", "to build and install the umbrella")?;
     let dir = repo.root.join(&umbrella.dir);
     output::status("building", &format!("`{}` from the working tree", umbrella.name));
@@ -87,7 +94,7 @@ fn local(repo: &Monorepo, index_url: &str) -> Result<()> {
         .with_context(|| format!("`uv build` wrote no wheel of `{}`", umbrella.name))?;
     let install = vec![wheel.display().to_string()];
     let from = Sources { simple: &simple_url(index_url), built: &[] };
-    prove(&scratch.0, &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
+    prove(scratch.path(), &from, &install, &[umbrella.name.to_string()], Duration::ZERO)
 }
 
 /// The packages a release at HEAD publishes: the umbrella, core and every package whose
@@ -129,6 +136,10 @@ pub struct Members {
     /// Requirements on a package of the monorepo that nothing satisfies, neither the release
     /// nor any version on the index: no one could install the package.
     pub unsatisfiable: Vec<String>,
+    /// The packages of `install`, by index into the monorepo's packages.
+    pub together: BTreeSet<usize>,
+    /// The packages of `unsatisfiable`, each with its first message.
+    pub cannot: BTreeMap<usize, String>,
 }
 
 impl Members {
@@ -187,23 +198,39 @@ pub fn members(
                             dep.version
                         ));
                     }
-                    (false, true) => m.unsatisfiable.push(format!(
-                        "{wanted}, which neither this release's {} nor any version on the index satisfies",
-                        dep.version
-                    )),
-                    (false, false) => m.unsatisfiable.push(format!(
-                        "{wanted}, which no version on the index satisfies, and the release does not ship `{}`",
-                        dep.name
-                    )),
+                    (false, true) => cannot(
+                        &mut m,
+                        i,
+                        format!(
+                            "{wanted}, which neither this release's {} nor any version on the index satisfies",
+                            dep.version
+                        ),
+                    ),
+                    (false, false) => cannot(
+                        &mut m,
+                        i,
+                        format!(
+                            "{wanted}, which no version on the index satisfies, and the release does not ship `{}`",
+                            dep.name
+                        ),
+                    ),
                 }
             }
         }
         match apart {
             Some(why) => m.apart.push(why),
-            None => m.install.push((p.name.to_string(), p.version.to_string())),
+            None => {
+                m.install.push((p.name.to_string(), p.version.to_string()));
+                m.together.insert(i);
+            }
         }
     }
     m
+}
+
+fn cannot(m: &mut Members, i: usize, why: String) {
+    m.cannot.entry(i).or_insert_with(|| why.clone());
+    m.unsatisfiable.push(why);
 }
 
 /// The simple API next to a JSON API base: `…/pypi` becomes `…/simple/`, a pypiserver's root
@@ -211,24 +238,6 @@ pub fn members(
 pub fn simple_url(json_base: &str) -> String {
     let base = json_base.trim_end_matches('/');
     format!("{}/simple/", base.strip_suffix("/pypi").unwrap_or(base))
-}
-
-/// A directory outside the monorepo, removed however the proof ends.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new() -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("xtask-verify-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Where [`prove`] installs from: the simple index `simple` (third-party dependencies from the
@@ -239,11 +248,32 @@ pub struct Sources<'a> {
     pub built: &'a [PathBuf],
 }
 
+/// What installing a set of packages into a fresh environment and importing them found.
+#[derive(Debug)]
+pub enum Found {
+    /// Installed, and every distribution imported.
+    Ok,
+    /// The install failed (after retrying until the wait was up): the resolver's error.
+    NotInstalled(anyhow::Error),
+    /// Installed, but these distributions do not import.
+    NotImported(Vec<ImportFailure>),
+}
+
 /// Installs `install` (requirements or wheel paths) into a fresh environment in `dir` from
 /// `from`, retrying resolver failures until `wait` is up, then imports the top-level modules
 /// of `dists`. The error carries the resolver's or Python's message.
 pub fn prove(dir: &Path, from: &Sources, install: &[String], dists: &[String], wait: Duration) -> Result<()> {
+    match check(dir, from, install, dists, wait)? {
+        Found::Ok => Ok(()),
+        Found::NotInstalled(e) => Err(e).context("the release does not install; the resolver said why"),
+        Found::NotImported(failed) => Err(imports::error(&failed)),
+    }
+}
+
+/// [`prove`], with what failed as data: only a tool that cannot run is an error.
+pub fn check(dir: &Path, from: &Sources, install: &[String], dists: &[String], wait: Duration) -> Result<Found> {
     let uv = exec::require("uv", "to install the release in a fresh environment")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let venv = dir.join("venv");
     // Without credentials, as every child: the packages' imports below run code that is not ours.
     exec::Cmd::new(&uv).args(["venv", "--quiet"]).arg(&venv).dir(dir).run()?;
@@ -267,29 +297,28 @@ pub fn prove(dir: &Path, from: &Sources, install: &[String], dists: &[String], w
         n => format!(" and {n} build{} of this run", if n == 1 { "" } else { "s" }),
     };
     output::status("installing", &format!("{} from {simple}{builds} into a fresh environment", install.join(" ")));
-    let start = Instant::now();
-    let mut pause = Duration::from_secs(2);
-    loop {
-        let attempt = exec::Cmd::new(&uv).args(["pip", "install", "--quiet", "--refresh", "--python"]).arg(&python);
-        match attempt.args(&sources).args(install).dir(dir).run() {
-            Ok(()) => break,
-            Err(e) if start.elapsed() < wait => {
-                output::status(
-                    "waiting",
-                    &format!("the index does not serve it all yet ({}); retrying", first_line(&e)),
-                );
-                std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
-                pause = (pause * 2).min(Duration::from_secs(30));
-            }
-            Err(e) => return Err(e).context("the release does not install; the resolver said why"),
+    let attempt = |_| {
+        let install_cmd = exec::Cmd::new(&uv).args(["pip", "install", "--quiet", "--refresh", "--python"]).arg(&python);
+        match install_cmd.args(&sources).args(install).dir(dir).run() {
+            Ok(()) => Ok::<_, anyhow::Error>(Attempt::Done(())),
+            Err(e) => Ok(Attempt::Again(e, None)),
         }
+    };
+    let status = |e: &anyhow::Error, _: &backoff::Pause| {
+        output::status("waiting", &format!("the index does not serve it all yet ({}); retrying", first_line(e)))
+    };
+    if let Err(gave_up) = backoff::retry(INSTALL_BACKOFF, Limit::Within(wait), attempt, status)? {
+        return Ok(Found::NotInstalled(gave_up.last));
     }
-    let script = dir.join("import_all.py");
-    std::fs::write(&script, IMPORT_ALL).with_context(|| format!("cannot write {}", script.display()))?;
-    let out = exec::Cmd::new(&python).arg(&script).args(dists).dir(dir).read();
-    let out = out.context("importing the installed packages failed")?;
-    output::status("imported", out.trim());
-    Ok(())
+    if dists.is_empty() {
+        return Ok(Found::Ok);
+    }
+    let imported = imports::run(dir, &python, dists)?;
+    if !imported.failed.is_empty() {
+        return Ok(Found::NotImported(imported.failed));
+    }
+    output::status("imported", &imported.done.join("; "));
+    Ok(Found::Ok)
 }
 
 fn first_line(e: &anyhow::Error) -> String {
@@ -297,34 +326,8 @@ fn first_line(e: &anyhow::Error) -> String {
     text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_string()
 }
 
-/// Imports the top-level modules of each named distribution: for each of its `.py` files, the
-/// outermost package (a directory with `__init__.py`) holding it, or the module itself inside
-/// namespace directories (`llama_index.core`, `llama_index._umbrella`). Prints what it imported;
-/// a failure exits non-zero with the traceback and a last line naming the distribution.
-const IMPORT_ALL: &str = r#"
-import importlib, importlib.metadata as md, sys, traceback
-done = []
-for dist in sys.argv[1:]:
-    files = [str(f).replace("\\", "/") for f in (md.files(dist) or [])]
-    files = [f for f in files if f.endswith(".py") and not f.startswith("..") and ".dist-info/" not in f]
-    inits = {f[: -len("/__init__.py")] for f in files if f.endswith("/__init__.py")}
-    tops = set()
-    for f in files:
-        parts = f[:-3].split("/")
-        prefixes = ["/".join(parts[:k]) for k in range(1, len(parts))]
-        tops.add(next((p for p in prefixes if p in inits), "/".join(parts)).replace("/", "."))
-    tops = sorted(t for t in tops if not t.endswith(".__init__"))
-    if not tops:
-        sys.exit(f"{dist} installed no importable module")
-    for name in tops:
-        try:
-            importlib.import_module(name)
-        except BaseException as e:
-            traceback.print_exc()
-            sys.exit(f"`{dist}` installs, but `import {name}` fails: {type(e).__name__}: {e}")
-    done.append(f"{dist}: {', '.join(tops)}")
-print("; ".join(done))
-"#;
+/// The pauses between installs while the index's simple pages catch up: 2 s doubling to 30 s.
+const INSTALL_BACKOFF: Backoff = Backoff { first: Duration::from_secs(2), max: Duration::from_secs(30), jitter: false };
 
 #[cfg(test)]
 mod tests {

@@ -302,7 +302,7 @@ impl Version {
         Version { local: Vec::new(), ..self.clone() }
     }
 
-    fn sort_key(&self) -> (u64, Vec<u64>, (i8, Option<PreKind>, u64), (i8, u64), (i8, u64)) {
+    fn sort_key(&self) -> SortKey {
         let mut release = self.release.clone();
         while release.len() > 1 && release.last() == Some(&0) {
             release.pop();
@@ -384,6 +384,10 @@ impl fmt::Display for Version {
         Ok(())
     }
 }
+
+/// PEP 440's order as a tuple: epoch, release without trailing zeros, then the pre-release,
+/// post-release and dev-release parts, each with a rank that puts its absence in its place.
+type SortKey = (u64, Vec<u64>, (i8, Option<PreKind>, u64), (i8, u64), (i8, u64));
 
 #[cfg(test)]
 mod tests {

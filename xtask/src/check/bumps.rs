@@ -14,7 +14,7 @@ use crate::{
     flags, git,
     index::Index,
     monorepo::Monorepo,
-    output,
+    output, parallel,
     pyproject::Pyproject,
     shipped::{Class, Shipped},
     version::Version,
@@ -222,12 +222,13 @@ pub fn run(sh: &Shell, flags: &flags::Check) -> Result<()> {
     git::ensure_repo(sh)?;
     let root = sh.current_dir();
     // Reading 2,000 pyproject files and asking git run side by side.
-    let (repo, diff) = std::thread::scope(|s| {
-        let repo = s.spawn(|| Monorepo::load(&root));
-        let diff = git::merge_base(sh, base_ref)
-            .and_then(|merge_base| git::changed_since(sh, &merge_base).map(|files| (merge_base, files)));
-        (repo.join().expect("reading does not panic"), diff)
-    });
+    let (repo, diff) = parallel::join(
+        || Monorepo::load(&root),
+        || {
+            git::merge_base(sh, base_ref)
+                .and_then(|merge_base| git::changed_since(sh, &merge_base).map(|files| (merge_base, files)))
+        },
+    );
     let repo = repo?;
     for w in &repo.warnings {
         output::warn(w);

@@ -234,19 +234,16 @@ impl Cmd {
         }
     }
 
-    /// Runs the child with its stdout and stderr both on our stderr (stdout stays data), as
-    /// they come.
-    pub fn status_on_stderr(self) -> Result<ExitStatus> {
-        use std::os::fd::AsFd;
-        let stderr = std::io::stderr().as_fd().try_clone_to_owned().context("cannot share stderr with a child")?;
-        let status = self.std().stdout(Stdio::from(stderr)).status();
-        status.with_context(|| format!("cannot run `{}`", self.shown()))
-    }
-
     /// Runs the child with our stdout and stderr, as they come.
     pub fn status(self) -> Result<ExitStatus> {
         let status = self.std().stdout(Stdio::inherit()).stderr(Stdio::inherit()).status();
         status.with_context(|| format!("cannot run `{}`", self.shown()))
+    }
+
+    /// Runs a child that must not hang the run (hooks, the gate): in a process group of its
+    /// own, killed with it at `watch.timeout`, its output read as it comes (see `exec/watch.rs`).
+    pub fn watched(self, watch: &super::Watch<'_>, out: &mut dyn std::io::Write) -> std::io::Result<super::Watched> {
+        super::watch::run(self.std(), watch, out)
     }
 
     /// Starts a long-lived child that answers requests on its stdin and stdout; its stderr is

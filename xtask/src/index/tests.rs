@@ -1,5 +1,5 @@
 //! Unit tests of the index client's pure parts: answers of both index shapes, bad answers,
-//! durations, backoff and the wait loop.
+//! backoff and the wait loop.
 
 use super::*;
 use expect_test::{expect, Expect};
@@ -89,24 +89,6 @@ fn bad_answers_name_the_url() {
         "{\"releases\": {\"1.0\": [{\"size\": 1}]}}",
         expect!["error: [SERVER]/llama-index-core/json: a file of `1.0` has neither `filename` nor `url`"],
     );
-}
-
-#[test]
-fn durations() {
-    let ok = |s: &str| parse_duration(s).map(|d| d.as_millis());
-    assert_eq!(ok("30s"), Ok(30_000));
-    assert_eq!(ok("5m"), Ok(300_000));
-    assert_eq!(ok("1h"), Ok(3_600_000));
-    assert_eq!(ok("1m30s"), Ok(90_000));
-    assert_eq!(ok("250ms"), Ok(250));
-    assert_eq!(ok("14d"), Ok(14 * 86_400_000));
-    for bad in ["", "5", "m", "5x", "-1s", "1.5m", "99999999999h"] {
-        assert_eq!(parse_duration(bad), Err(format!("`{bad}` is not a duration; write it like `30s`, `5m` or `1h`")));
-    }
-    assert_eq!(human(Duration::from_millis(850)), "850ms");
-    assert_eq!(human(Duration::from_secs(245)), "4m05s");
-    assert_eq!(human(Duration::from_secs(14 * 86_400 + 59)), "14d");
-    assert_eq!(human(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3d04h");
 }
 
 #[test]

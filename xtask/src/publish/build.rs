@@ -85,7 +85,7 @@ pub fn build(
     tool: &Path,
     credentials: &Credentials,
     shared: Option<Shared>,
-    hooks: &[Vec<String>],
+    hooks: &[crate::config::BuildHook],
 ) -> Result<(Build, Took)> {
     if let Some(build) = reusable(root, p, backend) {
         return Ok((build, Took::default()));

@@ -12,7 +12,7 @@ use std::{collections::BTreeSet, path::Path, path::PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{exec, monorepo::Package, output};
+use crate::{exec, monorepo::Package, output, scratch::Scratch};
 
 /// The `[build-system] requires` of every package, deduplicated and sorted.
 pub fn requirements(root: &Path, packages: &[&Package]) -> Result<BTreeSet<String>> {
@@ -32,35 +32,32 @@ pub fn requirements(root: &Path, packages: &[&Package]) -> Result<BTreeSet<Strin
     Ok(all)
 }
 
-/// The shared environment, in the system's temporary directory; removed when dropped.
-pub struct BuildEnv(PathBuf);
+/// The shared environment, in a temporary directory; removed when dropped.
+pub struct BuildEnv {
+    _scratch: Scratch,
+    venv: PathBuf,
+}
 
 impl BuildEnv {
     pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for BuildEnv {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        &self.venv
     }
 }
 
 /// Creates the shared environment with `uv`. `None`, with a note, when it cannot be made: the
 /// builds are then isolated as usual.
 pub fn create(root: &Path, uv: &Path, packages: &[&Package]) -> Option<BuildEnv> {
-    let made = (|| -> Result<PathBuf> {
+    let made = (|| -> Result<BuildEnv> {
         let requires = requirements(root, packages)?;
         // Outside the monorepo: a virtualenv inside the root would end up in the umbrella's sdist.
-        let dir = std::env::temp_dir().join(format!("xtask-build-env-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch::new("build-env")?;
+        let dir = scratch.join("venv");
         run(exec::Cmd::new(uv).args(["venv", "--quiet"]).arg(&dir))?;
         run(exec::Cmd::new(uv).args(["pip", "install", "--quiet", "--python"]).arg(&dir).args(requires))?;
-        Ok(dir)
+        Ok(BuildEnv { _scratch: scratch, venv: dir })
     })();
     match made {
-        Ok(dir) => Some(BuildEnv(dir)),
+        Ok(env) => Some(env),
         Err(e) => {
             output::note(&format!("building each package in its own isolated environment: {e:#}"));
             None

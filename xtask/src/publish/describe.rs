@@ -89,7 +89,10 @@ fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: bool) -> Result<Planne
         planned.notes.push(match reused {
             Some(_) => "hooks: not run, the last build is of the same sources".into(),
             None => {
-                format!("before the build: {}", hooks.iter().map(|h| hooks::shown(h)).collect::<Vec<_>>().join("; "))
+                format!(
+                    "before the build: {}",
+                    hooks.iter().map(|h| hooks::shown(&h.run)).collect::<Vec<_>>().join("; ")
+                )
             }
         });
     }

@@ -6,12 +6,19 @@ use std::{
     fs::File,
     io::{Read, Seek, Write},
     path::Path,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
 
-use crate::{index, output};
+use crate::time;
+use crate::{
+    backoff::{self, Attempt, Backoff, Limit},
+    output,
+};
+
+/// How often a waiting run tries the lock again.
+const POLL: Backoff = Backoff { first: Duration::from_millis(250), max: Duration::from_millis(250), jitter: false };
 
 /// Held while it lives.
 pub struct Lock {
@@ -29,33 +36,29 @@ pub fn acquire(dir: &Path, wait: Duration) -> Result<Lock> {
         .truncate(false)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    let started = Instant::now();
+    let attempt = |_| match file.try_lock() {
+        Ok(()) => Ok(Attempt::Done(())),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Attempt::Again(holder(&mut file), None)),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    };
     let mut said = false;
-    loop {
-        match file.try_lock() {
-            Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = holder(&mut file);
-                if started.elapsed() >= wait {
-                    bail!(
-                        "another publish holds {} ({holder}) and did not finish within {}; wait for it to end, or pass a longer `--wait`",
-                        path.display(),
-                        index::human(wait)
-                    );
-                }
-                if !said {
-                    output::status("waiting", &format!("for another publish in this checkout to finish ({holder})"));
-                    said = true;
-                }
-                std::thread::sleep(Duration::from_millis(250));
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock {}", path.display()))
-            }
+    let status = |holder: &String, _: &backoff::Pause| {
+        if !said {
+            output::status("waiting", &format!("for another publish in this checkout to finish ({holder})"));
+            said = true;
         }
+    };
+    let locked = backoff::retry(POLL, Limit::Within(wait), attempt, status);
+    if let Err(gave_up) = locked.with_context(|| format!("cannot lock {}", path.display()))? {
+        bail!(
+            "another publish holds {} ({}) and did not finish within {}; wait for it to end, or pass a longer `--wait`",
+            path.display(),
+            gave_up.last,
+            time::human(wait)
+        );
     }
     // Who holds it, for the next run to say.
-    let me = format!("process {}, started {}", std::process::id(), super::quota::utc(super::quota::now()));
+    let me = format!("process {}, started {}", std::process::id(), time::utc(time::now()));
     let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(me.as_bytes()));
     Ok(Lock { _file: file })
 }

@@ -137,7 +137,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_source_digest() {
-        let dir = std::env::temp_dir().join(format!("xtask-manifest-{}", std::process::id()));
+        let scratch = crate::scratch::Scratch::new("manifest").unwrap();
+        let dir = scratch.path().to_path_buf();
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("pkg/src")).unwrap();
         std::fs::create_dir_all(dir.join("pkg/nested")).unwrap();

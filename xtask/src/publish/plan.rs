@@ -95,8 +95,8 @@ impl Closed {
     pub fn reason(&self) -> String {
         format!(
             "{CLOSED} (its first file is {} old; the index closes a version {} after its first file)",
-            crate::index::human(self.age),
-            crate::index::human(self.after)
+            crate::time::human(self.age),
+            crate::time::human(self.after)
         )
     }
 }

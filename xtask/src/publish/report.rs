@@ -105,6 +105,24 @@ pub fn count(n: usize, what: &str) -> String {
 
 pub use crate::url::shown as shown_url;
 
+/// The plan's header: how many packages are uploaded, and what the others are.
+pub fn header(plan: &Plan, dry_run: bool, rest: &str) -> String {
+    let items = plan.items.values();
+    let uploads = items.clone().filter(|it| it.may_upload()).count();
+    // On the index whole, or partly where the index accepts no more files for the version.
+    let on_index = items.clone().filter(|it| it.blocked.is_none() && !it.deferred && !it.may_upload()).count();
+    let blocked = items.clone().filter(|it| it.blocked.is_some()).count();
+    let deferred = items.filter(|it| it.blocked.is_none() && it.deferred).count();
+    let others: Vec<String> = [(on_index, "already on the index"), (blocked, "blocked"), (deferred, "deferred")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    let others = if others.is_empty() { String::new() } else { format!(" ({})", others.join(", ")) };
+    let verb = if dry_run { "Would upload" } else { "Uploading" };
+    format!("{verb} {}{others} {rest}", count(uploads, "package"))
+}
+
 /// The plan as text: one block per wave, one line per package with what will happen to it.
 pub fn plan_text(packages: &[Package], plan: &Plan, what: &BTreeMap<usize, Planned>, header: &str) -> String {
     let mut out = format!("{header}\n");
@@ -118,12 +136,14 @@ pub fn plan_text(packages: &[Package], plan: &Plan, what: &BTreeMap<usize, Plann
                 out += &format!("    {note}\n");
             }
             let item = &plan.items[i];
+            // The requirement as written; where this run uploads the dependency, also the
+            // version it waits for.
             let after: Vec<String> = item
                 .needs
                 .iter()
-                .map(|n| match &n.exact {
-                    Some(v) => format!("{} {v}", packages[n.dep].display_name),
-                    None => n.requirement.to_string(),
+                .map(|n| match (&n.exact, plan.items.get(&n.dep)) {
+                    (Some(v), Some(dep)) if dep.builds() => format!("{} (this run's {v})", n.requirement),
+                    _ => n.requirement.to_string(),
                 })
                 .collect();
             if !after.is_empty() && item.blocked.is_none() {
@@ -242,6 +262,81 @@ pub fn json_report(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use crate::{
+        graph::Graph,
+        index::{DistFile, Project},
+        monorepo::Package,
+    };
+
+    /// Release 0.14.13 as the real one went: core and the umbrella uploaded, the changed
+    /// integrations already on the index (published on merge).
+    #[test]
+    fn the_header_counts_uploads_and_dependency_lines_show_requirements() {
+        let pkg = |dir: &str, name: &str, version: &str, deps: &[&str]| Package::sample(dir, name, version, deps);
+        let packages = vec![
+            pkg("llama-index-core", "llama-index-core", "0.14.13", &[]),
+            pkg(
+                ".",
+                "llama-index",
+                "0.14.13",
+                &["llama-index-core>=0.14.13,<0.15", "llama-index-llms-openai>=0.6.0,<0.7"],
+            ),
+            pkg("llms/openai", "llama-index-llms-openai", "0.6.13", &["llama-index-core>=0.14.5,<0.15"]),
+            pkg("vs/chroma", "llama-index-vector-stores-chroma", "0.5.5", &["llama-index-core>=0.14,<0.15"]),
+        ];
+        let project = |name: &str, versions: &[&str]| {
+            let file = |v: &str| DistFile {
+                filename: format!("{}-{v}.tar.gz", name.replace('-', "_")),
+                sha256: None,
+                yanked: false,
+                url: None,
+                uploaded: None,
+            };
+            let wheel =
+                |v: &str| DistFile { filename: format!("{}-{v}-py3-none-any.whl", name.replace('-', "_")), ..file(v) };
+            Some(Project {
+                name: name.to_string(),
+                releases: versions.iter().map(|v| (v.parse().unwrap(), vec![file(v), wheel(v)])).collect(),
+            })
+        };
+        let remote: BTreeMap<usize, Option<Project>> = [
+            (0, project("llama-index-core", &["0.14.12"])),
+            (1, project("llama-index", &["0.14.12"])),
+            (2, project("llama-index-llms-openai", &["0.6.12", "0.6.13"])),
+            (3, project("llama-index-vector-stores-chroma", &["0.5.5"])),
+        ]
+        .into_iter()
+        .collect();
+        let graph = Graph::new(&packages);
+        let selected: BTreeSet<usize> = (0..4).collect();
+        let limits = super::super::plan::Limits {
+            new_projects: None,
+            closed_after: None,
+            now: std::time::SystemTime::UNIX_EPOCH,
+        };
+        let plan = super::super::plan::plan(&packages, &graph, &selected, &remote, &limits).unwrap();
+        let header = super::header(&plan, false, "to [SERVER]/ (…):");
+        let text = super::plan_text(&packages, &plan, &BTreeMap::new(), &header);
+        expect_test::expect![[r#"
+            Uploading 2 packages (2 already on the index) to [SERVER]/ (…):
+            wave 1 (1 package):
+              llama-index-core 0.14.13 (llama-index-core): 
+            wave 2 (2 packages):
+              llama-index-llms-openai 0.6.13 (llms/openai): 
+                after llama-index-core>=0.14.5,<0.15 (this run's 0.14.13) is visible on the index
+              llama-index-vector-stores-chroma 0.5.5 (vs/chroma): 
+                after llama-index-core>=0.14,<0.15 (this run's 0.14.13) is visible on the index
+            wave 3 (1 package):
+              llama-index 0.14.13 (.): 
+                after llama-index-core>=0.14.13,<0.15 (this run's 0.14.13), llama-index-llms-openai>=0.6.0,<0.7 are visible on the index
+        "#]]
+        .assert_eq(&text);
+        let dry = super::header(&plan, true, "to …");
+        assert_eq!(dry, "Would upload 2 packages (2 already on the index) to …");
+    }
+
     #[test]
     fn urls_lose_their_credentials() {
         assert_eq!(super::shown_url("https://user:pw@example.com/legacy/"), "https://[REDACTED]@example.com/legacy/");

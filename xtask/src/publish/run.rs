@@ -24,13 +24,14 @@ use super::{
     frontend, hooks,
     plan::{self, Item, Plan, State},
     remote::{self, Cache},
-    report::{self, Outcome},
+    report::Outcome,
     timing::{Part, Phases, Timing},
     upload::{self, Credentials, Failure},
     Options,
 };
+use crate::time;
 use crate::{
-    backoff::Backoff,
+    backoff::{self, Attempt, Backoff, Limit},
     config::Backend,
     index::{self, DistFile, Index},
     monorepo::{Monorepo, Package},
@@ -195,9 +196,9 @@ fn check_all(
 /// uploads them), and uploads nothing; every failing build is in the error. Wave by wave, in
 /// the order their uploads would come: a package's hooks may fill files that a dependant's
 /// build takes in (core's NLTK data, inside the umbrella's sdist).
-pub fn build_only(ctx: &Ctx, tool: &Path) -> Result<BTreeMap<usize, Build>> {
+pub fn build_only(ctx: &Ctx, tool: &Path) -> (BTreeMap<usize, Build>, BTreeMap<usize, String>) {
     let plan = ctx.plan;
-    let failed = Mutex::new(Vec::new());
+    let failed = Mutex::new(BTreeMap::new());
     let finish = |i: usize, outcome: Outcome| {
         let p = &ctx.repo.packages[i];
         let why = match outcome {
@@ -205,7 +206,7 @@ pub fn build_only(ctx: &Ctx, tool: &Path) -> Result<BTreeMap<usize, Build>> {
             other => other.label().to_string(),
         };
         output::status("failed", &format!("{}: {why}", label(p)));
-        failed.lock().expect("no panics under the lock").push(format!("`{}`: {why}", p.display_name));
+        failed.lock().expect("no panics under the lock").insert(i, why);
     };
     let mut builds = BTreeMap::new();
     for wave in &plan.waves {
@@ -219,11 +220,7 @@ pub fn build_only(ctx: &Ctx, tool: &Path) -> Result<BTreeMap<usize, Build>> {
             .collect();
         builds.append(&mut build_all(ctx, tool, &to_build, &finish));
     }
-    let failed = failed.into_inner().expect("threads are done");
-    if !failed.is_empty() {
-        anyhow::bail!("{} did not build:\n  {}", report::count(failed.len(), "package"), failed.join("\n  "));
-    }
-    Ok(builds)
+    (builds, failed.into_inner().expect("threads are done"))
 }
 
 fn build_all(
@@ -425,40 +422,54 @@ fn upload_files(
 ) -> Result<Vec<String>, (Vec<String>, Failure)> {
     let options = ctx.options;
     let mut uploaded = Vec::new();
-    let mut attempt = 0;
-    while !pending.is_empty() {
+    if pending.is_empty() {
+        return Ok(uploaded);
+    }
+    // The transient failure being retried: what it says went through is settled before the
+    // next attempt (a failure that is not retried leaves the lists as they were).
+    let mut retried: Option<String> = None;
+    let attempt = |_| {
+        if let Some(why) = retried.take() {
+            settle(&mut pending, &mut uploaded, &why);
+        }
         output::status("uploading", &format!("{}: {}", label(p), pending.join(", ")));
         let paths: Vec<PathBuf> = pending.iter().map(|f| build.path(f)).collect();
         let dir = ctx.repo.root.join(&p.dir);
         match upload::upload(tool, options.backend, &options.destination.publish_url, &dir, &paths, ctx.credentials) {
-            Ok(()) => uploaded.append(&mut pending),
-            Err(Failure::Transient(why)) if attempt < options.retries => {
-                attempt += 1;
-                // uv names each file as it starts it and stops at the first failure: the files
-                // it started before the failed one went through, so only the rest go again.
-                if let Some(failed) = pending.iter().find(|f| why.contains(&format!("/{f}`"))).cloned() {
-                    let done: Vec<String> = pending
-                        .iter()
-                        .filter(|f| **f != failed && why.contains(&format!("Uploading {f} ")))
-                        .cloned()
-                        .collect();
-                    pending.retain(|f| !done.contains(f));
-                    uploaded.extend(done);
-                }
-                let pause = UPLOAD_BACKOFF.pause(attempt - 1, None);
-                output::status(
-                    "retrying",
-                    &format!("{} in {}: {}", label(p), index::human(pause), why.lines().last().unwrap_or("").trim()),
-                );
-                std::thread::sleep(pause);
+            Ok(()) => {
+                uploaded.append(&mut pending);
+                Ok(Attempt::Done(()))
             }
             Err(Failure::Transient(why)) => {
-                return Err((uploaded, Failure::Permanent(format!("{why}\n(gave up after {} attempts)", attempt + 1))))
+                retried = Some(why.clone());
+                Ok(Attempt::Again(why, None))
             }
-            Err(failure) => return Err((uploaded, failure)),
+            Err(failure) => Err(failure),
         }
+    };
+    let status = |why: &String, pause: &backoff::Pause| {
+        let last = why.lines().last().unwrap_or("").trim();
+        output::status("retrying", &format!("{} in {}: {last}", label(p), time::human(pause.pause)));
+    };
+    match backoff::retry(UPLOAD_BACKOFF, Limit::Retries(options.retries), attempt, status) {
+        Ok(Ok(())) => Ok(uploaded),
+        Ok(Err(gave_up)) => {
+            let why = format!("{}\n(gave up after {} attempts)", gave_up.last, gave_up.attempts);
+            Err((uploaded, Failure::Permanent(why)))
+        }
+        Err(failure) => Err((uploaded, failure)),
     }
-    Ok(uploaded)
+}
+
+/// uv names each file as it starts it and stops at the first failure: the files it started
+/// before the failed one went through, so only the rest go again.
+fn settle(pending: &mut Vec<String>, uploaded: &mut Vec<String>, why: &str) {
+    if let Some(failed) = pending.iter().find(|f| why.contains(&format!("/{f}`"))).cloned() {
+        let done: Vec<String> =
+            pending.iter().filter(|f| **f != failed && why.contains(&format!("Uploading {f} "))).cloned().collect();
+        pending.retain(|f| !done.contains(f));
+        uploaded.extend(done);
+    }
 }
 
 /// Published means visible: dependants in the next wave may be installed against it.
@@ -488,4 +499,4 @@ fn poll(index: &Index, name: &crate::requirement::PackageName) -> Result<Option<
 }
 
 /// The pauses between upload attempts: 1 s, 2 s, 4 s… capped at 30 s (the tools name no delay).
-const UPLOAD_BACKOFF: Backoff = Backoff { first: Duration::from_secs(1), max: Duration::from_secs(30) };
+const UPLOAD_BACKOFF: Backoff = Backoff { first: Duration::from_secs(1), max: Duration::from_secs(30), jitter: true };

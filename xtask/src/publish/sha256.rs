@@ -74,7 +74,8 @@ mod tests {
             assert_eq!(super::hex(input), *want, "{} bytes", input.len());
         }
         // A file, streamed in blocks, gives the digest of its bytes.
-        let path = std::env::temp_dir().join(format!("xtask-sha256-{}", std::process::id()));
+        let scratch = crate::scratch::Scratch::new("sha256").unwrap();
+        let path = scratch.join("data");
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &data).unwrap();
         assert_eq!(super::file(&path).unwrap(), (super::hex(&data), data.len() as u64));

@@ -335,6 +335,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn no_credentials_at_all_is_a_problem_that_names_what_to_set() {
+        let none = Credentials::default();
+        expect_test::expect!["no upload credentials for https://[REDACTED]@upload.example/: set UV_PUBLISH_TOKEN (or UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD), or publish from GitHub Actions with `id-token: write` (trusted publishing)"]
+            .assert_eq(&none.problem("https://user:pw@upload.example/").unwrap_or_default());
+        let some = [
+            Credentials { token: Some("t".into()), ..Credentials::default() },
+            Credentials { username: Some("u".into()), password: Some("p".into()), ..Credentials::default() },
+            Credentials { trusted: Some(("url".into(), "request".into())), ..Credentials::default() },
+        ];
+        assert!(some.iter().all(|c| c.problem("http://x/").is_none()));
+    }
+
+    #[test]
     fn classifies_what_uv_and_poetry_print() {
         let cases = [
             ("error: Failed to publish `a.whl` to http://x/\n  Caused by: Upload failed with status code 500 Internal Server Error", Kind::Transient),

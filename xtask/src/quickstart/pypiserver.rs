@@ -6,10 +6,12 @@ use std::{
     net::{TcpListener, TcpStream},
     path::Path,
     process::Child,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
+
+use crate::backoff::{self, Attempt, Backoff, Limit};
 
 /// A running `pypi-server`; killed and reaped on drop.
 pub struct PypiServer {
@@ -65,17 +67,14 @@ impl Drop for PypiServer {
 
 /// Whether the server answers within 30 s; false as soon as it exits.
 fn wait_ready(child: &mut Child, port: u16) -> Result<bool> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
+    let poll = Backoff { first: Duration::from_millis(100), max: Duration::from_millis(100), jitter: false };
+    let attempt = |_| -> Result<_> {
         if child.try_wait()?.is_some() {
-            return Ok(false);
+            return Ok(Attempt::Done(false));
         }
-        if http_get_status(port, "/") == Some(200) {
-            return Ok(true);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(false)
+        Ok(if http_get_status(port, "/") == Some(200) { Attempt::Done(true) } else { Attempt::Again((), None) })
+    };
+    Ok(backoff::retry(poll, Limit::Within(Duration::from_secs(30)), attempt, |_, _| {})?.unwrap_or(false))
 }
 
 fn free_port() -> Result<u16> {

@@ -1,5 +1,6 @@
 //! Running the release's hooks (`[release]` in release.toml): argv only, in their directory,
-//! with no credential in their environment, their output on stderr so stdout stays data.
+//! with no credential in their environment, their output on stderr so stdout stays data, each
+//! watched (`exec::watched`): killed with its process group at its `timeout`.
 
 use std::path::Path;
 
@@ -75,20 +76,28 @@ pub fn run_gate(sh: &Shell, root: &Path, hooks: &[Hook], core: &str, umbrella: &
     result
 }
 
+/// Whether the hook succeeded; a hook that ran out of time is an error of its own (no rerun:
+/// it would hang again), with the end of its output.
 fn run_one(root: &Path, hook: &Hook, core: &str, umbrella: &str, files: &[String]) -> Result<bool> {
     let dir = root.join(hook.dir_in(core, umbrella));
     let argv = hook.argv(files);
     let (program, args) = argv.split_first().context("a hook has an empty `run`")?;
     let program = exec::find(program).unwrap_or_else(|| program.into());
-    output::status("running", &hook.display(core, umbrella));
+    let shown = hook.display(core, umbrella);
+    output::status("running", &shown);
+    let watch = exec::Watch { label: &shown, timeout: hook.timeout, heartbeat: exec::heartbeat(), echo: true };
     // No credential: uploads and GitHub are the tool's job, never a hook's.
-    let status = exec::Cmd::new(&program).args(args).dir(&dir).status_on_stderr().with_context(|| {
-        format!(
-            "cannot run the hook {} in `{}`; is `{}` installed?",
-            hook.display(core, umbrella),
-            dir.display(),
-            argv[0]
-        )
-    })?;
-    Ok(status.success())
+    let watched =
+        exec::Cmd::new(&program).args(args).dir(&dir).watched(&watch, &mut std::io::stderr()).with_context(|| {
+            format!("cannot run the hook {shown} in `{}`; is `{}` installed?", dir.display(), argv[0])
+        })?;
+    match watched.ended {
+        exec::Ended::Exited(status) => Ok(status.success()),
+        exec::Ended::TimedOut => bail!(
+            "the hook {shown} ran longer than its timeout ({}) and was killed with every process it started \
+             (if it only needs more time, raise its `timeout` in release.toml); its last lines:\n{}",
+            crate::time::human(hook.timeout),
+            exec::tail(&watched.text, 20)
+        ),
+    }
 }

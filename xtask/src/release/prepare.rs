@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use super::{hooks, render, state, Report, Step};
+use crate::scratch::Scratch;
+use crate::time;
 use crate::{
     changelog,
     changeset::Changeset,
@@ -72,13 +74,16 @@ impl World {
             format!("`{since}` does not match the tag pattern `{}`, so it names no released version", repo.config.tag)
         })?;
         let bumped = repo.umbrella()?.version > last;
-        let bump =
-            if bumped { rest_of_bump(&repo, &last, flags.kind())? } else { Some(prepare::plan(&repo, flags.kind())?) };
+        let bump = if bumped {
+            rest_of_bump(&repo, &last, flags.kind()?)?
+        } else {
+            Some(prepare::plan(&repo, flags.kind()?)?)
+        };
         let version =
             bump.as_ref().map_or_else(|| repo.umbrella().map(|u| u.version.clone()), |p| Ok(p.umbrella.new.clone()))?;
         let date = match &flags.date {
-            Some(d) => changelog::parse_date(d)?,
-            None => changelog::today_utc(),
+            Some(d) => time::parse_date(d)?,
+            None => time::today_utc(),
         };
         // The changelog of the bumped model: headings show the new versions.
         let bumped_repo = match &bump {
@@ -408,11 +413,10 @@ fn act(sh: &Shell, w: &mut World, flags: &flags::Release, action: Action) -> Res
             if github::open_pr(sh, &config.repository, &w.branch)?.is_some() {
                 return Ok(());
             }
-            let body = std::env::temp_dir().join(format!("xtask-release-pr-{}.md", std::process::id()));
+            let scratch = Scratch::new("release-pr")?;
+            let body = scratch.join("body.md");
             std::fs::write(&body, &w.changelog.section).context("cannot write the pull request's body")?;
-            let pr = github::create_pr(sh, &config.repository, &config.branch, &w.branch, &w.title, &body);
-            let _ = std::fs::remove_file(&body);
-            let pr = pr?;
+            let pr = github::create_pr(sh, &config.repository, &config.branch, &w.branch, &w.title, &body)?;
             output::status("opened", &format!("#{} {}: {}", pr.number, w.title, pr.url));
         }
     }

@@ -12,7 +12,14 @@ use std::{collections::BTreeSet, time::Duration};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{prepare::first_line, render, Report, State, Step};
+use super::{
+    held,
+    install::{self, Holds, Scope},
+    prepare::first_line,
+    render, Report, State, Step,
+};
+use crate::scratch::Scratch;
+use crate::time;
 use crate::{
     changelog, check,
     config::Destination,
@@ -60,6 +67,12 @@ struct World {
     missing: Vec<usize>,
     /// The release's packages (core and `rest`) as they install together.
     members: verify::Members,
+    /// What this run uploads and proves.
+    scope: Scope,
+    /// What is held back: from the start `--hold` and unsatisfiable requirements, then what the
+    /// install check finds.
+    holds: Holds,
+    rerun: held::Rerun,
     /// Where the release tag points locally, and whether that is an ancestor of HEAD.
     tag_at: Option<(String, bool)>,
     /// `None` without an `origin`; else where origin's tag points, or why it did not answer.
@@ -89,7 +102,7 @@ impl World {
         let wait = flags
             .wait
             .as_deref()
-            .map(index::parse_duration)
+            .map(time::parse_duration)
             .transpose()
             .map_err(flags::usage)?
             .unwrap_or(Duration::from_secs(300));
@@ -103,7 +116,7 @@ impl World {
         rest.insert(repo.index_of(umbrella));
         rest.remove(&repo.index_of(core));
         let projects = publish::projects(&index, &repo, &rest)?;
-        let missing = rest
+        let missing: Vec<usize> = rest
             .iter()
             .copied()
             .filter(|&i| !has_version(projects.get(&i).and_then(Option::as_ref), &repo.packages[i].version))
@@ -112,9 +125,14 @@ impl World {
         release.insert(repo.index_of(core));
         let members = verify::members_of(&repo, &index, &release)?;
         let mut problems = problems;
-        if let Err(e) = members.refuse_unsatisfiable() {
-            problems.push(format!("{e:#}").replace('\n', "\n  "));
-        }
+        let core_there = has_version(core_project.as_ref(), &core.version);
+        let (core, umbrella) = (repo.index_of(core), repo.index_of(umbrella));
+        let scope = Scope::new(&repo.packages, (core, umbrella), release, &missing, core_there, &members);
+        let on_purpose = held::asked(&repo, &scope, &flags.hold)?;
+        let ids: Vec<usize> = on_purpose.iter().map(|(i, _)| *i).collect();
+        let (holds, more) = install::planned(&repo.packages, &scope, &members, &ids);
+        problems.extend(more);
+        let rerun = held::Rerun::new(flags, &previous, &sha[..sha.len().min(10)], on_purpose);
         let tag_at = match git::tag_commit(sh, &tag)? {
             Some(at) => {
                 let behind = at != sha && git::is_ancestor(sh, &at, "HEAD")?;
@@ -131,7 +149,6 @@ impl World {
             Some(Ok(Some(_))) => Some(github::release_assets(sh, &config.repository, &tag).map_err(|e| first_line(&e))),
             _ => None,
         };
-        let core = repo.index_of(core);
         Ok(World {
             version,
             tag,
@@ -146,6 +163,9 @@ impl World {
             rest,
             missing,
             members,
+            scope,
+            holds,
+            rerun,
             tag_at,
             origin_tag,
             github,
@@ -215,7 +235,7 @@ fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
             format!("build and upload `{name}` {version} {to}"),
             Action::PublishCore,
         ));
-        let poll = format!("poll the index until it serves `{name}` {version} (at most {})", index::human(w.wait));
+        let poll = format!("poll the index until it serves `{name}` {version} (at most {})", time::human(w.wait));
         steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
     }
     steps.push(packages_step(w));
@@ -323,33 +343,46 @@ fn assets_step(w: &World) -> Step<Action> {
     }
 }
 
-/// Would the release install? Before its first upload: built, then installed from the builds
-/// plus the index. Once everything is on the index there is nothing left to check before an
-/// upload; the install proof after the uploads covers it.
+/// Would what this run uploads install? Before its first upload: built, then installed with
+/// the umbrella from the builds plus the index. Once everything is on the index (or held back)
+/// there is nothing left to check before an upload; the install proof after the uploads covers
+/// it.
 fn install_check_step(w: &World) -> Step<Action> {
     let packages = &w.repo.packages;
-    let mut to_build: Vec<usize> = w.missing.clone();
-    if !w.core_there() {
-        to_build.insert(0, w.core);
+    let uploading = w.scope.uploading(&w.holds);
+    let held = held_note(w);
+    if uploading.is_empty() {
+        return Step::done(
+            "install check",
+            format!("every package of the release is on the index: nothing left to upload{held}"),
+        );
     }
-    if to_build.is_empty() {
-        return Step::done("install check", "every package of the release is on the index: nothing left to upload");
-    }
+    // Core first, as it is published first.
+    let order = uploading.iter().filter(|&&i| i == w.core).chain(uploading.iter().filter(|&&i| i != w.core));
     let names: Vec<String> =
-        to_build.iter().take(4).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
-    let more = if to_build.len() > 4 { format!(" and {} more", to_build.len() - 4) } else { String::new() };
-    let umbrella = w.repo.umbrella().map(|u| u.name.to_string()).unwrap_or_default();
+        order.take(4).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
+    let more = if uploading.len() > 4 { format!(" and {} more", uploading.len() - 4) } else { String::new() };
+    let umbrella = &packages[w.scope.umbrella].name;
+    let installed = w.scope.installed(&w.scope.proven(&w.holds));
     Step::todo(
         "install check",
         format!(
-            "before any upload, build {}{more}, then in a fresh environment outside the monorepo install `{umbrella}=={}` and {} more packages of the release from those builds plus {}, and import each one; if it fails, nothing is uploaded",
+            "before any upload, build {}{more}, then in a fresh environment outside the monorepo install `{umbrella}=={}` and {} more packages of the release from those builds plus {}, and import each package it uploads; a package that fails is held back with what requires it, and if core or the umbrella fails, nothing is uploaded{held}",
             names.join(", "),
             w.version,
-            w.members.install.len().saturating_sub(1),
+            installed.len().saturating_sub(1),
             crate::verify::simple_url(&w.index_url),
         ),
         Action::InstallCheck,
     )
+}
+
+/// `; 2 held back (listed below)` when the plan holds packages back.
+fn held_note(w: &World) -> String {
+    match w.holds.held.keys().filter(|i| w.scope.uploads.contains(i)).count() {
+        0 => String::new(),
+        n => format!("; {n} held back (listed below)"),
+    }
 }
 
 fn prove_step(w: &World) -> Step<Action> {
@@ -361,10 +394,10 @@ fn prove_step(w: &World) -> Step<Action> {
     Step::todo(
         "install proof",
         format!(
-            "in a fresh environment outside the monorepo, install `{}=={}` and every package of the release from {simple}, and import each one (retried for at most {})",
+            "in a fresh environment outside the monorepo, install `{}=={}` with the packages this run uploads and what they require from the release, from {simple}, and import each uploaded one (retried for at most {})",
             w.repo.packages[w.repo.index_of(w.repo.umbrella().expect("looked at"))].name,
             w.version,
-            index::human(w.wait)
+            time::human(w.wait)
         ),
         Action::Prove,
     )
@@ -382,14 +415,19 @@ fn packages_step(w: &World) -> Step<Action> {
             },
         );
     }
+    let uploading: Vec<usize> = w.missing.iter().copied().filter(|&i| !w.holds.contains(i)).collect();
+    let held = held_note(w);
+    if uploading.is_empty() {
+        return Step::skipped("publish packages", format!("nothing but what is held back{held}"));
+    }
     let names: Vec<String> =
-        w.missing.iter().take(6).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
-    let more = if w.missing.len() > 6 { format!(" and {} more", w.missing.len() - 6) } else { String::new() };
+        uploading.iter().take(6).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
+    let more = if uploading.len() > 6 { format!(" and {} more", uploading.len() - 6) } else { String::new() };
     Step::todo(
         "publish packages",
         format!(
-            "{} in dependency order: {}{more}; {}",
-            w.missing.len(),
+            "{} in dependency order: {}{more}; {}{held}",
+            uploading.len(),
             names.join(", "),
             upload_destination(&w.destination)
         ),
@@ -412,13 +450,11 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     let mut w = World::look(sh, flags)?;
     let mut steps = plan(&mut w, flags.from_tag.is_some());
     let heading = format!("Release {}: publish at {}", w.version, w.short());
-    if flags.json {
-        // stdout carries the one JSON document of the run; the plan goes to stderr.
-        output::note(&render(&heading, &steps, flags.dry_run));
-    } else {
-        output::data(&render(&heading, &steps, flags.dry_run));
-    }
+    let show = |text: &str| if flags.json { output::note(text) } else { output::data(text) };
+    // stdout carries the one JSON document of the run with --json; the plan goes to stderr.
+    show(&(render(&heading, &steps, flags.dry_run) + &held::shown(&w.repo.packages, &w.scope, &w.holds, &w.rerun)));
     report.set("publish", &w.version, &steps);
+    report.held(held::json(&w.repo.packages, &w.scope, &w.holds, &w.rerun));
     if !w.problems.is_empty() {
         bail!("the release cannot be published:\n  {}", w.problems.join("\n  "));
     }
@@ -427,13 +463,23 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
         if steps.iter().any(|s| s.action == Some(Action::InstallCheck)) {
             output::note("dry run: the install check needs the builds, so what building and installing reveal shows only in the real run");
         }
-        return dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created");
+        dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created")?;
+        return held::verdict(&w.repo.packages, &w.scope, &w.holds, true);
     }
     let options = publish::Options::for_release(&w.repo, w.destination.clone(), w.wait, flags.jobs.map(|n| n.0))?;
-    let result = super::execute(&mut steps, |&action| act(sh, &w, &options, action));
+    let mut holds = std::mem::take(&mut w.holds);
+    let result = super::execute(&mut steps, |&action| act(sh, &w, &mut holds, &options, action));
+    w.holds = holds;
     report.set("publish", &w.version, &steps);
-    output::github_summary(&super::summary(&heading, &steps));
+    report.held(held::json(&w.repo.packages, &w.scope, &w.holds, &w.rerun));
+    let md = held::markdown(&w.repo.packages, &w.scope, &w.holds, &w.rerun);
+    output::github_summary(&(super::summary(&heading, &steps) + &md));
     result?;
+    let text = held::shown(&w.repo.packages, &w.scope, &w.holds, &w.rerun);
+    if !text.is_empty() {
+        show(&text);
+    }
+    held::verdict(&w.repo.packages, &w.scope, &w.holds, false)?;
     output::status("finished", &format!("release {}", w.version));
     Ok(())
 }
@@ -454,7 +500,7 @@ pub fn dry_run_verdict<A>(steps: &[Step<A>], nothing: &str) -> Result<()> {
 
 /// Carries out one step; each looks once more right before acting where another run may have
 /// done it meanwhile.
-fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Result<()> {
+fn act(sh: &Shell, w: &World, holds: &mut Holds, options: &publish::Options, action: Action) -> Result<()> {
     let (repo, tag, sha) = (&w.repo, &w.tag, &w.sha);
     let core = &repo.packages[w.core];
     match action {
@@ -464,38 +510,32 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
                 .context("the gate before core failed, so nothing was published; fix it and rerun")
         }
         Action::Assets => attach_assets(sh, w),
-        Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options).map(drop),
+        Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options),
         Action::WaitForCore => {
             index::wait_for(&format!("`{}` {} on the index", core.name, core.version), w.wait, || {
                 Ok(has_version(w.index.project(&core.name)?.as_ref(), &core.version).then_some(()))
             })
         }
         Action::InstallCheck => {
-            let mut release = w.rest.clone();
-            release.insert(w.core);
             // Before core, no run of this release has uploaded anything, and what the index holds
             // has long been served; after it, an earlier run's uploads may still be on their way
             // to the simple pages.
             let wait = if w.core_there() { w.wait } else { Duration::ZERO };
-            let check = || {
-                let built = publish::build_only(sh, repo, &release, options)?;
-                let simple = verify::simple_url(&w.index_url);
-                let scratch = verify::Scratch::new()?;
-                let from = verify::Sources { simple: &simple, built: &built };
-                let m = &w.members;
-                verify::prove(&scratch.0, &from, &m.requirements(), &m.dists(), wait)
-            };
-            check().context(
-                "the release would not install, so nothing was uploaded; fix it and rerun (unchanged builds are reused)",
-            )
+            let simple = verify::simple_url(&w.index_url);
+            install::check(sh, repo, &w.scope, holds, options, &install::Source { simple: &simple, wait })
         }
-        Action::PublishPackages => publish::publish(sh, repo, &w.rest, options).map(drop),
+        Action::PublishPackages => {
+            let rest: BTreeSet<usize> = w.rest.iter().copied().filter(|&i| !holds.contains(i)).collect();
+            publish::publish(sh, repo, &rest, options)
+        }
         Action::Prove => {
-            let scratch = verify::Scratch::new()?;
+            let scratch = Scratch::new("verify")?;
             let simple = verify::simple_url(&w.index_url);
             let from = verify::Sources { simple: &simple, built: &[] };
-            let m = &w.members;
-            verify::prove(&scratch.0, &from, &m.requirements(), &m.dists(), w.wait)
+            let proven = w.scope.proven(holds);
+            let pins = w.scope.pins(&w.repo.packages, &w.scope.installed(&proven));
+            let dists = w.scope.dists(&w.repo.packages, &proven);
+            verify::prove(scratch.path(), &from, &pins, &dists, w.wait)
                 .context("the release is published but does not install; its files stay on the index")
         }
         Action::Tag => {
@@ -514,10 +554,10 @@ fn act(sh: &Shell, w: &World, options: &publish::Options, action: Action) -> Res
                 return Ok(());
             }
             let notes = changelog::notes(sh, repo, &w.version, Some(&w.previous))?;
-            let file = std::env::temp_dir().join(format!("xtask-release-notes-{}.md", std::process::id()));
+            let scratch = Scratch::new("release-notes")?;
+            let file = scratch.join("notes.md");
             std::fs::write(&file, &notes).context("cannot write the release notes")?;
             let created = github::create_release(sh, &repo.config.repository, tag, sha, tag, &file);
-            let _ = std::fs::remove_file(&file);
             output::status("released", &format!("`{tag}` on GitHub: {}", created?.url));
             Ok(())
         }
@@ -580,7 +620,10 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
         Step::todo("wait for core", format!("poll the index until it serves `{}` {version}", core.name), ()),
         Step::todo(
             "publish packages",
-            format!("the umbrella and every package whose version changed since `{previous}`, in dependency order"),
+            format!(
+                "the umbrella and every package whose version changed since `{previous}`, in dependency order{}",
+                held_on_purpose(&flags.hold)
+            ),
             (),
         ),
         Step::todo(
@@ -626,6 +669,17 @@ pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &m
     match publish::credentials_problem(&destination) {
         Some(problem) => bail!("the release cannot be published:\n  {problem}"),
         None => Ok(()),
+    }
+}
+
+/// `, except what --hold leaves out (…)` for the one-go dry run, which cannot look yet.
+fn held_on_purpose(hold: &[String]) -> String {
+    match hold {
+        [] => String::new(),
+        _ => format!(
+            ", except what `--hold` leaves out ({}) and what requires it",
+            hold.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 

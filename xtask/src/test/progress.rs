@@ -77,7 +77,7 @@ impl Progress {
             }
             eprintln!("{m}");
         }
-        if self.live || s.done % 10 == 0 {
+        if self.live || s.done.is_multiple_of(10) {
             self.print(&mut s);
         }
     }

@@ -312,6 +312,7 @@ fn zero_jobs_is_a_usage_error_everywhere() {
         &["pkg", "exec", "--all", "-j", "0", "--", "true"][..],
         &["publish", "--all", "--dry-run", "-j", "0"],
         &["release", "publish", "--dry-run", "--jobs", "0"],
+        &["test", "-j", "0"],
     ] {
         let out = s.xtask(args).fails_with(2);
         assert!(out.stderr.contains("`0` would run nothing: give at least 1"), "{args:?}: {}", out.stderr);
@@ -388,6 +389,7 @@ fn urls_are_checked_one_way_in_every_command() {
         (&["check", "--index-url", "localhost:8080"], "--index-url"),
         (&["release", "prepare", "--dry-run", "--index-url", "localhost:8080"], "--index-url"),
         (&["release", "publish", "--dry-run", "--publish-url", "localhost:8080"], "--publish-url"),
+        (&["verify", "--index-url", "localhost:8080"], "--index-url"),
     ] {
         let out = s.xtask(args).fails_with(2);
         assert!(

@@ -2,7 +2,8 @@
 //! per area): end-to-end runs of the xtask on generated monorepos with real git, uv, poetry,
 //! pypiserver and the real `gh` against the GitHub stand-in. `support/` is the shared harness.
 
-// Tests start the xtask, servers and tools themselves; the product goes through its edge.
+// Tests start the xtask, servers and tools themselves, run servers on threads and wait for them;
+// the rules of `xtask/clippy.toml` (the process edge, threads, pauses) are the product's.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 mod support;

@@ -93,7 +93,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     .fails_with(1);
     let text = run.stdout.replace(&server.url(), "[SERVER]");
     expect_test::expect![[r#"
-        Would upload 3 packages to [SERVER]/ (index `--index-url`, read from [SERVER]) with uv (credentials: token from UV_PUBLISH_TOKEN):
+        Would upload 1 package (2 blocked) to [SERVER]/ (index `--index-url`, read from [SERVER]) with uv (credentials: token from UV_PUBLISH_TOKEN):
         wave 1 (1 package):
           llama-index-core 0.14.12 (llama-index-core): new project: build and upload
             before the build: uv sync; uv run python -c 'from llama_index.core.utils import globals_helper; print(globals_helper.stopwords); print(globals_helper.punkt_tokenizer)'; uv run python -c 'from llama_index.core.utils import get_tokenizer; print(get_tokenizer())'; uv run python -c 'from llama_index.core.utils import get_tokenizer; print(get_tokenizer('\''gpt-5-mini'\''))'
@@ -801,6 +801,31 @@ fn a_failing_hook_stops_its_package_and_dependants_before_any_upload() {
     );
     let run = publish(&s, &server.index_url(), &args).fails_with(1);
     assert!(run.stderr.contains("the build hook `python3 -c"), "{}", run.stderr);
+    assert!(run.stderr.contains("    fetching nltk data"), "the tail of its output:\n{}", run.stderr);
+    assert!(run.stdout.contains("blocked"), "{}", run.stdout);
+    let files = served(&server);
+    assert!(files.iter().all(|f| f.starts_with("llama_index_instrumentation")) && files.len() == 2, "{files:?}");
+}
+
+/// Issue 21.2: a build hook that hangs is killed at its `timeout` and stops its package and
+/// its dependants like a failing one, with its last lines.
+#[test]
+fn a_build_hook_past_its_timeout_is_killed_and_stops_its_package() {
+    let (s, server) = setup(20, 5);
+    configure(
+        &s,
+        "[build.hooks]\n\"llama-index-core\" = [{ run = [\"python3\", \"-c\", \"import time; print('fetching nltk data', flush=True); time.sleep(600)\"], timeout = \"2s\" }]\n",
+    );
+    let dependant = &hatchling_packages(&s)[0];
+    let args = ["llama-index-core", "llama-index-instrumentation", dependant.as_str()];
+    let run = publish(&s, &server.index_url(), &args).fails_with(1);
+    assert!(
+        run.stderr.contains(
+            "in `llama-index-core` ran longer than its timeout (2s) and was killed with every process it started"
+        ),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("    fetching nltk data"), "the tail of its output:\n{}", run.stderr);
     assert!(run.stdout.contains("blocked"), "{}", run.stdout);
     let files = served(&server);

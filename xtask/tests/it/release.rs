@@ -58,6 +58,10 @@ impl World {
     }
 
     fn release_with(&self, github: &StandIn, args: &[&str]) -> Run {
+        self.release_env(github, args, &[])
+    }
+
+    fn release_env(&self, github: &StandIn, args: &[&str], extra: &[(String, String)]) -> Run {
         let mut all = vec!["release"];
         all.extend_from_slice(args);
         let url = self.index.index_url();
@@ -66,7 +70,9 @@ impl World {
             all.extend(["--publish-url", &publish, "--wait", "30s"]);
         }
         all.extend(["--index-url", &url]);
-        github::xtask(&self.sample.root(), &all, &self.env(github))
+        let mut env = self.env(github);
+        env.extend(extra.iter().cloned());
+        github::xtask(&self.sample.root(), &all, &env)
     }
 
     fn files_on_index(&self) -> Vec<String> {
@@ -272,16 +278,18 @@ fn both_phases_finish_after_failures_at_each_step() {
     support::commit_all(&w.sample.root(), "Release 0.14.13 (#20301)");
     let release_commit = w.sample.git(&["rev-parse", "HEAD"]);
 
-    // publish: a changed package fails to build; the install check builds everything before
-    // the first upload, so nothing goes out, and a rerun after the fix finishes.
-    let changed = first_changed_integration(&w);
-    let pyproject = format!("{changed}/pyproject.toml");
+    // publish: the umbrella fails to build; the install check builds what the release uploads
+    // before the first upload, and the umbrella holds back the release, so nothing goes out,
+    // and a rerun after the fix finishes.
+    let pyproject = "pyproject.toml".to_string();
     let good = w.sample.read(&pyproject);
     w.sample.write(&pyproject, &good.replace("build-backend = \"", "build-backend = \"no.such."));
     let before = w.files_on_index();
     let run = w.release(&["publish", "--allow-dirty"]).fails_with(1);
     no_secrets(&run);
     assert!(run.stderr.contains("the step `install check` failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("its build failed") || run.stderr.contains("no.such"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was uploaded (`llama-index` is held back)"), "{}", run.stderr);
     assert_eq!(w.files_on_index(), before, "nothing was published");
     assert!(w.sample.git(&["tag", "--list", "v0.14.13"]).is_empty(), "no tag before every package is out");
     w.sample.write(&pyproject, &good);
@@ -353,22 +361,6 @@ fn a_hotfix_from_an_old_tag() {
     // Without --from-tag the hotfix branch is not the release branch.
     let run = w.release(&["publish", "--offline"]).fails_with(1);
     assert!(run.stderr.contains("not the release branch") || run.stderr.contains("`main`"), "{}", run.stderr);
-}
-
-/// A package whose version changed since v0.14.12 (so the release publishes it), not core.
-fn first_changed_integration(w: &World) -> String {
-    let out = w.sample.xtask(&["pkg", "changed", "--base-ref", "v0.14.12", "--json"]).ok();
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    v["changed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["path"].as_str().unwrap().to_string())
-        .find(|p| {
-            p.starts_with("llama-index-integrations/")
-                && !w.sample.read(&format!("{p}/pyproject.toml")).contains("[tool.poetry]\nname")
-        })
-        .expect("a changed integration")
 }
 
 /// A one-package monorepo whose umbrella is its core (`packages.core = "."`), published with
@@ -598,6 +590,78 @@ fn prepare_killed_at_any_point_is_finished_by_a_rerun() {
     }
 }
 
+/// A hook runs in a process group of its own (so that its timeout kills all it started); a
+/// signal that stops the run (Ctrl-C, CI's cancel) still reaches it and its children, and the
+/// same command run again finishes the release.
+#[test]
+fn a_signal_to_the_run_stops_the_hook_and_everything_it_started() {
+    use std::{io::BufRead, process::Stdio};
+    let sample = Sample::new(20, 6);
+    let pids = sample.dir.path().join("hook-pids");
+    sample.write(
+        "docs/hook.py",
+        "import os, pathlib, subprocess, sys, time\n\
+         pathlib.Path('api.md').write_text('# API reference\\n')\n\
+         if os.environ.get('HOOK_HANGS'):\n\
+         \x20   worker = subprocess.Popen(['sleep', '600'])\n\
+         \x20   open(os.environ['HOOK_PIDS'], 'w').write(f'{os.getpid()} {worker.pid}')\n\
+         \x20   print('hook: hanging', flush=True)\n\
+         \x20   time.sleep(600)\n",
+    );
+    sample.write("release.toml", "[release]\nprepare-hooks = [{ run = [\"python3\", \"hook.py\"], dir = \"docs\" }]\n");
+    support::commit_all(&sample.root(), "Add the docs hook (#900)");
+    let args = ["release", "prepare", "--bump", "patch", "--commit", "--offline", "--date", "2026-01-21"];
+    for signal in ["INT", "TERM"] {
+        let _ = std::fs::remove_file(&pids);
+        let mut child = std::process::Command::new(support::xtask_bin())
+            .arg("--root")
+            .arg(sample.root())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("HOOK_HANGS", "1")
+            .env("HOOK_PIDS", &pids)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            seen += &format!("{line}\n");
+            if line.starts_with("hook: hanging") {
+                break;
+            }
+        }
+        assert!(seen.contains("hook: hanging"), "{seen}");
+        // The run alone, as a terminal's Ctrl-C or a runner's cancel reaches it.
+        let pid = child.id().to_string();
+        std::process::Command::new("kill").args(["-s", signal, &pid]).status().unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "{signal}: {status:?}");
+        let text = std::fs::read_to_string(&pids).unwrap();
+        for pid in text.split_whitespace() {
+            // Gone, or a zombie until its new parent reaps it: not running either way.
+            let mut state = None;
+            for _ in 0..100 {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+                if matches!(state, None | Some('Z' | 'X')) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            if !matches!(state, None | Some('Z' | 'X')) {
+                // Not left running after the failure: only the pids the hook wrote.
+                std::process::Command::new("kill").args(["-s", "KILL", pid]).status().unwrap();
+                panic!("{signal}: {pid} of the hook still runs");
+            }
+        }
+    }
+    let run = sample.xtask(&args).ok();
+    assert!(run.stderr.contains("committed Release 0.14.13"), "{}", run.stderr);
+    assert_eq!(sample.git(&["status", "--porcelain", "--untracked-files=all"]), "");
+}
+
 /// A temporary file that a killed atomic write left in the tree is neither dirt nor kept.
 #[test]
 fn a_killed_writes_temporary_file_is_not_dirt_and_is_swept() {
@@ -706,6 +770,92 @@ fn cores_tests_gate_the_release_and_the_umbrellas_sdist_is_attached_once() {
     assert_eq!(w.github.state()["releases"][0]["assets"].as_array().unwrap().len(), 1);
 }
 
+/// Issue 21.2: a gate that hangs (as core's tests do when a worker dies) is killed at its
+/// timeout with everything it started; the step fails naming it with its last lines, nothing is
+/// published, and once fixed the same release finishes.
+#[test]
+fn a_hung_gate_is_killed_at_its_timeout_and_the_release_resumes() {
+    let w = World::new(20, 6);
+    let pidfile = w.sample.dir.path().join("gate-grandchild.pid");
+    w.sample.write(
+        "llama-index-core/gate.py",
+        "import os, subprocess, sys, time\n\
+         if os.environ.get('GATE_HANGS'):\n\
+         \x20   worker = subprocess.Popen(['sleep', '600'])\n\
+         \x20   open(os.environ['GATE_PIDFILE'], 'w').write(str(worker.pid))\n\
+         \x20   for n in range(1, 26):\n\
+         \x20       print(f'collected line {n}')\n\
+         \x20   sys.stdout.flush()\n\
+         \x20   time.sleep(600)\n\
+         print('the gate passed')\n",
+    );
+    w.sample.write(
+        "release.toml",
+        "[release]\ngate = [{ run = [\"python3\", \"gate.py\"], dir = \"{core}\", timeout = \"3s\" }]\n",
+    );
+    support::commit_all(&w.sample.root(), "test: a gate that can hang (#951)");
+    w.sample.git(&["push", "--quiet", "origin", "main"]);
+    let before = w.files_on_index();
+    let mut env = w.env(&w.github);
+    env.push(("GATE_HANGS".into(), "1".into()));
+    env.push(("GATE_PIDFILE".into(), pidfile.display().to_string()));
+    let url = w.index.index_url();
+    let publish = w.index.publish_url();
+    let args = ["release", "--bump", "patch", "--index-url", &url, "--publish-url", &publish, "--wait", "30s"];
+    let run = github::xtask(&w.sample.root(), &args, &env).fails_with(1);
+    let error = &run.stderr[run.stderr.find("error:").expect("an error")..];
+    expect_test::expect![[r#"
+        error: the step `gate` failed
+          caused by: the gate before core failed, so nothing was published; fix it and rerun
+          caused by: the hook `python3 gate.py` in `llama-index-core` ran longer than its timeout (3s) and was killed with every process it started (if it only needs more time, raise its `timeout` in release.toml); its last lines:
+            collected line 6
+            collected line 7
+            collected line 8
+            collected line 9
+            collected line 10
+            collected line 11
+            collected line 12
+            collected line 13
+            collected line 14
+            collected line 15
+            collected line 16
+            collected line 17
+            collected line 18
+            collected line 19
+            collected line 20
+            collected line 21
+            collected line 22
+            collected line 23
+            collected line 24
+            collected line 25
+    "#]].assert_eq(error);
+    assert!(
+        error.contains(
+            "the hook `python3 gate.py` in `llama-index-core` ran longer than its timeout (3s) and was killed"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(error.contains("the gate before core failed, so nothing was published"), "{}", run.stderr);
+    let lines: Vec<&str> = error.lines().filter(|l| l.trim_start().starts_with("collected line")).collect();
+    assert_eq!(lines.len(), 20, "its last 20 lines:\n{error}");
+    assert_eq!((lines[0].trim(), lines[19].trim()), ("collected line 6", "collected line 25"));
+    assert!(error.contains("raise its `timeout` in release.toml"), "{error}");
+    // The grandchild it started went with it: gone, or a zombie until its new parent reaps it.
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    assert!(matches!(state, None | Some('Z' | 'X')), "the gate's worker {pid} still runs: {stat}");
+    assert_eq!(w.files_on_index(), before, "nothing was published");
+    assert_eq!(w.sample.git(&["status", "--porcelain", "--untracked-files=all"]), "", "the tree as committed");
+    no_secrets(&run);
+
+    // Fixed (it no longer hangs): the same release resumes and finishes.
+    let run = w.release(&["publish"]).ok();
+    assert!(run.stderr.contains("the gate passed"), "{}", run.stderr);
+    assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index_core-0.14.13")), "{:?}", w.files_on_index());
+}
+
 /// A release whose umbrella does not import: the install check before any upload stops it,
 /// with Python's message, and nothing is uploaded. Once its files are on the index anyway (an
 /// earlier run, another workflow), the install proof after the uploads fails the same way: the
@@ -735,34 +885,58 @@ fn a_release_that_does_not_import_uploads_nothing_and_fails_its_install_proof() 
     assert!(w.sample.git(&["tag", "--list", "v0.14.13"]).is_empty(), "a release that does not install is not tagged");
 }
 
-/// "Would this release install?", before the first upload: a changed package that requires a
-/// core nothing ships stops the release before anything runs (the dry run knows, and fails
-/// too); a changed package that does not import stops it at the install check (the dry run
-/// cannot know without building). Nothing is uploaded either time, each message names the
-/// package, and once fixed, the rerun finishes, reusing the builds that did not change.
-/// `verify --built` checks the same outside the release.
+/// "Would what this release uploads install?", before the first upload. A changed package
+/// that requires a core nothing ships is held back from the start (the dry run says so, and
+/// fails as the real run would); the umbrella requiring what nothing ships stops the release
+/// before anything runs. A changed package that does not import is held back at the install
+/// check (the dry run cannot know without building): the rest of the release goes out and is
+/// tagged, the run fails naming the package, why, and the command that releases it; once fixed,
+/// that command releases it, reusing the build that did not change. `verify --built` checks the
+/// same outside the release.
 #[test]
-fn a_release_that_would_not_install_uploads_nothing_and_a_fixed_rerun_finishes() {
+fn a_package_that_would_not_install_is_held_back_and_a_fixed_rerun_releases_it() {
     let w = World::new(20, 6);
     w.release(&["prepare", "--bump", "patch", "--commit", "--offline"]).ok();
+    let release_commit = w.sample.git(&["rev-parse", "HEAD"]);
     let before = w.files_on_index();
     let changed = released_integration(&w);
     let name = changed.rsplit('/').next().unwrap().to_string();
+    let version = package_version(&w, &changed);
+    let stem = format!("{}-{version}", name.replace('-', "_"));
 
     // A requirement on a core that neither the release (0.14.13) nor the index (0.14.12) has.
     let pyproject = format!("{changed}/pyproject.toml");
     let good = w.sample.read(&pyproject);
     let line = good.lines().find(|l| l.trim_start().starts_with("\"llama-index-core")).expect("a core requirement");
     w.sample.write(&pyproject, &good.replace(line, "    \"llama-index-core>=0.15\","));
-    let unsatisfiable = format!("`{name}` ");
+    let run = w.release(&["publish", "--allow-dirty", "--dry-run"]).fails_with(1);
+    assert!(run.stdout.contains("Held back, not uploaded (1):"), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("  {name} {version}: it cannot install: `{name}` {version} requires `llama-index-core>=0.15`, which neither this release's 0.14.13 nor any version on the index satisfies")), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&format!("1 package held back: `{name}`; the rest of the release would go out")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.files_on_index(), before, "a dry run uploads nothing");
+    w.sample.write(&pyproject, &good);
+
+    // The umbrella requiring what nothing satisfies holds back the release: nothing runs.
+    let umbrella = w.sample.read("pyproject.toml");
+    w.sample.write(
+        "pyproject.toml",
+        &umbrella.replace("\"llama-index-llms-openai>=0.1,<1\"", "\"llama-index-llms-openai>=5\""),
+    );
     for args in [&["publish", "--allow-dirty", "--dry-run"][..], &["publish", "--allow-dirty"]] {
         let run = w.release(args).fails_with(1);
         assert!(run.stderr.contains("the release would not install"), "{args:?}:\n{}", run.stderr);
-        assert!(run.stderr.contains(&unsatisfiable), "{args:?} names the package:\n{}", run.stderr);
-        assert!(run.stderr.contains("requires `llama-index-core>=0.15`, which neither this release's 0.14.13 nor any version on the index satisfies"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("`llama-index` 0.14.13 requires `llama-index-llms-openai>=5`"),
+            "{args:?}:\n{}",
+            run.stderr
+        );
         assert_eq!(w.files_on_index(), before, "{args:?} uploaded nothing");
     }
-    w.sample.write(&pyproject, &good);
+    w.sample.write("pyproject.toml", &umbrella);
 
     // A module that imports what is not there: only building and installing reveal it.
     let init = package_init(&w, &changed);
@@ -775,29 +949,124 @@ fn a_release_that_would_not_install_uploads_nothing_and_a_fixed_rerun_finishes()
         run.stdout
     );
     assert!(run.stderr.contains("shows only in the real run"), "{}", run.stderr);
-    let run = w.release(&["publish", "--allow-dirty"]).fails_with(1);
+    let summary = w.sample.dir.path().join("summary.md");
+    let env = [("GITHUB_STEP_SUMMARY".to_string(), summary.display().to_string())];
+    let run = w.release_env(&w.github, &["publish", "--allow-dirty", "--json"], &env).fails_with(1);
     no_secrets(&run);
-    assert!(run.stderr.contains("the release would not install, so nothing was uploaded"), "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("`{name}` installs, but `import")), "names the package:\n{}", run.stderr);
+    let held_line = format!("held back `{name}` {version}: its import fails: `{name}` installs, but `import");
+    assert!(run.stderr.contains(&held_line), "names the package and why:\n{}", run.stderr);
     assert!(run.stderr.contains("No module named 'llama_index.core.no_such_module'"), "{}", run.stderr);
-    assert_eq!(w.files_on_index(), before, "nothing was uploaded");
-    // `verify --built` is the same check, outside the release.
+    assert!(
+        run.stderr.contains(&format!("1 package held back: `{name}`; the rest of the release went out")),
+        "{}",
+        run.stderr
+    );
+    let command = format!(
+        "cargo xtask release publish --from-tag v0.14.12 --index-url {} --publish-url {}",
+        w.index.index_url(),
+        w.index.publish_url()
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("release it after a fix, at the release commit {}: {command}", &release_commit[..10])),
+        "{}",
+        run.stderr
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["held"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(
+        (doc["held"][0]["name"].as_str(), doc["held"][0]["command"].as_str()),
+        (Some(name.as_str()), Some(command.as_str()))
+    );
+    assert_eq!(doc["held"][0]["on_purpose"], false);
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains(&format!("| `{name}` | {version} | its import fails: ")), "{md}");
+    assert!(md.contains(&format!("`{command}` |")), "{md}");
+    // The rest went out and is tagged; the held package did not.
+    let files = w.files_on_index();
+    for published in ["llama_index_core-0.14.13.tar.gz", "llama_index-0.14.13.tar.gz"] {
+        assert!(files.iter().any(|f| f == published), "{published}: {files:?}");
+    }
+    assert!(!files.iter().any(|f| f.starts_with(&stem)), "the held package is not uploaded: {files:?}");
+    assert_eq!(w.sample.git(&["rev-parse", "v0.14.13^{commit}"]), release_commit, "tagged as today");
+    assert_eq!(w.github.state()["releases"].as_array().map(Vec::len), Some(1));
+
+    // `verify --built` is the same check, outside the release (tagged now: since the previous).
     let url = w.index.index_url();
-    let run = w.xtask(&["verify", "--built", "--index-url", &url]).fails_with(1);
+    let verify = ["verify", "--built", "--since", "v0.14.12", "--index-url", &url];
+    let run = w.xtask(&verify).fails_with(1);
     assert!(run.stderr.contains(&format!("`{name}` installs, but `import")), "{}", run.stderr);
     w.sample.write(&init, &module);
-    w.xtask(&["verify", "--built", "--index-url", &url]).ok();
-    assert_eq!(w.files_on_index(), before, "verify uploads nothing");
+    w.xtask(&verify).ok();
 
-    // Fixed: the rerun reuses the builds, passes the check, and publishes the release.
-    let run = w.release(&["publish", "--json"]).ok();
+    // Fixed: the command it gave reuses the build, passes the check and releases the package.
+    let run = w.release(&["publish", "--from-tag", "v0.14.12", "--json"]).ok();
     no_secrets(&run);
-    assert!(run.stderr.contains("llama-index-core 0.14.13 (unchanged since the last build)"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("{name} {version} (unchanged since the last build)")), "{}", run.stderr);
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let names: Vec<&str> = doc["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
     assert_eq!(&names[..4], ["check before core", "gate", "install check", "publish core"], "{doc}");
     assert!(doc["steps"].as_array().unwrap().iter().all(|s| s["state"] == "done"), "{doc}");
-    assert!(w.files_on_index().iter().any(|f| f.starts_with("llama_index_core-0.14.13")), "core is published");
+    assert!(doc.get("held").is_none(), "{doc}");
+    assert!(w.files_on_index().iter().any(|f| f.starts_with(&stem)), "the fixed package is published");
+}
+
+/// `--hold` leaves a package out on purpose: the plan says so (the dry run as the real run),
+/// the rest goes out, the run succeeds and says how to release it; core and the umbrella cannot
+/// be held; the command it gives releases the package later.
+#[test]
+fn hold_leaves_a_package_out_on_purpose() {
+    let w = World::new(20, 6);
+    w.release(&["prepare", "--bump", "patch", "--commit", "--offline"]).ok();
+    let changed = released_integration(&w);
+    let name = changed.rsplit('/').next().unwrap().to_string();
+    let version = package_version(&w, &changed);
+    let stem = format!("{}-{version}", name.replace('-', "_"));
+    let before = w.files_on_index();
+
+    let run = w.release(&["publish", "--hold", "llama-index-core", "--dry-run"]).fails_with(1);
+    assert!(
+        run.stderr.contains("`--hold llama-index-core` would hold back `llama-index-core` and `llama-index`"),
+        "{}",
+        run.stderr
+    );
+    let run = w.release(&["publish", "--hold", "no-such-package", "--dry-run"]).fails_with(2);
+    assert!(run.stderr.contains("`--hold no-such-package` names no package of the monorepo"), "{}", run.stderr);
+
+    let held = format!("  {name} {version}: held on purpose (--hold)\n");
+    let dry = w.release(&["publish", "--hold", &changed, "--dry-run"]).ok();
+    assert!(dry.stdout.contains(&held), "{}", dry.stdout);
+    assert!(dry.stdout.contains("; 1 held back (listed below)"), "{}", dry.stdout);
+    assert!(!dry.stdout.contains(&format!("{name} {version},")), "not among the uploads:\n{}", dry.stdout);
+    assert_eq!(w.files_on_index(), before, "a dry run uploads nothing");
+
+    let run = w.release(&["publish", "--hold", &changed]).ok();
+    assert!(run.stdout.contains(&held), "{}", run.stdout);
+    assert!(run.stderr.contains(&format!("held back on purpose (--hold): `{name}`")), "{}", run.stderr);
+    let plan = |text: &str| {
+        text.lines()
+            .take_while(|l| !l.starts_with("Held back"))
+            .filter(|l| l.contains("publish packages"))
+            .map(|l| l.split_whitespace().skip(4).collect::<Vec<_>>().join(" "))
+            .collect::<String>()
+    };
+    assert_eq!(plan(&dry.stdout), plan(&run.stdout), "the dry run says what the real run does");
+    let files = w.files_on_index();
+    assert!(files.iter().any(|f| f == "llama_index-0.14.13.tar.gz"), "{files:?}");
+    assert!(!files.iter().any(|f| f.starts_with(&stem)), "{files:?}");
+    assert!(!w.sample.git(&["tag", "--list", "v0.14.13"]).is_empty(), "the release is tagged");
+
+    // Later, the command it gave (without the hold) releases it.
+    let run = w.release(&["publish", "--from-tag", "v0.14.12"]).ok();
+    assert!(!run.stdout.contains("Held back"), "{}", run.stdout);
+    assert!(w.files_on_index().iter().any(|f| f.starts_with(&stem)), "published once released");
+}
+
+/// The version in a package's `pyproject.toml`.
+fn package_version(w: &World, dir: &str) -> String {
+    let text = w.sample.read(&format!("{dir}/pyproject.toml"));
+    let line = text.lines().find(|l| l.starts_with("version = ")).expect("a version");
+    line.trim_start_matches("version = ").trim_matches('"').to_string()
 }
 
 /// An integration with a `[project]` table whose version differs from v0.14.12's: one the

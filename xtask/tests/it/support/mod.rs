@@ -1,5 +1,4 @@
 //! The test harness: temporary monorepos with real git, and the xtask binary run against them.
-#![allow(dead_code)]
 
 pub mod oidc;
 pub mod proxy;

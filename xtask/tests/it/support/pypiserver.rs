@@ -7,8 +7,6 @@ use std::{
     process::Command,
 };
 
-// Not every test binary that includes the harness asks for it.
-#[allow(unused_imports)]
 pub use xtask::quickstart::pypiserver::http_get_status;
 
 use super::{tool, Run, TempDir};

@@ -5,9 +5,8 @@
 
 use std::{path::PathBuf, process::Command};
 
-/// The newest hatchling here is the one builds use; the older one makes "the old workflow's"
-/// other bytes (its wheels say `Generator: hatchling 1.28.0`).
-pub const HATCHLING: &str = "1.33.0";
+/// The newest hatchling here (1.33.0) is the one builds use; this older one makes "the old
+/// workflow's" other bytes (its wheels say `Generator: hatchling 1.28.0`).
 pub const OLD_HATCHLING: &str = "1.28.0";
 
 /// Each pip call: (flags, requirements). Resolved for Python 3.9, the samples' lowest
