@@ -185,7 +185,8 @@ impl flags::Release {
             }
             _ => {}
         }
-        self.kind()?;
+        // Given once; `auto` is checked where it applies (only with package paths).
+        self.choice()?;
         if let Some(wait) = &self.wait {
             time::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
         }
