@@ -64,7 +64,7 @@ pub fn notes_since(
     commits.retain(|c| !c.subject.starts_with("release(") && !c.subject.starts_with("release:"));
     // Only this package's shipped files credit it (`shipped.rs`: the bump check's rule too).
     let shipped = crate::shipped::Shipped::new(repo);
-    let owner = |path: &str| shipped.owner(path).filter(|&j| j == i);
+    let owner = |path: &str| shipped.credited(path).filter(|&j| j == i);
     let mut found = history::attribute(&commits, owner);
     found.prs.retain(|_, pr| !pr.packages.is_empty());
     let source = if offline || github::token_variable().is_none() { Source::Git } else { Source::GitHub };
