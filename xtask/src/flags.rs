@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, str::FromStr};
 
-use crate::{config::Backend, output::ColorChoice, version::Bump as BumpKind};
+use crate::{config::Backend, output::ColorChoice, test::Shard, version::Bump as BumpKind};
 
 xflags::xflags! {
     src "./src/flags.rs"
@@ -313,7 +313,7 @@ xflags::xflags! {
             /// Dependants that fail against the index's versions too fail the run as well.
             optional --strict
             /// Run the K-th of N disjoint parts of the selection (`2/4`), balanced by --timings.
-            optional --shard k_of_n: String
+            optional --shard k_of_n: Shard
             /// A JSON file of each package's seconds: read to balance shards, updated after the run.
             optional --timings file: PathBuf
             /// Print the selection (with --json: `{"packages": [...]}`) and run nothing.
@@ -581,7 +581,7 @@ pub struct Test {
     pub timeout: Option<u64>,
     pub python: Option<String>,
     pub strict: bool,
-    pub shard: Option<String>,
+    pub shard: Option<Shard>,
     pub timings: Option<PathBuf>,
     pub dry_run: bool,
     pub selection: Option<PathBuf>,
