@@ -312,6 +312,10 @@ xflags::xflags! {
             optional --python version: String
             /// Dependants that fail against the index's versions too fail the run as well.
             optional --strict
+            /// A stale lock (uv.lock or poetry.lock older than its pyproject.toml) fails its
+            /// package, untested. Without it, the package is tested with a fresh lock, the tree's
+            /// lock is put back as it was, and the stale lock is a warning.
+            optional --strict-locks
             /// Run the K-th of N disjoint parts of the selection (`2/4`), balanced by --timings.
             optional --shard k_of_n: Shard
             /// A JSON file of each package's seconds: read to balance shards, updated after the run.
@@ -581,6 +585,7 @@ pub struct Test {
     pub timeout: Option<u64>,
     pub python: Option<String>,
     pub strict: bool,
+    pub strict_locks: bool,
     pub shard: Option<Shard>,
     pub timings: Option<PathBuf>,
     pub dry_run: bool,

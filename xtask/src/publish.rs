@@ -213,7 +213,9 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         "new_projects_per_day": dest.new_projects_per_day,
         "closed_after": dest.closed_after.map(time::human),
         "credentials": credentials.describe(),
+        "tools": crate::exec::tools_json(&[&options.backend.to_string()]),
     });
+    let tools = format!("tools: {}", crate::exec::tools_line(&[&options.backend.to_string()]));
     if options.dry_run {
         let outcomes: BTreeMap<usize, Outcome> = what.into_iter().map(|(i, w)| (i, Outcome::Planned(w))).collect();
         if options.json {
@@ -221,6 +223,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         } else {
             output::data(&text);
         }
+        output::note(&tools);
         output::note("dry run: nothing was built and nothing was uploaded");
         let failing: Vec<usize> =
             outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Planned(p) if p.fails)).map(|(&i, _)| i).collect();
@@ -234,6 +237,7 @@ pub fn publish(sh: &Shell, repo: &Monorepo, selected: &BTreeSet<usize>, options:
         };
     }
     output::note(&text);
+    output::note(&tools);
     if let Some(why) = no_credentials {
         bail!(why);
     }

@@ -109,6 +109,7 @@ pub struct Report {
     phases: Vec<&'static str>,
     version: Option<Version>,
     steps: Vec<Value>,
+    tools: Vec<&'static str>,
     /// The packages `release publish` held back (absent from the JSON when none).
     held: Vec<Value>,
 }
@@ -132,12 +133,22 @@ impl Report {
             [one] => *one,
             _ => "both",
         };
-        let mut doc =
-            json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string), "steps": self.steps});
+        let mut doc = json!({"phase": phase, "version": self.version.as_ref().map(Version::to_string),
+                             "steps": self.steps, "tools": crate::exec::tools_json(&self.tools)});
         if !self.held.is_empty() {
             doc["held"] = json!(self.held);
         }
         doc
+    }
+}
+
+/// The programs a release runs: uv (builds, the install check), gh (the pull request, the GitHub
+/// release), and poetry when `release.toml` publishes with it.
+fn tools(config: &crate::config::Config) -> Vec<&'static str> {
+    if config.backend == crate::config::Backend::Poetry {
+        vec!["uv", "gh", "poetry"]
+    } else {
+        vec!["uv", "gh"]
     }
 }
 
@@ -183,7 +194,9 @@ impl flags::Release {
             Some(Phase::Prepare) => drop(self.read_url(&config)?),
             _ => drop(self.destination(&config)?),
         }
-        let mut report = Report::default();
+        // Which programs the steps run, before the plans: the bootstrapped ones win over PATH's.
+        let mut report = Report { tools: tools(&config), ..Report::default() };
+        output::note(&format!("tools: {}", crate::exec::tools_line(&report.tools)));
         let result = match phase {
             Some(Phase::Prepare) => prepare::run(sh, &self, &mut report).map(drop),
             Some(Phase::Publish) => publish::run(sh, &self, &mut report),

@@ -7,6 +7,7 @@
 //! index's versions. Every other outcome is counted for what it is (the original counted
 //! timeouts and install failures as passed).
 
+mod locks;
 mod progress;
 mod report;
 mod run;
@@ -151,7 +152,8 @@ impl flags::Test {
                            "local_packages": local(s), "expected_seconds": (e * 100.0).round() / 100.0})
                 })
                 .collect();
-            output::json(&json!({"shard": shard.map(|s| s.to_string()), "packages": packages}));
+            let tools = exec::tools_json(&tools(repo, selection));
+            output::json(&json!({"shard": shard.map(|s| s.to_string()), "packages": packages, "tools": tools}));
             return;
         }
         let rows: Vec<Vec<String>> = selection
@@ -165,7 +167,11 @@ impl flags::Test {
         output::data(&output::table(&["Package", "Reason", "Local packages", "Expected"], &rows));
         let total: f64 = expected.iter().sum();
         let shard = shard.map_or(String::new(), |s| format!(" (shard {s})"));
-        output::note(&format!("would test {} package(s){shard}, about {total:.0}s of work", selection.len()));
+        output::note(&format!(
+            "would test {} package(s){shard}, about {total:.0}s of work, with {}",
+            selection.len(),
+            exec::tools_line(&tools(repo, selection))
+        ));
     }
 
     fn execute(
@@ -180,17 +186,21 @@ impl flags::Test {
         let uv = exec::require("uv", "to run the packages' tests")?;
         let (python_path, python_version) = interpreter(sh, &uv, self.python.as_deref())?;
         let scratch = Scratch::new("test")?;
+        let journal = journal(sh, repo, &scratch)?;
+        locks::catch_interrupts();
         // Longest first, so the last package to finish is a short one; stable, so packages
         // without timings keep directory order.
         let mut order: Vec<usize> = (0..selection.len()).collect();
         order.sort_by(|&a, &b| expected[b].total_cmp(&expected[a]));
         let ordered: Vec<Selected> = order.iter().map(|&i| selection[i].clone()).collect();
         let locals: BTreeSet<usize> = selection.iter().flat_map(|s| s.local.iter().copied()).collect();
+        let tools = tools(repo, &selection);
         output::note(&format!(
-            "testing {} package(s) with {} job(s), Python {python_version}{}; local packages: {}",
+            "testing {} package(s) with {} job(s), Python {python_version}{}, {}; local packages: {}",
             selection.len(),
             options.jobs,
             options.shard.map_or(String::new(), |s| format!(", shard {s}")),
+            exec::tools_line(&tools),
             if locals.is_empty() {
                 "none".to_string()
             } else {
@@ -212,18 +222,31 @@ impl flags::Test {
             diff_cover: self.cov_fail_under.zip(self.base_ref.clone()),
             wheels,
             scratch: scratch.join("coverage"),
+            strict_locks: self.strict_locks,
+            journal,
         };
         let reports = self.run_all(repo, &ctx, &ordered, options.jobs);
+        if locks::interrupted() {
+            drop(ctx);
+            bail!(
+                "interrupted after {} of {} package(s), so nothing is reported; every lock the run relocked \
+                 is back as it was",
+                reports.len(),
+                selection.len()
+            );
+        }
         let sum = |f: fn(&run::Steps) -> f64| reports.iter().map(|r| f(&r.steps)).sum::<f64>();
         output::note(&format!(
             "time: {:.1}s in all; building {} local wheel(s) {wheel_seconds:.1}s; summed over packages: \
-             installing environments {:.1}s, local packages {:.1}s, tests {:.1}s, reruns against the base {:.1}s",
+             installing environments {:.1}s, local packages {:.1}s, tests {:.1}s, reruns against the base {:.1}s; \
+             with {}",
             started.elapsed().as_secs_f64(),
             locals.len(),
             sum(|s| s.install),
             sum(|s| s.local),
             sum(|s| s.tests),
             sum(|s| s.baseline),
+            exec::tools_line(&tools),
         ));
         selection.sort_by(|a, b| repo.packages[a.package].dir.cmp(&repo.packages[b.package].dir));
         let rows: Vec<Row> = selection
@@ -239,7 +262,7 @@ impl flags::Test {
             }
             timings.write(path)?;
         }
-        self.finish(&rows, &python_version.to_string(), options.shard.map(|s| s.to_string()))
+        self.finish(&rows, &python_version.to_string(), options.shard.map(|s| s.to_string()), &tools)
     }
 
     /// Every package on `jobs` threads, with progress; `--fail-fast` starts nothing new after a
@@ -249,7 +272,7 @@ impl flags::Test {
         let stop = AtomicBool::new(false);
         let progress = progress::Progress::new(ordered.len());
         let work = |sel: &Selected| {
-            if stop.load(Ordering::Relaxed) {
+            if stop.load(Ordering::Relaxed) || locks::interrupted() {
                 return None; // Reported as not run.
             }
             let dir = &repo.packages[sel.package].dir;
@@ -276,11 +299,18 @@ impl flags::Test {
 
     /// Prints the results (table or JSON), the failures' logs and the step summary; the error
     /// says what failed the run.
-    fn finish(&self, rows: &[Row], python: &str, shard: Option<String>) -> Result<()> {
+    fn finish(&self, rows: &[Row], python: &str, shard: Option<String>, tools: &[&str]) -> Result<()> {
         if self.json {
-            output::json(&report::document(rows, python, shard));
+            let mut doc = report::document(rows, python, shard);
+            doc["tools"] = exec::tools_json(tools);
+            output::json(&doc);
         } else {
             output::data(&report::render(rows));
+        }
+        for r in rows {
+            if let Some(lock) = &r.stale_lock {
+                output::warn(&lock.warning(&r.path));
+            }
         }
         for r in rows.iter().filter(|r| !r.log.is_empty() && (r.fails_run || r.verdict == "already failing")) {
             eprintln!(
@@ -353,12 +383,37 @@ fn not_run(s: &Selected) -> Report {
     Report {
         package: s.package,
         outcome: run::Outcome::NotRun,
+        stale_lock: None,
         baseline: None,
         coverage: run::Coverage::default(),
         seconds: 0.0,
         steps: run::Steps::default(),
         log: String::new(),
     }
+}
+
+/// The tools the run uses: uv, and poetry when a legacy `[tool.poetry]` package is selected.
+fn tools(repo: &Monorepo, selection: &[Selected]) -> Vec<&'static str> {
+    let poetry = selection.iter().any(|s| repo.packages[s.package].table == crate::pyproject::Table::Poetry);
+    if poetry {
+        vec!["uv", "poetry"]
+    } else {
+        vec!["uv"]
+    }
+}
+
+/// This run's journal of the stale locks it relocks, in the git directory (never dirt); first,
+/// the locks that an earlier run was killed before putting back go back.
+fn journal(sh: &Shell, repo: &Monorepo, scratch: &Scratch) -> Result<locks::Journal> {
+    let base = match git::git_path(sh, "xtask-test-locks") {
+        Ok(path) => repo.root.join(path),
+        // Not a git checkout: the journal lives as long as the run.
+        Err(_) => scratch.join("locks"),
+    };
+    for file in locks::recover(&base, &repo.root)? {
+        output::warn(&format!("put back `{file}`, which an interrupted `cargo xtask test` had locked afresh"));
+    }
+    locks::Journal::create(&base)
 }
 
 /// The interpreter uv picks (for `--python`, the one it names) and its version.

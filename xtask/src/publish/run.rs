@@ -155,7 +155,7 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
             finish(i, outcome);
         });
     }
-    output::note(&ctx.timing.line(&Phases {
+    let line = ctx.timing.line(&Phases {
         packages: builds.len(),
         fresh: builds.values().filter(|b| !b.reused).count(),
         jobs: options.jobs,
@@ -163,7 +163,8 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
         checking,
         waves: plan.waves.len(),
         uploading: started.elapsed(),
-    }));
+    });
+    output::note(&format!("{line}; with {}", crate::exec::tools_line(&[&options.backend.to_string()])));
     Done { outcomes: outcomes.into_inner().expect("threads are done"), checks, builds }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::run::{Outcome, Report};
+use super::run::{Outcome, Report, StaleLock};
 use super::selection::Selected;
 use crate::{monorepo::Package, output};
 
@@ -44,6 +44,8 @@ impl Verdict {
 pub fn verdict(outcome: &Outcome, baseline: Option<&Outcome>, changed: bool) -> Verdict {
     match outcome {
         Outcome::NotRun => Verdict::NotRun,
+        // A stale lock under --strict-locks is the tree's fault, whatever the change.
+        Outcome::LockOutdated => Verdict::Failed,
         o if !o.is_failure() && *o != Outcome::Passed => Verdict::Skipped,
         Outcome::Passed => Verdict::Passed,
         _ if changed => Verdict::Failed,
@@ -68,7 +70,37 @@ pub struct Row {
     pub seconds: f64,
     pub total: Option<f64>,
     pub diff: Option<f64>,
+    /// The tree's lock was stale; the package was tested with a fresh one.
+    pub stale_lock: Option<Stale>,
     pub log: String,
+}
+
+/// A stale lock as reported: the file, relative to the root, and the command that updates it,
+/// run in the package's directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stale {
+    pub file: String,
+    pub fix: String,
+}
+
+impl Stale {
+    fn new(dir: &str, lock: StaleLock) -> Stale {
+        let file = if dir == "." { lock.file.to_string() } else { format!("{dir}/{}", lock.file) };
+        Stale { file, fix: lock.fix.to_string() }
+    }
+
+    /// The lock's name, for the table's cell.
+    fn name(&self) -> &str {
+        self.file.rsplit('/').next().unwrap_or(&self.file)
+    }
+
+    /// The warning, naming the fix.
+    pub fn warning(&self, dir: &str) -> String {
+        format!(
+            "`{}` is out of date: tested with a fresh lock, the tree's put back as it was; run `{}` in `{dir}`",
+            self.file, self.fix
+        )
+    }
 }
 
 impl Row {
@@ -86,6 +118,7 @@ impl Row {
             seconds: r.seconds,
             total: r.coverage.total,
             diff: r.coverage.diff,
+            stale_lock: r.stale_lock.map(|l| Stale::new(&packages[sel.package].dir, l)),
             log: r.log.clone(),
         }
     }
@@ -97,6 +130,8 @@ impl Row {
             "result": self.result, "baseline": self.baseline, "verdict": self.verdict, "fails_run": self.fails_run,
             "seconds": round(self.seconds),
             "coverage": {"total": self.total.map(round), "diff": self.diff.map(round)},
+            "stale_lock": self.stale_lock.as_ref().map(|l| json!({"file": l.file, "fix": l.fix, "directory": self.path})),
+            "warnings": self.stale_lock.iter().map(|l| l.warning(&self.path)).collect::<Vec<_>>(),
         })
     }
 
@@ -114,6 +149,10 @@ impl Row {
             seconds: v["seconds"].as_f64()?,
             total: v["coverage"]["total"].as_f64(),
             diff: v["coverage"]["diff"].as_f64(),
+            stale_lock: v["stale_lock"]["file"].as_str().map(|file| Stale {
+                file: file.into(),
+                fix: v["stale_lock"]["fix"].as_str().unwrap_or("uv lock").into(),
+            }),
             log: String::new(),
         })
     }
@@ -128,10 +167,15 @@ impl Row {
     }
 
     fn cells(&self, with_coverage: bool) -> Vec<String> {
-        let mut result = self.result.clone();
+        let mut notes = Vec::new();
         if self.verdict == Verdict::Regression.label() || self.verdict == Verdict::AlreadyFailing.label() {
-            result = format!("{result} ({})", self.verdict);
+            notes.push(self.verdict.clone());
         }
+        if let Some(lock) = &self.stale_lock {
+            notes.push(format!("stale {}", lock.name()));
+        }
+        let result =
+            if notes.is_empty() { self.result.clone() } else { format!("{} ({})", self.result, notes.join("; ")) };
         let mut cells = vec![self.path.clone(), result, self.local.join(", ")];
         if with_coverage {
             cells.push(self.coverage());
@@ -176,6 +220,27 @@ pub fn render(rows: &[Row]) -> String {
             }
         }
     }
+    out + &stale_locks(rows, false)
+}
+
+/// The section on stale locks: each package was tested with a fresh lock, and each line is the
+/// command that brings the tree's up to date.
+fn stale_locks(rows: &[Row], markdown: bool) -> String {
+    let stale: Vec<(&Row, &Stale)> = rows.iter().filter_map(|r| Some((r, r.stale_lock.as_ref()?))).collect();
+    if stale.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\nStale locks: tested with a fresh lock, the tree's put back as it was (--strict-locks fails them); \
+         to bring them up to date:\n",
+    );
+    for (r, lock) in stale {
+        out += &if markdown {
+            format!("- `cd {} && {}`\n", r.path, lock.fix)
+        } else {
+            format!("  cd {} && {}\n", r.path, lock.fix)
+        };
+    }
     out
 }
 
@@ -197,7 +262,7 @@ pub fn markdown(rows: &[Row]) -> String {
         count(Verdict::Skipped),
         count(Verdict::NotRun)
     );
-    md
+    md + &stale_locks(rows, true)
 }
 
 /// The last `n` lines of a log.
@@ -227,6 +292,12 @@ mod tests {
         check(TimedOut, Some(InstallFailed), false, Verdict::AlreadyFailing);
         check(Failed, None, false, Verdict::AlreadyFailing);
         check(NotRun, None, false, Verdict::NotRun);
+        // --strict-locks: the tree's stale lock fails, changed or not; an unresolvable one fails
+        // a dependant at the base too (no rerun: locking never sees the local packages).
+        check(LockOutdated, None, true, Verdict::Failed);
+        check(LockOutdated, None, false, Verdict::Failed);
+        check(LockUnresolvable, None, true, Verdict::Failed);
+        check(LockUnresolvable, None, false, Verdict::AlreadyFailing);
         assert!(!Verdict::AlreadyFailing.fails_run(false));
         assert!(Verdict::AlreadyFailing.fails_run(true));
         assert!(Verdict::Regression.fails_run(false));
@@ -246,6 +317,7 @@ mod tests {
             seconds: 1.5,
             total: Some(80.0),
             diff: None,
+            stale_lock: None,
             log: String::new(),
         };
         let rows = vec![
@@ -269,5 +341,63 @@ mod tests {
               c (install failed; against the base: install failed)
         "#]]
         .assert_eq(&render(&rows));
+    }
+
+    #[test]
+    fn stale_locks_are_warnings_that_name_the_fix() {
+        let row = |path: &str, result: &str, verdict: Verdict, stale: bool| Row {
+            path: path.into(),
+            name: path.into(),
+            reason: "changed".into(),
+            local: vec![],
+            result: result.into(),
+            baseline: None,
+            verdict: verdict.label().into(),
+            fails_run: verdict.fails_run(false),
+            seconds: 2.0,
+            total: None,
+            diff: None,
+            stale_lock: stale.then(|| Stale { file: format!("{path}/uv.lock"), fix: "uv lock".into() }),
+            log: String::new(),
+        };
+        let rows = vec![
+            row("llama-index-core", "passed", Verdict::Passed, false),
+            row("llms/openai", "passed", Verdict::Passed, true),
+            row("llms/mistral", "failed", Verdict::Failed, true),
+            row("llms/cohere", "the stale lock cannot be resolved; run `uv lock` to see why", Verdict::Failed, false),
+        ];
+        for r in &rows {
+            assert_eq!(Row::from_json(&r.to_json()).as_ref(), Some(r));
+        }
+        expect_test::expect![[r#"
+            Package           Result                                                       Local packages  Time
+            llama-index-core  passed                                                                       2.00s
+            llms/openai       passed (stale uv.lock)                                                       2.00s
+            llms/mistral      failed (stale uv.lock)                                                       2.00s
+            llms/cohere       the stale lock cannot be resolved; run `uv lock` to see why                  2.00s
+
+            Stale locks: tested with a fresh lock, the tree's put back as it was (--strict-locks fails them); to bring them up to date:
+              cd llms/openai && uv lock
+              cd llms/mistral && uv lock
+        "#]]
+        .assert_eq(&render(&rows));
+        expect_test::expect![[r#"
+            | Package | Result | Local packages | Coverage | Time |
+            | --- | --- | --- | --- | --- |
+            | llama-index-core | passed |  |  | 2.00s |
+            | llms/openai | passed (stale uv.lock) |  |  | 2.00s |
+            | llms/mistral | failed (stale uv.lock) |  |  | 2.00s |
+            | llms/cohere | the stale lock cannot be resolved; run `uv lock` to see why |  |  | 2.00s |
+
+            2 passed, 2 failed, 0 regressions, 0 already failing, 0 skipped, 0 not run
+
+            Stale locks: tested with a fresh lock, the tree's put back as it was (--strict-locks fails them); to bring them up to date:
+            - `cd llms/openai && uv lock`
+            - `cd llms/mistral && uv lock`
+        "#]]
+        .assert_eq(&markdown(&rows));
+        expect_test::expect![[r#"{"directory":"llms/openai","file":"llms/openai/uv.lock","fix":"uv lock"} ["`llms/openai/uv.lock` is out of date: tested with a fresh lock, the tree's put back as it was; run `uv lock` in `llms/openai`"]"#]]
+        .assert_eq(&format!("{} {}", rows[1].to_json()["stale_lock"], rows[1].to_json()["warnings"]));
+        assert_eq!(rows[0].to_json()["warnings"], json!([]));
     }
 }

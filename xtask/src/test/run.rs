@@ -1,8 +1,9 @@
 //! Running one package: install its environment, install the working tree's changed packages it
 //! depends on, run pytest (with coverage and diff coverage when asked), and, when a dependant
 //! fails, run it again against the index's versions. The tracked tree is left as it was: a
-//! `uv.lock` is only ever read (`uv sync --locked`), one the run had to create is removed, and
-//! coverage data goes to a scratch directory outside the tree.
+//! `uv.lock` is read (`uv sync --locked`); a stale one is locked afresh for the run and put back
+//! byte for byte afterwards (`test/locks.rs`), unless `--strict-locks` fails it; one the run had
+//! to create is removed, and coverage data goes to a scratch directory outside the tree.
 
 use std::{
     collections::BTreeMap,
@@ -10,7 +11,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::selection::Selected;
+use super::{
+    locks::{Journal, Relocked},
+    selection::Selected,
+};
 use crate::{monorepo::Package, pyproject::Table, requirement::Requirement, version::Version};
 
 /// The diff-cover release that measures changed lines, run through `uv tool run` so that no
@@ -23,7 +27,10 @@ pub enum Outcome {
     Passed,
     Failed,
     InstallFailed,
+    /// The lock is stale and `--strict-locks` was given: nothing ran.
     LockOutdated,
+    /// The stale lock could not be locked afresh: no version set satisfies the requirements.
+    LockUnresolvable,
     TimedOut,
     /// Changed lines covered, in percent, under the required share.
     CoverageFailed(f64),
@@ -39,6 +46,7 @@ impl Outcome {
             Outcome::Failed => "failed".into(),
             Outcome::InstallFailed => "install failed".into(),
             Outcome::LockOutdated => "uv.lock is out of date; run `uv lock`".into(),
+            Outcome::LockUnresolvable => "the stale lock cannot be resolved; run `uv lock` to see why".into(),
             Outcome::TimedOut => "timed out".into(),
             Outcome::CoverageFailed(p) => format!("changed lines {p:.0}% covered"),
             Outcome::NoTests => "skipped: no tests".into(),
@@ -52,6 +60,7 @@ impl Outcome {
             Outcome::Failed
                 | Outcome::InstallFailed
                 | Outcome::LockOutdated
+                | Outcome::LockUnresolvable
                 | Outcome::TimedOut
                 | Outcome::CoverageFailed(_)
         )
@@ -74,10 +83,30 @@ pub struct Steps {
     pub baseline: f64,
 }
 
+/// A package's lock file that no longer matches its `pyproject.toml`, and the command that
+/// brings it up to date, run in the package's directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaleLock {
+    pub file: &'static str,
+    pub fix: &'static str,
+}
+
+impl StaleLock {
+    fn of(package: &Package) -> StaleLock {
+        if package.table == Table::Poetry {
+            StaleLock { file: "poetry.lock", fix: "poetry lock" }
+        } else {
+            StaleLock { file: "uv.lock", fix: "uv lock" }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Report {
     pub package: usize,
     pub outcome: Outcome,
+    /// The tree's lock was stale: the run used a fresh one and put the tree's back.
+    pub stale_lock: Option<StaleLock>,
     /// The rerun against the index's versions, when a dependant failed with the change.
     pub baseline: Option<Outcome>,
     pub coverage: Coverage,
@@ -103,15 +132,20 @@ pub struct Context {
     pub wheels: BTreeMap<usize, Result<PathBuf, String>>,
     /// Outside the tree: coverage data and reports.
     pub scratch: PathBuf,
+    /// `--strict-locks`: a stale lock fails the package instead of being locked afresh.
+    pub strict_locks: bool,
+    /// Where the tree's stale locks are kept while they are relocked.
+    pub journal: Journal,
 }
 
 pub fn test_one(ctx: &Context, packages: &[Package], sel: &Selected) -> Report {
     let started = Instant::now();
     let package = &packages[sel.package];
     let mut steps = Steps::default();
-    let report = |outcome, baseline, coverage, steps, log| Report {
+    let report = |outcome, stale_lock, baseline, coverage, steps, log| Report {
         package: sel.package,
         outcome,
+        stale_lock,
         baseline,
         coverage,
         seconds: started.elapsed().as_secs_f64(),
@@ -120,15 +154,16 @@ pub fn test_one(ctx: &Context, packages: &[Package], sel: &Selected) -> Report {
     };
     let dir = ctx.root.join(&package.dir);
     if !dir.join("tests").is_dir() {
-        return report(Outcome::NoTests, None, Coverage::default(), steps, String::new());
+        return report(Outcome::NoTests, None, None, Coverage::default(), steps, String::new());
     }
     if let Some(spec) = &package.requires_python {
         let allowed = Requirement::parse(&format!("python{spec}")).and_then(|r| r.allows(&ctx.python_version));
         if allowed == Ok(false) {
-            return report(Outcome::UnsupportedPython(spec.clone()), None, Coverage::default(), steps, String::new());
+            let outcome = Outcome::UnsupportedPython(spec.clone());
+            return report(outcome, None, None, Coverage::default(), steps, String::new());
         }
     }
-    let lock = if package.table == Table::Poetry { "poetry.lock" } else { "uv.lock" };
+    let lock = StaleLock::of(package).file;
     let had_lock = dir.join(lock).exists();
     let mut log = String::new();
     let local: Vec<(String, Result<PathBuf, String>)> = sel
@@ -136,21 +171,90 @@ pub fn test_one(ctx: &Context, packages: &[Package], sel: &Selected) -> Report {
         .iter()
         .map(|&i| (packages[i].name.to_string(), ctx.wheels.get(&i).cloned().unwrap_or(Err("not built".into()))))
         .collect();
-    let (outcome, coverage) = attempt(ctx, package, &dir, had_lock, &local, ctx.cov, &mut steps, &mut log);
+    let (mut outcome, mut coverage) = attempt(ctx, package, &dir, had_lock, &local, ctx.cov, &mut steps, &mut log);
+    let mut stale_lock = None;
+    let mut relocked = None;
+    if outcome == Outcome::LockOutdated && !ctx.strict_locks {
+        stale_lock = Some(StaleLock::of(package));
+        match relock(ctx, package, &dir, &mut steps, &mut log) {
+            Ok(guard) => {
+                relocked = Some(guard);
+                (outcome, coverage) = attempt(ctx, package, &dir, true, &local, ctx.cov, &mut steps, &mut log);
+            }
+            Err(failed) => outcome = failed,
+        }
+    }
     // A dependant's failure is checked against the base: the same package without the working
-    // tree's changed packages, that is, with what the index has.
-    let baseline = (outcome.is_failure() && !sel.is_changed() && !sel.local.is_empty()).then(|| {
+    // tree's changed packages, that is, with what the index has. Not for a lock that is stale
+    // (under --strict-locks) or cannot be resolved: locking never involves the local packages,
+    // so the base would fail the same way.
+    let rerun = outcome.is_failure()
+        && !matches!(outcome, Outcome::LockOutdated | Outcome::LockUnresolvable)
+        && !sel.is_changed()
+        && !sel.local.is_empty();
+    let baseline = rerun.then(|| {
         log.push_str("\n==> again against the index's versions (the base), without the local packages\n");
         let again = Instant::now();
         let outcome = attempt(ctx, package, &dir, had_lock, &[], false, &mut Steps::default(), &mut log).0;
         steps.baseline = again.elapsed().as_secs_f64();
         outcome
     });
+    if let Some(guard) = relocked {
+        match guard.restore() {
+            Ok(()) => log.push_str(&format!("\n==> put back the tree's `{lock}`, as it was\n")),
+            Err(e) => log.push_str(&format!("\n{e:#}\n")),
+        }
+    }
     if !had_lock {
         // The run made this lock; the tree had none.
         let _ = std::fs::remove_file(dir.join(lock));
     }
-    report(outcome, baseline, coverage, steps, log)
+    report(outcome, stale_lock, baseline, coverage, steps, log)
+}
+
+/// Locks `package` afresh in its directory, for this run: the tree's lock is recorded first, and
+/// goes back when the guard is dropped. The failure's outcome when no fresh lock could be had.
+fn relock(
+    ctx: &Context,
+    package: &Package,
+    dir: &Path,
+    steps: &mut Steps,
+    log: &mut String,
+) -> Result<Relocked, Outcome> {
+    let stale = StaleLock::of(package);
+    let relative = if package.dir == "." { stale.file.to_string() } else { format!("{}/{}", package.dir, stale.file) };
+    log.push_str(&format!(
+        "\n==> `{relative}` is out of date: locking afresh for this run, the tree's lock goes back afterwards \
+         (`{}` in `{}` brings it up to date)\n",
+        stale.fix, package.dir
+    ));
+    let guard = Relocked::record(&ctx.journal, &ctx.root, &relative).map_err(|e| {
+        log.push_str(&format!("{e:#}\n"));
+        Outcome::InstallFailed
+    })?;
+    let mut argv = match (package.table == Table::Poetry, &ctx.poetry) {
+        (true, Some(poetry)) => vec![poetry.display().to_string(), "lock".into()],
+        (true, None) => vec!["poetry".into(), "lock".into()],
+        (false, _) => vec![ctx.uv.display().to_string(), "lock".into()],
+    };
+    if let (false, Some(p)) = (package.table == Table::Poetry, &ctx.python_request) {
+        argv.extend(["--python".into(), p.clone()]);
+    }
+    let started = Instant::now();
+    let from = log.len();
+    let locked = run_until(dir, &argv, &[], Instant::now() + ctx.timeout, log);
+    steps.install += started.elapsed().as_secs_f64();
+    match locked {
+        Some(true) => Ok(guard),
+        Some(false) if is_unresolvable(&log[from..]) => Err(Outcome::LockUnresolvable),
+        Some(false) => Err(Outcome::InstallFailed),
+        None => Err(Outcome::TimedOut),
+    }
+}
+
+/// uv's and poetry's words when no set of versions satisfies the requirements.
+fn is_unresolvable(output: &str) -> bool {
+    output.contains("No solution found when resolving dependencies") || output.contains("version solving failed")
 }
 
 /// One install and test of `package` with `local` wheels on top of its environment.
@@ -198,6 +302,9 @@ fn attempt(
     match installed {
         Some(true) => {}
         Some(false) if is_stale_lock(&log[from..]) => return (Outcome::LockOutdated, none),
+        // `--locked` resolves again to compare; a stale lock whose requirements nothing satisfies
+        // fails there.
+        Some(false) if locked && is_unresolvable(&log[from..]) => return (Outcome::LockUnresolvable, none),
         Some(false) => return (Outcome::InstallFailed, none),
         None => return (Outcome::TimedOut, none),
     }
@@ -360,6 +467,10 @@ pub fn run_until(
     deadline: Instant,
     log: &mut String,
 ) -> Option<bool> {
+    if super::locks::interrupted() {
+        log.push_str(&format!("not run, the run was interrupted: {}\n", argv.join(" ")));
+        return Some(false);
+    }
     log.push_str(&format!("$ {}\n", argv.join(" ")));
     let mut cmd = crate::exec::Cmd::new(&argv[0]).args(&argv[1..]).dir(dir);
     for (k, v) in env {
@@ -398,5 +509,9 @@ mod tests {
         let uv = "error: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided. To update the lockfile, run `uv lock`.";
         assert!(is_stale_lock(uv));
         assert!(!is_stale_lock("error: No solution found when resolving dependencies"));
+        assert!(is_unresolvable(
+            "  × No solution found when resolving dependencies:\n  ╰─▶ Because there is no version"
+        ));
+        assert!(!is_unresolvable(uv));
     }
 }

@@ -161,9 +161,163 @@ fn a_tracked_lock_is_only_read_and_a_stale_one_is_reported() {
             .replace("dependencies = [\n", "dependencies = [\n    \"iniconfig>=1\",\n");
     x.s.write(&format!("{EMBEDDINGS}/pyproject.toml"), &pyproject);
     support::commit_all(&x.s.root(), "Add a dependency without locking (#904)");
-    let out = x.test(&[EMBEDDINGS, "--json"]).fails_with(1);
+    let out = x.test(&[EMBEDDINGS, "--json", "--strict-locks"]).fails_with(1);
     assert_eq!(results(&out.stdout), triples(&[(EMBEDDINGS, "uv.lock is out of date; run `uv lock`", "failed")]));
     assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked, "never rewritten");
+    assert_eq!(x.status(), "");
+}
+
+/// Locks `dir` with the test index, and commits the lock.
+fn lock_and_commit(x: &Indexed, dir: &str) -> String {
+    let lock = std::process::Command::new(support::tool("uv"))
+        .arg("lock")
+        .current_dir(x.s.root().join(dir))
+        .env("UV_DEFAULT_INDEX", x.env())
+        .output()
+        .unwrap();
+    assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
+    support::commit_all(&x.s.root(), &format!("Lock {dir} (#910)"));
+    x.s.read(&format!("{dir}/uv.lock"))
+}
+
+#[test]
+fn a_package_bumped_without_relocking_is_tested_with_a_fresh_lock_and_its_lock_put_back() {
+    let x = Indexed::new();
+    let locked = lock_and_commit(&x, EMBEDDINGS);
+    // A version bump without `uv lock`, as in the real monorepo's commits: the lock records the
+    // package's own version, so `uv sync --locked` refuses it.
+    let pyproject = x.s.read(&format!("{EMBEDDINGS}/pyproject.toml"));
+    let line = pyproject.lines().find(|l| l.starts_with("version = ")).unwrap().to_string();
+    x.s.write(&format!("{EMBEDDINGS}/pyproject.toml"), &pyproject.replacen(&line, "version = \"9.9.9\"", 1));
+    support::commit_all(&x.s.root(), "Bump the embeddings without locking (#911)");
+
+    let out = x.test(&[EMBEDDINGS, "--json"]).ok();
+    assert_eq!(results(&out.stdout), triples(&[(EMBEDDINGS, "passed", "passed")]), "{}", out.stderr);
+    let row = &packages(&out.stdout)[0];
+    assert_eq!(
+        row["stale_lock"],
+        serde_json::json!({"file": format!("{EMBEDDINGS}/uv.lock"), "fix": "uv lock", "directory": EMBEDDINGS})
+    );
+    let warning = format!(
+        "`{EMBEDDINGS}/uv.lock` is out of date: tested with a fresh lock, the tree's put back as it was; run `uv lock` in `{EMBEDDINGS}`"
+    );
+    assert_eq!(row["warnings"], serde_json::json!([warning]));
+    assert!(out.stderr.contains(&format!("warning: {warning}")), "{}", out.stderr);
+    assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked, "the tree's lock, byte for byte");
+    assert_eq!(x.status(), "", "the tree ends as it began");
+    let time = out.stderr.lines().find(|l| l.starts_with("time: ")).unwrap();
+    assert!(time.contains("; with uv ") && time.contains("(bootstrapped;"), "which uv ran: {time}");
+    assert_eq!(packages(&out.stdout).len(), 1);
+
+    // The table and the step summary say it too, with the command that fixes it.
+    let summary = x.s.dir.path().join("summary.md");
+    let out = x.s.xtask_env(
+        &["test", EMBEDDINGS],
+        &[("UV_DEFAULT_INDEX", &x.env()), ("GITHUB_STEP_SUMMARY", &summary.display().to_string())],
+    );
+    let out = out.ok();
+    assert!(out.stdout.contains("passed (stale uv.lock)"), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("  cd {EMBEDDINGS} && uv lock\n")), "{}", out.stdout);
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains(&format!("- `cd {EMBEDDINGS} && uv lock`")), "{md}");
+    assert_eq!(x.status(), "");
+
+    // --strict-locks fails it untested, as before.
+    let out = x.test(&[EMBEDDINGS, "--json", "--strict-locks"]).fails_with(1);
+    assert_eq!(results(&out.stdout), triples(&[(EMBEDDINGS, "uv.lock is out of date; run `uv lock`", "failed")]));
+    assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked);
+    assert_eq!(x.status(), "");
+}
+
+/// Starts `cargo xtask test DIR` on `x`, and returns it once `DIR`'s lock differs from `locked`
+/// (the run has relocked it).
+fn start_until_relocked(x: &Indexed, dir: &str, locked: &str) -> std::process::Child {
+    let mut child = std::process::Command::new(support::xtask_bin())
+        .arg("--root")
+        .arg(x.s.root())
+        .args(["test", dir])
+        .env("NO_COLOR", "1")
+        .env("UV_DEFAULT_INDEX", x.env())
+        .env("GITHUB_STEP_SUMMARY", "")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = x.s.root().join(dir).join("uv.lock");
+    while std::fs::read_to_string(&lock).is_ok_and(|now| now == locked) {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it relocked `{dir}`");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child
+}
+
+#[test]
+fn an_interrupted_run_puts_the_lock_back_and_a_killed_ones_is_put_back_by_the_next() {
+    let x = Indexed::new();
+    let locked = lock_and_commit(&x, EMBEDDINGS);
+    let pyproject = x.s.read(&format!("{EMBEDDINGS}/pyproject.toml"));
+    let line = pyproject.lines().find(|l| l.starts_with("version = ")).unwrap().to_string();
+    x.s.write(&format!("{EMBEDDINGS}/pyproject.toml"), &pyproject.replacen(&line, "version = \"9.9.9\"", 1));
+    support::commit_all(&x.s.root(), "Bump the embeddings without locking (#914)");
+
+    // SIGTERM (as a CI runner's cancel sends): the run starts nothing new, puts the lock back
+    // and says it was interrupted.
+    let child = start_until_relocked(&x, EMBEDDINGS, &locked);
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let out: Run = child.wait_with_output().unwrap().into();
+    let out = out.fails_with(1);
+    assert!(out.stderr.contains("error: interrupted after 1 of 1 package(s)"), "{}", out.stderr);
+    assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked, "put back before the run ended");
+    assert_eq!(x.status(), "");
+
+    // SIGKILL leaves the fresh lock in the tree; the next run puts it back first, and says so.
+    let mut child = start_until_relocked(&x, EMBEDDINGS, &locked);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_ne!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked);
+    let out = x.test(&[EMBEDDINGS, "--dry-run"]).ok();
+    assert_ne!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked, "a dry run writes nothing: {}", out.stderr);
+    let out = x.test(&[EMBEDDINGS]).ok();
+    let put_back =
+        format!("warning: put back `{EMBEDDINGS}/uv.lock`, which an interrupted `cargo xtask test` had locked afresh");
+    assert!(out.stderr.contains(&put_back), "{}", out.stderr);
+    assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked);
+    assert_eq!(x.status(), "");
+}
+
+#[test]
+fn a_stale_lock_that_cannot_be_resolved_is_its_own_failure_without_a_rerun_against_the_base() {
+    let x = Indexed::new();
+    let locked = lock_and_commit(&x, EMBEDDINGS);
+    // A requirement nothing satisfies, committed without locking, before the base: the
+    // embeddings are a dependant of the change to core below, not changed themselves.
+    let pyproject =
+        x.s.read(&format!("{EMBEDDINGS}/pyproject.toml"))
+            .replace("dependencies = [\n", "dependencies = [\n    \"iniconfig>=999\",\n");
+    x.s.write(&format!("{EMBEDDINGS}/pyproject.toml"), &pyproject);
+    support::commit_all(&x.s.root(), "Require what does not exist (#912)");
+    x.s.git(&["tag", "base"]);
+    x.break_core();
+    support::commit_all(&x.s.root(), "Change how core chunks text (#913)");
+
+    let out = x.test(&["--base-ref", "base", "llama-index-core", EMBEDDINGS, "--json"]).ok();
+    let unresolvable = "the stale lock cannot be resolved; run `uv lock` to see why";
+    assert_eq!(
+        results(&out.stdout),
+        triples(&[("llama-index-core", "passed", "passed"), (EMBEDDINGS, unresolvable, "already failing")]),
+        "{}",
+        out.stderr
+    );
+    let row = packages(&out.stdout).into_iter().find(|p| p["path"] == EMBEDDINGS).unwrap();
+    assert_eq!(row["baseline"], Value::Null, "no rerun against the base: it could not lock either");
+    assert!(out.stderr.contains("No solution found"), "its log says why: {}", out.stderr);
+    assert!(!out.stderr.contains("again against the index's versions"), "{}", out.stderr);
+    assert_eq!(x.s.read(&format!("{EMBEDDINGS}/uv.lock")), locked);
+    assert_eq!(x.status(), "");
+    // Changed itself, it fails the run.
+    let out = x.test(&[EMBEDDINGS, "--json"]).fails_with(1);
+    assert_eq!(results(&out.stdout), triples(&[(EMBEDDINGS, unresolvable, "failed")]));
     assert_eq!(x.status(), "");
 }
 
@@ -395,4 +549,35 @@ fn merge_joins_shards_results_into_one_summary_and_updates_timings() {
     let t: Value = serde_json::from_str(&std::fs::read_to_string(&timings).unwrap()).unwrap();
     assert_eq!(t["packages"]["a-pkg"], 3.0, "the slowest Python's time: {t}");
     assert_eq!(t["packages"]["b-pkg"], 4.0);
+}
+
+#[test]
+fn the_plan_and_json_say_which_uv_runs_and_how_it_was_chosen() {
+    let s = Sample::new(20, 0);
+    let uv = support::tool("uv");
+    let version = std::process::Command::new(&uv).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).split_whitespace().nth(1).unwrap().to_string();
+    // The xtask prints the tools' directory without the harness's `xtask/..`.
+    let tools = std::fs::canonicalize(uv.parent().unwrap()).unwrap();
+    let placeholders =
+        |text: &str| text.replace(&tools.display().to_string(), "[TOOLS]").replace(&version, "[VERSION]");
+    // Bootstrapped first.
+    let out = s.xtask(&["test", "llama-index-core", "--dry-run"]).ok();
+    let note = out.stderr.lines().find(|l| l.starts_with("would test")).unwrap();
+    expect_test::expect!["would test 1 package(s), about 1s of work, with uv [VERSION] at [TOOLS]/uv (bootstrapped; `XTASK_UV` chooses another)"]
+        .assert_eq(&placeholders(note));
+    let out = s.xtask(&["test", "llama-index-core", "--dry-run", "--json"]).ok();
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        placeholders(&doc["tools"].to_string()),
+        r#"{"uv":{"from":"bootstrapped","path":"[TOOLS]/uv","version":"[VERSION]"}}"#
+    );
+    // XTASK_UV chooses another: a path, or a name on PATH.
+    let out =
+        s.xtask_env(&["test", "llama-index-core", "--dry-run", "--json"], &[("XTASK_UV", &uv.display().to_string())]);
+    let doc: Value = serde_json::from_str(&out.ok().stdout).unwrap();
+    assert_eq!(doc["tools"]["uv"]["from"], "XTASK_UV");
+    let out = s.xtask_env(&["test", "llama-index-core"], &[("XTASK_UV", "no-such-uv")]).fails_with(1);
+    expect_test::expect!["error: `XTASK_UV` names `no-such-uv` for `uv`, which is not a program here: give a path to it, or a name on PATH"]
+        .assert_eq(out.stderr.trim_end());
 }
