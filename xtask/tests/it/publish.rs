@@ -1060,6 +1060,8 @@ fn the_build_frontends_end_with_the_run_however_it_ends() {
             .arg(s.root())
             .args(["publish", "--all", "--index-url", &fresh.index_url(), "--publish-url", &upload])
             .env("NO_COLOR", "1")
+            // A real run without upload credentials now stops before building anything.
+            .env("UV_PUBLISH_TOKEN", TOKEN)
             .env("XTASK_TEST_MARKER", &value)
             .envs(s.env.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())))
             .stdout(Stdio::null())
