@@ -110,9 +110,9 @@ parts = {
 }
 counts = re.search(r"(\d+) by the build frontend .*?(\d+) by the tool", rows[0][1])
 med = {k: statistics.median(v) for k, v in parts.items()}
-print(f"median {med[\"total\"]:.1f}s; building {med[\"building\"]:.1f}s wall (summed over workers: hooks {med[\"hooks\"]:.1f}s, "
-      f"{counts.group(1)} frontend builds {med[\"frontend builds\"]:.1f}s, {counts.group(2)} uv builds {med[\"uv builds\"]:.1f}s); "
-      f"checks {med[\"checks\"]:.1f}s; uploading and waiting {med[\"uploading+waiting\"]:.1f}s wall (summed: uploads {med[\"uploads\"]:.1f}s, waits {med[\"waits\"]:.1f}s)")
+m = [med[k] for k in ("total", "building", "hooks", "frontend builds", "uv builds", "checks", "uploading+waiting", "uploads", "waits")]
+print(("median %.1fs; building %.1fs wall (summed over workers: hooks %.1fs, {0} frontend builds %.1fs, {1} uv builds %.1fs); "
+       "checks %.1fs; uploading and waiting %.1fs wall (summed: uploads %.1fs, waits %.1fs)").format(counts.group(1), counts.group(2)) % tuple(m))
 print("  runs (s): " + " ".join(f"{t:.1f}" for t in parts["total"]))
 '
 }

@@ -5,6 +5,7 @@
 //! functions of `history` (commits → pull requests → packages) and `render` (text, notes).
 
 pub mod history;
+pub mod package;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,6 +51,12 @@ impl flags::Generate {
         for w in &repo.warnings {
             output::warn(w);
         }
+        if let Some(path) = &self.package {
+            if self.since.is_some() {
+                return Err(usage("--since is not for --package: a package's notes start at its own last tag"));
+            }
+            return self.run_package(sh, &repo, path, &date);
+        }
         let generated = generate(sh, &repo, self.since.as_deref(), date, self.offline)?;
         let present = has_section(&generated);
         if self.json {
@@ -80,6 +87,42 @@ impl flags::Generate {
             &format!("{display} with {} pull requests in {} sections", generated.prs, generated.sections),
         );
         output::github_summary(&generated.section);
+        Ok(())
+    }
+}
+
+impl flags::Generate {
+    /// `changelog --package PATH`: one package's notes since its own tag.
+    fn run_package(&self, sh: &Shell, repo: &Monorepo, path: &str, date: &str) -> Result<()> {
+        git::ensure_repo(sh)?;
+        let p = repo.resolve(path)?;
+        repo.require_versions(&[p])?;
+        let notes = package::notes(sh, repo, repo.index_of(p), &p.version, date, self.offline)?;
+        let written = !self.dry_run && notes.change.as_ref().is_some_and(|c| !c.old.contains(notes.text.trim()));
+        if self.json {
+            let mut json = notes.json.clone();
+            json["written"] = Value::Bool(written);
+            output::json(&json);
+        } else {
+            output::data(&notes.text);
+        }
+        let since = notes.since.as_deref().map_or_else(|| "all history (no tag yet)".to_string(), |t| format!("`{t}`"));
+        output::note(&format!("{} pull request{} since {since}", notes.prs, if notes.prs == 1 { "" } else { "s" }));
+        let Some(change) = &notes.change else {
+            let file = repo.config.package_changelog.replace("{path}", &p.dir).replace("{name}", &p.display_name);
+            output::note(&format!(
+                "no `{file}` (`changelog.package-file`): nothing is written; the notes go to the release pull request and the GitHub release"
+            ));
+            return Ok(());
+        };
+        if !written {
+            let why = if self.dry_run { "dry run" } else { "it has these notes already" };
+            output::note(&format!("{}: {why}; nothing was written", change.display));
+            return Ok(());
+        }
+        changeset::write_atomic(&change.path, &change.new)
+            .with_context(|| format!("cannot update {}; it was left as it was", change.display))?;
+        output::status("updated", &format!("{} with {} pull requests", change.display, notes.prs));
         Ok(())
     }
 }

@@ -29,6 +29,13 @@ impl Changeset {
         }
     }
 
+    /// Pushes each of `changes` (an `Option`'s one, or none).
+    pub fn extend(&mut self, changes: impl IntoIterator<Item = FileChange>) {
+        for change in changes {
+            self.push(change);
+        }
+    }
+
     /// Unified diffs of every change, in order.
     pub fn diff(&self) -> String {
         self.changes.iter().map(|c| unified_diff(&c.display, &c.old, &c.new)).collect()

@@ -35,7 +35,21 @@ pub struct Config {
     pub branch: String,
     /// Tag names of releases; `{version}` is replaced by the umbrella's version.
     pub tag: String,
+    /// Whether the umbrella and core must exist: the LlamaIndex default, or set in `release.toml`.
+    /// A `release.toml` that lists `packages.include` without naming them, or a uv workspace,
+    /// describes independent packages: the pair is a group only where it exists.
+    pub umbrella_required: bool,
+    pub core_required: bool,
+    /// `packages.include` was set in `release.toml` (else a uv workspace's members may be the packages).
+    pub include_set: bool,
+    /// `release.package-tag`: the tag pattern of a package released on its own.
+    pub package_tag: String,
+    /// `[release.tags]`: a package's own tag pattern, by package directory.
+    pub tags: BTreeMap<String, String>,
     pub changelog: PathBuf,
+    /// `changelog.package-file`: a package's own changelog (`{path}`, `{name}`), written by
+    /// `changelog --package` only when it exists.
+    pub package_changelog: String,
     pub placeholder: String,
     /// Prepended to a release's section to make the GitHub release notes.
     pub notes_header: String,
@@ -338,7 +352,13 @@ impl Default for Config {
             repository: "run-llama/llama_index".to_string(),
             branch: "main".to_string(),
             tag: "v{version}".to_string(),
+            umbrella_required: true,
+            core_required: true,
+            include_set: false,
+            package_tag: DEFAULT_PACKAGE_TAG.to_string(),
+            tags: BTreeMap::new(),
             changelog: PathBuf::from("CHANGELOG.md"),
+            package_changelog: "{path}/CHANGELOG.md".to_string(),
             placeholder: "<!--- generated changelog --->".to_string(),
             notes_header: "# Release Notes".to_string(),
             other_section: true,
@@ -370,6 +390,10 @@ impl Default for Config {
         }
     }
 }
+
+/// The tag of a package released on its own, unless `release.package-tag` or `[release.tags]`
+/// say otherwise: release-plz's default.
+pub const DEFAULT_PACKAGE_TAG: &str = "{name}-v{version}";
 
 /// Why a path that leaves the root is refused, and what to write instead.
 pub const OUTSIDE: &str = "which leaves the monorepo's root; give a path relative to the root, without `..`";
@@ -460,6 +484,7 @@ impl Config {
         let doc = Document::parse(text).map_err(|e| anyhow::anyhow!("{p}: invalid TOML: {}", e.message().trim()))?;
         let mut c = Config::default();
         let mut unknown = Vec::new();
+        let (mut umbrella_set, mut core_set) = (false, false);
         for (section, item) in doc.iter() {
             let Some(table) = item.as_table_like() else {
                 unknown.push(section.to_string());
@@ -490,10 +515,21 @@ impl Config {
                     _ if section == "index" && value.is_table_like() => {
                         c.indexes.insert(key.to_string(), named_index(&p, &name, value)?);
                     }
-                    "packages.umbrella" => c.umbrella = PathBuf::from(string()?),
+                    "packages.umbrella" => {
+                        c.umbrella = PathBuf::from(string()?);
+                        umbrella_set = true;
+                    }
                     "packages.umbrella-paths" => c.umbrella_paths = strings()?,
-                    "packages.core" => c.core = PathBuf::from(string()?),
-                    "packages.include" => c.packages = strings()?,
+                    "packages.core" => {
+                        c.core = PathBuf::from(string()?);
+                        core_set = true;
+                    }
+                    "packages.include" => {
+                        c.packages = strings()?;
+                        c.include_set = true;
+                    }
+                    "release.package-tag" => c.package_tag = tag_pattern(&p, &name, &string()?)?,
+                    "release.tags" => c.tags = tag_table(&p, value)?,
                     "packages.exclude" => c.exclude = strings()?,
                     "github.repository" => c.repository = string()?,
                     "release.branch" => c.branch = string()?,
@@ -504,6 +540,7 @@ impl Config {
                     "release.gate" => c.release_hooks.gate = parse_hooks(&p.to_string(), &name, value, GATE_TIMEOUT)?,
                     "release.assets" => c.release_hooks.assets = strings()?,
                     "changelog.file" => c.changelog = PathBuf::from(string()?),
+                    "changelog.package-file" => c.package_changelog = string()?,
                     "changelog.placeholder" => c.placeholder = string()?,
                     "changelog.notes-header" => c.notes_header = string()?,
                     "changelog.other-section" => {
@@ -558,6 +595,10 @@ impl Config {
                 inside_root(Path::new(pattern)).with_context(|| format!("{p}: `{key}` has `{pattern}`, {OUTSIDE}"))?;
             }
         }
+        if c.include_set {
+            c.umbrella_required = umbrella_set;
+            c.core_required = core_set;
+        }
         let has = |key: &str| doc.get("index").and_then(|i| i.get(key)).is_some();
         // `check` reads `url` alone; publishing needs both (see `destination`).
         c.half_index = has("url") != has("publish-url");
@@ -585,9 +626,37 @@ impl Config {
         tag.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()
     }
 
+    /// The tag pattern of the package at `dir` when released on its own.
+    pub fn package_tag(&self, dir: &str) -> &str {
+        self.tags.get(dir).unwrap_or(&self.package_tag)
+    }
+
     pub fn pull_request_url(&self, number: u64) -> String {
         format!("https://github.com/{}/pull/{number}", self.repository)
     }
+}
+
+/// A package tag pattern: `{version}` once, `{name}` at will.
+fn tag_pattern(p: &impl std::fmt::Display, name: &str, pattern: &str) -> Result<String> {
+    if pattern.matches("{version}").count() != 1 {
+        bail!("{p}: `{name}` is `{pattern}`, which needs `{{version}}` exactly once; use a pattern like `{DEFAULT_PACKAGE_TAG}`");
+    }
+    Ok(pattern.to_string())
+}
+
+/// `[release.tags]`: `"package/dir" = "pattern"`.
+fn tag_table(p: &impl std::fmt::Display, value: &toml_edit::Item) -> Result<BTreeMap<String, String>> {
+    let table = value
+        .as_table_like()
+        .with_context(|| format!("{p}: `release.tags` must be a table from package directory to tag pattern"))?;
+    let mut out = BTreeMap::new();
+    for (dir, pattern) in table.iter() {
+        let name = format!("release.tags.\"{dir}\"");
+        let pattern = pattern.as_str().with_context(|| format!("{p}: `{name}` must be a string"))?;
+        let dir = inside_root(Path::new(dir)).with_context(|| format!("{p}: `{name}`: `{dir}` {OUTSIDE}"))?;
+        out.insert(dir, tag_pattern(p, &name, pattern)?);
+    }
+    Ok(out)
 }
 
 /// A duration such as `"14d"` (`time::parse_duration`).

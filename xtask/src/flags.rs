@@ -4,7 +4,13 @@
 
 use std::{path::PathBuf, str::FromStr};
 
-use crate::{config::Backend, output::ColorChoice, test::Shard, version::Bump as BumpKind};
+use crate::{
+    config::Backend,
+    output::ColorChoice,
+    quickstart::sample::Shape,
+    test::Shard,
+    version::{Bump as BumpKind, BumpChoice},
+};
 
 xflags::xflags! {
     src "./src/flags.rs"
@@ -153,6 +159,9 @@ xflags::xflags! {
                 optional --date date: String
                 /// Never ask GitHub: titles from the squash subjects, links from `github.repository`.
                 optional --offline
+                /// The notes of this one package (a directory) since its own last tag, grouped
+                /// by conventional-commit type, into `changelog.package-file` when it exists.
+                optional --package path: String
             }
             /// Print one release's section of the changelog, with the release-notes header on top
             /// (for `gh release create --notes-file`).
@@ -170,10 +179,14 @@ xflags::xflags! {
         /// bump; `[wave]` in release.toml changes both. Prints the plan (the count and the first
         /// diffs; --json lists everything), then applies it all-or-nothing.
         cmd prepare {
-            /// Which part to bump: `major`, `minor` or `patch` (the default).
-            optional --bump kind: BumpKind
+            /// Release these packages (directories) instead of the umbrella and core: each
+            /// moves with its release group, and the compatibility wave follows every move.
+            repeated paths: String
+            /// Which part to bump: `major`, `minor` or `patch` (the default); with paths, also
+            /// `auto`: from the conventional commit subjects since each package's last tag.
+            optional --bump kind: BumpChoice
             /// The same as --bump (the name the old tool used).
-            optional --version-type kind: BumpKind
+            optional --version-type kind: BumpChoice
             /// Print the plan and change nothing.
             optional --dry-run
             /// The old and new versions and requirements as JSON on stdout.
@@ -235,10 +248,14 @@ xflags::xflags! {
         cmd release {
             /// `prepare` or `publish`; both in one go when left out.
             optional phase: Phase
-            /// prepare: which part to bump: `major`, `minor` or `patch` (the default).
-            optional --bump kind: BumpKind
+            /// Release these packages (directories), each with its own tag and notes, instead
+            /// of the umbrella and core.
+            repeated paths: String
+            /// prepare: which part to bump: `major`, `minor` or `patch` (the default); with
+            /// paths, also `auto` (from the conventional commits since each package's tag).
+            optional --bump kind: BumpChoice
             /// prepare: the same as --bump (the name the old tool used).
-            optional --version-type kind: BumpKind
+            optional --version-type kind: BumpChoice
             /// A hotfix of the release with this tag: the checked-out branch is the release
             /// branch, HEAD must descend from the tag, and the changelog starts there.
             optional --from-tag tag: String
@@ -396,6 +413,9 @@ xflags::xflags! {
             optional --prs n: usize
             /// Replace `dir` if it exists.
             optional --force
+            /// `llama-index` (the default: an umbrella and core released together) or
+            /// `independent` (packages under `libs/*`, each with its own tags, version source and lock).
+            optional --shape shape: Shape
         }
     }
 }
@@ -518,6 +538,7 @@ pub struct Generate {
     pub since: Option<String>,
     pub date: Option<String>,
     pub offline: bool,
+    pub package: Option<String>,
 }
 
 #[derive(Debug)]
@@ -527,8 +548,10 @@ pub struct Notes {
 
 #[derive(Debug)]
 pub struct Prepare {
-    pub bump: Option<BumpKind>,
-    pub version_type: Option<BumpKind>,
+    pub paths: Vec<String>,
+
+    pub bump: Option<BumpChoice>,
+    pub version_type: Option<BumpChoice>,
     pub dry_run: bool,
     pub json: bool,
     pub allow_dirty: bool,
@@ -552,9 +575,10 @@ pub struct Check {
 #[derive(Debug)]
 pub struct Release {
     pub phase: Option<Phase>,
+    pub paths: Vec<String>,
 
-    pub bump: Option<BumpKind>,
-    pub version_type: Option<BumpKind>,
+    pub bump: Option<BumpChoice>,
+    pub version_type: Option<BumpChoice>,
     pub from_tag: Option<String>,
     pub commit: bool,
     pub pr: bool,
@@ -629,6 +653,7 @@ pub struct Sample {
     pub packages: Option<usize>,
     pub prs: Option<usize>,
     pub force: bool,
+    pub shape: Option<Shape>,
 }
 
 impl Xtask {
@@ -658,6 +683,14 @@ pub fn bump_kind(bump: Option<BumpKind>, version_type: Option<BumpKind>) -> anyh
     match (bump, version_type) {
         (Some(_), Some(_)) => Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag")),
         (a, b) => Ok(a.or(b).unwrap_or(BumpKind::Patch)),
+    }
+}
+
+/// [`bump_kind`] of `prepare` and `release`, where `auto` is a choice too.
+pub fn bump_choice(bump: Option<BumpChoice>, version_type: Option<BumpChoice>) -> anyhow::Result<BumpChoice> {
+    match (bump, version_type) {
+        (Some(_), Some(_)) => Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag")),
+        (a, b) => Ok(a.or(b).unwrap_or(BumpChoice::Kind(BumpKind::Patch))),
     }
 }
 

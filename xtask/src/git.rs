@@ -196,6 +196,36 @@ pub fn log_with_paths(sh: &Shell, format: &str, range: &str) -> Result<String> {
         .read()
 }
 
+/// [`log_with_paths`] of the commits that touched `path` only: one package's history.
+pub fn log_with_paths_in(sh: &Shell, format: &str, range: &str, path: &str) -> Result<String> {
+    git(sh)
+        .args(["-c", "core.quotePath=false", "log", "--no-renames", "--name-only", "-z"])
+        .arg(format)
+        .arg(range)
+        .arg("--")
+        .arg(path)
+        .read()
+}
+
+/// The subject and body of every commit of `range` (`TAG..HEAD`, or `HEAD` for all history)
+/// that touched `path`, newest first: what `--bump auto` reads.
+pub fn messages(sh: &Shell, range: &str, path: &str) -> Result<Vec<(String, String)>> {
+    let out = git(sh).args(["log", "--format=%x1e%s%x1f%b"]).arg(range).arg("--").arg(path).read()?;
+    Ok(out
+        .split('\u{1e}')
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| {
+            let (subject, body) = r.split_once('\u{1f}').unwrap_or((r, ""));
+            (subject.trim().to_string(), body.trim().to_string())
+        })
+        .collect())
+}
+
+/// The tags that point at `rev` (`git tag --points-at`).
+pub fn tags_at(sh: &Shell, rev: &str) -> Result<Vec<String>> {
+    Ok(git(sh).args(["tag", "--points-at"]).arg(rev).read()?.lines().map(str::to_string).collect())
+}
+
 /// The subject of HEAD.
 pub fn head_subject(sh: &Shell) -> Result<String> {
     git(sh).args(["log", "-1", "--format=%s"]).read()

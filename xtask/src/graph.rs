@@ -13,7 +13,8 @@ pub struct Graph {
     deps: Vec<Vec<usize>>,
     /// `rdeps[i]`: the packages that require package `i`.
     rdeps: Vec<Vec<usize>>,
-    /// `users[i]`: the packages that depend on package `i`, optionally or not.
+    /// `users[i]`: the packages that depend on package `i`, optionally, to be developed and
+    /// tested (`Package::dev_dependencies`), or to run.
     users: Vec<Vec<usize>>,
 }
 
@@ -39,7 +40,12 @@ impl Graph {
         let mut rdeps = vec![Vec::new(); packages.len()];
         let mut users = vec![Vec::new(); packages.len()];
         for (i, p) in packages.iter().enumerate() {
-            for j in edges(p, i, true) {
+            // Development edges (dependency groups, uv sources) count for testing only.
+            let mut used = edges(p, i, true);
+            used.extend(p.dev_dependencies.iter().filter_map(|d| index.get(d).copied()).filter(|&j| j != i));
+            used.sort_unstable();
+            used.dedup();
+            for j in used {
                 users[j].push(i);
             }
             deps[i] = edges(p, i, false);

@@ -7,10 +7,12 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 mod backoff;
+mod bump;
 mod changelog;
 mod changeset;
 mod check;
 mod config;
+mod conventional;
 mod exec;
 mod flags;
 mod git;
@@ -31,6 +33,7 @@ mod release;
 mod requirement;
 mod scratch;
 mod shipped;
+mod tags;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -39,6 +42,7 @@ mod url;
 mod usage;
 mod verify;
 mod version;
+mod workspace;
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 

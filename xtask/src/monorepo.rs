@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use crate::{
     config::Config,
     flags::usage,
-    pyproject::{Pyproject, Table},
+    pyproject::{source::VersionFile, Pyproject, Table, VersionSource},
     requirement::{PackageName, Requirement},
     version::Version,
 };
@@ -28,6 +28,13 @@ pub struct Package {
     pub dependencies: Vec<Requirement>,
     pub requires_python: Option<String>,
     pub table: Table,
+    /// Where the version is written (`project.version`, a file, or the package's tags).
+    pub source: VersionSource,
+    /// Packages used only to develop and test this one: edges for test selection only.
+    pub dev_dependencies: Vec<PackageName>,
+    /// Why `version` could not be read (it is then `0`): a command that acts on this package
+    /// fails with it, the others warn.
+    pub version_error: Option<String>,
 }
 
 impl Package {
@@ -42,6 +49,28 @@ impl Package {
             dependencies: deps.iter().map(|d| Requirement::parse(d).expect("a valid requirement")).collect(),
             requires_python: None,
             table: Table::Project,
+            source: VersionSource::Static,
+            dev_dependencies: Vec::new(),
+            version_error: None,
+        }
+    }
+
+    /// The file that holds the version, relative to the root: pyproject.toml, or the dynamic
+    /// version's file; `None` for a version from tags.
+    pub fn version_file(&self, root: &Path) -> Option<String> {
+        match &self.source {
+            VersionSource::Static => Some(self.pyproject_display()),
+            VersionSource::File(f) => Some(self.join(existing(root, &self.dir, f)?)),
+            VersionSource::Vcs { .. } => None,
+        }
+    }
+
+    /// `dir/rel`, or `rel` for the root package.
+    pub fn join(&self, rel: &str) -> String {
+        if self.dir == "." {
+            rel.to_string()
+        } else {
+            format!("{}/{rel}", self.dir)
         }
     }
 
@@ -51,11 +80,7 @@ impl Package {
 
     /// `dir/pyproject.toml`, relative to the root, for messages.
     pub fn pyproject_display(&self) -> String {
-        if self.dir == "." {
-            "pyproject.toml".to_string()
-        } else {
-            format!("{}/pyproject.toml", self.dir)
-        }
+        self.join("pyproject.toml")
     }
 }
 
@@ -68,6 +93,9 @@ pub struct Monorepo {
     /// Locations that matched nothing, for the user to fix the configuration.
     pub warnings: Vec<String>,
     by_dir: HashMap<String, usize>,
+    /// The umbrella's and core's positions, where they are packages of this monorepo.
+    umbrella: Option<usize>,
+    core: Option<usize>,
 }
 
 /// Who owns a changed path.
@@ -91,10 +119,13 @@ fn has_glob(s: &str) -> bool {
 impl Monorepo {
     /// Finds and reads every package below `root`.
     pub fn load(root: &Path) -> Result<Monorepo> {
-        let config = Config::load(root)?;
+        let mut config = Config::load(root)?;
+        if !config.include_set {
+            crate::workspace::apply(root, &mut config)?;
+        }
         // Without the umbrella, this is not the monorepo's root: say so, rather than list nothing.
         let umbrella = root.join(&config.umbrella).join("pyproject.toml");
-        if root.is_dir() && !umbrella.is_file() {
+        if root.is_dir() && config.umbrella_required && !umbrella.is_file() {
             bail!(
                 "`{}` has no umbrella `{}`; pass --root with the monorepo's root, or set `packages.umbrella` in {}",
                 root.display(),
@@ -122,7 +153,57 @@ impl Monorepo {
                 errors.join("\n  ")
             );
         }
-        Monorepo::new(root.to_path_buf(), config, packages, warnings)
+        let mut repo = Monorepo::new(root.to_path_buf(), config, packages, warnings)?;
+        repo.read_tag_versions();
+        for p in &repo.packages {
+            if p.version_error.is_some() {
+                repo.warnings.push(format!(
+                    "{}: its version cannot be read, so the commands that act on `{}` fail; `cargo xtask pkg version {}` says why",
+                    p.pyproject_display(),
+                    p.display_name,
+                    p.dir
+                ));
+            }
+        }
+        Ok(repo)
+    }
+
+    /// The versions that come from tags (hatch-vcs, setuptools-scm, pdm's `scm`): each one's
+    /// last release under its own pattern, from one `git tag --merged HEAD`.
+    fn read_tag_versions(&mut self) {
+        if !self.packages.iter().any(|p| matches!(p.source, VersionSource::Vcs { .. })) {
+            return;
+        }
+        let tags = xshell::Shell::new().inspect(|sh| sh.change_dir(&self.root));
+        let tags = tags.map_err(anyhow::Error::from).and_then(|sh| crate::git::merged_tags(&sh));
+        for i in 0..self.packages.len() {
+            let VersionSource::Vcs { via } = self.packages[i].source else { continue };
+            let (pattern, name) = self.tag_pattern(i);
+            let p = &mut self.packages[i];
+            match &tags {
+                Ok(tags) => match crate::tags::last_release(&pattern, &name, tags) {
+                    Some((_, v)) => p.version = v,
+                    None => {
+                        p.version_error = Some(format!(
+                            "{}: the version comes from git tags ({via}) and no tag among HEAD's ancestors matches `{pattern}`; \
+                             tag its last release, or set its pattern in `[release.tags]` of {}",
+                            p.pyproject_display(),
+                            crate::config::CONFIG_FILE
+                        ))
+                    }
+                },
+                Err(e) => p.version_error = Some(format!("{}: the version comes from git tags ({via}): {e:#}", p.pyproject_display())),
+            }
+        }
+    }
+
+    /// Fails naming every package of `selected` whose version could not be read.
+    pub fn require_versions(&self, selected: &[&Package]) -> Result<()> {
+        let errors: Vec<&str> = selected.iter().filter_map(|p| p.version_error.as_deref()).collect();
+        if !errors.is_empty() {
+            bail!("{}", errors.join("\n"));
+        }
+        Ok(())
     }
 
     pub fn new(root: PathBuf, config: Config, mut packages: Vec<Package>, warnings: Vec<String>) -> Result<Monorepo> {
@@ -140,8 +221,15 @@ impl Monorepo {
                 clashes.join("\n  ")
             );
         }
-        let by_dir = packages.iter().enumerate().map(|(i, p)| (p.dir.clone(), i)).collect();
-        Ok(Monorepo { root, config, packages, warnings, by_dir })
+        let by_dir: HashMap<String, usize> = packages.iter().enumerate().map(|(i, p)| (p.dir.clone(), i)).collect();
+        let core = by_dir.get(&normalize_rel(&config.core)).copied();
+        // The umbrella and core are a group when core is there (or the umbrella is asked for):
+        // a root package of a monorepo of independent packages is one of them.
+        let umbrella = by_dir
+            .get(&normalize_rel(&config.umbrella))
+            .copied()
+            .filter(|_| core.is_some() || config.umbrella_required || config.core_required);
+        Ok(Monorepo { root, config, packages, warnings, by_dir, umbrella, core })
     }
 
     /// The package whose directory is `dir` (relative to the root, `.` for the root).
@@ -215,23 +303,69 @@ impl Monorepo {
         })
     }
 
-    fn special(&self, dir: &Path, what: &str, key: &str) -> Result<&Package> {
+    fn special(&self, found: Option<usize>, dir: &Path, what: &str, key: &str, required: bool) -> Result<&Package> {
         let key_dir = normalize_rel(dir);
-        self.at_dir(&key_dir).with_context(|| {
-            format!(
-                "the {what} package `{key_dir}` has no pyproject.toml under {}; set `{key}` in {} to its directory",
-                self.root.display(),
+        if let Some(i) = found {
+            return Ok(&self.packages[i]);
+        }
+        if !required {
+            bail!(
+                "this monorepo has no {what} package (`{key}` is not set in {}, and `{key_dir}` is not one of its packages); \
+                 name the packages to act on, for example `cargo xtask release prepare PATH --bump patch`",
                 crate::config::CONFIG_FILE
-            )
-        })
+            );
+        }
+        bail!(
+            "the {what} package `{key_dir}` has no pyproject.toml under {}; set `{key}` in {} to its directory",
+            self.root.display(),
+            crate::config::CONFIG_FILE
+        )
     }
 
     pub fn umbrella(&self) -> Result<&Package> {
-        self.special(&self.config.umbrella.clone(), "umbrella", "packages.umbrella")
+        self.special(
+            self.umbrella,
+            &self.config.umbrella,
+            "umbrella",
+            "packages.umbrella",
+            self.config.umbrella_required,
+        )
     }
 
     pub fn core(&self) -> Result<&Package> {
-        self.special(&self.config.core.clone(), "core", "packages.core")
+        self.special(self.core, &self.config.core, "core", "packages.core", self.config.core_required)
+    }
+
+    /// The umbrella and core, where they are this monorepo's: the one group released together
+    /// under `release.tag`. Empty in a monorepo of independent packages.
+    pub fn lockstep(&self) -> Vec<usize> {
+        let mut group: Vec<usize> = self.umbrella.into_iter().chain(self.core).collect();
+        group.sort_unstable();
+        group.dedup();
+        group
+    }
+
+    /// The last release of package `i`'s group among `tags` (HEAD's ancestors): the tag with
+    /// the highest version under its pattern.
+    pub fn last_release(&self, i: usize, tags: &[String]) -> Option<(String, Version)> {
+        let (pattern, name) = self.tag_pattern(i);
+        crate::tags::last_release(&pattern, &name, tags)
+    }
+
+    /// The tag of `version` for package `i`'s group.
+    pub fn tag_for(&self, i: usize, version: &Version) -> String {
+        let (pattern, name) = self.tag_pattern(i);
+        crate::tags::render(&pattern, &name, version)
+    }
+
+    /// The tag pattern of package `i`'s group, and the name its `{name}` stands for.
+    pub fn tag_pattern(&self, i: usize) -> (String, String) {
+        if self.lockstep().contains(&i) {
+            let name = self.umbrella.map_or(i, |u| u);
+            return (self.config.tag.clone(), self.packages[name].display_name.clone());
+        }
+        let p = &self.packages[i];
+        (self.config.package_tag(&p.dir).to_string(), p.display_name.clone())
     }
 
     /// The package that contains `path` (`/`-separated, relative to the root): the deepest
@@ -294,6 +428,9 @@ struct Candidate {
     /// Matched by `exclude`: not a package, though it counts as found for its location's
     /// warning; its pyproject.toml is not read.
     excluded: bool,
+    /// The umbrella's or core's directory where nothing requires them: a pyproject.toml there
+    /// without package metadata (a workspace's root) is not a package.
+    optional: bool,
 }
 
 /// The directories the locations name, relative and sorted; and the
@@ -308,7 +445,16 @@ fn candidates(root: &Path, config: &Config) -> Result<(Vec<Candidate>, Vec<Locat
     let excludes = config.exclude.iter().map(|p| compile(p)).collect::<Result<Vec<_>>>()?;
     let mut found: BTreeMap<String, usize> = BTreeMap::new();
     let mut warnings = Vec::new();
-    let specials = [normalize_rel(&config.umbrella), normalize_rel(&config.core)];
+    // The umbrella and core are looked for where the configuration requires them, or where
+    // their directories exist (a monorepo of independent packages has neither).
+    let special = |dir: &Path, required: bool| (required || root.join(dir).is_dir()).then(|| normalize_rel(dir));
+    let specials: Vec<String> =
+        [special(&config.umbrella, config.umbrella_required), special(&config.core, config.core_required)]
+            .into_iter()
+            .flatten()
+            .collect();
+    // When neither is required, both are optional, and they come first among the locations.
+    let optional_specials = if config.umbrella_required || config.core_required { 0 } else { specials.len() };
     let mut locations: Vec<Location> = specials
         .iter()
         .chain(&config.packages)
@@ -349,7 +495,8 @@ fn candidates(root: &Path, config: &Config) -> Result<(Vec<Candidate>, Vec<Locat
         .into_iter()
         .map(|(dir, location)| {
             let excluded = excludes.iter().any(|x| x.matches_with(&dir, GLOB_OPTIONS));
-            Candidate { dir, location, excluded }
+            let optional = location < optional_specials;
+            Candidate { dir, location, excluded, optional }
         })
         .collect();
     Ok((candidates, locations, warnings))
@@ -408,9 +555,23 @@ fn read(root: &Path, c: &Candidate, text: &mut String) -> Option<Found> {
         return path.is_file().then_some(Found::Excluded);
     }
     match read_text(&path, text) {
-        Ok(()) => Some(Found::Read(parse_package(&c.dir, text))),
+        // A root that is only a workspace (no `[project]`) is no package, when nothing requires one.
+        Ok(()) if c.optional && !has_metadata(text) => None,
+        Ok(()) => Some(Found::Read(parse_package(&c.dir, text).map(|p| with_file_version(root, p, text)))),
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory) => None,
         Err(e) => Some(Found::Read(Err(anyhow::anyhow!("cannot read {}: {e}", path.display())))),
+    }
+}
+
+/// Whether a pyproject.toml names a package (`[project]` or `[tool.poetry]` with a `name`).
+fn has_metadata(text: &str) -> bool {
+    let metadata = |root: &toml_edit::Item, path: &[&str]| {
+        path.iter().try_fold(root, |item, key| item.get(key)).and_then(|t| t.get("name")).is_some()
+    };
+    match text.parse::<toml_edit::DocumentMut>() {
+        Ok(doc) => metadata(doc.as_item(), &["project"]) || metadata(doc.as_item(), &["tool", "poetry"]),
+        // A broken file is the package's error to report.
+        Err(_) => true,
     }
 }
 
@@ -445,7 +606,46 @@ fn parse_package(dir: &str, text: &str) -> Result<Package> {
         dependencies: p.dependencies,
         requires_python: p.requires_python,
         table: p.table,
+        source: p.source,
+        dev_dependencies: p.dev_dependencies,
+        version_error: p.version_error,
     })
+}
+
+/// The first of a version file's candidates that exists, relative to the package.
+fn existing<'f>(root: &Path, dir: &str, file: &'f VersionFile) -> Option<&'f str> {
+    file.candidates.iter().map(String::as_str).find(|c| root.join(dir).join(c).is_file())
+}
+
+/// `package` with its version read from the file its backend names (through `text`, the batch's
+/// buffer), or with `version_error` saying which file and what was looked for.
+fn with_file_version(root: &Path, mut package: Package, text: &mut String) -> Package {
+    let VersionSource::File(file) = &package.source else { return package };
+    match read_file_version(root, &package, file, text) {
+        Ok(v) => package.version = v,
+        Err(e) => package.version_error = Some(e),
+    }
+    package
+}
+
+fn read_file_version(root: &Path, package: &Package, file: &VersionFile, text: &mut String) -> Result<Version, String> {
+    let shown = package.pyproject_display();
+    let Some(rel) = existing(root, &package.dir, file) else {
+        return Err(format!(
+            "{shown}: the version is dynamic and {} names `{}`, which does not exist; create it with the version, or fix the setting",
+            file.via,
+            file.candidates.join("` or `")
+        ));
+    };
+    let at = package.join(rel);
+    if let crate::pyproject::source::Written::Refused(why) = &file.how {
+        return Err(format!("{shown}: {why}"));
+    }
+    read_text(&root.join(&at), text).map_err(|e| format!("{shown}: cannot read `{at}` ({}): {e}", file.via))?;
+    let range = crate::pyproject::source::locate(text, &file.how).ok_or_else(|| {
+        format!("{shown}: `{at}` ({}) has no version literal such as `__version__ = \"1.0.0\"`; write one", file.via)
+    })?;
+    text[range].parse().map_err(|e| format!("{shown}: `{at}` ({}): {e}", file.via))
 }
 
 /// The packages among what was read, and the warnings of locations that found none. A
@@ -491,143 +691,4 @@ fn packages(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn write(root: &Path, rel: &str, text: &str) {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
-    fn pyproject(name: &str, deps: &[&str]) -> String {
-        let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
-        format!("[project]\nname = \"{name}\"\nversion = \"0.1.0\"\ndependencies = [{}]\n", deps.join(", "))
-    }
-
-    fn temp(name: &str) -> PathBuf {
-        crate::scratch::Scratch::new(&format!("monorepo-{name}")).unwrap().keep()
-    }
-
-    #[test]
-    fn discovers_the_llama_index_layout() {
-        let root = temp("layout");
-        write(&root, "pyproject.toml", &pyproject("llama-index", &["llama-index-core>=0.1"]));
-        write(&root, "llama-index-core/pyproject.toml", &pyproject("llama-index-core", &[]));
-        write(
-            &root,
-            "llama-index-integrations/llms/llama-index-llms-a/pyproject.toml",
-            &pyproject("llama-index-llms-a", &[]),
-        );
-        write(
-            &root,
-            "llama-index-integrations/vector_stores/llama-index-vector-stores-volcenginemysql/pyproject.toml",
-            &pyproject("llama-index-vector-stores-volcengine-mysql", &[]),
-        );
-        write(
-            &root,
-            "llama-index-integrations/storage/docstore/llama-index-storage-docstore-x/pyproject.toml",
-            &pyproject("llama-index-docstore-x", &[]),
-        );
-        // A stray nested pyproject, a hidden dir, a virtualenv, and a file where a category would be.
-        write(
-            &root,
-            "llama-index-integrations/llms/llama-index-llms-a/llama_index/llms/a/pyproject.toml",
-            &pyproject("stray", &[]),
-        );
-        write(&root, "llama-index-integrations/.cache/x/pyproject.toml", &pyproject("hidden", &[]));
-        write(&root, "llama-index-packs/.venv/pyproject.toml", &pyproject("venv", &[]));
-        write(&root, "llama-index-integrations/README.md", "not a category");
-        write(&root, "llama-index-packs/pack1/pyproject.toml", &pyproject("llama-index-packs-one", &[]));
-        write(&root, "llama-index-packs/not_a_pack/README.md", "");
-        // A broken fixture inside a package is not the monorepo's error; a directory named
-        // pyproject.toml is no package.
-        write(&root, "llama-index-packs/pack1/tests/data/pyproject.toml", "[project\nname = ");
-        write(&root, "llama-index-packs/odd/pyproject.toml/README.md", "");
-
-        let repo = Monorepo::load(&root).unwrap();
-        let dirs: Vec<_> = repo.packages.iter().map(|p| p.dir.as_str()).collect();
-        assert_eq!(
-            dirs,
-            [
-                ".",
-                "llama-index-core",
-                "llama-index-integrations/llms/llama-index-llms-a",
-                "llama-index-integrations/storage/docstore/llama-index-storage-docstore-x",
-                "llama-index-integrations/vector_stores/llama-index-vector-stores-volcenginemysql",
-                "llama-index-packs/pack1",
-            ]
-        );
-        expect_test::expect![[r#"
-            package location `llama-index-instrumentation`: `llama-index-instrumentation` does not exist
-            package location `llama-index-cli`: `llama-index-cli` does not exist
-            package location `llama-index-experimental`: `llama-index-experimental` does not exist
-            package location `llama-index-finetuning`: `llama-index-finetuning` does not exist
-            package location `llama-index-utils/*`: `llama-index-utils` does not exist"#]]
-        .assert_eq(&repo.warnings.join("\n"));
-
-        let owner = |path: &str| match repo.owner_of(path) {
-            Owner::Package(i) => repo.packages[i].display_name.clone(),
-            Owner::Nobody => "-".to_string(),
-        };
-        assert_eq!(owner("llama-index-core/llama_index/core/x.py"), "llama-index-core");
-        assert_eq!(
-            owner("llama-index-integrations/vector_stores/llama-index-vector-stores-volcenginemysql/README.md"),
-            "llama-index-vector-stores-volcengine-mysql"
-        );
-        assert_eq!(owner("pyproject.toml"), "llama-index");
-        assert_eq!(owner("_llama-index/llama_index/__init__.py"), "llama-index");
-        assert_eq!(owner("docs/index.md"), "-");
-        assert_eq!(owner(".github/workflows/x.yml"), "-");
-        assert_eq!(owner("llama-index-integrations/README.md"), "-");
-
-        assert_eq!(repo.resolve("llama-index-packs/pack1/").unwrap().display_name, "llama-index-packs-one");
-        assert_eq!(repo.resolve(".").unwrap().display_name, "llama-index");
-        let err = repo.resolve("llama-index-packs/not_a_pack").unwrap_err().to_string();
-        assert!(err.starts_with("`llama-index-packs/not_a_pack` is not a package of this monorepo"), "{err}");
-        std::fs::remove_dir_all(root).unwrap();
-    }
-
-    #[test]
-    fn an_extra_that_installs_a_dependant_is_no_cycle() {
-        let root = temp("extra");
-        write(&root, "pyproject.toml", &pyproject("llama-index", &["llama-index-core>=0.1"]));
-        let core = pyproject("llama-index-core", &[])
-            + "[project.optional-dependencies]\nllms = [\"llama-index-llms-a>=0.1\"]\n";
-        write(&root, "llama-index-core/pyproject.toml", &core);
-        let llm = pyproject("llama-index-llms-a", &["llama-index-core>=0.1"]);
-        write(&root, "llama-index-integrations/llms/llama-index-llms-a/pyproject.toml", &llm);
-        let repo = Monorepo::load(&root).unwrap();
-        let graph = crate::graph::Graph::new(&repo.packages);
-        let all: std::collections::BTreeSet<usize> = (0..repo.packages.len()).collect();
-        let waves = graph.waves(&all, &repo.packages).unwrap();
-        let names: Vec<Vec<&str>> =
-            waves.iter().map(|w| w.iter().map(|&i| repo.packages[i].display_name.as_str()).collect()).collect();
-        assert_eq!(names, [vec!["llama-index-core"], vec!["llama-index", "llama-index-llms-a"]]);
-        std::fs::remove_dir_all(root).unwrap();
-    }
-
-    #[test]
-    fn reports_every_bad_package_and_name_clashes() {
-        let root = temp("bad");
-        write(&root, "pyproject.toml", &pyproject("llama-index", &[]));
-        write(&root, "llama-index-core/pyproject.toml", "[project]\nname = \"llama-index-core\"\n");
-        write(&root, "llama-index-packs/a/pyproject.toml", "[project\n");
-        let err = format!("{:#}", Monorepo::load(&root).unwrap_err());
-        expect_test::expect![[r#"
-            2 packages cannot be read:
-              llama-index-core/pyproject.toml: `[project]` has no `version`; add `version = "0.1.0"`
-              llama-index-packs/a/pyproject.toml:1:9: invalid TOML: unclosed table, expected `]`; fix the file and rerun"#]]
-        .assert_eq(&err);
-
-        write(&root, "llama-index-core/pyproject.toml", &pyproject("llama-index-core", &[]));
-        write(&root, "llama-index-packs/a/pyproject.toml", &pyproject("Llama_Index.Core", &[]));
-        let err = format!("{:#}", Monorepo::load(&root).unwrap_err());
-        expect_test::expect![[r#"
-            two packages share a name (compared in PEP 503 normal form):
-              `llama-index-core` is the name of both `llama-index-core` and `llama-index-packs/a`
-            rename one of them"#]]
-        .assert_eq(&err);
-        std::fs::remove_dir_all(root).unwrap();
-    }
-}
+mod tests;

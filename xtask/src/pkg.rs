@@ -11,13 +11,13 @@ use serde_json::json;
 use xshell::Shell;
 
 use crate::{
-    changeset::{Changeset, FileChange},
+    changeset::Changeset,
     exec,
     flags::{self, usage},
     git,
     graph::Graph,
     monorepo::{Monorepo, Owner},
-    output, parallel, pyproject,
+    output, parallel,
 };
 
 impl flags::Pkg {
@@ -60,6 +60,7 @@ impl flags::Version {
             Some(path) => repo.resolve(path)?,
             None => repo.umbrella()?,
         };
+        repo.require_versions(&[package])?;
         output::data(&package.version.to_string());
         Ok(())
     }
@@ -118,16 +119,16 @@ impl flags::Bump {
         let mut rows = Vec::new();
         let mut errors = Vec::new();
         for p in &packages {
-            let path = p.pyproject_path(&repo.root);
             let display = p.pyproject_display();
-            let edit = std::fs::read_to_string(&path).map_err(anyhow::Error::from).and_then(|old| {
-                let new_version = p.version.bump(kind).map_err(|e| anyhow::anyhow!("{display}: {e}"))?;
-                let new = pyproject::set_version(std::path::Path::new(&display), &old, &new_version)?;
-                Ok((old, new, new_version))
-            });
+            let edit = p
+                .version
+                .bump(kind)
+                .map_err(|e| anyhow::anyhow!("{display}: {e}"))
+                .and_then(|v| Ok((crate::bump::version_edit(&repo.root, p, &v)?, v)));
             match edit {
-                Ok((old, new, new_version)) => {
-                    plan.push(FileChange { path, display, old, new });
+                Ok((change, new_version)) => {
+                    // A version from tags has no file: its next tag is the bump.
+                    plan.extend(change);
                     rows.push((p, new_version));
                 }
                 Err(e) => errors.push(format!("{e:#}")),

@@ -4,6 +4,7 @@
 //! applies it all-or-nothing.
 
 mod lock;
+pub mod packages;
 pub mod wave;
 
 use std::{collections::HashMap, path::Path};
@@ -20,12 +21,16 @@ use crate::{
     output, parallel,
     pyproject::{self, Pyproject, Table},
     requirement::PackageName,
-    version::{Bump, Version},
+    version::{Bump, BumpChoice, Version},
 };
 
 impl flags::Prepare {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let kind = flags::bump_kind(self.bump, self.version_type)?;
+        let choice = flags::bump_choice(self.bump, self.version_type)?;
+        if !self.paths.is_empty() {
+            return self.run_packages(sh, choice);
+        }
+        let kind = choice.kind().map_err(crate::usage::usage)?;
         git::ensure_repo(sh)?;
         let root = sh.current_dir();
         // `git status` walks the whole tree; reading and planning need not wait for it.
@@ -79,6 +84,50 @@ impl flags::Prepare {
             lock_files(sh, &repo, &files)?;
         }
         output::github_summary(&format!("Prepared release `{}`: core `{}`", plan.umbrella.new, plan.core.new));
+        Ok(())
+    }
+}
+
+impl flags::Prepare {
+    /// `prepare PATH…`: the named packages, each with its group, and the wave.
+    fn run_packages(&self, sh: &Shell, choice: BumpChoice) -> Result<()> {
+        git::ensure_repo(sh)?;
+        let repo = Monorepo::load(&sh.current_dir())?;
+        for w in &repo.warnings {
+            output::warn(w);
+        }
+        if !self.allow_dirty {
+            if let Some(dirty) = git::uncommitted_changes(sh)? {
+                bail!("{dirty}; commit or stash them, or pass `--allow-dirty`");
+            }
+        }
+        let indices = packages::resolve(&repo, &self.paths)?;
+        let plan = packages::plan(&repo, packages::choose(sh, &repo, &indices, choice)?)?;
+        for left in &plan.left_excluding {
+            output::warn(&format!("`wave.widen` is off, so this package stays unable to install the release: {left}"));
+        }
+        if self.json {
+            output::json(&plan.json(self.dry_run));
+        } else {
+            output::data(&plan.render(self.dry_run));
+        }
+        if self.dry_run {
+            output::note("dry run: no file was changed");
+            return Ok(());
+        }
+        plan.changes.apply()?;
+        let moved: Vec<String> = plan.targets.iter().map(|t| format!("{} {}", t.name, t.new)).collect();
+        output::status("prepared", &format!("{} ({} files changed)", moved.join(", "), plan.changes.changes.len()));
+        if self.lock {
+            let files: Vec<String> = plan
+                .changes
+                .changes
+                .iter()
+                .map(|c| c.display.clone())
+                .filter(|f| f.ends_with("pyproject.toml"))
+                .collect();
+            lock_files(sh, &repo, &files)?;
+        }
         Ok(())
     }
 }
@@ -163,24 +212,7 @@ impl Plan {
 
     /// The wave's count and its first packages, one line each.
     fn render_wave(&self, dry_run: bool) -> String {
-        if self.wave.is_empty() {
-            return String::new();
-        }
-        let n = self.wave.len();
-        let verb = if dry_run { "Would widen" } else { "Widen" };
-        let mut text = format!(
-            "{verb} the requirements of {n} package{} that exclude the new versions (the compatibility wave):\n",
-            if n == 1 { "" } else { "s" }
-        );
-        for m in self.wave.iter().take(WAVE_SHOWN) {
-            let versions = if m.old == m.new { format!("at {}", m.new) } else { format!("{} → {}", m.old, m.new) };
-            let reqs: Vec<String> = m.widened.iter().map(|w| format!("`{}` → `{}`", w.before, w.after)).collect();
-            text += &format!("  {} {versions}: {}\n", m.dir, reqs.join(", "));
-        }
-        if n > WAVE_SHOWN {
-            text += &format!("  … and {} more (`--json` lists every one)\n", n - WAVE_SHOWN);
-        }
-        text
+        render_wave(&self.wave, dry_run)
     }
 
     /// The diffs of the umbrella, core and the wave's first packages; the rest are counted.
@@ -218,10 +250,33 @@ impl Plan {
     }
 }
 
+/// The wave's count and its first packages, one line each (`wave` sorted by directory).
+fn render_wave(wave: &[wave::Member], dry_run: bool) -> String {
+    if wave.is_empty() {
+        return String::new();
+    }
+    let n = wave.len();
+    let verb = if dry_run { "Would widen" } else { "Widen" };
+    let mut text = format!(
+        "{verb} the requirements of {n} package{} that exclude the new versions (the compatibility wave):\n",
+        if n == 1 { "" } else { "s" }
+    );
+    for m in wave.iter().take(WAVE_SHOWN) {
+        let versions = if m.old == m.new { format!("at {}", m.new) } else { format!("{} → {}", m.old, m.new) };
+        let reqs: Vec<String> = m.widened.iter().map(|w| format!("`{}` → `{}`", w.before, w.after)).collect();
+        text += &format!("  {} {versions}: {}\n", m.dir, reqs.join(", "));
+    }
+    if n > WAVE_SHOWN {
+        text += &format!("  … and {} more (`--json` lists every one)\n", n - WAVE_SHOWN);
+    }
+    text
+}
+
 /// Computes and validates every edit of a `kind` release, reading files but writing none.
 pub fn plan(repo: &Monorepo, kind: Bump) -> Result<Plan> {
     let umbrella = repo.umbrella()?;
     let core = repo.core()?;
+    repo.require_versions(&[umbrella, core])?;
     if umbrella.dir == core.dir {
         bail!(
             "the umbrella and the core package are both `{}`; set `packages.core` in release.toml to core's directory",
@@ -279,7 +334,7 @@ pub fn plan(repo: &Monorepo, kind: Bump) -> Result<Plan> {
     let mut wave_changes = Vec::new();
     for edit in wave::edit_all(repo, &mut others, &moves) {
         match edit {
-            Ok(change) => wave_changes.push(change),
+            Ok(changes) => wave_changes.extend(changes),
             Err(e) => errors.push(format!("{e:#}")),
         }
     }

@@ -16,6 +16,10 @@ use crate::{
 };
 
 mod fast;
+pub mod pattern;
+pub mod source;
+
+pub use source::VersionSource;
 
 /// The metadata of one `pyproject.toml`.
 #[derive(Debug, Clone)]
@@ -26,6 +30,16 @@ pub struct Pyproject {
     pub dependencies: Vec<Requirement>,
     pub requires_python: Option<String>,
     pub table: Table,
+    /// Where the version is written; for a dynamic one, `version` is `0` until the monorepo
+    /// reads it from its file or tags.
+    pub source: VersionSource,
+    /// What the package uses only to be developed and tested: `[dependency-groups]`, uv's legacy
+    /// `dev-dependencies`, `[tool.uv.sources]` paths and workspace members. Edges for test
+    /// selection, never for publishing or the wave.
+    pub dev_dependencies: Vec<PackageName>,
+    /// Why a dynamic version has no source: commands that act on the package fail with it,
+    /// the others warn (`version` is then `0`).
+    pub version_error: Option<String>,
 }
 
 /// Where the metadata lives.
@@ -94,7 +108,8 @@ impl Pyproject {
         // The fast read builds only the two tables read here; whatever it does not take, and
         // every error, goes through the whole document, whose messages are the reference.
         if let Some(root) = fast::read(text) {
-            if let Ok(p) = Pyproject::from_root(path, &root) {
+            // A dynamic version's source is outside the fast table: the whole document finds it.
+            if let Some(p) = Pyproject::from_root(path, &root).ok().filter(|p| p.version_error.is_none()) {
                 return Ok(p);
             }
         }
@@ -113,7 +128,10 @@ impl Pyproject {
             .and_then(Item::as_str)
             .with_context(|| format!("{p}: `name` in `{}` is not a string", table.display()))?
             .to_string();
-        let version = read_version(path, root, table)?;
+        let (version, source, version_error) = match read_version(path, root, table, &name)? {
+            Ok((version, source)) => (version, source, None),
+            Err(missing) => (Version::placeholder(), VersionSource::Static, Some(missing)),
+        };
         let mut dependencies = Vec::new();
         let mut push = |text: &str, optional: bool| -> Result<()> {
             let req = Requirement::parse(text).map_err(|e| anyhow::anyhow!("{p}: {e}"))?;
@@ -158,8 +176,37 @@ impl Pyproject {
                 Some(read_requires_python(item, table).map_err(|e| anyhow::anyhow!("{p}: `{key}`: {e}"))?)
             }
         };
-        Ok(Pyproject { name, version, dependencies, requires_python, table })
+        let dev_dependencies = dev_dependencies(root);
+        Ok(Pyproject { name, version, dependencies, requires_python, table, source, dev_dependencies, version_error })
     }
+}
+
+/// The names of `[dependency-groups]` (every group: an `include-group` names another group of
+/// the same file), `[tool.uv] dev-dependencies` and `[tool.uv.sources]` entries that are paths
+/// or workspace members, sorted. A requirement that does not parse is no edge (uv reports it).
+fn dev_dependencies(root: &toml_edit::Table) -> Vec<PackageName> {
+    let mut names = Vec::new();
+    let groups = root.get("dependency-groups").and_then(Item::as_table_like);
+    let legacy = lookup(root, &["tool", "uv", "dev-dependencies"]).and_then(Item::as_array);
+    let arrays = groups.into_iter().flat_map(|g| g.iter().filter_map(|(_, v)| v.as_array())).chain(legacy);
+    for entry in arrays.flatten() {
+        if let Some(r) = entry.as_str().and_then(|t| Requirement::parse(t).ok()) {
+            names.push(r.name);
+        }
+    }
+    if let Some(sources) = lookup(root, &["tool", "uv", "sources"]).and_then(Item::as_table_like) {
+        for (name, source) in sources.iter() {
+            let local = |t: &dyn toml_edit::TableLike| {
+                t.get("path").is_some() || t.get("workspace").and_then(Item::as_bool) == Some(true)
+            };
+            if source.as_table_like().is_some_and(local) {
+                names.push(PackageName::new(name));
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The interpreter constraint in PEP 440 form, validated (poetry's `^3.9` becomes `>=3.9,<4`).
@@ -266,24 +313,35 @@ fn poetry_clause(clause: &str) -> Result<Option<String>, String> {
     Ok(Some(clause.to_string()))
 }
 
-fn read_version(path: &Path, root: &toml_edit::Table, table: Table) -> Result<Version> {
+/// The version and where it is written; the inner error is a dynamic version with no source
+/// (the package is still read, see `version_error`), the outer one a broken file.
+fn read_version(
+    path: &Path,
+    root: &toml_edit::Table,
+    table: Table,
+    name: &str,
+) -> Result<Result<(Version, VersionSource), String>> {
     let p = path.display();
     let meta = lookup(root, table.path()).expect("table exists");
     let is_dynamic =
         meta.get("dynamic").and_then(Item::as_array).is_some_and(|a| a.iter().any(|v| v.as_str() == Some("version")));
     if is_dynamic {
-        bail!(
-            "{p}: the version is dynamic (`dynamic = [\"version\"]`); the release tool needs a static \
-             `version = \"…\"` in `{}`",
-            table.display()
-        );
+        let Some(source) = source::detect(root, name) else {
+            return Ok(Err(format!(
+                "{p}: the version is dynamic (`dynamic = [\"version\"]`) and no source of it was found; tried {}; \
+                 configure one of them or write a static `version = \"…\"` in `{}`",
+                source::TRIED,
+                table.display()
+            )));
+        };
+        return Ok(Ok((Version::placeholder(), source)));
     }
     let Some(item) = meta.get("version") else {
         bail!("{p}: `{}` has no `version`; add `version = \"0.1.0\"`", table.display());
     };
     let text =
         item.as_str().with_context(|| format!("{p}: `version` is not a string: `{}`", item.to_string().trim()))?;
-    text.parse().map_err(|e| anyhow::anyhow!("{p}: {e}"))
+    Ok(Ok((text.parse().map_err(|e| anyhow::anyhow!("{p}: {e}"))?, VersionSource::Static)))
 }
 
 /// Returns `text` with the package's version set to `new`; only that value changes.
@@ -296,7 +354,12 @@ pub fn set_version(path: &Path, text: &str, new: &Version) -> Result<String> {
 fn set_version_in(path: &Path, doc: &mut DocumentMut, new: &Version) -> Result<()> {
     let table = find_table(doc.as_table())
         .with_context(|| format!("{}: no `[project]` table with a `name`", path.display()))?;
-    read_version(path, doc.as_table(), table)?;
+    let name = lookup(doc.as_table(), table.path()).and_then(|m| m.get("name")).and_then(Item::as_str).unwrap_or("");
+    match read_version(path, doc.as_table(), table, name)? {
+        Ok((_, VersionSource::Static)) => {}
+        Ok(_) => bail!("{}: the version is dynamic; it is written in its source, not in this file", path.display()),
+        Err(missing) => bail!("{missing}"),
+    }
     let mut item = doc.as_item_mut();
     for key in table.path() {
         item = &mut item[*key];
@@ -610,10 +673,15 @@ exact = "1.2.3"
             "[project]\nname = \"x\"\n",
             expect![[r#"pkg/pyproject.toml: `[project]` has no `version`; add `version = "0.1.0"`"#]],
         );
-        check(
+        // A dynamic version with no source is the package's to explain, not the file's: the
+        // commands that act on it fail with this, the others warn.
+        let check_missing = |text: &str, want: expect_test::Expect| {
+            want.assert_eq(parse(text).unwrap().version_error.as_deref().unwrap_or("-"))
+        };
+        check_missing(
             "[project]\nname = \"x\"\ndynamic = [\"version\"]\n",
             expect![[
-                r#"pkg/pyproject.toml: the version is dynamic (`dynamic = ["version"]`); the release tool needs a static `version = "…"` in `[project]`"#
+                r#"pkg/pyproject.toml: the version is dynamic (`dynamic = ["version"]`) and no source of it was found; tried `[tool.hatch.version]` (`path` or `source = "vcs"`), `[tool.setuptools.dynamic] version` (`attr` or `file`), `[tool.setuptools_scm]`, `[tool.pdm.version]` (`file` or `scm`), flit's `__version__`; configure one of them or write a static `version = "…"` in `[project]`"#
             ]],
         );
         check(

@@ -9,9 +9,11 @@
 mod held;
 mod hooks;
 mod install;
+mod packages;
 mod prepare;
 mod publish;
 mod state;
+mod tagged;
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -197,8 +199,19 @@ impl flags::Release {
         // Which programs the steps run, before the plans: the bootstrapped ones win over PATH's.
         let mut report = Report { tools: tools(&config), ..Report::default() };
         output::note(&format!("tools: {}", crate::exec::tools_line(&report.tools)));
+        if !self.paths.is_empty() {
+            let result = self.run_packages(sh, &mut report);
+            if self.json && !report.steps.is_empty() {
+                output::json(&report.json());
+            }
+            return result;
+        }
         let result = match phase {
             Some(Phase::Prepare) => prepare::run(sh, &self, &mut report).map(drop),
+            // A monorepo of independent packages: each package its own tag and GitHub release.
+            Some(Phase::Publish) if tagged::applies(&crate::monorepo::Monorepo::load(&sh.current_dir())?) => {
+                tagged::run(sh, &self, &mut report)
+            }
             Some(Phase::Publish) => publish::run(sh, &self, &mut report),
             None => (|| {
                 // Locally, both in one go: prepare commits the release on the current branch,
@@ -217,6 +230,32 @@ impl flags::Release {
         result
     }
 
+    /// A release of named packages: each with its own tag, notes and GitHub release.
+    fn run_packages(&self, sh: &Shell, report: &mut Report) -> Result<()> {
+        if self.from_tag.is_some() {
+            return Err(flags::usage("--from-tag is for the umbrella and core's hotfixes, not for named packages"));
+        }
+        match self.phase {
+            Some(Phase::Prepare) => packages::run(sh, self, report).map(drop),
+            Some(Phase::Publish) => Err(flags::usage(
+                "`release publish` takes no paths: it publishes every package whose version the index lacks",
+            )),
+            None => Err(flags::usage(
+                "name the phase: `release prepare PATH…`, then `release publish` once the release is merged",
+            )),
+        }
+    }
+
+    /// The bump of `prepare`: --bump, its old name, or patch.
+    fn choice(&self) -> Result<crate::version::BumpChoice> {
+        flags::bump_choice(self.bump, self.version_type)
+    }
+
+    /// The bump kind of the umbrella and core's `prepare`, where `auto` is not possible.
+    fn kind(&self) -> Result<crate::version::Bump> {
+        self.choice()?.kind().map_err(flags::usage)
+    }
+
     /// Where `release publish` reads and uploads: chosen exactly as `publish` chooses it
     /// (`--index NAME`, or `--index-url` with `--publish-url`, or `[index]`).
     fn destination(&self, config: &crate::config::Config) -> Result<crate::config::Destination> {
@@ -233,11 +272,6 @@ impl flags::Release {
             (None, Some(url)) => Ok(url.0.clone()),
             (None, None) => Ok(config.index_url.clone()),
         }
-    }
-
-    /// The bump kind of `prepare`: --bump, its old name, or patch.
-    fn kind(&self) -> Result<crate::version::Bump> {
-        flags::bump_kind(self.bump, self.version_type)
     }
 }
 

@@ -149,13 +149,15 @@ impl fmt::Display for Requirement {
     }
 }
 
-/// The first version of the series after `new`, written with as many release numbers as `bound`
-/// (`0.14` → `0.15`, `0.14.0` → `0.15.0`, `1` → `2`): the upper bound that admits `new`'s series in
-/// the style the requirement already uses. `new`'s epoch is kept.
+/// The first version of the series after `new`, in the bound's own shape and with as many
+/// release numbers (`0.14` → `0.15`, `0.14.0` → `0.15.0`, `1` → `2`, and `5.0.0` → `6.0.0` for
+/// 5.0.0: a bound at a major version admits everything below the next major): the upper bound
+/// that admits `new`'s series in the style the requirement already uses. `new`'s epoch is kept.
 pub fn series_bound(bound: &Version, new: &Version) -> Version {
     let (major, minor) = (new.release().first().copied().unwrap_or(0), new.release().get(1).copied().unwrap_or(0));
     let parts = bound.release().len().max(1);
-    let mut release = if parts == 1 { vec![major + 1] } else { vec![major, minor + 1] };
+    let at_major = bound.release().first().is_some_and(|&m| m >= 1) && bound.release()[1..].iter().all(|&n| n == 0);
+    let mut release = if parts == 1 || at_major { vec![major + 1] } else { vec![major, minor + 1] };
     release.resize(parts, 0);
     let text: Vec<String> = release.iter().map(u64::to_string).collect();
     let epoch = if new.epoch() == 0 { String::new() } else { format!("{}!", new.epoch()) };
@@ -344,6 +346,13 @@ mod tests {
         check("llama-index-core<0.14,>=0.13", "0.14.0", Some("llama-index-core<0.15,>=0.13"));
         check("llama-index-core>=0.13.0,<1", "1.0.0", Some("llama-index-core>=0.13.0,<2"));
         check("llama-index-core>=0.14.0,<0.15", "1.0.0", Some("llama-index-core>=0.14.0,<1.1"));
+        // Each bound keeps its shape: a major bound moves to the next major.
+        check("store>=4.2,<5.0.0", "5.0.0", Some("store>=4.2,<6.0.0"));
+        check("store>=4.2,<5", "5.0.0", Some("store>=4.2,<6"));
+        check("store>=4.2,<5.0", "5.1.0", Some("store>=4.2,<6.0"));
+        check("client>=0.14,<0.15", "0.15.0", Some("client>=0.14,<0.16"));
+        check("client>=0.14,<0.15.0", "0.15.0", Some("client>=0.14,<0.16.0"));
+        check("client>=1.4,<1.5.0", "1.5.0", Some("client>=1.4,<1.6.0"));
         // Already allowed, or nothing to widen.
         check("llama-index-core>=0.13.0,<0.15", "0.14.0", None);
         check("llama-index-core", "0.14.0", None);

@@ -66,6 +66,36 @@ impl fmt::Display for Bump {
     }
 }
 
+/// `--bump` of `prepare` and `release prepare`: a kind, or `auto`, read from the conventional
+/// commit subjects since each package's last tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BumpChoice {
+    Kind(Bump),
+    Auto,
+}
+
+impl FromStr for BumpChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<BumpChoice, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(BumpChoice::Auto);
+        }
+        s.parse().map(BumpChoice::Kind).map_err(|_| {
+            format!("`{s}` is not a bump kind: use `major`, `minor` or `patch` (or `auto` with package paths)")
+        })
+    }
+}
+
+impl BumpChoice {
+    /// The kind, where `auto` is not possible (the umbrella and core's release).
+    pub fn kind(self) -> Result<Bump, String> {
+        match self {
+            BumpChoice::Kind(k) => Ok(k),
+            BumpChoice::Auto => Err("`--bump auto` needs package paths: it reads each package's commits since its own tag; give `--bump major`, `minor` or `patch` for the umbrella and core".to_string()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionError(String);
 
@@ -209,6 +239,12 @@ fn parse(input: &str) -> Option<Version> {
 }
 
 impl Version {
+    /// `0`: the version of a package whose version is not read yet (a dynamic one), or could
+    /// not be (then the package says why).
+    pub fn placeholder() -> Version {
+        Version { epoch: 0, release: vec![0], pre: None, post: None, dev: None, local: Vec::new() }
+    }
+
     /// The part of the release at `i` (`major` is 0), 0 when absent.
     fn part(&self, i: usize) -> u64 {
         self.release.get(i).copied().unwrap_or(0)

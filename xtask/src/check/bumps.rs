@@ -15,7 +15,6 @@ use crate::{
     index::Index,
     monorepo::Monorepo,
     output, parallel,
-    pyproject::Pyproject,
     shipped::{Class, Shipped},
     version::Version,
 };
@@ -275,13 +274,21 @@ fn changes(
             continue;
         }
         let p = &repo.packages[i];
+        // A version from tags has nothing to bump in the tree: its release is its next tag.
+        if matches!(p.source, crate::pyproject::VersionSource::Vcs { .. }) {
+            continue;
+        }
         let c = by_package.entry(i).or_insert_with(|| Change {
             index: i,
             shipped: Vec::new(),
             unshipped: 0,
             base: Some(p.version.clone()),
         });
-        if *file == p.pyproject_display() {
+        // The file that holds the version: pyproject.toml, or a dynamic version's file.
+        if file.ends_with("pyproject.toml") && *file == p.pyproject_display()
+            || !matches!(p.source, crate::pyproject::VersionSource::Static)
+                && p.version_file(&repo.root).as_ref() == Some(file)
+        {
             touched.push(i);
         }
         if ships {
@@ -291,14 +298,17 @@ fn changes(
         }
     }
     // The base versions of the packages whose pyproject.toml changed, in one `git cat-file`.
-    let paths: Vec<String> = touched.iter().map(|&i| repo.packages[i].pyproject_display()).collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let paths: Vec<String> =
+        touched.iter().map(|&i| repo.packages[i].version_file(&repo.root).unwrap_or_default()).collect();
     let texts = git::files_at(sh, merge_base, &paths)?;
     for ((i, path), text) in touched.iter().zip(&paths).zip(texts) {
         let base = match text {
             None => None,
             Some(text) => {
                 let shown = format!("{path} at the merge base");
-                Some(Pyproject::parse(std::path::Path::new(&shown), &text)?.version)
+                Some(crate::bump::version_in(&repo.packages[*i], &shown, &text)?)
             }
         };
         by_package.get_mut(i).expect("touched is a subset").base = base;

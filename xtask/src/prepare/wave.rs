@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use crate::{
     changeset::FileChange,
     monorepo::{Monorepo, Package},
-    pyproject::{self, Pyproject, Widened},
+    pyproject::{self, Pyproject, VersionSource, Widened},
     requirement::PackageName,
     version::{Bump, Version},
 };
@@ -128,21 +128,26 @@ pub fn widen(p: &Package, text: &str, moves: &HashMap<PackageName, Version>) -> 
     pyproject::widen_requirements(Path::new(&p.pyproject_display()), text, moves, None)
 }
 
-/// The edited file of a member that does not move with the release (widened, bumped,
-/// verified), and what was widened in it.
+/// The edited files of a member that does not move with the release (widened, bumped,
+/// verified: its pyproject.toml, and a dynamic version's own file), and what was widened.
 pub fn edit(
     repo: &Monorepo,
     member: &Member,
     moves: &HashMap<PackageName, Version>,
-) -> Result<(FileChange, Vec<Widened>)> {
+) -> Result<(Vec<FileChange>, Vec<Widened>)> {
     let p = &repo.packages[member.index];
     let display = p.pyproject_display();
     let path = p.pyproject_path(&repo.root);
     let old = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {display}: {e}"))?;
-    let bump = (member.new != member.old).then_some(&member.new);
+    let in_pyproject = p.source == VersionSource::Static;
+    let bump = (member.new != member.old && in_pyproject).then_some(&member.new);
     let (text, widened) = pyproject::widen_requirements(Path::new(&display), &old, moves, bump)?;
     verify(p, &old, &text, member, widened.len())?;
-    Ok((FileChange { path, display, old, new: text }, widened))
+    let mut changes = vec![FileChange { path, display, old, new: text }];
+    if member.new != member.old && !in_pyproject {
+        changes.extend(crate::bump::version_edit(&repo.root, p, &member.new)?);
+    }
+    Ok((changes, widened))
 }
 
 /// [`edit`] of every member, on all cores: a minor release edits nearly every package.
@@ -150,7 +155,7 @@ pub fn edit_all(
     repo: &Monorepo,
     members: &mut [Member],
     moves: &HashMap<PackageName, Version>,
-) -> Vec<Result<FileChange>> {
+) -> Vec<Result<Vec<FileChange>>> {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let edits = crate::parallel::map(members, jobs, |m| edit(repo, m, moves));
     members
@@ -174,11 +179,13 @@ pub fn verify(p: &Package, old: &str, text: &str, member: &Member, widened: usiz
         .admits
         .iter()
         .all(|(name, v)| parsed.dependencies.iter().filter(|r| &r.name == name).all(|r| r.allows(v).unwrap_or(false)));
-    let edits = widened + usize::from(member.new != member.old);
+    // A dynamic version is written in its own file, not here.
+    let in_pyproject = p.source == VersionSource::Static;
+    let edits = widened + usize::from(member.new != member.old && in_pyproject);
     let changed = old.lines().zip(text.lines()).filter(|(a, b)| a != b).count();
     if !admits
         || widened == 0
-        || parsed.version != member.new
+        || in_pyproject && parsed.version != member.new
         || old.lines().count() != text.lines().count()
         || changed > edits
     {

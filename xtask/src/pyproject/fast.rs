@@ -1,11 +1,12 @@
 //! The fast read of a `pyproject.toml`: `toml_parser`'s events turned into a `toml_edit` table
-//! holding only `[project]` and `[tool.poetry]`, the two tables [`Pyproject`](super::Pyproject)
-//! reads. Building the whole document (every `[tool.*]` table, with spans and decor) was most
+//! holding only `[project]`, `[tool.poetry]`, `[tool.uv]` and `[dependency-groups]`, the
+//! tables [`Pyproject`](super::Pyproject) reads (a dynamic version's source is looked up in the
+//! whole document). Building the whole document (every `[tool.*]` table, with spans and decor) was most
 //! of the time of loading 2,000 packages.
 //!
-//! Anything unusual inside those two tables (a number, a date, an array of tables, a key
+//! Anything unusual inside those tables (a number, a date, an array of tables, a key
 //! defined twice) and any syntax error anywhere gives `None`, and the caller parses the whole
-//! file with `toml_edit`, whose answer and errors are the reference. Tables outside those two
+//! file with `toml_edit`, whose answer and errors are the reference. Tables outside those
 //! are checked for syntax only.
 
 use std::borrow::Cow;
@@ -47,7 +48,8 @@ pub fn read(text: &str) -> Option<Table> {
 
 type Key<'s> = Cow<'s, str>;
 
-const WANTED: [&[&str]; 2] = [&["project"], &["tool", "poetry"]];
+/// `[dependency-groups]` and `[tool.uv]` are the test graph's edges (`Pyproject::dev_dependencies`).
+const WANTED: [&[&str]; 4] = [&["project"], &["tool", "poetry"], &["tool", "uv"], &["dependency-groups"]];
 
 /// Whether the key path `a` then `b` is inside a wanted table, or on the way to one (`tool`).
 fn wanted(a: &[Key<'_>], b: &[Key<'_>]) -> bool {

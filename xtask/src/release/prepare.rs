@@ -74,11 +74,8 @@ impl World {
             format!("`{since}` does not match the tag pattern `{}`, so it names no released version", repo.config.tag)
         })?;
         let bumped = repo.umbrella()?.version > last;
-        let bump = if bumped {
-            rest_of_bump(&repo, &last, flags.kind()?)?
-        } else {
-            Some(prepare::plan(&repo, flags.kind()?)?)
-        };
+        let kind = flags.kind()?;
+        let bump = if bumped { rest_of_bump(&repo, &last, kind)? } else { Some(prepare::plan(&repo, kind)?) };
         let version =
             bump.as_ref().map_or_else(|| repo.umbrella().map(|u| u.version.clone()), |p| Ok(p.umbrella.new.clone()))?;
         let date = match &flags.date {

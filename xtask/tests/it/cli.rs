@@ -145,8 +145,9 @@ fn bump_validates_everything_before_writing() {
     let fingerprint = s.fingerprint();
     let out = s.xtask(&["pkg", "bump", "--all"]).fails_with(1);
     expect![[r#"
-        error: 1 package cannot be read:
-          llama-index-utils/llama-index-utils-workflow/pyproject.toml: the version is dynamic (`dynamic = ["version"]`); the release tool needs a static `version = "…"` in `[project]`
+        warning: llama-index-utils/llama-index-utils-workflow/pyproject.toml: its version cannot be read, so the commands that act on `llama-index-utils-workflow` fail; `cargo xtask pkg version llama-index-utils/llama-index-utils-workflow` says why
+        error: nothing was bumped, because:
+          llama-index-utils/llama-index-utils-workflow/pyproject.toml: the version is dynamic (`dynamic = ["version"]`) and no source of it was found; tried `[tool.hatch.version]` (`path` or `source = "vcs"`), `[tool.setuptools.dynamic] version` (`attr` or `file`), `[tool.setuptools_scm]`, `[tool.pdm.version]` (`file` or `scm`), flit's `__version__`; configure one of them or write a static `version = "…"` in `[project]`
     "#]]
     .assert_eq(&out.stderr);
     assert_eq!(s.fingerprint(), fingerprint);

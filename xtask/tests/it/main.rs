@@ -12,6 +12,7 @@ mod changelog;
 mod check;
 mod cli;
 mod github_release;
+mod independent;
 mod lint;
 mod prepare;
 mod publish;

@@ -339,8 +339,8 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     check(
         &[("llama-index-core/pyproject.toml", &core("dynamic = [\"version\"]"))],
         expect![[r#"
-            exit 1: error: 1 package cannot be read:
-              llama-index-core/pyproject.toml: the version is dynamic (`dynamic = ["version"]`); the release tool needs a static `version = "…"` in `[project]`
+            exit 1: warning: llama-index-core/pyproject.toml: its version cannot be read, so the commands that act on `llama-index-core` fail; `cargo xtask pkg version llama-index-core` says why
+            error: llama-index-core/pyproject.toml: the version is dynamic (`dynamic = ["version"]`) and no source of it was found; tried `[tool.hatch.version]` (`path` or `source = "vcs"`), `[tool.setuptools.dynamic] version` (`attr` or `file`), `[tool.setuptools_scm]`, `[tool.pdm.version]` (`file` or `scm`), flit's `__version__`; configure one of them or write a static `version = "…"` in `[project]`
         "#]],
     );
     check(

@@ -116,6 +116,19 @@ impl Sample {
         Sample { dir, env: Default::default() }
     }
 
+    /// A monorepo of independent packages (`sample --shape independent`): eight named ones
+    /// plus `packages - 8` more, and `prs` pull requests after their tags.
+    pub fn independent(packages: usize, prs: usize) -> Sample {
+        let dir = TempDir::new("independent");
+        let out = Command::new(xtask_bin())
+            .args(["sample", "--shape", "independent", "--packages", &packages.to_string(), "--prs", &prs.to_string()])
+            .arg(dir.path().join("repo"))
+            .output()
+            .unwrap();
+        Run::from(out).ok();
+        Sample { dir, env: Default::default() }
+    }
+
     /// Builds (and hooks' `uv sync`) in every later run resolve from `server`, which serves
     /// the tests' wheels: never from the public index.
     pub fn use_build_index(&self, server: &pypiserver::PypiServer) {
