@@ -1,6 +1,7 @@
 //! Which changed files a package ships: all of its files but those `bumps.unshipped` matches
 //! (tests, docs, examples, Markdown and lock files by default), relative to the package's
-//! directory; the bump check needs no new version for a change to an unshipped file. Lock files
+//! directory; the bump check needs no new version for a change to an unshipped file, and a
+//! package's own notes list only changes to what it ships. Lock files
 //! ([`LOCK_FILES`]) are also what the changelog credits no package for: a pull request that only
 //! relocked needs no release, while one that only fixed a package's tests is still that package's
 //! news, as in the original tool's changelog.
@@ -55,7 +56,16 @@ impl<'a> Shipped<'a> {
         }
     }
 
-    /// The package a change to `file` credits in the changelog: its owner, unless it is a lock file.
+    /// The package that ships `file`, if any: the one a change to it credits in a package's own
+    /// notes (`changelog --package`), which list only what changed in its distributions.
+    pub fn owner(&self, file: &str) -> Option<usize> {
+        match self.classify(file) {
+            Class::Shipped(i) => Some(i),
+            Class::Unshipped(_) | Class::Nobody => None,
+        }
+    }
+
+    /// The package a change to `file` credits in the release's changelog: its owner, unless it is a lock file.
     pub fn credited(&self, file: &str) -> Option<usize> {
         let name = file.rsplit('/').next().unwrap_or(file);
         if LOCK_FILES.contains(&name) {
@@ -107,6 +117,8 @@ mod tests {
         assert_eq!(shipped.credited("llama-index-core/tests/test_a.py"), Some(core));
         assert_eq!(shipped.credited("llama-index-core/llama_index/core/base.py"), Some(core));
         assert_eq!(shipped.credited("docs/index.md"), None);
+        assert_eq!(shipped.owner("llama-index-core/tests/test_a.py"), None);
+        assert_eq!(shipped.owner("llama-index-core/llama_index/core/base.py"), Some(core));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

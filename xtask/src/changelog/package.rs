@@ -62,9 +62,9 @@ pub fn notes_since(
     // The release commits of earlier runs (`release(acme-store): 5.0.0 (#70)`) are no change of their own.
     let mut commits = history::parse_log(&out);
     commits.retain(|c| !c.subject.starts_with("release(") && !c.subject.starts_with("release:"));
-    // Only this package's files credit it, lock files aside (`shipped.rs`: the release changelog's rule too).
+    // Only this package's shipped files credit it (`shipped.rs`: the bump check's rule too).
     let shipped = crate::shipped::Shipped::new(repo);
-    let owner = |path: &str| shipped.credited(path).filter(|&j| j == i);
+    let owner = |path: &str| shipped.owner(path).filter(|&j| j == i);
     let mut found = history::attribute(&commits, owner);
     found.prs.retain(|_, pr| !pr.packages.is_empty());
     let source = if offline || github::token_variable().is_none() { Source::Git } else { Source::GitHub };
