@@ -162,10 +162,10 @@ pub fn generate(sh: &Shell, repo: &Monorepo, since: Option<&str>, date: String, 
         None => latest_tag(sh, repo)?,
     };
     let commits = walk(sh, &since)?;
-    // A pull request credits the packages whose shipped files it changed: one that only
-    // relocked (`uv.lock`) or touched tests needs no release of them, and gets no line there.
+    // A pull request credits the packages whose files it changed, lock files aside: one that
+    // only relocked (`uv.lock`) needs no release of them, and gets no line there.
     let shipped = crate::shipped::Shipped::new(repo);
-    let found = history::attribute(&commits, |path| shipped.owner(path));
+    let found = history::attribute(&commits, |path| shipped.credited(path));
     if found.prs.is_empty() {
         bail!(
             "no pull requests since `{since}`: {} commit{} in the range, none with a `(#N)` suffix; \

@@ -375,15 +375,10 @@ impl Default for Config {
             wave_widen: true,
             wave_bump: Some(crate::version::Bump::Patch),
             // Lock files pin the package's own development environment, never what it requires.
-            bumps_unshipped: strings(&[
-                "tests/**",
-                "docs/**",
-                "examples/**",
-                "*.md",
-                "uv.lock",
-                "poetry.lock",
-                "pdm.lock",
-            ]),
+            bumps_unshipped: strings(&["tests/**", "docs/**", "examples/**", "*.md"])
+                .into_iter()
+                .chain(crate::shipped::LOCK_FILES.map(String::from))
+                .collect(),
             bumps_down: Severity::Fail,
             bumps_jump: Severity::Warn,
             secrets_extra: Vec::new(),

@@ -8,6 +8,7 @@ use crate::{
     config::Backend,
     output::ColorChoice,
     quickstart::sample::Shape,
+    test::Shard,
     version::{Bump as BumpKind, BumpChoice},
 };
 
@@ -333,7 +334,7 @@ xflags::xflags! {
             /// lock is put back as it was, and the stale lock is a warning.
             optional --strict-locks
             /// Run the K-th of N disjoint parts of the selection (`2/4`), balanced by --timings.
-            optional --shard k_of_n: String
+            optional --shard k_of_n: Shard
             /// A JSON file of each package's seconds: read to balance shards, updated after the run.
             optional --timings file: PathBuf
             /// Print the selection (with --json: `{"packages": [...]}`) and run nothing.
@@ -609,7 +610,7 @@ pub struct Test {
     pub python: Option<String>,
     pub strict: bool,
     pub strict_locks: bool,
-    pub shard: Option<String>,
+    pub shard: Option<Shard>,
     pub timings: Option<PathBuf>,
     pub dry_run: bool,
     pub selection: Option<PathBuf>,

@@ -1,9 +1,16 @@
 //! Which changed files a package ships: all of its files but those `bumps.unshipped` matches
 //! (tests, docs, examples, Markdown and lock files by default), relative to the package's
-//! directory. One rule for two readers: the bump check (a change to an unshipped file needs no
-//! new version) and the changelog (a change to one credits no package).
+//! directory; the bump check needs no new version for a change to an unshipped file, and a
+//! package's own notes list only changes to what it ships. Lock files
+//! ([`LOCK_FILES`]) are also what the changelog credits no package for: a pull request that only
+//! relocked needs no release, while one that only fixed a package's tests is still that package's
+//! news, as in the original tool's changelog.
 
 use crate::monorepo::{Monorepo, Owner};
+
+/// The lock files of Python's package managers: they pin a development environment, never what a
+/// package requires, so they are unshipped by default and credit no package in the changelog.
+pub const LOCK_FILES: [&str; 3] = ["uv.lock", "poetry.lock", "pdm.lock"];
 
 /// Where a changed file belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,11 +56,24 @@ impl<'a> Shipped<'a> {
         }
     }
 
-    /// The package that ships `file`, if any: the one a change to it credits.
+    /// The package that ships `file`, if any: the one a change to it credits in a package's own
+    /// notes (`changelog --package`), which list only what changed in its distributions.
     pub fn owner(&self, file: &str) -> Option<usize> {
         match self.classify(file) {
             Class::Shipped(i) => Some(i),
             Class::Unshipped(_) | Class::Nobody => None,
+        }
+    }
+
+    /// The package a change to `file` credits in the release's changelog: its owner, unless it is a lock file.
+    pub fn credited(&self, file: &str) -> Option<usize> {
+        let name = file.rsplit('/').next().unwrap_or(file);
+        if LOCK_FILES.contains(&name) {
+            return None;
+        }
+        match self.repo.owner_of(file) {
+            Owner::Package(i) => Some(i),
+            _ => None,
         }
     }
 }
@@ -92,7 +112,12 @@ mod tests {
         ];
         let got: Vec<(&str, Class)> = cases.iter().map(|(f, _)| (*f, shipped.classify(f))).collect();
         assert_eq!(got, cases);
-        assert_eq!(shipped.owner("uv.lock"), None);
+        assert_eq!(shipped.credited("uv.lock"), None);
+        assert_eq!(shipped.credited("llama-index-core/poetry.lock"), None);
+        assert_eq!(shipped.credited("llama-index-core/tests/test_a.py"), Some(core));
+        assert_eq!(shipped.credited("llama-index-core/llama_index/core/base.py"), Some(core));
+        assert_eq!(shipped.credited("docs/index.md"), None);
+        assert_eq!(shipped.owner("llama-index-core/tests/test_a.py"), None);
         assert_eq!(shipped.owner("llama-index-core/llama_index/core/base.py"), Some(core));
         let _ = std::fs::remove_dir_all(&dir);
     }

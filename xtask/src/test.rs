@@ -30,7 +30,8 @@ use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output, parallel
 use report::Row;
 use run::{Context, Report};
 use selection::Selected;
-use shards::{Shard, Timings};
+pub use shards::Shard;
+use shards::Timings;
 
 /// The flags, validated.
 struct Options {
@@ -95,7 +96,7 @@ impl flags::Test {
         if self.selection.is_some() && (!self.paths.is_empty() || self.with_dependants) {
             return Err(flags::usage("--selection is the whole selection: give no package directories with it"));
         }
-        let shard = self.shard.as_deref().map(str::parse::<Shard>).transpose().map_err(flags::usage)?;
+        let shard = self.shard;
         let jobs = self.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j.0);
         Ok(Options { jobs, timeout: Duration::from_secs(self.timeout.unwrap_or(600)), shard })
     }

@@ -75,7 +75,7 @@ pub struct PullRequest {
     /// The squash subject without `(#N)`: the title when GitHub is not asked.
     pub subject_title: String,
     pub commits: Vec<String>,
-    /// Indexes of the packages whose files it changed (their shipped files, as `owner` says).
+    /// Indexes of the packages whose files it changed (lock files aside, as `owner` says).
     pub packages: BTreeSet<usize>,
     /// Changed paths that credit no package.
     pub unowned: Vec<String>,

@@ -127,6 +127,9 @@ fn lock_files_credit_no_package() {
     s.write("uv.lock", "version = 1\nrevision = 4\n");
     s.write(&format!("{OPENAI}/llama_index/z.py"), "# z\n");
     commit_all(&s.root(), "feat: openai z, relocked (#208)");
+    // Tests ship in no distribution, but a fix to them is still the package's news.
+    s.write("llama-index-core/tests/test_z.py", "def test_z():\n    pass\n");
+    commit_all(&s.root(), "test: core covers z (#209)");
     let dry = xtask(&s.root(), &["changelog", "--dry-run", "--date", "2026-01-21"], &[]).ok();
     expect![[r#"
         ## [2026-01-21]
@@ -135,6 +138,7 @@ fn lock_files_credit_no_package() {
 
         - Fix: handle tool calls (#20237) ([#203](https://github.com/run-llama/llama_index/pull/203))
         - fix: escape `[tag]` \] and \<!--- generated changelog ---> in titles ([#205](https://github.com/run-llama/llama_index/pull/205))
+        - test: core covers z ([#209](https://github.com/run-llama/llama_index/pull/209))
 
         ### llama-index-llms-openai [0.1.7]
 

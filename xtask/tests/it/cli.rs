@@ -205,6 +205,8 @@ fn usage_errors_exit_2() {
     assert!(out.stderr.contains("give the command after `--`"), "{}", out.stderr);
     let out = s.xtask(&["pkg", "bump", "--all", "--bump", "huge"]).fails_with(2);
     assert!(out.stderr.contains("`huge` is not a bump kind"), "{}", out.stderr);
+    let out = s.xtask(&["test", "--shard", "5/4"]).fails_with(2);
+    assert!(out.stderr.contains("`--shard 5/4` is not a shard: write K/N"), "{}", out.stderr);
     let out = s.xtask(&["pkg", "frobnicate"]).fails_with(2);
     assert!(out.stderr.contains("unexpected argument"), "{}", out.stderr);
     let out = s.xtask(&["--help"]).ok();
