@@ -540,7 +540,12 @@ fn kill_and_rerun(s: &Sample, server: &PypiServer, prefix: &str, lines: usize) {
     // The server's port may well contain "409": look at the text without its address.
     let text = without_addresses(&run.stderr);
     assert!(!text.to_lowercase().contains("exist") && !text.contains("409"), "{}", run.stderr);
-    assert_eq!(served(server), expected(s), "after a kill at {prefix} #{lines}");
+    assert_eq!(
+        served(server),
+        expected(s),
+        "after a kill at {prefix} #{lines}\nbefore:\n{before}\nrerun:\n{}",
+        run.stderr
+    );
 }
 
 #[test]
