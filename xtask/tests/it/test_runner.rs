@@ -497,7 +497,7 @@ fn shards_split_the_dry_run_selection_disjointly_deterministically_and_in_balanc
 fn bad_input_is_a_usage_error_that_names_the_value() {
     let s = Sample::new(20, 0);
     for (args, needle) in [
-        (vec!["-j", "0", "llama-index-core"], "`-j 0`"),
+        (vec!["-j", "0", "llama-index-core"], "can't parse `-j`, `0` would run nothing"),
         (vec!["--timeout", "0", "llama-index-core"], "`--timeout 0`"),
         (vec!["--shard", "0/3", "llama-index-core"], "`--shard 0/3`"),
         (vec!["--shard", "4/3", "llama-index-core"], "`--shard 4/3`"),
