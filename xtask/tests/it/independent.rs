@@ -230,9 +230,10 @@ fn the_bump_check_reads_dynamic_versions_and_ignores_lock_files() {
 }
 
 /// `release publish` of independent packages against a real index and the GitHub stand-in: the
-/// packages the index lacks go out in dependency order, each is tagged with its own pattern on
-/// the release commit and gets its own GitHub release with its notes. A package that fails to
-/// build holds back itself (and its dependants) only; the rerun after the fix finishes.
+/// packages the index lacks go through the install check, then out in dependency order, each is
+/// tagged with its own pattern on the release commit and gets its own GitHub release with its
+/// notes. A package that fails to build, or builds but does not import, holds back itself (and
+/// its dependants) only, as `held.rs` says it; the rerun after the fix finishes.
 #[test]
 fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() {
     use crate::support::{github, pypiserver};
@@ -279,6 +280,12 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
         "{}",
         dry.stdout
     );
+    assert!(
+        dry.stdout.contains("install check    would  before any upload, build acme-store 4.3.0, acme-testing 0.3.0, then in a fresh environment"),
+        "{}",
+        dry.stdout
+    );
+    let short = s.git(&["rev-parse", "--short=10", "HEAD"]);
 
     // The store does not build: the testing package (which uses it only in its test group) goes out.
     let pyproject = "libs/store/pyproject.toml";
@@ -286,9 +293,15 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
     s.write(pyproject, &good.replace("build-backend = \"", "build-backend = \"no.such."));
     let failed = run(&["release", "publish", "--allow-dirty"]).fails_with(1);
     assert!(
-        failed
-            .stderr
-            .contains("held back (not tagged, not released; the others went out):\n  acme-store 4.3.0: not published (the summary above says why)"),
+        failed.stdout.contains(&format!(
+            "Held back, not uploaded (1):\n  acme-store 4.3.0: its build failed: `uv build` failed in `libs/store`:\n    \
+             release it after a fix, at the release commit {short}: cargo xtask release publish --index-url {url}"
+        )),
+        "{}",
+        failed.stdout
+    );
+    assert!(
+        failed.stderr.contains("error: 1 package held back: `acme-store`; the rest of the release went out"),
         "{}",
         failed.stderr
     );
@@ -298,8 +311,29 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
         gh.state()["releases"].as_array().unwrap().iter().map(|r| r["tag"].as_str().unwrap().to_string()).collect();
     assert_eq!(released, ["acme-testing-v0.3.0"]);
 
-    // Fixed, the rerun publishes the store, tags it with its own pattern and releases it.
+    // Built, but its import fails: the install check holds it back before it is uploaded.
     s.write(pyproject, &good);
+    let module = "libs/store/src/acme_store/__init__.py";
+    let importable = s.read(module);
+    s.write(module, &(importable.clone() + "raise ImportError('broken on purpose')\n"));
+    let broken = run(&["release", "publish", "--allow-dirty"]).fails_with(1);
+    assert!(
+        broken.stdout.contains("install check    todo   before any upload, build acme-store 4.3.0, then")
+            && broken.stdout.contains("  acme-store 4.3.0: its import fails: ")
+            && broken.stdout.contains("broken on purpose"),
+        "{}",
+        broken.stdout
+    );
+    assert_eq!(s.git(&["tag", "--points-at", "HEAD"]), "acme-testing-v0.3.0", "nothing more is tagged");
+    let uploaded: Vec<String> = std::fs::read_dir(index.package_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("acme_store-4.3.0"))
+        .collect();
+    assert_eq!(uploaded, Vec::<String>::new(), "a package that does not import is not uploaded");
+
+    // Fixed, the rerun publishes the store, tags it with its own pattern and releases it.
+    s.write(module, &importable);
     let rerun = run(&["release", "publish"]).ok();
     assert!(
         rerun.stdout.contains("publish          todo") || rerun.stdout.contains("1 the index lacks: acme-store 4.3.0"),
