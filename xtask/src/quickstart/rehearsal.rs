@@ -257,21 +257,27 @@ impl Results<'_> {
                 out += &format!("  asset {} ({} bytes)\n", a["name"].as_str().unwrap_or("?"), a["size"]);
             }
         }
-        for p in self.github["pulls"].as_array().into_iter().flatten() {
-            out += &format!(
-                "The release pull request: #{} {} from {}\n",
-                p["number"],
-                p["title"].as_str().unwrap_or("?"),
-                p["head"].as_str().unwrap_or("?")
-            );
-        }
-        out += &format!(
-            "\nEverything is under {}; run the same commands against the sample yourself with `--root {}`.",
-            dir.display(),
-            dir.join("monorepo").display()
-        );
-        out
+        out + &epilogue(dir, &self.github)
     }
+}
+
+/// The end of the results of every shape: the pull request, and where everything is.
+pub(super) fn epilogue(dir: &Path, github: &serde_json::Value) -> String {
+    let mut out = String::new();
+    for p in github["pulls"].as_array().into_iter().flatten() {
+        out += &format!(
+            "The release pull request: #{} {} from {}\n",
+            p["number"],
+            p["title"].as_str().unwrap_or("?"),
+            p["head"].as_str().unwrap_or("?")
+        );
+    }
+    out += &format!(
+        "\nEverything is under {}; run the same commands against the sample yourself with `--root {}`.",
+        dir.display(),
+        dir.join("monorepo").display()
+    );
+    out
 }
 
 /// The file names in the local index's package directory.

@@ -109,18 +109,5 @@ fn render(
             out += &if line.is_empty() { "\n".to_string() } else { format!("  {line}\n") };
         }
     }
-    for p in github["pulls"].as_array().into_iter().flatten() {
-        out += &format!(
-            "\nThe release pull request: #{} {} from {}\n",
-            p["number"],
-            p["title"].as_str().unwrap_or("?"),
-            p["head"].as_str().unwrap_or("?")
-        );
-    }
-    out += &format!(
-        "\nEverything is under {}; run the same commands against the sample yourself with `--root {}`.",
-        dir.display(),
-        dir.join("monorepo").display()
-    );
-    out
+    out + "\n" + &super::epilogue(dir, github)
 }
