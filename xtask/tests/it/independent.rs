@@ -305,6 +305,19 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
         dry.stdout
     );
     let short = s.git(&["rev-parse", "--short=10", "HEAD"]);
+    // `--hold` leaves a package out on purpose: listed with the command that releases it, and
+    // not a failure.
+    let held = run(&["release", "publish", "--dry-run", "--hold", "libs/testing"]).ok();
+    assert!(
+        held.stdout.contains(&format!(
+            "Held back, not uploaded (1):\n  acme-testing 0.3.0: held on purpose (--hold)\n    \
+             release it, at the release commit {short}: cargo xtask release publish --index-url {url}"
+        )) && held
+            .stdout
+            .contains("publish          would  1 the index lacks: acme-store 4.3.0; 1 held back (listed below)"),
+        "{}",
+        held.stdout
+    );
 
     // The store does not build: the testing package (which uses it only in its test group) goes out.
     let pyproject = "libs/store/pyproject.toml";
