@@ -62,10 +62,15 @@ pub fn error(sh: &Shell, repo: &Monorepo, command: &str, bump: BumpChoice) -> Re
     // What a package ships (`bumps.unshipped`): a relocked or retested package has nothing new.
     let shipped = crate::shipped::Shipped::new(repo);
     for (commit, released) in by_commit {
-        let changed = git::changed_since(sh, commit)?;
+        let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+        for f in git::changed_since(sh, commit)? {
+            if let Some(owner) = shipped.owner(&f) {
+                *counts.entry(owner).or_default() += 1;
+            }
+        }
         for (i, tag) in released {
             let p = &repo.packages[i];
-            let files = changed.iter().filter(|f| shipped.owner(f) == Some(i)).count();
+            let files = counts.get(&i).copied().unwrap_or(0);
             if files > 0 {
                 let since = Ok((tag, files));
                 let pending_one = Pending { name: p.display_name.clone(), dir: p.dir.clone(), since };
