@@ -97,15 +97,15 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
         output::warn(w);
     }
     let indices = plan_packages::resolve(&repo, &flags.paths)?;
-    let tags = git::merged_tags(sh)?;
+    let tags = repo.merged_tags()?;
     // A package ahead of its last tag is bumped already (by an earlier run, or by hand).
-    let ahead = |i: usize| repo.last_release(i, &tags).is_some_and(|(_, v)| repo.packages[i].version > v);
+    let ahead = |i: usize| repo.last_release(i, tags).is_some_and(|(_, v)| repo.packages[i].version > v);
     let to_bump: Vec<usize> = indices.iter().copied().filter(|&i| !ahead(i)).collect();
     let mut targets = plan_packages::choose(sh, &repo, &to_bump, flags.choice()?)?;
     let bump = if targets.is_empty() { None } else { Some(plan_packages::plan(&repo, targets.clone())?) };
     for &i in indices.iter().filter(|&&i| ahead(i)) {
         let p = &repo.packages[i];
-        let since = repo.last_release(i, &tags).map(|(t, _)| t);
+        let since = repo.last_release(i, tags).map(|(t, _)| t);
         targets.push(Target {
             index: i,
             name: p.display_name.clone(),
