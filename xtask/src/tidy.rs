@@ -79,6 +79,27 @@ fn only_git_rs_runs_git() {
 }
 
 #[test]
+fn config_never_reads_the_flags() {
+    // `release.toml` raises usage errors through `usage`, not `flags`: the command line may
+    // name the configuration's types (`config::Backend`), never the other way round.
+    let needles = [concat!("flags", "::"), concat!("use crate::{", "flags")];
+    let found = offenders(&product(), &needles, |name| name != "src/config.rs");
+    assert!(found.is_empty(), "`config` must not import `flags`; raise `usage::usage`:\n{}", found.join("\n"));
+}
+
+#[test]
+fn usage_is_not_re_exported() {
+    // `usage` is a module of its own: nothing re-exports it, so every caller names one place.
+    let needle = concat!("pub use crate::", "usage");
+    let found = offenders(&product(), &[needle], |name| name == "src/lib.rs");
+    assert!(
+        found.is_empty(),
+        "call `crate::usage::usage` where it is raised; do not re-export it:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
 fn the_rules_find_what_they_forbid() {
     let files = vec![
         ("src/a.rs".to_string(), format!("// {}\nlet c = std::{}::new(\"x\");\n", SPAWNS[0], SPAWNS[0])),

@@ -99,13 +99,7 @@ impl World {
         let destination = flags.destination(config)?;
         let index_url = destination.url.clone();
         let index = Index::new(&index_url);
-        let wait = flags
-            .wait
-            .as_deref()
-            .map(time::parse_duration)
-            .transpose()
-            .map_err(flags::usage)?
-            .unwrap_or(Duration::from_secs(300));
+        let wait = flags::Wait::or(flags.wait, Duration::from_secs(300));
         let previous = match &flags.from_tag {
             Some(t) => t.clone(),
             None => previous_tag(sh, &repo, &version)?,
