@@ -79,7 +79,7 @@ pub fn today_utc() -> String {
 
 /// Whether `day` is a day of `month` (1 to 12) of `year` in the Gregorian calendar.
 fn is_date(year: u64, month: u64, day: u64) -> bool {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
