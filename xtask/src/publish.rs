@@ -288,11 +288,8 @@ fn look(
         output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
     }
     // The clock is read here, once: the plan is a pure function of it.
-    let limits = plan::Limits {
-        new_projects: dest.new_projects_per_day,
-        closed_after: dest.closed_after,
-        now: std::time::SystemTime::now(),
-    };
+    let limits =
+        plan::Limits { new_projects: dest.new_projects_per_day, closed_after: dest.closed_after, now: time::clock() };
     plan::plan(&repo.packages, graph, selected, &projects, &limits)
 }
 

@@ -45,9 +45,24 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// The wall clock: the one place it is read (tidy: `the_clock_is_read_in_time_rs`).
+pub fn clock() -> SystemTime {
+    SystemTime::now()
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    since_epoch(clock()).as_secs()
+}
+
+/// Nanoseconds since the Unix epoch: not a time for people, but a number that differs from
+/// one run to the next (the backoff's jitter, a run's directory).
+pub fn nanos() -> u128 {
+    since_epoch(clock()).as_nanos()
+}
+
+fn since_epoch(t: SystemTime) -> Duration {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 /// `2026-12-01 18:02 UTC`.
