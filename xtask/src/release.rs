@@ -11,6 +11,7 @@ mod hooks;
 mod install;
 mod packages;
 mod prepare;
+mod propose;
 mod publish;
 mod state;
 mod tagged;
@@ -61,6 +62,10 @@ impl<A> Step<A> {
     }
     pub fn skipped(name: &'static str, why: impl Into<String>) -> Step<A> {
         Step { name, state: State::Skipped(why.into()), action: None }
+    }
+    /// The same step with its action wrapped in a phase's own action type.
+    pub fn map<B>(self, f: impl FnOnce(A) -> B) -> Step<B> {
+        Step { name: self.name, state: self.state, action: self.action.map(f) }
     }
     fn json(&self, phase: &str) -> Value {
         let (state, detail) = match &self.state {

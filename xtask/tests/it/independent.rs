@@ -157,7 +157,8 @@ fn release_prepare_of_two_packages_commits_once_and_a_rerun_does_nothing() {
           1. checks          done   clean tree
           2. bump versions   would  acme-client 0.4.3 → 0.5.0, acme-store 4.2.0 → 4.3.0, and the compatibility wave in 2 packages
           3. notes           would  1 changelog file: libs/store/CHANGELOG.md
-          4. release commit  would  commit `release: acme-client 0.5.0, acme-store 4.3.0` on the current branch
+          4. prepare hooks   skip   `uv run --with toml --with pyaml scripts/prepare_for_build.py` in `docs` (not run: no `docs/scripts/prepare_for_build.py`), then `uv tool run pre-commit run --files {files}` (not run: no `.pre-commit-config.yaml`)
+          5. release commit  would  commit `release: acme-client 0.5.0, acme-store 4.3.0` on the current branch
     "#]]
     .assert_eq(&dry.stdout[..dry.stdout.find("Would bump").unwrap()]);
     s.xtask(&args).ok();
@@ -178,7 +179,8 @@ fn release_prepare_of_two_packages_commits_once_and_a_rerun_does_nothing() {
         "{}",
         rerun.stdout
     );
-    assert!(rerun.stdout.contains("4. release commit  done"), "{}", rerun.stdout);
+    assert!(rerun.stdout.contains("5. release commit  done"), "{}", rerun.stdout);
+    assert!(rerun.stdout.contains("4. prepare hooks   done   ran before the release commit"), "{}", rerun.stdout);
     assert_eq!(s.git(&["log", "-1", "--format=%s"]), "release: acme-client 0.5.0, acme-store 4.3.0");
 }
 
@@ -318,4 +320,63 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
     // Nothing left to do.
     let again = run(&["release", "publish"]).ok();
     assert!(!again.stdout.contains("todo"), "{}", again.stdout);
+}
+
+/// The prepare hooks run for a release of named packages as for the group's: after the bump and
+/// the notes, with the release's files as `{files}`, and what they change joins the release
+/// commit. A hook that fails stops the release before the commit; the rerun after the fix
+/// accepts the tree it left (its own record) and finishes.
+#[test]
+fn prepare_hooks_run_for_named_packages_and_what_they_change_joins_the_commit() {
+    let s = Sample::independent(8, 12);
+    let flag = support::TempDir::new("hook-flag");
+    let fail = flag.path().join("fail");
+    std::fs::write(&fail, "").unwrap();
+    s.write(
+        "hook.py",
+        "import pathlib, sys\n\
+         if pathlib.Path(sys.argv[1]).exists():\n    sys.exit('the docs hook failed on purpose')\n\
+         pathlib.Path('docs').mkdir(exist_ok=True)\n\
+         pathlib.Path('docs/released.md').write_text(''.join(f + '\\n' for f in sorted(sys.argv[2:])))\n",
+    );
+    let config = s.read("release.toml").replace(
+        "[release.tags]",
+        &format!("[release]\nprepare-hooks = [{{ run = [\"python3\", \"hook.py\", {:?}, \"{{files}}\"] }}]\n\n[release.tags]", fail.to_str().unwrap()),
+    );
+    s.write("release.toml", &config);
+    support::commit_all(&s.root(), "chore: a docs hook (#40)");
+    let args = ["release", "prepare", "libs/store", "--bump", "minor", "--offline", "--commit", "--date", "2026-02-01"];
+    let dry = s.xtask(&[args.as_slice(), &["--dry-run"]].concat()).ok();
+    assert!(
+        dry.stdout.contains("4. prepare hooks   would  `python3 hook.py ")
+            && dry.stdout.contains(" {files}`; the files they change join the release\n"),
+        "{}",
+        dry.stdout
+    );
+    let failed = s.xtask(&args).fails_with(1);
+    assert!(failed.stderr.contains("the docs hook failed on purpose"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("a prepare hook failed; fix it and rerun the same command"), "{}", failed.stderr);
+    assert_eq!(s.git(&["log", "-1", "--format=%s"]), "chore: a docs hook (#40)", "nothing committed");
+
+    // Fixed: the rerun takes the tree the first run left, runs the hook, and commits it all.
+    std::fs::remove_file(&fail).unwrap();
+    let rerun = s.xtask(&args).ok();
+    assert!(
+        rerun.stdout.contains("2. bump versions   done   every package is ahead of its last tag"),
+        "{}",
+        rerun.stdout
+    );
+    assert_eq!(s.git(&["log", "-1", "--format=%s"]), "release(acme-store): 4.3.0");
+    assert_eq!(s.git(&["status", "--porcelain"]), "");
+    expect![[r#"
+        libs/store/CHANGELOG.md
+        libs/store/src/acme_store/__init__.py
+    "#]]
+    .assert_eq(&s.read("docs/released.md"));
+    let files = s.git(&["show", "--name-only", "--format=", "HEAD"]);
+    expect![[r#"
+        docs/released.md
+        libs/store/CHANGELOG.md
+        libs/store/src/acme_store/__init__.py"#]]
+    .assert_eq(&files);
 }
