@@ -102,6 +102,23 @@ fn usage_is_not_re_exported() {
 }
 
 #[test]
+fn tools_are_found_one_way() {
+    // A program named in the code would bypass `exec::find` (`XTASK_<NAME>`, the bootstrapped
+    // tools, `PATH`); git, which is not bootstrapped, is named once, in `git.rs`.
+    let found = offenders(&product(), &[concat!("Cmd::new(", "\"")], |name| name == "src/git.rs");
+    assert!(found.is_empty(), "run a tool by the path `exec::find` gives:\n{}", found.join("\n"));
+}
+
+#[test]
+fn versions_are_written_by_bump_rs() {
+    // `prepare` sets the umbrella's and core's `project.version` in the same edit as the
+    // umbrella's requirement on core; every other version is written by `bump::version_edit`.
+    let writers = ["src/bump.rs", "src/pyproject.rs", "src/prepare.rs"];
+    let found = offenders(&product(), &[concat!("set_", "version(")], |name| writers.contains(&name));
+    assert!(found.is_empty(), "write a package's version with `bump::version_edit`:\n{}", found.join("\n"));
+}
+
+#[test]
 fn the_rules_find_what_they_forbid() {
     let files = vec![
         ("src/a.rs".to_string(), format!("// {}\nlet c = std::{}::new(\"x\");\n", SPAWNS[0], SPAWNS[0])),
