@@ -202,6 +202,12 @@ impl flags::Release {
         // Which programs the steps run, before the plans: the bootstrapped ones win over PATH's.
         let mut report = Report { tools: tools(&config), ..Report::default() };
         output::note(&format!("tools: {}", crate::exec::tools_line(&report.tools)));
+        if self.paths.is_empty() && phase != Some(Phase::Publish) {
+            // Without a group, nothing is released by default: say what to name.
+            if let Some(repo) = crate::prepare::unnamed::applies(sh)? {
+                return Err(crate::prepare::unnamed::error(sh, &repo, "release prepare", self.choice()?)?);
+            }
+        }
         if !self.paths.is_empty() {
             let result = self.run_packages(sh, &mut report);
             if self.json && !report.steps.is_empty() {

@@ -120,7 +120,7 @@ impl World {
         let ids: Vec<usize> = on_purpose.iter().map(|(i, _)| *i).collect();
         let (holds, more) = install::planned(&repo.packages, &scope, &members, &ids);
         problems.extend(more);
-        let rerun = held::Rerun::new(flags, &previous, &sha[..sha.len().min(10)], on_purpose);
+        let rerun = held::Rerun::new(flags, Some(&previous), &sha[..sha.len().min(10)], on_purpose);
         let tag_at = match git::tag_commit(sh, &tag)? {
             Some(at) => {
                 let behind = at != sha && git::is_ancestor(sh, &at, "HEAD")?;

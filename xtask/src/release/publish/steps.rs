@@ -259,7 +259,7 @@ fn install_check_step(w: &World) -> Step<Stage> {
     let names: Vec<String> =
         order.take(4).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
     let more = if uploading.len() > 4 { format!(" and {} more", uploading.len() - 4) } else { String::new() };
-    let umbrella = &packages[w.scope.umbrella].name;
+    let umbrella = &w.repo.umbrella().expect("looked at").name;
     let installed = w.scope.installed(&w.scope.proven(&w.holds));
     Step::todo(
         Stage::InstallCheck.name(),
