@@ -11,6 +11,7 @@ mod hooks;
 mod install;
 mod packages;
 mod prepare;
+mod propose;
 mod publish;
 mod state;
 mod tagged;
@@ -61,6 +62,10 @@ impl<A> Step<A> {
     }
     pub fn skipped(name: &'static str, why: impl Into<String>) -> Step<A> {
         Step { name, state: State::Skipped(why.into()), action: None }
+    }
+    /// The same step with its action wrapped in a phase's own action type.
+    pub fn map<B>(self, f: impl FnOnce(A) -> B) -> Step<B> {
+        Step { name: self.name, state: self.state, action: self.action.map(f) }
     }
     fn json(&self, phase: &str) -> Value {
         let (state, detail) = match &self.state {
@@ -200,6 +205,12 @@ impl flags::Release {
         // Which programs the steps run, before the plans: the bootstrapped ones win over PATH's.
         let mut report = Report { tools: tools(&config), ..Report::default() };
         output::note(&format!("tools: {}", crate::exec::tools_line(&report.tools)));
+        if self.paths.is_empty() && phase != Some(Phase::Publish) {
+            // Without a group, nothing is released by default: say what to name.
+            if let Some(repo) = crate::prepare::unnamed::applies(sh)? {
+                return Err(crate::prepare::unnamed::error(sh, &repo, "release prepare", self.choice()?)?);
+            }
+        }
         if !self.paths.is_empty() {
             let result = self.run_packages(sh, &mut report);
             if self.json && !report.steps.is_empty() {

@@ -16,7 +16,8 @@ use crate::{
 
 /// The command that releases what was held back: `release publish` again at the release
 /// commit, `--from-tag` the previous release so that it runs wherever the branch has moved
-/// since, with this run's index and the holds that stay.
+/// since (independent packages have none: each package's own version says what is left), with
+/// this run's index and the holds that stay.
 pub struct Rerun {
     base: String,
     /// The release commit, shortened.
@@ -26,8 +27,11 @@ pub struct Rerun {
 }
 
 impl Rerun {
-    pub fn new(flags: &flags::Release, previous: &str, at: &str, on_purpose: Vec<(usize, String)>) -> Rerun {
-        let mut base = format!("cargo xtask release publish --from-tag {previous}");
+    pub fn new(flags: &flags::Release, previous: Option<&str>, at: &str, on_purpose: Vec<(usize, String)>) -> Rerun {
+        let mut base = "cargo xtask release publish".to_string();
+        if let Some(previous) = previous {
+            base += &format!(" --from-tag {previous}");
+        }
         if let Some(name) = &flags.index {
             base += &format!(" --index {name}");
         }

@@ -132,7 +132,7 @@ impl World {
         let ids: Vec<usize> = on_purpose.iter().map(|(i, _)| *i).collect();
         let (holds, more) = install::planned(&repo.packages, &scope, &members, &ids);
         problems.extend(more);
-        let rerun = held::Rerun::new(flags, &previous, &sha[..sha.len().min(10)], on_purpose);
+        let rerun = held::Rerun::new(flags, Some(&previous), &sha[..sha.len().min(10)], on_purpose);
         let tag_at = match git::tag_commit(sh, &tag)? {
             Some(at) => {
                 let behind = at != sha && git::is_ancestor(sh, &at, "HEAD")?;
@@ -362,7 +362,7 @@ fn install_check_step(w: &World) -> Step<Action> {
     let names: Vec<String> =
         order.take(4).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
     let more = if uploading.len() > 4 { format!(" and {} more", uploading.len() - 4) } else { String::new() };
-    let umbrella = &packages[w.scope.umbrella].name;
+    let umbrella = &w.repo.umbrella().expect("looked at").name;
     let installed = w.scope.installed(&w.scope.proven(&w.holds));
     Step::todo(
         "install check",
