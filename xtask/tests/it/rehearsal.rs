@@ -1,7 +1,8 @@
 //! The README's quick start: its rehearsal command (`scripts/rehearse.sh`), read from the README
 //! and run exactly as written and at its defaults, from a clean clone of the committed HEAD,
 //! releases a generated sample end to end against pypiserver and the GitHub stand-in, with no
-//! network and no credentials.
+//! network and no credentials. `rehearse --shape independent` does the same for a monorepo of
+//! independent packages.
 
 use crate::support;
 
@@ -73,6 +74,59 @@ fn the_quick_start_works_on_a_clean_clone() {
         serde_json::from_str(&std::fs::read_to_string(rehearsal.join("github-state.json")).unwrap()).unwrap();
     assert_eq!(state["releases"][0]["tag"], "v0.14.13");
     assert_eq!(state["pulls"][0]["title"], "Release 0.14.13");
+}
+
+/// The rehearsal of the independent sample: two packages released with `--bump auto` in one pull
+/// request, each published, tagged with its own pattern on the merged release commit, and
+/// released on GitHub with its own notes.
+#[test]
+fn the_rehearsal_releases_packages_of_the_independent_sample() {
+    let dir = TempDir::new("rehearsal-independent");
+    support::standin_bin();
+    let out = Command::new(support::xtask_bin())
+        .arg("rehearse")
+        .arg(dir.path().join("rehearsal"))
+        .args(["--shape", "independent", "--prs", "12"])
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GH_TOKEN")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let run = Run::from(out).ok();
+    let err = &run.stderr;
+    let results = &err[err.find("==> The rehearsal released 2 packages").unwrap_or_else(|| panic!("{err}"))..];
+    for shown in [
+        "The tags, each with its package's pattern, on the release commit ",
+        " release: acme 1.3.0, acme-store 4.2.1 (#",
+        "  1.3.0\n  store==4.2.1\n",
+        "  acme-1.3.0-py3-none-any.whl\n  acme-1.3.0.tar.gz\n  acme_store-4.2.1-py3-none-any.whl\n  acme_store-4.2.1.tar.gz\n",
+        "The GitHub release (in the stand-in) `store==4.2.1`, with its notes:\n  ## acme-store 4.2.1 (",
+    ] {
+        assert!(err.contains(shown), "{shown}:\n{results}");
+    }
+    // The plan, as the maintainer reads it: why each bump.
+    let why = "--bump auto chose minor: a feature (`feat(acme): add a cache option (#12)`), since `1.2.11`";
+    assert!(run.stdout.contains(why), "{}", run.stdout);
+    let repo = dir.path().join("rehearsal/monorepo");
+    let mut tags: Vec<String> =
+        support::git(&repo, &["tag", "--points-at", "main"]).lines().map(str::to_string).collect();
+    tags.sort();
+    assert_eq!(tags, ["1.3.0", "store==4.2.1"], "each package's tag is on the merged release commit");
+    assert_eq!(
+        support::git(&dir.path().join("rehearsal/origin.git"), &["tag", "--points-at", "main"]).lines().count(),
+        2
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("rehearsal/github-state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["pulls"][0]["title"], "release: acme 1.3.0, acme-store 4.2.1");
+    let body = state["pulls"][0]["body"].as_str().unwrap();
+    assert!(body.starts_with("## acme 1.3.0 (") && body.contains("\n## acme-store 4.2.1 ("), "{body}");
+    let mut released: Vec<&str> =
+        state["releases"].as_array().unwrap().iter().map(|r| r["tag"].as_str().unwrap()).collect();
+    released.sort();
+    assert_eq!(released, ["1.3.0", "store==4.2.1"]);
 }
 
 /// The rehearsal command of the README's quick start, as written there (its comment dropped).
