@@ -12,7 +12,7 @@ use std::{
     process::Command,
 };
 
-use support::Run;
+use support::{Run, TempDir};
 
 #[test]
 fn the_quick_start_works_on_a_clean_clone() {
