@@ -372,6 +372,10 @@ xflags::xflags! {
             optional --packages n: usize
             /// How many pull requests the release has (default 40).
             optional --prs n: usize
+            /// `llama-index` (the default: the umbrella and core's release) or `independent` (a
+            /// release of two packages of a monorepo of independent packages, each with its own
+            /// tag, notes and GitHub release).
+            optional --shape shape: Shape
         }
 
         /// Prove that a release installs: in a fresh virtual environment outside the monorepo,
@@ -635,6 +639,7 @@ pub struct Rehearse {
 
     pub packages: Option<usize>,
     pub prs: Option<usize>,
+    pub shape: Option<Shape>,
 }
 
 #[derive(Debug)]

@@ -68,7 +68,7 @@ fn render(command: &str, bump: BumpChoice, pending: &[Pending]) -> String {
     let n = pending.len();
     out += &format!(
         "\n{n} package{} {} commits since {} last tag:",
-        plural(n),
+        crate::output::plural(n),
         if n == 1 { "has" } else { "have" },
         if n == 1 { "its" } else { "their" }
     );
@@ -77,19 +77,11 @@ fn render(command: &str, bump: BumpChoice, pending: &[Pending]) -> String {
             Ok(tag) => format!(" since `{tag}`"),
             Err(pattern) => format!(", never released (no tag matches `{pattern}`)"),
         };
-        out += &format!("\n  {} ({}): {} commit{}{since}", p.name, p.dir, p.commits, plural(p.commits));
+        out += &format!("\n  {} ({}): {} commit{}{since}", p.name, p.dir, p.commits, crate::output::plural(p.commits));
     }
     let dirs: Vec<&str> = pending.iter().map(|p| p.dir.as_str()).collect();
     out += &format!("\nto release them all: cargo xtask {command} {} --bump {bump}", dirs.join(" "));
     out
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 #[cfg(test)]

@@ -69,7 +69,11 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     let mut w = look(sh, flags)?;
     let mut steps = plan(&w, flags);
     let short = &w.sha[..w.sha.len().min(10)];
-    let heading = format!("Release of {} package{}: publish at {short}", w.released.len(), plural(w.released.len()));
+    let heading = format!(
+        "Release of {} package{}: publish at {short}",
+        w.released.len(),
+        crate::output::plural(w.released.len())
+    );
     let show = |text: &str| if flags.json { output::note(text) } else { output::data(text) };
     // stdout carries the one JSON document of the run with --json; the plan goes to stderr.
     show(&(render(&heading, &steps, flags.dry_run) + &held_text(&w)));
@@ -110,14 +114,6 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
 /// The packages held back from the uploads, each with why and the command that releases it.
 fn held_text(w: &World) -> String {
     held::shown(&w.repo.packages, &w.scope, &w.holds, &w.rerun)
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
@@ -214,7 +210,9 @@ fn plan(w: &World, flags: &flags::Release) -> Vec<Step<Action>> {
     steps.push(match (w.origin, unpushed) {
         (false, _) => Step::skipped("push tags", "no `origin` remote"),
         (true, 0) => Step::done("push tags", "origin has every tag"),
-        (true, n) => Step::todo("push tags", format!("push {n} tag{} to origin", plural(n)), Action::PushTags),
+        (true, n) => {
+            Step::todo("push tags", format!("push {n} tag{} to origin", crate::output::plural(n)), Action::PushTags)
+        }
     });
     if flags.offline {
         steps.push(Step::skipped("GitHub releases", "--offline"));

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use expect_test::expect;
 use support::{
     proxy::{Fault, FaultProxy, Faults},
-    pypiserver::{build_package, http_get_status, seed, PypiServer},
-    Sample, TempDir,
+    pypiserver::{self, http_get_status, seed, PypiServer},
+    Sample,
 };
 
 fn port_of(url: &str) -> u16 {
@@ -206,8 +206,7 @@ fn retries_ride_out_500s_resets_and_stalls() {
 fn wait_polls_until_core_is_published() {
     let server = PypiServer::start();
     let s = sample();
-    let dist = TempDir::new("dist");
-    let files = build_package(dist.path(), "llama-index-core", "0.14.12");
+    let files = pypiserver::built(&server, "llama-index-core", "0.14.12");
     let url = server.index_url();
 
     let run = s.xtask(&["check", "--index-url", &url, "--wait", "2s"]).fails_with(1);

@@ -46,7 +46,7 @@ fn each_dynamic_version_kind_is_bumped_in_its_own_file() {
          M libs/store/src/acme_store/__init__.py
          M libs/utils/src/acme_utils/__init__.py"#]]
     .assert_eq(&changed.lines().map(str::trim_start).collect::<Vec<_>>().join("\n"));
-    assert!(s.read("libs/cli/src/acme_cli/_version.py").starts_with("__version__: str = '2.1.0'\n"));
+    assert!(s.read("libs/cli/src/acme_cli/_version.py").starts_with("__version__ = '2.1.0'\n"));
     assert_eq!(s.read("libs/schema/VERSION"), "0.15.0\n");
     assert!(s.read("libs/store/src/acme_store/__init__.py").contains("\n__version__ = \"4.3.0\"\n"));
     let info = s.xtask(&["pkg", "info", "libs/client", "libs/utils"]).ok();

@@ -99,9 +99,7 @@ fn previous_release(sample: &Sample) -> Vec<PathBuf> {
     if let Some(files) = built.get(&tree) {
         return files.clone();
     }
-    let seeds = Path::new(env!("CARGO_TARGET_TMPDIR")).join("release-seeds");
-    sweep_dead_processes(&seeds);
-    let dir = seeds.join(std::process::id().to_string()).join(&tree);
+    let dir = support::run_dir("release-seeds").join(&tree);
     let index = PypiServer::start();
     let worktree = TempDir::new("previous");
     let tree_dir = worktree.path().join("tree");
@@ -113,27 +111,9 @@ fn previous_release(sample: &Sample) -> Vec<PathBuf> {
     );
     assert_eq!(run.code, 0, "seeding the index failed:\n{}", run.stderr);
     sample.git(&["worktree", "remove", "--force", tree_dir.to_str().unwrap()]);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(index.package_dir()).unwrap() {
-        let from = entry.unwrap().path();
-        let to = dir.join(from.file_name().unwrap());
-        std::fs::copy(&from, &to).unwrap();
-        files.push(to);
-    }
-    files.sort();
+    let files = support::keep(std::fs::read_dir(index.package_dir()).unwrap().map(|e| e.unwrap().path()), &dir);
     built.insert(tree, files.clone());
     files
-}
-
-/// Removes the seeds of test processes that have ended (this process's stay until the next run).
-fn sweep_dead_processes(seeds: &Path) {
-    for entry in std::fs::read_dir(seeds).into_iter().flatten().flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if !Path::new("/proc").join(&pid).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 fn no_secrets(run: &Run) {
