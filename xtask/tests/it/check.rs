@@ -281,7 +281,10 @@ fn bad_input_is_a_clear_error() {
         &["check", "--before-core", "--after-core"],
         expect!["error: give `--before-core` or `--after-core`, not both"],
     );
-    usage(&["check", "--wait", "5x"], expect!["error: `5x` is not a duration; write it like `30s`, `5m` or `1h`"]);
+    usage(
+        &["check", "--wait", "5x"],
+        expect!["error: can't parse `--wait`, `5x` is not a duration; write it like `30s`, `5m` or `1h`"],
+    );
     usage(
         &["check", "--before-core", "--wait", "5m"],
         expect!["error: `--wait` waits for core to appear on the index: use it with `--after-core`"],
