@@ -27,7 +27,7 @@ use crate::{
 
 impl flags::Prepare {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let choice = flags::bump_choice(self.bump, self.version_type)?;
+        let choice = flags::bump_kind(self.bump, self.version_type)?;
         if !self.paths.is_empty() {
             return self.run_packages(sh, choice);
         }

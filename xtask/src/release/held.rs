@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
 use super::install::{Holds, Scope, Why};
+use crate::usage::usage;
 use crate::{
     flags,
     monorepo::{Monorepo, Package},
@@ -139,7 +140,7 @@ pub fn asked(repo: &Monorepo, scope: &Scope, asked: &[String]) -> Result<Vec<(us
         let by_name = repo.packages.iter().position(|p| p.name == name);
         let by_dir = || repo.relative(arg).ok().and_then(|d| repo.at_dir(&d)).map(|p| repo.index_of(p));
         let Some(i) = by_name.or_else(by_dir) else {
-            return Err(flags::usage(format!(
+            return Err(usage(format!(
                 "`--hold {arg}` names no package of the monorepo; give a package's name or directory"
             )));
         };

@@ -10,6 +10,7 @@ use xshell::Shell;
 use super::propose::{self, Act, Proposal};
 use super::{render, state, Report, Step};
 use crate::time;
+use crate::usage::usage;
 use crate::{
     changelog,
     changeset::Changeset,
@@ -178,7 +179,7 @@ fn release_files(repo: &Monorepo) -> Result<Vec<String>> {
 pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<Version> {
     git::ensure_repo(sh)?;
     if flags.phase.is_none() && flags.pr {
-        return Err(flags::usage(
+        return Err(usage(
             "`--pr` waits for a review: run `release prepare --pr`, then `release publish` once it is merged",
         ));
     }

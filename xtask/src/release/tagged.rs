@@ -179,13 +179,7 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
         });
         released.push(Released { index: i, tag, notes: notes.text, tagged, pushed, github });
     }
-    let wait = flags
-        .wait
-        .as_deref()
-        .map(crate::time::parse_duration)
-        .transpose()
-        .map_err(flags::usage)?
-        .unwrap_or(Duration::from_secs(300));
+    let wait = flags::Wait::or(flags.wait, Duration::from_secs(300));
     Ok(World { repo, sha, missing, released, origin, wait, destination, members, scope, holds, rerun })
 }
 

@@ -6,23 +6,24 @@
 
 use crate::support;
 
-use std::{path::PathBuf, process::Command};
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use support::{Run, TempDir};
 
 #[test]
 fn the_quick_start_works_on_a_clean_clone() {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = TempDir::new("quickstart");
-    let clone = dir.path().join("clone");
-    let out = Command::new("git").args(["clone", "--quiet", "--no-hardlinks"]).arg(&here).arg(&clone).output().unwrap();
-    assert!(out.status.success(), "git clone: {}", String::from_utf8_lossy(&out.stderr));
+    let (clone, _lock) = clean_clone(&here);
     // Two shortcuts, both through settings the scripts honour, so that the test does not pay
     // for a fresh machine each time: the tools this checkout already bootstrapped (the same
     // pins, checked by bootstrap.sh's stamp), and a target directory of its own that keeps the
-    // compiled dependencies between runs (the clone's xtask itself is always rebuilt, since its
-    // sources live at another path). Everything else is the clone's: its scripts, its sources,
-    // and its `target/rehearsal`.
+    // compiled dependencies between runs (the clone's xtask is rebuilt when the committed HEAD
+    // changed its sources: see `clean_clone`). Everything else is the clone's: its scripts, its
+    // sources, and its `target/rehearsal`.
     let out = Command::new(clone.join(quick_start(&clone)))
         .current_dir(&clone)
         .env("XTASK_TOOLS_DIR", here.join("target/tools"))
@@ -138,4 +139,38 @@ fn quick_start(clone: &std::path::Path) -> String {
     let command = command.expect("a rehearsal command in the quick start").to_string();
     assert_eq!(command, "scripts/rehearse.sh", "the quick start runs the rehearsal script, at its defaults");
     command
+}
+
+/// A clone of the committed HEAD of `here` with nothing else in it: no untracked or ignored file,
+/// no change. It lives at one place (`target/quickstart-clone`) and is brought to HEAD by a fetch,
+/// a forced checkout and `git clean -ffdx`, which leave the tree exactly as a fresh `git clone`
+/// would but keep the times of the files HEAD did not change, so that cargo rebuilds the clone's
+/// xtask only when its committed sources changed (a fresh clone at a new path rebuilt it on every
+/// run: most of this test's time). The lock keeps two test runs of this checkout apart.
+fn clean_clone(here: &Path) -> (PathBuf, File) {
+    let target = here.join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    let lock = File::create(target.join("quickstart-clone.lock")).unwrap();
+    lock.lock().unwrap();
+    let clone = target.join("quickstart-clone");
+    let head = support::git(here, &["rev-parse", "HEAD"]);
+    let refreshed = clone.join(".git").is_dir()
+        && [
+            &["fetch", "--quiet", "--no-tags", here.to_str().unwrap(), "HEAD"][..],
+            &["checkout", "--quiet", "--force", "--detach", &head],
+            &["clean", "-ffdxq"],
+        ]
+        .iter()
+        .all(|args| Command::new("git").args(*args).current_dir(&clone).output().is_ok_and(|o| o.status.success()));
+    if !refreshed {
+        let _ = std::fs::remove_dir_all(&clone);
+        let out =
+            Command::new("git").args(["clone", "--quiet", "--no-hardlinks"]).arg(here).arg(&clone).output().unwrap();
+        assert!(out.status.success(), "git clone: {}", String::from_utf8_lossy(&out.stderr));
+        support::git(&clone, &["checkout", "--quiet", "--detach", &head]);
+    }
+    assert_eq!(support::git(&clone, &["rev-parse", "HEAD"]), head, "the clone is at the committed HEAD");
+    let status = support::git(&clone, &["status", "--porcelain", "--ignored", "--untracked-files=all"]);
+    assert_eq!(status, "", "the clone holds the committed files and nothing else");
+    (clone, lock)
 }
