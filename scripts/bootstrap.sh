@@ -25,7 +25,10 @@ pins=(
 stamp="$tools/.pins"
 wanted=$(printf '%s\n' "${pins[@]}")
 
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -x "$tools/bin/uv" && -x "$tools/bin/gh" && -x "$tools/bin/actionlint" ]]; then
+# A venv's scripts name its interpreter by absolute path: a tools directory copied from another
+# checkout (a copied target/) looks complete but its pypi-server runs the other checkout's Python.
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -x "$tools/bin/uv" && -x "$tools/bin/gh" && -x "$tools/bin/actionlint" &&
+  "$(head -n 3 "$tools/bin/pypi-server" 2>/dev/null)" == *"$(cd "$tools" && pwd)/bin/python"* ]]; then
   exit 0
 fi
 

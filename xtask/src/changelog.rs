@@ -15,13 +15,7 @@ use serde_json::{json, Value};
 use xshell::Shell;
 
 use crate::time;
-use crate::{
-    changeset,
-    flags::{self, usage},
-    git, github,
-    monorepo::Monorepo,
-    output,
-};
+use crate::{changeset, flags, git, github, monorepo::Monorepo, output, usage::usage};
 use history::{Attribution, Commit};
 use render::{Entry, Release, Section};
 

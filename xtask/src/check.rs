@@ -11,13 +11,12 @@ use anyhow::{bail, Result};
 use serde_json::json;
 use xshell::Shell;
 
-use crate::time;
 use crate::{
-    flags::{self, usage},
-    git,
+    flags, git,
     index::{self, Index, Project, Unreachable},
     monorepo::Monorepo,
     output,
+    usage::usage,
     version::Version,
 };
 
@@ -65,7 +64,7 @@ impl flags::Check {
             (true, false) => Mode::BeforeCore,
             (false, _) => Mode::AfterCore,
         };
-        let wait = self.wait.as_deref().map(time::parse_duration).transpose().map_err(usage)?;
+        let wait = self.wait.map(|w| w.0);
         if wait.is_some() && mode == Mode::BeforeCore {
             return Err(usage("`--wait` waits for core to appear on the index: use it with `--after-core`"));
         }

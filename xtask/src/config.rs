@@ -792,14 +792,13 @@ mod tests {
         let err = Config::parse(Path::new("release.toml"), "[secrets]\nextra = [\"MY-TOKEN\"]\n").unwrap_err();
         expect_test::expect!["release.toml: `secrets.extra` has `MY-TOKEN`, which is not an environment variable's name (letters, digits and `_`)"]
             .assert_eq(&err.to_string());
-        let dir = std::env::temp_dir().join(format!("xtask-secret-names-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        assert!(secret_names(&dir).is_empty(), "no release.toml");
+        let scratch = crate::scratch::Scratch::new("secret-names").unwrap();
+        let dir = scratch.path();
+        assert!(secret_names(dir).is_empty(), "no release.toml");
         std::fs::write(dir.join(CONFIG_FILE), "[secrets]\nextra = [\"MY_TOKEN\"]\n").unwrap();
-        assert_eq!(secret_names(&dir), ["MY_TOKEN"]);
+        assert_eq!(secret_names(dir), ["MY_TOKEN"]);
         std::fs::write(dir.join(CONFIG_FILE), "[secrets\n").unwrap();
-        assert!(secret_names(&dir).is_empty(), "an invalid file is reported by `Config::load`");
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(secret_names(dir).is_empty(), "an invalid file is reported by `Config::load`");
     }
 
     #[test]

@@ -62,17 +62,11 @@ pub fn bump(version: &Version, commits: &[(String, String)]) -> (Bump, String) {
         (None, Some((_, s))) if below_one => (Bump::Patch, format!("a feature below 1.0 (`{s}`)")),
         (None, Some((_, s))) => (Bump::Minor, format!("a feature (`{s}`)")),
         (None, None) if n == 0 => (Bump::Patch, "no commit since the last release: the smallest bump".to_string()),
-        (None, None) => (Bump::Patch, format!("no feature and no breaking change in {n} commit{}", plural(n))),
+        (None, None) => {
+            (Bump::Patch, format!("no feature and no breaking change in {n} commit{}", crate::output::plural(n)))
+        }
     };
     (bump, why)
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 #[cfg(test)]

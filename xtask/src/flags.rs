@@ -2,13 +2,14 @@
 
 #![allow(unreachable_pub)]
 
-use std::{path::PathBuf, str::FromStr};
+use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use crate::{
     config::Backend,
     output::ColorChoice,
     quickstart::sample::Shape,
     test::Shard,
+    usage::usage,
     version::{Bump as BumpKind, BumpChoice},
 };
 
@@ -120,7 +121,7 @@ xflags::xflags! {
             optional --backend backend: Backend
             /// How long to wait for a dependency to be visible on the index, and for another
             /// publish holding `target/publish` to finish (default: 5m).
-            optional --wait duration: String
+            optional --wait duration: Wait
             /// Retries of an upload that failed for a transient reason (default: 4).
             optional --retries n: u32
             /// Let these packages (names) through the artifact check although they lost files
@@ -218,7 +219,7 @@ xflags::xflags! {
             /// After core is published (the default): core's exact version must be on the index.
             optional --after-core
             /// Poll the index until the check passes or this much time is up: `30s`, `5m`, `1h`.
-            optional --wait duration: String
+            optional --wait duration: Wait
             /// The base of the index's JSON API (default: `index.url` in release.toml).
             optional --index-url url: Url
             /// The verdicts as JSON on stdout.
@@ -281,7 +282,7 @@ xflags::xflags! {
             /// publish: where distributions are uploaded; needs --index-url.
             optional --publish-url url: Url
             /// publish: how long to wait for uploads to appear on the index (default 5m).
-            optional --wait duration: String
+            optional --wait duration: Wait
             /// publish: how many packages to build at once (default: the number of cores).
             optional -j, --jobs n: Count
             /// publish: leave this package (a name or a directory) out of the release on purpose,
@@ -371,6 +372,10 @@ xflags::xflags! {
             optional --packages n: usize
             /// How many pull requests the release has (default 40).
             optional --prs n: usize
+            /// `llama-index` (the default: the umbrella and core's release) or `independent` (a
+            /// release of two packages of a monorepo of independent packages, each with its own
+            /// tag, notes and GitHub release).
+            optional --shape shape: Shape
         }
 
         /// Prove that a release installs: in a fresh virtual environment outside the monorepo,
@@ -399,7 +404,7 @@ xflags::xflags! {
             /// The base of the index's JSON API (default: `index.url`); installs use its simple API.
             optional --index-url url: Url
             /// How long to retry while the index does not serve the files yet (default: 10m).
-            optional --wait duration: String
+            optional --wait duration: Wait
         }
 
         /// Generate a LlamaIndex-shaped sample monorepo with git history, for trying the tool
@@ -510,7 +515,7 @@ pub struct Publish {
     pub index_url: Option<Url>,
     pub publish_url: Option<Url>,
     pub backend: Option<Backend>,
-    pub wait: Option<String>,
+    pub wait: Option<Wait>,
     pub retries: Option<u32>,
     pub accept_changes: Vec<String>,
     pub no_artifact_check: bool,
@@ -567,7 +572,7 @@ pub struct Check {
     pub index: bool,
     pub before_core: bool,
     pub after_core: bool,
-    pub wait: Option<String>,
+    pub wait: Option<Wait>,
     pub index_url: Option<Url>,
     pub json: bool,
 }
@@ -588,7 +593,7 @@ pub struct Release {
     pub index: Option<String>,
     pub index_url: Option<Url>,
     pub publish_url: Option<Url>,
-    pub wait: Option<String>,
+    pub wait: Option<Wait>,
     pub jobs: Option<Count>,
     pub hold: Vec<String>,
     pub offline: bool,
@@ -634,6 +639,7 @@ pub struct Rehearse {
 
     pub packages: Option<usize>,
     pub prs: Option<usize>,
+    pub shape: Option<Shape>,
 }
 
 #[derive(Debug)]
@@ -643,7 +649,7 @@ pub struct Verify {
     pub built: bool,
     pub local: bool,
     pub index_url: Option<Url>,
-    pub wait: Option<String>,
+    pub wait: Option<Wait>,
 }
 
 #[derive(Debug)]
@@ -674,23 +680,13 @@ impl Xtask {
 }
 // generated end
 
-// The commands raise usage errors as `flags::usage`, next to the flags they check.
-pub use crate::usage::{usage, UsageError};
-
-/// The bump kind of `--bump` or its old name `--version-type` (`pkg bump`, `prepare`, `release`):
-/// patch when neither is given, a usage error when both are.
-pub fn bump_kind(bump: Option<BumpKind>, version_type: Option<BumpKind>) -> anyhow::Result<BumpKind> {
+/// The one rule of `--bump` and its old name `--version-type` (`pkg bump`, `prepare`, `release`):
+/// patch when neither is given, a usage error when both are. `T` is a kind ([`BumpKind`]), or,
+/// where `auto` is a choice too (`prepare`, `release`), a [`BumpChoice`].
+pub fn bump_kind<T: From<BumpKind>>(bump: Option<T>, version_type: Option<T>) -> anyhow::Result<T> {
     match (bump, version_type) {
         (Some(_), Some(_)) => Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag")),
-        (a, b) => Ok(a.or(b).unwrap_or(BumpKind::Patch)),
-    }
-}
-
-/// [`bump_kind`] of `prepare` and `release`, where `auto` is a choice too.
-pub fn bump_choice(bump: Option<BumpChoice>, version_type: Option<BumpChoice>) -> anyhow::Result<BumpChoice> {
-    match (bump, version_type) {
-        (Some(_), Some(_)) => Err(usage("give the bump kind once: `--bump` and `--version-type` are the same flag")),
-        (a, b) => Ok(a.or(b).unwrap_or(BumpChoice::Kind(BumpKind::Patch))),
+        (a, b) => Ok(a.or(b).unwrap_or_else(|| BumpKind::Patch.into())),
     }
 }
 
@@ -707,6 +703,26 @@ impl FromStr for Count {
             Ok(n) => Ok(Count(n)),
             Err(_) => Err(format!("`{s}` is not a whole number")),
         }
+    }
+}
+
+/// How long to wait (`--wait`: `30s`, `5m`, `1m30s`, …), parsed while parsing the flags by
+/// [`crate::time::parse_duration`], so every command that waits reads it one way and a bad value
+/// is a usage error that names the flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait(pub Duration);
+
+impl Wait {
+    /// The duration given, or `default` when the flag is absent.
+    pub fn or(wait: Option<Wait>, default: Duration) -> Duration {
+        wait.map_or(default, |w| w.0)
+    }
+}
+
+impl FromStr for Wait {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Wait, String> {
+        crate::time::parse_duration(s).map(Wait)
     }
 }
 

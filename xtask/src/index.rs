@@ -9,7 +9,7 @@
 use std::{
     collections::BTreeMap,
     io::ErrorKind,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 use anyhow::{bail, Context, Result};
@@ -19,7 +19,7 @@ use crate::{
     backoff::{self, Attempt, Backoff, Limit},
     output,
     requirement::PackageName,
-    time::{human, parse_duration},
+    time::{human, parse_duration, parse_timestamp},
     version::Version,
 };
 
@@ -284,53 +284,6 @@ fn parse_file(file: &Value) -> Option<DistFile> {
         .into_iter()
         .find_map(|key| file.get(key).and_then(Value::as_str).and_then(parse_timestamp));
     Some(DistFile { filename, sha256, yanked, url, uploaded })
-}
-
-/// An RFC 3339 time in UTC as the index writes it: `2026-01-05T12:34:56.123456Z`, fractions
-/// and the `Z` optional. Anything else (another zone, a malformed date) is `None`: an upload
-/// time that cannot be read closes nothing.
-pub fn parse_timestamp(text: &str) -> Option<SystemTime> {
-    let text = text.strip_suffix('Z').unwrap_or(text);
-    let (date, time) = text.split_once('T')?;
-    let time =
-        time.split_once('.').map_or(
-            time,
-            |(whole, fraction)| {
-                if fraction.chars().all(|c| c.is_ascii_digit()) {
-                    whole
-                } else {
-                    "-"
-                }
-            },
-        );
-    let numbers = |s: &str, n: usize| -> Option<Vec<u64>> {
-        let parts: Vec<u64> = s.split(['-', ':']).map(|p| p.parse().ok()).collect::<Option<_>>()?;
-        (parts.len() == n).then_some(parts)
-    };
-    let (d, t) = (numbers(date, 3)?, numbers(time, 3)?);
-    let days_in_month = match d[1] {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if d[0] % 4 == 0 && (d[0] % 100 != 0 || d[0] % 400 == 0) => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if d[0] < 1970 || d[2] == 0 || d[2] > days_in_month || t[0] > 23 || t[1] > 59 || t[2] > 60 {
-        return None;
-    }
-    let secs = days_from_civil(d[0], d[1], d[2]) * 86_400 + t[0] * 3600 + t[1] * 60 + t[2];
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 of a date from 1970 on (Howard Hinnant's days-from-civil algorithm,
-/// the inverse of `changelog::civil_date`).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Calls `probe` until it yields `Some`, pausing with backoff (1 s doubling to 30 s), and fails

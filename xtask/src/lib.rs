@@ -102,7 +102,7 @@ fn run(flags: flags::Xtask, trailing: Vec<String>) -> Result<()> {
     if !trailing.is_empty()
         && !matches!(&flags.subcommand, flags::XtaskCmd::Pkg(p) if matches!(p.subcommand, flags::PkgCmd::Exec(_)))
     {
-        return Err(flags::usage("only `pkg exec` takes a command after `--`"));
+        return Err(usage::usage("only `pkg exec` takes a command after `--`"));
     }
     let root = root(flags.root)?;
     // Still single-threaded here, as changing the environment requires: from now on no

@@ -11,9 +11,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     config::Config,
-    flags::usage,
     pyproject::{source::VersionFile, Pyproject, Table, VersionSource},
     requirement::{PackageName, Requirement},
+    usage::usage,
     version::Version,
 };
 
@@ -256,7 +256,7 @@ impl Monorepo {
             match self.resolve(path) {
                 Ok(p) => found.push(p),
                 Err(e) => {
-                    misuse |= e.downcast_ref::<crate::flags::UsageError>().is_some();
+                    misuse |= e.downcast_ref::<crate::usage::UsageError>().is_some();
                     errors.push(e.to_string());
                 }
             }

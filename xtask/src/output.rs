@@ -47,6 +47,15 @@ fn paint(code: &str, text: &str) -> String {
     }
 }
 
+/// The plural ending of `n` things in English text: `s`, or nothing for one.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 pub fn green(text: &str) -> String {
     paint("1;32", text)
 }

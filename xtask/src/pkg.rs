@@ -12,12 +12,11 @@ use xshell::Shell;
 
 use crate::{
     changeset::Changeset,
-    exec,
-    flags::{self, usage},
-    git,
+    exec, flags, git,
     graph::Graph,
     monorepo::{Monorepo, Owner},
     output, parallel,
+    usage::usage,
 };
 
 impl flags::Pkg {

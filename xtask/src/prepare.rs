@@ -5,6 +5,7 @@
 
 mod lock;
 pub mod packages;
+pub mod unnamed;
 pub mod wave;
 
 use std::{collections::HashMap, path::Path};
@@ -26,9 +27,12 @@ use crate::{
 
 impl flags::Prepare {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let choice = flags::bump_choice(self.bump, self.version_type)?;
+        let choice = flags::bump_kind(self.bump, self.version_type)?;
         if !self.paths.is_empty() {
             return self.run_packages(sh, choice);
+        }
+        if let Some(repo) = unnamed::applies(sh)? {
+            return Err(unnamed::error(sh, &repo, "prepare", choice)?);
         }
         let kind = choice.kind().map_err(crate::usage::usage)?;
         git::ensure_repo(sh)?;

@@ -40,12 +40,12 @@ use xshell::Shell;
 use crate::time;
 use crate::{
     config::{Backend, Config, Destination},
-    flags::{self, usage},
-    git,
+    flags, git,
     graph::Graph,
     index::Index,
     monorepo::Monorepo,
     output,
+    usage::usage,
 };
 use report::Outcome;
 
@@ -87,10 +87,7 @@ impl flags::Publish {
     }
 
     fn options(&self, repo: &Monorepo) -> Result<Options> {
-        let wait = match &self.wait {
-            Some(text) => time::parse_duration(text).map_err(|e| usage(format!("--wait: {e}")))?,
-            None => Duration::from_secs(300),
-        };
+        let wait = flags::Wait::or(self.wait, Duration::from_secs(300));
         let (index_url, publish_url) = (self.index_url.clone().map(|u| u.0), self.publish_url.clone().map(|u| u.0));
         let destination = destination(&repo.config, self.index.as_deref(), &index_url, &publish_url)?;
         let mut accept: BTreeSet<String> = repo.config.accept_changes.iter().cloned().collect();
@@ -295,11 +292,8 @@ fn look(
         output::warn("`target/` is not in .gitignore: the root package's sdist may include the builds; add `/target` to .gitignore");
     }
     // The clock is read here, once: the plan is a pure function of it.
-    let limits = plan::Limits {
-        new_projects: dest.new_projects_per_day,
-        closed_after: dest.closed_after,
-        now: std::time::SystemTime::now(),
-    };
+    let limits =
+        plan::Limits { new_projects: dest.new_projects_per_day, closed_after: dest.closed_after, now: time::clock() };
     plan::plan(&repo.packages, graph, selected, &projects, &limits)
 }
 

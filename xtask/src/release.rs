@@ -11,6 +11,7 @@ mod hooks;
 mod install;
 mod packages;
 mod prepare;
+mod propose;
 mod publish;
 mod state;
 mod tagged;
@@ -19,7 +20,7 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use xshell::Shell;
 
-use crate::time;
+use crate::usage::usage;
 use crate::{
     flags::{self, Phase},
     output,
@@ -61,6 +62,10 @@ impl<A> Step<A> {
     }
     pub fn skipped(name: &'static str, why: impl Into<String>) -> Step<A> {
         Step { name, state: State::Skipped(why.into()), action: None }
+    }
+    /// The same step with its action wrapped in a phase's own action type.
+    pub fn map<B>(self, f: impl FnOnce(A) -> B) -> Step<B> {
+        Step { name: self.name, state: self.state, action: self.action.map(f) }
     }
     fn json(&self, phase: &str) -> Value {
         let (state, detail) = match &self.state {
@@ -178,18 +183,15 @@ impl flags::Release {
             self.publish_url.is_some() || self.wait.is_some() || self.jobs.is_some() || !self.hold.is_empty();
         match phase {
             Some(Phase::Publish) if prepare_only => {
-                return Err(flags::usage("--bump, --commit, --pr and --date belong to `release prepare`"));
+                return Err(usage("--bump, --commit, --pr and --date belong to `release prepare`"));
             }
             Some(Phase::Prepare) if publish_only => {
-                return Err(flags::usage("--publish-url, --wait, --jobs and --hold belong to `release publish`"));
+                return Err(usage("--publish-url, --wait, --jobs and --hold belong to `release publish`"));
             }
             _ => {}
         }
         // Given once; `auto` is checked where it applies (only with package paths).
         self.choice()?;
-        if let Some(wait) = &self.wait {
-            time::parse_duration(wait).map_err(|e| flags::usage(format!("--wait: {e}")))?;
-        }
         // The index is chosen before anything runs: a publish that would read one index and
         // upload to another is a usage error, as in `publish`.
         let config = crate::config::Config::load(&sh.current_dir())?;
@@ -200,6 +202,12 @@ impl flags::Release {
         // Which programs the steps run, before the plans: the bootstrapped ones win over PATH's.
         let mut report = Report { tools: tools(&config), ..Report::default() };
         output::note(&format!("tools: {}", crate::exec::tools_line(&report.tools)));
+        if self.paths.is_empty() && phase != Some(Phase::Publish) {
+            // Without a group, nothing is released by default: say what to name.
+            if let Some(repo) = crate::prepare::unnamed::applies(sh)? {
+                return Err(crate::prepare::unnamed::error(sh, &repo, "release prepare", self.choice()?)?);
+            }
+        }
         if !self.paths.is_empty() {
             let result = self.run_packages(sh, &mut report);
             if self.json && !report.steps.is_empty() {
@@ -234,27 +242,27 @@ impl flags::Release {
     /// A release of named packages: each with its own tag, notes and GitHub release.
     fn run_packages(&self, sh: &Shell, report: &mut Report) -> Result<()> {
         if self.from_tag.is_some() {
-            return Err(flags::usage("--from-tag is for the umbrella and core's hotfixes, not for named packages"));
+            return Err(usage("--from-tag is for the umbrella and core's hotfixes, not for named packages"));
         }
         match self.phase {
             Some(Phase::Prepare) => packages::run(sh, self, report).map(drop),
-            Some(Phase::Publish) => Err(flags::usage(
-                "`release publish` takes no paths: it publishes every package whose version the index lacks",
-            )),
-            None => Err(flags::usage(
-                "name the phase: `release prepare PATH…`, then `release publish` once the release is merged",
-            )),
+            Some(Phase::Publish) => {
+                Err(usage("`release publish` takes no paths: it publishes every package whose version the index lacks"))
+            }
+            None => {
+                Err(usage("name the phase: `release prepare PATH…`, then `release publish` once the release is merged"))
+            }
         }
     }
 
     /// The bump of `prepare`: --bump, its old name, or patch.
     fn choice(&self) -> Result<crate::version::BumpChoice> {
-        flags::bump_choice(self.bump, self.version_type)
+        flags::bump_kind(self.bump, self.version_type)
     }
 
     /// The bump kind of the umbrella and core's `prepare`, where `auto` is not possible.
     fn kind(&self) -> Result<crate::version::Bump> {
-        self.choice()?.kind().map_err(flags::usage)
+        self.choice()?.kind().map_err(usage)
     }
 
     /// Where `release publish` reads and uploads: chosen exactly as `publish` chooses it
@@ -268,8 +276,8 @@ impl flags::Release {
     /// `--index NAME`, or `index.url`.
     fn read_url(&self, config: &crate::config::Config) -> Result<String> {
         match (&self.index, &self.index_url) {
-            (Some(_), Some(_)) => Err(flags::usage("give `--index NAME` or `--index-url`, not both")),
-            (Some(name), None) => Ok(config.destination(Some(name)).map_err(flags::usage)?.url),
+            (Some(_), Some(_)) => Err(usage("give `--index NAME` or `--index-url`, not both")),
+            (Some(name), None) => Ok(config.destination(Some(name)).map_err(usage)?.url),
             (None, Some(url)) => Ok(url.0.clone()),
             (None, None) => Ok(config.index_url.clone()),
         }

@@ -18,6 +18,7 @@ impl Scratch {
     pub fn new(purpose: &str) -> Result<Scratch> {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        #[allow(clippy::disallowed_methods)] // the one place
         let dir = std::env::temp_dir().join(format!("xtask-{purpose}-{}-{n}", std::process::id()));
         // A directory of a dead process that had this process's id.
         let _ = std::fs::remove_dir_all(&dir);

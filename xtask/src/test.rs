@@ -26,6 +26,7 @@ use serde_json::json;
 use xshell::Shell;
 
 use crate::scratch::Scratch;
+use crate::usage::usage;
 use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output, parallel};
 use report::Row;
 use run::{Context, Report};
@@ -80,21 +81,19 @@ impl flags::Test {
 
     fn validate(&self) -> Result<Options> {
         if self.timeout == Some(0) {
-            return Err(flags::usage("`--timeout 0` leaves no time to run: give at least 1 second"));
+            return Err(usage("`--timeout 0` leaves no time to run: give at least 1 second"));
         }
         if self.cov_fail_under.is_some() && !self.cov {
-            return Err(flags::usage("--cov-fail-under needs --cov"));
+            return Err(usage("--cov-fail-under needs --cov"));
         }
         if self.cov_fail_under.is_some() && self.base_ref.is_none() {
-            return Err(flags::usage(
-                "--cov-fail-under measures the lines changed since --base-ref: give --base-ref too",
-            ));
+            return Err(usage("--cov-fail-under measures the lines changed since --base-ref: give --base-ref too"));
         }
         if self.python.as_deref().is_some_and(|p| p.trim().is_empty()) {
-            return Err(flags::usage("`--python` is empty: give a version such as `3.9`"));
+            return Err(usage("`--python` is empty: give a version such as `3.9`"));
         }
         if self.selection.is_some() && (!self.paths.is_empty() || self.with_dependants) {
-            return Err(flags::usage("--selection is the whole selection: give no package directories with it"));
+            return Err(usage("--selection is the whole selection: give no package directories with it"));
         }
         let shard = self.shard;
         let jobs = self.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j.0);
@@ -117,13 +116,13 @@ impl flags::Test {
                 }
             }
             if !unknown.is_empty() {
-                return Err(flags::usage(unknown.join("\n")));
+                return Err(usage(unknown.join("\n")));
             }
             Some(set)
         };
         let changed = match (&self.base_ref, &named) {
             (None, None) => {
-                return Err(flags::usage("give package directories, or --base-ref REF to test what changed since REF"))
+                return Err(usage("give package directories, or --base-ref REF to test what changed since REF"))
             }
             (None, Some(named)) => named.clone(),
             (Some(base), _) => {

@@ -1,6 +1,6 @@
 //! Time for people and from people: durations (`30s`, `5m`, `1m30s`) and how they print,
-//! calendar dates (`YYYY-MM-DD`, checked against the calendar; a Unix time's UTC date) and the
-//! clock. Pure but for `now` and `today_utc`.
+//! calendar dates (`YYYY-MM-DD`, checked against the calendar; a Unix time's UTC date), the
+//! index's upload times (RFC 3339 in UTC) and the clock. Pure but for `now` and `today_utc`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,9 +45,25 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// The wall clock: the one place it is read (tidy: `the_clock_is_read_in_time_rs`).
+#[allow(clippy::disallowed_methods)] // the one place
+pub fn clock() -> SystemTime {
+    SystemTime::now()
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    since_epoch(clock()).as_secs()
+}
+
+/// Nanoseconds since the Unix epoch: not a time for people, but a number that differs from
+/// one run to the next (the backoff's jitter, a run's directory).
+pub fn nanos() -> u128 {
+    since_epoch(clock()).as_nanos()
+}
+
+fn since_epoch(t: SystemTime) -> Duration {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 /// `2026-12-01 18:02 UTC`.
@@ -60,12 +76,8 @@ pub fn parse_date(text: &str) -> Result<String> {
     let parts: Vec<&str> = text.split('-').collect();
     let ok = parts.len() == 3
         && [4, 2, 2].iter().zip(&parts).all(|(len, p)| p.len() == *len && p.bytes().all(|b| b.is_ascii_digit()))
-        && match (parts[0].parse::<u32>(), parts[1].parse::<u32>(), parts[2].parse::<u32>()) {
-            (Ok(year), Ok(month @ 1..=12), Ok(day)) => {
-                let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-                let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-                (1..=days[month as usize - 1]).contains(&day)
-            }
+        && match (parts[0].parse::<u64>(), parts[1].parse::<u64>(), parts[2].parse::<u64>()) {
+            (Ok(year), Ok(month), Ok(day)) => is_date(year, month, day),
             _ => false,
         };
     if !ok {
@@ -76,9 +88,56 @@ pub fn parse_date(text: &str) -> Result<String> {
     Ok(text.to_string())
 }
 
+/// Today's date in UTC, `YYYY-MM-DD`.
 pub fn today_utc() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    civil_date(secs)
+    civil_date(now())
+}
+
+/// Whether `day` is a day of `month` (1 to 12) of `year` in the Gregorian calendar.
+fn is_date(year: u64, month: u64, day: u64) -> bool {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
+}
+
+/// An RFC 3339 time in UTC as the index writes it: `2026-01-05T12:34:56.123456Z`, fractions
+/// and the `Z` optional. Anything else (another zone, a malformed date) is `None`: an upload
+/// time that cannot be read closes nothing.
+pub fn parse_timestamp(text: &str) -> Option<SystemTime> {
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let (date, time) = text.split_once('T')?;
+    let time = match time.split_once('.') {
+        Some((whole, fraction)) if fraction.chars().all(|c| c.is_ascii_digit()) => whole,
+        Some(_) => return None,
+        None => time,
+    };
+    let numbers = |s: &str, n: usize| -> Option<Vec<u64>> {
+        let parts: Vec<u64> = s.split(['-', ':']).map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        (parts.len() == n).then_some(parts)
+    };
+    let (d, t) = (numbers(date, 3)?, numbers(time, 3)?);
+    if d[0] < 1970 || !is_date(d[0], d[1], d[2]) || t[0] > 23 || t[1] > 59 || t[2] > 60 {
+        return None;
+    }
+    let secs = days_from_civil(d[0], d[1], d[2]) * 86_400 + t[0] * 3600 + t[1] * 60 + t[2];
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Days since 1970-01-01 of a date from 1970 on (Howard Hinnant's days-from-civil algorithm,
+/// the inverse of [`civil_date`]).
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// The UTC calendar date of a Unix time (Howard Hinnant's days-to-civil algorithm).
@@ -123,6 +182,33 @@ mod tests {
     #[test]
     fn times() {
         assert_eq!(utc(1_767_225_600 + 3600 * 18 + 120), "2026-01-01 18:02 UTC");
+    }
+
+    #[test]
+    fn upload_times() {
+        let secs = |s: &str| parse_timestamp(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs());
+        assert_eq!(secs("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(secs("2026-01-01T00:00:00.000000Z"), Some(1_767_225_600));
+        assert_eq!(secs("2024-02-29T23:59:59"), Some(1_709_251_199));
+        assert_eq!(secs("2025-12-31T23:59:59.5Z"), Some(1_767_225_599));
+        for bad in [
+            "",
+            "2026-01-01",
+            "2026-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T00:00:00+02:00",
+            "1969-12-31T23:59:59Z",
+            "2026-01-01T00:00:00.x",
+        ] {
+            assert_eq!(secs(bad), None, "{bad}");
+        }
+        // The inverse of `civil_date`, day by day across leap years and centuries.
+        for day in (0..200_000u64).step_by(7) {
+            let date = civil_date(day * 86_400);
+            let d: Vec<u64> = date.split('-').map(|p| p.parse().unwrap()).collect();
+            assert_eq!(days_from_civil(d[0], d[1], d[2]), day, "{date}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod imports;
 pub use imports::{error as import_error, Failure as ImportFailure};
 
 use crate::scratch::Scratch;
-use crate::time;
+use crate::usage::usage;
 use crate::{
     backoff::{self, Attempt, Backoff, Limit},
     config, exec, flags,
@@ -34,13 +34,10 @@ impl flags::Verify {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let repo = Monorepo::load(&sh.current_dir())?;
         let index_url = self.index_url.clone().map_or_else(|| repo.config.index_url.clone(), |u| u.0);
-        let wait = match &self.wait {
-            Some(w) => time::parse_duration(w).map_err(|e| flags::usage(format!("--wait: {e}")))?,
-            None => Duration::from_secs(600),
-        };
+        let wait = flags::Wait::or(self.wait, Duration::from_secs(600));
         if self.local {
             if self.version.is_some() || self.since.is_some() || self.built {
-                return Err(flags::usage(
+                return Err(usage(
                     "--local proves the working tree's build of the umbrella; --version, --since and --built name a release",
                 ));
             }
@@ -48,7 +45,7 @@ impl flags::Verify {
         }
         let umbrella = repo.umbrella()?;
         let version: Version = match &self.version {
-            Some(v) => v.parse().map_err(|e| flags::usage(format!("`--version {v}` is not a PEP 440 version: {e}")))?,
+            Some(v) => v.parse().map_err(|e| usage(format!("`--version {v}` is not a PEP 440 version: {e}")))?,
             None => umbrella.version.clone(),
         };
         if umbrella.version != version {

@@ -86,6 +86,12 @@ impl FromStr for BumpChoice {
     }
 }
 
+impl From<Bump> for BumpChoice {
+    fn from(kind: Bump) -> BumpChoice {
+        BumpChoice::Kind(kind)
+    }
+}
+
 impl BumpChoice {
     /// The kind, where `auto` is not possible (the umbrella and core's release).
     pub fn kind(self) -> Result<Bump, String> {

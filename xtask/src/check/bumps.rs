@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 use serde_json::json;
 use xshell::Shell;
 
+use crate::usage::usage;
 use crate::{
     config::Severity,
     flags, git,
@@ -216,7 +217,7 @@ struct Report<'a> {
 
 pub fn run(sh: &Shell, flags: &flags::Check) -> Result<()> {
     let Some(base_ref) = flags.base_ref.as_deref() else {
-        return Err(flags::usage("`--bumps` compares with a base: pass `--base-ref REF` (for example `origin/main`)"));
+        return Err(usage("`--bumps` compares with a base: pass `--base-ref REF` (for example `origin/main`)"));
     };
     git::ensure_repo(sh)?;
     let root = sh.current_dir();

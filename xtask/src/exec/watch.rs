@@ -258,14 +258,14 @@ mod tests {
     #[test]
     fn at_the_timeout_the_whole_group_is_killed() {
         // A grandchild in the background that would outlive its parent, then a hang.
-        let pidfile = std::env::temp_dir().join(format!("xtask-watch-{}", std::process::id()));
+        let scratch = crate::scratch::Scratch::new("watch").unwrap();
+        let pidfile = scratch.join("pid");
         let script = format!("sleep 600 & echo $! > {}; echo started; sleep 600", pidfile.display());
         // Long enough for a loaded machine to start it; the test waits it out in full.
         let (got, out) = sh(&script, Duration::from_secs(2), None);
         assert!(matches!(got.ended, Ended::TimedOut), "{got:?}");
         assert_eq!(out, "started\n");
         let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
-        let _ = std::fs::remove_file(&pidfile);
         // Gone, or a zombie until its new parent reaps it: not running either way. A SIGKILL is
         // delivered when the process is next scheduled, so a loaded machine may show it running
         // for a moment after the kill: look again for a while before calling it alive.

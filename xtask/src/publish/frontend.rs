@@ -157,8 +157,8 @@ mod tests {
 
     #[test]
     fn the_plan_says_which_way_each_package_is_built() {
-        let root = std::env::temp_dir().join(format!("xtask-frontend-way-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let scratch = crate::scratch::Scratch::new("frontend-way").unwrap();
+        let root = scratch.path();
         let write = |dir: &str, system: &str| {
             std::fs::create_dir_all(root.join(dir)).unwrap();
             std::fs::write(root.join(dir).join("pyproject.toml"), format!("[build-system]\n{system}\n")).unwrap();
@@ -170,7 +170,7 @@ mod tests {
         let none = write("none", "requires = [\"setuptools\"]");
         let in_tree = write("tree", "requires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]");
         let uv = write("uv", "requires = [\"uv_build\"]\nbuild-backend = \"uv_build\"");
-        let note = |p: &Package, backend, shared, enabled| way(&root, p, backend, shared, enabled).note(backend);
+        let note = |p: &Package, backend, shared, enabled| way(root, p, backend, shared, enabled).note(backend);
         let notes = [
             note(&hatch, Backend::Uv, true, true),
             note(&legacy, Backend::Uv, true, true),
@@ -191,6 +191,5 @@ mod tests {
             build: `uv build` (--no-build-frontend)
             build: `poetry build` (the backend is poetry: `--backend`, `build.backend`)"#]]
         .assert_eq(&notes.join("\n"));
-        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -3,19 +3,26 @@
 //!
 //! It runs the same commands a maintainer runs, as child processes, so what it prints is what a
 //! maintainer sees: seed the index with the previous release, `release prepare --pr`, the merge
-//! of the release pull request, then `release publish`.
+//! of the release pull request, then `release publish`. [`Stage`] is what every shape stands on;
+//! `--shape independent` releases packages of a monorepo of independent packages
+//! (`rehearsal/independent.rs`).
+
+mod independent;
 
 use std::{
     collections::BTreeSet,
     io::{BufRead, BufReader},
-    path::Path,
+    path::{Path, PathBuf},
     process::{Child, Stdio},
 };
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{pypiserver::PypiServer, sample::UMBRELLA_VERSION};
+use super::{
+    pypiserver::PypiServer,
+    sample::{Shape, UMBRELLA_VERSION},
+};
 use crate::{exec, flags, git, graph::Graph, monorepo::Monorepo, output, requirement::PackageName};
 
 /// A child process that is stopped when the rehearsal ends, however it ends.
@@ -33,8 +40,73 @@ impl Drop for Service {
 const STANDIN_TOKEN: &str = "rehearsal-github-token";
 const INDEX_TOKEN: &str = "rehearsal-index-token";
 
+/// What every rehearsal stands on: the sample with its origin, the local index and the GitHub
+/// stand-in, and the environment the xtask runs in (the stand-in's tokens, never the user's).
+pub(super) struct Stage {
+    pub dir: PathBuf,
+    pub repo: PathBuf,
+    /// The local index's package directory.
+    pub packages: PathBuf,
+    pub index_url: String,
+    pub publish_url: String,
+    /// The stand-in's address.
+    pub addr: String,
+    me: PathBuf,
+    env: Vec<(&'static str, String)>,
+    _index: PypiServer,
+    _github: Service,
+}
+
+impl Stage {
+    /// Runs the xtask at `root` as a maintainer would, its command shown first.
+    pub fn xtask_at(&self, root: &Path, args: &[&str]) -> Result<()> {
+        // The rehearsal's own stand-in tokens (`env`), never the user's: the edge gives none.
+        let mut c = exec::Cmd::new(&self.me).arg("--root").arg(root).args(args).env_remove("GITHUB_STEP_SUMMARY");
+        for (k, v) in &self.env {
+            c = c.env(k, v);
+        }
+        output::note(&format!("\n$ cargo xtask {}", args.join(" ")));
+        let status = c.status().context("cannot run the xtask")?;
+        if !status.success() {
+            bail!("`cargo xtask {}` failed; the rehearsal's files are in {}", args.join(" "), self.dir.display());
+        }
+        Ok(())
+    }
+
+    pub fn xtask(&self, args: &[&str]) -> Result<()> {
+        self.xtask_at(&self.repo, args)
+    }
+
+    /// What the stand-in holds: `{"releases": [...], "pulls": [...]}`, also kept in the
+    /// rehearsal's directory.
+    pub fn github_state(&self) -> Result<serde_json::Value> {
+        let state = ureq::get(&format!("http://{}/__state", self.addr)).call()?.into_body().read_to_string()?;
+        std::fs::write(self.dir.join("github-state.json"), &state)?;
+        serde_json::from_str(&state).context("the stand-in's state is not JSON")
+    }
+
+    /// The maintainer squash-merges the release pull request `branch` with `title (#N)`.
+    pub fn merge(&self, sh: &Shell, branch: &str, title: &str) -> Result<()> {
+        let number = open_pr_number(&self.addr)?.unwrap_or(1);
+        let _cd = sh.push_dir(&self.repo);
+        git::quickstart::switch(sh, "main")?;
+        git::quickstart::squash_merge(sh, branch)?;
+        git::quickstart::commit_as(sh, "Maintainer", "maintainer@example.com", &format!("{title} (#{number})"))?;
+        git::push(sh, "origin", "main")
+    }
+}
+
 impl flags::Rehearse {
     pub fn run(self, sh: &Shell) -> Result<()> {
+        let stage = self.stage(sh)?;
+        match self.shape {
+            Some(Shape::Independent) => independent::rehearse(sh, &stage),
+            _ => llama_index(sh, &stage),
+        }
+    }
+
+    /// The sample, its origin, the index and the stand-in.
+    fn stage(&self, sh: &Shell) -> Result<Stage> {
         let dir = match &self.dir {
             Some(d) if d.is_absolute() => d.clone(),
             Some(d) => std::env::current_dir()?.join(d),
@@ -62,9 +134,15 @@ impl flags::Rehearse {
         std::fs::create_dir_all(&packages)?;
 
         step("a sample monorepo with its history, and a remote to push to");
-        let n = self.packages.unwrap_or(40).to_string();
+        let independent = self.shape == Some(Shape::Independent);
+        let n = self.packages.unwrap_or(if independent { independent::PACKAGES } else { 40 }).to_string();
         let prs = self.prs.unwrap_or(40).to_string();
-        exec::Cmd::new(&me).arg("sample").arg(&repo).args(["--packages", &n, "--prs", &prs, "--force"]).run()?;
+        let shape = if independent { "independent" } else { "llama-index" };
+        exec::Cmd::new(&me)
+            .arg("sample")
+            .arg(&repo)
+            .args(["--packages", &n, "--prs", &prs, "--shape", shape, "--force"])
+            .run()?;
         git::quickstart::init_bare(sh, &origin)?;
         {
             let _cd = sh.push_dir(&repo);
@@ -106,67 +184,43 @@ impl flags::Rehearse {
             ("GIT_COMMITTER_NAME", "Release Rehearsal".into()),
             ("GIT_COMMITTER_EMAIL", "rehearsal@example.com".into()),
         ];
-        let xtask_at = |root: &Path, args: &[&str]| -> Result<()> {
-            // The rehearsal's own stand-in tokens (`env`), never the user's: the edge gives none.
-            let mut c = exec::Cmd::new(&me).arg("--root").arg(root).args(args).env_remove("GITHUB_STEP_SUMMARY");
-            for (k, v) in &env {
-                c = c.env(k, v);
-            }
-            output::note(&format!("\n$ cargo xtask {}", args.join(" ")));
-            let status = c.status().context("cannot run the xtask")?;
-            if !status.success() {
-                bail!("`cargo xtask {}` failed; the rehearsal's files are in {}", args.join(" "), dir.display());
-            }
-            Ok(())
-        };
-        let xtask = |args: &[&str]| xtask_at(&repo, args);
-
-        step(&format!(
-            "the index as it was after v{UMBRELLA_VERSION}: the previous release of what this one depends on"
-        ));
-        seed_previous_release(sh, &repo, &dir.join("previous-release"), (&index_url, &publish_url), &xtask_at)?;
-
-        step("phase 1: prepare the release and open its pull request");
-        xtask(&["release", "prepare", "--bump", "patch", "--pr", "--index-url", &index_url])?;
-        let version = crate::monorepo::Monorepo::load(&repo)?.umbrella()?.version.clone();
-        let branch = format!("release/v{version}");
-
-        step("a maintainer squash-merges the release pull request");
-        let number = open_pr_number(&addr)?.unwrap_or(1);
-        {
-            let _cd = sh.push_dir(&repo);
-            let subject = format!("Release {version} (#{number})");
-            git::quickstart::switch(sh, "main")?;
-            git::quickstart::squash_merge(sh, &branch)?;
-            git::quickstart::commit_as(sh, "Maintainer", "maintainer@example.com", &subject)?;
-            git::push(sh, "origin", "main")?;
-        }
-
-        step("phase 2: publish the merged release commit");
-        let before = index_files(&packages)?;
-        xtask(&["release", "publish", "--index-url", &index_url, "--publish-url", &publish_url, "--wait", "2m"])?;
-
-        let state = ureq::get(&format!("http://{addr}/__state")).call()?.into_body().read_to_string()?;
-        std::fs::write(dir.join("github-state.json"), &state)?;
-        let results = Results {
-            version: &version,
-            notes: {
-                let _cd = sh.push_dir(&repo);
-                crate::changelog::notes(sh, &Monorepo::load(&repo)?, &version, Some(&format!("v{UMBRELLA_VERSION}")))?
-            },
-            uploaded: index_files(&packages)?.difference(&before).cloned().collect(),
-            tag: {
-                let _cd = sh.push_dir(&repo);
-                let tag = format!("v{version}");
-                git::quickstart::short_subject(sh, &tag)?
-            },
-            github: serde_json::from_str(&state).context("the stand-in's state is not JSON")?,
-        };
-        output::note(&results.render(&dir, &index_url));
-        drop(github);
-        drop(index);
-        Ok(())
+        Ok(Stage { dir, repo, packages, index_url, publish_url, addr, me, env, _index: index, _github: github })
     }
+}
+
+/// The LlamaIndex-shaped release: the umbrella and core's, tagged `v{version}`.
+fn llama_index(sh: &Shell, stage: &Stage) -> Result<()> {
+    let (repo, index_url, publish_url) = (&stage.repo, &stage.index_url, &stage.publish_url);
+    step(&format!("the index as it was after v{UMBRELLA_VERSION}: the previous release of what this one depends on"));
+    seed_previous_release(sh, repo, &stage.dir.join("previous-release"), (index_url, publish_url), stage)?;
+
+    step("phase 1: prepare the release and open its pull request");
+    stage.xtask(&["release", "prepare", "--bump", "patch", "--pr", "--index-url", index_url])?;
+    let version = crate::monorepo::Monorepo::load(repo)?.umbrella()?.version.clone();
+
+    step("a maintainer squash-merges the release pull request");
+    stage.merge(sh, &format!("release/v{version}"), &format!("Release {version}"))?;
+
+    step("phase 2: publish the merged release commit");
+    let before = index_files(&stage.packages)?;
+    stage.xtask(&["release", "publish", "--index-url", index_url, "--publish-url", publish_url, "--wait", "2m"])?;
+
+    let results = Results {
+        version: &version,
+        notes: {
+            let _cd = sh.push_dir(repo);
+            crate::changelog::notes(sh, &Monorepo::load(repo)?, &version, Some(&format!("v{UMBRELLA_VERSION}")))?
+        },
+        uploaded: index_files(&stage.packages)?.difference(&before).cloned().collect(),
+        tag: {
+            let _cd = sh.push_dir(repo);
+            let tag = format!("v{version}");
+            git::quickstart::short_subject(sh, &tag)?
+        },
+        github: stage.github_state()?,
+    };
+    output::note(&results.render(&stage.dir, index_url));
+    Ok(())
 }
 
 /// What the rehearsal made, shown at its end.
@@ -203,25 +257,31 @@ impl Results<'_> {
                 out += &format!("  asset {} ({} bytes)\n", a["name"].as_str().unwrap_or("?"), a["size"]);
             }
         }
-        for p in self.github["pulls"].as_array().into_iter().flatten() {
-            out += &format!(
-                "The release pull request: #{} {} from {}\n",
-                p["number"],
-                p["title"].as_str().unwrap_or("?"),
-                p["head"].as_str().unwrap_or("?")
-            );
-        }
-        out += &format!(
-            "\nEverything is under {}; run the same commands against the sample yourself with `--root {}`.",
-            dir.display(),
-            dir.join("monorepo").display()
-        );
-        out
+        out + &epilogue(dir, &self.github)
     }
 }
 
+/// The end of the results of every shape: the pull request, and where everything is.
+pub(super) fn epilogue(dir: &Path, github: &serde_json::Value) -> String {
+    let mut out = String::new();
+    for p in github["pulls"].as_array().into_iter().flatten() {
+        out += &format!(
+            "The release pull request: #{} {} from {}\n",
+            p["number"],
+            p["title"].as_str().unwrap_or("?"),
+            p["head"].as_str().unwrap_or("?")
+        );
+    }
+    out += &format!(
+        "\nEverything is under {}; run the same commands against the sample yourself with `--root {}`.",
+        dir.display(),
+        dir.join("monorepo").display()
+    );
+    out
+}
+
 /// The file names in the local index's package directory.
-fn index_files(dir: &Path) -> Result<BTreeSet<String>> {
+pub(super) fn index_files(dir: &Path) -> Result<BTreeSet<String>> {
     let mut names = BTreeSet::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         names.insert(entry?.file_name().to_string_lossy().into_owned());
@@ -229,7 +289,7 @@ fn index_files(dir: &Path) -> Result<BTreeSet<String>> {
     Ok(names)
 }
 
-fn step(what: &str) {
+pub(super) fn step(what: &str) {
     output::note(&format!("\n{} {what}", output::green("==>")));
 }
 
@@ -237,13 +297,7 @@ fn step(what: &str) {
 /// every package that a package of the release (at the tag or now) depends on, directly or not.
 /// Seeding from the working tree instead would publish today's versions under old names, and
 /// leave out the previous release of every package whose version changed since.
-fn seed_previous_release(
-    sh: &Shell,
-    repo: &Path,
-    tree: &Path,
-    urls: (&str, &str),
-    xtask_at: &dyn Fn(&Path, &[&str]) -> Result<()>,
-) -> Result<()> {
+fn seed_previous_release(sh: &Shell, repo: &Path, tree: &Path, urls: (&str, &str), stage: &Stage) -> Result<()> {
     let tag = format!("v{UMBRELLA_VERSION}");
     let _cd = sh.push_dir(repo);
     if tree.exists() {
@@ -254,7 +308,7 @@ fn seed_previous_release(
     let seeds = previous_release(&Monorepo::load(repo)?, &Monorepo::load(tree)?);
     let mut args = vec!["publish", "--index-url", urls.0, "--publish-url", urls.1];
     args.extend(seeds.iter().map(String::as_str));
-    xtask_at(tree, &args)?;
+    stage.xtask_at(tree, &args)?;
     git::quickstart::worktree_remove(sh, tree)?;
     Ok(())
 }

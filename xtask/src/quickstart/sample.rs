@@ -25,7 +25,7 @@ use xshell::Shell;
 
 use crate::{exec, flags, git, output, version::Version};
 
-mod independent;
+pub mod independent;
 
 pub const UMBRELLA_VERSION: &str = "0.14.12";
 

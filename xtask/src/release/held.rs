@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
 use super::install::{Holds, Scope, Why};
+use crate::usage::usage;
 use crate::{
     flags,
     monorepo::{Monorepo, Package},
@@ -16,7 +17,8 @@ use crate::{
 
 /// The command that releases what was held back: `release publish` again at the release
 /// commit, `--from-tag` the previous release so that it runs wherever the branch has moved
-/// since, with this run's index and the holds that stay.
+/// since (independent packages have none: each package's own version says what is left), with
+/// this run's index and the holds that stay.
 pub struct Rerun {
     base: String,
     /// The release commit, shortened.
@@ -26,8 +28,11 @@ pub struct Rerun {
 }
 
 impl Rerun {
-    pub fn new(flags: &flags::Release, previous: &str, at: &str, on_purpose: Vec<(usize, String)>) -> Rerun {
-        let mut base = format!("cargo xtask release publish --from-tag {previous}");
+    pub fn new(flags: &flags::Release, previous: Option<&str>, at: &str, on_purpose: Vec<(usize, String)>) -> Rerun {
+        let mut base = "cargo xtask release publish".to_string();
+        if let Some(previous) = previous {
+            base += &format!(" --from-tag {previous}");
+        }
         if let Some(name) = &flags.index {
             base += &format!(" --index {name}");
         }
@@ -135,7 +140,7 @@ pub fn asked(repo: &Monorepo, scope: &Scope, asked: &[String]) -> Result<Vec<(us
         let by_name = repo.packages.iter().position(|p| p.name == name);
         let by_dir = || repo.relative(arg).ok().and_then(|d| repo.at_dir(&d)).map(|p| repo.index_of(p));
         let Some(i) = by_name.or_else(by_dir) else {
-            return Err(flags::usage(format!(
+            return Err(usage(format!(
                 "`--hold {arg}` names no package of the monorepo; give a package's name or directory"
             )));
         };

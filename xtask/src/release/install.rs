@@ -4,7 +4,9 @@
 //! builds or the index; packages already on the index are not imported on their own). A package
 //! that fails (its build, its install, its import), or that `--hold` leaves out, holds back
 //! itself and its dependants ([`Graph::held_back`]); core or the umbrella held back holds back
-//! the release. Pure, apart from [`check`], the action.
+//! the release. A release of independent packages ([`Scope::independent`]) has no umbrella to
+//! install with and no package that is the release itself: each holds back only its own.
+//! Pure, apart from [`check`], the action.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -24,8 +26,11 @@ use crate::{
 
 /// The packages a release is made of, and which of them this run uploads.
 pub struct Scope {
-    pub core: usize,
-    pub umbrella: usize,
+    /// The packages that are the release itself (core and the umbrella; none for independent
+    /// packages): one of them held back, nothing is uploaded.
+    ends: Vec<usize>,
+    /// What every check installs besides the uploads: the umbrella, if the release has one.
+    umbrella: Option<usize>,
     /// Core, the umbrella and every package whose version changed since the previous release.
     pub release: BTreeSet<usize>,
     /// Those of `release` that the index lacks: what this run uploads unless held back.
@@ -148,12 +153,27 @@ impl Scope {
         if !core_there {
             uploads.insert(core);
         }
-        Scope { core, umbrella, release, uploads, together: members.together.clone(), graph: Graph::new(packages) }
+        let (ends, umbrella) = (vec![core, umbrella], Some(umbrella));
+        Scope { ends, umbrella, release, uploads, together: members.together.clone(), graph: Graph::new(packages) }
+    }
+
+    /// A release of independent packages: `uploads`, the packages whose version the index
+    /// lacks, are the release.
+    pub fn independent(packages: &[Package], uploads: BTreeSet<usize>, members: &verify::Members) -> Scope {
+        let together = members.together.clone();
+        Scope {
+            ends: Vec::new(),
+            umbrella: None,
+            release: uploads.clone(),
+            uploads,
+            together,
+            graph: Graph::new(packages),
+        }
     }
 
     /// Core and the umbrella, those of them this run uploads.
     fn ends(&self) -> impl Iterator<Item = usize> + '_ {
-        [self.core, self.umbrella].into_iter().filter(|i| self.uploads.contains(i))
+        self.ends.iter().copied().filter(|i| self.uploads.contains(i))
     }
 
     /// What this run uploads: the uploads not held back.
@@ -165,7 +185,7 @@ impl Scope {
     /// with the release.
     pub fn proven(&self, holds: &Holds) -> BTreeSet<usize> {
         let mut proven = self.uploading(holds);
-        proven.insert(self.umbrella);
+        proven.extend(self.umbrella);
         proven.retain(|i| self.together.contains(i));
         proven
     }
@@ -274,6 +294,10 @@ pub fn check(
         round += 1;
         if holds.release_held(scope) {
             return Err(holds.release_error(scope, packages));
+        }
+        // Independent packages, every one held back: nothing left to check.
+        if scope.uploading(holds).is_empty() {
+            return Ok(());
         }
         let proven = scope.proven(holds);
         let installed = scope.installed(&proven);

@@ -3,17 +3,20 @@
 //! one, the release commit `release(<package>): <version>`, its branch and the pull request
 //! whose body lists each package's notes (kept under GitHub's limit: the rest goes to a file).
 //!
-//! Look, plan, act, as the umbrella's release: a bump already made (the package is ahead of its
-//! last tag) is not made again, notes already written are not written again.
+//! Look, plan, act, as the umbrella's release, whose prepare hooks, commit, branch and pull
+//! request steps it shares (`propose.rs`): a bump already made (the package is ahead of its last
+//! tag) is not made again, notes already written are not written again, hooks that ran are
+//! recorded (`state.rs`), and what they changed joins the release commit.
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{render, Report, Step};
+use super::propose::{self, Act, Proposal};
+use super::{render, state, Report, Step};
 use crate::{
     changelog::{self, package::PackageNotes},
     changeset::{Changeset, FileChange},
-    exec, flags, git, github,
+    flags, git,
     monorepo::{Monorepo, Package},
     output,
     prepare::packages::{self as plan_packages, Target},
@@ -29,9 +32,8 @@ pub const NOTES_FILE: &str = "RELEASE_NOTES.md";
 enum Action {
     Bump,
     Notes,
-    Commit,
-    PushBranch,
-    OpenPr,
+    /// The hooks, the commit, the push and the pull request.
+    Propose(Act),
 }
 
 struct World {
@@ -46,12 +48,13 @@ struct World {
     body: String,
     /// The full notes, when the body had to be cut: committed as [`NOTES_FILE`].
     overflow: Option<String>,
-    committed: bool,
-    head_subject: String,
-    branch: String,
-    title: String,
-    origin_branch: Option<Result<bool, String>>,
-    pr: Option<Result<Option<github::Pr>, String>>,
+    /// The release commit, its branch and pull request as found.
+    proposal: Proposal,
+    /// What an earlier run of this release recorded, if anything.
+    marker: Option<state::Marker>,
+    marker_path: std::path::PathBuf,
+    /// Dirty files that are neither the release's nor changed since it began.
+    unrelated: Vec<String>,
     problems: Vec<String>,
 }
 
@@ -80,10 +83,17 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<Ve
         super::publish::dry_run_verdict(&steps, "nothing was changed")?;
         return Ok(moves(&w));
     }
+    let edits = [Action::Bump, Action::Notes, Action::Propose(Act::Hooks), Action::Propose(Act::Commit)];
+    if steps.iter().any(|s| s.action.is_some_and(|a| edits.contains(&a))) {
+        propose::record(&mut w.marker, &w.marker_path, &w.proposal.title, &w.unrelated)?;
+    }
     let result = super::execute(&mut steps, |&action| act(sh, &mut w, flags, action));
     report.set("prepare", &version, &steps);
     output::github_summary(&super::summary(&heading, &steps));
     result?;
+    if propose::commits(flags) {
+        state::remove(&w.marker_path)?;
+    }
     Ok(moves(&w))
 }
 
@@ -129,22 +139,10 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
     let note_changes: Vec<FileChange> =
         notes.iter().filter_map(|n| n.change.clone().filter(|c| !c.old.contains(n.text.trim()))).collect();
     let (body, overflow) = body(&notes);
-    let title = title(&repo, &targets);
     let branch = format!("release/{}", branch_name(&repo, &targets));
-    let head_subject = git::head_subject(sh)?;
-    let committed = head_subject == title || head_subject.starts_with(&format!("{title} (#"));
-    let (origin_branch, pr) = if flags.pr {
-        let origin = git::remote_url(sh, "origin")?.map(|_| {
-            git::remote_ref(sh, "origin", &format!("refs/heads/{branch}"))
-                .map(|r| r.is_some())
-                .map_err(|e| super::prepare::first_line(&e))
-        });
-        let pr = (!flags.offline)
-            .then(|| github::open_pr(sh, &repo.config.repository, &branch).map_err(|e| super::prepare::first_line(&e)));
-        (origin, pr)
-    } else {
-        (None, None)
-    };
+    let proposal = Proposal::look(sh, flags, &repo, branch, title(&repo, &targets))?;
+    let marker_path = state::path(sh)?;
+    let marker = state::load(&marker_path, &proposal.title);
     let mut w = World {
         repo,
         targets,
@@ -153,14 +151,17 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
         note_changes,
         body,
         overflow,
-        committed,
-        head_subject,
-        branch,
-        title,
-        origin_branch,
-        pr,
+        proposal,
+        marker,
+        marker_path,
+        unrelated: Vec::new(),
         problems: Vec::new(),
     };
+    // A dirty tree is refused unless it is this release, half-finished: its own files, and
+    // what its hooks changed once it recorded itself.
+    let mine = release_files(&w);
+    let since_began = |f: &String| w.marker.as_ref().is_some_and(|m| !m.before.contains(f));
+    w.unrelated = git::dirty_files(sh)?.into_iter().filter(|f| !mine.contains(f) && !since_began(f)).collect();
     w.problems = checks(sh, flags, &w)?;
     Ok(w)
 }
@@ -205,7 +206,6 @@ fn body(notes: &[PackageNotes]) -> (String, Option<String>) {
 }
 
 fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
-    let commit = flags.commit || flags.pr || flags.phase.is_none();
     let mut steps =
         vec![Step::done("checks", if flags.allow_dirty { "tree not checked (--allow-dirty)" } else { "clean tree" })];
     steps.push(match &w.bump {
@@ -235,40 +235,11 @@ fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
             )
         }
     });
-    let (title, branch) = (&w.title, &w.branch);
-    steps.push(match (commit, w.committed) {
-        (false, _) => Step::skipped("release commit", "pass --commit or --pr to commit the release"),
-        (true, true) => Step::done("release commit", format!("HEAD is `{}`", w.head_subject)),
-        (true, false) => {
-            let on = if flags.pr { format!("a new branch `{branch}`") } else { "the current branch".to_string() };
-            Step::todo("release commit", format!("commit `{title}` on {on}"), Action::Commit)
-        }
-    });
-    if !flags.pr {
-        return steps;
-    }
-    let push = format!("push `{branch}` to origin");
-    steps.push(match &w.origin_branch {
-        None => {
-            w.problems.push(
-                "there is no `origin` remote to push the release branch to; add one (`git remote add origin URL`)"
-                    .into(),
-            );
-            Step::todo("push branch", push, Action::PushBranch)
-        }
-        Some(Ok(true)) if w.committed => Step::done("push branch", format!("origin has `{branch}`")),
-        Some(Ok(_)) => Step::todo("push branch", push, Action::PushBranch),
-        Some(Err(e)) => {
-            Step::unknown("push branch", format!("{push} (origin did not answer: {e})"), Action::PushBranch)
-        }
-    });
-    let open = format!("open `{title}` from `{branch}` into `{}`", w.repo.config.branch);
-    steps.push(match &w.pr {
-        None => Step::skipped("pull request", "--offline"),
-        Some(Ok(Some(pr))) => Step::done("pull request", format!("#{} is open: {}", pr.number, pr.url)),
-        Some(Ok(None)) => Step::todo("pull request", open, Action::OpenPr),
-        Some(Err(e)) => Step::unknown("pull request", format!("{open} (GitHub did not answer: {e})"), Action::OpenPr),
-    });
+    let committed = w.proposal.committed && propose::commits(flags);
+    let ran = w.marker.as_ref().is_some_and(|m| m.hooks_done) && w.bump.is_none() && w.note_changes.is_empty();
+    steps.push(propose::hooks_step(&w.repo, committed, ran).map(Action::Propose));
+    let rest = w.proposal.steps(flags, &w.repo, "", &mut w.problems);
+    steps.extend(rest.into_iter().map(|s| s.map(Action::Propose)));
     steps
 }
 
@@ -289,44 +260,42 @@ fn act(sh: &Shell, w: &mut World, flags: &flags::Release, action: Action) -> Res
             let list: Vec<&str> = w.note_changes.iter().map(|c| c.display.as_str()).collect();
             output::status("wrote", &format!("the notes into {}", list.join(", ")));
         }
-        Action::Commit => commit(sh, w, flags)?,
-        Action::PushBranch => {
-            git::push(sh, "origin", &w.branch).with_context(|| format!("cannot push `{}`", w.branch))?;
-            output::status("pushed", &w.branch);
+        Action::Propose(Act::Hooks) => {
+            // Each hook sees the files changed so far, those of the hooks before it included.
+            let so_far = || changed_files(sh, w);
+            let mut marker = w.marker.clone();
+            propose::run_hooks(sh, &w.repo, &so_far, &mut marker, &w.marker_path)?;
+            w.marker = marker;
         }
-        Action::OpenPr => {
-            let config = &w.repo.config;
-            if github::open_pr(sh, &config.repository, &w.branch)?.is_some() {
-                return Ok(());
-            }
-            let scratch = crate::scratch::Scratch::new("release-pr")?;
-            let file = scratch.join("body.md");
-            std::fs::write(&file, &w.body).context("cannot write the pull request's body")?;
-            let pr = github::create_pr(sh, &config.repository, &config.branch, &w.branch, &w.title, &file)?;
-            output::status("opened", &format!("#{} {}: {}", pr.number, w.title, pr.url));
-        }
+        Action::Propose(Act::Commit) => commit(sh, w, flags)?,
+        Action::Propose(Act::PushBranch) => w.proposal.push(sh)?,
+        Action::Propose(Act::OpenPr) => w.proposal.open_pr(sh, &w.repo, &w.body)?,
     }
     Ok(())
 }
 
-/// Commits exactly the release's files: the bump's, the notes', the overflow file and the locks.
+/// The files the release changed so far: its own that are dirty (the bump's, the notes', the
+/// overflow file, the locks), and what its hooks changed since it began.
+fn changed_files(sh: &Shell, w: &World) -> Result<Vec<String>> {
+    let mine = release_files(w);
+    let since_began = |f: &String| w.marker.as_ref().is_some_and(|m| !m.before.contains(f));
+    Ok(git::dirty_files(sh)?.into_iter().filter(|f| mine.contains(f) || since_began(f)).collect())
+}
+
+/// Commits exactly the release's files and what its hooks changed, never other changes.
 fn commit(sh: &Shell, w: &World, flags: &flags::Release) -> Result<()> {
-    let branch = &w.branch;
-    if flags.pr && git::current_branch(sh)?.as_deref() != Some(branch.as_str()) {
-        git::create_branch(sh, branch).with_context(|| {
-            format!("cannot create the branch `{branch}`; delete a stale one (`git branch -D {branch}`) and rerun")
-        })?;
-    }
+    w.proposal.switch_to_branch(sh, flags)?;
     if let Some(full) = &w.overflow {
         crate::changeset::write_atomic(&w.repo.root.join(NOTES_FILE), full)?;
     }
-    let mine = release_files(w);
-    let files: Vec<String> = git::dirty_files(sh)?.into_iter().filter(|f| mine.contains(f)).collect();
+    let files = changed_files(sh, w)?;
     if files.is_empty() {
         bail!("the release has no changed file to commit; was it committed already under another title?");
     }
-    git::commit_paths(sh, &files, &w.title)?;
-    output::status("committed", &format!("{} ({})", w.title, files.join(", ")));
+    let title = &w.proposal.title;
+    git::commit_paths(sh, &files, title)?;
+    state::remove(&w.marker_path)?;
+    output::status("committed", &format!("{title} ({})", files.join(", ")));
     Ok(())
 }
 
@@ -353,30 +322,12 @@ fn release_files(w: &World) -> Vec<String> {
 
 fn checks(sh: &Shell, flags: &flags::Release, w: &World) -> Result<Vec<String>> {
     let mut problems = Vec::new();
-    let mine = release_files(w);
-    let unrelated: Vec<String> = git::dirty_files(sh)?.into_iter().filter(|f| !mine.contains(f)).collect();
-    if !flags.allow_dirty && !unrelated.is_empty() {
+    if !flags.allow_dirty && !w.unrelated.is_empty() {
         problems.push(format!(
             "the working tree has uncommitted changes that are not this release's ({}); commit or stash them, or pass --allow-dirty",
-            unrelated.join(", ")
+            w.unrelated.join(", ")
         ));
     }
-    let branch = git::current_branch(sh)?;
-    let resuming = flags.pr && branch.as_deref() == Some(w.branch.as_str());
-    if branch.as_deref() != Some(w.repo.config.branch.as_str()) && !resuming {
-        problems.push(format!(
-            "the release branch `{}` is not checked out (HEAD: `{}`); check it out",
-            w.repo.config.branch,
-            branch.as_deref().unwrap_or("detached")
-        ));
-    }
-    if flags.pr && !flags.offline {
-        if let Err(e) = exec::require("gh", "to open the release pull request") {
-            problems.push(e.to_string());
-        }
-        if github::token_variable().is_none() {
-            problems.push("no GitHub token (GH_TOKEN or GITHUB_TOKEN) to open the release pull request; set one, or pass --offline".into());
-        }
-    }
+    problems.extend(w.proposal.problems(sh, flags, &w.repo, "")?);
     Ok(problems)
 }

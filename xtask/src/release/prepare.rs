@@ -7,13 +7,14 @@
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{hooks, render, state, Report, Step};
-use crate::scratch::Scratch;
+use super::propose::{self, Act, Proposal};
+use super::{render, state, Report, Step};
 use crate::time;
+use crate::usage::usage;
 use crate::{
     changelog,
     changeset::Changeset,
-    exec, flags, git, github,
+    flags, git,
     index::Index,
     monorepo::{Monorepo, Package},
     output, prepare,
@@ -24,10 +25,8 @@ use crate::{
 enum Action {
     Bump,
     Changelog,
-    Hooks,
-    Commit,
-    PushBranch,
-    OpenPr,
+    /// The hooks, the commit, the push and the pull request.
+    Propose(Act),
 }
 
 /// Where the release stands before this run.
@@ -51,15 +50,8 @@ struct World {
     marker_path: std::path::PathBuf,
     /// Dirty files that are not the release's own.
     unrelated: Vec<String>,
-    /// Whether HEAD is the release commit.
-    committed: bool,
-    head_subject: String,
-    branch: String,
-    title: String,
-    /// `None` without an `origin`; else whether origin has the branch, or why it did not answer.
-    origin_branch: Option<Result<bool, String>>,
-    /// `None` offline; else the open pull request, or why GitHub did not answer.
-    pr: Option<Result<Option<github::Pr>, String>>,
+    /// The release commit, its branch and pull request as found.
+    proposal: Proposal,
     problems: Vec<String>,
 }
 
@@ -106,7 +98,7 @@ impl World {
         }
         let changelog_done = changelog::has_section(&generated);
         let marker_path = state::path(sh)?;
-        let marker = state::load(&marker_path, &version);
+        let marker = state::load(&marker_path, &version.to_string());
         // A dirty tree is refused unless it is this release, half-finished: its own files once
         // the bump is there, and what its hooks changed once it recorded itself.
         let own = release_files(&repo)?;
@@ -120,21 +112,7 @@ impl World {
             })
             .collect();
         let branch = format!("release/{}", repo.config.tag_for(&version));
-        let title = format!("Release {version}");
-        let head_subject = git::head_subject(sh)?;
-        let committed = head_subject == title || head_subject.starts_with(&format!("{title} (#"));
-        let (origin_branch, pr) = if flags.pr {
-            let origin = git::remote_url(sh, "origin")?.map(|_| {
-                git::remote_ref(sh, "origin", &format!("refs/heads/{branch}"))
-                    .map(|r| r.is_some())
-                    .map_err(|e| first_line(&e))
-            });
-            let pr = (!flags.offline)
-                .then(|| github::open_pr(sh, &repo.config.repository, &branch).map_err(|e| first_line(&e)));
-            (origin, pr)
-        } else {
-            (None, None)
-        };
+        let proposal = Proposal::look(sh, flags, &repo, branch, format!("Release {version}"))?;
         let mut w = World {
             since,
             version,
@@ -150,12 +128,7 @@ impl World {
             marker,
             marker_path,
             unrelated,
-            committed,
-            head_subject,
-            branch,
-            title,
-            origin_branch,
-            pr,
+            proposal,
             problems: Vec::new(),
             repo,
         };
@@ -206,7 +179,7 @@ fn release_files(repo: &Monorepo) -> Result<Vec<String>> {
 pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<Version> {
     git::ensure_repo(sh)?;
     if flags.phase.is_none() && flags.pr {
-        return Err(flags::usage(
+        return Err(usage(
             "`--pr` waits for a review: run `release prepare --pr`, then `release publish` once it is merged",
         ));
     }
@@ -234,17 +207,15 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<Ve
         super::publish::dry_run_verdict(&steps, "nothing was changed")?;
         return Ok(w.version);
     }
-    let edits = [Action::Bump, Action::Changelog, Action::Hooks, Action::Commit];
-    if steps.iter().any(|s| s.action.is_some_and(|a| edits.contains(&a))) && w.marker.is_none() {
-        let marker = state::Marker { version: w.version.clone(), before: w.unrelated.clone(), hooks_done: false };
-        state::save(&w.marker_path, &marker)?;
-        w.marker = Some(marker);
+    let edits = [Action::Bump, Action::Changelog, Action::Propose(Act::Hooks), Action::Propose(Act::Commit)];
+    if steps.iter().any(|s| s.action.is_some_and(|a| edits.contains(&a))) {
+        propose::record(&mut w.marker, &w.marker_path, &w.version.to_string(), &w.unrelated)?;
     }
     let result = super::execute(&mut steps, |&action| act(sh, &mut w, flags, action));
     report.set("prepare", &w.version, &steps);
     output::github_summary(&super::summary(&heading, &steps));
     result?;
-    if flags.commit || flags.pr || flags.phase.is_none() {
+    if propose::commits(flags) {
         // Committed: the tree is clean again, and nothing is half-finished.
         state::remove(&w.marker_path)?;
     }
@@ -253,7 +224,6 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<Ve
 
 /// The steps, from what was found.
 fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
-    let commit = flags.commit || flags.pr || flags.phase.is_none();
     let mut steps = vec![Step::done("checks", checks_summary(flags, &w.repo))];
     steps.push(match &w.bump {
         None => Step::done(
@@ -291,67 +261,13 @@ fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
             ),
         }
     });
-    steps.push(hooks_step(w, commit));
-    let (title, branch) = (&w.title, &w.branch);
-    steps.push(match (commit, w.committed) {
-        (false, _) => Step::skipped("release commit", "pass --commit or --pr to commit the release"),
-        (true, true) => Step::done("release commit", format!("HEAD is `{}`", w.head_subject)),
-        (true, false) => {
-            let on = if flags.pr { format!("a new branch `{branch}`") } else { "the current branch".to_string() };
-            let what = format!("commit `{title}` on {on}: the release's files and what the hooks changed");
-            Step::todo("release commit", what, Action::Commit)
-        }
-    });
-    if !flags.pr {
-        return steps;
-    }
-    let push = format!("push `{branch}` to origin");
-    steps.push(match &w.origin_branch {
-        None => {
-            w.problems.push(
-                "there is no `origin` remote to push the release branch to; add one (`git remote add origin URL`)"
-                    .into(),
-            );
-            Step::todo("push branch", push, Action::PushBranch)
-        }
-        Some(Ok(true)) if w.committed => Step::done("push branch", format!("origin has `{branch}`")),
-        Some(Ok(_)) => Step::todo("push branch", push, Action::PushBranch),
-        // A remote that does not answer now is the push's problem, when it runs.
-        Some(Err(e)) => {
-            Step::unknown("push branch", format!("{push} (origin did not answer: {e})"), Action::PushBranch)
-        }
-    });
-    let open = format!("open `{title}` from `{branch}` into `{}`", w.repo.config.branch);
-    steps.push(match &w.pr {
-        None => Step::skipped("pull request", "--offline"),
-        Some(Ok(Some(pr))) => Step::done("pull request", format!("#{} is open: {}", pr.number, pr.url)),
-        Some(Ok(None)) => Step::todo("pull request", open, Action::OpenPr),
-        Some(Err(e)) => Step::unknown("pull request", format!("{open} (GitHub did not answer: {e})"), Action::OpenPr),
-    });
+    let committed = w.proposal.committed && propose::commits(flags);
+    let ran = w.marker.as_ref().is_some_and(|m| m.hooks_done) && w.bump.is_none() && w.changelog_done;
+    steps.push(propose::hooks_step(&w.repo, committed, ran).map(Action::Propose));
+    let holds = ": the release's files and what the hooks changed";
+    let rest = w.proposal.steps(flags, &w.repo, holds, &mut w.problems);
+    steps.extend(rest.into_iter().map(|s| s.map(Action::Propose)));
     steps
-}
-
-fn hooks_step(w: &World, commit: bool) -> Step<Action> {
-    let config = &w.repo.config;
-    if config.release_hooks.prepare.is_empty() {
-        return Step::skipped("prepare hooks", "none configured (`release.prepare-hooks`)");
-    }
-    if w.committed && commit {
-        return Step::done("prepare hooks", "ran before the release commit");
-    }
-    if w.marker.as_ref().is_some_and(|m| m.hooks_done) && w.bump.is_none() && w.changelog_done {
-        return Step::done("prepare hooks", "ran on this release's edits");
-    }
-    let (core, umbrella) = dirs(&w.repo);
-    let shown = hooks::describe(&w.repo.root, &config.release_hooks.prepare, &core, &umbrella);
-    if !hooks::any_applies(&w.repo.root, &config.release_hooks.prepare) {
-        return Step::skipped("prepare hooks", shown);
-    }
-    Step::todo("prepare hooks", format!("{shown}; the files they change join the release"), Action::Hooks)
-}
-
-fn dirs(repo: &Monorepo) -> (String, String) {
-    (repo.config.core.display().to_string(), repo.config.umbrella.display().to_string())
 }
 
 /// Carries out one step.
@@ -381,53 +297,27 @@ fn act(sh: &Shell, w: &mut World, flags: &flags::Release, action: Action) -> Res
                 &format!("the changelog section of {} into {}", w.version, w.changelog.change.display),
             );
         }
-        Action::Hooks => {
-            let (core, umbrella) = dirs(&w.repo);
-            let files = changed_files(sh, w)?;
+        Action::Propose(Act::Hooks) => {
             // Each hook sees the files changed so far, those of the hooks before it included.
-            let so_far = || changed_files(sh, w);
-            hooks::run_all(sh, &w.repo.root, &w.repo.config.release_hooks.prepare, &core, &umbrella, &so_far)
-                .context("a prepare hook failed; fix it and rerun the same command: what is done stays done")?;
-            if let Some(m) = &mut w.marker {
-                m.hooks_done = true;
-                state::save(&w.marker_path, m)?;
-            }
-            let after = changed_files(sh, w)?;
-            let joined: Vec<&String> = after.iter().filter(|f| !files.contains(f)).collect();
-            if !joined.is_empty() {
-                let list = joined.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ");
-                output::status("hooks", &format!("changed {list}; they join the release"));
-            }
+            let (before, files) =
+                (w.marker.as_ref().map(|m| m.before.clone()).unwrap_or_default(), release_files(&w.repo)?);
+            let so_far = || changed_files(sh, &w.repo.root, &before, &files);
+            propose::run_hooks(sh, &w.repo, &so_far, &mut w.marker, &w.marker_path)?;
         }
-        Action::Commit => commit(sh, w, flags)?,
-        Action::PushBranch => {
-            let branch = &w.branch;
-            git::push(sh, "origin", branch).with_context(|| format!("cannot push `{branch}`"))?;
-            output::status("pushed", branch);
-        }
-        Action::OpenPr => {
-            let config = &w.repo.config;
-            if github::open_pr(sh, &config.repository, &w.branch)?.is_some() {
-                return Ok(());
-            }
-            let scratch = Scratch::new("release-pr")?;
-            let body = scratch.join("body.md");
-            std::fs::write(&body, &w.changelog.section).context("cannot write the pull request's body")?;
-            let pr = github::create_pr(sh, &config.repository, &config.branch, &w.branch, &w.title, &body)?;
-            output::status("opened", &format!("#{} {}: {}", pr.number, w.title, pr.url));
-        }
+        Action::Propose(Act::Commit) => commit(sh, w, flags)?,
+        Action::Propose(Act::PushBranch) => w.proposal.push(sh)?,
+        Action::Propose(Act::OpenPr) => w.proposal.open_pr(sh, &w.repo, &w.changelog.section)?,
     }
     Ok(())
 }
 
-/// The files this release changed so far: its own, and every dirty file that was not dirty
-/// before it began.
-fn changed_files(sh: &Shell, w: &World) -> Result<Vec<String>> {
-    let before = w.marker.as_ref().map(|m| m.before.as_slice()).unwrap_or_default();
+/// The files this release changed so far: its own (`own`), and every dirty file that was not
+/// dirty before it began.
+fn changed_files(sh: &Shell, root: &std::path::Path, before: &[String], own: &[String]) -> Result<Vec<String>> {
     let mut files: Vec<String> = git::dirty_files(sh)?.into_iter().filter(|f| !before.contains(f)).collect();
-    for f in release_files(&w.repo)? {
-        if !files.contains(&f) && w.repo.root.join(&f).exists() {
-            files.push(f);
+    for f in own {
+        if !files.contains(f) && root.join(f).exists() {
+            files.push(f.clone());
         }
     }
     files.sort();
@@ -435,15 +325,11 @@ fn changed_files(sh: &Shell, w: &World) -> Result<Vec<String>> {
 }
 
 fn commit(sh: &Shell, w: &World, flags: &flags::Release) -> Result<()> {
-    let branch = &w.branch;
-    if flags.pr && git::current_branch(sh)?.as_deref() != Some(branch.as_str()) {
-        git::create_branch(sh, branch).with_context(|| {
-            format!("cannot create the branch `{branch}`; delete a stale one (`git branch -D {branch}`) and rerun")
-        })?;
-    }
+    w.proposal.switch_to_branch(sh, flags)?;
     // Exactly the release's files and what its hooks changed, never other changes.
-    let files = changed_files(sh, w)?;
-    let title = &w.title;
+    let before = w.marker.as_ref().map(|m| m.before.as_slice()).unwrap_or_default();
+    let files = changed_files(sh, &w.repo.root, before, &release_files(&w.repo)?)?;
+    let title = &w.proposal.title;
     git::commit_paths(sh, &files, title)?;
     state::remove(&w.marker_path)?;
     output::status("committed", &format!("{title} ({})", files.join(", ")));
@@ -465,26 +351,7 @@ fn checks(sh: &Shell, flags: &flags::Release, w: &World) -> Result<Vec<String>> 
         ));
     }
     let repo = &w.repo;
-    if flags.from_tag.is_none() {
-        let branch = git::current_branch(sh)?;
-        // The release's own pull request branch is where a rerun of `--pr` resumes.
-        let resuming = flags.pr && branch.as_deref() == Some(w.branch.as_str());
-        if branch.as_deref() != Some(repo.config.branch.as_str()) && !resuming {
-            problems.push(format!(
-                "the release branch `{}` is not checked out (HEAD: `{}`); check it out, or pass --from-tag for a hotfix",
-                repo.config.branch,
-                branch.as_deref().unwrap_or("detached")
-            ));
-        }
-    }
-    if flags.pr && !flags.offline {
-        if let Err(e) = exec::require("gh", "to open the release pull request") {
-            problems.push(e.to_string());
-        }
-        if github::token_variable().is_none() {
-            problems.push("no GitHub token (GH_TOKEN or GITHUB_TOKEN) to open the release pull request; set one, or pass --offline".into());
-        }
-    }
+    problems.extend(w.proposal.problems(sh, flags, repo, ", or pass --from-tag for a hotfix")?);
     if !flags.offline {
         let url = flags.read_url(&repo.config)?;
         if let Err(e) = Index::new(&url).project(&repo.core()?.name) {

@@ -4,13 +4,21 @@
 //! tag the release commit itself, push the tag once, and create the GitHub release from the
 //! changelog.
 //!
-//! Look ([`World::look`]), plan ([`plan`]: the steps, each with its [`Action`] when there is
-//! something to do, and the problems that stop the release), then execute ([`act`]).
+//! Look ([`World::look`]), plan (`steps::plan`: the steps, each with its `steps::Stage` when
+//! there is something to do, and the problems that stop the release), then execute ([`act`]).
+//! The one-go dry run, before the release commit exists, plans from what can be said ahead of
+//! it (`ahead`), by the same `plan`.
+
+mod ahead;
+mod steps;
 
 use std::{collections::BTreeSet, time::Duration};
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
+
+pub use ahead::planned;
+use steps::Stage;
 
 use super::{
     held,
@@ -19,7 +27,6 @@ use super::{
     render, Report, State, Step,
 };
 use crate::scratch::Scratch;
-use crate::time;
 use crate::{
     changelog, check,
     config::Destination,
@@ -29,21 +36,6 @@ use crate::{
     output, publish, verify,
     version::Version,
 };
-
-/// What a step of this phase does, once the plan says it is to be done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Gate,
-    InstallCheck,
-    PublishCore,
-    WaitForCore,
-    PublishPackages,
-    Prove,
-    Tag,
-    PushTag,
-    GithubRelease,
-    Assets,
-}
 
 /// The world as this run found it, before doing anything.
 struct World {
@@ -82,6 +74,8 @@ struct World {
     /// The assets the GitHub release has (name, size), when it exists and GitHub answered.
     assets_there: Option<Result<Vec<(String, u64)>, String>>,
     problems: Vec<String>,
+    /// A hotfix of an older series (`--from-tag`): core only has to be newer than its series.
+    hotfix: bool,
 }
 
 impl World {
@@ -99,13 +93,7 @@ impl World {
         let destination = flags.destination(config)?;
         let index_url = destination.url.clone();
         let index = Index::new(&index_url);
-        let wait = flags
-            .wait
-            .as_deref()
-            .map(time::parse_duration)
-            .transpose()
-            .map_err(flags::usage)?
-            .unwrap_or(Duration::from_secs(300));
+        let wait = flags::Wait::or(flags.wait, Duration::from_secs(300));
         let previous = match &flags.from_tag {
             Some(t) => t.clone(),
             None => previous_tag(sh, &repo, &version)?,
@@ -132,7 +120,7 @@ impl World {
         let ids: Vec<usize> = on_purpose.iter().map(|(i, _)| *i).collect();
         let (holds, more) = install::planned(&repo.packages, &scope, &members, &ids);
         problems.extend(more);
-        let rerun = held::Rerun::new(flags, &previous, &sha[..sha.len().min(10)], on_purpose);
+        let rerun = held::Rerun::new(flags, Some(&previous), &sha[..sha.len().min(10)], on_purpose);
         let tag_at = match git::tag_commit(sh, &tag)? {
             Some(at) => {
                 let behind = at != sha && git::is_ancestor(sh, &at, "HEAD")?;
@@ -172,6 +160,7 @@ impl World {
             assets_there,
             problems,
             repo,
+            hotfix: flags.from_tag.is_some(),
         })
     }
 
@@ -207,248 +196,9 @@ fn problems(sh: &Shell, flags: &flags::Release, repo: &Monorepo, previous: &str)
     Ok(problems)
 }
 
-/// The steps, from what was found: pure.
-fn plan(w: &mut World, hotfix: bool) -> Vec<Step<Action>> {
-    let core = &w.repo.packages[w.core];
-    let (name, version) = (core.name.as_str(), &core.version);
-    let mut steps = Vec::new();
-    if w.core_there() {
-        steps.push(Step::done(
-            "check before core",
-            format!("`{name}` {version} is on the index: published by an earlier run"),
-        ));
-        steps.push(Step::done("publish core", format!("`{name}` {version} is on the index")));
-        steps.push(Step::done("wait for core", "the index serves it"));
-        steps.insert(1, gate_step(w, true));
-        steps.insert(2, install_check_step(w));
-    } else {
-        let verdict = before_core(hotfix, name, version, w.core_project.as_ref(), &w.index_url);
-        if !verdict.ok {
-            w.problems.push(verdict.message.clone());
-        }
-        steps.push(Step::done("check before core", verdict.message));
-        steps.push(gate_step(w, false));
-        steps.push(install_check_step(w));
-        let to = upload_destination(&w.destination);
-        steps.push(Step::todo(
-            "publish core",
-            format!("build and upload `{name}` {version} {to}"),
-            Action::PublishCore,
-        ));
-        let poll = format!("poll the index until it serves `{name}` {version} (at most {})", time::human(w.wait));
-        steps.push(Step::todo("wait for core", poll, Action::WaitForCore));
-    }
-    steps.push(packages_step(w));
-    let uploads = steps.iter().any(|s| matches!(s.action, Some(Action::PublishCore | Action::PublishPackages)));
-    if let Some(problem) = uploads.then(|| publish::credentials_problem(&w.destination)).flatten() {
-        w.problems.push(problem);
-    }
-    steps.push(prove_step(w));
-    let (tag, short) = (w.tag.clone(), w.short().to_string());
-    steps.push(match &w.tag_at {
-        Some((at, _)) if *at == w.sha => Step::done("tag", format!("`{tag}` is at the release commit {short}")),
-        Some((at, true)) => {
-            w.problems.push(format!(
-                "{} was released at {} (`{tag}`), and nothing since bumped the version; run `cargo xtask release prepare` first",
-                w.version,
-                &at[..at.len().min(10)]
-            ));
-            Step::done("tag", format!("`{tag}` is at an earlier commit"))
-        }
-        Some((at, false)) => {
-            w.problems.push(format!("the tag `{tag}` already exists at {at}, not at the release commit {}; a released version is never re-tagged", w.sha));
-            Step::done("tag", format!("`{tag}` is at another commit"))
-        }
-        None => Step::todo("tag", format!("tag the release commit {short} as `{tag}`"), Action::Tag),
-    });
-    // A remote that does not answer now is the step's problem when it runs, after the steps
-    // before it are done.
-    let push = format!("push `{tag}` to origin, once");
-    steps.push(match &w.origin_tag {
-        None => Step::skipped("push tag", "no `origin` remote"),
-        Some(Ok(Some(at))) if *at == w.sha => Step::done("push tag", format!("origin has `{tag}`")),
-        Some(Ok(Some(at))) => {
-            w.problems.push(format!("origin has the tag `{tag}` at {at}, not at the release commit {}", w.sha));
-            Step::done("push tag", "origin has it at another commit")
-        }
-        Some(Ok(None)) => Step::todo("push tag", push, Action::PushTag),
-        Some(Err(e)) => Step::unknown("push tag", format!("{push} (origin did not answer: {e})"), Action::PushTag),
-    });
-    let create = format!("create `{tag}` at {short} with the changelog's notes");
-    steps.push(match &w.github {
-        None => Step::skipped("GitHub release", "--offline"),
-        Some(Ok(Some(url))) => Step::done("GitHub release", format!("`{tag}` exists: {url}")),
-        Some(Ok(None)) => Step::todo("GitHub release", create, Action::GithubRelease),
-        Some(Err(e)) => {
-            Step::unknown("GitHub release", format!("{create} (GitHub did not answer: {e})"), Action::GithubRelease)
-        }
-    });
-    steps.push(assets_step(w));
-    steps
-}
-
-fn gate_step(w: &World, core_there: bool) -> Step<Action> {
-    let gate = &w.repo.config.release_hooks.gate;
-    if gate.is_empty() {
-        return Step::skipped("gate", "none configured (`release.gate`)");
-    }
-    if core_there {
-        return Step::done("gate", "core is on the index: the gate passed before it was published");
-    }
-    let (core, umbrella) = (w.repo.config.core.display().to_string(), w.repo.config.umbrella.display().to_string());
-    let shown = super::hooks::describe(&w.repo.root, gate, &core, &umbrella);
-    Step::todo("gate", format!("{shown}; if it fails, nothing is published"), Action::Gate)
-}
-
-/// The files to attach: each configured package's sdist, by name and size when it is built.
-fn wanted_assets(w: &World) -> Vec<(String, Option<u64>)> {
-    let mut wanted = Vec::new();
-    for dir in &w.repo.config.release_hooks.assets {
-        let Some(p) = w.repo.at_dir(dir) else { continue };
-        let sdist = |name: &str| name.ends_with(".tar.gz");
-        match publish::built_files(&w.repo.root, p) {
-            Some(files) => wanted.extend(files.into_iter().filter(|f| sdist(&f.0)).map(|f| (f.0, Some(f.1)))),
-            None => {
-                let base = p.name.as_str().replace('-', "_");
-                wanted.push((format!("{base}-{}.tar.gz", p.version), None));
-            }
-        }
-    }
-    wanted
-}
-
-fn assets_step(w: &World) -> Step<Action> {
-    let config = &w.repo.config.release_hooks;
-    if config.assets.is_empty() {
-        return Step::skipped("assets", "none configured (`release.assets`)");
-    }
-    if w.github.is_none() {
-        return Step::skipped("assets", "--offline");
-    }
-    let wanted = wanted_assets(w);
-    let names: Vec<String> = wanted.iter().map(|(n, _)| format!("`{n}`")).collect();
-    let attach = format!("attach {} to the GitHub release (same name and size: skipped)", names.join(", "));
-    match &w.assets_there {
-        Some(Ok(there)) => {
-            let missing =
-                wanted.iter().any(|(n, size)| !there.iter().any(|(m, s)| m == n && size.is_none_or(|z| z == *s)));
-            if missing {
-                Step::todo("assets", attach, Action::Assets)
-            } else {
-                Step::done("assets", format!("the GitHub release has {}", names.join(", ")))
-            }
-        }
-        Some(Err(e)) => Step::unknown("assets", format!("{attach} (GitHub did not answer: {e})"), Action::Assets),
-        None => Step::todo("assets", attach, Action::Assets),
-    }
-}
-
-/// Would what this run uploads install? Before its first upload: built, then installed with
-/// the umbrella from the builds plus the index. Once everything is on the index (or held back)
-/// there is nothing left to check before an upload; the install proof after the uploads covers
-/// it.
-fn install_check_step(w: &World) -> Step<Action> {
-    let packages = &w.repo.packages;
-    let uploading = w.scope.uploading(&w.holds);
-    let held = held_note(w);
-    if uploading.is_empty() {
-        return Step::done(
-            "install check",
-            format!("every package of the release is on the index: nothing left to upload{held}"),
-        );
-    }
-    // Core first, as it is published first.
-    let order = uploading.iter().filter(|&&i| i == w.core).chain(uploading.iter().filter(|&&i| i != w.core));
-    let names: Vec<String> =
-        order.take(4).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
-    let more = if uploading.len() > 4 { format!(" and {} more", uploading.len() - 4) } else { String::new() };
-    let umbrella = &packages[w.scope.umbrella].name;
-    let installed = w.scope.installed(&w.scope.proven(&w.holds));
-    Step::todo(
-        "install check",
-        format!(
-            "before any upload, build {}{more}, then in a fresh environment outside the monorepo install `{umbrella}=={}` and {} more packages of the release from those builds plus {}, and import each package it uploads; a package that fails is held back with what requires it, and if core or the umbrella fails, nothing is uploaded{held}",
-            names.join(", "),
-            w.version,
-            installed.len().saturating_sub(1),
-            crate::verify::simple_url(&w.index_url),
-        ),
-        Action::InstallCheck,
-    )
-}
-
-/// `; 2 held back (listed below)` when the plan holds packages back.
-fn held_note(w: &World) -> String {
-    match w.holds.held.keys().filter(|i| w.scope.uploads.contains(i)).count() {
-        0 => String::new(),
-        n => format!("; {n} held back (listed below)"),
-    }
-}
-
-fn prove_step(w: &World) -> Step<Action> {
-    // The tag is made only after the proof passed, so a tag at the release commit says it did.
-    if w.tag_at.as_ref().is_some_and(|(at, _)| *at == w.sha) {
-        return Step::done("install proof", format!("`{}` is tagged, which follows the proof", w.tag));
-    }
-    let simple = crate::verify::simple_url(&w.index_url);
-    Step::todo(
-        "install proof",
-        format!(
-            "in a fresh environment outside the monorepo, install `{}=={}` with the packages this run uploads and what they require from the release, from {simple}, and import each uploaded one (retried for at most {})",
-            w.repo.packages[w.repo.index_of(w.repo.umbrella().expect("looked at"))].name,
-            w.version,
-            time::human(w.wait)
-        ),
-        Action::Prove,
-    )
-}
-
-fn packages_step(w: &World) -> Step<Action> {
-    let packages = &w.repo.packages;
-    if w.missing.is_empty() {
-        let others = w.rest.len().saturating_sub(1);
-        return Step::done(
-            "publish packages",
-            match w.rest.len() {
-                0 => "no package besides core".to_string(),
-                _ => format!("the umbrella and {others} changed packages are on the index"),
-            },
-        );
-    }
-    let uploading: Vec<usize> = w.missing.iter().copied().filter(|&i| !w.holds.contains(i)).collect();
-    let held = held_note(w);
-    if uploading.is_empty() {
-        return Step::skipped("publish packages", format!("nothing but what is held back{held}"));
-    }
-    let names: Vec<String> =
-        uploading.iter().take(6).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
-    let more = if uploading.len() > 6 { format!(" and {} more", uploading.len() - 6) } else { String::new() };
-    Step::todo(
-        "publish packages",
-        format!(
-            "{} in dependency order: {}{more}; {}{held}",
-            uploading.len(),
-            names.join(", "),
-            upload_destination(&w.destination)
-        ),
-        Action::PublishPackages,
-    )
-}
-
-/// Where the release's files go, stated before anything happens, as `publish` states it.
-fn upload_destination(d: &Destination) -> String {
-    format!(
-        "to {} (index `{}`, read from {}) with {}",
-        crate::url::shown(&d.publish_url),
-        d.name,
-        crate::url::shown(&d.url),
-        publish::credentials()
-    )
-}
-
 pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()> {
     let mut w = World::look(sh, flags)?;
-    let mut steps = plan(&mut w, flags.from_tag.is_some());
+    let mut steps = steps::plan(&mut w);
     let heading = format!("Release {}: publish at {}", w.version, w.short());
     let show = |text: &str| if flags.json { output::note(text) } else { output::data(text) };
     // stdout carries the one JSON document of the run with --json; the plan goes to stderr.
@@ -460,7 +210,7 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     }
     w.members.warn_apart();
     if flags.dry_run {
-        if steps.iter().any(|s| s.action == Some(Action::InstallCheck)) {
+        if steps.iter().any(|s| s.action == Some(Stage::InstallCheck)) {
             output::note("dry run: the install check needs the builds, so what building and installing reveal shows only in the real run");
         }
         dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created")?;
@@ -468,7 +218,7 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     }
     let options = publish::Options::for_release(&w.repo, w.destination.clone(), w.wait, flags.jobs.map(|n| n.0))?;
     let mut holds = std::mem::take(&mut w.holds);
-    let result = super::execute(&mut steps, |&action| act(sh, &w, &mut holds, &options, action));
+    let result = super::execute(&mut steps, |&stage| act(sh, &w, &mut holds, &options, stage));
     w.holds = holds;
     report.set("publish", &w.version, &steps);
     report.held(held::json(&w.repo.packages, &w.scope, &w.holds, &w.rerun));
@@ -500,23 +250,25 @@ pub fn dry_run_verdict<A>(steps: &[Step<A>], nothing: &str) -> Result<()> {
 
 /// Carries out one step; each looks once more right before acting where another run may have
 /// done it meanwhile.
-fn act(sh: &Shell, w: &World, holds: &mut Holds, options: &publish::Options, action: Action) -> Result<()> {
+fn act(sh: &Shell, w: &World, holds: &mut Holds, options: &publish::Options, stage: Stage) -> Result<()> {
     let (repo, tag, sha) = (&w.repo, &w.tag, &w.sha);
     let core = &repo.packages[w.core];
-    match action {
-        Action::Gate => {
+    match stage {
+        // Looked at while planning: never to do in a run that carries steps out.
+        Stage::CheckBeforeCore => Ok(()),
+        Stage::Gate => {
             let (c, u) = (repo.config.core.display().to_string(), repo.config.umbrella.display().to_string());
             super::hooks::run_gate(sh, &repo.root, &repo.config.release_hooks.gate, &c, &u)
                 .context("the gate before core failed, so nothing was published; fix it and rerun")
         }
-        Action::Assets => attach_assets(sh, w),
-        Action::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options),
-        Action::WaitForCore => {
+        Stage::Assets => attach_assets(sh, w),
+        Stage::PublishCore => publish::publish(sh, repo, &BTreeSet::from([w.core]), options),
+        Stage::WaitForCore => {
             index::wait_for(&format!("`{}` {} on the index", core.name, core.version), w.wait, || {
                 Ok(has_version(w.index.project(&core.name)?.as_ref(), &core.version).then_some(()))
             })
         }
-        Action::InstallCheck => {
+        Stage::InstallCheck => {
             // Before core, no run of this release has uploaded anything, and what the index holds
             // has long been served; after it, an earlier run's uploads may still be on their way
             // to the simple pages.
@@ -524,11 +276,11 @@ fn act(sh: &Shell, w: &World, holds: &mut Holds, options: &publish::Options, act
             let simple = verify::simple_url(&w.index_url);
             install::check(sh, repo, &w.scope, holds, options, &install::Source { simple: &simple, wait })
         }
-        Action::PublishPackages => {
+        Stage::PublishPackages => {
             let rest: BTreeSet<usize> = w.rest.iter().copied().filter(|&i| !holds.contains(i)).collect();
             publish::publish(sh, repo, &rest, options)
         }
-        Action::Prove => {
+        Stage::Prove => {
             let scratch = Scratch::new("verify")?;
             let simple = verify::simple_url(&w.index_url);
             let from = verify::Sources { simple: &simple, built: &[] };
@@ -538,18 +290,18 @@ fn act(sh: &Shell, w: &World, holds: &mut Holds, options: &publish::Options, act
             verify::prove(scratch.path(), &from, &pins, &dists, w.wait)
                 .context("the release is published but does not install; its files stay on the index")
         }
-        Action::Tag => {
+        Stage::Tag => {
             git::tag(sh, tag, sha)?;
             output::status("tagged", &format!("{} as `{tag}`", w.short()));
             Ok(())
         }
-        Action::PushTag => {
+        Stage::PushTag => {
             let refspec = format!("refs/tags/{tag}");
             git::push(sh, "origin", &refspec).with_context(|| format!("cannot push the tag `{tag}`"))?;
             output::status("pushed", tag);
             Ok(())
         }
-        Action::GithubRelease => {
+        Stage::GithubRelease => {
             if github::release(sh, &repo.config.repository, tag)?.is_some() {
                 return Ok(());
             }
@@ -588,99 +340,6 @@ fn attach_assets(sh: &Shell, w: &World) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The publish phase of a one-go dry run: what it will do once prepare has made the release
-/// commit of `version` (the world cannot be looked at for a commit that does not exist yet).
-pub fn planned(sh: &Shell, flags: &flags::Release, version: &Version, report: &mut Report) -> Result<()> {
-    let repo = Monorepo::load(&sh.current_dir())?;
-    let core = repo.core()?;
-    let tag = repo.config.tag_for(version);
-    let previous = flags.from_tag.clone().map_or_else(|| previous_tag(sh, &repo, version), Ok)?;
-    let destination = flags.destination(&repo.config)?;
-    let mut steps: Vec<Step<()>> = vec![
-        Step::todo(
-            "check before core",
-            format!("`{}` {version} must be newer than every version on the index", core.name),
-            (),
-        ),
-        Step::todo(
-            "install check",
-            format!(
-                "before any upload, build the release's packages, then install `{}=={version}` and every package of the release from those builds plus the index in a fresh environment, and import each one",
-                repo.umbrella()?.name
-            ),
-            (),
-        ),
-        Step::todo(
-            "publish core",
-            format!("build and upload `{}` {version} {}", core.name, upload_destination(&destination)),
-            (),
-        ),
-        Step::todo("wait for core", format!("poll the index until it serves `{}` {version}", core.name), ()),
-        Step::todo(
-            "publish packages",
-            format!(
-                "the umbrella and every package whose version changed since `{previous}`, in dependency order{}",
-                held_on_purpose(&flags.hold)
-            ),
-            (),
-        ),
-        Step::todo(
-            "install proof",
-            format!(
-                "install `{}=={version}` and every package of the release in a fresh environment, and import each one",
-                repo.umbrella()?.name
-            ),
-            (),
-        ),
-        Step::todo("tag", format!("tag the release commit as `{tag}`"), ()),
-    ];
-    steps.push(match git::remote_url(sh, "origin")? {
-        Some(_) => Step::todo("push tag", format!("push `{tag}` to origin, once"), ()),
-        None => Step::skipped("push tag", "no `origin` remote"),
-    });
-    steps.push(if flags.offline {
-        Step::skipped("GitHub release", "--offline")
-    } else {
-        Step::todo("GitHub release", format!("create `{tag}` at the release commit with the changelog's notes"), ())
-    });
-    let assets = &repo.config.release_hooks.assets;
-    if !flags.offline && !assets.is_empty() {
-        let what = format!(
-            "attach the sdist of {} to the GitHub release",
-            assets.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
-        );
-        steps.push(Step::todo("assets", what, ()));
-    }
-    if !repo.config.release_hooks.gate.is_empty() {
-        let (c, u) = (repo.config.core.display().to_string(), repo.config.umbrella.display().to_string());
-        let gate = super::hooks::describe(&repo.root, &repo.config.release_hooks.gate, &c, &u);
-        steps.insert(1, Step::todo("gate", format!("{gate}; if it fails, nothing is published"), ()));
-    }
-    let heading = format!("Release {version}: publish, after prepare's release commit");
-    if flags.json {
-        output::note(&render(&heading, &steps, true));
-    } else {
-        output::data(&render(&heading, &steps, true));
-    }
-    report.set("publish", version, &steps);
-    // The new version's core is always uploaded: without credentials the real run fails there.
-    match publish::credentials_problem(&destination) {
-        Some(problem) => bail!("the release cannot be published:\n  {problem}"),
-        None => Ok(()),
-    }
-}
-
-/// `, except what --hold leaves out (…)` for the one-go dry run, which cannot look yet.
-fn held_on_purpose(hold: &[String]) -> String {
-    match hold {
-        [] => String::new(),
-        _ => format!(
-            ", except what `--hold` leaves out ({}) and what requires it",
-            hold.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
-        ),
-    }
 }
 
 /// The highest release tag below `version` that is an ancestor of HEAD.

@@ -1,7 +1,10 @@
 //! `release publish` in a monorepo of independent packages (no umbrella and core): every package
-//! whose version the index lacks is built, checked and uploaded in dependency order (`publish`,
-//! where a failure holds back only itself and its dependants), then each released package gets
-//! its own tag on the release commit, pushed, and its own GitHub release with its notes.
+//! whose version the index lacks goes through the install check first (built, installed with
+//! what it requires from those builds plus the index, imported: `install::check`, the group
+//! release's), then is uploaded in dependency order (`publish`); a package that fails either,
+//! or that `--hold` names, holds back only itself and its dependants (`held.rs` says which, why,
+//! and the command that releases each). Then each released package gets its own tag on the
+//! release commit, pushed, and its own GitHub release with its notes.
 //!
 //! A package is this release's when the index lacks its version, or when it is ahead of its last
 //! tag (published by an earlier run that stopped before tagging): so a rerun finishes the job.
@@ -11,11 +14,16 @@ use std::{collections::BTreeSet, time::Duration};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{render, Report, Step};
-use crate::{changelog, flags, git, github, index::Index, monorepo::Monorepo, output, publish};
+use super::{
+    held,
+    install::{self, Holds, Scope},
+    render, Report, Step,
+};
+use crate::{changelog, flags, git, github, index::Index, monorepo::Monorepo, output, publish, verify};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
+    InstallCheck,
     Publish,
     Tag,
     PushTags,
@@ -44,6 +52,12 @@ struct World {
     origin: bool,
     wait: Duration,
     destination: crate::config::Destination,
+    /// How the missing packages install together, what the install check proves, and what is
+    /// held back (planned: `--hold` and unsatisfiable requirements; the check adds failures).
+    members: verify::Members,
+    scope: Scope,
+    holds: Holds,
+    rerun: held::Rerun,
 }
 
 /// Whether `release publish` takes this path: a monorepo without the umbrella and core's group.
@@ -55,39 +69,51 @@ pub fn run(sh: &Shell, flags: &flags::Release, report: &mut Report) -> Result<()
     let mut w = look(sh, flags)?;
     let mut steps = plan(&w, flags);
     let short = &w.sha[..w.sha.len().min(10)];
-    let heading = format!("Release of {} package{}: publish at {short}", w.released.len(), plural(w.released.len()));
-    if flags.json {
-        output::note(&render(&heading, &steps, flags.dry_run));
-    } else {
-        output::data(&render(&heading, &steps, flags.dry_run));
-    }
+    let heading = format!(
+        "Release of {} package{}: publish at {short}",
+        w.released.len(),
+        crate::output::plural(w.released.len())
+    );
+    let show = |text: &str| if flags.json { output::note(text) } else { output::data(text) };
+    // stdout carries the one JSON document of the run with --json; the plan goes to stderr.
+    show(&(render(&heading, &steps, flags.dry_run) + &held_text(&w)));
     let version = w
         .released
         .first()
         .map_or_else(crate::version::Version::placeholder, |r| w.repo.packages[r.index].version.clone());
     report.set("publish", &version, &steps);
+    report.held(held::json(&w.repo.packages, &w.scope, &w.holds, &w.rerun));
+    w.members.warn_apart();
     if flags.dry_run {
-        return super::publish::dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created");
+        if steps.iter().any(|s| s.action == Some(Action::InstallCheck)) {
+            output::note("dry run: the install check needs the builds, so what building and installing reveal shows only in the real run");
+        }
+        super::publish::dry_run_verdict(&steps, "nothing was built, uploaded, tagged or created")?;
+        return held::verdict(&w.repo.packages, &w.scope, &w.holds, true);
     }
     let options = publish::Options::for_release(&w.repo, w.destination.clone(), w.wait, flags.jobs.map(|n| n.0))?;
-    let mut held: Vec<String> = Vec::new();
-    let result = super::execute(&mut steps, |&action| act(sh, &mut w, &options, action, &mut held));
+    let mut failed: Vec<String> = Vec::new();
+    let result = super::execute(&mut steps, |&action| act(sh, &mut w, &options, action, &mut failed));
     report.set("publish", &version, &steps);
-    output::github_summary(&super::summary(&heading, &steps));
+    report.held(held::json(&w.repo.packages, &w.scope, &w.holds, &w.rerun));
+    let md = held::markdown(&w.repo.packages, &w.scope, &w.holds, &w.rerun);
+    output::github_summary(&(super::summary(&heading, &steps) + &md));
     result?;
-    if !held.is_empty() {
-        bail!("held back (not tagged, not released; the others went out):\n  {}", held.join("\n  "));
+    let text = held_text(&w);
+    if !text.is_empty() {
+        show(&text);
     }
+    if !failed.is_empty() {
+        bail!("held back (not tagged, not released; the others went out):\n  {}", failed.join("\n  "));
+    }
+    held::verdict(&w.repo.packages, &w.scope, &w.holds, false)?;
     output::status("finished", &heading);
     Ok(())
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
+/// The packages held back from the uploads, each with why and the command that releases it.
+fn held_text(w: &World) -> String {
+    held::shown(&w.repo.packages, &w.scope, &w.holds, &w.rerun)
 }
 
 fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
@@ -116,6 +142,14 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
         }
     }
     let sha = git::head(sh)?;
+    // What the install check proves and holds back: the packages the index lacks are the release.
+    let members = verify::members_of(&repo, &index, &missing)?;
+    let scope = Scope::independent(&repo.packages, missing.clone(), &members);
+    let on_purpose = held::asked(&repo, &scope, &flags.hold)?;
+    let ids: Vec<usize> = on_purpose.iter().map(|(i, _)| *i).collect();
+    // No package is the release itself here, so nothing held back stops the others.
+    let (holds, _) = install::planned(&repo.packages, &scope, &members, &ids);
+    let rerun = held::Rerun::new(flags, None, &sha[..sha.len().min(10)], on_purpose);
     let tags = git::merged_tags(sh)?;
     let origin = git::remote_url(sh, "origin")?.is_some();
     let date = crate::time::today_utc();
@@ -129,7 +163,7 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
         // Published by an earlier run that stopped before tagging: ahead of its last tag.
         let ahead = repo.last_release(i, &before).is_some_and(|(_, v)| p.version > v);
         let mine = missing.contains(&i) || at_head.contains(&tag) || (!tagged && ahead);
-        if !mine || p.version_error.is_some() {
+        if !mine || p.version_error.is_some() || holds.contains(i) {
             continue;
         }
         let notes = changelog::package::notes_since(sh, &repo, i, &p.version, &date, flags.offline, &before)?;
@@ -145,24 +179,22 @@ fn look(sh: &Shell, flags: &flags::Release) -> Result<World> {
         });
         released.push(Released { index: i, tag, notes: notes.text, tagged, pushed, github });
     }
-    let wait = flags
-        .wait
-        .as_deref()
-        .map(crate::time::parse_duration)
-        .transpose()
-        .map_err(flags::usage)?
-        .unwrap_or(Duration::from_secs(300));
-    Ok(World { repo, sha, missing, released, origin, wait, destination })
+    let wait = flags::Wait::or(flags.wait, Duration::from_secs(300));
+    Ok(World { repo, sha, missing, released, origin, wait, destination, members, scope, holds, rerun })
 }
 
 fn plan(w: &World, flags: &flags::Release) -> Vec<Step<Action>> {
     let name = |i: usize| format!("{} {}", w.repo.packages[i].display_name, w.repo.packages[i].version);
-    let mut steps = Vec::new();
+    let uploading = w.scope.uploading(&w.holds);
+    let mut steps = vec![install_check_step(w, &uploading)];
     steps.push(if w.missing.is_empty() {
         Step::done("publish", "the index has every package's version")
+    } else if uploading.is_empty() {
+        Step::done("publish", format!("nothing left to upload{}", held_note(w)))
     } else {
-        let list: Vec<String> = w.missing.iter().map(|&i| name(i)).collect();
-        Step::todo("publish", format!("{} the index lacks: {}", w.missing.len(), list.join(", ")), Action::Publish)
+        let list: Vec<String> = uploading.iter().map(|&i| name(i)).collect();
+        let what = format!("{} the index lacks: {}{}", uploading.len(), list.join(", "), held_note(w));
+        Step::todo("publish", what, Action::Publish)
     });
     let untagged: Vec<&str> = w.released.iter().filter(|r| !r.tagged).map(|r| r.tag.as_str()).collect();
     let short = &w.sha[..w.sha.len().min(10)];
@@ -178,7 +210,9 @@ fn plan(w: &World, flags: &flags::Release) -> Vec<Step<Action>> {
     steps.push(match (w.origin, unpushed) {
         (false, _) => Step::skipped("push tags", "no `origin` remote"),
         (true, 0) => Step::done("push tags", "origin has every tag"),
-        (true, n) => Step::todo("push tags", format!("push {n} tag{} to origin", plural(n)), Action::PushTags),
+        (true, n) => {
+            Step::todo("push tags", format!("push {n} tag{} to origin", crate::output::plural(n)), Action::PushTags)
+        }
     });
     if flags.offline {
         steps.push(Step::skipped("GitHub releases", "--offline"));
@@ -198,23 +232,66 @@ fn plan(w: &World, flags: &flags::Release) -> Vec<Step<Action>> {
     steps
 }
 
+/// `; 2 held back (listed below)` when packages are held back.
+fn held_note(w: &World) -> String {
+    match w.holds.held.keys().filter(|i| w.scope.uploads.contains(i)).count() {
+        0 => String::new(),
+        n => format!("; {n} held back (listed below)"),
+    }
+}
+
+/// Would what this run uploads install? Before the first upload: built, then installed with
+/// what it requires from the builds plus the index, and imported.
+fn install_check_step(w: &World, uploading: &BTreeSet<usize>) -> Step<Action> {
+    if uploading.is_empty() {
+        let why =
+            if w.missing.is_empty() { "the index has every package's version" } else { "every upload is held back" };
+        return Step::done("install check", format!("nothing to upload: {why}{}", held_note(w)));
+    }
+    let packages = &w.repo.packages;
+    let names: Vec<String> =
+        uploading.iter().take(4).map(|&i| format!("{} {}", packages[i].display_name, packages[i].version)).collect();
+    let more = if uploading.len() > 4 { format!(" and {} more", uploading.len() - 4) } else { String::new() };
+    Step::todo(
+        "install check",
+        format!(
+            "before any upload, build {}{more}, then in a fresh environment outside the monorepo install them with what they require from those builds plus {}, and import each; a package that fails is held back with what requires it{}",
+            names.join(", "),
+            verify::simple_url(&w.destination.url),
+            held_note(w)
+        ),
+        Action::InstallCheck,
+    )
+}
+
 fn act(sh: &Shell, w: &mut World, options: &publish::Options, action: Action, held: &mut Vec<String>) -> Result<()> {
     match action {
+        Action::InstallCheck => {
+            // An earlier run's uploads may still be on their way to the simple pages.
+            let earlier = w.released.iter().any(|r| !w.missing.contains(&r.index));
+            let wait = if earlier { w.wait } else { Duration::ZERO };
+            let simple = verify::simple_url(&w.destination.url);
+            install::check(sh, &w.repo, &w.scope, &mut w.holds, options, &install::Source { simple: &simple, wait })?;
+            let holds = &w.holds;
+            w.released.retain(|r| !holds.contains(r.index));
+            Ok(())
+        }
         Action::Publish => {
             // Registry truth decides what went out: what the index still lacks failed (its
             // reason is in publish's summary), and holds back what requires it
             // (`Graph::held_back`, the install check's rule); the others are tagged and released.
-            let published = publish::publish(sh, &w.repo, &w.missing, options);
+            let uploading = w.scope.uploading(&w.holds);
+            let published = publish::publish(sh, &w.repo, &uploading, options);
             let index = Index::new(&options.destination.url);
             let mut failed = BTreeSet::new();
-            for &i in &w.missing {
+            for &i in &uploading {
                 let p = &w.repo.packages[i];
                 if !index.project(&p.name)?.is_some_and(|proj| proj.releases.contains_key(&p.version)) {
                     failed.insert(i);
                 }
             }
             let graph = crate::graph::Graph::new(&w.repo.packages);
-            for (i, causes) in graph.held_back(&w.missing, &failed) {
+            for (i, causes) in graph.held_back(&uploading, &failed) {
                 let p = &w.repo.packages[i];
                 let why = if causes.contains(&i) {
                     "not published (the summary above says why)".to_string()

@@ -50,7 +50,7 @@ pub struct Journal {
 impl Journal {
     /// A journal of its own for this run under `base` (`<git dir>/xtask-test-locks`).
     pub fn create(base: &Path) -> Result<Journal> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let nanos = crate::time::nanos();
         let dir = base.join(format!("{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
         let path = dir.join(".held");

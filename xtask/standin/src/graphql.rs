@@ -239,8 +239,8 @@ fn pull_requests(created: &rest::Created, repo: &str, args: &str, variables: &Va
     json!({"totalCount": nodes.len(), "nodes": nodes, "pageInfo": {"hasNextPage": false, "endCursor": null}})
 }
 
-/// The `createPullRequest` mutation: GitHub's errors for an unknown repository id and for a
-/// second open pull request from the same head into the same base.
+/// The `createPullRequest` mutation: GitHub's errors for an unknown repository id, for a second
+/// open pull request from the same head into the same base, and for a body over 65,536 characters.
 fn create_pull(state: &State, input: &Value) -> Value {
     let id = input["repositoryId"].as_str().unwrap_or("");
     let error = |kind: &str, message: String| json!({"data": {"createPullRequest": null}, "errors": [{"type": kind, "path": ["createPullRequest"], "message": message}]});
@@ -256,6 +256,10 @@ fn create_pull(state: &State, input: &Value) -> Value {
     if created.pulls.iter().any(|p| p.repo == repo && p.head == head && p.base == base) {
         let owner = repo.split('/').next().unwrap_or("");
         return error("UNPROCESSABLE", format!("A pull request already exists for {owner}:{head}."));
+    }
+    // GitHub's limit on a pull request's description, in characters.
+    if field("body").chars().count() > 65_536 {
+        return error("UNPROCESSABLE", "Body is too long (maximum is 65536 characters)".to_string());
     }
     let number = state.next_number(&created);
     let pull = rest::Pull { number, repo: repo.to_string(), base, head, title: field("title"), body: field("body") };

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use expect_test::expect;
 use support::{
     proxy::{Fault, FaultProxy, Faults},
-    pypiserver::{build_package, http_get_status, seed, PypiServer},
-    Sample, TempDir,
+    pypiserver::{self, http_get_status, seed, PypiServer},
+    Sample,
 };
 
 fn port_of(url: &str) -> u16 {
@@ -206,8 +206,7 @@ fn retries_ride_out_500s_resets_and_stalls() {
 fn wait_polls_until_core_is_published() {
     let server = PypiServer::start();
     let s = sample();
-    let dist = TempDir::new("dist");
-    let files = build_package(dist.path(), "llama-index-core", "0.14.12");
+    let files = pypiserver::built(&server, "llama-index-core", "0.14.12");
     let url = server.index_url();
 
     let run = s.xtask(&["check", "--index-url", &url, "--wait", "2s"]).fails_with(1);
@@ -282,7 +281,10 @@ fn bad_input_is_a_clear_error() {
         &["check", "--before-core", "--after-core"],
         expect!["error: give `--before-core` or `--after-core`, not both"],
     );
-    usage(&["check", "--wait", "5x"], expect!["error: `5x` is not a duration; write it like `30s`, `5m` or `1h`"]);
+    usage(
+        &["check", "--wait", "5x"],
+        expect!["error: can't parse `--wait`, `5x` is not a duration; write it like `30s`, `5m` or `1h`"],
+    );
     usage(
         &["check", "--before-core", "--wait", "5m"],
         expect!["error: `--wait` waits for core to appear on the index: use it with `--after-core`"],

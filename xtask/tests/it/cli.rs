@@ -323,6 +323,26 @@ fn zero_jobs_is_a_usage_error_everywhere() {
 }
 
 #[test]
+fn a_bad_wait_is_a_usage_error_everywhere() {
+    // `--wait` is typed once (`flags::Wait`): every command that waits refuses a bad value the
+    // same way, naming the flag and the value, before it looks at anything.
+    let s = Sample::new(20, 0);
+    let fingerprint = s.fingerprint();
+    for args in [
+        &["check", "--wait", "5x"][..],
+        &["publish", "--all", "--dry-run", "--wait", "5x"],
+        &["release", "publish", "--dry-run", "--wait", "5x"],
+        &["release", "--dry-run", "--wait", "5x"],
+        &["verify", "--wait", "5x"],
+    ] {
+        let out = s.xtask(args).fails_with(2);
+        let want = "error: can't parse `--wait`, `5x` is not a duration; write it like `30s`, `5m` or `1h`";
+        assert!(out.stderr.starts_with(want), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(s.fingerprint(), fingerprint);
+}
+
+#[test]
 fn exec_reports_each_childs_exit_status() {
     let s = Sample::new(20, 0);
     let out =

@@ -46,7 +46,7 @@ fn each_dynamic_version_kind_is_bumped_in_its_own_file() {
          M libs/store/src/acme_store/__init__.py
          M libs/utils/src/acme_utils/__init__.py"#]]
     .assert_eq(&changed.lines().map(str::trim_start).collect::<Vec<_>>().join("\n"));
-    assert!(s.read("libs/cli/src/acme_cli/_version.py").starts_with("__version__: str = '2.1.0'\n"));
+    assert!(s.read("libs/cli/src/acme_cli/_version.py").starts_with("__version__ = '2.1.0'\n"));
     assert_eq!(s.read("libs/schema/VERSION"), "0.15.0\n");
     assert!(s.read("libs/store/src/acme_store/__init__.py").contains("\n__version__ = \"4.3.0\"\n"));
     let info = s.xtask(&["pkg", "info", "libs/client", "libs/utils"]).ok();
@@ -109,8 +109,27 @@ fn bump_auto_reads_each_packages_commits_since_its_own_tag_and_says_why() {
           --bump auto chose patch: no feature and no breaking change in 2 commits, since `acme-schema-v0.14.2`
     "#]]
     .assert_eq(&plan);
+    // Without paths and without a group, nothing is released by default: the error says which
+    // packages have commits since their tags, and the command that releases them.
     let err = s.xtask(&["prepare", "--bump", "auto"]).fails_with(2);
-    assert!(err.stderr.contains("`--bump auto` needs package paths"), "{}", err.stderr);
+    assert!(err.stderr.contains("so `prepare` releases the packages it is given"), "{}", err.stderr);
+    s.git(&["tag", "acme-cli-v2.0.2"]);
+    s.git(&["tag", "acme-vcs-v0.3.1"]);
+    let err = s.xtask(&["release", "prepare", "--bump", "auto", "--offline"]).fails_with(2);
+    expect![[r#"
+        error: this monorepo has no release group (no umbrella and core in release.toml), so `release prepare` releases the packages it is given: `cargo xtask release prepare PATH… --bump auto`
+        6 packages have commits since their last tag:
+          acme-client (libs/client): 2 commits since `acme-client-v0.4.3`
+          acme (libs/main): 1 commit since `1.2.11`
+          acme-schema (libs/schema): 2 commits since `acme-schema-v0.14.2`
+          acme-store (libs/store): 1 commit since `store==4.2.0`
+          acme-testing (libs/testing): 2 commits since `acme-testing-v0.2.0`
+          acme-utils (libs/utils): 1 commit since `acme-utils-v1.0.0`
+        to release them all: cargo xtask release prepare libs/client libs/main libs/schema libs/store libs/testing libs/utils --bump auto
+
+        Run `cargo xtask release --help` for usage.
+    "#]]
+    .assert_eq(&err.stderr[err.stderr.find("error:").unwrap()..]);
 }
 
 #[test]
@@ -157,7 +176,8 @@ fn release_prepare_of_two_packages_commits_once_and_a_rerun_does_nothing() {
           1. checks          done   clean tree
           2. bump versions   would  acme-client 0.4.3 → 0.5.0, acme-store 4.2.0 → 4.3.0, and the compatibility wave in 2 packages
           3. notes           would  1 changelog file: libs/store/CHANGELOG.md
-          4. release commit  would  commit `release: acme-client 0.5.0, acme-store 4.3.0` on the current branch
+          4. prepare hooks   skip   `uv run --with toml --with pyaml scripts/prepare_for_build.py` in `docs` (not run: no `docs/scripts/prepare_for_build.py`), then `uv tool run pre-commit run --files {files}` (not run: no `.pre-commit-config.yaml`)
+          5. release commit  would  commit `release: acme-client 0.5.0, acme-store 4.3.0` on the current branch
     "#]]
     .assert_eq(&dry.stdout[..dry.stdout.find("Would bump").unwrap()]);
     s.xtask(&args).ok();
@@ -178,7 +198,8 @@ fn release_prepare_of_two_packages_commits_once_and_a_rerun_does_nothing() {
         "{}",
         rerun.stdout
     );
-    assert!(rerun.stdout.contains("4. release commit  done"), "{}", rerun.stdout);
+    assert!(rerun.stdout.contains("5. release commit  done"), "{}", rerun.stdout);
+    assert!(rerun.stdout.contains("4. prepare hooks   done   ran before the release commit"), "{}", rerun.stdout);
     assert_eq!(s.git(&["log", "-1", "--format=%s"]), "release: acme-client 0.5.0, acme-store 4.3.0");
 }
 
@@ -228,9 +249,10 @@ fn the_bump_check_reads_dynamic_versions_and_ignores_lock_files() {
 }
 
 /// `release publish` of independent packages against a real index and the GitHub stand-in: the
-/// packages the index lacks go out in dependency order, each is tagged with its own pattern on
-/// the release commit and gets its own GitHub release with its notes. A package that fails to
-/// build holds back itself (and its dependants) only; the rerun after the fix finishes.
+/// packages the index lacks go through the install check, then out in dependency order, each is
+/// tagged with its own pattern on the release commit and gets its own GitHub release with its
+/// notes. A package that fails to build, or builds but does not import, holds back itself (and
+/// its dependants) only, as `held.rs` says it; the rerun after the fix finishes.
 #[test]
 fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() {
     use crate::support::{github, pypiserver};
@@ -277,6 +299,12 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
         "{}",
         dry.stdout
     );
+    assert!(
+        dry.stdout.contains("install check    would  before any upload, build acme-store 4.3.0, acme-testing 0.3.0, then in a fresh environment"),
+        "{}",
+        dry.stdout
+    );
+    let short = s.git(&["rev-parse", "--short=10", "HEAD"]);
 
     // The store does not build: the testing package (which uses it only in its test group) goes out.
     let pyproject = "libs/store/pyproject.toml";
@@ -284,9 +312,15 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
     s.write(pyproject, &good.replace("build-backend = \"", "build-backend = \"no.such."));
     let failed = run(&["release", "publish", "--allow-dirty"]).fails_with(1);
     assert!(
-        failed
-            .stderr
-            .contains("held back (not tagged, not released; the others went out):\n  acme-store 4.3.0: not published (the summary above says why)"),
+        failed.stdout.contains(&format!(
+            "Held back, not uploaded (1):\n  acme-store 4.3.0: its build failed: `uv build` failed in `libs/store`:\n    \
+             release it after a fix, at the release commit {short}: cargo xtask release publish --index-url {url}"
+        )),
+        "{}",
+        failed.stdout
+    );
+    assert!(
+        failed.stderr.contains("error: 1 package held back: `acme-store`; the rest of the release went out"),
         "{}",
         failed.stderr
     );
@@ -296,8 +330,29 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
         gh.state()["releases"].as_array().unwrap().iter().map(|r| r["tag"].as_str().unwrap().to_string()).collect();
     assert_eq!(released, ["acme-testing-v0.3.0"]);
 
-    // Fixed, the rerun publishes the store, tags it with its own pattern and releases it.
+    // Built, but its import fails: the install check holds it back before it is uploaded.
     s.write(pyproject, &good);
+    let module = "libs/store/src/acme_store/__init__.py";
+    let importable = s.read(module);
+    s.write(module, &(importable.clone() + "raise ImportError('broken on purpose')\n"));
+    let broken = run(&["release", "publish", "--allow-dirty"]).fails_with(1);
+    assert!(
+        broken.stdout.contains("install check    todo   before any upload, build acme-store 4.3.0, then")
+            && broken.stdout.contains("  acme-store 4.3.0: its import fails: ")
+            && broken.stdout.contains("broken on purpose"),
+        "{}",
+        broken.stdout
+    );
+    assert_eq!(s.git(&["tag", "--points-at", "HEAD"]), "acme-testing-v0.3.0", "nothing more is tagged");
+    let uploaded: Vec<String> = std::fs::read_dir(index.package_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("acme_store-4.3.0"))
+        .collect();
+    assert_eq!(uploaded, Vec::<String>::new(), "a package that does not import is not uploaded");
+
+    // Fixed, the rerun publishes the store, tags it with its own pattern and releases it.
+    s.write(module, &importable);
     let rerun = run(&["release", "publish"]).ok();
     assert!(
         rerun.stdout.contains("publish          todo") || rerun.stdout.contains("1 the index lacks: acme-store 4.3.0"),
@@ -318,4 +373,63 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
     // Nothing left to do.
     let again = run(&["release", "publish"]).ok();
     assert!(!again.stdout.contains("todo"), "{}", again.stdout);
+}
+
+/// The prepare hooks run for a release of named packages as for the group's: after the bump and
+/// the notes, with the release's files as `{files}`, and what they change joins the release
+/// commit. A hook that fails stops the release before the commit; the rerun after the fix
+/// accepts the tree it left (its own record) and finishes.
+#[test]
+fn prepare_hooks_run_for_named_packages_and_what_they_change_joins_the_commit() {
+    let s = Sample::independent(8, 12);
+    let flag = support::TempDir::new("hook-flag");
+    let fail = flag.path().join("fail");
+    std::fs::write(&fail, "").unwrap();
+    s.write(
+        "hook.py",
+        "import pathlib, sys\n\
+         if pathlib.Path(sys.argv[1]).exists():\n    sys.exit('the docs hook failed on purpose')\n\
+         pathlib.Path('docs').mkdir(exist_ok=True)\n\
+         pathlib.Path('docs/released.md').write_text(''.join(f + '\\n' for f in sorted(sys.argv[2:])))\n",
+    );
+    let config = s.read("release.toml").replace(
+        "[release.tags]",
+        &format!("[release]\nprepare-hooks = [{{ run = [\"python3\", \"hook.py\", {:?}, \"{{files}}\"] }}]\n\n[release.tags]", fail.to_str().unwrap()),
+    );
+    s.write("release.toml", &config);
+    support::commit_all(&s.root(), "chore: a docs hook (#40)");
+    let args = ["release", "prepare", "libs/store", "--bump", "minor", "--offline", "--commit", "--date", "2026-02-01"];
+    let dry = s.xtask(&[args.as_slice(), &["--dry-run"]].concat()).ok();
+    assert!(
+        dry.stdout.contains("4. prepare hooks   would  `python3 hook.py ")
+            && dry.stdout.contains(" {files}`; the files they change join the release\n"),
+        "{}",
+        dry.stdout
+    );
+    let failed = s.xtask(&args).fails_with(1);
+    assert!(failed.stderr.contains("the docs hook failed on purpose"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("a prepare hook failed; fix it and rerun the same command"), "{}", failed.stderr);
+    assert_eq!(s.git(&["log", "-1", "--format=%s"]), "chore: a docs hook (#40)", "nothing committed");
+
+    // Fixed: the rerun takes the tree the first run left, runs the hook, and commits it all.
+    std::fs::remove_file(&fail).unwrap();
+    let rerun = s.xtask(&args).ok();
+    assert!(
+        rerun.stdout.contains("2. bump versions   done   every package is ahead of its last tag"),
+        "{}",
+        rerun.stdout
+    );
+    assert_eq!(s.git(&["log", "-1", "--format=%s"]), "release(acme-store): 4.3.0");
+    assert_eq!(s.git(&["status", "--porcelain"]), "");
+    expect![[r#"
+        libs/store/CHANGELOG.md
+        libs/store/src/acme_store/__init__.py
+    "#]]
+    .assert_eq(&s.read("docs/released.md"));
+    let files = s.git(&["show", "--name-only", "--format=", "HEAD"]);
+    expect![[r#"
+        docs/released.md
+        libs/store/CHANGELOG.md
+        libs/store/src/acme_store/__init__.py"#]]
+    .assert_eq(&files);
 }

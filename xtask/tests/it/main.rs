@@ -14,6 +14,7 @@ mod cli;
 mod github_release;
 mod independent;
 mod lint;
+mod package_pr;
 mod prepare;
 mod publish;
 mod rehearsal;

@@ -4,6 +4,8 @@
 
 use crate::support;
 
+use expect_test::expect;
+
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
@@ -97,9 +99,7 @@ fn previous_release(sample: &Sample) -> Vec<PathBuf> {
     if let Some(files) = built.get(&tree) {
         return files.clone();
     }
-    let seeds = Path::new(env!("CARGO_TARGET_TMPDIR")).join("release-seeds");
-    sweep_dead_processes(&seeds);
-    let dir = seeds.join(std::process::id().to_string()).join(&tree);
+    let dir = support::run_dir("release-seeds").join(&tree);
     let index = PypiServer::start();
     let worktree = TempDir::new("previous");
     let tree_dir = worktree.path().join("tree");
@@ -111,27 +111,9 @@ fn previous_release(sample: &Sample) -> Vec<PathBuf> {
     );
     assert_eq!(run.code, 0, "seeding the index failed:\n{}", run.stderr);
     sample.git(&["worktree", "remove", "--force", tree_dir.to_str().unwrap()]);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(index.package_dir()).unwrap() {
-        let from = entry.unwrap().path();
-        let to = dir.join(from.file_name().unwrap());
-        std::fs::copy(&from, &to).unwrap();
-        files.push(to);
-    }
-    files.sort();
+    let files = support::keep(std::fs::read_dir(index.package_dir()).unwrap().map(|e| e.unwrap().path()), &dir);
     built.insert(tree, files.clone());
     files
-}
-
-/// Removes the seeds of test processes that have ended (this process's stay until the next run).
-fn sweep_dead_processes(seeds: &Path) {
-    for entry in std::fs::read_dir(seeds).into_iter().flatten().flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if !Path::new("/proc").join(&pid).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 fn no_secrets(run: &Run) {
@@ -168,6 +150,27 @@ fn dry_runs_change_nothing_locally_or_remotely() {
     unchanged("release prepare --dry-run", &fingerprint);
     let run = w.release(&["--bump", "minor", "--dry-run"]).ok();
     assert!(run.stdout.contains("Release 0.15.0: publish, after prepare's release commit"), "{}", run.stdout);
+    // Before the release commit exists, the publish phase's plan is the real run's steps, in
+    // its order, each said ahead of what it will find.
+    let (_, publish) = run.stdout.split_once("publish, after prepare's release commit\n").unwrap();
+    let steps: Vec<String> = publish
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split("  ").map(str::trim).filter(|c| !c.is_empty()).take(3).collect::<Vec<_>>().join(" | "))
+        .collect();
+    expect![[r#"
+        1. check before core | would | `llama-index-core` 0.15.0 must be newer than every version on the index
+        2. gate | would | `uv sync` in `llama-index-core`, then `uv run pytest tests` in `llama-index-core`; if it fails, nothing is published
+        3. install check | would | before any upload, build the release's packages, then install `llama-index==0.15.0` and every package of the release from those builds plus the index in a fresh environment, and import each one
+        4. publish core | would | build and upload `llama-index-core` 0.15.0 to [PUBLISH] (index `--index-url`, read from [INDEX]) with token from UV_PUBLISH_TOKEN
+        5. wait for core | would | poll the index until it serves `llama-index-core` 0.15.0
+        6. publish packages | would | the umbrella and every package whose version changed since `v0.14.12`, in dependency order
+        7. install proof | would | install `llama-index==0.15.0` and every package of the release in a fresh environment, and import each one
+        8. tag | would | tag the release commit as `v0.15.0`
+        9. push tag | would | push `v0.15.0` to origin, once
+        10. GitHub release | would | create `v0.15.0` at the release commit with the changelog's notes
+        11. assets | would | attach the sdist of `.` to the GitHub release"#]]
+    .assert_eq(&steps.join("\n").replace(&w.index.publish_url(), "[PUBLISH]").replace(&w.index.index_url(), "[INDEX]"));
     unchanged("release --dry-run", &fingerprint);
     // Both phases in one go without upload credentials: the publish phase would fail, so does
     // the dry run, after the whole plan.

@@ -5,7 +5,7 @@
 
 use crate::support;
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, path::PathBuf, sync::OnceLock};
 
 use serde_json::Value;
 use support::{pypiserver::PypiServer, Run, Sample};
@@ -28,16 +28,7 @@ struct Indexed {
 impl Indexed {
     fn new() -> Indexed {
         let s = Sample::new(20, 0);
-        let server = PypiServer::start();
-        let upload = server.publish_url();
-        s.xtask_env(
-            &["publish", "--index-url", &server.index_url(), "--publish-url", &upload, "llama-index-core"],
-            &[("UV_PUBLISH_TOKEN", "test")],
-        )
-        .ok();
-        // Publishing core runs its build hook through `uv run`, which leaves an untracked lock
-        // (resolved against the public index) beside it; the tree under test has none.
-        s.git(&["clean", "-fdq", "llama-index-core"]);
+        let server = PypiServer::start_holding(released_core());
         Indexed { s, server }
     }
 
@@ -62,6 +53,26 @@ impl Indexed {
     fn status(&self) -> String {
         self.s.git(&["status", "--porcelain", "--untracked-files=all"])
     }
+}
+
+/// Core's distributions as released: published by the xtask from a sample like every test's
+/// (the sample is deterministic), once per test process, and copied to each test's index.
+fn released_core() -> &'static [PathBuf] {
+    static RELEASED: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    RELEASED.get_or_init(|| {
+        let s = Sample::new(20, 0);
+        let server = PypiServer::start();
+        let upload = server.publish_url();
+        s.xtask_env(
+            &["publish", "--index-url", &server.index_url(), "--publish-url", &upload, "llama-index-core"],
+            &[("UV_PUBLISH_TOKEN", "test")],
+        )
+        .ok();
+        let files = std::fs::read_dir(server.package_dir()).unwrap().map(|e| e.unwrap().path());
+        let files = support::keep(files, &support::run_dir("released-core"));
+        assert_eq!(files.len(), 2, "core's sdist and wheel: {files:?}");
+        files
+    })
 }
 
 fn packages(out: &str) -> Vec<Value> {
@@ -379,8 +390,10 @@ fn outcomes_are_counted_for_what_they_are() {
         "llama-index-experimental",
         "llama-index-instrumentation",
     ];
+    // The limit is every package's (its install and its tests): long enough for the working
+    // ones on a loaded machine, and what finetuning's hanging test costs, in its own job slot.
     let mut args = paths.to_vec();
-    args.extend(["--timeout", "20", "--python", "3.11", "--json"]);
+    args.extend(["--timeout", "60", "--python", "3.11", "--json"]);
     let out = x.test(&args).fails_with(1);
     assert_eq!(
         results(&out.stdout),

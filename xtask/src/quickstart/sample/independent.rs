@@ -112,7 +112,8 @@ fn pyproject(l: &Lib) -> String {
         Kind::HatchVcs => (
             "[build-system]\nrequires = [\"hatchling\", \"hatch-vcs\"]\nbuild-backend = \"hatchling.build\"\n\n\
              [tool.hatch.version]\nsource = \"vcs\"\n\n[tool.hatch.version.raw-options]\n\
-             tag_regex = \"^acme-vcs-v(?P<version>.*)$\"\nroot = \"../..\"\n"
+             tag_regex = \"^acme-vcs-v(?P<version>.*)$\"\nroot = \"../..\"\n\
+             git_describe_command = [\"git\", \"describe\", \"--dirty\", \"--tags\", \"--long\", \"--match\", \"acme-vcs-v*\"]\n"
                 .to_string(),
             dynamic,
         ),
@@ -166,7 +167,7 @@ fn version_file(l: &Lib) -> Option<(String, String)> {
             format!("\"\"\"{}.\"\"\"\n\n__version__ = \"{v}\"\n", l.name),
         )),
         Kind::SetuptoolsFile => Some((format!("{}/VERSION", l.dir), format!("{v}\n"))),
-        Kind::PdmFile => Some((format!("{}/src/{m}/_version.py", l.dir), format!("__version__: str = '{v}'\n"))),
+        Kind::PdmFile => Some((format!("{}/src/{m}/_version.py", l.dir), format!("__version__ = '{v}'\n"))),
         Kind::Flit => Some((
             format!("{}/src/{m}/__init__.py", l.dir),
             format!("\"\"\"Utilities of the sample.\"\"\"\n\n__version__ = \"{v}\"\n"),

@@ -36,6 +36,37 @@ impl Drop for TempDir {
     }
 }
 
+/// A directory of this test process under the target's scratch space, for what several tests
+/// start from and is built once per run (a release's files, a seeded package); the directories
+/// of test processes that have ended are removed first.
+pub fn run_dir(name: &str) -> PathBuf {
+    let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if pid != std::process::id().to_string() && !Path::new("/proc").join(&pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = parent.join(std::process::id().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Copies `files` into a new directory `dir` (created), returning the copies.
+pub fn keep(files: impl IntoIterator<Item = PathBuf>, dir: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut kept: Vec<PathBuf> = files
+        .into_iter()
+        .map(|from| {
+            let to = dir.join(from.file_name().unwrap());
+            std::fs::copy(&from, &to).unwrap();
+            to
+        })
+        .collect();
+    kept.sort();
+    kept
+}
+
 /// What a run of the xtask printed and how it exited.
 #[derive(Debug)]
 pub struct Run {

@@ -3,8 +3,10 @@
 //! uploaded by `uv publish`.
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     process::Command,
+    sync::Mutex,
 };
 
 pub use xtask::quickstart::pypiserver::http_get_status;
@@ -100,12 +102,8 @@ impl PypiServer {
 }
 
 /// Builds a tiny real package `name` `version` (an sdist and a wheel) with `uv build` into
-/// `out_dir`, and returns the built files.
-pub fn build_package(out_dir: &Path, name: &str, version: &str) -> Vec<PathBuf> {
-    build_package_with(out_dir, name, version, &[])
-}
-
-/// [`build_package`] with `env` added (a server's [`PypiServer::build_env`]).
+/// `out_dir`, with `env` added (a server's [`PypiServer::build_env`]), and returns the built
+/// files.
 pub fn build_package_with(out_dir: &Path, name: &str, version: &str, env: &[(String, String)]) -> Vec<PathBuf> {
     let module = name.replace(['-', '.'], "_");
     let src = TempDir::new("build-src");
@@ -146,10 +144,23 @@ fn list(dir: &Path) -> Vec<PathBuf> {
 
 /// Builds and uploads `name` at each of `versions`.
 pub fn seed(server: &PypiServer, name: &str, versions: &[&str]) {
-    let out = TempDir::new("dist");
-    let mut files = Vec::new();
-    for v in versions {
-        files.extend(build_package_with(out.path(), name, v, &server.build_env()));
-    }
+    let files: Vec<PathBuf> = versions.iter().flat_map(|v| built(server, name, v)).collect();
     server.upload(&files);
+}
+
+/// [`build_package_with`] of `name` `version`, built once per test process (the package is
+/// the same every time) and kept for the next test that seeds it.
+pub fn built(server: &PypiServer, name: &str, version: &str) -> Vec<PathBuf> {
+    static BUILT: Mutex<BTreeMap<(String, String), Vec<PathBuf>>> = Mutex::new(BTreeMap::new());
+    let key = (name.to_string(), version.to_string());
+    // Held while building: a second test seeding the same package waits for these files.
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(files) = built.get(&key) {
+        return files.clone();
+    }
+    let out = TempDir::new("dist");
+    let files = build_package_with(out.path(), name, version, &server.build_env());
+    let files = super::keep(files, &super::run_dir("seeded").join(format!("{name}-{version}")));
+    built.insert(key, files.clone());
+    files
 }
