@@ -171,7 +171,11 @@ pub fn upload(
                 Ok(login) => {
                     let (sent, result) = direct::upload(publish_url, files, &login);
                     // Whatever the index answered, never the token it minted or we sent.
-                    (sent, result.map_err(|f| f.map(|m| secrets::redact_values(&m, std::slice::from_ref(&login.password)))))
+                    (
+                        sent,
+                        result
+                            .map_err(|f| f.map(|m| secrets::redact_values(&m, std::slice::from_ref(&login.password)))),
+                    )
                 }
                 Err(failure) => (Vec::new(), Err(failure)),
             };
