@@ -701,7 +701,9 @@ fn spawn_publish(root: &Path, s: &Sample, index: &str) -> std::process::Child {
     Command::new(xtask_bin())
         .arg("--root")
         .arg(root)
-        .args(["publish", "--all", "--index-url", index, "--publish-url", &upload, "-j", "2", "--wait", "5m"])
+        // `--wait` bounds the wait for the other run's lock, which lasts the other run's whole
+        // publish: on a loaded machine that can pass five minutes. A working run never waits long.
+        .args(["publish", "--all", "--index-url", index, "--publish-url", &upload, "-j", "2", "--wait", "30m"])
         .env("NO_COLOR", "1")
         .env("UV_PUBLISH_TOKEN", TOKEN)
         .envs(s.env.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())))
@@ -995,14 +997,16 @@ fn sdist_without_times(path: &Path) -> String {
 }
 
 /// Every package built by `uv build` on its own (isolated, as before the shared environment and
-/// the frontend), into one directory.
+/// the frontend), into one directory. Four at a time: each is mostly the start of uv and
+/// Python, and builds in separate directories do not meet.
 fn uv_build_each(s: &Sample, server: &PypiServer, env: &[(&str, &str)]) -> TempDir {
     let out = TempDir::new("uv-build-each");
     let info: serde_json::Value =
         serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
-    for p in info.as_array().unwrap() {
-        let dir = p["path"].as_str().unwrap();
-        let run: Run = Command::new(support::tool("uv"))
+    let dirs: Vec<&str> = info.as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap()).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let build = |dir: &str| -> Run {
+        Command::new(support::tool("uv"))
             .args(["build", "--no-progress", "--out-dir"])
             .arg(out.path())
             .current_dir(s.root().join(dir))
@@ -1010,9 +1014,18 @@ fn uv_build_each(s: &Sample, server: &PypiServer, env: &[(&str, &str)]) -> TempD
             .envs(env.iter().copied())
             .output()
             .unwrap()
-            .into();
-        assert_eq!(run.code, 0, "uv build in {dir}: {}", run.stderr);
-    }
+            .into()
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                while let Some(dir) = dirs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                    let run = build(dir);
+                    assert_eq!(run.code, 0, "uv build in {dir}: {}", run.stderr);
+                }
+            });
+        }
+    });
     out
 }
 
@@ -1061,10 +1074,12 @@ fn frontends_with(marker: &str) -> Vec<u32> {
     found
 }
 
-/// Waits (up to a minute) for `done`; false if it never came.
-fn eventually(done: impl Fn() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
+/// Waits for `done`, looking every tenth of a second, while `going` holds and for at most five
+/// minutes (a bound for a broken run, never reached by a working one however loaded the
+/// machine); false if it never came.
+fn eventually_while(mut going: impl FnMut() -> bool, done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline && going() {
         if done() {
             return true;
         }
@@ -1091,6 +1106,7 @@ fn the_build_frontends_end_with_the_run_however_it_ends() {
         let value = format!("{signal}-{}", std::process::id());
         let marker = format!("XTASK_TEST_MARKER={value}");
         let upload = format!("{}/", fresh.index_url());
+        let said = s.dir.path().join(format!("publish-{signal}.stderr"));
         let mut child = Command::new(xtask_bin())
             .arg("--root")
             .arg(s.root())
@@ -1101,14 +1117,23 @@ fn the_build_frontends_end_with_the_run_however_it_ends() {
             .env("XTASK_TEST_MARKER", &value)
             .envs(s.env.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&said).unwrap())
             .process_group(0)
             .spawn()
             .unwrap();
-        assert!(eventually(|| !frontends_with(&marker).is_empty()), "a frontend started ({signal})");
+        // Until a frontend shows or the run ends (how long the hooks before the builds take
+        // depends on the machine's load): a run that ended first is a failure that shows why.
+        let started =
+            eventually_while(|| child.try_wait().is_ok_and(|s| s.is_none()), || !frontends_with(&marker).is_empty());
+        let said_then = || std::fs::read_to_string(&said).unwrap_or_default();
+        assert!(started, "no frontend started ({signal}); the run printed:\n{}", said_then());
         let target = if group { format!("-{}", child.id()) } else { child.id().to_string() };
         Command::new("kill").args(["-s", signal, "--", &target]).status().unwrap();
         let _ = child.wait();
-        assert!(eventually(|| frontends_with(&marker).is_empty()), "the frontends outlived the run ({signal})");
+        assert!(
+            eventually_while(|| true, || frontends_with(&marker).is_empty()),
+            "the frontends outlived the run ({signal}); it printed:\n{}",
+            said_then()
+        );
     }
 }
