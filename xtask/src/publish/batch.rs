@@ -105,8 +105,11 @@ pub fn build_all(
                 false => Ok(Duration::ZERO),
             };
             output::status("building", &format!("{} ({})", label(p), p.dir));
-            let shared =
-                shared_env.as_ref().map(|env| build::Shared { env: env.path(), frontends: frontends.as_ref() });
+            let shared = shared_env.as_ref().map(|env| build::Shared {
+                env: env.path(),
+                frontends: frontends.as_ref(),
+                scm: env.scm(),
+            });
             match build::build(&repo.root, p, options.backend, tool, ctx.credentials, shared, own) {
                 Ok((b, took)) => {
                     if !b.reused {

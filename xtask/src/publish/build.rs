@@ -71,6 +71,8 @@ pub struct Took {
 pub struct Shared<'a> {
     pub env: &'a Path,
     pub frontends: Option<&'a Pool>,
+    /// The environment has setuptools-scm ([`super::buildenv::brings_scm`]).
+    pub scm: bool,
 }
 
 /// Builds `p` (or reuses its earlier build), after its hooks: `hooks` runs them (or waits for
@@ -97,7 +99,11 @@ pub fn build(
     let Some(shared) = shared.filter(|_| backend == Backend::Uv) else {
         return Ok((build_in(root, p, backend, tool, credentials, None)?, took(false)));
     };
-    if let (Some(pool), Way::Frontend(name)) = (shared.frontends, frontend::way(root, p, backend, true, true)) {
+    let way = frontend::way(root, p, backend, true, true, shared.scm);
+    if let Way::Isolated(_) = way {
+        return Ok((build_in(root, p, backend, tool, credentials, None)?, took(false)));
+    }
+    if let (Some(pool), Way::Frontend(name)) = (shared.frontends, way) {
         match build_in(root, p, backend, tool, credentials, Some(With::Frontend(pool, &name))) {
             Ok(b) => return Ok((b, took(true))),
             Err(e) => crate::output::note(&format!(

@@ -32,15 +32,43 @@ pub fn requirements(root: &Path, packages: &[&Package]) -> Result<BTreeSet<Strin
     Ok(all)
 }
 
+/// A requirement's distribution name, normalised (lower case, runs of `-_.` as one `-`).
+pub fn requirement_name(requirement: &str) -> String {
+    let end =
+        requirement.find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c))).unwrap_or(requirement.len());
+    let mut name = String::new();
+    for c in requirement[..end].chars() {
+        match c {
+            '-' | '_' | '.' if name.ends_with('-') => {}
+            '-' | '_' | '.' => name.push('-'),
+            c => name.push(c.to_ascii_lowercase()),
+        }
+    }
+    name
+}
+
+/// Whether an environment with `requires` has setuptools-scm in it: named, or brought by
+/// hatch-vcs (which depends on it). Its setuptools file finder then acts on every setuptools
+/// build there ([`super::frontend::way`]).
+pub fn brings_scm(requires: &BTreeSet<String>) -> bool {
+    requires.iter().any(|r| matches!(requirement_name(r).as_str(), "setuptools-scm" | "hatch-vcs"))
+}
+
 /// The shared environment, in a temporary directory; removed when dropped.
 pub struct BuildEnv {
     _scratch: Scratch,
     venv: PathBuf,
+    scm: bool,
 }
 
 impl BuildEnv {
     pub fn path(&self) -> &Path {
         &self.venv
+    }
+
+    /// Whether it has setuptools-scm ([`brings_scm`]).
+    pub fn scm(&self) -> bool {
+        self.scm
     }
 }
 
@@ -53,8 +81,9 @@ pub fn create(root: &Path, uv: &Path, packages: &[&Package]) -> Option<BuildEnv>
         let scratch = Scratch::new("build-env")?;
         let dir = scratch.join("venv");
         run(exec::Cmd::new(uv).args(["venv", "--quiet"]).arg(&dir))?;
+        let scm = brings_scm(&requires);
         run(exec::Cmd::new(uv).args(["pip", "install", "--quiet", "--python"]).arg(&dir).args(requires))?;
-        Ok(BuildEnv { _scratch: scratch, venv: dir })
+        Ok(BuildEnv { _scratch: scratch, venv: dir, scm })
     })();
     match made {
         Ok(env) => Some(env),

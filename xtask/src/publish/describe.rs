@@ -9,7 +9,7 @@ use anyhow::Result;
 use super::{
     artifact,
     build::{self, Build},
-    frontend, hooks,
+    buildenv, frontend, hooks,
     plan::{self, Item, State},
     report::{self, Planned},
     run::{artifact_check, compare, Compared, Ctx},
@@ -24,19 +24,30 @@ pub fn describe(ctx: &Ctx) -> Result<BTreeMap<usize, Planned>> {
     // In parallel: the artifact checks download and read the previous releases' files.
     let items: Vec<(&usize, &Item)> = ctx.plan.items.iter().collect();
     // As `build_all` decides: a shared environment, and frontends in it, for more than one build.
-    let fresh = items
+    let fresh: Vec<&Package> = items
         .iter()
         .filter(|(&i, item)| {
             item.builds() && build::reusable(&ctx.repo.root, &ctx.repo.packages[i], ctx.options.backend).is_none()
         })
-        .count();
-    let shared = fresh > 1;
+        .map(|(&i, _)| &ctx.repo.packages[i])
+        .collect();
+    let shared = Shared {
+        yes: fresh.len() > 1,
+        scm: buildenv::requirements(&ctx.repo.root, &fresh).is_ok_and(|r| buildenv::brings_scm(&r)),
+    };
     parallel::map(&items, ctx.options.jobs.max(8), |&(&i, item)| Ok((i, describe_one(ctx, i, item, shared)?)))
         .into_iter()
         .collect()
 }
 
-fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: bool) -> Result<Planned> {
+/// Whether the run builds in a shared environment, and whether that has setuptools-scm.
+#[derive(Clone, Copy)]
+struct Shared {
+    yes: bool,
+    scm: bool,
+}
+
+fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: Shared) -> Result<Planned> {
     let p = &ctx.repo.packages[i];
     let options = ctx.options;
     let mut planned = Planned::default();
@@ -104,7 +115,8 @@ fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: bool) -> Result<Planne
     }
     if reused.is_none() {
         planned.notes.push(
-            frontend::way(&ctx.repo.root, p, options.backend, shared, options.build_frontend).note(options.backend),
+            frontend::way(&ctx.repo.root, p, options.backend, shared.yes, options.build_frontend, shared.scm)
+                .note(options.backend),
         );
     }
     match (&item.previous, &reused) {

@@ -33,6 +33,8 @@ pub enum Way {
     Frontend(String),
     /// By the tool's own build command, and why not by the frontend.
     Tool(String),
+    /// By `uv build` in an isolated environment of its own, and why not in the shared one.
+    Isolated(String),
 }
 
 impl Way {
@@ -41,19 +43,31 @@ impl Way {
         match self {
             Way::Frontend(b) => format!("build: in the build frontend ({b}), with `uv build` if that fails"),
             Way::Tool(why) => format!("build: `{backend} build` ({why})"),
+            Way::Isolated(why) => format!("build: `{backend} build` in its own environment ({why})"),
         }
     }
 }
 
 /// How `p` will be built; `shared`: whether the run builds in a shared environment (uv, more
 /// than one package to build), without which there is no frontend either; `enabled`: not
-/// turned off by `--no-build-frontend`.
-pub fn way(root: &Path, p: &Package, backend: Backend, shared: bool, enabled: bool) -> Way {
+/// turned off by `--no-build-frontend`; `scm`: whether that environment has setuptools-scm
+/// ([`super::buildenv::brings_scm`]).
+pub fn way(root: &Path, p: &Package, backend: Backend, shared: bool, enabled: bool, scm: bool) -> Way {
     if backend != Backend::Uv {
         return Way::Tool("the backend is poetry: `--backend`, `build.backend`".into());
     }
     if !shared {
         return Way::Tool("the only package to build, in its own environment".into());
+    }
+    // setuptools-scm registers a `setuptools.file_finders` entry point that every setuptools
+    // build in its environment calls, whether the package asked for it or not: the sdist would
+    // then carry every file git tracks in the package (its uv.lock, ...), which `uv build` in
+    // the package's own environment leaves out. Neither the frontend nor `uv build
+    // --no-build-isolation` can keep it out, so such a package is built isolated.
+    if scm && setuptools_without_scm(root, p) {
+        return Way::Isolated(
+            "setuptools without setuptools-scm, which the shared environment has for another package".into(),
+        );
     }
     if !enabled {
         return Way::Tool("--no-build-frontend".into());
@@ -81,6 +95,23 @@ fn backend_of(root: &Path, p: &Package) -> Result<String, String> {
         return Err("uv builds its own backend without Python".into());
     }
     Ok(name.to_string())
+}
+
+/// Whether `p` builds with setuptools (named, or PEP 517's default without a `build-backend`)
+/// and does not ask for setuptools-scm in `[build-system] requires`.
+fn setuptools_without_scm(root: &Path, p: &Package) -> bool {
+    let Ok(text) = std::fs::read_to_string(p.pyproject_path(root)) else { return false };
+    let Ok(doc) = toml_edit::Document::parse(text) else { return false };
+    let system = doc.get("build-system");
+    let setuptools = match system.and_then(|s| s.get("build-backend")).and_then(|b| b.as_str()) {
+        Some(name) => name.split(':').next().is_some_and(|m| m == "setuptools" || m.starts_with("setuptools.")),
+        None => true,
+    };
+    let requires = system.and_then(|s| s.get("requires")).and_then(|r| r.as_array());
+    let names_scm = requires.is_some_and(|list| {
+        list.iter().filter_map(|v| v.as_str()).any(|r| super::buildenv::requirement_name(r) == "setuptools-scm")
+    });
+    setuptools && !names_scm
 }
 
 /// The frontends of a run: at most one per worker, started when a worker first needs one and
@@ -170,7 +201,14 @@ mod tests {
         let none = write("none", "requires = [\"setuptools\"]");
         let in_tree = write("tree", "requires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]");
         let uv = write("uv", "requires = [\"uv_build\"]\nbuild-backend = \"uv_build\"");
-        let note = |p: &Package, backend, shared, enabled| way(root, p, backend, shared, enabled).note(backend);
+        let scm = write(
+            "scm",
+            "requires = [\"setuptools>=64\", \"setuptools_scm[toml]>=8\"]\nbuild-backend = \"setuptools.build_meta\"",
+        );
+        let setuptools =
+            write("setuptools", "requires = [\"setuptools>=64\"]\nbuild-backend = \"setuptools.build_meta\"");
+        let note = |p: &Package, backend, shared, enabled| way(root, p, backend, shared, enabled, false).note(backend);
+        let with_scm = |p: &Package, enabled| way(root, p, Backend::Uv, true, enabled, true).note(Backend::Uv);
         let notes = [
             note(&hatch, Backend::Uv, true, true),
             note(&legacy, Backend::Uv, true, true),
@@ -180,6 +218,12 @@ mod tests {
             note(&hatch, Backend::Uv, false, true),
             note(&hatch, Backend::Uv, true, false),
             note(&hatch, Backend::Poetry, true, true),
+            note(&setuptools, Backend::Uv, true, true),
+            with_scm(&setuptools, true),
+            with_scm(&legacy, false),
+            with_scm(&none, true),
+            with_scm(&scm, true),
+            with_scm(&hatch, true),
         ];
         expect_test::expect![[r#"
             build: in the build frontend (hatchling.build), with `uv build` if that fails
@@ -189,7 +233,13 @@ mod tests {
             build: `uv build` (uv builds its own backend without Python)
             build: `uv build` (the only package to build, in its own environment)
             build: `uv build` (--no-build-frontend)
-            build: `poetry build` (the backend is poetry: `--backend`, `build.backend`)"#]]
+            build: `poetry build` (the backend is poetry: `--backend`, `build.backend`)
+            build: in the build frontend (setuptools.build_meta), with `uv build` if that fails
+            build: `uv build` in its own environment (setuptools without setuptools-scm, which the shared environment has for another package)
+            build: `uv build` in its own environment (setuptools without setuptools-scm, which the shared environment has for another package)
+            build: `uv build` in its own environment (setuptools without setuptools-scm, which the shared environment has for another package)
+            build: in the build frontend (setuptools.build_meta), with `uv build` if that fails
+            build: in the build frontend (hatchling.build), with `uv build` if that fails"#]]
         .assert_eq(&notes.join("\n"));
     }
 }

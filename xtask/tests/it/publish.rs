@@ -1059,6 +1059,53 @@ fn the_build_frontend_uploads_the_same_bytes_as_uv_build() {
     assert_eq!(ours, theirs, "the uploaded files are byte for byte what `uv build` makes");
 }
 
+/// Adds a hatchling package that asks for setuptools-scm (hatch-vcs does, in the independent
+/// sample), committed: the shared build environment then has setuptools-scm, whose setuptools
+/// file finder would add every file git tracks to any setuptools sdist built there.
+fn add_scm_requirer(s: &Sample) {
+    let dir = "llama-index-integrations/tools/llama-index-tools-scm";
+    s.write(
+        &format!("{dir}/pyproject.toml"),
+        "[build-system]\nrequires = [\"hatchling\", \"setuptools-scm\"]\nbuild-backend = \"hatchling.build\"\n\n\
+         [project]\nname = \"llama-index-tools-scm\"\nversion = \"0.1.0\"\n\
+         description = \"llama-index scm integration\"\nrequires-python = \">=3.9,<4.0\"\ndependencies = []\n\n\
+         [tool.hatch.build.targets.wheel]\npackages = [\"llama_index\"]\n",
+    );
+    s.write(&format!("{dir}/llama_index/tools/scm/__init__.py"), "VALUE = 2\n");
+    support::commit_all(&s.root(), "Add an integration that asks for setuptools-scm");
+}
+
+#[test]
+fn a_setuptools_package_beside_setuptools_scm_ships_what_uv_build_ships() {
+    let (s, server) = setup(20, 0);
+    add_setuptools_package(&s);
+    // Tracked by git, left out by setuptools' own rules (as the independent sample's uv.lock).
+    s.write(&format!("{SETUPTOOLS_PACKAGE}/uv.lock"), "version = 1\n");
+    support::commit_all(&s.root(), "Lock the setuptools integration");
+    add_scm_requirer(&s);
+    let env = [("SOURCE_DATE_EPOCH", "1700000000")];
+    let dry = publish_env(&s, &server.index_url(), &["--all", "--dry-run"], &env).ok();
+    assert!(
+        dry.stdout.contains(
+            "    build: `uv build` in its own environment (setuptools without setuptools-scm, which the shared environment has for another package)\n"
+        ),
+        "the plan says the setuptools package is built isolated:\n{}",
+        dry.stdout
+    );
+    publish_env(&s, &server.index_url(), &["--all"], &env).ok();
+    // setuptools leaves its egg-info in the package, and a later sdist reads its SOURCES.txt:
+    // `uv build` starts from the tree as git has it.
+    let clean = Command::new("git").args(["clean", "-fdxq", "--", SETUPTOOLS_PACKAGE]).current_dir(s.root()).status();
+    assert!(clean.unwrap().success());
+    let ours = digests(&server.package_dir());
+    let theirs = digests(uv_build_each(&s, &server, &env).path());
+    assert_eq!(ours, theirs, "the uploaded files are byte for byte what `uv build` makes");
+    let sdist = ours.keys().find(|f| f.starts_with("llama_index_tools_legacy_setup") && f.ends_with(".tar.gz"));
+    let list = Command::new("tar").arg("tzf").arg(server.package_dir().join(sdist.unwrap())).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("/pyproject.toml\n") && !list.contains("uv.lock"), "{list}");
+}
+
 /// The processes that carry `marker` in their environment and run the build frontend.
 fn frontends_with(marker: &str) -> Vec<u32> {
     let mut found = Vec::new();

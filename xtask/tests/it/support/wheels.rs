@@ -30,6 +30,8 @@ const DOWNLOADS: &[(&[&str], &[&str])] = &[
     (&["--no-deps"], &["pydantic-core==2.46.5"]),
     // The backend of the setuptools package that the build frontend's tests add to a sample.
     (&["--no-deps"], &["setuptools==80.9.0"]),
+    // What a package that asks for setuptools-scm puts into the shared build environment.
+    (&["--no-deps"], &["setuptools-scm==10.3.4", "vcs-versioning==2.6.0"]),
 ];
 
 /// The directory of wheels, downloading them the first time (one process at a time).
