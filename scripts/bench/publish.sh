@@ -12,7 +12,10 @@
 # compare the ratios of one run.
 # RUNS (default 3) runs of each; SIZES (default "40 200"); OLD_RUNS (default RUNS) runs of the
 # old loop, which takes minutes per run (its `uv lock`s); OLD_MAX (default 200): no old loop
-# for larger sizes; PLAIN_MAX (default 200): no plain `uv build` loop for larger sizes.
+# for larger sizes; PLAIN_MAX (default 200): no plain `uv build` loop for larger sizes. Both
+# loops go one package after another, so for a size past their maximum, the figure is
+# extrapolated (per package, times the packages) from the median of the last size they ran for,
+# in this run or an earlier one (kept in target/bench/publish-loops.txt), and said to be.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/bench/lib.sh
@@ -27,6 +30,7 @@ tools=$root/target/tools/bin
 cargo build --quiet --release --package xtask
 xtask=$root/target/release/xtask
 work=$root/target/bench/publish
+loops=$root/target/bench/publish-loops.txt # "old|plain PACKAGES MEDIAN_S DATE" per line, the latest last
 rm -rf "$work"
 mkdir -p "$work"
 
@@ -118,6 +122,18 @@ print("  runs (s): " + " ".join(f"{t:.1f}" for t in parts["total"]))
 }
 building() { python3 -c 'import re, statistics, sys; print(statistics.median(float(re.search(r"\) ([\d.]+)s \(summed", l).group(1)) for l in sys.stdin if l.strip()))'; }
 ratio() { python3 -c "print(f'{$1 / $2:.1f}x')"; }
+# The latest measured median of loop $1 ("old" or "plain"): "PACKAGES MEDIAN_S DATE", or nothing.
+measured() { [[ -f $loops ]] && grep "^$1 " "$loops" | tail -1 | cut -d' ' -f2- || true; }
+# Loop $1's median for $2 packages, extrapolated from `measured`; sets $extrapolated and $from.
+extrapolate() {
+  local m
+  m=$(measured "$1")
+  extrapolated=; from=
+  [[ -n $m ]] || return 0
+  read -r n t d <<<"$m"
+  extrapolated=$(python3 -c "print(f'{$t / $n * $2:.1f}')")
+  from="extrapolated from its median of ${t}s for $n packages ($d): $(python3 -c "print(f'{$t / $n:.2f}')")s per package"
+}
 
 for packages in $sizes; do
   rm -rf "$work/template"
@@ -153,18 +169,25 @@ for packages in $sizes; do
   before_median=$(printf '%s\n' "${before[@]}" | cut -f1 | median)
   after_median=$(printf '%s\n' "${after[@]}" | cut -f1 | median)
   echo "== ${#dirs[@]} packages in $waves waves, -j $(nproc), $runs runs =="
+  old_median=; plain_median=
   if ((do_old > 0)); then
     old_median=$(printf '%s\n' "${old[@]}" | median)
+    echo "old $packages $old_median $(date -u +%FT%TZ)" >>"$loops"
     echo "old sequential loop (uv lock + uv build + uv publish per package): median ${old_median}s over $do_old runs (${old[*]} ms)"
     echo "  summed over its runs: lock $((lock / 1000000)) ms, build $((build / 1000000)) ms, upload $((upload / 1000000)) ms"
   else
-    echo "old sequential loop: not run for $packages packages (OLD_MAX=$old_max)"
+    extrapolate old "$packages"
+    old_median=$extrapolated
+    echo "old sequential loop: not run for $packages packages (OLD_MAX=$old_max)${from:+; ${old_median}s, $from}"
   fi
   if ((packages <= plain_max)); then
     plain_median=$(printf '%s\n' "${plain[@]}" | median)
+    echo "plain $packages $plain_median $(date -u +%FT%TZ)" >>"$loops"
     echo "plain \`uv build\`, one package after another: median ${plain_median}s (${plain[*]} ms)"
   else
-    echo "plain \`uv build\` loop: not run for $packages packages (PLAIN_MAX=$plain_max)"
+    extrapolate plain "$packages"
+    plain_median=$extrapolated
+    echo "plain \`uv build\` loop: not run for $packages packages (PLAIN_MAX=$plain_max)${from:+; ${plain_median}s, $from}"
   fi
   echo "xtask publish --no-build-frontend (a \`uv build\` per package): $(printf '%s\n' "${before[@]}" | breakdown)"
   echo "xtask publish (build frontend): $(printf '%s\n' "${after[@]}" | breakdown)"
@@ -172,7 +195,10 @@ for packages in $sizes; do
   b_after=$(printf '%s\n' "${after[@]}" | cut -f2 | building)
   echo "ratios of medians:"
   echo "  building phase, per-package \`uv build\` / frontend: $(ratio "$b_before" "$b_after")"
-  ((packages > plain_max)) || echo "  publish: plain \`uv build\` loop / xtask publish: $(ratio "$plain_median" "$after_median")"
-  ((do_old == 0)) || echo "  publish: old sequential loop / xtask publish: $(ratio "$old_median" "$after_median")"
+  estimated() { (($1)) && echo "" || echo " (extrapolated)"; }
+  [[ -z $plain_median ]] ||
+    echo "  publish: plain \`uv build\` loop$(estimated $((packages <= plain_max))) / xtask publish: $(ratio "$plain_median" "$after_median")"
+  [[ -z $old_median ]] ||
+    echo "  publish: old sequential loop$(estimated $((do_old > 0))) / xtask publish: $(ratio "$old_median" "$after_median")"
   echo "  publish: --no-build-frontend / xtask publish: $(ratio "$before_median" "$after_median")"
 done

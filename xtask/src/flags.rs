@@ -90,8 +90,8 @@ xflags::xflags! {
         /// A version the index holds is published, whoever built it, and is not built again.
         /// The rest is built first, in parallel, after its `[build.hooks]`, and compared with
         /// its previous release on the index (a build that lost files or half its size stops);
-        /// then the packages are uploaded in waves of the dependency order, each once its
-        /// internal dependencies are visible. Our own interrupted upload is finished; new
+        /// then each package is uploaded as soon as its internal dependencies are visible
+        /// (with uv, by the tool itself over HTTP, as `uv publish` would). Our own interrupted upload is finished; new
         /// projects past the index's quota are deferred. A version the index closed to new
         /// files (its first file older than the index's `closed-after`: 14 days on the public
         /// index) gets nothing more: our own interrupted upload of it fails (release a new

@@ -96,6 +96,8 @@ pub struct Monorepo {
     /// The umbrella's and core's positions, where they are packages of this monorepo.
     umbrella: Option<usize>,
     core: Option<usize>,
+    /// [`Monorepo::merged_tags`], once read.
+    merged_tags: std::sync::OnceLock<Vec<String>>,
 }
 
 /// Who owns a changed path.
@@ -174,8 +176,7 @@ impl Monorepo {
         if !self.packages.iter().any(|p| matches!(p.source, VersionSource::Vcs { .. })) {
             return;
         }
-        let tags = xshell::Shell::new().inspect(|sh| sh.change_dir(&self.root));
-        let tags = tags.map_err(anyhow::Error::from).and_then(|sh| crate::git::merged_tags(&sh));
+        let tags = self.merged_tags().map(<[String]>::to_vec);
         for i in 0..self.packages.len() {
             let VersionSource::Vcs { via } = self.packages[i].source else { continue };
             let (pattern, name) = self.tag_pattern(i);
@@ -195,6 +196,20 @@ impl Monorepo {
                 Err(e) => p.version_error = Some(format!("{}: the version comes from git tags ({via}): {e:#}", p.pyproject_display())),
             }
         }
+    }
+
+    /// The tags HEAD descends from (`git tag --merged HEAD`), read once per load: each read walks
+    /// the whole history (a second on 20,000 commits without git's commit-graph), and looking
+    /// at a release asks for them several times. A command that creates tags or moves HEAD to a
+    /// commit that is not a descendant reads `git::merged_tags` again instead.
+    pub fn merged_tags(&self) -> Result<&[String]> {
+        if let Some(tags) = self.merged_tags.get() {
+            return Ok(tags);
+        }
+        let sh = xshell::Shell::new()?;
+        sh.change_dir(&self.root);
+        let tags = crate::git::merged_tags(&sh)?;
+        Ok(self.merged_tags.get_or_init(|| tags))
     }
 
     /// Fails naming every package of `selected` whose version could not be read.
@@ -229,7 +244,7 @@ impl Monorepo {
             .get(&normalize_rel(&config.umbrella))
             .copied()
             .filter(|_| core.is_some() || config.umbrella_required || config.core_required);
-        Ok(Monorepo { root, config, packages, warnings, by_dir, umbrella, core })
+        Ok(Monorepo { root, config, packages, warnings, by_dir, umbrella, core, merged_tags: Default::default() })
     }
 
     /// The package whose directory is `dir` (relative to the root, `.` for the root).

@@ -7,9 +7,13 @@
 
 mod archive;
 mod artifact;
+mod batch;
 mod build;
 mod buildenv;
+mod cutoff;
 mod describe;
+mod direct;
+mod form;
 mod frontend;
 mod hooks;
 mod lock;

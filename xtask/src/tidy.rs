@@ -84,7 +84,9 @@ fn only_git_rs_runs_git() {
 fn config_never_reads_the_flags() {
     // `release.toml` raises usage errors through `usage`, not `flags`: the command line may
     // name the configuration's types (`config::Backend`), never the other way round.
-    let needles = [concat!("flags", "::"), concat!("use crate::{", "flags")];
+    // Every spelling of the path: `crate::flags`, `flags::X`, and `flags` in a `use` list.
+    let needles =
+        [concat!("crate::", "flags"), concat!("flags", "::"), concat!("{", "flags"), concat!("flags", ","), "flags}"];
     let found = offenders(&product(), &needles, |name| name != "src/config.rs");
     assert!(found.is_empty(), "`config` must not import `flags`; raise `usage::usage`:\n{}", found.join("\n"));
 }

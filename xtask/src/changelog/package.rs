@@ -41,7 +41,7 @@ pub fn notes(
     date: &str,
     offline: bool,
 ) -> Result<PackageNotes> {
-    notes_since(sh, repo, i, version, date, offline, &git::merged_tags(sh)?)
+    notes_since(sh, repo, i, version, date, offline, repo.merged_tags()?)
 }
 
 /// [`notes`] with the tags HEAD descends from given: a release's own new tag left out, so that

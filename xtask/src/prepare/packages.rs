@@ -62,11 +62,11 @@ pub fn resolve(repo: &Monorepo, paths: &[String]) -> Result<Vec<usize>> {
 
 /// The bump of each package: the one given, or `auto`'s from its commits since its last tag.
 pub fn choose(sh: &Shell, repo: &Monorepo, indices: &[usize], choice: BumpChoice) -> Result<Vec<Target>> {
-    let tags = git::merged_tags(sh)?;
+    let tags = repo.merged_tags()?;
     let mut targets = Vec::new();
     for &i in indices {
         let p = &repo.packages[i];
-        let since = repo.last_release(i, &tags).map(|(tag, _)| tag);
+        let since = repo.last_release(i, tags).map(|(tag, _)| tag);
         let (bump, why) = match choice {
             BumpChoice::Kind(kind) => (kind, None),
             BumpChoice::Auto => {

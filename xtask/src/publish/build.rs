@@ -73,7 +73,8 @@ pub struct Shared<'a> {
     pub frontends: Option<&'a Pool>,
 }
 
-/// Builds `p` (or reuses its earlier build), after running its `hooks`. Credentials are
+/// Builds `p` (or reuses its earlier build), after its hooks: `hooks` runs them (or waits for
+/// them to finish) and says how long they took. Credentials are
 /// removed from the build's environment: a build backend runs code from the package and has no
 /// use for them. `shared`: the run's build environment ([`super::buildenv`]), used with
 /// `--no-build-isolation`, and its frontends ([`super::frontend`]); a build that fails in the
@@ -85,14 +86,12 @@ pub fn build(
     tool: &Path,
     credentials: &Credentials,
     shared: Option<Shared>,
-    hooks: &[crate::config::BuildHook],
+    hooks: impl FnOnce() -> Result<std::time::Duration>,
 ) -> Result<(Build, Took)> {
     if let Some(build) = reusable(root, p, backend) {
         return Ok((build, Took::default()));
     }
-    let started = Instant::now();
-    super::hooks::run(root, p, hooks, credentials)?;
-    let hooks_took = started.elapsed();
+    let hooks_took = hooks()?;
     let started = Instant::now();
     let took = |by_frontend| Took { hooks: hooks_took, build: started.elapsed(), by_frontend };
     let Some(shared) = shared.filter(|_| backend == Backend::Uv) else {

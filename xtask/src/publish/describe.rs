@@ -64,6 +64,12 @@ fn describe_one(ctx: &Ctx, i: usize, item: &Item, shared: bool) -> Result<Planne
             Some(b) => match compare(ctx, p, b, &item.on_index)? {
                 Compared::Ours(d) if d.upload.is_empty() => "already on the index, as built by us".into(),
                 Compared::Ours(d) => format!("our upload was interrupted: upload {}", d.upload.join(", ")),
+                Compared::CutOff(d, cuts) => {
+                    planned.fails = true;
+                    let rest =
+                        if d.upload.is_empty() { String::new() } else { format!("upload {}; ", d.upload.join(", ")) };
+                    format!("our upload was interrupted: {rest}fails: {}", super::cutoff::text(&cuts))
+                }
                 Compared::Elsewhere if options.complete => {
                     format!("built elsewhere, without its {}: upload ours (--complete)", missing.join(" and "))
                 }
@@ -137,6 +143,9 @@ fn describe_closed(
     Ok(match reused.map(|b| compare(ctx, p, b, &item.on_index)).transpose()? {
         Some(Compared::Ours(d)) if d.upload.is_empty() => ("already on the index, as built by us".into(), false),
         Some(Compared::Ours(_)) => (interrupted_and_closed(p, &without, closed), true),
+        Some(Compared::CutOff(_, cuts)) => {
+            (format!("{}; {}", interrupted_and_closed(p, &without, closed), super::cutoff::text(&cuts)), true)
+        }
         Some(Compared::Elsewhere) => (elsewhere_and_closed(&without, closed, complete), complete),
         None => (
             format!(

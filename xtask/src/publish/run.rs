@@ -1,6 +1,6 @@
 //! Executing a publish plan: every package that needs it built once (hooks first), in
-//! parallel; every build compared with its previous release; then uploads wave by wave, each
-//! package after its dependencies are visible, with transient failures retried, "file exists"
+//! parallel; every build compared with its previous release; then uploads, each package as soon
+//! as its dependencies are visible, with transient failures retried, "file exists"
 //! answers checked against the index, and the dependants of a failure blocked. Every step prints
 //! a progress line on stderr. `describe.rs` says the same things ahead of time, for the plan.
 
@@ -9,7 +9,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         atomic::{AtomicBool, Ordering},
-        Mutex,
+        Condvar, Mutex,
     },
     time::Duration,
 };
@@ -17,11 +17,10 @@ use std::{
 use anyhow::Result;
 
 use super::{
-    archive, artifact,
-    build::{self, Build},
-    buildenv,
+    archive, artifact, batch,
+    build::Build,
+    cutoff,
     describe::{deferred_text, elsewhere_and_closed, interrupted_and_closed, stop_text},
-    frontend, hooks,
     plan::{self, Item, Plan, State},
     remote::{self, Cache},
     report::Outcome,
@@ -32,7 +31,6 @@ use super::{
 use crate::time;
 use crate::{
     backoff::{self, Attempt, Backoff, Limit},
-    config::Backend,
     index::{self, DistFile, Index},
     monorepo::{Monorepo, Package},
     output, parallel,
@@ -100,6 +98,7 @@ pub struct Done {
 pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
     let (repo, plan, options) = (ctx.repo, ctx.plan, ctx.options);
     let outcomes = Mutex::new(BTreeMap::new());
+    let finished = Condvar::new();
     let finish = |i: usize, outcome: Outcome| {
         let p = &repo.packages[i];
         let line = match &outcome {
@@ -118,6 +117,7 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
         };
         output::status(outcome.verb(), &line);
         outcomes.lock().expect("no panics under the lock").insert(i, outcome);
+        finished.notify_all();
     };
     for (&i, item) in &plan.items {
         if let Some(why) = &item.blocked {
@@ -132,7 +132,7 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
     // Build everything first: a broken build shows before anything is uploaded.
     let started = std::time::Instant::now();
     let to_build: Vec<usize> = plan.waves.iter().flatten().copied().filter(|i| plan.items[i].builds()).collect();
-    let builds = build_all(ctx, tool, &to_build, &finish);
+    let builds = batch::build_all(ctx, tool, &to_build, &finish);
     let built = started.elapsed();
 
     // Then compare every build with its previous release, still before any upload.
@@ -144,17 +144,24 @@ pub fn execute(ctx: &Ctx, tool: &Path) -> Done {
     // Uploads mostly wait on the network and on visibility, not on the cores: run more of them.
     let upload_jobs = (options.jobs * 4).min(16);
     let quota_hit = AtomicBool::new(false);
-    for wave in &plan.waves {
-        let ready: Vec<usize> = {
-            let done = outcomes.lock().expect("no panics under the lock");
-            wave.iter().copied().filter(|i| builds.contains_key(i) && !done.contains_key(i)).collect()
+    // Not wave by wave: each package as soon as its own dependencies are done (the order of the
+    // waves puts them earlier in the queue, so a worker only ever waits for started packages).
+    let ready: Vec<usize> = {
+        let done = outcomes.lock().expect("no panics under the lock");
+        plan.waves.iter().flatten().copied().filter(|i| builds.contains_key(i) && !done.contains_key(i)).collect()
+    };
+    parallel::map(&ready, upload_jobs, |&i| {
+        let deps: Vec<usize> = plan.items[&i].needs.iter().filter(|n| n.selected).map(|n| n.dep).collect();
+        let done = {
+            let mut done = outcomes.lock().expect("no panics under the lock");
+            while !deps.iter().all(|d| done.contains_key(d)) {
+                done = finished.wait(done).expect("no panics under the lock");
+            }
+            done.clone()
         };
-        parallel::map(&ready, upload_jobs, |&i| {
-            let done = outcomes.lock().expect("no panics under the lock").clone();
-            let outcome = publish_one(ctx, tool, i, &builds[&i], &done, &quota_hit);
-            finish(i, outcome);
-        });
-    }
+        let outcome = publish_one(ctx, tool, i, &builds[&i], &done, &quota_hit);
+        finish(i, outcome);
+    });
     let line = ctx.timing.line(&Phases {
         packages: builds.len(),
         fresh: builds.values().filter(|b| !b.reused).count(),
@@ -194,9 +201,9 @@ fn check_all(
 }
 
 /// Builds the packages of a plan that the index lacks, deferred ones included (a later run
-/// uploads them), and uploads nothing; every failing build is in the error. Wave by wave, in
-/// the order their uploads would come: a package's hooks may fill files that a dependant's
-/// build takes in (core's NLTK data, inside the umbrella's sdist).
+/// uploads them), and uploads nothing; every failing build is in the error. A package's hooks
+/// may fill files that a package holding it takes in (core's NLTK data, inside the umbrella's
+/// sdist): `batch` builds such a package after those hooks.
 pub fn build_only(ctx: &Ctx, tool: &Path) -> (BTreeMap<usize, Build>, BTreeMap<usize, String>) {
     let plan = ctx.plan;
     let failed = Mutex::new(BTreeMap::new());
@@ -209,67 +216,18 @@ pub fn build_only(ctx: &Ctx, tool: &Path) -> (BTreeMap<usize, Build>, BTreeMap<u
         output::status("failed", &format!("{}: {why}", label(p)));
         failed.lock().expect("no panics under the lock").insert(i, why);
     };
-    let mut builds = BTreeMap::new();
-    for wave in &plan.waves {
-        let to_build: Vec<usize> = wave
-            .iter()
-            .copied()
-            .filter(|i| {
-                let item = &plan.items[i];
-                item.blocked.is_none() && matches!(item.state, State::New | State::Partial { .. })
-            })
-            .collect();
-        builds.append(&mut build_all(ctx, tool, &to_build, &finish));
-    }
-    (builds, failed.into_inner().expect("threads are done"))
-}
-
-fn build_all(
-    ctx: &Ctx,
-    tool: &Path,
-    to_build: &[usize],
-    finish: &(impl Fn(usize, Outcome) + Sync),
-) -> BTreeMap<usize, Build> {
-    let (repo, options) = (ctx.repo, ctx.options);
-    let builds = Mutex::new(BTreeMap::new());
-    let fresh: Vec<&Package> = to_build
+    let to_build: Vec<usize> = plan
+        .waves
         .iter()
-        .map(|&i| &repo.packages[i])
-        .filter(|p| build::reusable(&repo.root, p, options.backend).is_none())
+        .flatten()
+        .copied()
+        .filter(|i| {
+            let item = &plan.items[i];
+            item.blocked.is_none() && matches!(item.state, State::New | State::Partial { .. })
+        })
         .collect();
-    let shared_env = match options.backend {
-        Backend::Uv if fresh.len() > 1 => buildenv::create(&repo.root, tool, &fresh),
-        _ => None,
-    };
-    // Declared after the environment, so dropped (its frontends killed and reaped) before it.
-    let frontends =
-        shared_env.as_ref().filter(|_| options.build_frontend).and_then(|env| match frontend::Pool::new(env.path()) {
-            Ok(pool) => Some(pool),
-            Err(e) => {
-                output::note(&format!("building with `uv build` only: {e:#}"));
-                None
-            }
-        });
-    parallel::map(to_build, options.jobs, |&i| {
-        let p = &repo.packages[i];
-        output::status("building", &format!("{} ({})", label(p), p.dir));
-        let shared = shared_env.as_ref().map(|env| build::Shared { env: env.path(), frontends: frontends.as_ref() });
-        let hooks = hooks::of(&options.hooks, p);
-        match build::build(&repo.root, p, options.backend, tool, ctx.credentials, shared, hooks) {
-            Ok((b, took)) => {
-                if !b.reused {
-                    ctx.timing.add(Part::Hooks, took.hooks);
-                    ctx.timing.add(if took.by_frontend { Part::FrontendBuild } else { Part::ToolBuild }, took.build);
-                }
-                let files = b.manifest.files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>().join(", ");
-                let reused = if b.reused { " (unchanged since the last build)" } else { "" };
-                output::status("built", &format!("{}{reused}: {files}", label(p)));
-                builds.lock().expect("no panics under the lock").insert(i, b);
-            }
-            Err(e) => finish(i, Outcome::Failed(format!("{e:#}"))),
-        }
-    });
-    builds.into_inner().expect("threads are done")
+    let builds = batch::build_all(ctx, tool, &to_build, &finish);
+    (builds, failed.into_inner().expect("threads are done"))
 }
 
 /// Our build against the index's files of its version.
@@ -278,13 +236,24 @@ pub(super) enum Compared {
     Ours(plan::FileDecision),
     /// Some file there is not ours: another build published this version.
     Elsewhere,
+    /// Every file there is ours, but some only cut off (`cutoff.rs`): upload the rest, then fail.
+    CutOff(plan::FileDecision, Vec<cutoff::Cut>),
 }
 
 pub(super) fn compare(ctx: &Ctx, p: &Package, build: &Build, on_index: &[DistFile]) -> Result<Compared> {
     let remote = remote::files_with_digests(ctx.index, &p.name, &p.version, on_index, &ctx.cache)?;
     let decision = plan::decide(&local(build), &remote);
     let foreign = remote.iter().any(|(f, _)| !build.manifest.files.iter().any(|b| &b.filename == f));
-    Ok(if decision.conflicts.is_empty() && !foreign { Compared::Ours(decision) } else { Compared::Elsewhere })
+    if foreign {
+        return Ok(Compared::Elsewhere);
+    }
+    if decision.conflicts.is_empty() {
+        return Ok(Compared::Ours(decision));
+    }
+    Ok(match cutoff::find(ctx, build, on_index, &decision)? {
+        Some(cuts) => Compared::CutOff(decision, cuts),
+        None => Compared::Elsewhere,
+    })
 }
 
 fn publish_one(
@@ -326,6 +295,7 @@ fn publish_one(
         let decision = match compare(ctx, p, build, &on_index) {
             Ok(Compared::Ours(d)) => d,
             Ok(Compared::Elsewhere) => return elsewhere(ctx, tool, p, item, build, &on_index, uploaded),
+            Ok(Compared::CutOff(d, cuts)) => return cut_off(ctx, tool, p, item, build, d.upload, &cuts),
             Err(e) => return Outcome::Failed(format!("{e:#}")),
         };
         if decision.upload.is_empty() && uploaded.is_empty() {
@@ -365,6 +335,27 @@ fn publish_one(
         }
     }
     Outcome::Failed("the index kept answering that files exist which it does not list; check the index".into())
+}
+
+/// Some of our files are cut off on the index: the others go up (unless the version is closed),
+/// and the package fails, naming what to delete.
+fn cut_off(
+    ctx: &Ctx,
+    tool: &Path,
+    p: &Package,
+    item: &Item,
+    build: &Build,
+    rest: Vec<String>,
+    cuts: &[cutoff::Cut],
+) -> Outcome {
+    let text = cutoff::text(cuts);
+    if rest.is_empty() || matches!(item.state, State::Partial { closed: Some(_), .. }) {
+        return Outcome::Failed(text);
+    }
+    match upload_files(ctx, tool, p, build, rest) {
+        Ok(sent) => Outcome::Failed(format!("{text} (uploaded the rest: {})", sent.join(", "))),
+        Err((_, failure)) => Outcome::Failed(format!("{text}; and {}", failure.message())),
+    }
 }
 
 /// The version is on the index from another build: published. A missing kind is warned
@@ -426,25 +417,18 @@ fn upload_files(
     if pending.is_empty() {
         return Ok(uploaded);
     }
-    // The transient failure being retried: what it says went through is settled before the
-    // next attempt (a failure that is not retried leaves the lists as they were).
-    let mut retried: Option<String> = None;
     let attempt = |_| {
-        if let Some(why) = retried.take() {
-            settle(&mut pending, &mut uploaded, &why);
-        }
         output::status("uploading", &format!("{}: {}", label(p), pending.join(", ")));
         let paths: Vec<PathBuf> = pending.iter().map(|f| build.path(f)).collect();
         let dir = ctx.repo.root.join(&p.dir);
-        match upload::upload(tool, options.backend, &options.destination.publish_url, &dir, &paths, ctx.credentials) {
-            Ok(()) => {
-                uploaded.append(&mut pending);
-                Ok(Attempt::Done(()))
-            }
-            Err(Failure::Transient(why)) => {
-                retried = Some(why.clone());
-                Ok(Attempt::Again(why, None))
-            }
+        let (sent, result) =
+            upload::upload(tool, options.backend, &options.destination.publish_url, &dir, &paths, ctx.credentials);
+        // What went through before a failure is not sent again.
+        pending.retain(|f| !sent.contains(f));
+        uploaded.extend(sent);
+        match result {
+            Ok(()) => Ok(Attempt::Done(())),
+            Err(Failure::Transient(why)) => Ok(Attempt::Again(why, None)),
             Err(failure) => Err(failure),
         }
     };
@@ -459,17 +443,6 @@ fn upload_files(
             Err((uploaded, Failure::Permanent(why)))
         }
         Err(failure) => Err((uploaded, failure)),
-    }
-}
-
-/// uv names each file as it starts it and stops at the first failure: the files it started
-/// before the failed one went through, so only the rest go again.
-fn settle(pending: &mut Vec<String>, uploaded: &mut Vec<String>, why: &str) {
-    if let Some(failed) = pending.iter().find(|f| why.contains(&format!("/{f}`"))).cloned() {
-        let done: Vec<String> =
-            pending.iter().filter(|f| **f != failed && why.contains(&format!("Uploading {f} "))).cloned().collect();
-        pending.retain(|f| !done.contains(f));
-        uploaded.extend(done);
     }
 }
 

@@ -1,8 +1,10 @@
-//! Uploading built files with `uv publish` or `poetry publish`, credentials passed only through
-//! the child's environment, and failures sorted into transient (retry) and permanent (stop).
+//! Uploading built files: over HTTP from the tool itself with the uv backend (`direct.rs`), with
+//! `poetry publish` with poetry's, credentials passed to poetry only through its environment;
+//! failures sorted into transient (retry) and permanent (stop).
 
 use std::{path::Path, path::PathBuf};
 
+use super::direct;
 use crate::{
     config::Backend,
     exec::{self, secrets},
@@ -17,7 +19,8 @@ pub struct Credentials {
     username: Option<String>,
     password: Option<String>,
     /// Trusted publishing: in GitHub Actions with an ID token (`id-token: write`) and no
-    /// `UV_PUBLISH_*`, uv exchanges the job's token for a short-lived upload token on each call.
+    /// `UV_PUBLISH_*`, the job's ID token is exchanged for a short-lived upload token for each
+    /// package's upload (`direct.rs`).
     trusted: Option<(String, String)>,
 }
 
@@ -28,7 +31,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// What GitHub Actions sets with `id-token: write`: only the upload child gets them.
+    /// What GitHub Actions sets with `id-token: write`: read here, given to no child.
     pub const ID_TOKEN_VARIABLES: [&'static str; 2] =
         ["ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"];
     pub fn from_env() -> Credentials {
@@ -59,15 +62,25 @@ impl Credentials {
         })
     }
 
-    /// Whether uploads use trusted publishing (`uv publish --trusted-publishing always`).
-    pub fn trusted(&self) -> bool {
-        self.trusted.is_some()
+    /// How one upload to `publish_url` authenticates: trusted publishing's exchange (a fresh
+    /// token each call), a token as the password of `__token__`, or the user and password.
+    fn login(&self, publish_url: &str) -> Result<direct::Login, Failure> {
+        if let Some((url, request_token)) = &self.trusted {
+            return direct::trusted_login(publish_url, url, request_token);
+        }
+        Ok(match (&self.token, &self.username) {
+            (Some(token), _) => direct::Login { user: "__token__".into(), password: token.clone() },
+            (None, user) => direct::Login {
+                user: user.clone().unwrap_or_default(),
+                password: self.password.clone().unwrap_or_default(),
+            },
+        })
     }
 
     /// How the credentials are given, for the plan: never their values.
     pub fn describe(&self) -> &'static str {
         if self.trusted.is_some() {
-            return "trusted publishing: the GitHub Actions ID token, exchanged by uv for a short-lived upload token on each upload";
+            return "trusted publishing: the GitHub Actions ID token, exchanged for a short-lived upload token for each package's upload";
         }
         match (&self.token, &self.username, &self.password) {
             (Some(_), _, _) => "token from UV_PUBLISH_TOKEN",
@@ -77,9 +90,9 @@ impl Credentials {
         }
     }
 
-    /// `text` with every secret replaced by `[REDACTED]`: ours, and the upload tokens that uv
-    /// minted by trusted publishing, which it prints for GitHub to mask (`::add-mask::TOKEN`)
-    /// before an upload that may then fail. Those lines go: only the runner reads them.
+    /// `text` with every secret replaced by `[REDACTED]`: ours, and upload tokens that a tool
+    /// minted by trusted publishing and printed for GitHub to mask (`::add-mask::TOKEN`). Those
+    /// lines go: only the runner reads them.
     pub fn redact(&self, text: &str) -> String {
         let request_token = self.trusted.as_ref().map(|(_, t)| t.clone());
         let own: Vec<String> =
@@ -87,29 +100,20 @@ impl Credentials {
         secrets::redact_also(text, &own)
     }
 
-    /// The environment of the upload child: uv reads our names itself; poetry's are mapped to
-    /// its repository named `xtask`.
-    fn env(&self, backend: Backend) -> Vec<(&'static str, String)> {
+    /// The environment of `poetry publish`: our credentials under poetry's names, for its
+    /// repository named `xtask`. Trusted publishing is not poetry's: it gets no ID-token request.
+    fn poetry_env(&self) -> Vec<(&'static str, String)> {
         let mut env = Vec::new();
         let mut put = |name: &'static str, value: &Option<String>| {
             if let Some(v) = value {
                 env.push((name, v.clone()));
             }
         };
-        match backend {
-            Backend::Uv => {
-                let (url, token) = self.trusted.clone().unzip();
-                put(Self::ID_TOKEN_VARIABLES[0], &url);
-                put(Self::ID_TOKEN_VARIABLES[1], &token);
-                put("UV_PUBLISH_TOKEN", &self.token);
-                put("UV_PUBLISH_USERNAME", &self.username);
-                put("UV_PUBLISH_PASSWORD", &self.password);
-            }
-            Backend::Poetry if self.token.is_some() => put("POETRY_PYPI_TOKEN_XTASK", &self.token),
-            Backend::Poetry => {
-                put("POETRY_HTTP_BASIC_XTASK_USERNAME", &self.username);
-                put("POETRY_HTTP_BASIC_XTASK_PASSWORD", &self.password);
-            }
+        if self.token.is_some() {
+            put("POETRY_PYPI_TOKEN_XTASK", &self.token);
+        } else {
+            put("POETRY_HTTP_BASIC_XTASK_USERNAME", &self.username);
+            put("POETRY_HTTP_BASIC_XTASK_PASSWORD", &self.password);
         }
         env
     }
@@ -134,9 +138,25 @@ impl Failure {
             Failure::Transient(m) | Failure::Permanent(m) | Failure::Exists(m) | Failure::Quota(m) => m,
         }
     }
+
+    /// The same failure, its message passed through `f`.
+    pub fn map(self, f: impl FnOnce(String) -> String) -> Failure {
+        match self {
+            Failure::Transient(m) => Failure::Transient(f(m)),
+            Failure::Permanent(m) => Failure::Permanent(f(m)),
+            Failure::Exists(m) => Failure::Exists(f(m)),
+            Failure::Quota(m) => Failure::Quota(f(m)),
+        }
+    }
+
+    /// The same failure, said to be of `what`.
+    pub fn within(self, what: &str) -> Failure {
+        self.map(|m| format!("{what}: {m}"))
+    }
 }
 
-/// Uploads `files` (all of one package, from `dir`'s build) to `publish_url`.
+/// Uploads `files` (all of one package, from `dir`'s build) to `publish_url`: the files that
+/// went through, and the failure that stopped the rest.
 pub fn upload(
     tool: &Path,
     backend: Backend,
@@ -144,43 +164,50 @@ pub fn upload(
     package_dir: &Path,
     files: &[PathBuf],
     credentials: &Credentials,
-) -> Result<(), Failure> {
-    let (args, shown, _staged) = match backend {
+) -> (Vec<String>, Result<(), Failure>) {
+    match backend {
         Backend::Uv => {
-            let mut args =
-                vec!["publish".to_string(), "--no-progress".into(), "--publish-url".into(), publish_url.into()];
-            if credentials.trusted() {
-                args.extend(["--trusted-publishing".into(), "always".into()]);
+            let (sent, result) = match credentials.login(publish_url) {
+                Ok(login) => {
+                    let (sent, result) = direct::upload(publish_url, files, &login);
+                    // Whatever the index answered, never the token it minted or we sent.
+                    (
+                        sent,
+                        result
+                            .map_err(|f| f.map(|m| secrets::redact_values(&m, std::slice::from_ref(&login.password)))),
+                    )
+                }
+                Err(failure) => (Vec::new(), Err(failure)),
+            };
+            (sent, result.map_err(|f| f.map(|m| credentials.redact(&m))))
+        }
+        Backend::Poetry => match poetry_publish(tool, publish_url, package_dir, files, credentials) {
+            Ok(()) => {
+                (files.iter().filter_map(|f| f.file_name()).map(|n| n.to_string_lossy().into_owned()).collect(), Ok(()))
             }
-            args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
-            (args, "uv publish", None)
-        }
-        Backend::Poetry => {
-            // `poetry publish` sends every file of the version in a directory: give it one
-            // holding exactly the files to send.
-            let staged = stage(files).map_err(|e| Failure::Permanent(format!("cannot prepare the upload: {e}")))?;
-            let dir = staged.to_string_lossy().into_owned();
-            (
-                vec![
-                    "publish".into(),
-                    "--no-interaction".into(),
-                    "--repository".into(),
-                    "xtask".into(),
-                    "--dist-dir".into(),
-                    dir,
-                ],
-                "poetry publish",
-                Some(Staged(staged)),
-            )
-        }
-    };
-    // Retries are ours: uv's own would retry a new-project 429, which only makes it worse.
-    let mut cmd = exec::Cmd::new(tool).args(&args).dir(package_dir).env("UV_HTTP_RETRIES", "0");
-    if backend == Backend::Poetry {
-        cmd = cmd.env("POETRY_REPOSITORIES_XTASK_URL", publish_url);
+            Err(failure) => (Vec::new(), Err(failure)),
+        },
     }
-    // The one child that gets the upload credentials (from the store, under the tool's names).
-    for (name, value) in credentials.env(backend) {
+}
+
+/// `poetry publish` of `files`, the credentials in its environment only.
+fn poetry_publish(
+    tool: &Path,
+    publish_url: &str,
+    package_dir: &Path,
+    files: &[PathBuf],
+    credentials: &Credentials,
+) -> Result<(), Failure> {
+    // `poetry publish` sends every file of the version in a directory: give it one holding
+    // exactly the files to send.
+    let staged = stage(files).map_err(|e| Failure::Permanent(format!("cannot prepare the upload: {e}")))?;
+    let _staged = Staged(staged.clone());
+    let dir = staged.to_string_lossy().into_owned();
+    let args = ["publish", "--no-interaction", "--repository", "xtask", "--dist-dir", &dir];
+    let shown = "poetry publish";
+    let mut cmd = exec::Cmd::new(tool).args(args).dir(package_dir).env("POETRY_REPOSITORIES_XTASK_URL", publish_url);
+    // The one child that gets the upload credentials (from the store, under poetry's names).
+    for (name, value) in credentials.poetry_env() {
         cmd = cmd.env(name, value);
     }
     match cmd.capture() {
@@ -275,7 +302,7 @@ pub fn server_message(output: &str) -> String {
     one
 }
 
-/// Sorts a failed upload by what the tool printed: an HTTP status decides when there is one;
+/// Sorts a failed `poetry publish` by what it printed: an HTTP status decides when there is one;
 /// otherwise network trouble is transient and anything else permanent, so that an unknown
 /// failure is reported at once instead of retried in a loop.
 fn classify(output: &str) -> Kind {
@@ -386,17 +413,18 @@ mod tests {
         let c = Credentials { token: Some("pypi-s3cret".into()), username: None, password: None, trusted: None };
         assert_eq!(c.redact("auth pypi-s3cret failed"), "auth [REDACTED] failed");
         assert_eq!(format!("{c:?}"), "Credentials([REDACTED])");
-        assert_eq!(c.env(Backend::Poetry), [("POETRY_PYPI_TOKEN_XTASK", "pypi-s3cret".to_string())]);
+        assert_eq!(c.poetry_env(), [("POETRY_PYPI_TOKEN_XTASK", "pypi-s3cret".to_string())]);
         let c = Credentials { token: None, username: Some("u".into()), password: Some("p4ss".into()), trusted: None };
-        assert_eq!(c.env(Backend::Poetry).len(), 2);
+        assert_eq!(c.poetry_env().len(), 2);
         assert_eq!(c.describe(), "username and password from UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD");
-        // Trusted publishing: only uv's upload child gets the ID-token request, and its token is redacted.
+        // Trusted publishing: no child gets the ID-token request (the exchange is ours), and its
+        // token is redacted.
         let c = Credentials {
             trusted: Some(("https://actions/token?x=1".into(), "id-req-s3cret".into())),
             ..Default::default()
         };
-        assert!(c.trusted() && c.describe().starts_with("trusted publishing"));
-        assert_eq!(c.env(Backend::Uv).iter().map(|(k, _)| *k).collect::<Vec<_>>(), Credentials::ID_TOKEN_VARIABLES);
+        assert!(c.trusted.is_some() && c.describe().starts_with("trusted publishing"));
+        assert!(c.poetry_env().is_empty());
         assert_eq!(c.redact("bearer id-req-s3cret"), "bearer [REDACTED]");
         // What uv prints of the token it minted, before an upload that then fails.
         let printed =

@@ -21,4 +21,5 @@ mod rehearsal;
 mod release;
 mod test_runner;
 mod trusted_publishing;
+mod upload_form;
 mod workflows;
