@@ -149,6 +149,21 @@ pub fn tag_commit(sh: &Shell, tag: &str) -> Result<Option<String>> {
     commit_of(sh, &format!("refs/tags/{tag}"))
 }
 
+/// Every tag with the commit it points at (peeled), in one `git for-each-ref`.
+pub fn tag_commits(sh: &Shell) -> Result<std::collections::HashMap<String, String>> {
+    let out = git(sh)
+        .args(["for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)", "refs/tags"])
+        .read()?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split('\0');
+            let (tag, object, peeled) = (parts.next()?, parts.next()?, parts.next().unwrap_or(""));
+            Some((tag.to_string(), if peeled.is_empty() { object } else { peeled }.to_string()))
+        })
+        .collect())
+}
+
 /// Whether git ignores `path` (relative to the root); false outside a repository.
 pub fn is_ignored(sh: &Shell, path: &str) -> bool {
     git(sh).args(["check-ignore", "--quiet", "--no-index"]).arg(path).output().is_ok_and(|o| o.status.success())

@@ -110,7 +110,8 @@ fn bump_auto_reads_each_packages_commits_since_its_own_tag_and_says_why() {
     "#]]
     .assert_eq(&plan);
     // Without paths and without a group, nothing is released by default: the error says which
-    // packages have commits since their tags, and the command that releases them.
+    // packages changed what they ship since their tags (not the schema: only its lock changed),
+    // and the command that releases them.
     let err = s.xtask(&["prepare", "--bump", "auto"]).fails_with(2);
     assert!(err.stderr.contains("so `prepare` releases the packages it is given"), "{}", err.stderr);
     s.git(&["tag", "acme-cli-v2.0.2"]);
@@ -118,14 +119,13 @@ fn bump_auto_reads_each_packages_commits_since_its_own_tag_and_says_why() {
     let err = s.xtask(&["release", "prepare", "--bump", "auto", "--offline"]).fails_with(2);
     expect![[r#"
         error: this monorepo has no release group (no umbrella and core in release.toml), so `release prepare` releases the packages it is given: `cargo xtask release prepare PATH… --bump auto`
-        6 packages have commits since their last tag:
-          acme-client (libs/client): 2 commits since `acme-client-v0.4.3`
-          acme (libs/main): 1 commit since `1.2.11`
-          acme-schema (libs/schema): 2 commits since `acme-schema-v0.14.2`
-          acme-store (libs/store): 1 commit since `store==4.2.0`
-          acme-testing (libs/testing): 2 commits since `acme-testing-v0.2.0`
-          acme-utils (libs/utils): 1 commit since `acme-utils-v1.0.0`
-        to release them all: cargo xtask release prepare libs/client libs/main libs/schema libs/store libs/testing libs/utils --bump auto
+        5 packages changed what they ship since their last tag:
+          acme-client (libs/client): 1 file changed since `acme-client-v0.4.3`
+          acme (libs/main): 1 file changed since `1.2.11`
+          acme-store (libs/store): 1 file changed since `store==4.2.0`
+          acme-testing (libs/testing): 1 file changed since `acme-testing-v0.2.0`
+          acme-utils (libs/utils): 1 file changed since `acme-utils-v1.0.0`
+        to release them all: cargo xtask release prepare libs/client libs/main libs/store libs/testing libs/utils --bump auto
 
         Run `cargo xtask release --help` for usage.
     "#]]
@@ -305,6 +305,19 @@ fn publish_tags_and_releases_each_package_and_holds_back_only_the_failing_one() 
         dry.stdout
     );
     let short = s.git(&["rev-parse", "--short=10", "HEAD"]);
+    // `--hold` leaves a package out on purpose: listed with the command that releases it, and
+    // not a failure.
+    let held = run(&["release", "publish", "--dry-run", "--hold", "libs/testing"]).ok();
+    assert!(
+        held.stdout.contains(&format!(
+            "Held back, not uploaded (1):\n  acme-testing 0.3.0: held on purpose (--hold)\n    \
+             release it, at the release commit {short}: cargo xtask release publish --index-url {url}"
+        )) && held
+            .stdout
+            .contains("publish          would  1 the index lacks: acme-store 4.3.0; 1 held back (listed below)"),
+        "{}",
+        held.stdout
+    );
 
     // The store does not build: the testing package (which uses it only in its test group) goes out.
     let pyproject = "libs/store/pyproject.toml";
