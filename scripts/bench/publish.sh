@@ -12,7 +12,8 @@
 # compare the ratios of one run.
 # RUNS (default 3) runs of each; SIZES (default "40 200"); OLD_RUNS (default RUNS) runs of the
 # old loop, which takes minutes per run (its `uv lock`s); OLD_MAX (default 200): no old loop
-# for larger sizes; PLAIN_MAX (default 200): no plain `uv build` loop for larger sizes. Both
+# for larger sizes; PLAIN_MAX (default 200): no plain `uv build` loop for larger sizes;
+# NO_FRONTEND_MAX (default 200): no `--no-build-frontend` run for larger sizes. The two loops
 # loops go one package after another, so for a size past their maximum, the figure is
 # extrapolated (per package, times the packages) from the median of the last size they ran for,
 # in this run or an earlier one (kept in target/bench/publish-loops.txt), and said to be.
@@ -23,6 +24,7 @@ runs=${RUNS:-3}
 old_runs=${OLD_RUNS:-$runs}
 old_max=${OLD_MAX:-200}
 plain_max=${PLAIN_MAX:-200}
+no_frontend_max=${NO_FRONTEND_MAX:-200}
 sizes=${SIZES:-40 200}
 root=$(pwd)
 tools=$root/target/tools/bin
@@ -162,11 +164,13 @@ for packages in $sizes; do
       fresh_copy; start_server; old_loop; uploaded_all "the old loop"; stop_server
     fi
     if ((packages <= plain_max)); then fresh_copy; rm -rf "$work/plain"; plain+=("$(plain_builds)"); fi
-    fresh_copy; start_server; before+=("$(xtask_publish --no-build-frontend)"); uploaded_all "xtask publish --no-build-frontend"; stop_server
+    if ((packages <= no_frontend_max)); then
+      fresh_copy; start_server; before+=("$(xtask_publish --no-build-frontend)"); uploaded_all "xtask publish --no-build-frontend"; stop_server
+    fi
     fresh_copy; start_server; after+=("$(xtask_publish)"); uploaded_all "xtask publish"; stop_server
   done
 
-  before_median=$(printf '%s\n' "${before[@]}" | cut -f1 | median)
+  before_median=; ((${#before[@]} == 0)) || before_median=$(printf '%s\n' "${before[@]}" | cut -f1 | median)
   after_median=$(printf '%s\n' "${after[@]}" | cut -f1 | median)
   echo "== ${#dirs[@]} packages in $waves waves, -j $(nproc), $runs runs =="
   old_median=; plain_median=
@@ -189,16 +193,22 @@ for packages in $sizes; do
     plain_median=$extrapolated
     echo "plain \`uv build\` loop: not run for $packages packages (PLAIN_MAX=$plain_max)${from:+; ${plain_median}s, $from}"
   fi
-  echo "xtask publish --no-build-frontend (a \`uv build\` per package): $(printf '%s\n' "${before[@]}" | breakdown)"
+  if [[ -n $before_median ]]; then
+    echo "xtask publish --no-build-frontend (a \`uv build\` per package): $(printf '%s\n' "${before[@]}" | breakdown)"
+  else
+    echo "xtask publish --no-build-frontend: not run for $packages packages (NO_FRONTEND_MAX=$no_frontend_max)"
+  fi
   echo "xtask publish (build frontend): $(printf '%s\n' "${after[@]}" | breakdown)"
-  b_before=$(printf '%s\n' "${before[@]}" | cut -f2 | building)
   b_after=$(printf '%s\n' "${after[@]}" | cut -f2 | building)
   echo "ratios of medians:"
-  echo "  building phase, per-package \`uv build\` / frontend: $(ratio "$b_before" "$b_after")"
+  if [[ -n $before_median ]]; then
+    b_before=$(printf '%s\n' "${before[@]}" | cut -f2 | building)
+    echo "  building phase, per-package \`uv build\` / frontend: $(ratio "$b_before" "$b_after")"
+  fi
   estimated() { (($1)) && echo "" || echo " (extrapolated)"; }
   [[ -z $plain_median ]] ||
     echo "  publish: plain \`uv build\` loop$(estimated $((packages <= plain_max))) / xtask publish: $(ratio "$plain_median" "$after_median")"
   [[ -z $old_median ]] ||
     echo "  publish: old sequential loop$(estimated $((do_old > 0))) / xtask publish: $(ratio "$old_median" "$after_median")"
-  echo "  publish: --no-build-frontend / xtask publish: $(ratio "$before_median" "$after_median")"
+  [[ -z $before_median ]] || echo "  publish: --no-build-frontend / xtask publish: $(ratio "$before_median" "$after_median")"
 done

@@ -111,6 +111,9 @@ pub fn standin_bin() -> PathBuf {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut build = Command::new(cargo);
             build.args(["build", "--quiet", "--package", "standin", "--bin", "standin"]);
+            // The bench's libtest report needs it for the test binary only; the build stays the
+            // same as `cargo test`'s, so neither rebuilds after the other.
+            build.env_remove("RUSTC_BOOTSTRAP");
             if dir.file_name().is_some_and(|n| n == "release") {
                 build.arg("--release");
             }
