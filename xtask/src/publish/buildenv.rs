@@ -101,3 +101,18 @@ fn run(cmd: exec::Cmd) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setuptools_scm_is_found_by_its_normalised_name_or_through_hatch_vcs() {
+        let set = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(requirement_name("Setuptools_SCM[toml]>=8"), "setuptools-scm");
+        assert_eq!(requirement_name("setuptools..scm ; python_version>'3'"), "setuptools-scm");
+        assert!(brings_scm(&set(&["hatchling", "hatch-vcs"])));
+        assert!(brings_scm(&set(&["setuptools>=64", "setuptools_scm>=8"])));
+        assert!(!brings_scm(&set(&["setuptools>=64", "setuptools-scm-git-archive", "hatchling"])));
+    }
+}
