@@ -251,10 +251,8 @@ fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
             )
         }
     });
-    let committed = w.proposal.committed && propose::commits(flags);
-    let ran = w.marker.as_ref().is_some_and(|m| m.hooks_done) && w.bump.is_none() && w.note_changes.is_empty();
-    steps.push(propose::hooks_step(&w.repo, committed, ran).map(Action::Propose));
-    let rest = w.proposal.steps(flags, &w.repo, "", &mut w.problems);
+    let edits_done = w.bump.is_none() && w.note_changes.is_empty();
+    let rest = w.proposal.plan(flags, &w.repo, w.marker.as_ref(), edits_done, "", &mut w.problems);
     steps.extend(rest.into_iter().map(|s| s.map(Action::Propose)));
     steps
 }

@@ -261,11 +261,9 @@ fn plan(w: &mut World, flags: &flags::Release) -> Vec<Step<Action>> {
             ),
         }
     });
-    let committed = w.proposal.committed && propose::commits(flags);
-    let ran = w.marker.as_ref().is_some_and(|m| m.hooks_done) && w.bump.is_none() && w.changelog_done;
-    steps.push(propose::hooks_step(&w.repo, committed, ran).map(Action::Propose));
+    let edits_done = w.bump.is_none() && w.changelog_done;
     let holds = ": the release's files and what the hooks changed";
-    let rest = w.proposal.steps(flags, &w.repo, holds, &mut w.problems);
+    let rest = w.proposal.plan(flags, &w.repo, w.marker.as_ref(), edits_done, holds, &mut w.problems);
     steps.extend(rest.into_iter().map(|s| s.map(Action::Propose)));
     steps
 }

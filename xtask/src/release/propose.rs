@@ -1,7 +1,7 @@
 //! The end of `release prepare`, one way for the group's release (`prepare.rs`) and the named
 //! packages' (`packages.rs`): the prepare hooks, the release commit, its branch and the release
-//! pull request. Each phase's look finds a [`Proposal`], its plan takes these steps from it (with
-//! the actions of [`Act`]), and its executor carries them out through the functions here.
+//! pull request. Each phase's look finds a [`Proposal`], its plan takes these steps from it
+//! ([`Proposal::plan`], with the actions of [`Act`]), and its executor carries them out through the functions here.
 
 use std::path::Path;
 
@@ -59,9 +59,28 @@ impl Proposal {
         Ok(Proposal { branch, title, head_subject, committed, origin_branch, pr })
     }
 
-    /// The release commit's, the push's and the pull request's steps; `holds` says what the
-    /// commit takes besides its title. A missing `origin` is a problem.
-    pub fn steps(
+    /// The end of a prepare's plan: the prepare hooks' step, then the release commit's, the
+    /// push's and the pull request's. `marker` is what an earlier run recorded; `edits_done`: this
+    /// run has no edit of its own left to make (so hooks that ran saw the release's edits);
+    /// `holds` says what the commit takes besides its title. A missing `origin` is a problem.
+    pub fn plan(
+        &self,
+        flags: &flags::Release,
+        repo: &Monorepo,
+        marker: Option<&state::Marker>,
+        edits_done: bool,
+        holds: &str,
+        problems: &mut Vec<String>,
+    ) -> Vec<Step<Act>> {
+        let committed = self.committed && commits(flags);
+        let ran = marker.is_some_and(|m| m.hooks_done) && edits_done;
+        let mut steps = vec![hooks_step(repo, committed, ran)];
+        steps.extend(self.steps(flags, repo, holds, problems));
+        steps
+    }
+
+    /// The release commit's, the push's and the pull request's steps.
+    fn steps(
         &self,
         flags: &flags::Release,
         repo: &Monorepo,
@@ -168,7 +187,7 @@ impl Proposal {
 
 /// The prepare hooks' step. `committed`: the release commit is made (and this run commits);
 /// `ran`: an earlier run ran them on this release's edits, and no edit is left to make.
-pub fn hooks_step(repo: &Monorepo, committed: bool, ran: bool) -> Step<Act> {
+fn hooks_step(repo: &Monorepo, committed: bool, ran: bool) -> Step<Act> {
     let config = &repo.config;
     if config.release_hooks.prepare.is_empty() {
         return Step::skipped("prepare hooks", "none configured (`release.prepare-hooks`)");
