@@ -178,9 +178,15 @@ pub fn require(name: &str, purpose: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The oldest versions of the tools whose features the xtask uses, and the feature.
-const MINIMUM_VERSIONS: &[(&str, &str, &str)] =
-    &[("uv", "0.4.16", "`uv build` and `uv publish`"), ("gh", "2.0.0", "`gh release` and `gh pr` with `--json`")];
+/// The oldest versions of the tools whose features the xtask uses, and the features. Uploads are
+/// the xtask's own HTTP requests: uv builds, locks, syncs and runs. Its newest feature in use is
+/// `[dependency-groups]` (PEP 735, uv 0.4.27): `uv sync` installs the `dev` group, where the
+/// packages' pytest is, before `test` runs it with `uv run --no-sync` (0.4.9); `publish` and the
+/// install check build with `uv build` (0.4.5).
+const MINIMUM_VERSIONS: &[(&str, &str, &str)] = &[
+    ("uv", "0.4.27", "`uv sync` of `[dependency-groups]`, `uv build`, `uv run --no-sync`"),
+    ("gh", "2.0.0", "`gh release` and `gh pr` with `--json`"),
+];
 
 /// `output` is what `path --version` printed (`uv 0.9.30 (…)`, `gh version 2.83.2 (…)`).
 fn check_version(name: &str, path: &std::path::Path, output: &str, minimum: &str, why: &str) -> Result<()> {
@@ -281,13 +287,14 @@ mod tests {
     #[test]
     fn tool_versions_are_checked() {
         let path = std::path::Path::new("bin/uv");
-        let check = |output: &str| check_version("uv", path, output, "0.4.16", "`uv publish`");
+        let check = |output: &str| check_version("uv", path, output, "0.4.27", "`uv sync` of `[dependency-groups]`");
         assert!(check("uv 0.9.30 (e1b2a3c 2026-01-01)\n").is_ok());
-        assert!(check("uv 0.4.16\n").is_ok());
+        assert!(check("uv 0.4.27\n").is_ok());
+        assert!(check("uv 0.4.26\n").is_err());
         assert!(check("gh version 2.83.2 (2025-12-10)\nhttps://github.com/cli/cli/releases/tag/v2.83.2\n").is_ok());
         let err = |output: &str| check(output).unwrap_err().to_string();
-        expect_test::expect!["`uv` 0.4.2 at bin/uv is too old: the xtask needs 0.4.16 or newer (`uv publish`); run `scripts/bootstrap.sh` to install the pinned tools, or upgrade it"].assert_eq(&err("uv 0.4.2\n"));
-        expect_test::expect!["`bin/uv --version` printed `uv dev`, which has no version; the xtask needs `uv` 0.4.16 or newer (`uv publish`): run `scripts/bootstrap.sh` to install the pinned tools"].assert_eq(&err("uv dev\n"));
+        expect_test::expect!["`uv` 0.4.2 at bin/uv is too old: the xtask needs 0.4.27 or newer (`uv sync` of `[dependency-groups]`); run `scripts/bootstrap.sh` to install the pinned tools, or upgrade it"].assert_eq(&err("uv 0.4.2\n"));
+        expect_test::expect!["`bin/uv --version` printed `uv dev`, which has no version; the xtask needs `uv` 0.4.27 or newer (`uv sync` of `[dependency-groups]`): run `scripts/bootstrap.sh` to install the pinned tools"].assert_eq(&err("uv dev\n"));
         for (_, minimum, _) in MINIMUM_VERSIONS {
             assert!(semver::Version::parse(minimum).is_ok(), "{minimum}");
         }

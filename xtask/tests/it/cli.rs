@@ -639,7 +639,7 @@ fn a_too_old_tool_is_refused_up_front() {
     std::fs::set_permissions(&uv, std::fs::Permissions::from_mode(0o755)).unwrap();
     let tools_dir = tools.path().to_string_lossy().into_owned();
     let out = s.xtask_env(&["test", "llama-index-core"], &[("XTASK_TOOLS_DIR", &tools_dir)]).fails_with(1);
-    let want = format!("`uv` 0.3.0 at {} is too old: the xtask needs 0.4.16 or newer", uv.display());
+    let want = format!("`uv` 0.3.0 at {} is too old: the xtask needs 0.4.27 or newer", uv.display());
     assert!(out.stderr.contains(&want), "{}", out.stderr);
     assert!(out.stderr.contains("run `scripts/bootstrap.sh`"), "{}", out.stderr);
     assert!(!ran.exists(), "nothing but `uv --version` ran");
