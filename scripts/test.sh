@@ -9,4 +9,7 @@ if ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add clippy
 fi
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The integration tests spend most of their time waiting on uv, pytest and the package index, so
+# twice as many test threads as cores keeps both cores busy (a RUST_TEST_THREADS set by the caller wins).
+export RUST_TEST_THREADS=${RUST_TEST_THREADS:-$((2 * $(nproc)))}
 cargo test --workspace --locked "$@"

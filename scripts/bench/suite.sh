@@ -14,6 +14,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 only=${1:-}
 slowest=${SLOWEST:-5}
 whole=${WHOLE:-0}
+# As scripts/test.sh runs the tests: twice as many test threads as cores.
+export RUST_TEST_THREADS=${RUST_TEST_THREADS:-$((2 * $(nproc)))}
 
 out=target/bench/suite
 rm -rf "$out" && mkdir -p "$out"

@@ -996,14 +996,15 @@ fn sdist_without_times(path: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Every package built by `uv build` on its own (isolated, as before the shared environment and
-/// the frontend), into one directory. Four at a time: each is mostly the start of uv and
-/// Python, and builds in separate directories do not meet.
-fn uv_build_each(s: &Sample, server: &PypiServer, env: &[(&str, &str)]) -> TempDir {
+/// The packages in `dirs` (every package when empty) built by `uv build` each on its own
+/// (isolated, as before the shared environment and the frontend), into one directory. Four at a
+/// time: each is mostly the start of uv and Python, and builds in separate directories do not meet.
+fn uv_build_each(s: &Sample, server: &PypiServer, env: &[(&str, &str)], dirs: &[&str]) -> TempDir {
     let out = TempDir::new("uv-build-each");
     let info: serde_json::Value =
         serde_json::from_str(&s.xtask(&["pkg", "info", "--all", "--json"]).ok().stdout).unwrap();
-    let dirs: Vec<&str> = info.as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap()).collect();
+    let all: Vec<&str> = info.as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap()).collect();
+    let dirs = if dirs.is_empty() { &all[..] } else { dirs };
     let next = std::sync::atomic::AtomicUsize::new(0);
     let build = |dir: &str| -> Run {
         Command::new(support::tool("uv"))
@@ -1029,6 +1030,27 @@ fn uv_build_each(s: &Sample, server: &PypiServer, env: &[(&str, &str)]) -> TempD
     out
 }
 
+/// Adds a hatchling package that asks for setuptools-scm (hatch-vcs does, in the independent
+/// sample), committed: the shared build environment then has setuptools-scm, whose setuptools
+/// file finder would add every file git tracks to any setuptools sdist built there.
+const SCM_REQUIRER: &str = "llama-index-integrations/tools/llama-index-tools-scm";
+
+fn add_scm_requirer(s: &Sample) {
+    let dir = SCM_REQUIRER;
+    s.write(
+        &format!("{dir}/pyproject.toml"),
+        "[build-system]\nrequires = [\"hatchling\", \"setuptools-scm\"]\nbuild-backend = \"hatchling.build\"\n\n\
+         [project]\nname = \"llama-index-tools-scm\"\nversion = \"0.1.0\"\n\
+         description = \"llama-index scm integration\"\nrequires-python = \">=3.9,<4.0\"\ndependencies = []\n\n\
+         [tool.hatch.build.targets.wheel]\npackages = [\"llama_index\"]\n",
+    );
+    s.write(&format!("{dir}/llama_index/tools/scm/__init__.py"), "VALUE = 2\n");
+    support::commit_all(&s.root(), "Add an integration that asks for setuptools-scm");
+}
+
+/// Both halves publish the whole sample to an empty index and compare the uploads with `uv build`
+/// of each package: first as the monorepo is (every package through the frontend), then with a
+/// package that asks for setuptools-scm beside the setuptools one (which is then built isolated).
 #[test]
 fn the_build_frontend_uploads_the_same_bytes_as_uv_build() {
     let (s, server) = setup(20, 5);
@@ -1053,37 +1075,22 @@ fn the_build_frontend_uploads_the_same_bytes_as_uv_build() {
     assert!(run.stderr.contains(" 22 by the build frontend "), "{}", run.stderr);
     assert!(run.stderr.contains(" 0 by the tool's command "), "{}", run.stderr);
     assert!(!run.stderr.contains("could not build it"), "{}", run.stderr);
-    let ours = digests(&server.package_dir());
-    let theirs = digests(uv_build_each(&s, &server, &env).path());
-    assert_eq!(ours.len(), 44, "{ours:#?}");
-    assert_eq!(ours, theirs, "the uploaded files are byte for byte what `uv build` makes");
-}
+    let first = digests(&server.package_dir());
+    let theirs = digests(uv_build_each(&s, &server, &env, &[]).path());
+    assert_eq!(first.len(), 44, "{first:#?}");
+    assert_eq!(first, theirs, "the uploaded files are byte for byte what `uv build` makes");
 
-/// Adds a hatchling package that asks for setuptools-scm (hatch-vcs does, in the independent
-/// sample), committed: the shared build environment then has setuptools-scm, whose setuptools
-/// file finder would add every file git tracks to any setuptools sdist built there.
-fn add_scm_requirer(s: &Sample) {
-    let dir = "llama-index-integrations/tools/llama-index-tools-scm";
-    s.write(
-        &format!("{dir}/pyproject.toml"),
-        "[build-system]\nrequires = [\"hatchling\", \"setuptools-scm\"]\nbuild-backend = \"hatchling.build\"\n\n\
-         [project]\nname = \"llama-index-tools-scm\"\nversion = \"0.1.0\"\n\
-         description = \"llama-index scm integration\"\nrequires-python = \">=3.9,<4.0\"\ndependencies = []\n\n\
-         [tool.hatch.build.targets.wheel]\npackages = [\"llama_index\"]\n",
-    );
-    s.write(&format!("{dir}/llama_index/tools/scm/__init__.py"), "VALUE = 2\n");
-    support::commit_all(&s.root(), "Add an integration that asks for setuptools-scm");
-}
-
-#[test]
-fn a_setuptools_package_beside_setuptools_scm_ships_what_uv_build_ships() {
-    let (s, server) = setup(20, 0);
-    add_setuptools_package(&s);
     // Tracked by git, left out by setuptools' own rules (as the independent sample's uv.lock).
     s.write(&format!("{SETUPTOOLS_PACKAGE}/uv.lock"), "version = 1\n");
     support::commit_all(&s.root(), "Lock the setuptools integration");
     add_scm_requirer(&s);
-    let env = [("SOURCE_DATE_EPOCH", "1700000000")];
+    // setuptools leaves its egg-info in the package, and a later sdist reads its SOURCES.txt:
+    // `uv build` starts from the tree as git has it, and so does this half.
+    let clean = Command::new("git").args(["clean", "-fdxq", "--", SETUPTOOLS_PACKAGE]).current_dir(s.root()).status();
+    assert!(clean.unwrap().success());
+    std::fs::remove_dir_all(s.root().join("target/publish")).unwrap();
+    let server = PypiServer::start();
+    s.use_build_index(&server);
     let dry = publish_env(&s, &server.index_url(), &["--all", "--dry-run"], &env).ok();
     assert!(
         dry.stdout.contains(
@@ -1092,13 +1099,15 @@ fn a_setuptools_package_beside_setuptools_scm_ships_what_uv_build_ships() {
         "the plan says the setuptools package is built isolated:\n{}",
         dry.stdout
     );
-    publish_env(&s, &server.index_url(), &["--all"], &env).ok();
-    // setuptools leaves its egg-info in the package, and a later sdist reads its SOURCES.txt:
-    // `uv build` starts from the tree as git has it.
+    let run = publish_env(&s, &server.index_url(), &["--all"], &env).ok();
+    assert!(run.stderr.contains(" 22 by the build frontend "), "{}", run.stderr);
+    assert!(run.stderr.contains(" 1 by the tool's command "), "{}", run.stderr);
     let clean = Command::new("git").args(["clean", "-fdxq", "--", SETUPTOOLS_PACKAGE]).current_dir(s.root()).status();
     assert!(clean.unwrap().success());
     let ours = digests(&server.package_dir());
-    let theirs = digests(uv_build_each(&s, &server, &env).path());
+    let mut theirs = first;
+    theirs.extend(digests(uv_build_each(&s, &server, &env, &[SETUPTOOLS_PACKAGE, SCM_REQUIRER]).path()));
+    assert_eq!(ours.len(), 46, "{ours:#?}");
     assert_eq!(ours, theirs, "the uploaded files are byte for byte what `uv build` makes");
     let sdist = ours.keys().find(|f| f.starts_with("llama_index_tools_legacy_setup") && f.ends_with(".tar.gz"));
     let list = Command::new("tar").arg("tzf").arg(server.package_dir().join(sdist.unwrap())).output().unwrap();

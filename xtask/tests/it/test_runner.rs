@@ -382,18 +382,10 @@ fn outcomes_are_counted_for_what_they_are() {
     let ins = s.read("llama-index-instrumentation/pyproject.toml").replace(">=3.9,<4.0", ">=3.12");
     s.write("llama-index-instrumentation/pyproject.toml", &ins);
 
-    let paths = [
-        "llama-index-core",
-        OPENAI,
-        "llama-index-cli",
-        "llama-index-finetuning",
-        "llama-index-experimental",
-        "llama-index-instrumentation",
-    ];
-    // The limit is every package's (its install and its tests): long enough for the working
-    // ones on a loaded machine, and what finetuning's hanging test costs, in its own job slot.
+    let paths =
+        ["llama-index-core", OPENAI, "llama-index-cli", "llama-index-experimental", "llama-index-instrumentation"];
     let mut args = paths.to_vec();
-    args.extend(["--timeout", "60", "--python", "3.11", "--json"]);
+    args.extend(["--python", "3.11", "--json"]);
     let out = x.test(&args).fails_with(1);
     assert_eq!(
         results(&out.stdout),
@@ -401,15 +393,21 @@ fn outcomes_are_counted_for_what_they_are() {
             ("llama-index-cli", "install failed", "failed"),
             ("llama-index-core", "passed", "passed"),
             ("llama-index-experimental", "skipped: needs Python >=3.99", "skipped"),
-            ("llama-index-finetuning", "timed out", "failed"),
             ("llama-index-instrumentation", "skipped: needs Python >=3.12", "skipped"),
             (OPENAI, "failed", "failed"),
         ]),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("3 of 6 packages failed"), "{}", out.stderr);
+    assert!(out.stderr.contains("2 of 5 packages failed"), "{}", out.stderr);
     assert!(out.stderr.contains("assert 1 == 2"), "the failing test's log is shown: {}", out.stderr);
+
+    // The limit is every package's (its install and its tests); finetuning's hanging test runs
+    // out of a short one, in a run of its own so that the others keep the default limit.
+    let out = x.test(&["llama-index-finetuning", "--timeout", "3", "--json"]).fails_with(1);
+    assert_eq!(results(&out.stdout), triples(&[("llama-index-finetuning", "timed out", "failed")]), "{}", out.stderr);
+    assert!(out.stderr.contains("1 of 1 packages failed"), "{}", out.stderr);
+    assert!(out.stderr.contains("the time limit (--timeout) ran out"), "{}", out.stderr);
 
     // A Python that uv cannot find here is an error that names it.
     let out = x.test(&["llama-index-core", "--python", "3.99"]).fails_with(1);
