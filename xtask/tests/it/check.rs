@@ -223,7 +223,7 @@ fn wait_polls_until_core_is_published() {
     );
 
     // Upload once the check says it is waiting (its first poll found nothing), not after a sleep.
-    let mut child = std::process::Command::new(support::xtask_bin())
+    let mut child = support::command(support::xtask_bin())
         .arg("--root")
         .arg(s.root())
         .args(["check", "--index-url", &url, "--wait", "1m"])

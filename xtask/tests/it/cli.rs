@@ -250,7 +250,7 @@ fn bad_input_gets_a_clear_error() {
     // A root that is not a git repository, for commands that need git.
     let plain = TempDir::new("plain");
     std::fs::write(plain.path().join("pyproject.toml"), "[project]\nname = \"x\"\nversion = \"1\"\n").unwrap();
-    let out = std::process::Command::new(support::xtask_bin())
+    let out = support::command(support::xtask_bin())
         .args(["--root"])
         .arg(plain.path())
         .args(["pkg", "changed", "--base-ref", "main"])
@@ -259,7 +259,7 @@ fn bad_input_gets_a_clear_error() {
     let out = support::Run::from(out).fails_with(1);
     assert!(out.stderr.contains("is not a git repository; pass --root"), "{}", out.stderr);
     // A root that does not exist.
-    let out = std::process::Command::new(support::xtask_bin())
+    let out = support::command(support::xtask_bin())
         .args(["--root", "/nonexistent/monorepo", "pkg", "info", "--all"])
         .output()
         .unwrap();
@@ -387,7 +387,7 @@ fn paths_that_leave_the_root_are_errors() {
 fn a_root_without_the_umbrella_is_an_error() {
     let empty = TempDir::new("no-umbrella");
     std::fs::create_dir_all(empty.path().join("llama-index-core")).unwrap();
-    let out = std::process::Command::new(support::xtask_bin())
+    let out = support::command(support::xtask_bin())
         .arg("--root")
         .arg(empty.path())
         .args(["pkg", "info", "--all"])
@@ -467,7 +467,7 @@ fn impossible_dates_are_rejected() {
 fn sample_force_replaces_only_a_generated_sample() {
     let tmp = TempDir::new("sample-force");
     let sample = |dir: &std::path::Path, extra: &[&str]| {
-        let out = std::process::Command::new(support::xtask_bin())
+        let out = support::command(support::xtask_bin())
             .arg("sample")
             .arg(dir)
             .args(["--prs", "2"])
@@ -543,9 +543,13 @@ fn a_reverted_pull_request_leaves_the_changelog_with_its_revert() {
 
 #[test]
 fn help_into_a_closed_pipe_does_not_panic() {
-    use std::process::{Command, Stdio};
-    let mut child =
-        Command::new(support::xtask_bin()).arg("--help").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    use std::process::Stdio;
+    let mut child = support::command(support::xtask_bin())
+        .arg("--help")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -609,7 +613,7 @@ fn an_unlistable_directory_is_an_error() {
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(support::xtask_bin());
         c
     } else {
-        std::process::Command::new(support::xtask_bin())
+        support::command(support::xtask_bin())
     };
     let out = cmd.arg("--root").arg(s.root()).args(["pkg", "info", "--all"]).env("NO_COLOR", "1").output().unwrap();
     std::fs::set_permissions(&llms, std::fs::Permissions::from_mode(0o755)).unwrap();

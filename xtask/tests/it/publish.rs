@@ -221,7 +221,7 @@ fn old_workflow_build(s: &Sample, server: &PypiServer, dir: &str) -> Vec<PathBuf
     let out = s.dir.path().join(format!("old-{}", dir.replace('/', "_")));
     let constraints = s.dir.path().join("old-hatchling.txt");
     std::fs::write(&constraints, format!("hatchling=={}\n", support::wheels::OLD_HATCHLING)).unwrap();
-    let run: Run = Command::new(support::tool("uv"))
+    let run: Run = support::command(support::tool("uv"))
         .args(["build", "--no-progress", "--out-dir"])
         .arg(&out)
         .arg("--build-constraint")
@@ -501,7 +501,7 @@ fn changed_since_selects_bumped_and_new_packages() {
 fn publish_and_kill(s: &Sample, index: &str, prefix: &str, lines: usize) -> String {
     use std::{io::BufRead, os::unix::process::CommandExt};
     let upload = format!("{index}/");
-    let mut child = Command::new(xtask_bin())
+    let mut child = support::command(xtask_bin())
         .arg("--root")
         .arg(s.root())
         .args(["publish", "--all", "--index-url", index, "--publish-url", &upload, "-j", "2"])
@@ -698,7 +698,7 @@ fn configure(s: &Sample, text: &str) {
 
 fn spawn_publish(root: &Path, s: &Sample, index: &str) -> std::process::Child {
     let upload = format!("{index}/");
-    Command::new(xtask_bin())
+    support::command(xtask_bin())
         .arg("--root")
         .arg(root)
         // `--wait` bounds the wait for the other run's lock, which lasts the other run's whole
@@ -1007,7 +1007,7 @@ fn uv_build_each(s: &Sample, server: &PypiServer, env: &[(&str, &str)], dirs: &[
     let dirs = if dirs.is_empty() { &all[..] } else { dirs };
     let next = std::sync::atomic::AtomicUsize::new(0);
     let build = |dir: &str| -> Run {
-        Command::new(support::tool("uv"))
+        support::command(support::tool("uv"))
             .args(["build", "--no-progress", "--out-dir"])
             .arg(out.path())
             .current_dir(s.root().join(dir))
@@ -1163,7 +1163,7 @@ fn the_build_frontends_end_with_the_run_however_it_ends() {
         let marker = format!("XTASK_TEST_MARKER={value}");
         let upload = format!("{}/", fresh.index_url());
         let said = s.dir.path().join(format!("publish-{signal}.stderr"));
-        let mut child = Command::new(xtask_bin())
+        let mut child = support::command(xtask_bin())
             .arg("--root")
             .arg(s.root())
             .args(["publish", "--all", "--index-url", &fresh.index_url(), "--publish-url", &upload])

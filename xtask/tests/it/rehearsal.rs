@@ -24,7 +24,7 @@ fn the_quick_start_works_on_a_clean_clone() {
     // compiled dependencies between runs (the clone's xtask is rebuilt when the committed HEAD
     // changed its sources: see `clean_clone`). Everything else is the clone's: its scripts, its
     // sources, and its `target/rehearsal`.
-    let out = Command::new(clone.join(quick_start(&clone)))
+    let out = support::command(clone.join(quick_start(&clone)))
         .current_dir(&clone)
         .env("XTASK_TOOLS_DIR", here.join("target/tools"))
         .env("CARGO_TARGET_DIR", here.join("target/quickstart"))
@@ -87,7 +87,7 @@ fn the_quick_start_works_on_a_clean_clone() {
 fn the_rehearsal_releases_packages_of_the_independent_sample() {
     let dir = TempDir::new("rehearsal-independent");
     support::standin_bin();
-    let out = Command::new(support::xtask_bin())
+    let out = support::command(support::xtask_bin())
         .arg("rehearse")
         .arg(dir.path().join("rehearsal"))
         .args(["--shape", "independent", "--prs", "12"])

@@ -386,7 +386,7 @@ fn a_monorepo_whose_core_is_the_umbrella() {
     support::git(&root, &["tag", "v1.0.0"]);
     let index = PypiServer::start();
     let url = index.index_url();
-    let run: Run = std::process::Command::new(support::xtask_bin())
+    let run: Run = support::command(support::xtask_bin())
         .args(["--root", root.to_str().unwrap(), "release", "publish", "--from-tag", "v1.0.0", "--dry-run"])
         // The whole destination (an index URL alone would upload to the default index), and
         // credentials, without which the dry run fails as the real run would.
@@ -473,7 +473,7 @@ enum KillAt {
 /// Returns what it printed on stderr before.
 fn run_and_kill(root: &Path, args: &[&str], env: &[(String, String)], at: KillAt) -> String {
     use std::{io::BufRead, os::unix::process::CommandExt, process::Stdio};
-    let mut cmd = std::process::Command::new(support::xtask_bin());
+    let mut cmd = support::command(support::xtask_bin());
     cmd.arg("--root").arg(root).args(args).env("NO_COLOR", "1").envs(env.iter().cloned());
     cmd.env_remove("GH_TOKEN").env_remove("GITHUB_TOKEN").env_remove("GITHUB_STEP_SUMMARY");
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0).spawn().unwrap();
@@ -616,7 +616,7 @@ fn a_signal_to_the_run_stops_the_hook_and_everything_it_started() {
     let args = ["release", "prepare", "--bump", "patch", "--commit", "--offline", "--date", "2026-01-21"];
     for signal in ["INT", "TERM"] {
         let _ = std::fs::remove_file(&pids);
-        let mut child = std::process::Command::new(support::xtask_bin())
+        let mut child = support::command(support::xtask_bin())
             .arg("--root")
             .arg(sample.root())
             .args(args)
@@ -701,11 +701,8 @@ fn a_formatting_hook_sees_the_files_the_hooks_before_it_wrote() {
         "docs/pyproject.toml",
         "[project]\nname = \"docs\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = []\n\n[tool.uv]\npackage = false\n",
     );
-    let lock = std::process::Command::new(support::tool("uv"))
-        .arg("lock")
-        .current_dir(sample.root().join("docs"))
-        .output()
-        .unwrap();
+    let lock =
+        support::command(support::tool("uv")).arg("lock").current_dir(sample.root().join("docs")).output().unwrap();
     assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
     support::commit_all(&sample.root(), "Add the docs script and pre-commit (#900)");
     let run =

@@ -150,7 +150,7 @@ fn a_core_change_that_breaks_a_dependant_is_a_regression_and_old_failures_stand_
 fn a_tracked_lock_is_only_read_and_a_stale_one_is_reported() {
     let x = Indexed::new();
     let dir = x.s.root().join(EMBEDDINGS);
-    let lock = std::process::Command::new(support::tool("uv"))
+    let lock = support::command(support::tool("uv"))
         .arg("lock")
         .current_dir(&dir)
         .env("UV_DEFAULT_INDEX", x.env())
@@ -180,7 +180,7 @@ fn a_tracked_lock_is_only_read_and_a_stale_one_is_reported() {
 
 /// Locks `dir` with the test index, and commits the lock.
 fn lock_and_commit(x: &Indexed, dir: &str) -> String {
-    let lock = std::process::Command::new(support::tool("uv"))
+    let lock = support::command(support::tool("uv"))
         .arg("lock")
         .current_dir(x.s.root().join(dir))
         .env("UV_DEFAULT_INDEX", x.env())
@@ -243,7 +243,7 @@ fn a_package_bumped_without_relocking_is_tested_with_a_fresh_lock_and_its_lock_p
 /// Starts `cargo xtask test DIR` on `x`, and returns it once `DIR`'s lock differs from `locked`
 /// (the run has relocked it).
 fn start_until_relocked(x: &Indexed, dir: &str, locked: &str) -> std::process::Child {
-    let mut child = std::process::Command::new(support::xtask_bin())
+    let mut child = support::command(support::xtask_bin())
         .arg("--root")
         .arg(x.s.root())
         .args(["test", dir])

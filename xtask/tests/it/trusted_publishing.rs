@@ -33,7 +33,7 @@ fn github() -> StandIn {
 /// `cargo xtask publish ARGS` as a GitHub Actions job runs it: the ID-token request variables set,
 /// no `UV_PUBLISH_*`, and nothing of the outer environment that would send uv elsewhere.
 fn publish(s: &Sample, github: &StandIn, index: &OidcIndex, args: &[&str]) -> Run {
-    let mut cmd = Command::new(xtask_bin());
+    let mut cmd = support::command(xtask_bin());
     cmd.arg("--root").arg(s.root()).current_dir(s.dir.path());
     cmd.args(["publish", "--index-url", &index.index_url(), "--publish-url", &index.publish_url(), "--wait", "20s"]);
     cmd.args(args);
@@ -177,7 +177,7 @@ fn a_refused_mint_is_a_clear_error_and_uploads_nothing() {
     // And the index takes no stored token either: only minted ones.
     let dist = support::TempDir::new("dist");
     let files = support::pypiserver::build_package_with(dist.path(), "stored-token-probe", "1.0.0", &index.env());
-    let mut uv = Command::new(support::tool("uv"));
+    let mut uv = support::command(support::tool("uv"));
     uv.args(["publish", "--no-progress", "--publish-url", &index.publish_url()]).args(&files);
     clean(&mut uv);
     let stored = Run::from(uv.env("UV_PUBLISH_TOKEN", "pypi-a-stored-token").envs(index.env()).output().unwrap());

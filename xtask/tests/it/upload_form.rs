@@ -9,7 +9,6 @@ use std::{
     collections::BTreeMap,
     io::{BufRead, BufReader, Read, Write},
     net::{TcpListener, TcpStream},
-    process::Command,
     sync::{Arc, Mutex},
 };
 
@@ -158,7 +157,7 @@ fn the_xtask_uploads_what_uv_publish_uploads_field_for_field() {
     };
     publish("llama-index-instrumentation");
     let instrumentation = builds_of(&s, "llama_index_instrumentation-");
-    let out = Command::new(support::tool("uv"))
+    let out = support::command(support::tool("uv"))
         .args(["publish", "--no-progress", "--publish-url", &server.publish_url()])
         .args(&instrumentation)
         .env("UV_PUBLISH_TOKEN", TOKEN)
@@ -176,7 +175,7 @@ fn the_xtask_uploads_what_uv_publish_uploads_field_for_field() {
             .map(|d| d.unwrap().path().join(filename))
             .find(|p| p.exists())
             .unwrap_or_else(|| panic!("{filename} is not under {}", builds.display()));
-        let out = Command::new(support::tool("uv"))
+        let out = support::command(support::tool("uv"))
             .args(["publish", "--no-progress", "--publish-url", &recorder.url()])
             .arg(&path)
             .env("UV_PUBLISH_TOKEN", TOKEN)

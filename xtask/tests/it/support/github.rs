@@ -150,7 +150,7 @@ const OUTER_GITHUB_VARIABLES: [&str; 9] = [
 
 /// Runs the xtask on `root` with no GitHub settings from the outer environment, then `env`.
 pub fn xtask(root: &Path, args: &[&str], env: &[(String, String)]) -> Run {
-    let mut cmd = Command::new(super::xtask_bin());
+    let mut cmd = super::command(super::xtask_bin());
     cmd.arg("--root").arg(root).args(args).env("NO_COLOR", "1");
     for var in OUTER_GITHUB_VARIABLES {
         cmd.env_remove(var);

@@ -124,6 +124,23 @@ pub fn standin_bin() -> PathBuf {
         .clone()
 }
 
+/// A command for `program` (the xtask, uv, a script that runs them) with the real Python's
+/// directory first on PATH. uv looks for interpreters on PATH and asks each what it is; a pyenv
+/// shim there answers through a dozen bash processes (about 0.1 s of CPU a question), while the
+/// interpreter it leads to is this same one.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    static PATH: std::sync::OnceLock<std::ffi::OsString> = std::sync::OnceLock::new();
+    let path = PATH.get_or_init(|| {
+        let python = std::fs::canonicalize(tool("python3")).unwrap();
+        let mut dirs = vec![python.parent().unwrap().to_path_buf()];
+        dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+        std::env::join_paths(dirs).unwrap()
+    });
+    let mut cmd = Command::new(program);
+    cmd.env("PATH", path);
+    cmd
+}
+
 /// The pinned tools installed by `scripts/bootstrap.sh`.
 pub fn tool(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tools/bin").join(name);
@@ -141,7 +158,7 @@ pub struct Sample {
 impl Sample {
     pub fn new(packages: usize, prs: usize) -> Sample {
         let dir = TempDir::new("sample");
-        let out = Command::new(xtask_bin())
+        let out = command(xtask_bin())
             .args(["sample", "--packages", &packages.to_string(), "--prs", &prs.to_string(), "--force"])
             .arg(dir.path().join("repo"))
             .output()
@@ -154,7 +171,7 @@ impl Sample {
     /// plus `packages - 8` more, and `prs` pull requests after their tags.
     pub fn independent(packages: usize, prs: usize) -> Sample {
         let dir = TempDir::new("independent");
-        let out = Command::new(xtask_bin())
+        let out = command(xtask_bin())
             .args(["sample", "--shape", "independent", "--packages", &packages.to_string(), "--prs", &prs.to_string()])
             .arg(dir.path().join("repo"))
             .output()
@@ -179,7 +196,7 @@ impl Sample {
     }
 
     pub fn xtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(xtask_bin());
+        let mut cmd = command(xtask_bin());
         cmd.arg("--root").arg(self.root()).args(args).current_dir(self.dir.path()).env("NO_COLOR", "1");
         for (k, v) in self.env.lock().unwrap().iter() {
             cmd.env(k, v);

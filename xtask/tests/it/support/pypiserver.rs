@@ -5,7 +5,6 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    process::Command,
     sync::Mutex,
 };
 
@@ -86,7 +85,7 @@ impl PypiServer {
 
     /// Uploads built distributions with the real `uv publish`.
     pub fn upload(&self, files: &[PathBuf]) {
-        let out = Command::new(tool("uv"))
+        let out = super::command(tool("uv"))
             .arg("publish")
             .args(["--publish-url", &self.publish_url()])
             .args(files)
@@ -120,7 +119,7 @@ pub fn build_package_with(out_dir: &Path, name: &str, version: &str, env: &[(Str
     .unwrap();
     std::fs::create_dir_all(out_dir).unwrap();
     let before: Vec<PathBuf> = list(out_dir);
-    let out = Command::new(tool("uv"))
+    let out = super::command(tool("uv"))
         .args(["build", "--sdist", "--wheel", "--out-dir"])
         .arg(out_dir)
         .arg(src.path())
