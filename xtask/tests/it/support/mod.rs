@@ -126,7 +126,7 @@ pub fn standin_bin() -> PathBuf {
 
 /// A command for `program` (the xtask, uv, a script that runs them) with the real Python's
 /// directory first on PATH. uv looks for interpreters on PATH and asks each what it is; a pyenv
-/// shim there answers through a dozen bash processes (about 0.1 s of CPU a question), while the
+/// shim there answers through some thirty bash processes (about 0.1 s of CPU a question), while the
 /// interpreter it leads to is this same one.
 pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     static PATH: std::sync::OnceLock<std::ffi::OsString> = std::sync::OnceLock::new();
