@@ -1030,22 +1030,27 @@ fn uv_build_each(s: &Sample, server: &PypiServer, env: &[(&str, &str)], dirs: &[
     out
 }
 
-/// Adds a hatchling package that asks for setuptools-scm (hatch-vcs does, in the independent
-/// sample), committed: the shared build environment then has setuptools-scm, whose setuptools
-/// file finder would add every file git tracks to any setuptools sdist built there.
+/// A hatchling package that asks for setuptools-scm (hatch-vcs does, in the independent sample).
 const SCM_REQUIRER: &str = "llama-index-integrations/tools/llama-index-tools-scm";
 
+/// Adds [`SCM_REQUIRER`], committed: the shared build environment then has setuptools-scm, whose
+/// setuptools file finder would add every file git tracks to any setuptools sdist built there.
 fn add_scm_requirer(s: &Sample) {
-    let dir = SCM_REQUIRER;
     s.write(
-        &format!("{dir}/pyproject.toml"),
+        &format!("{SCM_REQUIRER}/pyproject.toml"),
         "[build-system]\nrequires = [\"hatchling\", \"setuptools-scm\"]\nbuild-backend = \"hatchling.build\"\n\n\
          [project]\nname = \"llama-index-tools-scm\"\nversion = \"0.1.0\"\n\
          description = \"llama-index scm integration\"\nrequires-python = \">=3.9,<4.0\"\ndependencies = []\n\n\
          [tool.hatch.build.targets.wheel]\npackages = [\"llama_index\"]\n",
     );
-    s.write(&format!("{dir}/llama_index/tools/scm/__init__.py"), "VALUE = 2\n");
+    s.write(&format!("{SCM_REQUIRER}/llama_index/tools/scm/__init__.py"), "VALUE = 2\n");
     support::commit_all(&s.root(), "Add an integration that asks for setuptools-scm");
+}
+
+/// Removes what building [`SETUPTOOLS_PACKAGE`] left in it: setuptools leaves its egg-info in the
+/// package, and a later sdist reads its SOURCES.txt.
+fn clean_setuptools_package(s: &Sample) {
+    s.git(&["clean", "-fdxq", "--", SETUPTOOLS_PACKAGE]);
 }
 
 /// Both halves publish the whole sample to an empty index and compare the uploads with `uv build`
@@ -1084,10 +1089,8 @@ fn the_build_frontend_uploads_the_same_bytes_as_uv_build() {
     s.write(&format!("{SETUPTOOLS_PACKAGE}/uv.lock"), "version = 1\n");
     support::commit_all(&s.root(), "Lock the setuptools integration");
     add_scm_requirer(&s);
-    // setuptools leaves its egg-info in the package, and a later sdist reads its SOURCES.txt:
     // `uv build` starts from the tree as git has it, and so does this half.
-    let clean = Command::new("git").args(["clean", "-fdxq", "--", SETUPTOOLS_PACKAGE]).current_dir(s.root()).status();
-    assert!(clean.unwrap().success());
+    clean_setuptools_package(&s);
     std::fs::remove_dir_all(s.root().join("target/publish")).unwrap();
     let server = PypiServer::start();
     s.use_build_index(&server);
@@ -1102,8 +1105,7 @@ fn the_build_frontend_uploads_the_same_bytes_as_uv_build() {
     let run = publish_env(&s, &server.index_url(), &["--all"], &env).ok();
     assert!(run.stderr.contains(" 22 by the build frontend "), "{}", run.stderr);
     assert!(run.stderr.contains(" 1 by the tool's command "), "{}", run.stderr);
-    let clean = Command::new("git").args(["clean", "-fdxq", "--", SETUPTOOLS_PACKAGE]).current_dir(s.root()).status();
-    assert!(clean.unwrap().success());
+    clean_setuptools_package(&s);
     let ours = digests(&server.package_dir());
     let mut theirs = first;
     theirs.extend(digests(uv_build_each(&s, &server, &env, &[SETUPTOOLS_PACKAGE, SCM_REQUIRER]).path()));
